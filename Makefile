@@ -1,0 +1,35 @@
+# Two commands: `make demo` runs the app with a demo agency; `make test` runs the tests.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
+REDIS_URL ?= redis://127.0.0.1:6379/9
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: demo test services lint
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+# Sets up a SQLite database under instance/, fills it with the demo agency the
+# first time, and serves the app on http://127.0.0.1:5000 (sign in as admin@demo.agency).
+demo: $(BIN)/.installed
+	$(BIN)/flask --app wsgi db upgrade
+	$(BIN)/flask --app wsgi seed-demo --if-empty
+	$(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT)
+
+services:
+	bash .ci/services
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check agency tests migrations wsgi.py
+
+# The whole suite against PostgreSQL and Redis with real rq workers, then again
+# on the embedded SQLite database.
+test: $(BIN)/.installed services lint
+	AGENCY_DATABASE_URL=$(PG_URL) AGENCY_REDIS_URL=$(REDIS_URL) $(BIN)/pytest
+	env -u AGENCY_DATABASE_URL AGENCY_REDIS_URL=$(REDIS_URL) $(BIN)/pytest

@@ -1,0 +1,116 @@
+"""The agency app: create_app() wires configuration, extensions and blueprints."""
+
+import json
+import os
+import secrets
+import tomllib
+from pathlib import Path
+
+from flask import Flask
+
+from agency.extensions import csrf, db, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run the app safely."""
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(ROOT / "instance"),
+    )
+    _configure(app, overrides or {})
+
+    _import_models()
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+
+    from agency.core import api as core_api
+    from agency.core import errors, templating
+    from agency.core.jobs import init_jobs
+
+    init_jobs(app)
+    templating.init_app(app)
+    errors.init_app(app)
+
+    from agency.auth.views import bp as auth_bp
+    from agency.credentials.api import bp as credentials_api
+    from agency.credentials.views import bp as credentials_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(credentials_bp)
+    for api_bp in (core_api.bp, credentials_api):
+        csrf.exempt(api_bp)
+        app.register_blueprint(api_bp)
+
+    from agency.auth.cli import users_cli
+    from agency.credentials.cli import credentials_cli
+    from agency.demo import seed_demo_command
+
+    app.cli.add_command(users_cli)
+    app.cli.add_command(credentials_cli)
+    app.cli.add_command(seed_demo_command)
+    return app
+
+
+def _import_models() -> None:
+    # Every model module registers its tables on db.metadata, which migrations read.
+    import agency.auth.models  # noqa: F401
+    import agency.core.audit  # noqa: F401
+    import agency.core.outbox  # noqa: F401
+    import agency.credentials.models  # noqa: F401
+
+
+def _configure(app: Flask, overrides: dict) -> None:
+    app.config.from_file(str(ROOT / "config" / "default.toml"), load=tomllib.load, text=False)
+    # A deployment (or a test run's worker processes) may layer one more TOML file.
+    if extra := os.environ.get("AGENCY_CONFIG_FILE"):
+        app.config.from_file(str(Path(extra).resolve()), load=tomllib.load, text=False)
+    app.config.from_prefixed_env("AGENCY", loads=_loads)
+    app.config.pop("CONFIG_FILE", None)
+    app.config.update(overrides)
+
+    if not app.config["SECRET_KEY"]:
+        if app.config["ENV"] == "production":
+            raise ConfigError(
+                "AGENCY_SECRET_KEY must be set in production: sessions and CSRF tokens "
+                "cannot be signed safely without it."
+            )
+        app.config["SECRET_KEY"] = _instance_secret(app)
+
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    url = app.config["DATABASE_URL"] or f"sqlite:///{Path(app.instance_path) / 'agency.db'}"
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    app.config["SQLALCHEMY_DATABASE_URI"] = url
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
+    app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_UPLOAD_BYTES"]) + 64 * 1024
+
+    upload_dir = Path(app.config["UPLOAD_DIR"])
+    if not upload_dir.is_absolute():
+        upload_dir = Path(app.instance_path) / upload_dir
+    app.config["UPLOAD_PATH"] = upload_dir
+
+
+def _loads(value: str):
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def _instance_secret(app: Flask) -> str:
+    """A development key kept in instance/ so sessions survive restarts."""
+    path = Path(app.instance_path) / "secret_key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()

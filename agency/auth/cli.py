@@ -1,0 +1,46 @@
+"""`flask users create` and `flask users token`."""
+
+import secrets
+
+import click
+from flask.cli import AppGroup
+
+from agency.auth import services
+from agency.core.errors import DomainError
+from agency.core.permissions import ROLES
+
+users_cli = AppGroup("users", help="Manage users and their API tokens.")
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice(ROLES), help="What the user may do.")
+@click.option("--facility-id", type=int, default=None,
+              help="The facility a facility contact belongs to (role facility only).")
+@click.option("--password", default=None,
+              help="Initial password; a random one is generated and printed if omitted.")
+@click.option("--name", default="", help="Display name.")
+def create(email, role, facility_id, password, name):
+    """Create a user with a role."""
+    generated = password is None
+    password = password or secrets.token_urlsafe(12)
+    try:
+        user = services.create_user(email, role, password, facility_id=facility_id, name=name)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"Created {user.email} ({user.role}).")
+    if generated:
+        click.echo(f"Password: {password}")
+
+
+@users_cli.command("token")
+@click.argument("email")
+def token(email):
+    """Make a new API token for a user and print it alone on the last line."""
+    try:
+        user = services.user_by_email(email)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    value = services.issue_token(user)
+    click.echo(f"New API token for {user.email} (shown once; store it safely):")
+    click.echo(value)

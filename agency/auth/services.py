@@ -1,0 +1,95 @@
+"""Creating users, checking passwords, issuing and revoking API tokens."""
+
+import secrets
+
+import sqlalchemy as sa
+from email_validator import EmailNotValidError, validate_email
+
+from agency.auth.models import ApiToken, User, hash_token
+from agency.core import audit
+from agency.core.dates import utcnow
+from agency.core.errors import Conflict, NotFound, ValidationError
+from agency.core.permissions import ROLES
+from agency.extensions import db
+
+MIN_PASSWORD = 10
+
+
+def normalise_email(email: str) -> str:
+    try:
+        return validate_email(email or "", check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise ValidationError.on("email", str(exc)) from None
+
+
+def create_user(email: str, role: str, password: str, *, facility_id: int | None = None,
+                name: str = "", actor=None) -> User:
+    """Create a user with a hashed password; a facility contact needs its facility."""
+    email = normalise_email(email)
+    if role not in ROLES:
+        raise ValidationError.on("role", f"must be one of {', '.join(ROLES)}")
+    if (role == "facility") != (facility_id is not None):
+        raise ValidationError.on(
+            "facility_id", "a facility contact needs --facility-id; other roles take none"
+        )
+    if len(password or "") < MIN_PASSWORD:
+        raise ValidationError.on("password", f"must be at least {MIN_PASSWORD} characters")
+    if db.session.scalar(sa.select(User.id).where(User.email == email)):
+        raise Conflict(f"a user with email {email} already exists", {"email": ["already in use"]})
+    user = User(email=email, role=role, facility_id=facility_id, name=name)
+    user.set_password(password)
+    db.session.add(user)
+    audit.record("create", user, f"user {email} ({role})", actor=actor)
+    db.session.commit()
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The active user with these credentials, or None (same answer for any failure)."""
+    user = db.session.scalar(sa.select(User).where(User.email == (email or "").strip().lower()))
+    if user is None or not user.active or not user.check_password(password or ""):
+        return None
+    user.last_login_at = utcnow()
+    audit.record("login", user, f"{user.email} logged in", actor=user)
+    db.session.commit()
+    return user
+
+
+def user_by_email(email: str) -> User:
+    user = db.session.scalar(sa.select(User).where(User.email == (email or "").strip().lower()))
+    if user is None:
+        raise NotFound(f"no user with email {email}")
+    return user
+
+
+def issue_token(user: User, actor=None) -> str:
+    """A new API token for user; only its hash is stored, so it is shown once."""
+    token = "agt_" + secrets.token_urlsafe(32)
+    row = ApiToken(user=user, token_hash=hash_token(token), prefix=token[:12])
+    db.session.add(row)
+    audit.record("create", row, f"API token {row.prefix}… for {user.email}", actor=actor or user)
+    db.session.commit()
+    return token
+
+
+def revoke_token(token_id: int, actor) -> ApiToken:
+    row = db.session.get(ApiToken, token_id)
+    if row is None or (actor.role != "admin" and row.user_id != actor.id):
+        raise NotFound("no such token")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        audit.record("revoke", row, f"API token {row.prefix}… revoked", actor=actor)
+        db.session.commit()
+    return row
+
+
+def user_for_token(token: str) -> User | None:
+    """The active owner of an unrevoked token, or None."""
+    row = db.session.scalar(
+        sa.select(ApiToken).where(
+            ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None)
+        )
+    )
+    if row is None or not row.user.active:
+        return None
+    return row.user

@@ -1,0 +1,120 @@
+"""Signing in and out, and each user's API tokens."""
+
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from agency.auth import services
+from agency.auth.forms import LoginForm, NewTokenForm, RevokeTokenForm
+from agency.auth.models import ApiToken, User
+from agency.core.audit import AuditEvent
+from agency.core.permissions import public, requires
+from agency.extensions import db, login_manager
+
+bp = Blueprint("auth", __name__)
+
+login_manager.login_view = "auth.login"
+login_manager.login_message = "Please sign in to continue."
+login_manager.login_message_category = "info"
+
+
+@login_manager.user_loader
+def load_user(user_id: str):
+    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    return user if user is not None and user.active else None
+
+
+def _safe_next(target: str | None) -> str | None:
+    # Only same-site paths: an open redirect would let a phishing link bounce off our login.
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("auth.home"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = services.authenticate(form.email.data, form.password.data)
+        if user is None:
+            flash("That email and password do not match an active account.", "error")
+        else:
+            login_user(user)
+            flash(f"Welcome back, {user.display_name}.", "success")
+            return redirect(_safe_next(request.args.get("next")) or url_for("auth.home"))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.post("/logout")
+@login_required
+@public
+def logout():
+    logout_user()
+    flash("You are signed out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.get("/")
+@public
+def home():
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login"))
+    if current_user.role in ("credentialing", "recruiter", "admin"):
+        return redirect(url_for("credentials.worklist"))
+    if current_user.role == "billing":
+        return redirect(url_for("credentials.therapists"))
+    return redirect(url_for("auth.account"))
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@login_required
+@public
+def account():
+    """Every signed-in user manages their own API tokens here."""
+    new_form = NewTokenForm(prefix="new")
+    new_token = None
+    if new_form.validate_on_submit():
+        new_token = services.issue_token(current_user)
+        flash("Token created. Copy it now: it is shown only once.", "success")
+    tokens = db.session.scalars(
+        sa.select(ApiToken).where(ApiToken.user_id == current_user.id).order_by(ApiToken.id.desc())
+    ).all()
+    return render_template("auth/account.html", new_form=new_form, new_token=new_token,
+                           tokens=tokens, revoke_form=RevokeTokenForm(prefix="revoke"))
+
+
+@bp.post("/account/tokens/<int:token_id>/revoke")
+@login_required
+@public
+def revoke_token(token_id: int):
+    form = RevokeTokenForm(prefix="revoke")
+    if form.validate_on_submit():
+        row = services.revoke_token(token_id, current_user)
+        flash(f"Token {row.prefix}… revoked.", "success")
+    else:
+        flash("The form expired; please try again.", "error")
+    return redirect(url_for("auth.account"))
+
+
+@bp.get("/admin/audit")
+@requires("audit.view")
+def audit_log():
+    """The audit trail, newest first, filterable by object."""
+    query = sa.select(AuditEvent).order_by(AuditEvent.id.desc())
+    object_type = request.args.get("object_type") or None
+    object_id = request.args.get("object_id", type=int)
+    if object_type:
+        query = query.where(AuditEvent.object_type == object_type)
+    if object_id:
+        query = query.where(AuditEvent.object_id == object_id)
+    pagination = db.paginate(query, per_page=100, error_out=False)
+    return render_template("auth/audit.html", pagination=pagination, object_type=object_type,
+                           object_id=object_id)

@@ -1,0 +1,37 @@
+"""Dates: "today" in the agency's timezone, and ISO parsing."""
+
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+
+
+def today() -> date:
+    """The agency's today. Tests and demos may pin it with PINNED_TODAY."""
+    pinned = current_app.config.get("PINNED_TODAY")
+    if pinned:
+        return date.fromisoformat(str(pinned))
+    return datetime.now(ZoneInfo(current_app.config["TIMEZONE"])).date()
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_iso_date(value) -> date:
+    if not isinstance(value, str):
+        raise ValueError("must be a date as YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError("must be a date as YYYY-MM-DD") from None
+
+
+def iso(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC).isoformat()
+    return value.isoformat()

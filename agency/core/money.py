@@ -1,0 +1,31 @@
+"""Money is Decimal, quantised to cents half-up; JSON carries it as a string."""
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+CENT = Decimal("0.01")
+
+
+def to_cents(value) -> Decimal:
+    """Round a Decimal-able value to cents, half-up."""
+    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def money_str(value: Decimal | None) -> str | None:
+    return None if value is None else str(to_cents(value))
+
+
+def parse_decimal(value, *, places: int = 2, minimum: Decimal | None = Decimal("0")) -> Decimal:
+    """Parse a JSON number or decimal string; floats go through str() so 1.1 stays 1.1."""
+    if isinstance(value, bool) or value is None:
+        raise ValueError("must be a number")
+    try:
+        number = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise ValueError("must be a number") from None
+    if not number.is_finite():
+        raise ValueError("must be a finite number")
+    if number != number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP):
+        raise ValueError(f"must have at most {places} decimal places")
+    if minimum is not None and number < minimum:
+        raise ValueError(f"must be at least {minimum}")
+    return number

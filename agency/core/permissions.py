@@ -1,0 +1,76 @@
+"""Roles, what each may do, and the one decorator every route uses."""
+
+from functools import wraps
+
+from flask import abort, g, request
+from flask_login import current_user
+
+ROLES = ("admin", "recruiter", "credentialing", "billing", "facility")
+STAFF = ("admin", "recruiter", "credentialing", "billing")
+
+# Permission -> roles that hold it. Admin holds every permission.
+PERMISSIONS: dict[str, tuple[str, ...]] = {
+    "therapists.view": STAFF,
+    "therapists.edit": ("recruiter", "credentialing"),
+    "credentials.view": STAFF,
+    "credentials.edit": ("credentialing",),
+    "documents.upload": ("credentialing", "recruiter"),
+    "documents.download": ("credentialing", "recruiter"),
+    "documents.delete": ("credentialing",),
+    "worklist.view": ("credentialing", "recruiter"),
+    "ce_rules.edit": (),
+    "users.manage": (),
+    "audit.view": (),
+    "outbox.view": ("credentialing",),
+}
+
+
+def can(user, permission: str) -> bool:
+    if permission not in PERMISSIONS:
+        raise KeyError(f"unknown permission {permission!r}")
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    return user.role == "admin" or user.role in PERMISSIONS[permission]
+
+
+def current_actor():
+    """The user behind this request: the API token's owner, or the logged-in user."""
+    if request.path.startswith("/api/"):
+        return g.get("api_user")
+    return current_user if current_user.is_authenticated else None
+
+
+def requires(*permissions: str):
+    """Allow the route only to users holding every listed permission.
+
+    Pages send anonymous users to the login page; the API answers 401 (no or
+    bad token, handled before this) and 403 for a role that may not.
+    """
+    for permission in permissions:
+        if permission not in PERMISSIONS:
+            raise KeyError(f"unknown permission {permission!r}")
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            actor = current_actor()
+            if actor is None:
+                if request.path.startswith("/api/"):
+                    abort(401)
+                from agency.extensions import login_manager
+
+                return login_manager.unauthorized()
+            if not all(can(actor, p) for p in permissions):
+                abort(403, "Your role may not do this.")
+            return view(*args, **kwargs)
+
+        wrapper.required_permissions = permissions
+        return wrapper
+
+    return decorator
+
+
+def public(view):
+    """Mark a route that anyone may reach (login page, OpenAPI document)."""
+    view.is_public = True
+    return view

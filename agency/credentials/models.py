@@ -1,0 +1,293 @@
+"""Therapists and their credentials: licenses, CE, payer panels, documents."""
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from agency.core.dates import today, utcnow
+from agency.extensions import db
+
+DISCIPLINES = ("LCSW", "LPC", "LMFT", "PSYCHOLOGIST", "PMHNP", "LMHC", "LCPC", "LPCC", "OTHER")
+THERAPIST_STATUSES = ("active", "inactive", "do_not_place")
+AVAILABILITY = ("available", "limited", "unavailable")
+
+# What a state board issues; counselor licenses go by LPC, LMHC, LCPC or LPCC by state.
+LICENSE_TYPES = (
+    "LCSW", "LMSW", "LPC", "LMHC", "LCPC", "LPCC", "LMFT", "PSYCHOLOGIST", "RN", "APRN", "OTHER",
+)
+LICENSE_KINDS = ("state_license", "compact_privilege", "temporary")
+LICENSE_STATUSES = ("active", "expiring", "expired")
+
+CE_TOPICS = (
+    "general", "ethics", "suicide_prevention", "implicit_bias", "human_trafficking",
+    "cultural_competence", "clinical_supervision", "domestic_violence", "substance_use",
+    "laws_and_rules", "pharmacology",
+)
+
+PANEL_STATUSES = ("not_started", "submitted", "in_review", "approved", "denied", "terminated")
+
+DOC_TYPES = (
+    "license_copy", "ce_certificate", "malpractice_coi", "bls_card", "tb_test",
+    "background_check", "exclusion_check", "drug_screen", "hipaa_training", "i9",
+    "references", "orientation", "placement_agreement", "other",
+)
+DOC_OWNER_TYPES = ("therapist",)
+
+
+def _in(column: str, values) -> sa.CheckConstraint:
+    return sa.CheckConstraint(sa.column(column).in_(values), name=column)
+
+
+class Therapist(db.Model):
+    __tablename__ = "therapists"
+    __table_args__ = (
+        _in("discipline", DISCIPLINES),
+        _in("status", THERAPIST_STATUSES),
+        _in("availability", AVAILABILITY),
+        sa.Index("ix_therapists_name", "last_name", "first_name"),
+    )
+    __audit_type__ = "therapist"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    first_name: Mapped[str] = mapped_column(sa.String(80))
+    last_name: Mapped[str] = mapped_column(sa.String(80))
+    email: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    phone: Mapped[str | None] = mapped_column(sa.String(30))
+    discipline: Mapped[str] = mapped_column(sa.String(20), index=True)
+    npi: Mapped[str | None] = mapped_column(sa.String(10), unique=True)
+    home_state: Mapped[str] = mapped_column(sa.String(2), index=True)
+    caqh_id: Mapped[str | None] = mapped_column(sa.String(20))
+    caqh_attested_on: Mapped[date | None]
+    status: Mapped[str] = mapped_column(sa.String(20), default="active", index=True)
+    specialties: Mapped[list] = mapped_column(sa.JSON, default=list)
+    availability: Mapped[str] = mapped_column(sa.String(20), default="available")
+    available_from: Mapped[date | None]
+    hours_per_week: Mapped[int | None]
+    notes: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+    licenses: Mapped[list["License"]] = relationship(
+        back_populates="therapist", order_by="License.state", cascade="all, delete-orphan"
+    )
+    ce_records: Mapped[list["CERecord"]] = relationship(
+        back_populates="therapist", order_by="CERecord.completed_on.desc()",
+        cascade="all, delete-orphan",
+    )
+    panels: Mapped[list["PanelEnrollment"]] = relationship(
+        back_populates="therapist", order_by="PanelEnrollment.payer", cascade="all, delete-orphan"
+    )
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    @property
+    def caqh_attestation_due_on(self) -> date | None:
+        """CAQH ProView asks for re-attestation every 120 days."""
+        if self.caqh_attested_on is None:
+            return None
+        return self.caqh_attested_on + timedelta(days=current_app.config["CAQH_ATTESTATION_DAYS"])
+
+
+class License(db.Model):
+    __tablename__ = "licenses"
+    __table_args__ = (
+        sa.UniqueConstraint("state", "license_type", "number"),
+        _in("kind", LICENSE_KINDS),
+        _in("license_type", LICENSE_TYPES),
+        sa.CheckConstraint("expires_on > issued_on", name="expires_after_issue"),
+        # A compact privilege always rests on a home-state license; other kinds never do.
+        sa.CheckConstraint(
+            "(kind = 'compact_privilege') = (home_license_id IS NOT NULL)", name="compact_home"
+        ),
+        sa.Index("ix_licenses_therapist_state", "therapist_id", "state"),
+    )
+    __audit_type__ = "license"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    therapist_id: Mapped[int] = mapped_column(sa.ForeignKey("therapists.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(sa.String(2))
+    license_type: Mapped[str] = mapped_column(sa.String(20))
+    number: Mapped[str] = mapped_column(sa.String(40))
+    kind: Mapped[str] = mapped_column(sa.String(20), default="state_license")
+    issued_on: Mapped[date]
+    expires_on: Mapped[date] = mapped_column(index=True)
+    home_license_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("licenses.id", ondelete="RESTRICT"), index=True
+    )
+    verified_on: Mapped[date | None]
+    verified_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    verification_source: Mapped[str | None] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+    therapist: Mapped[Therapist] = relationship(back_populates="licenses")
+    home_license: Mapped["License | None"] = relationship(remote_side=[id], lazy="joined")
+    verified_by = relationship("User")
+
+    @property
+    def effective_expires_on(self) -> date:
+        """A compact privilege can never outlive the home-state license it rests on."""
+        if self.home_license is not None:
+            return min(self.expires_on, self.home_license.effective_expires_on)
+        return self.expires_on
+
+    def status_on(self, as_of: date) -> str:
+        expires = self.effective_expires_on
+        if expires < as_of:
+            return "expired"
+        if expires <= as_of + timedelta(days=current_app.config["LICENSE_EXPIRING_DAYS"]):
+            return "expiring"
+        return "active"
+
+    @property
+    def status(self) -> str:
+        return self.status_on(today())
+
+    def covers(self, on: date) -> bool:
+        """In force on that day: issued and not yet lapsed."""
+        return self.issued_on <= on <= self.effective_expires_on
+
+
+class CERule(db.Model):
+    """A state board's CE requirement for one license type (editable reference data)."""
+
+    __tablename__ = "ce_rules"
+    __table_args__ = (
+        sa.UniqueConstraint("state", "license_type"),
+        _in("license_type", LICENSE_TYPES),
+        sa.CheckConstraint("hours_required > 0", name="hours_positive"),
+        sa.CheckConstraint("cycle_months BETWEEN 1 AND 60", name="cycle_months"),
+    )
+    __audit_type__ = "ce_rule"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    state: Mapped[str] = mapped_column(sa.String(2))
+    license_type: Mapped[str] = mapped_column(sa.String(20))
+    hours_required: Mapped[Decimal] = mapped_column(sa.Numeric(6, 2))
+    cycle_months: Mapped[int] = mapped_column(default=24)
+    notes: Mapped[str | None] = mapped_column(sa.Text)
+
+    topics: Mapped[list["CETopicRequirement"]] = relationship(
+        back_populates="rule", cascade="all, delete-orphan", order_by="CETopicRequirement.topic",
+        lazy="selectin",
+    )
+
+
+class CETopicRequirement(db.Model):
+    __tablename__ = "ce_topic_requirements"
+    __table_args__ = (
+        sa.UniqueConstraint("rule_id", "topic"),
+        _in("topic", CE_TOPICS),
+        sa.CheckConstraint("hours > 0", name="hours_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule_id: Mapped[int] = mapped_column(sa.ForeignKey("ce_rules.id", ondelete="CASCADE"))
+    topic: Mapped[str] = mapped_column(sa.String(40))
+    hours: Mapped[Decimal] = mapped_column(sa.Numeric(6, 2))
+
+    rule: Mapped[CERule] = relationship(back_populates="topics")
+
+
+class CERecord(db.Model):
+    __tablename__ = "ce_records"
+    __table_args__ = (
+        _in("topic", CE_TOPICS),
+        sa.CheckConstraint("hours > 0", name="hours_positive"),
+        sa.Index("ix_ce_records_therapist_completed", "therapist_id", "completed_on"),
+    )
+    __audit_type__ = "ce_record"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    therapist_id: Mapped[int] = mapped_column(sa.ForeignKey("therapists.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(sa.String(200))
+    provider: Mapped[str] = mapped_column(sa.String(200))
+    hours: Mapped[Decimal] = mapped_column(sa.Numeric(6, 2))
+    topic: Mapped[str] = mapped_column(sa.String(40), default="general")
+    completed_on: Mapped[date]
+    certificate_document_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("documents.id", ondelete="SET NULL")
+    )
+
+    therapist: Mapped[Therapist] = relationship(back_populates="ce_records")
+    certificate = relationship("Document")
+
+
+class PanelEnrollment(db.Model):
+    __tablename__ = "panel_enrollments"
+    __table_args__ = (
+        sa.UniqueConstraint("therapist_id", "payer"),
+        _in("status", PANEL_STATUSES),
+        sa.CheckConstraint(
+            "effective_on IS NULL OR submitted_on IS NULL OR effective_on >= submitted_on",
+            name="effective_after_submitted",
+        ),
+        sa.Index("ix_panel_enrollments_follow_up", "next_follow_up_on"),
+    )
+    __audit_type__ = "panel"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    therapist_id: Mapped[int] = mapped_column(sa.ForeignKey("therapists.id", ondelete="CASCADE"))
+    payer: Mapped[str] = mapped_column(sa.String(120))
+    status: Mapped[str] = mapped_column(sa.String(20), default="not_started")
+    submitted_on: Mapped[date | None]
+    effective_on: Mapped[date | None]
+    recredential_due_on: Mapped[date | None] = mapped_column(index=True)
+    next_follow_up_on: Mapped[date | None]
+    notes: Mapped[str | None] = mapped_column(sa.Text)
+
+    therapist: Mapped[Therapist] = relationship(back_populates="panels")
+
+
+class Document(db.Model):
+    __tablename__ = "documents"
+    __table_args__ = (
+        _in("doc_type", DOC_TYPES),
+        _in("owner_type", DOC_OWNER_TYPES),
+        sa.CheckConstraint(
+            "expires_on IS NULL OR issued_on IS NULL OR expires_on > issued_on",
+            name="expires_after_issue",
+        ),
+        sa.CheckConstraint("size > 0", name="size_positive"),
+        sa.Index("ix_documents_owner", "owner_type", "owner_id"),
+    )
+    __audit_type__ = "document"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_type: Mapped[str] = mapped_column(sa.String(20), default="therapist")
+    owner_id: Mapped[int]
+    doc_type: Mapped[str] = mapped_column(sa.String(30))
+    filename: Mapped[str] = mapped_column(sa.String(255))
+    content_type: Mapped[str] = mapped_column(sa.String(50))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    storage_name: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    issued_on: Mapped[date | None]
+    expires_on: Mapped[date | None] = mapped_column(index=True)
+    uploaded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    uploaded_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+    uploaded_by = relationship("User")
+
+    def is_current_on(self, on: date) -> bool:
+        return self.expires_on is None or self.expires_on >= on
+
+
+class CredentialReminder(db.Model):
+    """One reminder sent for one item, expiry and threshold: the guard against sending twice."""
+
+    __tablename__ = "credential_reminders"
+    __table_args__ = (sa.UniqueConstraint("item_kind", "item_id", "due_on", "threshold"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_kind: Mapped[str] = mapped_column(sa.String(30))
+    item_id: Mapped[int]
+    due_on: Mapped[date]
+    threshold: Mapped[int]
+    sent_on: Mapped[date]
+    therapist_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("therapists.id", ondelete="CASCADE"), index=True
+    )

@@ -1,0 +1,327 @@
+"""Business rules for therapists and their licenses, CE records, panels and CE rules.
+
+Every write goes through these functions: they validate, write in one
+transaction with its audit event, and raise a DomainError that changes
+nothing when a rule refuses.
+"""
+
+from datetime import date
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from agency.core import audit
+from agency.core.dates import today
+from agency.core.errors import Conflict, NotFound, ValidationError
+from agency.core.states import npi_is_valid
+from agency.credentials.models import (
+    CERecord,
+    CERule,
+    CETopicRequirement,
+    License,
+    PanelEnrollment,
+    Therapist,
+)
+from agency.extensions import db
+
+
+def _commit_or_conflict(message: str, fields: dict | None = None) -> None:
+    """Commit; a unique constraint tripped by a concurrent writer becomes a 409."""
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict(message, fields) from None
+
+
+def _apply(obj, values: dict, summary: str, actor) -> None:
+    changes = audit.diff(obj, values)
+    for key, value in values.items():
+        setattr(obj, key, value)
+    if changes:
+        audit.record("update", obj, summary, actor=actor, changes=changes)
+
+
+def get_or_404(model, object_id: int):
+    obj = db.session.get(model, object_id)
+    if obj is None:
+        raise NotFound(f"no {model.__audit_type__.replace('_', ' ')} with id {object_id}")
+    return obj
+
+
+# ----------------------------------------------------------------------------- therapists
+
+
+def _check_therapist(values: dict, therapist: Therapist | None) -> None:
+    npi = values.get("npi")
+    if npi and not npi_is_valid(npi):
+        raise ValidationError.on("npi", "is not a valid NPI: 10 digits with a correct check digit")
+    attested = values.get("caqh_attested_on")
+    if attested and attested > today():
+        raise ValidationError.on("caqh_attested_on", "cannot be in the future")
+    for key, label in (("email", "email"), ("npi", "NPI")):
+        value = values.get(key)
+        if not value:
+            continue
+        query = sa.select(Therapist.id).where(getattr(Therapist, key) == value)
+        if therapist is not None:
+            query = query.where(Therapist.id != therapist.id)
+        if db.session.scalar(query):
+            raise Conflict(f"another therapist already has this {label}", {key: ["already in use"]})
+
+
+def create_therapist(values: dict, actor=None) -> Therapist:
+    """Add a therapist to the roster."""
+    _check_therapist(values, None)
+    therapist = Therapist(**values)
+    db.session.add(therapist)
+    audit.record("create", therapist, f"therapist {therapist.full_name}", actor=actor)
+    _commit_or_conflict("another therapist already has this email or NPI")
+    return therapist
+
+
+def update_therapist(therapist: Therapist, values: dict, actor=None) -> Therapist:
+    """Change a therapist's profile; only the given fields change."""
+    _check_therapist(values, therapist)
+    _apply(therapist, values, f"therapist {therapist.full_name}", actor)
+    _commit_or_conflict("another therapist already has this email or NPI")
+    return therapist
+
+
+# ----------------------------------------------------------------------------- licenses
+
+
+def _check_license(values: dict, therapist: Therapist, license: License | None) -> None:
+    merged = {
+        key: values.get(key, getattr(license, key, None))
+        for key in ("state", "license_type", "number", "kind", "issued_on", "expires_on",
+                    "home_license_id", "verified_on")
+    }
+    merged["kind"] = merged["kind"] or "state_license"
+    if merged["issued_on"] and merged["expires_on"] and merged["expires_on"] <= merged["issued_on"]:
+        raise ValidationError.on("expires_on", "must be after issued_on")
+    if merged["verified_on"] and merged["verified_on"] > today():
+        raise ValidationError.on("verified_on", "cannot be in the future")
+    if merged["kind"] == "compact_privilege":
+        home_id = merged["home_license_id"]
+        if not home_id:
+            raise ValidationError.on(
+                "home_license_id", "a compact privilege needs the home-state license it rests on"
+            )
+        home = db.session.get(License, home_id)
+        if home is None or home.therapist_id != therapist.id:
+            raise ValidationError.on("home_license_id", "must be one of this therapist's licenses")
+        if home.kind != "state_license":
+            raise ValidationError.on("home_license_id", "must be a full state license")
+        if home.state == merged["state"]:
+            raise ValidationError.on("state", "a compact privilege is for a state other than home")
+    elif merged["home_license_id"]:
+        raise ValidationError.on(
+            "home_license_id", "only a compact privilege rests on a home-state license"
+        )
+    duplicate = sa.select(License.id).where(
+        License.state == merged["state"],
+        License.license_type == merged["license_type"],
+        License.number == merged["number"],
+    )
+    if license is not None:
+        duplicate = duplicate.where(License.id != license.id)
+    if db.session.scalar(duplicate):
+        raise Conflict(
+            f"a {merged['state']} {merged['license_type']} license number {merged['number']} "
+            "is already on file",
+            {"number": ["duplicate of a license on file"]},
+        )
+
+
+def add_license(therapist: Therapist, values: dict, actor=None) -> License:
+    """Record a state license, compact privilege or temporary license."""
+    values = {"kind": "state_license", **values}
+    if values["kind"] != "compact_privilege":
+        values.setdefault("home_license_id", None)
+    _check_license(values, therapist, None)
+    license = License(therapist=therapist, **values)
+    db.session.add(license)
+    audit.record(
+        "create", license,
+        f"{license.state} {license.license_type} {license.number} for {therapist.full_name}",
+        actor=actor,
+    )
+    _commit_or_conflict("this license is already on file", {"number": ["duplicate"]})
+    return license
+
+
+def update_license(license: License, values: dict, actor=None) -> License:
+    """Change a license, e.g. a renewal's new expiry date."""
+    _check_license(values, license.therapist, license)
+    _apply(license, values, f"{license.state} {license.license_type} {license.number}", actor)
+    _commit_or_conflict("this license is already on file", {"number": ["duplicate"]})
+    return license
+
+
+def verify_license(license: License, verified_on: date, source: str, actor) -> License:
+    """Record a primary-source verification: when, by whom and against what source."""
+    if verified_on > today():
+        raise ValidationError.on("verified_on", "cannot be in the future")
+    if not source or not source.strip():
+        raise ValidationError.on("verification_source", "say where the license was verified")
+    license.verified_on = verified_on
+    license.verified_by_id = getattr(actor, "id", None)
+    license.verification_source = source.strip()
+    audit.record(
+        "verify", license,
+        f"{license.state} {license.license_type} {license.number} verified at {source}",
+        actor=actor,
+    )
+    db.session.commit()
+    return license
+
+
+def delete_license(license: License, actor=None) -> None:
+    """Remove a license entered in error; a home license with privileges on it stays."""
+    dependants = db.session.scalar(
+        sa.select(sa.func.count()).where(License.home_license_id == license.id)
+    )
+    if dependants:
+        raise Conflict("compact privileges rest on this license; remove them first")
+    audit.record("delete", license, f"{license.state} {license.license_type} {license.number}",
+                 actor=actor)
+    db.session.delete(license)
+    db.session.commit()
+
+
+# ----------------------------------------------------------------------------- CE records
+
+
+def _check_ce(values: dict) -> None:
+    completed = values.get("completed_on")
+    if completed and completed > today():
+        raise ValidationError.on("completed_on", "cannot be in the future")
+    hours = values.get("hours")
+    if hours is not None and not Decimal("0") < hours <= Decimal("100"):
+        raise ValidationError.on("hours", "must be more than 0 and at most 100")
+    doc_id = values.get("certificate_document_id")
+    if doc_id is not None:
+        from agency.credentials.models import Document
+
+        doc = db.session.get(Document, doc_id)
+        therapist_id = values.get("therapist_id")
+        if doc is None or (therapist_id and doc.owner_id != therapist_id):
+            raise ValidationError.on("certificate_document_id", "must be this therapist's document")
+
+
+def add_ce_record(therapist: Therapist, values: dict, actor=None) -> CERecord:
+    """Record a completed CE course."""
+    _check_ce({**values, "therapist_id": therapist.id})
+    record = CERecord(therapist=therapist, **values)
+    db.session.add(record)
+    audit.record("create", record, f"{record.hours} CE hours ({record.topic}) for "
+                 f"{therapist.full_name}", actor=actor)
+    db.session.commit()
+    return record
+
+
+def delete_ce_record(record: CERecord, actor=None) -> None:
+    audit.record("delete", record, f"CE record {record.title}", actor=actor)
+    db.session.delete(record)
+    db.session.commit()
+
+
+# ----------------------------------------------------------------------------- panels
+
+# Which dates a panel status needs before it can be recorded.
+PANEL_STATUS_NEEDS = {
+    "submitted": ("submitted_on",),
+    "in_review": ("submitted_on",),
+    "approved": ("submitted_on", "effective_on"),
+}
+
+
+def _check_panel(values: dict, therapist: Therapist, panel: PanelEnrollment | None) -> None:
+    merged = {
+        key: values.get(key, getattr(panel, key, None))
+        for key in ("payer", "status", "submitted_on", "effective_on")
+    }
+    status = merged["status"] or "not_started"
+    for needed in PANEL_STATUS_NEEDS.get(status, ()):
+        if merged[needed] is None:
+            raise ValidationError.on(needed, f"is required when the status is {status}")
+    if merged["submitted_on"] and merged["submitted_on"] > today():
+        raise ValidationError.on("submitted_on", "cannot be in the future")
+    if merged["effective_on"] and merged["submitted_on"] and merged["effective_on"] < merged["submitted_on"]:
+        raise ValidationError.on("effective_on", "must not be before submitted_on")
+    duplicate = sa.select(PanelEnrollment.id).where(
+        PanelEnrollment.therapist_id == therapist.id, PanelEnrollment.payer == merged["payer"]
+    )
+    if panel is not None:
+        duplicate = duplicate.where(PanelEnrollment.id != panel.id)
+    if db.session.scalar(duplicate):
+        raise Conflict(f"{therapist.full_name} already has an enrollment with {merged['payer']}",
+                       {"payer": ["already enrolled"]})
+
+
+def add_panel(therapist: Therapist, values: dict, actor=None) -> PanelEnrollment:
+    """Start tracking a payer panel enrollment."""
+    _check_panel(values, therapist, None)
+    panel = PanelEnrollment(therapist=therapist, **values)
+    db.session.add(panel)
+    audit.record("create", panel, f"{panel.payer} panel for {therapist.full_name}", actor=actor)
+    _commit_or_conflict("this payer enrollment already exists", {"payer": ["already enrolled"]})
+    return panel
+
+
+def update_panel(panel: PanelEnrollment, values: dict, actor=None) -> PanelEnrollment:
+    """Move an enrollment along its pipeline or change its dates."""
+    _check_panel(values, panel.therapist, panel)
+    _apply(panel, values, f"{panel.payer} panel for {panel.therapist.full_name}", actor)
+    _commit_or_conflict("this payer enrollment already exists", {"payer": ["already enrolled"]})
+    return panel
+
+
+# ----------------------------------------------------------------------------- CE rules
+
+
+def save_ce_rule(rule: CERule | None, values: dict, topics: dict[str, Decimal], actor=None) -> CERule:
+    """Create or edit a state's CE rule for a license type, with its mandatory topic hours."""
+    if sum(topics.values(), Decimal(0)) > values.get("hours_required", rule and rule.hours_required):
+        raise ValidationError.on("topics", "mandatory topic hours exceed the hours required")
+    duplicate = sa.select(CERule.id).where(
+        CERule.state == values.get("state", rule and rule.state),
+        CERule.license_type == values.get("license_type", rule and rule.license_type),
+    )
+    if rule is not None:
+        duplicate = duplicate.where(CERule.id != rule.id)
+    if db.session.scalar(duplicate):
+        raise Conflict("a CE rule for this state and license type exists",
+                       {"license_type": ["already has a rule in this state"]})
+    if rule is None:
+        rule = CERule(**values)
+        db.session.add(rule)
+        action = "create"
+    else:
+        for key, value in values.items():
+            setattr(rule, key, value)
+        action = "update"
+    # Edit topic rows in place: replacing them would insert before deleting and trip
+    # the (rule, topic) unique constraint.
+    existing = {req.topic: req for req in rule.topics}
+    for topic, req in existing.items():
+        if topic not in topics:
+            rule.topics.remove(req)
+    for topic, hours in topics.items():
+        if topic in existing:
+            existing[topic].hours = hours
+        else:
+            rule.topics.append(CETopicRequirement(topic=topic, hours=hours))
+    audit.record(action, rule, f"CE rule {rule.state} {rule.license_type}: {rule.hours_required} h "
+                 f"per {rule.cycle_months} months", actor=actor,
+                 changes={"topics": {t: str(h) for t, h in topics.items()}})
+    _commit_or_conflict("a CE rule for this state and license type exists")
+    return rule
+
+
+def ce_rule_for(state: str, license_type: str) -> CERule | None:
+    return db.session.scalar(
+        sa.select(CERule).where(CERule.state == state, CERule.license_type == license_type)
+    )

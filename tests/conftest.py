@@ -1,0 +1,162 @@
+"""The test app, a clean database per test, signed-in clients and API callers.
+
+The database is PostgreSQL when AGENCY_DATABASE_URL is set (as `make test`
+does) and a SQLite file otherwise; Redis comes from AGENCY_REDIS_URL.
+"""
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from agency import ROOT, create_app
+from agency.extensions import db
+
+TEST_CONFIG = ROOT / "config" / "test.toml"
+PASSWORD = "correct horse battery"
+
+_tmp = Path(tempfile.mkdtemp(prefix="agency-tests-"))
+os.environ["AGENCY_CONFIG_FILE"] = str(TEST_CONFIG)
+os.environ.setdefault("AGENCY_DATABASE_URL", f"sqlite:///{_tmp / 'test.db'}")
+os.environ["AGENCY_UPLOAD_DIR"] = str(_tmp / "uploads")
+# Jobs run inline unless a test asks for real workers (see tests/workers.py).
+REDIS_URL = os.environ.pop("AGENCY_REDIS_URL", "redis://127.0.0.1:6379/9")
+
+
+@pytest.fixture(scope="session")
+def app():
+    app = create_app()
+    with app.app_context():
+        _reset_schema()
+        from flask_migrate import upgrade
+
+        upgrade(directory=str(ROOT / "migrations"))
+    yield app
+
+
+def _reset_schema():
+    engine = db.engine
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    else:
+        db.drop_all()
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+
+
+@pytest.fixture(autouse=True)
+def _clean_database(app):
+    with app.app_context():
+        yield
+        db.session.rollback()
+        db.session.remove()
+        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+        with db.engine.begin() as conn:
+            if db.engine.dialect.name == "postgresql":
+                conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            else:
+                for table in tables:
+                    conn.execute(sa.text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def users(app):
+    """One user per role; the facility contact belongs to facility 1."""
+    from agency.auth.services import create_user
+
+    made = {}
+    for role in ("admin", "recruiter", "credentialing", "billing", "facility"):
+        made[role] = create_user(
+            f"{role}@agency.test", role, PASSWORD, facility_id=1 if role == "facility" else None,
+            name=role.capitalize(),
+        )
+    return made
+
+
+class Browser:
+    """A test client that signs in through the login form and submits forms with their CSRF token."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, email, password=PASSWORD):
+        self.client.get("/logout")
+        page = self.client.get("/login")
+        return self.client.post(
+            "/login", data={"email": email, "password": password, "csrf_token": csrf_of(page)},
+            follow_redirects=False,
+        )
+
+    def get(self, url, **kw):
+        return self.client.get(url, **kw)
+
+    def post(self, url, data=None, *, form_url=None, **kw):
+        """POST with the CSRF token read from form_url (default: the same URL)."""
+        page = self.client.get(form_url or url)
+        data = dict(data or {})
+        data.setdefault("csrf_token", csrf_of(page))
+        return self.client.post(url, data=data, **kw)
+
+
+def csrf_of(response) -> str:
+    match = re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', response.data) or re.search(
+        rb'value="([^"]+)"[^>]*name="csrf_token"', response.data
+    )
+    assert match, "no CSRF token on the page"
+    return match.group(1).decode()
+
+
+@pytest.fixture
+def browser(app, users):
+    def sign_in(role):
+        b = Browser(app.test_client())
+        response = b.login(users[role].email)
+        assert response.status_code == 302, response.data
+        return b
+
+    return sign_in
+
+
+class Api:
+    def __init__(self, client, token):
+        self.client = client
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def __getattr__(self, method):
+        if method not in ("get", "post", "patch", "put", "delete"):
+            raise AttributeError(method)
+
+        def call(url, json=None, **kw):
+            headers = {**self.headers, **kw.pop("headers", {})}
+            return getattr(self.client, method)(url, json=json, headers=headers, **kw)
+
+        return call
+
+
+@pytest.fixture
+def api(app, users):
+    """api("credentialing") is an API caller holding that role's token."""
+    from agency.auth.services import issue_token
+
+    def caller(role):
+        return Api(app.test_client(), issue_token(users[role]))
+
+    return caller
+
+
+@pytest.fixture
+def redis_url():
+    """A real Redis, emptied before the test; skipped nowhere: the test fails without it."""
+    from redis import Redis
+
+    Redis.from_url(REDIS_URL).flushdb()
+    return REDIS_URL

@@ -1,0 +1,3 @@
+from agency import create_app
+
+app = create_app()
