@@ -113,12 +113,3 @@ def delete_document(document: Document, actor=None) -> None:
     db.session.commit()
     path.unlink(missing_ok=True)
 
-
-def documents_of(therapist: Therapist) -> list[Document]:
-    import sqlalchemy as sa
-
-    return db.session.scalars(
-        sa.select(Document)
-        .where(Document.owner_type == "therapist", Document.owner_id == therapist.id)
-        .order_by(Document.doc_type, Document.uploaded_at.desc())
-    ).all()
