@@ -76,7 +76,7 @@ def users(app):
     made = {}
     for role in ("admin", "recruiter", "credentialing", "billing", "facility"):
         made[role] = create_user(
-            f"{role}@agency.test", role, PASSWORD, facility_id=1 if role == "facility" else None,
+            f"{role}@staff.example.org", role, PASSWORD, facility_id=1 if role == "facility" else None,
             name=role.capitalize(),
         )
     return made

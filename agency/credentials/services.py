@@ -131,7 +131,7 @@ def _check_license(values: dict, therapist: Therapist, license: License | None) 
         raise Conflict(
             f"a {merged['state']} {merged['license_type']} license number {merged['number']} "
             "is already on file",
-            {"number": ["duplicate of a license on file"]},
+            {"number": ["a license with this state, type and number is already on file"]},
         )
 
 

@@ -1,31 +1,417 @@
-"""Credentialing pages."""
+"""Credentialing pages: therapists, licenses, CE, panels, documents, CE rules, the worklist."""
 
-from flask import Blueprint
+import sqlalchemy as sa
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 
-from agency.core.permissions import requires
+from agency.core.audit import AuditEvent
+from agency.core.dates import today
+from agency.core.errors import DomainError
+from agency.core.forms import form_values, show_errors
+from agency.core.outbox import OutboxMessage
+from agency.core.permissions import current_actor, requires
+from agency.core.states import STATE_CHOICES
+from agency.credentials import documents, queries, services
+from agency.credentials.ce import ce_progress_for
+from agency.credentials.forms import (
+    CERecordForm,
+    CERuleForm,
+    DocumentForm,
+    LicenseForm,
+    PanelForm,
+    TherapistForm,
+    VerifyForm,
+    choices,
+)
+from agency.credentials.models import (
+    DISCIPLINES,
+    LICENSE_KINDS,
+    LICENSE_STATUSES,
+    THERAPIST_STATUSES,
+    CERecord,
+    CERule,
+    Document,
+    License,
+    PanelEnrollment,
+    Therapist,
+)
+from agency.credentials.worklist import KINDS
+from agency.credentials.worklist import worklist as build_worklist
+from agency.extensions import db
 
 bp = Blueprint("credentials", __name__)
+
+
+def _filter(name: str, allowed) -> str | None:
+    """A query-string filter, ignored unless it is one of the allowed values."""
+    value = request.args.get(name) or None
+    return value if value in allowed else None
+
+
+STATE_CODES = {code for code, _ in STATE_CHOICES}
+
+
+# ----------------------------------------------------------------------------- worklist
 
 
 @bp.get("/worklist")
 @requires("worklist.view")
 def worklist():
-    return "worklist"
+    filters = {
+        "state": _filter("state", STATE_CODES),
+        "discipline": _filter("discipline", DISCIPLINES),
+        "kind": _filter("kind", KINDS),
+    }
+    as_of = today()
+    items = build_worklist(as_of, **filters)
+    return render_template("credentials/worklist.html", items=items, as_of=as_of, filters=filters,
+                           kinds=KINDS, disciplines=DISCIPLINES, states=STATE_CHOICES)
+
+
+# ----------------------------------------------------------------------------- therapists
 
 
 @bp.get("/therapists")
 @requires("therapists.view")
 def therapists():
-    return "therapists"
+    filters = {
+        "q": (request.args.get("q") or "").strip()[:100] or None,
+        "discipline": _filter("discipline", DISCIPLINES),
+        "state": _filter("state", STATE_CODES),
+        "status": _filter("status", THERAPIST_STATUSES),
+    }
+    query = queries.therapists_query(**filters).order_by(Therapist.last_name, Therapist.first_name)
+    pagination = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    return render_template("credentials/therapists.html", pagination=pagination, filters=filters,
+                           disciplines=DISCIPLINES, statuses=THERAPIST_STATUSES, states=STATE_CHOICES)
+
+
+def _therapist_values(form: TherapistForm) -> dict:
+    values = form_values(form, TherapistForm.FIELDS)
+    values["specialties"] = [s.strip() for s in (form.specialties.data or "").split(",") if s.strip()]
+    return values
+
+
+@bp.route("/therapists/new", methods=["GET", "POST"])
+@requires("therapists.edit")
+def new_therapist():
+    form = TherapistForm()
+    if form.validate_on_submit():
+        try:
+            therapist = services.create_therapist(_therapist_values(form), current_actor())
+        except DomainError as exc:
+            show_errors(form, exc)
+        else:
+            flash(f"{therapist.full_name} added to the roster.", "success")
+            return redirect(url_for(".therapist", therapist_id=therapist.id))
+    return render_template("credentials/therapist_form.html", form=form, therapist=None)
+
+
+@bp.get("/therapists/<int:therapist_id>")
+@requires("therapists.view")
+def therapist(therapist_id: int):
+    person = queries.therapist_profile(therapist_id) or abort(404)
+    docs = db.session.scalars(
+        queries.documents_query(therapist_id=person.id).order_by(Document.doc_type, Document.id.desc())
+    ).all()
+    history = db.session.scalars(
+        sa.select(AuditEvent)
+        .where(AuditEvent.object_type == "therapist", AuditEvent.object_id == person.id)
+        .order_by(AuditEvent.id.desc()).limit(10)
+    ).all()
+    return render_template(
+        "credentials/therapist.html", therapist=person, documents=docs, history=history,
+        progress=ce_progress_for(person.licenses), as_of=today(),
+    )
+
+
+@bp.route("/therapists/<int:therapist_id>/edit", methods=["GET", "POST"])
+@requires("therapists.edit")
+def edit_therapist(therapist_id: int):
+    person = db.get_or_404(Therapist, therapist_id)
+    form = TherapistForm(obj=person)
+    if request.method == "GET":
+        form.specialties.data = ", ".join(person.specialties or [])
+    if form.validate_on_submit():
+        try:
+            services.update_therapist(person, _therapist_values(form), current_actor())
+        except DomainError as exc:
+            show_errors(form, exc)
+        else:
+            flash("Profile saved.", "success")
+            return redirect(url_for(".therapist", therapist_id=person.id))
+    return render_template("credentials/therapist_form.html", form=form, therapist=person)
+
+
+# ----------------------------------------------------------------------------- licenses
+
+
+@bp.get("/licenses")
+@requires("credentials.view")
+def licenses():
+    filters = {
+        "state": _filter("state", STATE_CODES),
+        "kind": _filter("kind", LICENSE_KINDS),
+        "status": _filter("status", LICENSE_STATUSES),
+    }
+    query = queries.licenses_query(**filters).order_by(License.expires_on, License.id)
+    pagination = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    return render_template("credentials/licenses.html", pagination=pagination, filters=filters,
+                           kinds=LICENSE_KINDS, statuses=LICENSE_STATUSES, states=STATE_CHOICES,
+                           as_of=today())
+
+
+def _home_license_choices(form: LicenseForm, person: Therapist, current: License | None) -> None:
+    form.home_license_id.choices = choices(
+        ((str(lic.id), f"{lic.state} {lic.license_type} {lic.number}")
+         for lic in person.licenses
+         if lic.kind == "state_license" and (current is None or lic.id != current.id)),
+        blank="None (not a compact privilege)",
+    )
+
+
+def _license_values(form: LicenseForm) -> dict:
+    values = form_values(form, LicenseForm.FIELDS)
+    home = form.home_license_id.data
+    values["home_license_id"] = int(home) if home and home.isdigit() else None
+    return values
+
+
+@bp.route("/therapists/<int:therapist_id>/licenses/new", methods=["GET", "POST"])
+@requires("credentials.edit")
+def new_license(therapist_id: int):
+    person = db.get_or_404(Therapist, therapist_id)
+    form = LicenseForm()
+    _home_license_choices(form, person, None)
+    if form.validate_on_submit():
+        try:
+            lic = services.add_license(person, _license_values(form), current_actor())
+        except DomainError as exc:
+            show_errors(form, exc)
+        else:
+            flash(f"{lic.state} {lic.license_type} license added.", "success")
+            return redirect(url_for(".therapist", therapist_id=person.id))
+    return render_template("credentials/license_form.html", form=form, therapist=person, license=None)
+
+
+@bp.route("/licenses/<int:license_id>/edit", methods=["GET", "POST"])
+@requires("credentials.edit")
+def edit_license(license_id: int):
+    lic = db.get_or_404(License, license_id)
+    form = LicenseForm(obj=lic)
+    _home_license_choices(form, lic.therapist, lic)
+    if request.method == "GET":
+        form.home_license_id.data = str(lic.home_license_id or "")
+    if form.validate_on_submit():
+        try:
+            services.update_license(lic, _license_values(form), current_actor())
+        except DomainError as exc:
+            show_errors(form, exc)
+        else:
+            flash("License saved.", "success")
+            return redirect(url_for(".therapist", therapist_id=lic.therapist_id))
+    return render_template("credentials/license_form.html", form=form, therapist=lic.therapist,
+                           license=lic)
+
+
+@bp.route("/licenses/<int:license_id>/verify", methods=["GET", "POST"])
+@requires("credentials.edit")
+def verify_license(license_id: int):
+    lic = db.get_or_404(License, license_id)
+    form = VerifyForm()
+    if request.method == "GET":
+        form.verified_on.data = today()
+    if form.validate_on_submit():
+        try:
+            services.verify_license(lic, form.verified_on.data, form.verification_source.data,
+                                    current_actor())
+        except DomainError as exc:
+            show_errors(form, exc)
+        else:
+            flash("Primary-source verification recorded.", "success")
+            return redirect(url_for(".therapist", therapist_id=lic.therapist_id))
+    return render_template("credentials/verify_form.html", form=form, license=lic)
+
+
+@bp.post("/licenses/<int:license_id>/delete")
+@requires("credentials.edit")
+def delete_license(license_id: int):
+    lic = db.get_or_404(License, license_id)
+    therapist_id = lic.therapist_id
+    try:
+        services.delete_license(lic, current_actor())
+    except DomainError as exc:
+        flash(exc.message, "error")
+    else:
+        flash("License removed.", "success")
+    return redirect(url_for(".therapist", therapist_id=therapist_id))
+
+
+# ----------------------------------------------------------------------------- CE records
+
+
+@bp.route("/therapists/<int:therapist_id>/ceus/new", methods=["GET", "POST"])
+@requires("credentials.edit")
+def new_ce_record(therapist_id: int):
+    person = db.get_or_404(Therapist, therapist_id)
+    form = CERecordForm()
+    certificates = db.session.scalars(
+        queries.documents_query(therapist_id=person.id, doc_type="ce_certificate")
+    ).all()
+    form.certificate_document_id.choices = choices(
+        ((str(d.id), d.filename) for d in certificates), blank="None"
+    )
+    if form.validate_on_submit():
+        values = form_values(form, CERecordForm.FIELDS)
+        certificate = form.certificate_document_id.data
+        values["certificate_document_id"] = int(certificate) if certificate else None
+        try:
+            services.add_ce_record(person, values, current_actor())
+        except DomainError as exc:
+            show_errors(form, exc)
+        else:
+            flash("CE record added.", "success")
+            return redirect(url_for(".therapist", therapist_id=person.id) + "#ce")
+    return render_template("credentials/ce_form.html", form=form, therapist=person)
+
+
+@bp.post("/ceus/<int:record_id>/delete")
+@requires("credentials.edit")
+def delete_ce_record(record_id: int):
+    record = db.get_or_404(CERecord, record_id)
+    therapist_id = record.therapist_id
+    services.delete_ce_record(record, current_actor())
+    flash("CE record removed.", "success")
+    return redirect(url_for(".therapist", therapist_id=therapist_id) + "#ce")
+
+
+# ----------------------------------------------------------------------------- panels
+
+
+@bp.route("/therapists/<int:therapist_id>/panels/new", methods=["GET", "POST"])
+@requires("credentials.edit")
+def new_panel(therapist_id: int):
+    person = db.get_or_404(Therapist, therapist_id)
+    form = PanelForm()
+    if form.validate_on_submit():
+        try:
+            panel = services.add_panel(person, form_values(form, PanelForm.FIELDS), current_actor())
+        except DomainError as exc:
+            show_errors(form, exc)
+        else:
+            flash(f"{panel.payer} enrollment added.", "success")
+            return redirect(url_for(".therapist", therapist_id=person.id) + "#panels")
+    return render_template("credentials/panel_form.html", form=form, therapist=person, panel=None)
+
+
+@bp.route("/panels/<int:panel_id>/edit", methods=["GET", "POST"])
+@requires("credentials.edit")
+def edit_panel(panel_id: int):
+    panel = db.get_or_404(PanelEnrollment, panel_id)
+    form = PanelForm(obj=panel)
+    if form.validate_on_submit():
+        try:
+            services.update_panel(panel, form_values(form, PanelForm.FIELDS), current_actor())
+        except DomainError as exc:
+            show_errors(form, exc)
+        else:
+            flash(f"{panel.payer} enrollment saved.", "success")
+            return redirect(url_for(".therapist", therapist_id=panel.therapist_id) + "#panels")
+    return render_template("credentials/panel_form.html", form=form, therapist=panel.therapist,
+                           panel=panel)
+
+
+# ----------------------------------------------------------------------------- documents
+
+
+@bp.route("/therapists/<int:therapist_id>/documents/new", methods=["GET", "POST"])
+@requires("documents.upload")
+def upload_document(therapist_id: int):
+    person = db.get_or_404(Therapist, therapist_id)
+    form = DocumentForm()
+    if request.method == "GET" and request.args.get("doc_type"):
+        form.doc_type.data = request.args["doc_type"]
+    if form.validate_on_submit():
+        upload = form.file.data
+        try:
+            doc = documents.store_document(
+                person, upload.stream, upload.filename, form.doc_type.data,
+                form.issued_on.data, form.expires_on.data, current_actor(),
+            )
+        except DomainError as exc:
+            show_errors(form, exc)
+        else:
+            flash(f"{doc.filename} uploaded.", "success")
+            return redirect(url_for(".therapist", therapist_id=person.id) + "#documents")
+    return render_template("credentials/document_form.html", form=form, therapist=person)
+
+
+@bp.get("/documents/<int:document_id>/file")
+@requires("documents.download")
+def download_document(document_id: int):
+    doc = db.get_or_404(Document, document_id)
+    path = documents.record_download(doc, current_actor())
+    if not path.is_file():
+        abort(404, "The stored file is missing; upload it again.")
+    return send_file(path, mimetype=doc.content_type, as_attachment=True,
+                     download_name=doc.filename)
+
+
+@bp.post("/documents/<int:document_id>/delete")
+@requires("documents.delete")
+def delete_document(document_id: int):
+    doc = db.get_or_404(Document, document_id)
+    owner_id = doc.owner_id
+    documents.delete_document(doc, current_actor())
+    flash("Document removed.", "success")
+    return redirect(url_for(".therapist", therapist_id=owner_id) + "#documents")
+
+
+# ----------------------------------------------------------------------------- CE rules
 
 
 @bp.get("/ce-rules")
 @requires("credentials.view")
 def ce_rules():
-    return "ce rules"
+    rules = db.session.scalars(sa.select(CERule).order_by(CERule.state, CERule.license_type)).all()
+    return render_template("credentials/ce_rules.html", rules=rules)
+
+
+@bp.route("/ce-rules/new", methods=["GET", "POST"])
+@bp.route("/ce-rules/<int:rule_id>/edit", methods=["GET", "POST"])
+@requires("ce_rules.edit")
+def edit_ce_rule(rule_id: int | None = None):
+    rule = db.get_or_404(CERule, rule_id) if rule_id else None
+    form = CERuleForm(obj=rule)
+    if request.method == "GET" and rule is not None:
+        form.topics.data = CERuleForm.topics_text(rule)
+    if form.validate_on_submit():
+        try:
+            saved = services.save_ce_rule(rule, form_values(form, CERuleForm.FIELDS),
+                                          form.topic_hours(), current_actor())
+        except DomainError as exc:
+            show_errors(form, exc)
+        else:
+            flash(f"CE rule for {saved.state} {saved.license_type} saved.", "success")
+            return redirect(url_for(".ce_rules"))
+    return render_template("credentials/ce_rule_form.html", form=form, rule=rule)
+
+
+# ----------------------------------------------------------------------------- outbox
 
 
 @bp.get("/outbox")
 @requires("outbox.view")
 def outbox():
-    return "outbox"
+    query = sa.select(OutboxMessage).order_by(OutboxMessage.id.desc())
+    pagination = db.paginate(query, per_page=100, error_out=False)
+    return render_template("credentials/outbox.html", pagination=pagination)
