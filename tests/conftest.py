@@ -82,11 +82,35 @@ def users(app):
     return made
 
 
+def _forget_request_user():
+    # Requests reuse the test's app context, and with it flask.g, where Flask-Login,
+    # the API and Flask-WTF cache the current user and CSRF token: forget them so
+    # each client is seen as itself.
+    from flask import g
+
+    for key in ("_login_user", "api_user", "csrf_token"):
+        g.pop(key, None)
+
+
+class _FreshUserClient:
+    def __init__(self, client):
+        self._client = client
+
+    def __getattr__(self, name):
+        attr = getattr(self._client, name)
+        if name in ("get", "post", "patch", "put", "delete", "open"):
+            def call(*args, **kwargs):
+                _forget_request_user()
+                return attr(*args, **kwargs)
+            return call
+        return attr
+
+
 class Browser:
     """A test client that signs in through the login form and submits forms with their CSRF token."""
 
     def __init__(self, client):
-        self.client = client
+        self.client = _FreshUserClient(client)
 
     def login(self, email, password=PASSWORD):
         self.client.get("/logout")
@@ -128,7 +152,7 @@ def browser(app, users):
 
 class Api:
     def __init__(self, client, token):
-        self.client = client
+        self.client = _FreshUserClient(client)
         self.headers = {"Authorization": f"Bearer {token}"}
 
     def __getattr__(self, method):

@@ -1,6 +1,9 @@
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SubmitField
-from wtforms.validators import DataRequired, Length
+from wtforms import EmailField, IntegerField, PasswordField, SelectField, StringField, SubmitField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional
+
+from agency.core.permissions import ROLES
 
 
 class LoginForm(FlaskForm):
@@ -15,3 +18,17 @@ class NewTokenForm(FlaskForm):
 
 class RevokeTokenForm(FlaskForm):
     submit = SubmitField("Revoke")
+
+
+class UserForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=255)])
+    name = StringField("Name", validators=[Optional(), Length(max=120)])
+    role = SelectField("Role", choices=[SelectChoice(r, r.capitalize()) for r in ROLES])
+    facility_id = IntegerField("Facility id (facility contacts only)", validators=[Optional()])
+    password = PasswordField("Initial password", validators=[DataRequired(), Length(max=200)],
+                             description="At least 10 characters; ask the user to change it.")
+    submit = SubmitField("Create user")
+
+
+class ActiveForm(FlaskForm):
+    submit = SubmitField("Save")

@@ -93,3 +93,15 @@ def user_for_token(token: str) -> User | None:
     if row is None or not row.user.active:
         return None
     return row.user
+
+
+def set_active(user: User, active: bool, actor) -> User:
+    """Switch a user's access on or off; nobody can lock themselves out."""
+    if user.id == actor.id and not active:
+        raise Conflict("you cannot deactivate your own account")
+    if user.active != active:
+        audit.record("update", user, f"user {user.email} {'reactivated' if active else 'deactivated'}",
+                     actor=actor, changes={"active": [user.active, active]})
+        user.active = active
+        db.session.commit()
+    return user

@@ -7,10 +7,12 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from agency.auth import services
-from agency.auth.forms import LoginForm, NewTokenForm, RevokeTokenForm
+from agency.auth.forms import ActiveForm, LoginForm, NewTokenForm, RevokeTokenForm, UserForm
 from agency.auth.models import ApiToken, User
 from agency.core.audit import AuditEvent
-from agency.core.permissions import public, requires
+from agency.core.errors import DomainError
+from agency.core.forms import show_errors
+from agency.core.permissions import current_actor, public, requires
 from agency.extensions import db, login_manager
 
 bp = Blueprint("auth", __name__)
@@ -118,3 +120,38 @@ def audit_log():
     pagination = db.paginate(query, per_page=100, error_out=False)
     return render_template("auth/audit.html", pagination=pagination, object_type=object_type,
                            object_id=object_id)
+
+
+@bp.route("/admin/users", methods=["GET", "POST"])
+@requires("users.manage")
+def users():
+    """Every user with their role, and a form to add one."""
+    form = UserForm()
+    if form.validate_on_submit():
+        try:
+            user = services.create_user(
+                form.email.data, form.role.data, form.password.data,
+                facility_id=form.facility_id.data, name=form.name.data or "",
+                actor=current_actor(),
+            )
+        except DomainError as exc:
+            show_errors(form, exc)
+        else:
+            flash(f"{user.email} can now sign in as {user.role}.", "success")
+            return redirect(url_for("auth.users"))
+    everyone = db.session.scalars(sa.select(User).order_by(User.role, User.email)).all()
+    return render_template("auth/users.html", form=form, users=everyone, active_form=ActiveForm())
+
+
+@bp.post("/admin/users/<int:user_id>/active")
+@requires("users.manage")
+def set_active(user_id: int):
+    user = db.get_or_404(User, user_id)
+    if ActiveForm().validate_on_submit():
+        try:
+            services.set_active(user, request.form.get("active") == "1", current_actor())
+        except DomainError as exc:
+            flash(exc.message, "error")
+        else:
+            flash(f"{user.email} is now {'active' if user.active else 'deactivated'}.", "success")
+    return redirect(url_for("auth.users"))

@@ -1,0 +1,45 @@
+"""An admin manages who may sign in, and with which role."""
+
+import sqlalchemy as sa
+
+from agency.auth.models import User
+from agency.auth.services import issue_token, user_for_token
+from agency.extensions import db
+from tests.conftest import PASSWORD, Browser
+
+
+def test_an_admin_adds_a_recruiter_who_can_then_sign_in(browser, app):
+    b = browser("admin")
+    response = b.post("/admin/users", {"email": "new.recruiter@staff.example.org", "name": "New",
+                                       "role": "recruiter", "password": "long enough pw"})
+    assert response.status_code == 302
+    newcomer = Browser(app.test_client())
+    assert newcomer.login("new.recruiter@staff.example.org", "long enough pw").status_code == 302
+
+
+def test_a_facility_contact_needs_a_facility_and_nothing_is_created_without_one(browser):
+    b = browser("admin")
+    before = db.session.scalar(sa.select(sa.func.count()).select_from(User))
+    response = b.post("/admin/users", {"email": "contact@clinic.example.org", "role": "facility",
+                                       "password": "long enough pw"})
+    assert response.status_code == 200 and b"facility" in response.data
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == before
+
+
+def test_a_deactivated_user_can_neither_sign_in_nor_use_a_token(browser, users, app):
+    token = issue_token(users["billing"])
+    b = browser("admin")
+    response = b.post(f"/admin/users/{users['billing'].id}/active", {"active": "0"},
+                      form_url="/admin/users")
+    assert response.status_code == 302
+    assert user_for_token(token) is None
+    assert Browser(app.test_client()).login(users["billing"].email, PASSWORD).status_code == 200
+
+
+def test_an_admin_cannot_deactivate_themselves(browser, users):
+    b = browser("admin")
+    page = b.post(f"/admin/users/{users['admin'].id}/active", {"active": "0"},
+                  form_url="/admin/users", follow_redirects=True)
+    assert b"cannot deactivate your own account" in page.data
+    db.session.refresh(users["admin"])
+    assert users["admin"].active
