@@ -28,6 +28,8 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     _import_models()
     db.init_app(app)
+    with app.app_context():
+        _enforce_sqlite_foreign_keys(db.engine)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     login_manager.init_app(app)
     csrf.init_app(app)
@@ -60,12 +62,25 @@ def create_app(overrides: dict | None = None) -> Flask:
     return app
 
 
+def _enforce_sqlite_foreign_keys(engine) -> None:
+    # SQLite ignores foreign keys unless asked on every connection; PostgreSQL always checks.
+    if engine.dialect.name != "sqlite":
+        return
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.execute("PRAGMA foreign_keys=ON")
+
+
 def _import_models() -> None:
     # Every model module registers its tables on db.metadata, which migrations read.
     import agency.auth.models  # noqa: F401
     import agency.core.audit  # noqa: F401
     import agency.core.outbox  # noqa: F401
     import agency.credentials.models  # noqa: F401
+    import agency.facilities.models  # noqa: F401
+    import agency.placements.models  # noqa: F401
 
 
 def _configure(app: Flask, overrides: dict) -> None:

@@ -70,14 +70,19 @@ def client(app):
 
 @pytest.fixture
 def users(app):
-    """One user per role; the facility contact belongs to facility 1."""
+    """One user per role; the facility contact belongs to the Riverside clinic."""
     from agency.auth.services import create_user
+    from agency.facilities.models import Facility
 
+    clinic = Facility(name="Riverside Community Mental Health Center", facility_type="cmhc",
+                      state="NY", payment_terms_days=45)
+    db.session.add(clinic)
+    db.session.commit()
     made = {}
     for role in ("admin", "recruiter", "credentialing", "billing", "facility"):
         made[role] = create_user(
-            f"{role}@staff.example.org", role, PASSWORD, facility_id=1 if role == "facility" else None,
-            name=role.capitalize(),
+            f"{role}@staff.example.org", role, PASSWORD,
+            facility_id=clinic.id if role == "facility" else None, name=role.capitalize(),
         )
     return made
 

@@ -29,7 +29,9 @@ class User(UserMixin, db.Model):
     name: Mapped[str] = mapped_column(sa.String(120), default="")
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     role: Mapped[str] = mapped_column(sa.String(20))
-    facility_id: Mapped[int | None] = mapped_column(index=True)
+    facility_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("facilities.id", ondelete="RESTRICT"), index=True
+    )
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))

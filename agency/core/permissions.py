@@ -22,7 +22,22 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "users.manage": (),
     "audit.view": (),
     "outbox.view": ("credentialing",),
+    # Facility contacts see their own facility and its placements (scoped by the queries).
+    "facilities.view": STAFF + ("facility",),
+    "facilities.edit": ("recruiter", "billing"),
+    "rate_cards.edit": ("recruiter", "billing"),
+    "assignments.view": ("recruiter", "credentialing", "billing"),
+    "assignments.edit": ("recruiter",),
+    "placements.view": STAFF + ("facility",),
+    "placements.edit": ("recruiter",),
+    "checklist.edit": ("recruiter", "credentialing"),
+    "checkins.edit": ("recruiter",),
 }
+
+
+def facility_scope(actor) -> int | None:
+    """The one facility a facility contact may see; None for agency staff, who see all."""
+    return actor.facility_id if actor is not None and actor.role == "facility" else None
 
 
 def can(user, permission: str) -> bool:

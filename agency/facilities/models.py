@@ -1,0 +1,138 @@
+"""Facilities the agency staffs, their contacts and their rate cards."""
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from agency.core.dates import utcnow
+from agency.credentials.models import DISCIPLINES
+from agency.extensions import db
+
+FACILITY_TYPES = ("cmhc", "inpatient", "php", "iop", "school", "correctional", "telehealth")
+FUNDING = ("commercial", "medicaid")
+INVOICE_SCHEDULES = ("weekly", "biweekly", "monthly")
+CONTACT_ROLES = ("clinical_director", "hr", "compliance", "billing")
+RATE_ITEMS = (
+    "direct_care_hour", "per_diem_day", "contract_week", "supervision_hour", "travel_mile",
+    "travel_flat", "telehealth_platform_month",
+)
+
+
+def _in(column: str, values) -> sa.CheckConstraint:
+    return sa.CheckConstraint(sa.column(column).in_(values), name=column)
+
+
+class Facility(db.Model):
+    __tablename__ = "facilities"
+    __table_args__ = (
+        _in("facility_type", FACILITY_TYPES),
+        _in("funding", FUNDING),
+        _in("invoice_schedule", INVOICE_SCHEDULES),
+        sa.CheckConstraint("payment_terms_days BETWEEN 0 AND 365", name="payment_terms"),
+    )
+    __audit_type__ = "facility"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    facility_type: Mapped[str] = mapped_column(sa.String(20), index=True)
+    address_line1: Mapped[str | None] = mapped_column(sa.String(200))
+    address_line2: Mapped[str | None] = mapped_column(sa.String(200))
+    city: Mapped[str | None] = mapped_column(sa.String(100))
+    state: Mapped[str] = mapped_column(sa.String(2), index=True)
+    postal_code: Mapped[str | None] = mapped_column(sa.String(10))
+    funding: Mapped[str] = mapped_column(sa.String(20), default="commercial")
+    payment_terms_days: Mapped[int] = mapped_column(default=30)
+    bills_insurance: Mapped[bool] = mapped_column(default=False)
+    payers: Mapped[list] = mapped_column(sa.JSON, default=list)
+    invoice_schedule: Mapped[str] = mapped_column(sa.String(20), default="monthly")
+    billing_email: Mapped[str | None] = mapped_column(sa.String(255))
+    required_documents: Mapped[list] = mapped_column(sa.JSON, default=list)
+    orientation_requirements: Mapped[str | None] = mapped_column(sa.Text)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+    contacts: Mapped[list["FacilityContact"]] = relationship(
+        back_populates="facility", cascade="all, delete-orphan", order_by="FacilityContact.role"
+    )
+    rate_cards: Mapped[list["RateCard"]] = relationship(
+        back_populates="facility", cascade="all, delete-orphan",
+        order_by="RateCard.effective_from.desc()",
+    )
+
+    @property
+    def is_telehealth(self) -> bool:
+        return self.facility_type == "telehealth"
+
+    def contact(self, role: str) -> "FacilityContact | None":
+        return next((c for c in self.contacts if c.role == role), None)
+
+
+class FacilityContact(db.Model):
+    __tablename__ = "facility_contacts"
+    __table_args__ = (_in("role", CONTACT_ROLES), sa.UniqueConstraint("facility_id", "role", "email"))
+    __audit_type__ = "facility_contact"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    facility_id: Mapped[int] = mapped_column(sa.ForeignKey("facilities.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(sa.String(30))
+    name: Mapped[str] = mapped_column(sa.String(120))
+    email: Mapped[str] = mapped_column(sa.String(255))
+    phone: Mapped[str | None] = mapped_column(sa.String(30))
+
+    facility: Mapped[Facility] = relationship(back_populates="contacts")
+
+
+class RateCard(db.Model):
+    """A facility's contract prices for a date range; ranges of one facility never overlap."""
+
+    __tablename__ = "rate_cards"
+    __table_args__ = (
+        sa.CheckConstraint("effective_to IS NULL OR effective_to >= effective_from", name="range"),
+        sa.CheckConstraint(
+            "overtime_threshold_hours IS NULL OR overtime_threshold_hours > 0", name="ot_threshold"
+        ),
+        sa.CheckConstraint("overtime_multiplier >= 1", name="ot_multiplier"),
+        sa.Index("ix_rate_cards_facility_from", "facility_id", "effective_from"),
+        sa.Index("ix_rate_cards_effective_to", "effective_to"),
+    )
+    __audit_type__ = "rate_card"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    facility_id: Mapped[int] = mapped_column(sa.ForeignKey("facilities.id", ondelete="CASCADE"))
+    effective_from: Mapped[date]
+    effective_to: Mapped[date | None]
+    overtime_threshold_hours: Mapped[Decimal | None] = mapped_column(sa.Numeric(6, 2))
+    overtime_multiplier: Mapped[Decimal] = mapped_column(sa.Numeric(4, 2), default=Decimal("1.5"))
+    notes: Mapped[str | None] = mapped_column(sa.Text)
+
+    facility: Mapped[Facility] = relationship(back_populates="rate_cards")
+    rates: Mapped[list["Rate"]] = relationship(
+        back_populates="rate_card", cascade="all, delete-orphan", lazy="selectin",
+        order_by="(Rate.item, Rate.discipline)",
+    )
+
+    def covers(self, day: date) -> bool:
+        return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)
+
+    def rate(self, item: str, discipline: str) -> Decimal | None:
+        return next((r.amount for r in self.rates if r.item == item and r.discipline == discipline), None)
+
+
+class Rate(db.Model):
+    __tablename__ = "rates"
+    __table_args__ = (
+        sa.UniqueConstraint("rate_card_id", "item", "discipline"),
+        _in("item", RATE_ITEMS),
+        _in("discipline", DISCIPLINES),
+        sa.CheckConstraint("amount >= 0", name="amount"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rate_card_id: Mapped[int] = mapped_column(sa.ForeignKey("rate_cards.id", ondelete="CASCADE"), index=True)
+    item: Mapped[str] = mapped_column(sa.String(40))
+    discipline: Mapped[str] = mapped_column(sa.String(20))
+    amount: Mapped[Decimal] = mapped_column(sa.Numeric(12, 2))
+
+    rate_card: Mapped[RateCard] = relationship(back_populates="rates")

@@ -1,0 +1,201 @@
+"""Business rules for facilities, their contacts and rate cards."""
+
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
+
+from agency.core import audit
+from agency.core.errors import Conflict, NotFound, ValidationError
+from agency.credentials.models import DOC_TYPES
+from agency.credentials.services import _commit_or_conflict
+from agency.extensions import db
+from agency.facilities.models import Facility, FacilityContact, Rate, RateCard
+
+# A rate card ending this soon needs a renewal inquiry from the recruiter.
+RENEWAL_WINDOW_DAYS = 60
+
+
+def get_facility(facility_id: int) -> Facility:
+    facility = db.session.get(Facility, facility_id)
+    if facility is None:
+        raise NotFound(f"no facility with id {facility_id}")
+    return facility
+
+
+def _check_facility(values: dict, facility: Facility | None) -> None:
+    for doc_type in values.get("required_documents") or []:
+        if doc_type not in DOC_TYPES:
+            raise ValidationError.on("required_documents", f"{doc_type!r} is not a document type")
+    payers = values.get("payers")
+    if payers is not None and len({p.lower() for p in payers}) != len(payers):
+        raise ValidationError.on("payers", "lists a payer twice")
+    bills = values.get("bills_insurance", facility.bills_insurance if facility else False)
+    payers = payers if payers is not None else (facility.payers if facility else [])
+    if bills and not payers:
+        raise ValidationError.on("payers", "a facility that bills insurance needs its payers")
+    name = values.get("name")
+    if name:
+        duplicate = sa.select(Facility.id).where(sa.func.lower(Facility.name) == name.lower())
+        if facility is not None:
+            duplicate = duplicate.where(Facility.id != facility.id)
+        if db.session.scalar(duplicate):
+            raise Conflict(f"a facility named {name} already exists", {"name": ["already in use"]})
+
+
+def create_facility(values: dict, actor=None) -> Facility:
+    """Add a facility the agency staffs."""
+    values = {k: v for k, v in values.items() if v is not None or k not in ("payers", "required_documents")}
+    _check_facility(values, None)
+    facility = Facility(**values)
+    db.session.add(facility)
+    audit.record("create", facility, f"facility {facility.name}", actor=actor)
+    _commit_or_conflict("a facility with this name already exists", {"name": ["already in use"]})
+    return facility
+
+
+def update_facility(facility: Facility, values: dict, actor=None) -> Facility:
+    """Change a facility's details; only the given fields change."""
+    _check_facility(values, facility)
+    changes = audit.diff(facility, values)
+    for key, value in values.items():
+        setattr(facility, key, value)
+    if changes:
+        audit.record("update", facility, f"facility {facility.name}", actor=actor, changes=changes)
+    _commit_or_conflict("a facility with this name already exists", {"name": ["already in use"]})
+    return facility
+
+
+def add_contact(facility: Facility, values: dict, actor=None) -> FacilityContact:
+    """Add a person at the facility, by role (clinical director, HR, compliance, billing)."""
+    contact = FacilityContact(facility=facility, **values)
+    db.session.add(contact)
+    audit.record("create", contact, f"{contact.role} contact {contact.name} at {facility.name}",
+                 actor=actor)
+    _commit_or_conflict("this contact is already listed for that role", {"email": ["duplicate"]})
+    return contact
+
+
+def remove_contact(contact: FacilityContact, actor=None) -> None:
+    audit.record("delete", contact, f"{contact.role} contact {contact.name}", actor=actor)
+    db.session.delete(contact)
+    db.session.commit()
+
+
+# ----------------------------------------------------------------------------- rate cards
+
+
+def _lock_facility(facility: Facility) -> None:
+    """Serialise rate-card writes per facility so two overlapping cards cannot both pass the check."""
+    db.session.execute(
+        sa.select(Facility.id).where(Facility.id == facility.id).with_for_update()
+    )
+
+
+def _overlapping(facility_id: int, start: date, end: date | None, exclude_id: int | None):
+    query = sa.select(RateCard).where(
+        RateCard.facility_id == facility_id,
+        sa.or_(RateCard.effective_to.is_(None), RateCard.effective_to >= start),
+    )
+    if end is not None:
+        query = query.where(RateCard.effective_from <= end)
+    if exclude_id is not None:
+        query = query.where(RateCard.id != exclude_id)
+    return db.session.scalars(query).first()
+
+
+def _check_rates(rates: list[dict]) -> None:
+    seen = set()
+    for i, rate in enumerate(rates, start=1):
+        key = (rate["item"], rate["discipline"])
+        if key in seen:
+            raise ValidationError.on("rates", f"rate {i}: {key[0]} for {key[1]} is listed twice")
+        seen.add(key)
+        if rate["amount"] < 0:
+            raise ValidationError.on("rates", f"rate {i}: amount must not be negative")
+    if not rates:
+        raise ValidationError.on("rates", "a rate card needs at least one rate")
+
+
+def save_rate_card(facility: Facility, card: RateCard | None, values: dict, rates: list[dict] | None,
+                   actor=None) -> RateCard:
+    """Create or change a rate card; a date range overlapping another card of the facility is refused."""
+    start = values.get("effective_from", card.effective_from if card else None)
+    end = values.get("effective_to", card.effective_to if card else None)
+    if start is None:
+        raise ValidationError.on("effective_from", "is required")
+    if end is not None and end < start:
+        raise ValidationError.on("effective_to", "must not be before effective_from")
+    multiplier = values.get("overtime_multiplier")
+    if multiplier is not None and multiplier < 1:
+        raise ValidationError.on("overtime_multiplier", "must be at least 1")
+    if rates is not None:
+        _check_rates(rates)
+    _lock_facility(facility)
+    clash = _overlapping(facility.id, start, end, card.id if card else None)
+    if clash is not None:
+        until = clash.effective_to.isoformat() if clash.effective_to else "open-ended"
+        raise Conflict(
+            f"overlaps the rate card effective {clash.effective_from.isoformat()} to {until}",
+            {"effective_from": ["overlaps another rate card of this facility"]},
+        )
+    if card is None:
+        card = RateCard(facility=facility, **values)
+        db.session.add(card)
+        action = "create"
+    else:
+        for key, value in values.items():
+            setattr(card, key, value)
+        action = "update"
+    if rates is not None:
+        existing = {(r.item, r.discipline): r for r in card.rates}
+        wanted = {(r["item"], r["discipline"]): r["amount"] for r in rates}
+        for key, rate in existing.items():
+            if key not in wanted:
+                card.rates.remove(rate)
+        for key, amount in wanted.items():
+            if key in existing:
+                existing[key].amount = amount
+            else:
+                card.rates.append(Rate(item=key[0], discipline=key[1], amount=amount))
+    audit.record(
+        action, card,
+        f"rate card {start.isoformat()} to {end.isoformat() if end else 'open'} for {facility.name}",
+        actor=actor,
+        changes={"rates": {f"{r['item']}/{r['discipline']}": str(r["amount"]) for r in rates}}
+        if rates is not None else None,
+    )
+    _commit_or_conflict("this rate card clashes with another one")
+    return card
+
+
+def rate_card_on(facility_id: int, day: date) -> RateCard | None:
+    """The facility's rate card in effect on a day."""
+    return db.session.scalar(
+        sa.select(RateCard).where(
+            RateCard.facility_id == facility_id,
+            RateCard.effective_from <= day,
+            sa.or_(RateCard.effective_to.is_(None), RateCard.effective_to >= day),
+        )
+    )
+
+
+def rate_cards_ending(as_of: date, days: int = RENEWAL_WINDOW_DAYS) -> list[RateCard]:
+    """Rate cards ending within the window with no later card to follow them: renewal inquiries."""
+    later = sa.orm.aliased(RateCard)
+    followed = sa.select(later.id).where(
+        later.facility_id == RateCard.facility_id, later.effective_from > RateCard.effective_to
+    ).exists()
+    return db.session.scalars(
+        sa.select(RateCard)
+        .join(RateCard.facility)
+        .where(
+            Facility.active.is_(True),
+            RateCard.effective_to.is_not(None),
+            RateCard.effective_to >= as_of,
+            RateCard.effective_to <= as_of + timedelta(days=days),
+            ~followed,
+        )
+        .options(joinedload(RateCard.facility))
+        .order_by(RateCard.effective_to)
+    ).all()

@@ -1,0 +1,124 @@
+"""Matching: the therapists who could take an open assignment, ranked, with the reasons.
+
+Every candidate is judged by readiness.assess(), the same rule activation
+uses, plus what only matters before an offer: discipline, availability and
+other full-time work in the same weeks.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+
+from agency.credentials.models import License, Therapist
+from agency.extensions import db
+from agency.placements.models import FULL_TIME_HOURS, Assignment, AssignmentAlert, Placement
+from agency.placements.readiness import CredentialSnapshot, Readiness, assess
+
+# State boards name the same counselor license differently; an LPC job fits an LMHC.
+COUNSELOR = ("LPC", "LMHC", "LCPC", "LPCC")
+
+
+def disciplines_for(discipline: str) -> tuple[str, ...]:
+    return COUNSELOR if discipline in COUNSELOR else (discipline,)
+
+
+@dataclass
+class Candidate:
+    therapist: Therapist
+    readiness: Readiness
+    reasons_for: list[str] = field(default_factory=list)
+    reasons_against: list[str] = field(default_factory=list)
+    license_margin_days: int | None = None
+    alerted: bool = False
+
+    @property
+    def eligible(self) -> bool:
+        return not self.reasons_against
+
+    def sort_key(self):
+        return (
+            len(self.reasons_against),
+            len(self.readiness.warnings),
+            -(self.license_margin_days or 0),
+            self.therapist.last_name,
+        )
+
+
+def _license_reasons(candidate: Candidate, states: list[str], start: date) -> None:
+    margins = []
+    for state in states:
+        covering = [lic for lic in candidate.therapist.licenses if lic.state == state and lic.covers(start)]
+        if covering:
+            best = max(covering, key=License.effective_expires_on.fget)
+            margin = (best.effective_expires_on - start).days
+            margins.append(margin)
+            kind = "compact privilege" if best.kind == "compact_privilege" else best.kind.replace("_", " ")
+            candidate.reasons_for.append(
+                f"{state} {best.license_type} {kind} valid to {best.effective_expires_on.isoformat()} "
+                f"({margin} days past the start)"
+            )
+    candidate.license_margin_days = min(margins) if len(margins) == len(states) else None
+
+
+def match_assignment(assignment: Assignment, as_of: date) -> list[Candidate]:
+    """Every active or do-not-place therapist of the discipline, best first, in a fixed number of queries."""
+    therapists = db.session.scalars(
+        sa.select(Therapist)
+        .where(Therapist.discipline.in_(disciplines_for(assignment.discipline)),
+               Therapist.status != "inactive")
+        .options(selectinload(Therapist.licenses).joinedload(License.home_license),
+                 selectinload(Therapist.panels))
+    ).all()
+    snapshot = CredentialSnapshot.load(therapists)
+    ids = [t.id for t in therapists]
+    end = assignment.end_on
+    busy = {}
+    if ids:
+        overlapping = db.session.scalars(
+            sa.select(Placement).where(
+                Placement.therapist_id.in_(ids),
+                Placement.status.in_(("proposed", "onboarding", "active")),
+                Placement.start_on <= end,
+                sa.or_(Placement.end_on.is_(None), Placement.end_on >= assignment.start_on),
+                Placement.hours_per_week >= FULL_TIME_HOURS,
+            ).options(selectinload(Placement.facility))
+        )
+        for placement in overlapping:
+            busy.setdefault(placement.therapist_id, placement)
+    alerted = set(db.session.scalars(
+        sa.select(AssignmentAlert.therapist_id).where(AssignmentAlert.assignment_id == assignment.id)
+    ))
+
+    candidates = []
+    for therapist in therapists:
+        result = assess(therapist, assignment.facility, assignment.service_states, assignment.start_on,
+                        end, as_of, snapshot=snapshot)
+        candidate = Candidate(therapist, result, alerted=therapist.id in alerted)
+        candidate.reasons_for.append(f"{therapist.discipline} matches the {assignment.discipline} opening")
+        _license_reasons(candidate, assignment.service_states, assignment.start_on)
+        candidate.reasons_against += [b.message for b in result.blockers]
+        if assignment.facility.bills_insurance and not any(b.code == "panel_not_approved"
+                                                           for b in result.blockers):
+            candidate.reasons_for.append("Approved with one of the facility's payers")
+        if assignment.facility.required_documents and not any(b.code == "document_missing"
+                                                              for b in result.blockers):
+            candidate.reasons_for.append("Every required document on file and current")
+        if therapist.availability == "unavailable":
+            candidate.reasons_against.append("Marked unavailable")
+        elif therapist.available_from and therapist.available_from > assignment.start_on:
+            candidate.reasons_against.append(
+                f"Available only from {therapist.available_from.isoformat()}")
+        else:
+            candidate.reasons_for.append(f"Availability: {therapist.availability}")
+        if therapist.hours_per_week and assignment.hours_per_week > therapist.hours_per_week:
+            candidate.reasons_against.append(
+                f"Wants {therapist.hours_per_week} h a week; the job is {assignment.hours_per_week}")
+        if therapist.id in busy and assignment.hours_per_week >= FULL_TIME_HOURS:
+            other = busy[therapist.id]
+            candidate.reasons_against.append(
+                f"Already placed full-time at {other.facility.name} from {other.start_on.isoformat()}")
+        candidates.append(candidate)
+    candidates.sort(key=Candidate.sort_key)
+    return candidates
