@@ -45,10 +45,14 @@ def create_app(overrides: dict | None = None) -> Flask:
     from agency.auth.views import bp as auth_bp
     from agency.credentials.api import bp as credentials_api
     from agency.credentials.views import bp as credentials_bp
+    from agency.facilities.api import bp as facilities_api
+    from agency.facilities.views import bp as facilities_bp
+    from agency.placements.api import bp as placements_api
+    from agency.placements.views import bp as placements_bp
 
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(credentials_bp)
-    for api_bp in (core_api.bp, credentials_api):
+    for bp in (auth_bp, credentials_bp, facilities_bp, placements_bp):
+        app.register_blueprint(bp)
+    for api_bp in (core_api.bp, credentials_api, facilities_api, placements_api):
         csrf.exempt(api_bp)
         app.register_blueprint(api_bp)
 
