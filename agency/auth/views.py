@@ -69,11 +69,14 @@ def logout():
 def home():
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login"))
-    if current_user.role in ("credentialing", "recruiter", "admin"):
-        return redirect(url_for("credentials.worklist"))
-    if current_user.role == "billing":
-        return redirect(url_for("credentials.therapists"))
-    return redirect(url_for("auth.account"))
+    landing = {
+        "admin": "credentials.worklist",
+        "credentialing": "credentials.worklist",
+        "recruiter": "placements.recruiting",
+        "billing": "facilities.facilities",
+        "facility": "placements.placements",
+    }
+    return redirect(url_for(landing[current_user.role]))
 
 
 @bp.route("/account", methods=["GET", "POST"])

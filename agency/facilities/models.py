@@ -10,7 +10,16 @@ from agency.core.dates import utcnow
 from agency.credentials.models import DISCIPLINES
 from agency.extensions import db
 
-FACILITY_TYPES = ("cmhc", "inpatient", "php", "iop", "school", "correctional", "telehealth")
+FACILITY_TYPE_LABELS = {
+    "cmhc": "Community mental health center",
+    "inpatient": "Inpatient unit",
+    "php": "Partial hospitalization (PHP)",
+    "iop": "Intensive outpatient (IOP)",
+    "school": "School",
+    "correctional": "Correctional program",
+    "telehealth": "Telehealth platform",
+}
+FACILITY_TYPES = tuple(FACILITY_TYPE_LABELS)
 FUNDING = ("commercial", "medicaid")
 INVOICE_SCHEDULES = ("weekly", "biweekly", "monthly")
 CONTACT_ROLES = ("clinical_director", "hr", "compliance", "billing")
@@ -60,6 +69,10 @@ class Facility(db.Model):
         back_populates="facility", cascade="all, delete-orphan",
         order_by="RateCard.effective_from.desc()",
     )
+
+    @property
+    def type_label(self) -> str:
+        return FACILITY_TYPE_LABELS[self.facility_type]
 
     @property
     def is_telehealth(self) -> bool:

@@ -7,10 +7,10 @@ from sqlalchemy.orm import joinedload
 
 from agency.core import audit
 from agency.core.errors import Conflict, NotFound, ValidationError
-from agency.credentials.models import DOC_TYPES
+from agency.credentials.models import DISCIPLINES, DOC_TYPES
 from agency.credentials.services import _commit_or_conflict
 from agency.extensions import db
-from agency.facilities.models import Facility, FacilityContact, Rate, RateCard
+from agency.facilities.models import RATE_ITEMS, Facility, FacilityContact, Rate, RateCard
 
 # A rate card ending this soon needs a renewal inquiry from the recruiter.
 RENEWAL_WINDOW_DAYS = 60
@@ -111,6 +111,10 @@ def _check_rates(rates: list[dict]) -> None:
         if key in seen:
             raise ValidationError.on("rates", f"rate {i}: {key[0]} for {key[1]} is listed twice")
         seen.add(key)
+        if rate["item"] not in RATE_ITEMS:
+            raise ValidationError.on("rates", f"rate {i}: item must be one of {', '.join(RATE_ITEMS)}")
+        if rate["discipline"] not in DISCIPLINES:
+            raise ValidationError.on("rates", f"rate {i}: discipline must be one of {', '.join(DISCIPLINES)}")
         if rate["amount"] < 0:
             raise ValidationError.on("rates", f"rate {i}: amount must not be negative")
     if not rates:

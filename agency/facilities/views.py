@@ -1,5 +1,151 @@
 """Facility pages: facilities, their contacts and rate cards."""
 
-from flask import Blueprint
+import sqlalchemy as sa
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy.orm import joinedload
+
+from agency.core.dates import today
+from agency.core.errors import DomainError
+from agency.core.forms import form_values, show_errors
+from agency.core.permissions import can, current_actor, facility_scope, requires
+from agency.core.states import STATE_CHOICES
+from agency.extensions import db
+from agency.facilities import queries, services
+from agency.facilities.forms import RATE_ROWS, ContactForm, FacilityForm, IncompleteRow, RateCardForm
+from agency.facilities.models import FACILITY_TYPE_LABELS, Facility, FacilityContact, RateCard
+from agency.placements.models import Placement
 
 bp = Blueprint("facilities", __name__)
+
+STATE_CODES = {code for code, _ in STATE_CHOICES}
+
+
+@bp.get("/facilities")
+@requires("facilities.view")
+def facilities():
+    actor = current_actor()
+    if (own := facility_scope(actor)) is not None:
+        return redirect(url_for(".facility", facility_id=own))
+    filters = {
+        "q": (request.args.get("q") or "").strip()[:100] or None,
+        "facility_type": request.args.get("facility_type") if request.args.get("facility_type")
+        in FACILITY_TYPE_LABELS else None,
+        "state": request.args.get("state") if request.args.get("state") in STATE_CODES else None,
+    }
+    query = queries.facilities_query(actor, **filters).order_by(Facility.name)
+    pagination = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    return render_template("facilities/facilities.html", pagination=pagination, filters=filters,
+                           types=FACILITY_TYPE_LABELS, states=STATE_CHOICES)
+
+
+def _facility_values(form: FacilityForm) -> dict:
+    values = form_values(form, FacilityForm.FIELDS)
+    values["payers"] = form.payer_list()
+    values["required_documents"] = form.required_documents.data or []
+    values["bills_insurance"] = bool(form.bills_insurance.data)
+    values["active"] = bool(form.active.data)
+    return values
+
+
+@bp.route("/facilities/new", methods=["GET", "POST"])
+@requires("facilities.edit")
+def new_facility():
+    form = FacilityForm()
+    if form.validate_on_submit():
+        try:
+            facility = services.create_facility(_facility_values(form), current_actor())
+        except DomainError as exc:
+            show_errors(form, exc)
+        else:
+            flash(f"{facility.name} added.", "success")
+            return redirect(url_for(".facility", facility_id=facility.id))
+    return render_template("facilities/facility_form.html", form=form, facility=None)
+
+
+@bp.get("/facilities/<int:facility_id>")
+@requires("facilities.view")
+def facility(facility_id: int):
+    actor = current_actor()
+    place = queries.visible_facility(actor, facility_id)
+    placements = db.session.scalars(
+        sa.select(Placement).where(Placement.facility_id == place.id)
+        .options(joinedload(Placement.therapist))
+        .order_by(Placement.start_on.desc()).limit(50)
+    ).all()
+    return render_template("facilities/facility.html", facility=place, placements=placements,
+                           contact_form=ContactForm(), as_of=today(),
+                           show_rates=can(actor, "rate_cards.edit") or actor.role == "facility"
+                           or can(actor, "facilities.edit"))
+
+
+@bp.route("/facilities/<int:facility_id>/edit", methods=["GET", "POST"])
+@requires("facilities.edit")
+def edit_facility(facility_id: int):
+    place = db.get_or_404(Facility, facility_id)
+    form = FacilityForm(obj=place)
+    if request.method == "GET":
+        form.payers.data = "\n".join(place.payers or [])
+    if form.validate_on_submit():
+        try:
+            services.update_facility(place, _facility_values(form), current_actor())
+        except DomainError as exc:
+            show_errors(form, exc)
+        else:
+            flash("Facility saved.", "success")
+            return redirect(url_for(".facility", facility_id=place.id))
+    return render_template("facilities/facility_form.html", form=form, facility=place)
+
+
+@bp.post("/facilities/<int:facility_id>/contacts")
+@requires("facilities.edit")
+def add_contact(facility_id: int):
+    place = db.get_or_404(Facility, facility_id)
+    form = ContactForm()
+    if form.validate_on_submit():
+        try:
+            contact = services.add_contact(place, form_values(form, ContactForm.FIELDS), current_actor())
+        except DomainError as exc:
+            flash(exc.message, "error")
+        else:
+            flash(f"{contact.name} added as {contact.role.replace('_', ' ')}.", "success")
+    else:
+        errors = "; ".join(f"{form[name].label.text}: {msgs[0]}" for name, msgs in form.errors.items())
+        flash(f"The contact was not added. {errors}", "error")
+    return redirect(url_for(".facility", facility_id=place.id) + "#contacts")
+
+
+@bp.post("/facility-contacts/<int:contact_id>/delete")
+@requires("facilities.edit")
+def remove_contact(contact_id: int):
+    contact = db.get_or_404(FacilityContact, contact_id)
+    facility_id = contact.facility_id
+    services.remove_contact(contact, current_actor())
+    flash("Contact removed.", "success")
+    return redirect(url_for(".facility", facility_id=facility_id) + "#contacts")
+
+
+@bp.route("/facilities/<int:facility_id>/rate-cards/new", methods=["GET", "POST"])
+@bp.route("/rate-cards/<int:card_id>/edit", methods=["GET", "POST"])
+@requires("rate_cards.edit")
+def edit_rate_card(facility_id: int | None = None, card_id: int | None = None):
+    card = db.get_or_404(RateCard, card_id) if card_id else None
+    place = card.facility if card else db.get_or_404(Facility, facility_id)
+    form = RateCardForm(obj=card)
+    if request.method == "GET" and card is not None:
+        # The card's own rates fill the first rows; leave a few blank ones for additions.
+        while len(form.rates) < len(card.rates) + 4:
+            form.rates.append_entry()
+    if form.validate_on_submit():
+        try:
+            rates = form.rate_rows()
+            saved = services.save_rate_card(place, card, form_values(form, RateCardForm.FIELDS), rates,
+                                            current_actor())
+        except IncompleteRow:
+            pass  # the row's error is already beside it
+        except DomainError as exc:
+            show_errors(form, exc)
+        else:
+            flash(f"Rate card from {saved.effective_from:%b %d, %Y} saved.", "success")
+            return redirect(url_for(".facility", facility_id=place.id) + "#rate-cards")
+    return render_template("facilities/rate_card_form.html", form=form, facility=place, card=card,
+                           rows=RATE_ROWS)

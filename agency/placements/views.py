@@ -1,5 +1,285 @@
-"""Placement pages: open assignments, matching, placements, checklists and check-ins."""
+"""Placement pages: open assignments, matching, placements, checklists, check-ins, the recruiter worklist."""
 
-from flask import Blueprint
+import sqlalchemy as sa
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+
+from agency.core.dates import today
+from agency.core.errors import DomainError
+from agency.core.forms import form_values, show_errors
+from agency.core.permissions import current_actor, facility_scope, requires
+from agency.credentials import queries as credential_queries
+from agency.credentials.forms import choices
+from agency.credentials.models import DISCIPLINES, Document, Therapist
+from agency.extensions import db
+from agency.facilities.models import Facility
+from agency.placements import queries, services
+from agency.placements.forms import (
+    AlertForm,
+    AssignmentForm,
+    CheckInForm,
+    ChecklistToggleForm,
+    PlacementForm,
+    ProposeForm,
+    StatusForm,
+)
+from agency.placements.matching import match_assignment
+from agency.placements.models import ASSIGNMENT_STATUSES, PLACEMENT_STATUSES, Assignment, Placement
+from agency.placements.readiness import readiness
+from agency.placements.worklist import KINDS, recruiter_worklist
 
 bp = Blueprint("placements", __name__)
+
+
+def _facility_choices(form_field) -> None:
+    form_field.choices = choices(
+        (f.id, f.name) for f in db.session.scalars(
+            sa.select(Facility).where(Facility.active.is_(True)).order_by(Facility.name))
+    )
+
+
+# ----------------------------------------------------------------------------- recruiter worklist
+
+
+@bp.get("/recruiting")
+@requires("assignments.view")
+def recruiting():
+    kind = request.args.get("kind") if request.args.get("kind") in KINDS else None
+    as_of = today()
+    return render_template("placements/recruiting.html", items=recruiter_worklist(as_of, kind=kind),
+                           kinds=KINDS, kind=kind, as_of=as_of)
+
+
+# ----------------------------------------------------------------------------- assignments
+
+
+@bp.get("/assignments")
+@requires("assignments.view")
+def assignments():
+    status = request.args.get("status", "open")
+    status = status if status in ASSIGNMENT_STATUSES else None
+    discipline = request.args.get("discipline") if request.args.get("discipline") in DISCIPLINES else None
+    query = queries.assignments_query(status=status, discipline=discipline).order_by(Assignment.start_on)
+    pagination = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    return render_template("placements/assignments.html", pagination=pagination, status=status,
+                           discipline=discipline, statuses=ASSIGNMENT_STATUSES, disciplines=DISCIPLINES)
+
+
+def _assignment_values(form: AssignmentForm) -> dict:
+    values = form_values(form, AssignmentForm.FIELDS)
+    values["telehealth"] = bool(form.telehealth.data)
+    if form.service_states.data:
+        values["service_states"] = form.service_states.data
+    return values
+
+
+@bp.route("/assignments/new", methods=["GET", "POST"])
+@bp.route("/assignments/<int:assignment_id>/edit", methods=["GET", "POST"])
+@requires("assignments.edit")
+def edit_assignment(assignment_id: int | None = None):
+    assignment = db.get_or_404(Assignment, assignment_id) if assignment_id else None
+    form = AssignmentForm(obj=assignment)
+    _facility_choices(form.facility_id)
+    if request.method == "GET" and assignment is None and request.args.get("facility_id", type=int):
+        form.facility_id.data = request.args.get("facility_id", type=int)
+    if form.validate_on_submit():
+        try:
+            saved = services.save_assignment(assignment, _assignment_values(form), current_actor())
+        except DomainError as exc:
+            show_errors(form, exc)
+        else:
+            flash(f"Assignment “{saved.title}” saved.", "success")
+            return redirect(url_for(".assignment", assignment_id=saved.id))
+    return render_template("placements/assignment_form.html", form=form, assignment=assignment)
+
+
+@bp.get("/assignments/<int:assignment_id>")
+@requires("assignments.view")
+def assignment(assignment_id: int):
+    job = db.get_or_404(Assignment, assignment_id)
+    candidates = match_assignment(job, today())
+    alert_form = AlertForm()
+    return render_template("placements/assignment.html", assignment=job, candidates=candidates,
+                           alert_form=alert_form, propose_form=ProposeForm())
+
+
+@bp.post("/assignments/<int:assignment_id>/alerts")
+@requires("assignments.edit")
+def send_alerts(assignment_id: int):
+    job = db.get_or_404(Assignment, assignment_id)
+    form = AlertForm()
+    if form.validate_on_submit():
+        try:
+            sent, told = services.send_assignment_alert(job, form.therapist_ids.data or [], current_actor())
+        except DomainError as exc:
+            flash(exc.message, "error")
+        else:
+            flash(f"Sent to {sent} therapist(s)" + (f"; {told} had already been told." if told else "."),
+                  "success")
+    else:
+        flash("The form expired; please try again.", "error")
+    return redirect(url_for(".assignment", assignment_id=job.id))
+
+
+@bp.post("/assignments/<int:assignment_id>/propose")
+@requires("placements.edit")
+def propose(assignment_id: int):
+    job = db.get_or_404(Assignment, assignment_id)
+    form = ProposeForm()
+    if not form.validate_on_submit() or not str(form.therapist_id.data).isdigit():
+        flash("Choose a therapist to propose.", "error")
+        return redirect(url_for(".assignment", assignment_id=job.id))
+    try:
+        placement = services.create_placement(
+            {"assignment_id": job.id, "therapist_id": int(form.therapist_id.data)}, current_actor())
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for(".assignment", assignment_id=job.id))
+    flash(f"{placement.therapist.full_name} proposed for {job.title}.", "success")
+    return redirect(url_for(".placement", placement_id=placement.id))
+
+
+# ----------------------------------------------------------------------------- placements
+
+
+@bp.get("/placements")
+@requires("placements.view")
+def placements():
+    status = request.args.get("status") if request.args.get("status") in PLACEMENT_STATUSES else None
+    q = (request.args.get("q") or "").strip()[:100] or None
+    query = queries.placements_query(current_actor(), status=status, q=q).order_by(
+        Placement.start_on.desc(), Placement.id.desc())
+    pagination = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    return render_template("placements/placements.html", pagination=pagination, status=status, q=q,
+                           statuses=PLACEMENT_STATUSES)
+
+
+def _placement_values(form: PlacementForm) -> dict:
+    values = form_values(form, PlacementForm.FIELDS)
+    values["telehealth"] = bool(form.telehealth.data)
+    values["service_states"] = form.service_states.data or None
+    return values
+
+
+@bp.route("/placements/new", methods=["GET", "POST"])
+@requires("placements.edit")
+def new_placement():
+    form = PlacementForm()
+    _facility_choices(form.facility_id)
+    form.therapist_id.choices = choices(
+        (t.id, f"{t.last_name}, {t.first_name} ({t.discipline})") for t in db.session.scalars(
+            sa.select(Therapist).where(Therapist.status != "inactive")
+            .order_by(Therapist.last_name, Therapist.first_name))
+    )
+    if request.method == "GET" and request.args.get("therapist_id", type=int):
+        form.therapist_id.data = request.args.get("therapist_id", type=int)
+    if form.validate_on_submit():
+        try:
+            placement = services.create_placement(_placement_values(form), current_actor())
+        except DomainError as exc:
+            show_errors(form, exc)
+        else:
+            flash("Placement proposed; its onboarding checklist and check-ins are scheduled.", "success")
+            return redirect(url_for(".placement", placement_id=placement.id))
+    return render_template("placements/placement_form.html", form=form, placement=None)
+
+
+@bp.route("/placements/<int:placement_id>/edit", methods=["GET", "POST"])
+@requires("placements.edit")
+def edit_placement(placement_id: int):
+    placement = queries.visible_placement(current_actor(), placement_id)
+    form = PlacementForm(obj=placement)
+    # Who and where are fixed once proposed: a different therapist is a different placement.
+    form.therapist_id.choices = choices([(placement.therapist_id, placement.therapist.full_name)])
+    form.facility_id.choices = choices([(placement.facility_id, placement.facility.name)])
+    if form.validate_on_submit():
+        values = _placement_values(form)
+        values.pop("therapist_id"), values.pop("facility_id")
+        if values["service_states"] is None:
+            values.pop("service_states")
+        try:
+            services.update_placement(placement, values, current_actor())
+        except DomainError as exc:
+            show_errors(form, exc)
+        else:
+            flash("Placement saved.", "success")
+            return redirect(url_for(".placement", placement_id=placement.id))
+    return render_template("placements/placement_form.html", form=form, placement=placement)
+
+
+@bp.get("/placements/<int:placement_id>")
+@requires("placements.view")
+def placement(placement_id: int):
+    actor = current_actor()
+    found = queries.visible_placement(actor, placement_id)
+    as_of = today()
+    staff = facility_scope(actor) is None
+    status_form = StatusForm()
+    status_form.status.choices = choices((s, s.capitalize()) for s in found.allowed_next)
+    documents = []
+    if staff:
+        documents = db.session.scalars(
+            credential_queries.documents_query(therapist_id=found.therapist_id)
+            .order_by(Document.doc_type, Document.id.desc())
+        ).all()
+    return render_template(
+        "placements/placement.html", placement=found, as_of=as_of,
+        readiness=readiness(found, as_of) if staff else None, documents=documents,
+        status_form=status_form, toggle_form=ChecklistToggleForm(), staff=staff,
+    )
+
+
+@bp.post("/placements/<int:placement_id>/status")
+@requires("placements.edit")
+def change_status(placement_id: int):
+    found = queries.visible_placement(current_actor(), placement_id)
+    form = StatusForm()
+    form.status.choices = choices((s, s) for s in found.allowed_next)
+    if form.validate_on_submit():
+        override = (form.override_reason.data or "").strip() or None
+        try:
+            services.change_status(found, form.status.data, current_actor(),
+                                   reason=(form.reason.data or "").strip() or None, override_reason=override)
+        except DomainError as exc:
+            flash(f"Status not changed: {exc.message}", "error")
+        else:
+            flash(f"The placement is now {found.status}.", "success")
+    else:
+        flash("Choose a status this placement can move to.", "error")
+    return redirect(url_for(".placement", placement_id=found.id))
+
+
+@bp.post("/checklist-items/<int:item_id>")
+@requires("checklist.edit")
+def toggle_checklist_item(item_id: int):
+    item = queries.checklist_item(current_actor(), item_id)
+    form = ChecklistToggleForm()
+    if form.validate_on_submit():
+        try:
+            services.set_checklist_item(item, form.done.data == "1", current_actor())
+        except DomainError as exc:
+            flash(exc.message, "error")
+        else:
+            flash(f"“{item.title}” {'done' if item.done else 'reopened'}.", "success")
+    return redirect(url_for(".placement", placement_id=item.placement_id) + "#checklist")
+
+
+@bp.route("/checkins/<int:checkin_id>", methods=["GET", "POST"])
+@requires("checkins.edit")
+def checkin(checkin_id: int):
+    found = queries.checkin(current_actor(), checkin_id)
+    form = CheckInForm(obj=found)
+    if request.method == "GET" and found.completed_on is None:
+        form.completed_on.data = today()
+    if form.validate_on_submit():
+        try:
+            services.record_checkin(found, {
+                "completed_on": form.completed_on.data, "satisfaction": form.satisfaction.data,
+                "notes": (form.notes.data or "").strip() or None, "concern": form.concern.data,
+            }, current_actor())
+        except DomainError as exc:
+            show_errors(form, exc)
+        else:
+            flash(f"{found.day}-day check-in recorded" + (
+                "; the concern was escalated to an admin." if found.concern else "."), "success")
+            return redirect(url_for(".placement", placement_id=found.placement_id) + "#checkins")
+    return render_template("placements/checkin_form.html", form=form, checkin=found)

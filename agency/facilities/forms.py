@@ -1,0 +1,114 @@
+"""Forms for facilities, their contacts and rate cards."""
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    DecimalField,
+    EmailField,
+    FieldList,
+    Form,
+    FormField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
+
+from agency.credentials.forms import STATE_SELECT, _choices, choices
+from agency.credentials.models import DISCIPLINES, DOC_TYPES
+from agency.facilities.models import (
+    CONTACT_ROLES,
+    FACILITY_TYPE_LABELS,
+    FUNDING,
+    INVOICE_SCHEDULES,
+    RATE_ITEMS,
+)
+
+
+class FacilityForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    facility_type = SelectField("Type", choices=choices(FACILITY_TYPE_LABELS.items()))
+    address_line1 = StringField("Address", validators=[Optional(), Length(max=200)])
+    address_line2 = StringField("Address line 2", validators=[Optional(), Length(max=200)])
+    city = StringField("City", validators=[Optional(), Length(max=100)])
+    state = SelectField("State", choices=STATE_SELECT, validators=[DataRequired()])
+    postal_code = StringField("ZIP code", validators=[Optional(), Length(max=10)])
+    funding = SelectField("Funding", choices=_choices(FUNDING))
+    payment_terms_days = IntegerField("Payment terms (days)", default=30,
+                                      validators=[DataRequired(), NumberRange(0, 365)])
+    invoice_schedule = SelectField("Invoice schedule", choices=_choices(INVOICE_SCHEDULES))
+    billing_email = EmailField("Billing email", validators=[Optional(), Email(), Length(max=255)])
+    bills_insurance = BooleanField("Bills insurance for our therapists' services")
+    payers = TextAreaField("Payers", validators=[Optional(), Length(max=2000)],
+                           description="One payer per line, e.g. Aetna")
+    required_documents = SelectMultipleField("Required credential documents", choices=_choices(DOC_TYPES))
+    orientation_requirements = TextAreaField("Orientation requirements",
+                                             validators=[Optional(), Length(max=5000)])
+    active = BooleanField("Active", default=True)
+    submit = SubmitField("Save facility")
+
+    FIELDS = ("name", "facility_type", "address_line1", "address_line2", "city", "state",
+              "postal_code", "funding", "payment_terms_days", "invoice_schedule", "billing_email",
+              "bills_insurance", "required_documents", "orientation_requirements", "active")
+
+    def payer_list(self) -> list[str]:
+        return [line.strip() for line in (self.payers.data or "").splitlines() if line.strip()]
+
+
+class ContactForm(FlaskForm):
+    role = SelectField("Role", choices=_choices(CONTACT_ROLES))
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=255)])
+    phone = StringField("Phone", validators=[Optional(), Length(max=30)])
+    submit = SubmitField("Add contact")
+
+    FIELDS = ("role", "name", "email", "phone")
+
+
+class RateRowForm(Form):
+    # Unused rows come back blank or absent; the service checks the values of the filled ones.
+    item = SelectField("Item", choices=choices(((i, i.replace("_", " ")) for i in RATE_ITEMS), blank=""),
+                       validate_choice=False)
+    discipline = SelectField("Discipline", choices=choices(((d, d) for d in DISCIPLINES), blank=""),
+                             validate_choice=False)
+    amount = DecimalField("Amount ($)", places=2, validators=[Optional(), NumberRange(min=0)])
+
+
+RATE_ROWS = 14
+
+
+class IncompleteRow(ValueError):
+    """A rate row with some but not all of item, discipline and amount."""
+
+
+class RateCardForm(FlaskForm):
+    effective_from = DateField("Effective from", validators=[DataRequired()])
+    effective_to = DateField("Effective to", validators=[Optional()],
+                             description="Leave empty for an open-ended contract")
+    overtime_threshold_hours = DecimalField("Weekly overtime after (hours)", places=2,
+                                            validators=[Optional(), NumberRange(min=1, max=168)])
+    overtime_multiplier = DecimalField("Overtime multiplier", places=2, default=1.5,
+                                       validators=[DataRequired(), NumberRange(min=1, max=5)])
+    notes = TextAreaField("Notes", validators=[Optional(), Length(max=5000)])
+    rates = FieldList(FormField(RateRowForm), min_entries=RATE_ROWS)
+    submit = SubmitField("Save rate card")
+
+    FIELDS = ("effective_from", "effective_to", "overtime_threshold_hours", "overtime_multiplier", "notes")
+
+    def rate_rows(self) -> list[dict]:
+        """Filled rows as rates; a half-filled row is an error beside it."""
+        rows = []
+        for row in self.rates:
+            item, discipline, amount = row.item.data, row.discipline.data, row.amount.data
+            if not item and not discipline and amount is None:
+                continue
+            if not (item and discipline and amount is not None):
+                row.amount.errors = list(row.amount.errors) + ["fill in item, discipline and amount"]
+                raise IncompleteRow(row.name)
+            rows.append({"item": item, "discipline": discipline, "amount": amount})
+        return rows
+
