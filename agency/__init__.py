@@ -80,7 +80,9 @@ def _enforce_sqlite_foreign_keys(engine) -> None:
 def _import_models() -> None:
     # Every model module registers its tables on db.metadata, which migrations read.
     import agency.auth.models  # noqa: F401
+    import agency.billing.models  # noqa: F401
     import agency.core.audit  # noqa: F401
+    import agency.core.jobs  # noqa: F401
     import agency.core.outbox  # noqa: F401
     import agency.credentials.models  # noqa: F401
     import agency.facilities.models  # noqa: F401

@@ -3,6 +3,7 @@
 from rq import cron
 
 from agency import create_app
+from agency.billing.jobs import daily_dunning, invoice_schedule
 from agency.credentials.scan import daily_credential_scan
 
 _app = create_app()
@@ -12,4 +13,16 @@ cron.register(
     queue_name=_app.config["RQ_QUEUE"],
     cron=_app.config["CREDENTIAL_SCAN_CRON"],
     name="daily-credential-scan",
+)
+cron.register(
+    invoice_schedule,
+    queue_name=_app.config["RQ_QUEUE"],
+    cron=_app.config["INVOICE_SCHEDULE_CRON"],
+    name="invoice-schedule",
+)
+cron.register(
+    daily_dunning,
+    queue_name=_app.config["RQ_QUEUE"],
+    cron=_app.config["DUNNING_CRON"],
+    name="daily-dunning",
 )

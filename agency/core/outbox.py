@@ -10,7 +10,7 @@ from email.message import EmailMessage
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, deferred, mapped_column
 
 from agency.core.dates import utcnow
 from agency.core.jobs import job
@@ -30,6 +30,9 @@ class OutboxMessage(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(sa.String(500))
+    attachment_name: Mapped[str | None] = mapped_column(sa.String(255))
+    attachment_type: Mapped[str | None] = mapped_column(sa.String(100))
+    attachment: Mapped[bytes | None] = deferred(mapped_column(sa.LargeBinary))
 
     @property
     def status(self) -> str:
@@ -40,17 +43,22 @@ class OutboxMessage(db.Model):
         return "pending" if not self.attempts else "retrying"
 
 
-def queue_email(to_addr: str, subject: str, body: str, dedupe_key: str | None = None) -> bool:
-    """Add a message to the outbox in the caller's transaction; False if already queued."""
+def queue_email(to_addr: str, subject: str, body: str, dedupe_key: str | None = None, *,
+                attachment: tuple[str, str, bytes] | None = None) -> bool:
+    """Add a message to the outbox in the caller's transaction; False if already queued.
+
+    attachment is (file name, content type, bytes).
+    """
     if dedupe_key is not None:
         exists = db.session.scalar(
             sa.select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)
         )
         if exists:
             return False
-    db.session.add(
-        OutboxMessage(to_addr=to_addr, subject=subject, body=body, dedupe_key=dedupe_key)
-    )
+    message = OutboxMessage(to_addr=to_addr, subject=subject, body=body, dedupe_key=dedupe_key)
+    if attachment is not None:
+        message.attachment_name, message.attachment_type, message.attachment = attachment
+    db.session.add(message)
     return True
 
 
@@ -98,6 +106,10 @@ def send_outbox(batch_size: int = 200) -> int:
             email["To"] = message.to_addr
             email["Subject"] = message.subject
             email.set_content(message.body)
+            if message.attachment is not None:
+                maintype, _, subtype = message.attachment_type.partition("/")
+                email.add_attachment(message.attachment, maintype=maintype, subtype=subtype,
+                                     filename=message.attachment_name)
             message.attempts += 1
             try:
                 smtp = smtp or _smtp()

@@ -1,6 +1,7 @@
 """Business rules for facilities, their contacts and rate cards."""
 
 from datetime import date, timedelta
+from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
@@ -115,8 +116,8 @@ def _check_rates(rates: list[dict]) -> None:
             raise ValidationError.on("rates", f"rate {i}: item must be one of {', '.join(RATE_ITEMS)}")
         if rate["discipline"] not in DISCIPLINES:
             raise ValidationError.on("rates", f"rate {i}: discipline must be one of {', '.join(DISCIPLINES)}")
-        if rate["amount"] < 0:
-            raise ValidationError.on("rates", f"rate {i}: amount must not be negative")
+        if rate["amount"] < 0 or rate["amount"] != rate["amount"].quantize(Decimal("0.01")):
+            raise ValidationError.on("rates", f"rate {i}: amount must be zero or more, in whole cents")
     if not rates:
         raise ValidationError.on("rates", "a rate card needs at least one rate")
 

@@ -1,0 +1,218 @@
+"""Invoicing: approved, unbilled entries of one facility become one numbered invoice.
+
+One facility's invoice is one transaction under a lock on the facility row:
+a crash leaves nothing behind, a second run at the same time waits and then
+finds nothing left to bill, and the partial unique index on billed entries
+is the last guard against billing an entry twice.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from dateutil.relativedelta import relativedelta
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload, selectinload
+
+from agency.billing.models import (
+    BilledEntry,
+    Invoice,
+    InvoiceCounter,
+    InvoiceLine,
+    LineSource,
+    TimesheetEntry,
+)
+from agency.billing.pdf import render_invoice_pdf
+from agency.billing.pricing import BillingHistory, Pricing, Unpriced, price, week_start
+from agency.core import audit
+from agency.core.dates import today
+from agency.core.errors import ValidationError
+from agency.core.outbox import queue_email
+from agency.extensions import db
+from agency.facilities.models import Facility, RateCard
+from agency.placements.models import Placement
+
+# Biweekly invoice periods are counted in two-week blocks from this Monday.
+BIWEEKLY_ANCHOR = date(2024, 1, 1)
+
+
+@dataclass
+class RunResult:
+    invoice_ids: list[int] = field(default_factory=list)
+    unpriced: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"invoice_ids": self.invoice_ids, "unpriced": self.unpriced}
+
+
+def _live_billed():
+    return sa.select(BilledEntry.entry_id).where(BilledEntry.live.is_(True), BilledEntry.entry_id ==
+                                                 TimesheetEntry.id).exists()
+
+
+def unbilled_entries_query(period_end: date, facility_id: int | None = None):
+    """Approved entries up to period_end not on a live invoice, late approvals included."""
+    query = (
+        sa.select(TimesheetEntry)
+        .join(TimesheetEntry.placement)
+        .where(TimesheetEntry.status == "approved", TimesheetEntry.work_date <= period_end, ~_live_billed())
+    )
+    if facility_id is not None:
+        query = query.where(Placement.facility_id == facility_id)
+    return query
+
+
+def next_invoice_number(year: int) -> str:
+    """INV-YYYY-NNNNN, without gaps within a year: the counter row is locked until commit."""
+    counter = db.session.get(InvoiceCounter, year, with_for_update=True)
+    if counter is None:
+        try:
+            with db.session.begin_nested():
+                db.session.add(InvoiceCounter(year=year, last_number=0))
+        except IntegrityError:
+            pass  # another run created the year's counter first
+        counter = db.session.get(InvoiceCounter, year, with_for_update=True, populate_existing=True)
+    counter.last_number += 1
+    return f"INV-{year}-{counter.last_number:05d}"
+
+
+def billing_history(entries: list[TimesheetEntry]) -> BillingHistory:
+    """Direct hours, contract weeks and platform months already on live invoices for these placements."""
+    history = BillingHistory()
+    placement_ids = {e.placement_id for e in entries}
+    if not placement_ids:
+        return history
+    first = week_start(min(e.work_date for e in entries))
+    last = max(e.work_date for e in entries) + timedelta(days=6)
+    rows = db.session.execute(
+        sa.select(TimesheetEntry.placement_id, TimesheetEntry.work_date, TimesheetEntry.direct_care_hours)
+        .join(BilledEntry, sa.and_(BilledEntry.entry_id == TimesheetEntry.id, BilledEntry.live.is_(True)))
+        .where(TimesheetEntry.placement_id.in_(placement_ids), TimesheetEntry.work_date.between(first, last))
+    )
+    hours: dict = defaultdict(lambda: 0)
+    for placement_id, work_date, direct in rows:
+        hours[(placement_id, week_start(work_date))] += direct
+    history.direct_hours = dict(hours)
+    periodic = db.session.execute(
+        sa.select(InvoiceLine.placement_id, InvoiceLine.item, InvoiceLine.period_key)
+        .join(InvoiceLine.invoice)
+        .where(InvoiceLine.placement_id.in_(placement_ids), Invoice.status != "void",
+               InvoiceLine.item.in_(("contract_week", "telehealth_platform_month")))
+    )
+    for placement_id, item, key in periodic:
+        (history.weeks if item == "contract_week" else history.months).add((placement_id, key))
+    return history
+
+
+def preview(facility_id: int, period_end: date) -> Pricing:
+    """What an invoice run would bill for the facility now, without writing anything."""
+    entries = db.session.scalars(
+        unbilled_entries_query(period_end, facility_id)
+        .options(joinedload(TimesheetEntry.placement).joinedload(Placement.therapist))
+    ).unique().all()
+    cards = db.session.scalars(
+        sa.select(RateCard).where(RateCard.facility_id == facility_id).options(selectinload(RateCard.rates))
+    ).all()
+    return price(entries, cards, billing_history(entries))
+
+
+def invoice_facility(facility_id: int, period_start: date, period_end: date,
+                     actor=None) -> tuple[Invoice | None, list[Unpriced]]:
+    """Bill a facility's approved, unbilled entries up to period_end in one invoice, or None."""
+    if period_end < period_start:
+        raise ValidationError.on("period_end", "must not be before period_start")
+    facility = db.session.scalar(sa.select(Facility).where(Facility.id == facility_id).with_for_update())
+    if facility is None:
+        raise ValidationError.on("facility_id", f"no facility with id {facility_id}")
+    pricing = preview(facility_id, period_end)
+    if not pricing.lines:
+        db.session.rollback()
+        return None, pricing.unpriced
+
+    issued = today()
+    invoice = Invoice(
+        number=next_invoice_number(issued.year), facility=facility, period_start=period_start,
+        period_end=period_end, issued_on=issued, due_on=issued + timedelta(days=facility.payment_terms_days),
+        total=pricing.total,
+    )
+    db.session.add(invoice)
+    for position, priced in enumerate(pricing.lines, start=1):
+        line = InvoiceLine(
+            placement_id=priced.placement_id, position=position, item=priced.item,
+            overtime=priced.overtime, period_key=priced.period_key, description=priced.description[:300],
+            quantity=priced.quantity, unit_price=priced.unit_price, amount=priced.amount,
+        )
+        line.sources = [LineSource(entry_id=entry_id, quantity=qty)
+                        for entry_id, qty in priced.sources.items()]
+        invoice.lines.append(line)
+    billed = pricing.priced_entries
+    for entry_id in billed:
+        db.session.add(BilledEntry(invoice=invoice, entry_id=entry_id))
+    db.session.execute(
+        sa.update(TimesheetEntry).where(TimesheetEntry.id.in_(billed)).values(status="invoiced")
+    )
+    db.session.flush()
+    invoice.pdf = render_invoice_pdf(invoice)
+    if facility.billing_email:
+        queue_email(
+            facility.billing_email, f"Invoice {invoice.number} from our agency: ${invoice.total} due "
+            f"{invoice.due_on:%B %d, %Y}",
+            f"Dear {facility.name} accounts payable,\n\nPlease find attached invoice {invoice.number} for "
+            f"services from {period_start:%B %d} to {period_end:%B %d, %Y}: ${invoice.total}, due "
+            f"{invoice.due_on:%B %d, %Y}.\n\nThank you.",
+            dedupe_key=f"invoice:{invoice.number}",
+            attachment=(f"{invoice.number}.pdf", "application/pdf", invoice.pdf),
+        )
+    audit.record("create", invoice, f"invoice {invoice.number} for {facility.name}: ${invoice.total}",
+                 actor=actor)
+    db.session.commit()
+    return invoice, pricing.unpriced
+
+
+def facilities_with_unbilled(period_end: date, facility_id: int | None = None) -> list[int]:
+    query = (
+        sa.select(Placement.facility_id).distinct()
+        .join(TimesheetEntry, TimesheetEntry.placement_id == Placement.id)
+        .where(TimesheetEntry.status == "approved", TimesheetEntry.work_date <= period_end, ~_live_billed())
+    )
+    if facility_id is not None:
+        query = query.where(Placement.facility_id == facility_id)
+    return sorted(db.session.scalars(query))
+
+
+def run_invoices(period_start: date, period_end: date, facility_id: int | None = None,
+                 actor=None) -> RunResult:
+    """Invoice every facility (or one) with approved, unbilled hours; each facility commits on its own."""
+    result = RunResult()
+    for fid in facilities_with_unbilled(period_end, facility_id):
+        invoice, unpriced = invoice_facility(fid, period_start, period_end, actor)
+        if invoice is not None:
+            result.invoice_ids.append(invoice.id)
+        result.unpriced += [{"entry_id": u.entry.id, "reason": u.reason} for u in unpriced]
+    return result
+
+
+def last_closed_period(schedule: str, as_of: date) -> tuple[date, date]:
+    """The most recent complete invoice period before as_of for a weekly, biweekly or monthly schedule."""
+    if schedule == "monthly":
+        first_of_month = as_of.replace(day=1)
+        return first_of_month - relativedelta(months=1), first_of_month - timedelta(days=1)
+    this_monday = week_start(as_of)
+    if schedule == "weekly":
+        return this_monday - timedelta(days=7), this_monday - timedelta(days=1)
+    blocks = (this_monday - BIWEEKLY_ANCHOR).days // 14
+    end = BIWEEKLY_ANCHOR + timedelta(days=14 * blocks) - timedelta(days=1)
+    return end - timedelta(days=13), end
+
+
+def scheduled_runs(as_of: date) -> list[tuple[int, date, date]]:
+    """(facility, period start, period end) for every active facility with hours to bill."""
+    facilities = db.session.scalars(sa.select(Facility).where(Facility.active.is_(True))).all()
+    pending = set(facilities_with_unbilled(as_of))
+    runs = []
+    for facility in facilities:
+        start, end = last_closed_period(facility.invoice_schedule, as_of)
+        if facility.id in pending:
+            runs.append((facility.id, start, end))
+    return runs

@@ -1,0 +1,46 @@
+"""Billing jobs: invoice runs, the scheduled fan-out per facility, and the daily dunning."""
+
+from datetime import date
+
+from agency.billing import invoicing, receivables
+from agency.core.dates import today
+from agency.core.jobs import enqueue, job
+from agency.core.outbox import send_outbox
+
+
+@job
+def generate_invoices(period_start: str, period_end: str, facility_id: int | None = None,
+                      actor_id: int | None = None) -> dict:
+    """Invoice every facility (or one) with approved, unbilled hours in the period."""
+    actor = _actor(actor_id)
+    result = invoicing.run_invoices(date.fromisoformat(period_start), date.fromisoformat(period_end),
+                                    facility_id, actor)
+    send_outbox()
+    return result.as_dict()
+
+
+@job
+def invoice_schedule(as_of: str | None = None) -> dict:
+    """Fan out one invoice job per facility whose invoice period has closed."""
+    day = date.fromisoformat(as_of) if as_of else today()
+    runs = invoicing.scheduled_runs(day)
+    for facility_id, start, end in runs:
+        enqueue(generate_invoices, start.isoformat(), end.isoformat(), facility_id)
+    return {"as_of": day.isoformat(), "facilities": [run[0] for run in runs]}
+
+
+@job
+def daily_dunning(as_of: str | None = None) -> dict:
+    """Send the reminder levels now due on open invoices, then the outbox."""
+    result = receivables.run_dunning(date.fromisoformat(as_of) if as_of else today())
+    send_outbox()
+    return result
+
+
+def _actor(actor_id: int | None):
+    if actor_id is None:
+        return None
+    from agency.auth.models import User
+    from agency.extensions import db
+
+    return db.session.get(User, actor_id)

@@ -1,0 +1,212 @@
+"""Timesheets, invoices, payments and dunning notices."""
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
+
+from agency.core.dates import utcnow
+from agency.extensions import db
+from agency.facilities.models import RATE_ITEMS, Facility
+from agency.placements.models import Placement
+
+ENTRY_STATUSES = ("submitted", "approved", "rejected", "invoiced")
+INVOICE_STATUSES = ("issued", "partially_paid", "paid", "void")
+OPEN_INVOICE_STATUSES = ("issued", "partially_paid")
+
+
+def _in(column: str, values) -> sa.CheckConstraint:
+    return sa.CheckConstraint(sa.column(column).in_(values), name=column)
+
+
+class TimesheetEntry(db.Model):
+    """One day's work of one placement: direct-care and supervision hours, travel miles."""
+
+    __tablename__ = "timesheet_entries"
+    __table_args__ = (
+        sa.UniqueConstraint("placement_id", "work_date"),
+        _in("status", ENTRY_STATUSES),
+        sa.CheckConstraint(
+            "direct_care_hours >= 0 AND supervision_hours >= 0 AND travel_miles >= 0", name="not_negative"
+        ),
+        sa.CheckConstraint("direct_care_hours + supervision_hours <= 24", name="day_hours"),
+        sa.CheckConstraint("status <> 'rejected' OR rejection_reason IS NOT NULL", name="rejection_reason"),
+        sa.Index("ix_timesheet_entries_status_date", "status", "work_date"),
+    )
+    __audit_type__ = "timesheet_entry"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    placement_id: Mapped[int] = mapped_column(sa.ForeignKey("placements.id", ondelete="RESTRICT"))
+    work_date: Mapped[date]
+    direct_care_hours: Mapped[Decimal] = mapped_column(sa.Numeric(5, 2), default=Decimal("0"))
+    supervision_hours: Mapped[Decimal] = mapped_column(sa.Numeric(5, 2), default=Decimal("0"))
+    travel_miles: Mapped[Decimal] = mapped_column(sa.Numeric(7, 2), default=Decimal("0"))
+    status: Mapped[str] = mapped_column(sa.String(20), default="submitted")
+    rejection_reason: Mapped[str | None] = mapped_column(sa.String(500))
+    notes: Mapped[str | None] = mapped_column(sa.String(500))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+
+    placement: Mapped[Placement] = relationship()
+    decided_by = relationship("User", foreign_keys=[decided_by_id])
+
+    @property
+    def total_hours(self) -> Decimal:
+        return self.direct_care_hours + self.supervision_hours
+
+
+class InvoiceCounter(db.Model):
+    """The last invoice number used in a year: numbers run without gaps, one year at a time."""
+
+    __tablename__ = "invoice_counters"
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last_number: Mapped[int] = mapped_column(default=0)
+
+
+class Invoice(db.Model):
+    __tablename__ = "invoices"
+    __table_args__ = (
+        _in("status", INVOICE_STATUSES),
+        sa.CheckConstraint("period_end >= period_start", name="period"),
+        sa.CheckConstraint("due_on >= issued_on", name="due"),
+        sa.CheckConstraint("amount_paid >= 0 AND amount_paid <= total", name="paid"),
+        sa.CheckConstraint("status <> 'void' OR void_reason IS NOT NULL", name="void_reason"),
+        sa.Index("ix_invoices_facility_status", "facility_id", "status"),
+        sa.Index("ix_invoices_status_due", "status", "due_on"),
+    )
+    __audit_type__ = "invoice"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(sa.String(20), unique=True)
+    facility_id: Mapped[int] = mapped_column(sa.ForeignKey("facilities.id", ondelete="RESTRICT"))
+    period_start: Mapped[date]
+    period_end: Mapped[date]
+    issued_on: Mapped[date]
+    due_on: Mapped[date]
+    status: Mapped[str] = mapped_column(sa.String(20), default="issued")
+    total: Mapped[Decimal] = mapped_column(sa.Numeric(12, 2))
+    amount_paid: Mapped[Decimal] = mapped_column(sa.Numeric(12, 2), default=Decimal("0"))
+    void_reason: Mapped[str | None] = mapped_column(sa.String(500))
+    voided_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    pdf: Mapped[bytes | None] = deferred(mapped_column(sa.LargeBinary))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+    facility: Mapped[Facility] = relationship()
+    lines: Mapped[list["InvoiceLine"]] = relationship(
+        back_populates="invoice", cascade="all, delete-orphan", order_by="InvoiceLine.position"
+    )
+    payments: Mapped[list["Payment"]] = relationship(
+        back_populates="invoice", cascade="all, delete-orphan", order_by="Payment.received_on"
+    )
+    notices: Mapped[list["DunningNotice"]] = relationship(
+        back_populates="invoice", cascade="all, delete-orphan", order_by="DunningNotice.sent_on"
+    )
+
+    @property
+    def balance(self) -> Decimal:
+        return Decimal(0) if self.status == "void" else self.total - self.amount_paid
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_INVOICE_STATUSES
+
+    def days_past_due(self, as_of: date) -> int:
+        return (as_of - self.due_on).days
+
+
+class InvoiceLine(db.Model):
+    __tablename__ = "invoice_lines"
+    __table_args__ = (
+        sa.CheckConstraint(sa.column("item").in_(RATE_ITEMS), name="item"),
+        sa.CheckConstraint("quantity > 0", name="quantity"),
+        sa.Index("ix_invoice_lines_placement_period", "placement_id", "period_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(sa.ForeignKey("invoices.id", ondelete="CASCADE"), index=True)
+    placement_id: Mapped[int] = mapped_column(sa.ForeignKey("placements.id", ondelete="RESTRICT"))
+    position: Mapped[int]
+    item: Mapped[str] = mapped_column(sa.String(40))
+    overtime: Mapped[bool] = mapped_column(default=False)
+    # The week (its Monday) or month (its first day) a weekly, overtime or monthly charge belongs to.
+    period_key: Mapped[date | None]
+    description: Mapped[str] = mapped_column(sa.String(300))
+    quantity: Mapped[Decimal] = mapped_column(sa.Numeric(10, 2))
+    unit_price: Mapped[Decimal] = mapped_column(sa.Numeric(12, 2))
+    amount: Mapped[Decimal] = mapped_column(sa.Numeric(12, 2))
+
+    invoice: Mapped[Invoice] = relationship(back_populates="lines")
+    placement: Mapped[Placement] = relationship()
+    sources: Mapped[list["LineSource"]] = relationship(back_populates="line", cascade="all, delete-orphan")
+
+
+class LineSource(db.Model):
+    """Which entries a line bills, and how much of each (hours, miles or days)."""
+
+    __tablename__ = "line_sources"
+    __table_args__ = (sa.UniqueConstraint("line_id", "entry_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    line_id: Mapped[int] = mapped_column(sa.ForeignKey("invoice_lines.id", ondelete="CASCADE"))
+    entry_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("timesheet_entries.id", ondelete="RESTRICT"), index=True
+    )
+    quantity: Mapped[Decimal] = mapped_column(sa.Numeric(10, 2))
+
+    line: Mapped[InvoiceLine] = relationship(back_populates="sources")
+    entry: Mapped[TimesheetEntry] = relationship()
+
+
+class BilledEntry(db.Model):
+    """An entry on a live invoice. The partial unique index means an entry is billed at most once;
+    voiding the invoice sets live to false and frees the entry to be billed again."""
+
+    __tablename__ = "billed_entries"
+    __table_args__ = (
+        sa.Index(
+            "uq_billed_entries_live_entry", "entry_id", unique=True,
+            postgresql_where=sa.text("live"), sqlite_where=sa.text("live"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(sa.ForeignKey("invoices.id", ondelete="CASCADE"), index=True)
+    entry_id: Mapped[int] = mapped_column(sa.ForeignKey("timesheet_entries.id", ondelete="RESTRICT"))
+    live: Mapped[bool] = mapped_column(default=True)
+
+    invoice: Mapped[Invoice] = relationship()
+
+
+class Payment(db.Model):
+    __tablename__ = "payments"
+    __table_args__ = (sa.CheckConstraint("amount > 0", name="amount"),)
+    __audit_type__ = "payment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(sa.ForeignKey("invoices.id", ondelete="RESTRICT"), index=True)
+    amount: Mapped[Decimal] = mapped_column(sa.Numeric(12, 2))
+    received_on: Mapped[date]
+    reference: Mapped[str | None] = mapped_column(sa.String(120))
+    recorded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+    invoice: Mapped[Invoice] = relationship(back_populates="payments")
+
+
+class DunningNotice(db.Model):
+    """A reminder level sent for an invoice: each level goes out once."""
+
+    __tablename__ = "dunning_notices"
+    __table_args__ = (sa.UniqueConstraint("invoice_id", "level"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(sa.ForeignKey("invoices.id", ondelete="CASCADE"))
+    level: Mapped[str] = mapped_column(sa.String(40))
+    sent_on: Mapped[date]
+    recipients: Mapped[str] = mapped_column(sa.String(500))
+
+    invoice: Mapped[Invoice] = relationship(back_populates="notices")

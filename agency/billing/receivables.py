@@ -1,0 +1,233 @@
+"""Payments, voids, aging of what facilities owe, and the dunning that chases it."""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
+
+from agency.billing.models import (
+    OPEN_INVOICE_STATUSES,
+    BilledEntry,
+    DunningNotice,
+    Invoice,
+    Payment,
+    TimesheetEntry,
+)
+from agency.core import audit
+from agency.core.dates import today, utcnow
+from agency.core.errors import Conflict, NotFound, ValidationError
+from agency.core.money import to_cents
+from agency.core.outbox import queue_email
+from agency.core.permissions import facility_scope
+from agency.extensions import db
+
+BUCKETS = ("current", "1_30", "31_60", "61_90", "over_90")
+BUCKET_LABELS = {"current": "Current", "1_30": "1–30 days", "31_60": "31–60 days",
+                 "61_90": "61–90 days", "over_90": "Over 90 days"}
+ZERO = Decimal("0.00")
+
+
+def get_invoice(invoice_id: int, actor=None, *, for_update: bool = False) -> Invoice:
+    """An invoice, or NotFound when it is missing or belongs to another facility than the contact's."""
+    query = sa.select(Invoice).where(Invoice.id == invoice_id)
+    if (scope := facility_scope(actor)) is not None:
+        query = query.where(Invoice.facility_id == scope)
+    if for_update:
+        query = query.with_for_update()
+    invoice = db.session.scalar(query)
+    if invoice is None:
+        raise NotFound(f"no invoice with id {invoice_id}")
+    return invoice
+
+
+def record_payment(invoice: Invoice, amount: Decimal, received_on: date, reference: str | None,
+                   actor=None) -> Payment:
+    """Apply a full or partial payment; more than the balance is refused."""
+    invoice = get_invoice(invoice.id, for_update=True)  # serialise payments on one invoice
+    if not invoice.is_open:
+        raise Conflict(f"invoice {invoice.number} is {invoice.status.replace('_', ' ')}")
+    if amount <= 0 or amount != to_cents(amount):
+        raise ValidationError.on("amount", "must be a positive amount in cents")
+    if amount > invoice.balance:
+        raise ValidationError.on("amount", f"is more than the balance of ${invoice.balance}; "
+                                           "overpayments are not accepted")
+    if received_on > today():
+        raise ValidationError.on("received_on", "cannot be in the future")
+    if received_on < invoice.issued_on:
+        raise ValidationError.on("received_on", "cannot be before the invoice was issued")
+    payment = Payment(invoice=invoice, amount=amount, received_on=received_on,
+                      reference=(reference or "").strip() or None, recorded_by_id=getattr(actor, "id", None))
+    db.session.add(payment)
+    invoice.amount_paid += amount
+    invoice.status = "paid" if invoice.amount_paid == invoice.total else "partially_paid"
+    audit.record("create", payment, f"payment ${amount} on {invoice.number}", actor=actor)
+    db.session.commit()
+    return payment
+
+
+def void_invoice(invoice: Invoice, reason: str, actor=None) -> Invoice:
+    """Void an unpaid invoice with a reason; its entries go back to approved, ready to bill again."""
+    invoice = get_invoice(invoice.id, for_update=True)
+    if not (reason or "").strip():
+        raise ValidationError.on("reason", "say why the invoice is voided")
+    if invoice.status == "void":
+        raise Conflict(f"invoice {invoice.number} is already void")
+    if invoice.amount_paid > 0:
+        raise Conflict(f"invoice {invoice.number} has payments; refund them before voiding")
+    entry_ids = db.session.scalars(
+        sa.select(BilledEntry.entry_id)
+        .where(BilledEntry.invoice_id == invoice.id, BilledEntry.live.is_(True))
+    ).all()
+    db.session.execute(sa.update(BilledEntry).where(BilledEntry.invoice_id == invoice.id).values(live=False))
+    db.session.execute(
+        sa.update(TimesheetEntry).where(TimesheetEntry.id.in_(entry_ids)).values(status="approved")
+    )
+    invoice.status, invoice.void_reason, invoice.voided_at = "void", reason.strip(), utcnow()
+    audit.record("update", invoice, f"invoice {invoice.number} voided: {reason.strip()}", actor=actor,
+                 changes={"status": ["open", "void"]})
+    db.session.commit()
+    return invoice
+
+
+# ----------------------------------------------------------------------------- aging
+
+
+def bucket_of(days_past_due: int) -> str:
+    if days_past_due <= 0:
+        return "current"
+    if days_past_due <= 30:
+        return "1_30"
+    if days_past_due <= 60:
+        return "31_60"
+    if days_past_due <= 90:
+        return "61_90"
+    return "over_90"
+
+
+@dataclass
+class FacilityAging:
+    facility_id: int
+    name: str
+    buckets: dict[str, Decimal] = field(default_factory=lambda: dict.fromkeys(BUCKETS, ZERO))
+
+    @property
+    def total(self) -> Decimal:
+        return sum(self.buckets.values(), ZERO)
+
+
+@dataclass
+class Aging:
+    as_of: date
+    buckets: dict[str, Decimal]
+    facilities: list[FacilityAging]
+    billed_90_days: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return sum(self.buckets.values(), ZERO)
+
+    @property
+    def over_60_share(self) -> Decimal:
+        """Receivables more than 60 days past due as a share of all: leadership wants it under 15-20%."""
+        if not self.total:
+            return ZERO
+        return to_cents((self.buckets["61_90"] + self.buckets["over_90"]) * 100 / self.total)
+
+    @property
+    def dso(self) -> Decimal:
+        """Days sales outstanding: receivables over the last 90 days' billing, times 90."""
+        if not self.billed_90_days:
+            return ZERO
+        return to_cents(self.total * 90 / self.billed_90_days)
+
+
+def aging(as_of: date, actor=None) -> Aging:
+    """Open balances by days past due, per facility and in total, as of a day (two queries)."""
+    query = sa.select(Invoice).options(joinedload(Invoice.facility)).where(
+        Invoice.status.in_(OPEN_INVOICE_STATUSES), Invoice.issued_on <= as_of)
+    if (scope := facility_scope(actor)) is not None:
+        query = query.where(Invoice.facility_id == scope)
+    per_facility: dict[int, FacilityAging] = {}
+    totals = dict.fromkeys(BUCKETS, ZERO)
+    for invoice in db.session.scalars(query):
+        bucket = bucket_of(invoice.days_past_due(as_of))
+        row = per_facility.setdefault(invoice.facility_id,
+                                      FacilityAging(invoice.facility_id, invoice.facility.name))
+        row.buckets[bucket] += invoice.balance
+        totals[bucket] += invoice.balance
+    billed = sa.select(sa.func.coalesce(sa.func.sum(Invoice.total), 0)).where(
+        Invoice.status != "void", Invoice.issued_on > as_of - timedelta(days=90),
+        Invoice.issued_on <= as_of)
+    if (scope := facility_scope(actor)) is not None:
+        billed = billed.where(Invoice.facility_id == scope)
+    facilities = sorted(per_facility.values(), key=lambda f: (-f.total, f.name))
+    return Aging(as_of, totals, facilities, Decimal(db.session.scalar(billed)))
+
+
+# ----------------------------------------------------------------------------- dunning
+
+
+def dunning_level_for(days_past_due: int, levels: list[dict]) -> dict | None:
+    """The latest level reached: an invoice found 35 days late gets the 30-day reminder, not all three."""
+    reached = [lv for lv in levels if days_past_due >= lv["days"]]
+    return max(reached, key=lambda lv: lv["days"]) if reached else None
+
+
+def _notice(invoice: Invoice, level: dict, days: int, statement: list[Invoice]) -> tuple[str, str]:
+    facility = invoice.facility
+    when = (f"is due in {-days} days" if days < 0 else
+            "is due today" if days == 0 else f"is {days} days past due")
+    subject = f"Invoice {invoice.number} {when}: ${invoice.balance} open"
+    body = (f"Invoice {invoice.number} to {facility.name}, issued {invoice.issued_on:%B %d, %Y}, "
+            f"due {invoice.due_on:%B %d, %Y}, {when}. Balance: ${invoice.balance}.\n")
+    if level["to"] == "leadership":
+        subject = f"Escalation: {facility.name} is {days} days past due on {invoice.number}"
+        open_total = sum((i.balance for i in statement), ZERO)
+        body += f"\nAccount summary for {facility.name}: ${open_total} open on {len(statement)} invoice(s).\n"
+        for other in statement:
+            body += (f"  {other.number}  issued {other.issued_on.isoformat()}  due {other.due_on.isoformat()}"
+                     f"  balance ${other.balance}\n")
+        body += "\nPlease reach out to the facility's leadership."
+    else:
+        body += f"\n{current_app.config['REMIT_TO']}\nThank you."
+    return subject, body
+
+
+def run_dunning(as_of: date) -> dict:
+    """Send each invoice's due reminder level once, never after it is paid; returns what was sent."""
+    levels = sorted(current_app.config["DUNNING_LEVELS"], key=lambda lv: lv["days"])
+    invoices = db.session.scalars(
+        sa.select(Invoice).where(Invoice.status.in_(OPEN_INVOICE_STATUSES))
+        .options(joinedload(Invoice.facility))
+    ).all()
+    sent_levels = defaultdict(set)
+    for invoice_id, level in db.session.execute(sa.select(DunningNotice.invoice_id, DunningNotice.level)):
+        sent_levels[invoice_id].add(level)
+    by_facility = defaultdict(list)
+    for invoice in invoices:
+        by_facility[invoice.facility_id].append(invoice)
+    sent = []
+    for invoice in invoices:
+        days = invoice.days_past_due(as_of)
+        level = dunning_level_for(days, levels)
+        if level is None or level["key"] in sent_levels[invoice.id]:
+            continue
+        to = (current_app.config["LEADERSHIP_EMAIL"] if level["to"] == "leadership"
+              else invoice.facility.billing_email)
+        if not to:
+            continue
+        subject, body = _notice(invoice, level, days, by_facility[invoice.facility_id])
+        db.session.add(DunningNotice(invoice_id=invoice.id, level=level["key"], sent_on=as_of, recipients=to))
+        queue_email(to, subject, body, dedupe_key=f"dunning:{invoice.number}:{level['key']}")
+        try:
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()  # another run sent this level first
+            continue
+        sent.append({"invoice_id": invoice.id, "level": level["key"]})
+    return {"as_of": as_of.isoformat(), "sent": sent}

@@ -1,0 +1,226 @@
+"""Timesheet entries: recorded per placement and day, approved or rejected, then invoiced."""
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from agency.billing.models import TimesheetEntry
+from agency.core import audit
+from agency.core.dates import parse_iso_date, today, utcnow
+from agency.core.errors import Conflict, NotFound, ValidationError
+from agency.core.money import parse_decimal
+from agency.core.permissions import facility_scope
+from agency.extensions import db
+from agency.placements.models import Placement
+
+DAY_LIMIT = Decimal("24")
+BILLABLE_PLACEMENT_STATUSES = ("active", "completed")
+
+
+def get_entry(entry_id: int, actor=None) -> TimesheetEntry:
+    """An entry, or NotFound when it is missing or outside a facility contact's facility."""
+    entry = db.session.get(TimesheetEntry, entry_id)
+    scope = facility_scope(actor)
+    if entry is None or (scope is not None and entry.placement.facility_id != scope):
+        raise NotFound(f"no timesheet entry with id {entry_id}")
+    return entry
+
+
+def _check(values: dict, entry: TimesheetEntry | None) -> Placement:
+    placement_id = values.get("placement_id", entry.placement_id if entry else None)
+    placement = db.session.get(Placement, placement_id or 0)
+    if placement is None:
+        raise ValidationError.on("placement_id", "is not a placement")
+    if placement.status not in BILLABLE_PLACEMENT_STATUSES:
+        raise ValidationError.on("placement_id", f"the placement is {placement.status}; time is recorded "
+                                 "only for active or completed placements")
+    work_date = values.get("work_date", entry.work_date if entry else None)
+    if work_date is None:
+        raise ValidationError.on("work_date", "is required")
+    if work_date < placement.start_on or (placement.end_on and work_date > placement.end_on):
+        raise ValidationError.on("work_date", "is outside the placement's dates "
+                                 f"({placement.start_on.isoformat()} to "
+                                 f"{placement.end_on.isoformat() if placement.end_on else 'open'})")
+    if work_date > today():
+        raise ValidationError.on("work_date", "cannot be in the future")
+    hours = {}
+    for key in ("direct_care_hours", "supervision_hours", "travel_miles"):
+        value = values.get(key, getattr(entry, key) if entry else Decimal(0))
+        value = Decimal(0) if value is None else value
+        if value < 0:
+            raise ValidationError.on(key, "must not be negative")
+        hours[key] = value
+    if hours["direct_care_hours"] + hours["supervision_hours"] > DAY_LIMIT:
+        raise ValidationError.on("direct_care_hours", "a day has at most 24 hours in all")
+    # "At most 24 hours a day in all": across every placement of the same therapist.
+    others = sa.select(sa.func.coalesce(sa.func.sum(
+        TimesheetEntry.direct_care_hours + TimesheetEntry.supervision_hours), 0)).join(
+        TimesheetEntry.placement).where(
+        Placement.therapist_id == placement.therapist_id, TimesheetEntry.work_date == work_date,
+        TimesheetEntry.status != "rejected")
+    if entry is not None:
+        others = others.where(TimesheetEntry.id != entry.id)
+    day_total = hours["direct_care_hours"] + hours["supervision_hours"]
+    if Decimal(db.session.scalar(others)) + day_total > DAY_LIMIT:
+        raise ValidationError.on("direct_care_hours",
+                                 f"{placement.therapist.full_name} would have more than 24 hours on "
+                                 f"{work_date.isoformat()} across all placements")
+    return placement
+
+
+def record_entry(values: dict, actor=None) -> TimesheetEntry:
+    """Record a day of work; a second entry for the same placement and day is a conflict."""
+    placement = _check(values, None)
+    duplicate = sa.select(TimesheetEntry.id).where(
+        TimesheetEntry.placement_id == placement.id, TimesheetEntry.work_date == values["work_date"])
+    if db.session.scalar(duplicate):
+        raise Conflict(f"{placement.therapist.full_name} already has an entry on "
+                       f"{values['work_date'].isoformat()} for this placement; edit it instead",
+                       {"work_date": ["already has an entry"]})
+    entry = TimesheetEntry(**{k: v for k, v in values.items() if v is not None},
+                           created_by_id=getattr(actor, "id", None))
+    db.session.add(entry)
+    audit.record("create", entry, f"{entry.work_date.isoformat()}: {entry.direct_care_hours} h direct care "
+                 f"for {placement.therapist.full_name}", actor=actor)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict("an entry for this placement and day already exists") from None
+    return entry
+
+
+def update_entry(entry: TimesheetEntry, values: dict, actor=None) -> TimesheetEntry:
+    """Correct an entry; invoiced entries are locked, and a correction goes back for approval."""
+    if entry.status == "invoiced":
+        raise Conflict("the entry is invoiced and locked; void the invoice to correct it")
+    values = {k: v for k, v in values.items() if k not in ("placement_id", "status")}
+    _check(values, entry)
+    changes = audit.diff(entry, values)
+    for key, value in values.items():
+        setattr(entry, key, value)
+    if changes and entry.status != "submitted":
+        changes["status"] = [entry.status, "submitted"]
+        entry.status, entry.rejection_reason, entry.decided_at, entry.decided_by_id = (
+            "submitted", None, None, None)
+    if changes:
+        audit.record("update", entry, f"timesheet entry {entry.work_date.isoformat()}", actor=actor,
+                     changes=changes)
+    db.session.commit()
+    return entry
+
+
+def decide(entries: list[TimesheetEntry], approve: bool, actor, reason: str | None = None) -> int:
+    """Approve or reject entries together (all or none); returns how many changed."""
+    if not approve and not (reason or "").strip():
+        raise ValidationError.on("reason", "say why the hours are rejected")
+    for entry in entries:
+        if entry.status == "invoiced":
+            raise Conflict(f"the entry of {entry.work_date.isoformat()} is already invoiced")
+    changed = 0
+    target = "approved" if approve else "rejected"
+    for entry in entries:
+        if entry.status == target:
+            continue
+        old = entry.status
+        entry.status = target
+        entry.rejection_reason = None if approve else reason.strip()
+        entry.decided_at = utcnow()
+        entry.decided_by_id = getattr(actor, "id", None)
+        audit.record("update", entry, f"{entry.work_date.isoformat()} {target}", actor=actor,
+                     changes={"status": [old, target]} | ({} if approve else {"reason": reason.strip()}))
+        changed += 1
+    db.session.commit()
+    return changed
+
+
+# ----------------------------------------------------------------------------- CSV import
+
+CSV_COLUMNS = ("placement_id", "work_date", "direct_care_hours", "supervision_hours", "travel_miles")
+
+
+@dataclass
+class ImportReport:
+    rows: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)
+    imported: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _parse_row(row: dict) -> dict:
+    try:
+        placement_id = int((row.get("placement_id") or "").strip())
+    except ValueError:
+        raise ValidationError.on("placement_id", "must be a number") from None
+    values = {"placement_id": placement_id}
+    try:
+        values["work_date"] = parse_iso_date((row.get("work_date") or "").strip())
+    except ValueError as exc:
+        raise ValidationError.on("work_date", str(exc)) from None
+    for key in ("direct_care_hours", "supervision_hours", "travel_miles"):
+        raw = (row.get(key) or "").strip() or "0"
+        try:
+            values[key] = parse_decimal(raw, places=2, minimum=None)
+        except ValueError as exc:
+            raise ValidationError.on(key, str(exc)) from None
+    return values
+
+
+def import_csv(text: str, actor=None, *, dry_run: bool = True) -> ImportReport:
+    """Check every row of a timesheet CSV; import them all only if every row is good.
+
+    Rows are checked against the database and against each other (a day
+    cannot appear twice), and all are written in one transaction.
+    """
+    report = ImportReport()
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [c for c in ("placement_id", "work_date") if c not in (reader.fieldnames or [])]
+    if missing:
+        report.errors.append(
+            (1, f"missing column(s): {', '.join(missing)}; expected {', '.join(CSV_COLUMNS)}"))
+        return report
+    seen: dict[tuple[int, date], int] = {}
+    day_hours: dict[tuple[int, date], Decimal] = {}
+    parsed = []
+    for line_number, row in enumerate(reader, start=2):
+        report.rows += 1
+        try:
+            values = _parse_row(row)
+            placement = _check(values, None)
+            key = (values["placement_id"], values["work_date"])
+            therapist_day = (placement.therapist_id, values["work_date"])
+            day_hours[therapist_day] = (day_hours.get(therapist_day, Decimal(0))
+                                        + values["direct_care_hours"] + values["supervision_hours"])
+            if day_hours[therapist_day] > DAY_LIMIT:
+                raise ValidationError("with the file's other rows, more than 24 hours on that day")
+            if key in seen:
+                raise ValidationError(f"same placement and day as line {seen[key]}")
+            seen[key] = line_number
+            if db.session.scalar(sa.select(TimesheetEntry.id).where(
+                    TimesheetEntry.placement_id == key[0], TimesheetEntry.work_date == key[1])):
+                raise ValidationError("an entry for this placement and day already exists")
+            parsed.append(values)
+        except ValidationError as exc:
+            report.errors.append((line_number, exc.message))
+    if report.rows == 0:
+        report.errors.append((1, "the file has no rows"))
+    if dry_run or report.errors:
+        db.session.rollback()
+        return report
+    for values in parsed:
+        entry = TimesheetEntry(**values, created_by_id=getattr(actor, "id", None))
+        db.session.add(entry)
+    db.session.flush()
+    audit.record("create", None, f"imported {len(parsed)} timesheet entries from CSV", actor=actor,
+                 object_type="timesheet_import")
+    db.session.commit()
+    report.imported = len(parsed)
+    return report

@@ -1,0 +1,100 @@
+"""Pricing with worked examples: overtime per week, rate changes, late approvals, rounding."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from agency.billing.invoicing import invoice_facility, preview
+from tests.billing import scenario
+
+D = Decimal
+
+
+def lines_of(pricing):
+    return [(line.item, line.overtime, line.quantity, line.unit_price, line.amount) for line in pricing.lines]
+
+
+def test_direct_care_over_forty_hours_in_a_monday_to_sunday_week_is_overtime():
+    place = scenario.facility()
+    scenario.rate_card(place)
+    placement = scenario.active_placement(place)
+    # Mon Nov 2 to Sat Nov 7, 2026: 5 x 9 h + 3 h Saturday = 48 h in one week.
+    for day in range(2, 7):
+        scenario.entry(placement, date(2026, 11, day), direct="9")
+    scenario.entry(placement, date(2026, 11, 7), direct="3")
+    # The next Monday starts a new week: 8 h regular.
+    scenario.entry(placement, date(2026, 11, 9), direct="8")
+    pricing = preview(place.id, date(2026, 11, 15))
+    assert lines_of(pricing) == [
+        ("direct_care_hour", False, D("48"), D("90.00"), D("4320.00")),
+        ("direct_care_hour", True, D("8"), D("135.00"), D("1080.00")),
+    ]
+    assert pricing.total == D("5400.00")
+
+
+def test_a_rate_change_mid_period_prices_each_day_by_the_card_in_effect_that_day():
+    place = scenario.facility()
+    scenario.rate_card(place, end=date(2026, 10, 14), threshold=None)
+    scenario.rate_card(place, start=date(2026, 10, 15), threshold=None, direct_care_hour="95.00")
+    placement = scenario.active_placement(place)
+    scenario.entry(placement, date(2026, 10, 14), direct="6")
+    scenario.entry(placement, date(2026, 10, 15), direct="6")
+    pricing = preview(place.id, date(2026, 10, 31))
+    assert sorted((line.unit_price, line.quantity) for line in pricing.lines) == [
+        (D("90.00"), D("6")), (D("95.00"), D("6"))]
+
+
+def test_late_approved_hours_count_toward_weekly_overtime_with_what_was_billed():
+    place = scenario.facility()
+    scenario.rate_card(place)
+    placement = scenario.active_placement(place)
+    for day in (3, 4, 5, 6):  # Tue to Fri, 36 h billed first
+        scenario.entry(placement, date(2026, 11, day), direct="9")
+    late = scenario.entry(placement, date(2026, 11, 2), direct="9", approve=False)  # Monday, approved late
+    first, _ = invoice_facility(place.id, date(2026, 11, 1), date(2026, 11, 8))
+    assert first.total == D("3240.00")
+
+    from agency.billing import timesheets
+
+    timesheets.decide([late], True, None)
+    second, _ = invoice_facility(place.id, date(2026, 11, 1), date(2026, 11, 8))
+    # 36 h already billed that week: 4 h regular, 5 h overtime.
+    assert [(line.overtime, line.quantity) for line in second.lines] == [(False, D("4")), (True, D("5"))]
+    assert second.total == D("4") * D("90") + D("5") * D("135.00")
+
+
+def test_each_line_rounds_half_up_to_cents_and_the_total_is_their_exact_sum():
+    place = scenario.facility()
+    scenario.rate_card(place, threshold=None, direct_care_hour="87.35", supervision_hour="10.01",
+                       travel_mile="0.67")
+    placement = scenario.active_placement(place)
+    scenario.entry(placement, date(2026, 11, 2), direct="7.25", supervision="2.5", miles="12.3")
+    pricing = preview(place.id, date(2026, 11, 8))
+    amounts = {line.item: line.amount for line in pricing.lines}
+    assert amounts["direct_care_hour"] == D("633.29")  # 7.25 x 87.35 = 633.2875
+    assert amounts["supervision_hour"] == D("25.03")  # 2.5 x 10.01 = 25.025: half-up, not half-even
+    assert amounts["travel_mile"] == D("8.24")  # 12.3 x 0.67 = 8.241
+    assert pricing.total == D("666.56")
+
+
+def test_an_entry_without_a_rate_for_one_of_its_parts_stays_unbilled_and_is_reported():
+    place = scenario.facility()
+    scenario.rate_card(place, threshold=None, direct_care_hour="90.00")
+    placement = scenario.active_placement(place)
+    made = scenario.entry(placement, date(2026, 11, 2), direct="8", supervision="1")
+    pricing = preview(place.id, date(2026, 11, 8))
+    assert pricing.lines == []
+    assert [(u.entry.id, "supervision_hour" in u.reason) for u in pricing.unpriced] == [(made.id, True)]
+
+
+@pytest.mark.parametrize("basis, item, quantity", [("per_diem", "per_diem_day", D("2")),
+                                                   ("weekly", "contract_week", D("1"))])
+def test_per_diem_days_and_contract_weeks(basis, item, quantity):
+    place = scenario.facility()
+    scenario.rate_card(place, threshold=None, per_diem_day="720.00", contract_week="3400.00")
+    placement = scenario.active_placement(place, billing_basis=basis)
+    scenario.entry(placement, date(2026, 11, 2))
+    scenario.entry(placement, date(2026, 11, 3))
+    pricing = preview(place.id, date(2026, 11, 8))
+    assert [(line.item, line.quantity) for line in pricing.lines] == [(item, quantity)]
