@@ -16,7 +16,7 @@ from flask import Blueprint, current_app, g, jsonify, request, url_for
 from agency.core.dates import parse_iso_date
 from agency.core.errors import ValidationError, json_error
 from agency.core.money import parse_decimal
-from agency.core.permissions import public
+from agency.core.permissions import public, requires
 from agency.core.states import STATES
 
 API_PREFIX = "/api/v1"
@@ -324,6 +324,14 @@ def api_blueprint(name: str, import_name: str) -> Blueprint:
 
 
 bp = api_blueprint("api", __name__)
+
+
+@bp.get("/jobs/<job_id>")
+@requires("jobs.view")
+def job(job_id: str):
+    from agency.core.jobs import job_status
+
+    return jsonify(job_status(job_id))
 
 
 @bp.get("/openapi.json")

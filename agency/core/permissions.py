@@ -32,6 +32,15 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "placements.edit": ("recruiter",),
     "checklist.edit": ("recruiter", "credentialing"),
     "checkins.edit": ("recruiter",),
+    "timesheets.view": STAFF + ("facility",),
+    "timesheets.edit": ("recruiter", "billing"),
+    # Facility contacts approve or reject their own facility's hours (scoped by the queries).
+    "timesheets.decide": ("billing", "facility"),
+    "invoices.view": ("billing", "facility"),
+    "invoices.edit": ("billing",),
+    "payments.record": ("billing",),
+    "receivables.view": ("billing",),
+    "jobs.view": STAFF,
 }
 
 

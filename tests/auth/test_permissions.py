@@ -16,7 +16,8 @@ def test_every_route_declares_a_permission_or_is_public(app):
     assert undeclared == []
 
 
-FACILITY_CONTACT_MAY = {"facilities.view", "placements.view"}
+FACILITY_CONTACT_MAY = {"facilities.view", "placements.view", "timesheets.view", "timesheets.decide",
+                        "invoices.view"}
 
 
 def test_admin_holds_every_permission_and_facility_contacts_only_see_their_own_work(users):
