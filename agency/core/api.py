@@ -16,10 +16,9 @@ from flask import Blueprint, current_app, g, jsonify, request, url_for
 from agency.core.dates import parse_iso_date
 from agency.core.errors import ValidationError, json_error
 from agency.core.money import parse_decimal
+from agency.core.openapi import API_PREFIX, documented
 from agency.core.permissions import public, requires
 from agency.core.states import STATES
-
-API_PREFIX = "/api/v1"
 
 # --------------------------------------------------------------------------- fields
 
@@ -328,6 +327,8 @@ bp = api_blueprint("api", __name__)
 
 @bp.get("/jobs/<job_id>")
 @requires("jobs.view")
+@documented("Status of a background job: queued, started, finished (with its result) or failed",
+            errors=(404, 503))
 def job(job_id: str):
     from agency.core.jobs import job_status
 

@@ -4,7 +4,7 @@ import re
 
 from flask import current_app
 
-from agency.core.api import API_PREFIX
+API_PREFIX = "/api/v1"
 
 ERROR_SCHEMA = {
     "type": "object",
