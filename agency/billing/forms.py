@@ -1,0 +1,52 @@
+"""Forms for timesheets, invoice runs, payments and voids."""
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import BooleanField, DateField, DecimalField, SelectField, StringField, SubmitField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+
+class EntryForm(FlaskForm):
+    placement_id = SelectField("Placement", coerce=int, choices=[], validate_choice=True)
+    work_date = DateField("Work date", validators=[DataRequired()])
+    direct_care_hours = DecimalField("Direct-care hours", places=2, default=0,
+                                     validators=[Optional(), NumberRange(min=0, max=24)])
+    supervision_hours = DecimalField("Supervision hours", places=2, default=0,
+                                     validators=[Optional(), NumberRange(min=0, max=24)])
+    travel_miles = DecimalField("Travel miles", places=2, default=0,
+                                validators=[Optional(), NumberRange(min=0, max=2000)])
+    notes = StringField("Notes", validators=[Optional(), Length(max=500)])
+    submit = SubmitField("Save entry")
+
+    FIELDS = ("placement_id", "work_date", "direct_care_hours", "supervision_hours", "travel_miles", "notes")
+
+
+class DecideForm(FlaskForm):
+    reason = StringField("Reason (for rejections)", validators=[Optional(), Length(max=500)])
+    approve = SubmitField("Approve selected")
+    reject = SubmitField("Reject selected")
+
+
+class ImportForm(FlaskForm):
+    file = FileField("Timesheet CSV", validators=[FileRequired("Choose a CSV file")])
+    dry_run = BooleanField("Dry run: check every row, import nothing", default=True)
+    submit = SubmitField("Check or import")
+
+
+class InvoiceRunForm(FlaskForm):
+    period_start = DateField("Period start", validators=[DataRequired()])
+    period_end = DateField("Period end", validators=[DataRequired()])
+    facility_id = SelectField("Facility", coerce=int, choices=[], validate_choice=True)
+    submit = SubmitField("Generate invoices")
+
+
+class PaymentForm(FlaskForm):
+    amount = DecimalField("Amount ($)", places=2, validators=[DataRequired(), NumberRange(min=0.01)])
+    received_on = DateField("Received on", validators=[DataRequired()])
+    reference = StringField("Reference (check or ACH number)", validators=[Optional(), Length(max=120)])
+    submit = SubmitField("Record payment")
+
+
+class VoidForm(FlaskForm):
+    reason = StringField("Reason", validators=[DataRequired(), Length(max=500)])
+    submit = SubmitField("Void invoice")

@@ -1,0 +1,47 @@
+"""Timesheet and invoice lists for the pages and the API, scoped to the viewer's facility."""
+
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
+
+from agency.billing.models import Invoice, TimesheetEntry
+from agency.core.permissions import facility_scope
+from agency.placements.models import Placement
+
+
+def entries_query(actor, *, status: str | None = None, facility_id: int | None = None,
+                  placement_id: int | None = None, date_from: date | None = None,
+                  date_to: date | None = None):
+    """Timesheet entries matching the filters; a facility contact only gets their facility's."""
+    query = (
+        sa.select(TimesheetEntry)
+        .join(TimesheetEntry.placement)
+        .options(joinedload(TimesheetEntry.placement).joinedload(Placement.therapist),
+                 joinedload(TimesheetEntry.placement).joinedload(Placement.facility))
+    )
+    if (own := facility_scope(actor)) is not None:
+        query = query.where(Placement.facility_id == own)
+    if status:
+        query = query.where(TimesheetEntry.status == status)
+    if facility_id:
+        query = query.where(Placement.facility_id == facility_id)
+    if placement_id:
+        query = query.where(TimesheetEntry.placement_id == placement_id)
+    if date_from:
+        query = query.where(TimesheetEntry.work_date >= date_from)
+    if date_to:
+        query = query.where(TimesheetEntry.work_date <= date_to)
+    return query
+
+
+def invoices_query(actor, *, status: str | None = None, facility_id: int | None = None):
+    """Invoices matching the filters; a facility contact only gets their facility's."""
+    query = sa.select(Invoice).options(joinedload(Invoice.facility))
+    if (own := facility_scope(actor)) is not None:
+        query = query.where(Invoice.facility_id == own)
+    if status:
+        query = query.where(Invoice.status == status)
+    if facility_id:
+        query = query.where(Invoice.facility_id == facility_id)
+    return query
