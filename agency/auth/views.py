@@ -73,8 +73,8 @@ def home():
         "admin": "credentials.worklist",
         "credentialing": "credentials.worklist",
         "recruiter": "placements.recruiting",
-        "billing": "facilities.facilities",
-        "facility": "placements.placements",
+        "billing": "billing.invoices",
+        "facility": "billing.portal",
     }
     return redirect(url_for(landing[current_user.role]))
 

@@ -1,5 +1,330 @@
 """Billing pages: timesheets, invoices, payments, receivables, and the facility portal."""
 
-from flask import Blueprint
+import csv
+import io
+from datetime import date
+
+import sqlalchemy as sa
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from sqlalchemy.orm import joinedload, selectinload
+
+from agency.billing import invoicing, queries, receivables, timesheets
+from agency.billing.forms import DecideForm, EntryForm, ImportForm, InvoiceRunForm, PaymentForm, VoidForm
+from agency.billing.jobs import generate_invoices
+from agency.billing.models import ENTRY_STATUSES, INVOICE_STATUSES, Invoice, InvoiceLine, TimesheetEntry
+from agency.core import audit
+from agency.core.dates import parse_iso_date, today
+from agency.core.errors import DomainError
+from agency.core.forms import form_values, show_errors
+from agency.core.jobs import start_job
+from agency.core.outbox import OutboxMessage
+from agency.core.permissions import current_actor, facility_scope, requires
+from agency.credentials.forms import choices
+from agency.extensions import db
+from agency.facilities.models import Facility
+from agency.placements.models import Placement
 
 bp = Blueprint("billing", __name__)
+
+
+def _day_arg(name: str) -> date | None:
+    try:
+        return parse_iso_date(request.args[name]) if request.args.get(name) else None
+    except ValueError:
+        flash(f"Ignored {name.replace('_', ' ')}: not a date.", "warning")
+        return None
+
+
+# ----------------------------------------------------------------------------- timesheets
+
+
+@bp.get("/timesheets")
+@requires("timesheets.view")
+def timesheets_list():
+    actor = current_actor()
+    filters = {
+        "status": request.args.get("status") if request.args.get("status") in ENTRY_STATUSES else None,
+        "facility_id": request.args.get("facility_id", type=int),
+        "date_from": _day_arg("from"),
+        "date_to": _day_arg("to"),
+    }
+    query = queries.entries_query(actor, **filters).order_by(TimesheetEntry.work_date.desc(),
+                                                              TimesheetEntry.id.desc())
+    pagination = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    facilities = [] if facility_scope(actor) is not None else db.session.scalars(
+        sa.select(Facility).order_by(Facility.name)).all()
+    return render_template("billing/timesheets.html", pagination=pagination, filters=filters,
+                           statuses=ENTRY_STATUSES, facilities=facilities, decide_form=DecideForm())
+
+
+def _placement_choices(form: EntryForm) -> None:
+    form.placement_id.choices = choices(
+        (p.id, f"{p.therapist.full_name} at {p.facility.name} (from {p.start_on.isoformat()})")
+        for p in db.session.scalars(
+            sa.select(Placement).where(Placement.status.in_(timesheets.BILLABLE_PLACEMENT_STATUSES))
+            .options(joinedload(Placement.therapist), joinedload(Placement.facility))
+            .order_by(Placement.start_on.desc()))
+    )
+
+
+@bp.route("/timesheets/new", methods=["GET", "POST"])
+@bp.route("/timesheets/<int:entry_id>/edit", methods=["GET", "POST"])
+@requires("timesheets.edit")
+def edit_entry(entry_id: int | None = None):
+    entry = timesheets.get_entry(entry_id, current_actor()) if entry_id else None
+    form = EntryForm(obj=entry)
+    _placement_choices(form)
+    if request.method == "GET" and entry is None and request.args.get("placement_id", type=int):
+        form.placement_id.data = request.args.get("placement_id", type=int)
+    if form.validate_on_submit():
+        values = form_values(form, EntryForm.FIELDS)
+        try:
+            if entry is None:
+                saved = timesheets.record_entry(values, current_actor())
+            else:
+                saved = timesheets.update_entry(entry, values, current_actor())
+        except DomainError as exc:
+            show_errors(form, exc)
+        else:
+            flash(f"Entry for {saved.work_date:%b %d, %Y} saved; it awaits approval.", "success")
+            return redirect(url_for(".timesheets_list"))
+    return render_template("billing/entry_form.html", form=form, entry=entry)
+
+
+@bp.post("/timesheets/decide")
+@requires("timesheets.decide")
+def decide():
+    """Approve or reject the ticked entries, all together."""
+    form = DecideForm()
+    back = request.form.get("next") or url_for(".timesheets_list")
+    back = back if back.startswith("/") and not back.startswith("//") else url_for(".timesheets_list")
+    ids = [int(i) for i in request.form.getlist("entry_ids") if i.isdigit()]
+    if not form.validate_on_submit():
+        flash("The form expired; please try again.", "error")
+    elif not ids:
+        flash("Tick the entries to approve or reject first.", "warning")
+    else:
+        try:
+            entries = [timesheets.get_entry(i, current_actor()) for i in ids]
+            changed = timesheets.decide(entries, approve=bool(form.approve.data), actor=current_actor(),
+                                        reason=form.reason.data)
+        except DomainError as exc:
+            flash(f"Nothing changed: {exc.message}", "error")
+        else:
+            flash(f"{changed} entr{'y' if changed == 1 else 'ies'} "
+                  f"{'approved' if form.approve.data else 'rejected'}.", "success")
+    return redirect(back)
+
+
+@bp.route("/timesheets/import", methods=["GET", "POST"])
+@requires("timesheets.edit")
+def import_timesheets():
+    form = ImportForm()
+    report = None
+    if form.validate_on_submit():
+        raw = form.file.data.read(2 * 1024 * 1024 + 1)
+        if len(raw) > 2 * 1024 * 1024:
+            form.file.errors = ["the file is larger than 2 MB; split it"]
+        else:
+            try:
+                text = raw.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                form.file.errors = ["the file is not UTF-8 text"]
+            else:
+                report = timesheets.import_csv(text, current_actor(), dry_run=form.dry_run.data)
+                if report.ok and not form.dry_run.data:
+                    flash(f"Imported {report.imported} entries.", "success")
+                elif report.ok:
+                    flash(f"All {report.rows} rows are good. Untick dry run to import them.", "success")
+                else:
+                    flash(f"{len(report.errors)} problem(s) found; nothing was imported.", "error")
+    return render_template("billing/import.html", form=form, report=report,
+                           columns=timesheets.CSV_COLUMNS)
+
+
+# ----------------------------------------------------------------------------- invoices
+
+
+@bp.get("/invoices")
+@requires("invoices.view")
+def invoices():
+    actor = current_actor()
+    status = request.args.get("status") if request.args.get("status") in INVOICE_STATUSES else None
+    facility_id = request.args.get("facility_id", type=int)
+    query = queries.invoices_query(actor, status=status, facility_id=facility_id).order_by(Invoice.id.desc())
+    pagination = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    return render_template("billing/invoices.html", pagination=pagination, status=status,
+                           statuses=INVOICE_STATUSES, facility_id=facility_id, as_of=today())
+
+
+@bp.route("/invoices/run", methods=["GET", "POST"])
+@requires("invoices.edit")
+def run_invoices():
+    form = InvoiceRunForm()
+    facilities = db.session.scalars(sa.select(Facility).order_by(Facility.name)).all()
+    form.facility_id.choices = choices([(0, "Every facility with approved hours")] +
+                                       [(f.id, f.name) for f in facilities])
+    if request.method == "GET":
+        form.period_start.data, form.period_end.data = invoicing.last_closed_period("monthly", today())
+    if form.validate_on_submit():
+        if form.period_end.data < form.period_start.data:
+            form.period_end.errors = ["must not be before the period start"]
+        else:
+            actor = current_actor()
+            handle = start_job(generate_invoices, form.period_start.data.isoformat(),
+                               form.period_end.data.isoformat(), form.facility_id.data or None, actor.id,
+                               actor=actor)
+            if handle.status == "finished":
+                made = handle.result["invoice_ids"]
+                flash(f"{len(made)} invoice(s) generated." if made else "Nothing new to bill in that period.",
+                      "success")
+                for problem in handle.result["unpriced"][:10]:
+                    flash(f"Entry {problem['entry_id']} not billed: {problem['reason']}", "warning")
+            else:
+                flash(f"Invoice run queued (job {handle.id}); refresh the invoice list in a moment.",
+                      "success")
+            return redirect(url_for(".invoices"))
+    unbilled = db.session.execute(
+        sa.select(Facility.name, sa.func.count(TimesheetEntry.id),
+                  sa.func.sum(TimesheetEntry.direct_care_hours))
+        .join(Placement, Placement.facility_id == Facility.id)
+        .join(TimesheetEntry, TimesheetEntry.placement_id == Placement.id)
+        .where(TimesheetEntry.id.in_(invoicing.unbilled_entries_query(today()).with_only_columns(
+            TimesheetEntry.id)))
+        .group_by(Facility.name).order_by(Facility.name)
+    ).all()
+    return render_template("billing/run.html", form=form, unbilled=unbilled)
+
+
+@bp.get("/invoices/<int:invoice_id>")
+@requires("invoices.view")
+def invoice(invoice_id: int):
+    actor = current_actor()
+    found = receivables.get_invoice(invoice_id, actor)
+    lines = db.session.scalars(
+        sa.select(InvoiceLine).where(InvoiceLine.invoice_id == found.id)
+        .options(joinedload(InvoiceLine.placement).joinedload(Placement.therapist),
+                 selectinload(InvoiceLine.sources))
+        .order_by(InvoiceLine.position)
+    ).all()
+    email = db.session.scalar(sa.select(OutboxMessage).where(
+        OutboxMessage.dedupe_key == f"invoice:{found.number}"))
+    payment_form = PaymentForm()
+    payment_form.received_on.data = today()
+    return render_template("billing/invoice.html", invoice=found, lines=lines, email=email,
+                           payment_form=payment_form, void_form=VoidForm(), as_of=today())
+
+
+@bp.get("/invoices/<int:invoice_id>/pdf")
+@requires("invoices.view")
+def invoice_pdf(invoice_id: int):
+    found = receivables.get_invoice(invoice_id, current_actor())
+    audit.record("download", found, f"downloaded invoice {found.number} PDF")
+    db.session.commit()
+    return send_file(io.BytesIO(found.pdf), mimetype="application/pdf", as_attachment=True,
+                     download_name=f"{found.number}.pdf")
+
+
+@bp.post("/invoices/<int:invoice_id>/payments")
+@requires("payments.record")
+def record_payment(invoice_id: int):
+    found = receivables.get_invoice(invoice_id)
+    form = PaymentForm()
+    if form.validate_on_submit():
+        try:
+            receivables.record_payment(found, form.amount.data, form.received_on.data, form.reference.data,
+                                       current_actor())
+        except DomainError as exc:
+            flash(f"Payment not recorded: {exc.message}", "error")
+        else:
+            flash(f"Payment of ${form.amount.data:.2f} recorded; balance ${found.balance}.", "success")
+    else:
+        flash("Payment not recorded: " + "; ".join(
+            f"{form[name].label.text} {msgs[0]}" for name, msgs in form.errors.items()), "error")
+    return redirect(url_for(".invoice", invoice_id=invoice_id))
+
+
+@bp.post("/invoices/<int:invoice_id>/void")
+@requires("invoices.edit")
+def void(invoice_id: int):
+    found = receivables.get_invoice(invoice_id)
+    form = VoidForm()
+    if form.validate_on_submit():
+        try:
+            receivables.void_invoice(found, form.reason.data, current_actor())
+        except DomainError as exc:
+            flash(f"Not voided: {exc.message}", "error")
+        else:
+            flash(f"Invoice {found.number} voided; its hours can be billed again.", "success")
+    else:
+        flash("Say why the invoice is voided.", "error")
+    return redirect(url_for(".invoice", invoice_id=invoice_id))
+
+
+# ----------------------------------------------------------------------------- receivables
+
+
+@bp.get("/receivables")
+@requires("receivables.view")
+def receivables_page():
+    as_of = _day_arg("as_of") or today()
+    report = receivables.aging(as_of, current_actor())
+    if request.args.get("format") == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["facility_id", "facility", *receivables.BUCKETS, "total"])
+        for row in report.facilities:
+            writer.writerow([row.facility_id, row.name, *(row.buckets[b] for b in receivables.BUCKETS),
+                             row.total])
+        writer.writerow(["", "All facilities", *(report.buckets[b] for b in receivables.BUCKETS),
+                         report.total])
+        return Response(out.getvalue(), mimetype="text/csv", headers={
+            "Content-Disposition": f"attachment; filename=aging-{as_of.isoformat()}.csv"})
+    return render_template(
+        "billing/receivables.html", report=report, buckets=receivables.BUCKETS,
+        labels=receivables.BUCKET_LABELS,
+        chart_labels=[receivables.BUCKET_LABELS[b] for b in receivables.BUCKETS],
+        chart_values=[report.buckets[b] for b in receivables.BUCKETS],
+    )
+
+
+# ----------------------------------------------------------------------------- facility portal
+
+
+@bp.get("/portal")
+@requires("invoices.view")
+def portal():
+    """A facility contact's home: hours to approve, open invoices and the statement of account."""
+    actor = current_actor()
+    own = facility_scope(actor)
+    if own is None:
+        return redirect(url_for(".invoices"))
+    facility = db.session.get(Facility, own)
+    waiting = db.session.scalars(
+        queries.entries_query(actor, status="submitted").order_by(TimesheetEntry.work_date)
+    ).all()
+    placements = db.session.scalars(
+        sa.select(Placement).where(Placement.facility_id == own, Placement.status.in_(
+            ("onboarding", "active"))).options(joinedload(Placement.therapist)).order_by(Placement.start_on)
+    ).all()
+    statement = db.session.scalars(
+        queries.invoices_query(actor).where(Invoice.status != "void").order_by(Invoice.issued_on.desc())
+    ).all()
+    as_of = today()
+    open_invoices = [i for i in statement if i.is_open]
+    return render_template(
+        "billing/portal.html", facility=facility, waiting=waiting, placements=placements,
+        statement=statement, as_of=as_of, decide_form=DecideForm(),
+        open_total=sum((i.balance for i in open_invoices), 0),
+        overdue_total=sum((i.balance for i in open_invoices if i.due_on < as_of), 0),
+    )
