@@ -47,12 +47,13 @@ def create_app(overrides: dict | None = None) -> Flask:
     from agency.billing.views import bp as billing_bp
     from agency.credentials.api import bp as credentials_api
     from agency.credentials.views import bp as credentials_bp
+    from agency.dashboard.views import bp as dashboard_bp
     from agency.facilities.api import bp as facilities_api
     from agency.facilities.views import bp as facilities_bp
     from agency.placements.api import bp as placements_api
     from agency.placements.views import bp as placements_bp
 
-    for bp in (auth_bp, credentials_bp, facilities_bp, placements_bp, billing_bp):
+    for bp in (auth_bp, dashboard_bp, credentials_bp, facilities_bp, placements_bp, billing_bp):
         app.register_blueprint(bp)
     for api_bp in (core_api.bp, credentials_api, facilities_api, placements_api, billing_api):
         csrf.exempt(api_bp)

@@ -42,7 +42,7 @@ def _safe_next(target: str | None) -> str | None:
 @public
 def login():
     if current_user.is_authenticated:
-        return redirect(url_for("auth.home"))
+        return redirect(url_for("dashboard.home"))
     form = LoginForm()
     if form.validate_on_submit():
         user = services.authenticate(form.email.data, form.password.data)
@@ -51,7 +51,7 @@ def login():
         else:
             login_user(user)
             flash(f"Welcome back, {user.display_name}.", "success")
-            return redirect(_safe_next(request.args.get("next")) or url_for("auth.home"))
+            return redirect(_safe_next(request.args.get("next")) or url_for("dashboard.home"))
     return render_template("auth/login.html", form=form)
 
 
@@ -62,21 +62,6 @@ def logout():
     logout_user()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))
-
-
-@bp.get("/")
-@public
-def home():
-    if not current_user.is_authenticated:
-        return redirect(url_for("auth.login"))
-    landing = {
-        "admin": "credentials.worklist",
-        "credentialing": "credentials.worklist",
-        "recruiter": "placements.recruiting",
-        "billing": "billing.invoices",
-        "facility": "billing.portal",
-    }
-    return redirect(url_for(landing[current_user.role]))
 
 
 @bp.route("/account", methods=["GET", "POST"])

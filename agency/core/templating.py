@@ -31,6 +31,14 @@ def init_app(app):
     def format_money(value):
         return "—" if value is None else f"${money_str(value)}"
 
+    @app.template_filter("short_day")
+    def format_short_day(value):
+        return value.strftime("%b %d")
+
+    @app.template_filter("month")
+    def format_month(value):
+        return value.strftime("%b %Y")
+
     @app.template_filter("label")
     def label(value):
         return "—" if value is None else str(value).replace("_", " ").capitalize()

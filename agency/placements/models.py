@@ -115,11 +115,16 @@ class Placement(db.Model):
     telehealth: Mapped[bool] = mapped_column(default=False)
     status: Mapped[str] = mapped_column(sa.String(20), default="proposed")
     notes: Mapped[str | None] = mapped_column(sa.Text)
+    # The recruiter who owns the placement: "my placements" on their dashboard.
+    recruiter_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
     therapist: Mapped[Therapist] = relationship()
     facility: Mapped[Facility] = relationship()
     assignment: Mapped[Assignment | None] = relationship()
+    recruiter = relationship("User")
     checklist: Mapped[list["ChecklistItem"]] = relationship(
         back_populates="placement", cascade="all, delete-orphan",
         order_by="(ChecklistItem.due_on, ChecklistItem.position)",

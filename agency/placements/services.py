@@ -210,6 +210,8 @@ def create_placement(values: dict, actor=None) -> Placement:
     _check_placement(values, None)
     placement = Placement(**{**values, "therapist": therapist, "facility": facility,
                              "therapist_id": therapist.id, "facility_id": facility.id})
+    if placement.recruiter_id is None and getattr(actor, "role", None) == "recruiter":
+        placement.recruiter_id = actor.id
     db.session.add(placement)
     _build_schedule(placement)
     placement.events.append(PlacementEvent(to_status="proposed", by_id=getattr(actor, "id", None)))

@@ -1,0 +1,58 @@
+"""The home page: a dashboard for each role; facility contacts land on their portal."""
+
+from flask import Blueprint, redirect, render_template, url_for
+from flask_login import current_user, login_required
+
+from agency.billing.receivables import BUCKET_LABELS, BUCKETS, aging
+from agency.core.dates import today
+from agency.core.permissions import current_actor, public
+from agency.credentials.worklist import worklist
+from agency.dashboard import metrics
+from agency.placements.worklist import recruiter_worklist
+
+bp = Blueprint("dashboard", __name__)
+
+
+@bp.get("/")
+@public
+def home():
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login"))
+    if current_user.role == "facility":
+        return redirect(url_for("billing.portal"))
+    return redirect(url_for("dashboard.dashboard"))
+
+
+@bp.get("/dashboard")
+@login_required
+@public
+def dashboard():
+    """What this role should look at first thing in the morning."""
+    role = current_user.role
+    if role == "facility":
+        return redirect(url_for("billing.portal"))
+    as_of = today()
+    data = {"as_of": as_of, "role": role}
+    if role in ("recruiter", "admin"):
+        items = recruiter_worklist(as_of)
+        data["recruiting"] = items[:15]
+        data["open_assignments"] = sum(1 for i in items if i.kind == "open_assignment")
+        data["my_placements"] = metrics.my_placements(current_user.id)
+    if role in ("credentialing", "admin"):
+        items = worklist(as_of)
+        data["credential_items"] = items[:15]
+        data["credential_count"] = len(items)
+        data["compliance"] = metrics.compliance(as_of)
+        data["expirations"] = metrics.expirations_by_week(as_of)
+    if role in ("billing", "admin"):
+        report = aging(as_of, current_actor())
+        data["aging"] = report
+        data["aging_chart"] = ([BUCKET_LABELS[b] for b in BUCKETS], [report.buckets[b] for b in BUCKETS])
+        data["unbilled"] = metrics.unbilled_hours(as_of)
+        data["invoices_to_send"] = metrics.invoices_to_send()
+        data["money_by_month"] = metrics.billed_and_collected(as_of)
+    if role == "admin":
+        data["active_placements"] = metrics.active_placements()
+        data["month_money"] = metrics.month_money(as_of)
+        data["escalations"] = metrics.escalations()
+    return render_template("dashboard/dashboard.html", **data)
