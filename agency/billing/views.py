@@ -25,6 +25,7 @@ from agency.billing.models import ENTRY_STATUSES, INVOICE_STATUSES, Invoice, Inv
 from agency.core import audit
 from agency.core.dates import parse_iso_date, today
 from agency.core.errors import DomainError
+from agency.core.exports import csv_response, wants_csv
 from agency.core.forms import form_values, show_errors
 from agency.core.jobs import start_job
 from agency.core.outbox import OutboxMessage
@@ -60,6 +61,12 @@ def timesheets_list():
     }
     query = queries.entries_query(actor, **filters).order_by(TimesheetEntry.work_date.desc(),
                                                               TimesheetEntry.id.desc())
+    if wants_csv():
+        return csv_response("timesheets.csv", [
+            "id", "placement_id", "therapist", "facility", "work_date", "direct_care_hours", "supervision_hours",
+            "travel_miles", "status", "rejection_reason"], query, lambda e: [
+            e.id, e.placement_id, e.placement.therapist.full_name, e.placement.facility.name, e.work_date,
+            e.direct_care_hours, e.supervision_hours, e.travel_miles, e.status, e.rejection_reason])
     pagination = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
     facilities = [] if facility_scope(actor) is not None else db.session.scalars(
         sa.select(Facility).order_by(Facility.name)).all()
@@ -162,6 +169,12 @@ def invoices():
     status = request.args.get("status") if request.args.get("status") in INVOICE_STATUSES else None
     facility_id = request.args.get("facility_id", type=int)
     query = queries.invoices_query(actor, status=status, facility_id=facility_id).order_by(Invoice.id.desc())
+    if wants_csv():
+        return csv_response("invoices.csv", [
+            "id", "number", "facility", "period_start", "period_end", "issued_on", "due_on", "total",
+            "amount_paid", "balance", "status"], query, lambda i: [
+            i.id, i.number, i.facility.name, i.period_start, i.period_end, i.issued_on, i.due_on, i.total,
+            i.amount_paid, i.balance, i.status])
     pagination = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
     return render_template("billing/invoices.html", pagination=pagination, status=status,
                            statuses=INVOICE_STATUSES, facility_id=facility_id, as_of=today())

@@ -16,6 +16,7 @@ from flask import (
 from agency.core.audit import AuditEvent
 from agency.core.dates import today
 from agency.core.errors import DomainError
+from agency.core.exports import csv_response, list_csv, wants_csv
 from agency.core.forms import form_values, show_errors
 from agency.core.outbox import OutboxMessage
 from agency.core.permissions import current_actor, requires
@@ -73,6 +74,11 @@ def worklist():
     }
     as_of = today()
     items = build_worklist(as_of, **filters)
+    if wants_csv():
+        return list_csv("credentialing-worklist.csv", ["due_on", "days_left", "kind", "therapist",
+                                                       "discipline", "state", "item", "details"],
+                        ([i.due_on, i.days_left(as_of), i.kind_label, i.therapist.full_name,
+                          i.therapist.discipline, i.state, i.title, i.detail] for i in items))
     return render_template("credentials/worklist.html", items=items, as_of=as_of, filters=filters,
                            kinds=KINDS, disciplines=DISCIPLINES, states=STATE_CHOICES)
 
@@ -90,6 +96,12 @@ def therapists():
         "status": _filter("status", THERAPIST_STATUSES),
     }
     query = queries.therapists_query(**filters).order_by(Therapist.last_name, Therapist.first_name)
+    if wants_csv():
+        return csv_response("therapists.csv", [
+            "id", "first_name", "last_name", "email", "phone", "discipline", "npi", "home_state", "caqh_id",
+            "caqh_attested_on", "status", "availability", "specialties"], query, lambda t: [
+            t.id, t.first_name, t.last_name, t.email, t.phone, t.discipline, t.npi, t.home_state, t.caqh_id,
+            t.caqh_attested_on, t.status, t.availability, "; ".join(t.specialties or [])])
     pagination = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
     return render_template("credentials/therapists.html", pagination=pagination, filters=filters,
                            disciplines=DISCIPLINES, statuses=THERAPIST_STATUSES, states=STATE_CHOICES)
@@ -164,6 +176,14 @@ def licenses():
         "status": _filter("status", LICENSE_STATUSES),
     }
     query = queries.licenses_query(**filters).order_by(License.expires_on, License.id)
+    if wants_csv():
+        as_of = today()
+        return csv_response("licenses.csv", [
+            "id", "therapist_id", "therapist", "state", "license_type", "number", "kind", "issued_on",
+            "expires_on", "effective_expires_on", "status", "verified_on", "verification_source"], query,
+            lambda lic: [lic.id, lic.therapist_id, lic.therapist.full_name, lic.state, lic.license_type,
+                         lic.number, lic.kind, lic.issued_on, lic.expires_on, lic.effective_expires_on,
+                         lic.status_on(as_of), lic.verified_on, lic.verification_source])
     pagination = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
     return render_template("credentials/licenses.html", pagination=pagination, filters=filters,
                            kinds=LICENSE_KINDS, statuses=LICENSE_STATUSES, states=STATE_CHOICES,

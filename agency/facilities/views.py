@@ -6,6 +6,7 @@ from sqlalchemy.orm import joinedload
 
 from agency.core.dates import today
 from agency.core.errors import DomainError
+from agency.core.exports import csv_response, wants_csv
 from agency.core.forms import form_values, show_errors
 from agency.core.permissions import can, current_actor, facility_scope, requires
 from agency.core.states import STATE_CHOICES
@@ -33,6 +34,13 @@ def facilities():
         "state": request.args.get("state") if request.args.get("state") in STATE_CODES else None,
     }
     query = queries.facilities_query(actor, **filters).order_by(Facility.name)
+    if wants_csv():
+        return csv_response("facilities.csv", [
+            "id", "name", "facility_type", "city", "state", "funding", "payment_terms_days", "invoice_schedule",
+            "bills_insurance", "payers", "billing_email", "required_documents", "active"], query, lambda f: [
+            f.id, f.name, f.facility_type, f.city, f.state, f.funding, f.payment_terms_days, f.invoice_schedule,
+            f.bills_insurance, "; ".join(f.payers or []), f.billing_email, "; ".join(f.required_documents or []),
+            f.active])
     pagination = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
     return render_template("facilities/facilities.html", pagination=pagination, filters=filters,
                            types=FACILITY_TYPE_LABELS, states=STATE_CHOICES)

@@ -5,6 +5,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 
 from agency.core.dates import today
 from agency.core.errors import DomainError
+from agency.core.exports import csv_response, list_csv, wants_csv
 from agency.core.forms import form_values, show_errors
 from agency.core.permissions import current_actor, facility_scope, requires
 from agency.credentials import queries as credential_queries
@@ -45,8 +46,11 @@ def _facility_choices(form_field) -> None:
 def recruiting():
     kind = request.args.get("kind") if request.args.get("kind") in KINDS else None
     as_of = today()
-    return render_template("placements/recruiting.html", items=recruiter_worklist(as_of, kind=kind),
-                           kinds=KINDS, kind=kind, as_of=as_of)
+    items = recruiter_worklist(as_of, kind=kind)
+    if wants_csv():
+        return list_csv("recruiting-worklist.csv", ["due_on", "kind", "what", "details", "at_risk"],
+                        ([i.due_on, i.kind_label, i.title, i.detail, i.at_risk] for i in items))
+    return render_template("placements/recruiting.html", items=items, kinds=KINDS, kind=kind, as_of=as_of)
 
 
 # ----------------------------------------------------------------------------- assignments
@@ -59,6 +63,12 @@ def assignments():
     status = status if status in ASSIGNMENT_STATUSES else None
     discipline = request.args.get("discipline") if request.args.get("discipline") in DISCIPLINES else None
     query = queries.assignments_query(status=status, discipline=discipline).order_by(Assignment.start_on)
+    if wants_csv():
+        return csv_response("assignments.csv", [
+            "id", "title", "facility", "discipline", "service_states", "start_on", "length_weeks",
+            "hours_per_week", "telehealth", "status"], query, lambda a: [
+            a.id, a.title, a.facility.name, a.discipline, " ".join(a.service_states), a.start_on,
+            a.length_weeks, a.hours_per_week, a.telehealth, a.status])
     pagination = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
     return render_template("placements/assignments.html", pagination=pagination, status=status,
                            discipline=discipline, statuses=ASSIGNMENT_STATUSES, disciplines=DISCIPLINES)
@@ -148,6 +158,12 @@ def placements():
     q = (request.args.get("q") or "").strip()[:100] or None
     query = queries.placements_query(current_actor(), status=status, q=q).order_by(
         Placement.start_on.desc(), Placement.id.desc())
+    if wants_csv():
+        return csv_response("placements.csv", [
+            "id", "therapist_id", "therapist", "facility_id", "facility", "start_on", "end_on", "service_states",
+            "billing_basis", "hours_per_week", "telehealth", "status"], query, lambda p: [
+            p.id, p.therapist_id, p.therapist.full_name, p.facility_id, p.facility.name, p.start_on, p.end_on,
+            " ".join(p.service_states), p.billing_basis, p.hours_per_week, p.telehealth, p.status])
     pagination = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
     return render_template("placements/placements.html", pagination=pagination, status=status, q=q,
                            statuses=PLACEMENT_STATUSES)
