@@ -1,13 +1,14 @@
 """The home page: a dashboard for each role; facility contacts land on their portal."""
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from agency.billing.receivables import BUCKET_LABELS, BUCKETS, aging
 from agency.core.dates import today
-from agency.core.permissions import current_actor, public
+from agency.core.permissions import current_actor, public, requires
 from agency.credentials.worklist import worklist
 from agency.dashboard import metrics
+from agency.dashboard.search import search as run_search
 from agency.placements.worklist import recruiter_worklist
 
 bp = Blueprint("dashboard", __name__)
@@ -56,3 +57,19 @@ def dashboard():
         data["month_money"] = metrics.month_money(as_of)
         data["escalations"] = metrics.escalations()
     return render_template("dashboard/dashboard.html", **data)
+
+
+@bp.get("/search")
+@requires("therapists.view")
+def search():
+    q = request.args.get("q", "")
+    results = run_search(current_actor(), q)
+    if results.count == 1:
+        only = (results.therapists or results.facilities or results.invoices)[0]
+        endpoint, key = {
+            "therapist": ("credentials.therapist", "therapist_id"),
+            "facility": ("facilities.facility", "facility_id"),
+            "invoice": ("billing.invoice", "invoice_id"),
+        }[only.__audit_type__]
+        return redirect(url_for(endpoint, **{key: only.id}))
+    return render_template("dashboard/search.html", q=q, results=results)
