@@ -35,6 +35,8 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # The secret in this user's private calendar feed URL; replacing it revokes old links.
+    calendar_token: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
 
     tokens: Mapped[list["ApiToken"]] = relationship(back_populates="user")
 

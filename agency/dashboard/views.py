@@ -1,13 +1,14 @@
 """The home page: a dashboard for each role; facility contacts land on their portal."""
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from agency.auth.forms import NewTokenForm
 from agency.billing.receivables import BUCKET_LABELS, BUCKETS, aging
 from agency.core.dates import today
 from agency.core.permissions import current_actor, public, requires
 from agency.credentials.worklist import worklist
-from agency.dashboard import metrics
+from agency.dashboard import calendar, metrics
 from agency.dashboard.search import search as run_search
 from agency.placements.worklist import recruiter_worklist
 
@@ -73,3 +74,25 @@ def search():
         }[only.__audit_type__]
         return redirect(url_for(endpoint, **{key: only.id}))
     return render_template("dashboard/search.html", q=q, results=results)
+
+
+@bp.get("/calendar/<token>.ics")
+@public
+def calendar_feed(token: str):
+    """A user's private deadline feed; the secret token in the URL is the only key."""
+    user = calendar.user_for_calendar(token)
+    if user is None:
+        abort(404)
+    return Response(calendar.feed(user, today()), mimetype="text/calendar",
+                    headers={"Content-Disposition": 'inline; filename="agency-deadlines.ics"',
+                             "Cache-Control": "private, max-age=900"})
+
+
+@bp.post("/account/calendar")
+@login_required
+@public
+def renew_calendar():
+    if NewTokenForm(prefix="calendar").validate_on_submit():
+        calendar.rotate_token(current_user)
+        flash("Your calendar link is ready; any earlier link no longer works.", "success")
+    return redirect(url_for("auth.account") + "#calendar")

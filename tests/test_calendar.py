@@ -1,0 +1,53 @@
+"""Private calendar feeds that the icalendar library and calendar clients can read."""
+
+import re
+from datetime import date
+
+from icalendar import Calendar
+
+from tests import factories
+from tests.billing import scenario
+from tests.conftest import csrf_of
+
+
+def feed_url(b) -> str:
+    page = b.get("/account")
+    b.client.post("/account/calendar", data={"calendar-csrf_token": csrf_of(page)})
+    return re.search(r'id="calendar-url">http://localhost(/calendar/[^<]+\.ics)', b.get("/account").data.decode())[1]
+
+
+def summaries(ics: bytes) -> list[str]:
+    return [str(c["summary"]) for c in Calendar.from_ical(ics).walk("VEVENT")]
+
+
+def test_a_credentialing_feed_lists_license_expiries_and_is_valid_icalendar(browser, app):
+    person = factories.therapist(first_name="Noor")
+    factories.license(person, state="NJ", expires_on=date(2027, 1, 15))
+    url = feed_url(browser("credentialing"))
+    response = app.test_client().get(url)
+    assert response.mimetype == "text/calendar"
+    assert any("Noor" in s and "NJ" in s for s in summaries(response.data))
+
+
+def test_a_facility_feed_holds_only_its_own_invoice_due_dates(browser, app, users):
+    from agency.billing.invoicing import invoice_facility
+    from agency.extensions import db
+    from agency.facilities.models import Facility
+
+    own = db.session.get(Facility, users["facility"].facility_id)
+    other = scenario.facility(name="Not Yours")
+    for place in (own, other):
+        scenario.rate_card(place)
+        scenario.entry(scenario.active_placement(place), date(2026, 11, 2))
+        invoice_facility(place.id, date(2026, 11, 1), date(2026, 11, 30))
+    events = summaries(app.test_client().get(feed_url(browser("facility"))).data)
+    assert len(events) == 1 and "Riverside" in events[0]
+
+
+def test_an_unknown_or_renewed_link_is_not_found(browser, app):
+    b = browser("recruiter")
+    old = feed_url(b)
+    new = feed_url(b)
+    assert old != new
+    assert app.test_client().get(old).status_code == 404
+    assert app.test_client().get("/calendar/nonsense.ics").status_code == 404
