@@ -1,9 +1,522 @@
-"""`flask seed-demo`: a realistic demo agency."""
+"""`flask seed-demo`: a realistic demo agency, built through the same services staff use.
+
+The agency's recent past is replayed: hours are recorded and approved week
+by week and invoices issued month by month with "today" set to each of those
+days, so the aging page, the dunning history and the charts tell a story.
+"""
+
+import random
+import struct
+import zlib
+from contextlib import contextmanager
+from datetime import date, timedelta
+from decimal import Decimal
+from io import BytesIO
 
 import click
+import sqlalchemy as sa
+from dateutil.relativedelta import relativedelta
+from flask import current_app
+from flask.cli import with_appcontext
+
+from agency.auth.services import create_user
+from agency.billing import invoicing, receivables, timesheets
+from agency.billing.models import TimesheetEntry
+from agency.core.dates import today
+from agency.core.states import npi_is_valid
+from agency.credentials import services as creds
+from agency.credentials.documents import store_document
+from agency.credentials.models import Therapist
+from agency.extensions import db
+from agency.facilities import services as facilities
+from agency.placements import services as placements
+from agency.placements.models import Placement
+from agency.placements.readiness import readiness
+
+PASSWORD = "demo-password"
+STAFF = [
+    ("admin@demo.agency", "admin", "Avery Morgan"),
+    ("recruiter@demo.agency", "recruiter", "Jordan Lee"),
+    ("credentialing@demo.agency", "credentialing", "Priya Shah"),
+    ("billing@demo.agency", "billing", "Marcus Webb"),
+]
+
+FIRST = ["Maria", "James", "Aisha", "Daniel", "Sofia", "Kevin", "Grace", "Luis", "Hannah", "Omar", "Emily",
+         "Marcus", "Naomi", "Ethan", "Leah", "Andre", "Chloe", "Victor", "Priya", "Samuel", "Elena", "Tyrone",
+         "Isabel", "Noah", "Fatima", "Caleb", "Rosa", "Julian", "Amara", "Wesley", "Lena", "Derek", "Keiko",
+         "Malik", "Tessa", "Rafael", "Ingrid", "Darnell", "Yara", "Gavin"]
+LAST = ["Alvarez", "Bennett", "Chen", "Diallo", "Esposito", "Fischer", "Goldberg", "Haddad", "Ibrahim",
+        "Jensen", "Kowalski", "Lopez", "Mensah", "Nguyen", "Okafor", "Patel", "Quinn", "Rossi", "Sato",
+        "Thompson", "Usman", "Vargas", "Washington", "Xu", "Young", "Zimmerman", "Abbott", "Brooks", "Castillo",
+        "Dubois", "Ellis", "Farouk", "Garcia", "Holm", "Iyer", "Jones", "Kim", "Larsen", "Murphy", "Novak"]
+SPECIALTIES = ["trauma", "adolescents", "substance use", "eating disorders", "serious mental illness",
+               "couples", "crisis", "geriatric", "perinatal", "LGBTQ+ affirming", "DBT", "EMDR"]
+
+# discipline -> (license type by state, default license type)
+COUNSELOR_TYPE = {"NY": "LMHC", "FL": "LMHC", "MA": "LMHC", "IL": "LCPC", "CA": "LPCC"}
+STATES = ["NY", "NJ", "PA", "TX", "CA", "FL", "IL", "GA", "MA", "OH"]
+VERIFY_SOURCE = "{state} licensing board online verification"
+STREETS = ["Main", "Lake", "Market", "Oak", "River", "Bay", "Pacific", "Peachtree"]
+PAYERS = ["Aetna", "Cigna", "UnitedHealthcare/Optum", "Magellan", "Empire BCBS", "Highmark BCBS",
+          "Fidelis Care (Medicaid MCO)", "Superior HealthPlan (Medicaid MCO)"]
+
+
+def _license_type(discipline: str, state: str) -> str:
+    if discipline in ("LPC", "LMHC", "LCPC", "LPCC"):
+        return COUNSELOR_TYPE.get(state, "LPC")
+    return {"PMHNP": "APRN"}.get(discipline, discipline)
+
+
+def _npi(rng: random.Random) -> str:
+    while True:
+        base = "1" + "".join(str(rng.randint(0, 9)) for _ in range(8))
+        for digit in "0123456789":
+            if npi_is_valid(base + digit):
+                return base + digit
+
+
+def _pdf(title: str) -> bytes:
+    """A one-page PDF with a line of text, built by hand so the demo needs nothing else."""
+    text = title.replace("(", "[").replace(")", "]")
+    stream = f"BT /F1 14 Tf 72 720 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = BytesIO()
+    out.write(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(out.tell())
+        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
+    xref = out.tell()
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
+    for offset in offsets:
+        out.write(b"%010d 00000 n \n" % offset)
+    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref))
+    return out.getvalue()
+
+
+def _png(seed: int) -> bytes:
+    """A small solid-colour PNG (a scanned card stand-in)."""
+    width, height = 64, 40
+    colour = bytes([(seed * 40) % 256, (seed * 90) % 256, 160])
+    raw = b"".join(b"\x00" + colour * width for _ in range(height))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+@contextmanager
+def _as_if(day: date):
+    """Run services as if today were `day`: the demo replays the agency's recent past."""
+    saved = current_app.config.get("PINNED_TODAY")
+    current_app.config["PINNED_TODAY"] = day.isoformat()
+    try:
+        yield
+    finally:
+        current_app.config["PINNED_TODAY"] = saved
+
+
+class DemoAgency:
+    def __init__(self, as_of: date):
+        self.rng = random.Random(2026)
+        self.as_of = as_of
+        self.admin = None
+
+    def days(self, n: int) -> date:
+        return self.as_of + timedelta(days=n)
+
+    # ------------------------------------------------------------------ people
+    def users(self):
+        made = {}
+        for email, role, name in STAFF:
+            made[role] = create_user(email, role, PASSWORD, name=name)
+        self.admin = made["admin"]
+        return made
+
+    def therapists(self) -> list[Therapist]:
+        rng = self.rng
+        disciplines = (["LCSW"] * 12 + ["LPC"] * 9 + ["LMFT"] * 6 + ["PSYCHOLOGIST"] * 6 + ["PMHNP"] * 4
+                       + ["LMHC", "LCPC", "LPCC"])
+        people = []
+        for i in range(40):
+            home = STATES[i % len(STATES)]
+            discipline = disciplines[i]
+            status = "do_not_place" if i in (7, 29) else "inactive" if i in (13, 33) else "active"
+            attested = None if i % 11 == 5 else self.days(-rng.choice([10, 40, 80, 105, 115, 125, 150]))
+            t = creds.create_therapist({
+                "first_name": FIRST[i], "last_name": LAST[i],
+                "email": f"{FIRST[i].lower()}.{LAST[i].lower()}@clinician.example.com",
+                "phone": f"(555) {200 + i:03d}-{1000 + i * 37 % 9000:04d}",
+                "discipline": discipline, "npi": _npi(rng), "home_state": home,
+                "caqh_id": f"{10400000 + i * 7919}" if attested else None, "caqh_attested_on": attested,
+                "status": status, "specialties": rng.sample(SPECIALTIES, 2),
+                "availability": rng.choice(["available", "available", "limited", "unavailable"]),
+                "available_from": self.days(rng.choice([0, 7, 30])) if i % 4 == 0 else None,
+                "hours_per_week": rng.choice([20, 32, 40, 40]),
+                "notes": "Prefers telehealth." if i % 6 == 0 else None,
+            }, self.admin)
+            people.append(t)
+        return people
+
+    def licenses(self, people: list[Therapist]):
+        # Expiry offsets in days, spread so the worklist shows every urgency.
+        spread = [600, 420, 88, 55, 25, 6, -12, 300, 700, 45, 150, 500, 20, 365, 80, 230]
+        for i, t in enumerate(people):
+            home_type = _license_type(t.discipline, t.home_state)
+            expires = self.days(spread[i % len(spread)])
+            home = creds.add_license(t, {
+                "state": t.home_state, "license_type": home_type, "number": f"{t.home_state}-{100200 + i * 131}",
+                "kind": "state_license", "issued_on": expires - relativedelta(years=2, days=-1),
+                "expires_on": expires,
+            }, self.admin)
+            if i % 3 != 2 and home.expires_on >= self.as_of:
+                creds.verify_license(home, self.days(-self.rng.randint(5, 200)),
+                                     VERIFY_SOURCE.format(state=t.home_state), self.admin)
+            if i == 6:
+                # Renewed after lapsing: the expired row stays as history, the new one replaces it.
+                creds.add_license(t, {
+                    "state": t.home_state, "license_type": home_type, "number": f"{t.home_state}-{100200 + i * 131}R",
+                    "kind": "state_license", "issued_on": self.days(-3), "expires_on": self.days(727),
+                }, self.admin)
+            if t.discipline == "PSYCHOLOGIST" and i % 2 == 0:
+                for state in ("PA", "TX", "GA", "OH"):
+                    if state != t.home_state:
+                        creds.add_license(t, {
+                            "state": state, "license_type": "PSYCHOLOGIST", "number": f"PSY-APIT-{i:03d}{state}",
+                            "kind": "compact_privilege", "home_license_id": home.id,
+                            "issued_on": self.days(-200), "expires_on": self.days(520),
+                        }, self.admin)
+            if t.discipline == "LPC" and i % 3 == 0:
+                for state in ("GA", "OH", "NJ"):
+                    if state != t.home_state:
+                        creds.add_license(t, {
+                            "state": state, "license_type": "LPC", "number": f"CC-{i:03d}-{state}",
+                            "kind": "compact_privilege", "home_license_id": home.id,
+                            "issued_on": self.days(-100), "expires_on": self.days(640),
+                        }, self.admin)
+            if i % 5 == 1:
+                # A second full license: NY therapists often hold NJ, Texans hold a second southern state.
+                second = {"NY": "NJ", "NJ": "NY", "PA": "NJ", "TX": "FL", "CA": "TX", "FL": "GA", "IL": "OH",
+                          "GA": "FL", "MA": "NY", "OH": "PA"}[t.home_state]
+                creds.add_license(t, {
+                    "state": second, "license_type": _license_type(t.discipline, second),
+                    "number": f"{second}-{500000 + i * 17}", "kind": "state_license",
+                    "issued_on": self.days(-400), "expires_on": self.days(40 if i % 10 == 1 else 480),
+                }, self.admin)
+            if i == 17:
+                creds.add_license(t, {
+                    "state": "MA", "license_type": _license_type(t.discipline, "MA"), "number": "TMP-MA-2291",
+                    "kind": "temporary", "issued_on": self.days(-30), "expires_on": self.days(60),
+                }, self.admin)
+
+    def ce(self, people: list[Therapist]):
+        topics = ["ethics", "suicide_prevention", "implicit_bias", "cultural_competence", "general", "general",
+                  "human_trafficking", "domestic_violence", "laws_and_rules"]
+        providers = ["NASW", "PESI", "American Counseling Association", "APA Continuing Education",
+                     "Relias", "CE4Less"]
+        for i, t in enumerate(people):
+            # Every fourth therapist is behind on CE: the worklist flags the shortfall before renewal.
+            courses = 2 if i % 4 == 3 else 7
+            for n in range(courses):
+                topic = topics[(i + n) % len(topics)]
+                creds.add_ce_record(t, {
+                    "title": f"{topic.replace('_', ' ').title()} in clinical practice",
+                    "provider": providers[(i + n) % len(providers)], "hours": Decimal(self.rng.choice(["3", "4", "6"])),
+                    "topic": topic, "completed_on": self.days(-self.rng.randint(10, 600)),
+                }, self.admin)
+
+    def panels(self, people: list[Therapist]):
+        statuses = ["approved", "approved", "submitted", "in_review", "not_started", "denied", "terminated",
+                    "approved"]
+        for i, t in enumerate(people):
+            if t.status == "inactive":
+                continue
+            for n in range(1 + i % 3):
+                status = statuses[(i + n) % len(statuses)]
+                submitted = self.days(-self.rng.randint(20, 400)) if status != "not_started" else None
+                values = {"payer": PAYERS[(i * 3 + n) % len(PAYERS)], "status": status, "submitted_on": submitted}
+                if status in ("approved", "terminated"):
+                    values["effective_on"] = submitted + timedelta(days=self.rng.randint(60, 150))
+                    values["effective_on"] = min(values["effective_on"], self.as_of)
+                    values["recredential_due_on"] = values["effective_on"] + relativedelta(months=36)
+                    if i % 9 == 0:
+                        values["recredential_due_on"] = self.days(50)
+                if status in ("submitted", "in_review", "not_started"):
+                    values["next_follow_up_on"] = self.days(self.rng.choice([-6, -1, 0, 3, 12]))
+                creds.add_panel(t, values, self.admin)
+
+    def documents(self, people: list[Therapist]):
+        kinds = [("bls_card", 730, "png"), ("malpractice_coi", 365, "pdf"), ("tb_test", 365, "pdf"),
+                 ("background_check", None, "pdf"), ("hipaa_training", 365, "pdf"), ("license_copy", None, "pdf"),
+                 ("exclusion_check", 30, "pdf"), ("drug_screen", None, "pdf")]
+        for i, t in enumerate(people):
+            if t.status == "inactive":
+                continue
+            for n, (doc_type, valid_days, ext) in enumerate(kinds):
+                if (i + n) % 5 == 4:
+                    continue  # some gaps, so readiness finds missing documents
+                issued = self.days(-self.rng.randint(5, 300))
+                expires = None
+                if valid_days:
+                    expires = issued + timedelta(days=valid_days)
+                    if (i + n) % 7 == 0:
+                        expires = self.days(self.rng.choice([9, 24, 58, -4]))
+                        issued = min(issued, expires - timedelta(days=1))
+                name = f"{t.last_name.lower()}_{doc_type}.{ext}"
+                body = _png(i + n) if ext == "png" else _pdf(f"{doc_type.replace('_', ' ').title()}: {t.full_name}")
+                store_document(t, BytesIO(body), name, doc_type, issued, expires, self.admin)
+
+    # ------------------------------------------------------------------ facilities and placements
+    def facilities(self):
+        specs = [
+            ("Riverside Community Mental Health Center", "cmhc", "NY", "Poughkeepsie", "medicaid", 45, "monthly",
+             True, ["Fidelis Care (Medicaid MCO)", "Empire BCBS"], ["license_copy", "background_check", "tb_test"]),
+            ("Lakeshore Behavioral Hospital", "inpatient", "IL", "Chicago", "commercial", 30, "biweekly", False, [],
+             ["license_copy", "bls_card", "tb_test", "background_check", "drug_screen"]),
+            ("Harborview Partial Hospitalization Program", "php", "NJ", "Newark", "commercial", 30, "monthly",
+             True, ["Aetna", "Cigna"], ["license_copy", "malpractice_coi"]),
+            ("Sunbelt Recovery IOP", "iop", "TX", "Austin", "commercial", 30, "weekly", True,
+             ["UnitedHealthcare/Optum", "Magellan"], ["license_copy", "hipaa_training"]),
+            ("Maple Grove Unified School District", "school", "PA", "Harrisburg", "medicaid", 60, "monthly", False,
+             [], ["background_check", "tb_test"]),
+            ("Gulf Coast Correctional Health", "correctional", "FL", "Tallahassee", "medicaid", 60, "monthly",
+             False, [], ["background_check", "drug_screen", "tb_test"]),
+            ("CalmPath Telehealth", "telehealth", "CA", "San Diego", "commercial", 30, "monthly", True,
+             ["Aetna", "UnitedHealthcare/Optum", "Cigna"], ["license_copy", "malpractice_coi", "hipaa_training"]),
+            ("Peachtree Community Services Board", "cmhc", "GA", "Atlanta", "medicaid", 45, "monthly", False, [],
+             ["license_copy", "background_check"]),
+        ]
+        made = []
+        for n, (name, kind, state, city, funding, terms, schedule, bills, payers, docs) in enumerate(specs):
+            f = facilities.create_facility({
+                "name": name, "facility_type": kind, "state": state, "city": city,
+                "address_line1": f"{100 + n * 25} {STREETS[n]} Street",
+                "postal_code": f"{10000 + n * 11111}"[:5], "funding": funding, "payment_terms_days": terms,
+                "invoice_schedule": schedule, "bills_insurance": bills, "payers": payers,
+                "billing_email": f"ap@{name.split()[0].lower()}.example.org", "required_documents": docs,
+                "orientation_requirements": "Half-day orientation on site; EHR training before first shift."
+                if kind != "telehealth" else "Platform training video and a supervised first session.",
+            }, self.admin)
+            for role, person in (("clinical_director", "Dr. Renee Holt"), ("hr", "Sam Ortiz"),
+                                 ("billing", "Accounts Payable"), ("compliance", "Lee Park")):
+                facilities.add_contact(f, {"role": role, "name": person,
+                                           "email": f"{role}@{name.split()[0].lower()}.example.org",
+                                           "phone": f"(555) 01{n}-{4000 + len(role)}"}, self.admin)
+            rates = []
+            for discipline, base in (("LCSW", 92), ("LPC", 88), ("LMHC", 88), ("LCPC", 88), ("LPCC", 88),
+                                     ("LMFT", 90), ("PSYCHOLOGIST", 145), ("PMHNP", 175)):
+                bump = n * 2
+                rates += [
+                    {"item": "direct_care_hour", "discipline": discipline, "amount": Decimal(base + bump)},
+                    {"item": "supervision_hour", "discipline": discipline, "amount": Decimal(55 + n)},
+                    {"item": "per_diem_day", "discipline": discipline, "amount": Decimal((base + bump) * 8)},
+                    {"item": "contract_week", "discipline": discipline, "amount": Decimal((base + bump) * 38)},
+                    {"item": "travel_mile", "discipline": discipline, "amount": Decimal("0.67")},
+                ]
+                if kind == "telehealth":
+                    rates.append({"item": "telehealth_platform_month", "discipline": discipline,
+                                  "amount": Decimal("149.00")})
+            start = self.as_of - relativedelta(months=14)
+            # Two facilities' contracts run out within 60 days: renewal inquiries for the recruiter.
+            end = self.days(35 + n) if n in (1, 5) else None
+            facilities.save_rate_card(f, None, {
+                "effective_from": start, "effective_to": end, "overtime_threshold_hours": Decimal("40"),
+                "overtime_multiplier": Decimal("1.5"),
+                "notes": "Overtime after 40 direct-care hours in a Monday-to-Sunday week.",
+            }, rates, self.admin)
+            made.append(f)
+        return made
+
+    def assignments(self, places):
+        specs = [
+            (0, "Adult outpatient therapist, evening clinic", "LCSW", ["NY"], 21, 26, 40, False, "hourly"),
+            (2, "PHP group and individual therapist", "LPC", ["NJ"], 14, 12, 32, False, "per_diem"),
+            (6, "Telehealth therapist for adolescents", "LMFT", ["CA", "TX"], 28, 24, 20, True, "hourly"),
+            (3, "IOP psychologist, testing and groups", "PSYCHOLOGIST", ["TX"], 35, 16, 24, False, "hourly"),
+            (4, "School-based counselor, spring term", "LPC", ["PA"], 45, 20, 37, False, "weekly"),
+        ]
+        made = []
+        for index, title, discipline, states, start, weeks, hours, tele, basis in specs:
+            made.append(placements.save_assignment(None, {
+                "facility_id": places[index].id, "title": title, "discipline": discipline,
+                "service_states": states, "start_on": self.days(start), "length_weeks": weeks,
+                "hours_per_week": hours, "telehealth": tele, "billing_basis": basis,
+            }, self.admin))
+        return made
+
+    def _ready(self, placement, upto: int | None = None):
+        for item in placement.checklist[:upto]:
+            placements.set_checklist_item(item, True, self.admin)
+
+    def placements(self, people, places, assignments, recruiter):
+        """Placements in every state of the pipeline; returns the ones that bill hours."""
+        active = [t for t in people if t.status == "active"]
+        billing = []
+        plan = [
+            # (therapist index in active, facility index, start offset days, weeks, basis, hours, target status)
+            (0, 0, -150, 52, "hourly", 40, "active"), (1, 1, -120, 40, "hourly", 40, "active"),
+            (2, 2, -100, 26, "per_diem", 32, "active"), (3, 3, -90, 30, "hourly", 40, "active"),
+            (4, 6, -80, 40, "hourly", 20, "active"), (5, 7, -140, 26, "hourly", 40, "active"),
+            (6, 4, -130, 30, "weekly", 37, "active"), (8, 5, -160, 16, "hourly", 40, "completed"),
+            (9, 0, -60, 40, "hourly", 24, "active"), (10, 3, 12, 20, "hourly", 40, "onboarding"),
+            (11, 6, 20, 26, "hourly", 20, "onboarding"), (12, 1, 30, 26, "hourly", 40, "proposed"),
+            (14, 7, 9, 12, "hourly", 30, "cancelled"), (15, 2, 5, 20, "per_diem", 32, "onboarding"),
+        ]
+        for idx, fac, start, weeks, basis, hours, status in plan:
+            therapist, facility = active[idx], places[fac]
+            values = {"therapist_id": therapist.id, "facility_id": facility.id, "start_on": self.days(start),
+                      "end_on": self.days(start + weeks * 7 - 1), "billing_basis": basis,
+                      "hours_per_week": hours, "service_states": [facility.state],
+                      "telehealth": facility.facility_type == "telehealth"}
+            with _as_if(min(self.as_of, self.days(start - 25))):
+                p = placements.create_placement(values, recruiter)
+            if status == "proposed":
+                continue
+            if status == "cancelled":
+                placements.change_status(p, "cancelled", recruiter, reason="Therapist accepted a permanent role")
+                continue
+            placements.change_status(p, "onboarding", recruiter)
+            if status == "onboarding":
+                self._ready(p, upto=3)
+                continue
+            self._ready(p)
+            readiness_ok = readiness(p, self.as_of).ready
+            if readiness_ok:
+                placements.change_status(p, "active", recruiter)
+            else:
+                placements.change_status(p, "active", self.admin,
+                                         override_reason="Facility accepted documents pending renewal")
+            for checkin in p.checkins:
+                if checkin.due_on <= self.as_of - timedelta(days=3):
+                    concern = idx == 5 and checkin.day == 60
+                    placements.record_checkin(checkin, {
+                        "completed_on": checkin.due_on + timedelta(days=1),
+                        "satisfaction": 2 if concern else self.rng.choice([4, 5]),
+                        "notes": "Caseload has doubled since the unit lost a clinician." if concern
+                        else "Settled in well; good rapport with the clinical director.",
+                        "concern": concern}, recruiter)
+            if status == "completed":
+                placements.change_status(p, "completed", recruiter)
+            billing.append(p)
+        # One proposal straight from an open assignment, waiting for onboarding.
+        used = {active[idx].id for idx, *_ in plan}
+        lcsw = next(t for t in active if t.discipline == "LCSW" and t.id not in used)
+        placements.create_placement({"assignment_id": assignments[0].id, "therapist_id": lcsw.id}, recruiter)
+        return billing
+
+    # ------------------------------------------------------------------ money
+    def money(self, billed: list[Placement], billing_user):
+        """Replay five months: hours each week, approvals, month-end invoices, payments and dunning."""
+        first_month = (self.as_of - relativedelta(months=5)).replace(day=1)
+        week = first_month - timedelta(days=first_month.weekday())
+        while week + timedelta(days=6) < self.as_of:
+            sunday = week + timedelta(days=6)
+            with _as_if(sunday):
+                entries = []
+                for p in billed:
+                    for offset in range(5):
+                        day = week + timedelta(days=offset)
+                        if day < p.start_on or (p.end_on and day > p.end_on):
+                            continue
+                        direct = Decimal(self.rng.choice(["8", "8", "8.5", "7.5", "9", "10"]))
+                        if (p.hours_per_week or 40) < 30:
+                            direct = Decimal(self.rng.choice(["4", "5", "6"]))
+                        entries.append(timesheets.record_entry({
+                            "placement_id": p.id, "work_date": day, "direct_care_hours": direct,
+                            "supervision_hours": Decimal("1") if offset == 2 else Decimal("0"),
+                            "travel_miles": Decimal(self.rng.choice(["0", "0", "12.5", "23"])),
+                        }, billing_user))
+                # Most weeks are approved by the facility right away; the latest week waits.
+                if sunday < self.as_of - timedelta(days=7):
+                    rejected = entries[:1] if week.day <= 7 else []
+                    if rejected:
+                        timesheets.decide(rejected, False, billing_user,
+                                          reason="Hours do not match the unit sign-in sheet")
+                    timesheets.decide(entries[len(rejected):], True, billing_user)
+            week += timedelta(days=7)
+        month = first_month
+        while month + relativedelta(months=1) <= self.as_of.replace(day=1):
+            end = month + relativedelta(months=1) - timedelta(days=1)
+            with _as_if(end + timedelta(days=2)):
+                result = invoicing.run_invoices(month, end, actor=billing_user)
+            self._collect(result.invoice_ids, billing_user)
+            month += relativedelta(months=1)
+        for day in range(150, -1, -7):
+            with _as_if(self.days(-day)):
+                receivables.run_dunning(self.days(-day))
+
+    def _collect(self, invoice_ids: list[int], billing_user):
+        from agency.billing.models import Invoice
+
+        for n, invoice_id in enumerate(invoice_ids):
+            invoice = db.session.get(Invoice, invoice_id)
+            pattern = (invoice.id + n) % 6
+            if pattern == 0:
+                with _as_if(invoice.issued_on + timedelta(days=2)):
+                    receivables.void_invoice(invoice, "Issued against the superseded rate card", billing_user)
+                continue
+            pay_on = invoice.due_on + timedelta(days=self.rng.choice([-5, 3, 12]))
+            if pattern in (1, 2, 3) and pay_on <= self.as_of:
+                with _as_if(pay_on):
+                    receivables.record_payment(invoice, invoice.total, pay_on, f"ACH {700000 + invoice.id}",
+                                               billing_user)
+            elif pattern == 4 and pay_on <= self.as_of:
+                with _as_if(pay_on):
+                    receivables.record_payment(invoice, (invoice.total / 2).quantize(Decimal("0.01")), pay_on,
+                                               f"Check {4100 + invoice.id}", billing_user)
+            # pattern 5 stays unpaid: it ages and gets chased.
+
+
+def seed(as_of: date | None = None, log=click.echo) -> dict:
+    """Build the demo agency; returns counts of what was made."""
+    agency = DemoAgency(as_of or today())
+    log("Loading CE reference rules…")
+    creds.load_ce_reference()
+    log("Creating staff users…")
+    staff = agency.users()
+    log("Adding 40 therapists with licenses, CE, panels and documents…")
+    people = agency.therapists()
+    agency.licenses(people)
+    agency.ce(people)
+    agency.panels(people)
+    agency.documents(people)
+    log("Adding facilities, rate cards and open assignments…")
+    places = agency.facilities()
+    create_user("facility@demo.agency", "facility", PASSWORD, facility_id=places[0].id, name="Dana Reyes")
+    jobs = agency.assignments(places)
+    log("Placing therapists and working their checklists…")
+    billed = agency.placements(people, places, jobs, staff["recruiter"])
+    log("Replaying five months of timesheets, invoices, payments and reminders…")
+    agency.money(billed, staff["billing"])
+    return {
+        "therapists": len(people), "facilities": len(places),
+        "entries": db.session.scalar(sa.select(sa.func.count()).select_from(TimesheetEntry)),
+    }
 
 
 @click.command("seed-demo")
-def seed_demo_command():
+@click.option("--if-empty", is_flag=True, help="Do nothing (and say so) when the database already has data.")
+@with_appcontext
+def seed_demo_command(if_empty):
     """Fill an empty database with a realistic demo agency."""
-    raise click.ClickException("not yet available")
+    if db.session.scalar(sa.select(sa.func.count()).select_from(Therapist)):
+        if if_empty:
+            click.echo("The database already has data; the demo agency was not added.")
+            return
+        raise click.ClickException("The database already has therapists; seed-demo only fills an empty one.")
+    counts = seed()
+    click.echo(f"Demo agency ready: {counts['therapists']} therapists, {counts['facilities']} facilities, "
+               f"{counts['entries']} timesheet entries.")
+    click.echo("Sign in at /login with any of these (password: demo-password):")
+    for email, role, _ in STAFF:
+        click.echo(f"  {email:<28} {role}")
+    click.echo(f"  {'facility@demo.agency':<28} facility contact (Riverside Community Mental Health Center)")

@@ -55,12 +55,18 @@ def _clean_database(app):
         db.session.rollback()
         db.session.remove()
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]
-        with db.engine.begin() as conn:
-            if db.engine.dialect.name == "postgresql":
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as conn:
                 conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-            else:
+        else:
+            with db.engine.connect() as conn:
+                # Self-referencing rows (a privilege and its home license) delete in any order only
+                # with foreign keys off; SQLite allows switching them only outside a transaction.
+                conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
                 for table in tables:
                     conn.execute(sa.text(f"DELETE FROM {table}"))
+                conn.commit()
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
 
 
 @pytest.fixture

@@ -5,8 +5,10 @@ transaction with its audit event, and raise a DomainError that changes
 nothing when a rule refuses.
 """
 
+import tomllib
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -325,3 +327,28 @@ def ce_rule_for(state: str, license_type: str) -> CERule | None:
     return db.session.scalar(
         sa.select(CERule).where(CERule.state == state, CERule.license_type == license_type)
     )
+
+
+REFERENCE_CE_RULES = Path(__file__).with_name("reference") / "ce_rules.toml"
+
+
+def load_ce_reference(path: Path | None = None, actor=None) -> tuple[int, int]:
+    """Load the shipped CE rules; a state and license type already in the database is left as edited.
+
+    Returns (created, skipped).
+    """
+    with (path or REFERENCE_CE_RULES).open("rb") as fh:
+        rules = tomllib.load(fh)["rules"]
+    existing = {(state, kind) for state, kind in db.session.execute(sa.select(CERule.state, CERule.license_type))}
+    created = skipped = 0
+    for rule in rules:
+        if (rule["state"], rule["license_type"]) in existing:
+            skipped += 1
+            continue
+        save_ce_rule(None, {
+            "state": rule["state"], "license_type": rule["license_type"],
+            "hours_required": Decimal(rule["hours"]), "cycle_months": int(rule["cycle_months"]),
+            "notes": rule.get("notes"),
+        }, {topic: Decimal(hours) for topic, hours in rule.get("topics", {}).items()}, actor)
+        created += 1
+    return created, skipped
