@@ -4,8 +4,10 @@ The database is PostgreSQL when AGENCY_DATABASE_URL is set (as `make test`
 does) and a SQLite file otherwise; Redis comes from AGENCY_REDIS_URL.
 """
 
+import atexit
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -19,6 +21,7 @@ TEST_CONFIG = ROOT / "config" / "test.toml"
 PASSWORD = "correct horse battery"
 
 _tmp = Path(tempfile.mkdtemp(prefix="agency-tests-"))
+atexit.register(shutil.rmtree, _tmp, ignore_errors=True)
 os.environ["AGENCY_CONFIG_FILE"] = str(TEST_CONFIG)
 os.environ.setdefault("AGENCY_DATABASE_URL", f"sqlite:///{_tmp / 'test.db'}")
 os.environ["AGENCY_UPLOAD_DIR"] = str(_tmp / "uploads")
