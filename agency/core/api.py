@@ -337,6 +337,7 @@ def job(job_id: str):
 
 @bp.get("/openapi.json")
 @public
+@documented("This OpenAPI 3.1 document", errors=())
 def openapi_document():
     from agency.core.openapi import build_document
 

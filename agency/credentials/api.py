@@ -1,5 +1,434 @@
-"""JSON API for therapists and their credentials."""
+"""JSON API for therapists and their credentials: licenses, CE records, panels, documents."""
 
-from agency.core.api import api_blueprint
+import sqlalchemy as sa
+from flask import jsonify, request, send_file
+
+from agency.core.api import (
+    Choice,
+    Date,
+    Dec,
+    Email,
+    Int,
+    ListOf,
+    Object,
+    Schema,
+    State,
+    Str,
+    api_blueprint,
+    created,
+    json_body,
+    page,
+    parse_args,
+)
+from agency.core.dates import iso, parse_iso_date, today
+from agency.core.errors import NotFound, ValidationError
+from agency.core.openapi import documented
+from agency.core.permissions import current_actor, requires
+from agency.credentials import documents, queries, services
+from agency.credentials.ce import ce_progress_for
+from agency.credentials.models import (
+    AVAILABILITY,
+    CE_TOPICS,
+    DISCIPLINES,
+    DOC_TYPES,
+    LICENSE_KINDS,
+    LICENSE_STATUSES,
+    LICENSE_TYPES,
+    PANEL_STATUSES,
+    THERAPIST_STATUSES,
+    CERecord,
+    Document,
+    License,
+    PanelEnrollment,
+    Therapist,
+)
 
 bp = api_blueprint("credentials_api", __name__)
+
+ID = Int(read_only=True)
+
+THERAPIST = Schema(
+    "Therapist",
+    id=ID,
+    first_name=Str(required=True, max_length=80),
+    last_name=Str(required=True, max_length=80),
+    email=Email(required=True),
+    phone=Str(max_length=30),
+    discipline=Choice(required=True, choices=DISCIPLINES),
+    npi=Str(max_length=10, pattern=r"\d{10}", pattern_message="must be 10 digits"),
+    home_state=State(required=True),
+    caqh_id=Str(max_length=20),
+    caqh_attested_on=Date(),
+    caqh_attestation_due_on=Date(read_only=True, description="120 days after the last attestation"),
+    status=Choice(choices=THERAPIST_STATUSES, nullable=False),
+    specialties=ListOf(item=Str(max_length=60), nullable=False),
+    availability=Choice(choices=AVAILABILITY, nullable=False),
+    available_from=Date(),
+    hours_per_week=Int(minimum=1, maximum=80),
+    notes=Str(max_length=5000),
+)
+THERAPIST_FILTERS = Schema("TherapistFilters", q=Str(max_length=100), discipline=Choice(choices=DISCIPLINES),
+                           state=State(), status=Choice(choices=THERAPIST_STATUSES))
+
+CE_PROGRESS = Object(read_only=True, description="CE in the current renewal cycle; null without a CE rule",
+                     properties={"hours_required": {"type": "string"}, "hours_done": {"type": "string"},
+                                 "cycle_start": {"type": "string", "format": "date"},
+                                 "topic_shortfalls": {"type": "array", "items": {"type": "object"}}})
+LICENSE = Schema(
+    "License",
+    id=ID,
+    therapist_id=Int(read_only=True),
+    state=State(required=True),
+    license_type=Choice(required=True, choices=LICENSE_TYPES),
+    number=Str(required=True, max_length=40),
+    kind=Choice(choices=LICENSE_KINDS, nullable=False),
+    issued_on=Date(required=True),
+    expires_on=Date(required=True),
+    effective_expires_on=Date(read_only=True, description="never later than the home license's"),
+    home_license_id=Int(description="required for a compact privilege"),
+    verified_on=Date(read_only=True),
+    verified_by=Str(read_only=True),
+    verification_source=Str(read_only=True),
+    status=Choice(read_only=True, choices=LICENSE_STATUSES),
+    ce_progress=CE_PROGRESS,
+)
+LICENSE_FILTERS = Schema("LicenseFilters", state=State(), kind=Choice(choices=LICENSE_KINDS),
+                         status=Choice(choices=LICENSE_STATUSES))
+VERIFICATION = Schema("LicenseVerification", verified_on=Date(required=True),
+                      verification_source=Str(required=True, max_length=255))
+CE_RECORD = Schema(
+    "CERecord",
+    id=ID,
+    therapist_id=Int(read_only=True),
+    title=Str(required=True, max_length=200),
+    provider=Str(required=True, max_length=200),
+    hours=Dec(required=True, minimum=None),
+    topic=Choice(choices=CE_TOPICS, nullable=False),
+    completed_on=Date(required=True),
+    certificate_document_id=Int(),
+)
+PANEL = Schema(
+    "PanelEnrollment",
+    id=ID,
+    therapist_id=Int(read_only=True),
+    payer=Str(required=True, max_length=120),
+    status=Choice(choices=PANEL_STATUSES, nullable=False),
+    submitted_on=Date(),
+    effective_on=Date(),
+    recredential_due_on=Date(),
+    next_follow_up_on=Date(),
+    notes=Str(max_length=5000),
+)
+DOCUMENT = Schema(
+    "Document",
+    id=ID,
+    owner_type=Str(read_only=True),
+    owner_id=Int(read_only=True),
+    doc_type=Choice(read_only=True, choices=DOC_TYPES),
+    filename=Str(read_only=True),
+    content_type=Str(read_only=True),
+    size=Int(read_only=True),
+    sha256=Str(read_only=True),
+    issued_on=Date(read_only=True),
+    expires_on=Date(read_only=True),
+    uploaded_at=Str(read_only=True),
+)
+UPLOAD = {
+    "type": "object",
+    "required": ["file", "doc_type"],
+    "properties": {
+        "file": {"type": "string", "format": "binary", "description": "PDF, PNG or JPEG"},
+        "doc_type": {"type": "string", "enum": list(DOC_TYPES)},
+        "issued_on": {"type": "string", "format": "date"},
+        "expires_on": {"type": "string", "format": "date"},
+    },
+}
+
+
+# ----------------------------------------------------------------------------- serialisers
+
+
+def therapist_json(t: Therapist) -> dict:
+    return {
+        "id": t.id, "first_name": t.first_name, "last_name": t.last_name, "email": t.email, "phone": t.phone,
+        "discipline": t.discipline, "npi": t.npi, "home_state": t.home_state, "caqh_id": t.caqh_id,
+        "caqh_attested_on": iso(t.caqh_attested_on), "caqh_attestation_due_on": iso(t.caqh_attestation_due_on),
+        "status": t.status, "specialties": list(t.specialties or []), "availability": t.availability,
+        "available_from": iso(t.available_from), "hours_per_week": t.hours_per_week, "notes": t.notes,
+    }
+
+
+def license_json(lic: License, progress=None) -> dict:
+    ce = None
+    if progress is not None and progress.rule is not None:
+        ce = {
+            "hours_required": str(progress.hours_required), "hours_done": str(progress.hours_done),
+            "cycle_start": iso(progress.cycle_start),
+            "topic_shortfalls": [{"topic": t.topic, "required": str(t.required), "done": str(t.done),
+                                  "shortfall": str(t.shortfall)} for t in progress.topic_shortfalls],
+        }
+    return {
+        "id": lic.id, "therapist_id": lic.therapist_id, "state": lic.state, "license_type": lic.license_type,
+        "number": lic.number, "kind": lic.kind, "issued_on": iso(lic.issued_on), "expires_on": iso(lic.expires_on),
+        "effective_expires_on": iso(lic.effective_expires_on), "home_license_id": lic.home_license_id,
+        "verified_on": iso(lic.verified_on), "verified_by": lic.verified_by.email if lic.verified_by else None,
+        "verification_source": lic.verification_source, "status": lic.status_on(today()), "ce_progress": ce,
+    }
+
+
+def ce_json(r: CERecord) -> dict:
+    return {"id": r.id, "therapist_id": r.therapist_id, "title": r.title, "provider": r.provider,
+            "hours": str(r.hours), "topic": r.topic, "completed_on": iso(r.completed_on),
+            "certificate_document_id": r.certificate_document_id}
+
+
+def panel_json(p: PanelEnrollment) -> dict:
+    return {"id": p.id, "therapist_id": p.therapist_id, "payer": p.payer, "status": p.status,
+            "submitted_on": iso(p.submitted_on), "effective_on": iso(p.effective_on),
+            "recredential_due_on": iso(p.recredential_due_on), "next_follow_up_on": iso(p.next_follow_up_on),
+            "notes": p.notes}
+
+
+def document_json(d: Document) -> dict:
+    return {"id": d.id, "owner_type": d.owner_type, "owner_id": d.owner_id, "doc_type": d.doc_type,
+            "filename": d.filename, "content_type": d.content_type, "size": d.size, "sha256": d.sha256,
+            "issued_on": iso(d.issued_on), "expires_on": iso(d.expires_on), "uploaded_at": iso(d.uploaded_at)}
+
+
+# ----------------------------------------------------------------------------- therapists
+
+
+@bp.get("/therapists")
+@requires("therapists.view")
+@documented("List therapists", response=THERAPIST, many=True, query={
+    "q": {"type": "string"}, "discipline": {"type": "string", "enum": list(DISCIPLINES)},
+    "state": {"type": "string"}, "status": {"type": "string", "enum": list(THERAPIST_STATUSES)}})
+def list_therapists():
+    return page(queries.therapists_query(**parse_args(THERAPIST_FILTERS)), Therapist.id, therapist_json)
+
+
+@bp.post("/therapists")
+@requires("therapists.edit")
+@documented("Add a therapist", request=THERAPIST, response=THERAPIST, status=201, errors=(400, 409))
+def create_therapist():
+    values = THERAPIST.load(json_body())
+    therapist = services.create_therapist(values, current_actor())
+    return created(therapist_json(therapist), "credentials_api.get_therapist", therapist_id=therapist.id)
+
+
+@bp.get("/therapists/<int:therapist_id>")
+@requires("therapists.view")
+@documented("A therapist", response=THERAPIST, errors=(404,))
+def get_therapist(therapist_id: int):
+    return jsonify(therapist_json(services.get_or_404(Therapist, therapist_id)))
+
+
+@bp.patch("/therapists/<int:therapist_id>")
+@requires("therapists.edit")
+@documented("Change a therapist's profile", request=THERAPIST, response=THERAPIST, errors=(400, 404, 409))
+def update_therapist(therapist_id: int):
+    therapist = services.get_or_404(Therapist, therapist_id)
+    values = THERAPIST.load(json_body(), partial=True)
+    return jsonify(therapist_json(services.update_therapist(therapist, values, current_actor())))
+
+
+# ----------------------------------------------------------------------------- licenses
+
+
+def _license_items(licenses: list[License]) -> list[dict]:
+    progress = ce_progress_for(licenses)
+    return [license_json(lic, progress.get(lic.id)) for lic in licenses]
+
+
+def _paged_licenses(query):
+    """Licenses page through page(); CE progress is computed once for the page, not per row."""
+    collected: list[License] = []
+    response = page(query, License.id, lambda lic: collected.append(lic) or lic.id)
+    body = response.get_json()
+    body["items"] = _license_items(collected)
+    return jsonify(body)
+
+
+@bp.get("/therapists/<int:therapist_id>/licenses")
+@requires("credentials.view")
+@documented("A therapist's licenses and compact privileges", response=LICENSE, many=True, errors=(400, 404),
+            query={"state": {"type": "string"}, "kind": {"type": "string", "enum": list(LICENSE_KINDS)},
+                   "status": {"type": "string", "enum": list(LICENSE_STATUSES)}})
+def list_licenses(therapist_id: int):
+    services.get_or_404(Therapist, therapist_id)
+    return _paged_licenses(queries.licenses_query(therapist_id=therapist_id, **parse_args(LICENSE_FILTERS)))
+
+
+@bp.post("/therapists/<int:therapist_id>/licenses")
+@requires("credentials.edit")
+@documented("Record a license, compact privilege or temporary license", request=LICENSE, response=LICENSE,
+            status=201, errors=(400, 404, 409))
+def create_license(therapist_id: int):
+    therapist = services.get_or_404(Therapist, therapist_id)
+    lic = services.add_license(therapist, LICENSE.load(json_body()), current_actor())
+    return created(_license_items([lic])[0], "credentials_api.get_license", license_id=lic.id)
+
+
+@bp.get("/licenses/<int:license_id>")
+@requires("credentials.view")
+@documented("A license with its derived status and CE progress", response=LICENSE, errors=(404,))
+def get_license(license_id: int):
+    return jsonify(_license_items([services.get_or_404(License, license_id)])[0])
+
+
+@bp.patch("/licenses/<int:license_id>")
+@requires("credentials.edit")
+@documented("Change a license (e.g. a renewal's new expiry)", request=LICENSE, response=LICENSE,
+            errors=(400, 404, 409))
+def update_license(license_id: int):
+    lic = services.get_or_404(License, license_id)
+    services.update_license(lic, LICENSE.load(json_body(), partial=True), current_actor())
+    return jsonify(_license_items([lic])[0])
+
+
+@bp.delete("/licenses/<int:license_id>")
+@requires("credentials.edit")
+@documented("Remove a license entered in error", status=204, errors=(404, 409))
+def delete_license(license_id: int):
+    services.delete_license(services.get_or_404(License, license_id), current_actor())
+    return "", 204
+
+
+@bp.post("/licenses/<int:license_id>/verification")
+@requires("credentials.edit")
+@documented("Record a primary-source verification", request=VERIFICATION, response=LICENSE,
+            errors=(400, 404))
+def verify_license(license_id: int):
+    lic = services.get_or_404(License, license_id)
+    values = VERIFICATION.load(json_body())
+    services.verify_license(lic, values["verified_on"], values["verification_source"], current_actor())
+    return jsonify(_license_items([lic])[0])
+
+
+# ----------------------------------------------------------------------------- CE records
+
+
+@bp.get("/therapists/<int:therapist_id>/ceus")
+@requires("credentials.view")
+@documented("A therapist's CE records", response=CE_RECORD, many=True, errors=(400, 404))
+def list_ceus(therapist_id: int):
+    services.get_or_404(Therapist, therapist_id)
+    return page(sa.select(CERecord).where(CERecord.therapist_id == therapist_id), CERecord.id, ce_json)
+
+
+@bp.post("/therapists/<int:therapist_id>/ceus")
+@requires("credentials.edit")
+@documented("Record a completed CE course", request=CE_RECORD, response=CE_RECORD, status=201, errors=(400, 404))
+def create_ceu(therapist_id: int):
+    therapist = services.get_or_404(Therapist, therapist_id)
+    record = services.add_ce_record(therapist, CE_RECORD.load(json_body()), current_actor())
+    return created(ce_json(record), "credentials_api.list_ceus", therapist_id=therapist.id)
+
+
+@bp.delete("/ceus/<int:record_id>")
+@requires("credentials.edit")
+@documented("Remove a CE record", status=204, errors=(404,))
+def delete_ceu(record_id: int):
+    services.delete_ce_record(services.get_or_404(CERecord, record_id), current_actor())
+    return "", 204
+
+
+# ----------------------------------------------------------------------------- panels
+
+
+@bp.get("/therapists/<int:therapist_id>/panels")
+@requires("credentials.view")
+@documented("A therapist's payer panel enrollments", response=PANEL, many=True, errors=(400, 404))
+def list_panels(therapist_id: int):
+    services.get_or_404(Therapist, therapist_id)
+    return page(queries.panels_query(therapist_id=therapist_id), PanelEnrollment.id, panel_json)
+
+
+@bp.post("/therapists/<int:therapist_id>/panels")
+@requires("credentials.edit")
+@documented("Start tracking a payer enrollment", request=PANEL, response=PANEL, status=201,
+            errors=(400, 404, 409))
+def create_panel(therapist_id: int):
+    therapist = services.get_or_404(Therapist, therapist_id)
+    panel = services.add_panel(therapist, PANEL.load(json_body()), current_actor())
+    return created(panel_json(panel), "credentials_api.get_panel", panel_id=panel.id)
+
+
+@bp.get("/panels/<int:panel_id>")
+@requires("credentials.view")
+@documented("A payer enrollment", response=PANEL, errors=(404,))
+def get_panel(panel_id: int):
+    return jsonify(panel_json(services.get_or_404(PanelEnrollment, panel_id)))
+
+
+@bp.patch("/panels/<int:panel_id>")
+@requires("credentials.edit")
+@documented("Move an enrollment along its pipeline", request=PANEL, response=PANEL, errors=(400, 404, 409))
+def update_panel(panel_id: int):
+    panel = services.get_or_404(PanelEnrollment, panel_id)
+    return jsonify(panel_json(services.update_panel(panel, PANEL.load(json_body(), partial=True),
+                                                    current_actor())))
+
+
+# ----------------------------------------------------------------------------- documents
+
+
+def _document(document_id: int) -> Document:
+    return services.get_or_404(Document, document_id)
+
+
+@bp.get("/therapists/<int:therapist_id>/documents")
+@requires("credentials.view")
+@documented("A therapist's credential documents", response=DOCUMENT, many=True, errors=(400, 404))
+def list_documents(therapist_id: int):
+    services.get_or_404(Therapist, therapist_id)
+    return page(queries.documents_query(therapist_id=therapist_id), Document.id, document_json)
+
+
+@bp.post("/therapists/<int:therapist_id>/documents")
+@requires("documents.upload")
+@documented("Upload a credential document (multipart)", multipart=UPLOAD, response=DOCUMENT, status=201,
+            errors=(400, 404, 413))
+def upload_document(therapist_id: int):
+    therapist = services.get_or_404(Therapist, therapist_id)
+    upload = request.files.get("file")
+    if upload is None:
+        raise ValidationError.on("file", "is required (multipart/form-data field 'file')")
+    dates = {}
+    for key in ("issued_on", "expires_on"):
+        raw = request.form.get(key)
+        if raw:
+            try:
+                dates[key] = parse_iso_date(raw)
+            except ValueError as exc:
+                raise ValidationError.on(key, str(exc)) from None
+    document = documents.store_document(therapist, upload.stream, upload.filename or "document",
+                                        request.form.get("doc_type", ""), dates.get("issued_on"),
+                                        dates.get("expires_on"), current_actor())
+    return created(document_json(document), "credentials_api.get_document", document_id=document.id)
+
+
+@bp.get("/documents/<int:document_id>")
+@requires("credentials.view")
+@documented("A document's details", response=DOCUMENT, errors=(404,))
+def get_document(document_id: int):
+    return jsonify(document_json(_document(document_id)))
+
+
+@bp.get("/documents/<int:document_id>/file")
+@requires("documents.download")
+@documented("Download the stored file (audited)", content_type="application/octet-stream", errors=(404,))
+def download_document(document_id: int):
+    document = _document(document_id)
+    path = documents.record_download(document, current_actor())
+    if not path.is_file():
+        raise NotFound("the stored file is missing")
+    return send_file(path, mimetype=document.content_type, as_attachment=True, download_name=document.filename)
+
+
+@bp.delete("/documents/<int:document_id>")
+@requires("documents.delete")
+@documented("Remove a document and its file", status=204, errors=(404,))
+def delete_document(document_id: int):
+    documents.delete_document(_document(document_id), current_actor())
+    return "", 204
