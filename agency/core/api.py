@@ -202,8 +202,8 @@ class Object(Field):
 
 
 class Schema:
-    def __init__(self, name: str, **fields: Field):
-        self.name = name
+    def __init__(self, schema_name: str, /, **fields: Field):
+        self.name = schema_name
         self.fields = fields
 
     def load(self, data, *, partial: bool = False) -> dict:

@@ -1,5 +1,240 @@
-"""JSON API for facilities."""
+"""JSON API for facilities, their contacts and rate cards."""
 
-from agency.core.api import api_blueprint
+import sqlalchemy as sa
+from flask import jsonify
+
+from agency.core.api import (
+    Bool,
+    Choice,
+    Date,
+    Dec,
+    Email,
+    Int,
+    ListOf,
+    Object,
+    Schema,
+    State,
+    Str,
+    api_blueprint,
+    created,
+    json_body,
+    page,
+    parse_args,
+)
+from agency.core.dates import iso
+from agency.core.errors import NotFound, ValidationError
+from agency.core.money import money_str
+from agency.core.openapi import documented
+from agency.core.permissions import current_actor, requires
+from agency.credentials.models import DISCIPLINES, DOC_TYPES
+from agency.extensions import db
+from agency.facilities import queries, services
+from agency.facilities.models import (
+    CONTACT_ROLES,
+    FACILITY_TYPES,
+    FUNDING,
+    INVOICE_SCHEDULES,
+    RATE_ITEMS,
+    Facility,
+    FacilityContact,
+    RateCard,
+)
 
 bp = api_blueprint("facilities_api", __name__)
+
+FACILITY = Schema(
+    "Facility",
+    id=Int(read_only=True),
+    name=Str(required=True, max_length=200),
+    facility_type=Choice(required=True, choices=FACILITY_TYPES),
+    address_line1=Str(max_length=200),
+    address_line2=Str(max_length=200),
+    city=Str(max_length=100),
+    state=State(required=True),
+    postal_code=Str(max_length=10),
+    funding=Choice(choices=FUNDING, nullable=False),
+    payment_terms_days=Int(minimum=0, maximum=365, nullable=False),
+    bills_insurance=Bool(nullable=False),
+    payers=ListOf(item=Str(max_length=120), nullable=False),
+    invoice_schedule=Choice(choices=INVOICE_SCHEDULES, nullable=False),
+    billing_email=Email(),
+    required_documents=ListOf(item=Choice(choices=DOC_TYPES), nullable=False),
+    orientation_requirements=Str(max_length=5000),
+    active=Bool(nullable=False),
+    contacts=Object(read_only=True, description="list of {id, role, name, email, phone}"),
+)
+FACILITY_FILTERS = Schema("FacilityFilters", q=Str(max_length=100), facility_type=Choice(choices=FACILITY_TYPES),
+                          state=State())
+CONTACT = Schema(
+    "FacilityContact",
+    id=Int(read_only=True),
+    role=Choice(required=True, choices=CONTACT_ROLES),
+    name=Str(required=True, max_length=120),
+    email=Email(required=True),
+    phone=Str(max_length=30),
+)
+RATE = Schema("Rate", item=Choice(required=True, choices=RATE_ITEMS),
+              discipline=Choice(required=True, choices=DISCIPLINES), amount=Dec(required=True))
+RATE_CARD = Schema(
+    "RateCard",
+    id=Int(read_only=True),
+    facility_id=Int(read_only=True),
+    effective_from=Date(required=True),
+    effective_to=Date(),
+    overtime_threshold_hours=Dec(),
+    overtime_multiplier=Dec(nullable=False),
+    notes=Str(max_length=5000),
+    rates=Object(description="list of {item, discipline, amount}; amount a money string"),
+)
+
+
+def facility_json(f: Facility) -> dict:
+    return {
+        "id": f.id, "name": f.name, "facility_type": f.facility_type, "address_line1": f.address_line1,
+        "address_line2": f.address_line2, "city": f.city, "state": f.state, "postal_code": f.postal_code,
+        "funding": f.funding, "payment_terms_days": f.payment_terms_days, "bills_insurance": f.bills_insurance,
+        "payers": list(f.payers or []), "invoice_schedule": f.invoice_schedule, "billing_email": f.billing_email,
+        "required_documents": list(f.required_documents or []),
+        "orientation_requirements": f.orientation_requirements, "active": f.active,
+        "contacts": [contact_json(c) for c in f.contacts],
+    }
+
+
+def contact_json(c: FacilityContact) -> dict:
+    return {"id": c.id, "role": c.role, "name": c.name, "email": c.email, "phone": c.phone}
+
+
+def rate_card_json(card: RateCard) -> dict:
+    return {
+        "id": card.id, "facility_id": card.facility_id, "effective_from": iso(card.effective_from),
+        "effective_to": iso(card.effective_to),
+        "overtime_threshold_hours": None if card.overtime_threshold_hours is None
+        else str(card.overtime_threshold_hours),
+        "overtime_multiplier": str(card.overtime_multiplier), "notes": card.notes,
+        "rates": [{"item": r.item, "discipline": r.discipline, "amount": money_str(r.amount)} for r in card.rates],
+    }
+
+
+def _rates(body: dict) -> list[dict] | None:
+    """The rates list of a request, each checked by the Rate schema; errors name the row."""
+    if "rates" not in body:
+        return None
+    if not isinstance(body["rates"], list):
+        raise ValidationError.on("rates", "must be a list of {item, discipline, amount}")
+    rates = []
+    for n, raw in enumerate(body["rates"], start=1):
+        try:
+            rates.append(RATE.load(raw))
+        except ValidationError as exc:
+            raise ValidationError.on("rates", f"rate {n}: {exc.message}") from None
+    return rates
+
+
+def _card_values(body: dict, partial: bool) -> dict:
+    return RATE_CARD.load({k: v for k, v in body.items() if k != "rates"}, partial=partial)
+
+
+def _visible(facility_id: int) -> Facility:
+    return queries.visible_facility(current_actor(), facility_id)
+
+
+@bp.get("/facilities")
+@requires("facilities.view")
+@documented("List facilities (a facility contact sees only its own)", response=FACILITY, many=True,
+            query={"q": {"type": "string"}, "facility_type": {"type": "string", "enum": list(FACILITY_TYPES)},
+                   "state": {"type": "string"}})
+def list_facilities():
+    return page(queries.facilities_query(current_actor(), **parse_args(FACILITY_FILTERS)), Facility.id,
+                facility_json)
+
+
+@bp.post("/facilities")
+@requires("facilities.edit")
+@documented("Add a facility", request=FACILITY, response=FACILITY, status=201, errors=(400, 409))
+def create_facility():
+    facility = services.create_facility(FACILITY.load(json_body()), current_actor())
+    return created(facility_json(facility), "facilities_api.get_facility", facility_id=facility.id)
+
+
+@bp.get("/facilities/<int:facility_id>")
+@requires("facilities.view")
+@documented("A facility", response=FACILITY, errors=(404,))
+def get_facility(facility_id: int):
+    return jsonify(facility_json(_visible(facility_id)))
+
+
+@bp.patch("/facilities/<int:facility_id>")
+@requires("facilities.edit")
+@documented("Change a facility", request=FACILITY, response=FACILITY, errors=(400, 404, 409))
+def update_facility(facility_id: int):
+    facility = _visible(facility_id)
+    values = FACILITY.load(json_body(), partial=True)
+    return jsonify(facility_json(services.update_facility(facility, values, current_actor())))
+
+
+@bp.post("/facilities/<int:facility_id>/contacts")
+@requires("facilities.edit")
+@documented("Add a contact by role", request=CONTACT, response=CONTACT, status=201, errors=(400, 404, 409))
+def add_contact(facility_id: int):
+    contact = services.add_contact(_visible(facility_id), CONTACT.load(json_body()), current_actor())
+    return created(contact_json(contact), "facilities_api.get_facility", facility_id=facility_id)
+
+
+@bp.delete("/facility-contacts/<int:contact_id>")
+@requires("facilities.edit")
+@documented("Remove a contact", status=204, errors=(404,))
+def remove_contact(contact_id: int):
+    contact = db.session.get(FacilityContact, contact_id)
+    if contact is None:
+        raise NotFound(f"no contact with id {contact_id}")
+    services.remove_contact(contact, current_actor())
+    return "", 204
+
+
+@bp.get("/facilities/<int:facility_id>/rate-cards")
+@requires("facilities.view")
+@documented("A facility's rate cards", response=RATE_CARD, many=True, errors=(400, 404))
+def list_rate_cards(facility_id: int):
+    _visible(facility_id)
+    return page(sa.select(RateCard).where(RateCard.facility_id == facility_id), RateCard.id, rate_card_json)
+
+
+@bp.post("/facilities/<int:facility_id>/rate-cards")
+@requires("rate_cards.edit")
+@documented("Add a rate card; an overlapping date range is a conflict", request=RATE_CARD,
+            response=RATE_CARD, status=201, errors=(400, 404, 409))
+def create_rate_card(facility_id: int):
+    body = json_body()
+    facility = _visible(facility_id)
+    rates = _rates(body)
+    if rates is None:
+        raise ValidationError.on("rates", "is required")
+    card = services.save_rate_card(facility, None, _card_values(body, partial=False), rates, current_actor())
+    return created(rate_card_json(card), "facilities_api.get_rate_card", card_id=card.id)
+
+
+def _card(card_id: int) -> RateCard:
+    card = db.session.get(RateCard, card_id)
+    if card is None:
+        raise NotFound(f"no rate card with id {card_id}")
+    _visible(card.facility_id)
+    return card
+
+
+@bp.get("/rate-cards/<int:card_id>")
+@requires("facilities.view")
+@documented("A rate card", response=RATE_CARD, errors=(404,))
+def get_rate_card(card_id: int):
+    return jsonify(rate_card_json(_card(card_id)))
+
+
+@bp.patch("/rate-cards/<int:card_id>")
+@requires("rate_cards.edit")
+@documented("Change a rate card (e.g. set its end date)", request=RATE_CARD, response=RATE_CARD,
+            errors=(400, 404, 409))
+def update_rate_card(card_id: int):
+    card = _card(card_id)
+    body = json_body()
+    saved = services.save_rate_card(card.facility, card, _card_values(body, partial=True), _rates(body),
+                                    current_actor())
+    return jsonify(rate_card_json(saved))
