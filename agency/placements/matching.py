@@ -38,7 +38,10 @@ class Candidate:
         return not self.reasons_against
 
     def sort_key(self):
+        # The agency will not place a do-not-place therapist at all, so however few other
+        # reasons count against them they rank below everyone who could be placed.
         return (
+            self.therapist.status == "do_not_place",
             len(self.reasons_against),
             len(self.readiness.warnings),
             -(self.license_margin_days or 0),

@@ -1,0 +1,277 @@
+"""Matching: who could take an open assignment, best first, with the reasons for and against.
+
+The usual assignment is a 40-hour, 12-week LCSW job in NY from 2026-12-14
+(through 2027-03-07); today is 2026-11-25.
+"""
+
+from datetime import date, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from agency.extensions import db
+from agency.placements.matching import match_assignment
+from agency.placements.services import change_status
+from tests import factories
+from tests import placement_factories_rules as make
+
+TODAY = make.TODAY
+START = make.START
+
+
+def ranked(assignment):
+    return match_assignment(assignment, TODAY)
+
+
+def by_therapist(candidates):
+    return {c.therapist.id: c for c in candidates}
+
+
+def against(candidate) -> str:
+    return " | ".join(candidate.reasons_against)
+
+
+def approved(person, payer):
+    return factories.panel(person, payer=payer, status="approved", submitted_on=date(2026, 6, 1),
+                           effective_on=date(2026, 9, 1))
+
+
+# ----------------------------------------------------------------------------- licenses
+
+
+def test_licensed_therapists_rank_first_the_longest_license_margin_leading():
+    job = make.assignment(make.facility())
+    short = make.licensed_therapist(last_name="Short", expires_on=date(2027, 6, 30))
+    long = make.licensed_therapist(last_name="Long", expires_on=date(2028, 6, 30))
+    unlicensed = factories.therapist(last_name="Aaron")
+    candidates = ranked(job)
+    assert [c.therapist for c in candidates] == [long, short, unlicensed]
+    assert candidates[0].eligible and candidates[0].license_margin_days == 564
+    assert "NY LCSW state license valid to 2028-06-30 (564 days past the start)" in candidates[0].reasons_for
+    assert not candidates[2].eligible and candidates[2].license_margin_days is None
+    assert "No active license or compact privilege in NY" in against(candidates[2])
+
+
+def test_a_license_lapsing_before_the_start_is_a_reason_against():
+    job = make.assignment(make.facility())
+    person = make.licensed_therapist(expires_on=date(2026, 12, 10))
+    (candidate,) = ranked(job)
+    assert candidate.therapist == person and not candidate.eligible
+    assert "lapsed on 2026-12-10" in against(candidate)
+
+
+def test_a_license_lapsing_during_the_assignment_ranks_below_one_that_lasts():
+    job = make.assignment(make.facility())
+    lapsing = make.licensed_therapist(last_name="Aaron", expires_on=date(2027, 1, 31))
+    lasting = make.licensed_therapist(last_name="Zed", expires_on=date(2027, 6, 30))
+    candidates = ranked(job)
+    assert [c.therapist for c in candidates] == [lasting, lapsing]
+    assert all(c.eligible for c in candidates)
+    assert [w.code for w in candidates[1].readiness.warnings] == ["license_expires_during_placement"]
+
+
+def test_a_license_is_needed_in_every_service_state():
+    job = make.assignment(make.facility(), discipline="LPC", service_states=["NY", "NJ"])
+    person = factories.therapist(discipline="LPC")
+    ny = factories.license(person, state="NY", license_type="LPC", expires_on=date(2028, 6, 30))
+    only_ny = make.licensed_therapist(discipline="LPC", last_name="OnlyNY")
+    factories.license(person, state="NJ", license_type="LPC", kind="compact_privilege",
+                      home_license_id=ny.id, expires_on=date(2027, 6, 30))
+    candidates = by_therapist(ranked(job))
+    both = candidates[person.id]
+    assert both.eligible and both.license_margin_days == (date(2027, 6, 30) - START).days
+    assert any(r.startswith("NJ LPC compact privilege valid to 2027-06-30") for r in both.reasons_for)
+    assert "No active license or compact privilege in NJ" in against(candidates[only_ny.id])
+    assert candidates[only_ny.id].license_margin_days is None
+
+
+# ----------------------------------------------------------------------------- discipline
+
+
+def test_counselor_licenses_are_interchangeable_across_state_names():
+    job = make.assignment(make.facility(), discipline="LPC", title="Outpatient counselor")
+    counselors = [make.licensed_therapist(discipline=d) for d in ("LPC", "LMHC", "LCPC", "LPCC")]
+    make.licensed_therapist(discipline="LCSW")
+    make.licensed_therapist(discipline="LMFT")
+    candidates = ranked(job)
+    assert {c.therapist.id for c in candidates} == {t.id for t in counselors}
+    lmhc = by_therapist(candidates)[counselors[1].id]
+    assert "LMHC matches the LPC opening" in lmhc.reasons_for
+
+
+def test_other_disciplines_do_not_stand_in_for_each_other():
+    job = make.assignment(make.facility(), discipline="LCSW")
+    social_worker = make.licensed_therapist(discipline="LCSW")
+    make.licensed_therapist(discipline="LPC")
+    make.licensed_therapist(discipline="PSYCHOLOGIST")
+    assert [c.therapist for c in ranked(job)] == [social_worker]
+
+
+# ----------------------------------------------------------------------------- panels and documents
+
+
+def test_where_the_facility_bills_insurance_an_approved_panel_is_a_reason_for():
+    place = make.facility(bills_insurance=True, payers=["Aetna", "Optum"])
+    job = make.assignment(place)
+    paneled = make.licensed_therapist(caqh_attested_on=date(2026, 11, 20))
+    approved(paneled, "aetna")
+    waiting = make.licensed_therapist(caqh_attested_on=date(2026, 11, 20))
+    factories.panel(waiting, payer="Aetna", status="submitted")
+    candidates = ranked(job)
+    assert [c.therapist for c in candidates] == [paneled, waiting]
+    assert "Approved with one of the facility's payers" in candidates[0].reasons_for
+    assert "Not approved with any of the facility's payers (Aetna, Optum)" in against(candidates[1])
+
+
+def test_a_facility_that_does_not_bill_insurance_asks_for_no_panel():
+    job = make.assignment(make.facility())
+    make.licensed_therapist()
+    (candidate,) = ranked(job)
+    assert candidate.eligible
+    assert not any("payer" in reason for reason in candidate.reasons_for + candidate.reasons_against)
+
+
+def test_required_documents_on_file_and_current_are_a_reason_for():
+    job = make.assignment(make.facility(required_documents=["tb_test", "bls_card"]))
+    complete = make.licensed_therapist(last_name="Complete")
+    make.document(complete, "tb_test", expires_on=date(2027, 9, 30))
+    make.document(complete, "bls_card", expires_on=date(2028, 1, 31))
+    stale = make.licensed_therapist(last_name="Stale")
+    make.document(stale, "tb_test", expires_on=date(2026, 12, 1))  # lapses before the start
+    make.document(stale, "bls_card", expires_on=date(2028, 1, 31))
+    candidates = ranked(job)
+    assert [c.therapist for c in candidates] == [complete, stale]
+    assert "Every required document on file and current" in candidates[0].reasons_for
+    assert "Tb test is missing or expired on 2026-12-14" in against(candidates[1])
+    assert "Every required document on file and current" not in candidates[1].reasons_for
+
+
+# ----------------------------------------------------------------------------- availability
+
+
+def test_a_therapist_marked_unavailable_is_a_reason_against():
+    job = make.assignment(make.facility())
+    make.licensed_therapist(availability="unavailable")
+    (candidate,) = ranked(job)
+    assert candidate.reasons_against == ["Marked unavailable"]
+
+
+def test_a_therapist_available_only_after_the_start_is_a_reason_against():
+    job = make.assignment(make.facility())
+    make.licensed_therapist(available_from=START + timedelta(days=1))
+    (candidate,) = ranked(job)
+    assert candidate.reasons_against == ["Available only from 2026-12-15"]
+
+
+def test_a_therapist_available_by_the_start_is_a_reason_for():
+    job = make.assignment(make.facility())
+    make.licensed_therapist(availability="limited", available_from=START)
+    (candidate,) = ranked(job)
+    assert candidate.eligible and "Availability: limited" in candidate.reasons_for
+
+
+@pytest.mark.parametrize(("other_start", "other_end", "hours", "status", "busy"), [
+    (date(2026, 10, 1), date(2027, 1, 31), 40, "active", True),
+    (date(2027, 3, 1), None, 36, "proposed", True),
+    (date(2026, 6, 1), date(2026, 12, 13), 40, "active", False),  # ends the day before
+    (date(2026, 10, 1), date(2027, 1, 31), 20, "active", False),  # part-time leaves room
+    (date(2026, 12, 1), date(2027, 1, 31), 40, "cancelled", False),
+])
+def test_an_overlapping_full_time_placement_is_a_reason_against(other_start, other_end, hours, status,
+                                                                 busy):
+    job = make.assignment(make.facility())
+    person = make.licensed_therapist()
+    elsewhere = make.facility(name="Capital District Psychiatric Center")
+    other = make.placement(person, elsewhere, start=other_start, end_on=other_end, hours_per_week=hours)
+    if status == "active":
+        change_status(other, "onboarding")
+        make.finish_checklist(other)
+        change_status(other, "active")
+    elif status == "cancelled":
+        change_status(other, "cancelled", reason="facility froze hiring")
+    (candidate,) = ranked(job)
+    reason = f"Already placed full-time at Capital District Psychiatric Center from {other_start.isoformat()}"
+    assert (reason in candidate.reasons_against) is busy
+    assert candidate.eligible is not busy
+
+
+# ----------------------------------------------------------------------------- who is a candidate
+
+
+def test_a_do_not_place_therapist_ranks_last_with_the_reason():
+    job = make.assignment(make.facility())
+    flagged = make.licensed_therapist(status="do_not_place", last_name="Aaron",
+                                      expires_on=date(2030, 1, 1))
+    # Two reasons against, yet still a better prospect than someone the agency will not place.
+    stranger = factories.therapist(availability="unavailable", last_name="Zed")
+    ready = make.licensed_therapist(last_name="Miller")
+    candidates = ranked(job)
+    assert [c.therapist for c in candidates] == [ready, stranger, flagged]
+    assert len(candidates[1].reasons_against) == 2
+    assert candidates[2].reasons_against == ["The therapist is marked do not place"]
+
+
+def test_inactive_therapists_are_not_candidates():
+    job = make.assignment(make.facility())
+    make.licensed_therapist(status="inactive")
+    active = make.licensed_therapist()
+    assert [c.therapist for c in ranked(job)] == [active]
+
+
+# ----------------------------------------------------------------------------- cost
+
+
+def well_documented_therapist(n: int, place, elsewhere):
+    """A therapist with everything matching reads: licenses, a privilege, panels, documents, CE, work."""
+    person = factories.therapist(discipline="LCSW", caqh_attested_on=date(2026, 10, 1))
+    home = factories.license(person, state="NY", expires_on=date(2028, 6, 30))
+    factories.license(person, state="NJ", license_type="LCSW", kind="compact_privilege",
+                      home_license_id=home.id, expires_on=date(2027, 12, 31))
+    approved(person, "Aetna")
+    make.document(person, "tb_test", expires_on=date(2027, 9, 30))
+    factories.ce_record(person)
+    if n % 3 == 0:
+        make.placement(person, elsewhere, start=date(2026, 12, 1), end_on=date(2027, 2, 28))
+    return person
+
+
+def count_queries(call) -> int:
+    statements = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        call()
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+    return len(statements)
+
+
+def test_matching_costs_the_same_number_of_queries_for_3_or_30_therapists():
+    factories.ce_rule(state="NY", license_type="LCSW", hours="36", months=36, topics={"ethics": "3"})
+    place = make.facility(bills_insurance=True, payers=["Aetna"], required_documents=["tb_test"])
+    elsewhere = make.facility()
+    job = make.assignment(place, service_states=["NY", "NJ"])
+    job_id = job.id
+    for n in range(3):
+        well_documented_therapist(n, place, elsewhere)
+
+    def match():
+        db.session.expire_all()
+        from agency.placements.models import Assignment
+
+        candidates = match_assignment(db.session.get(Assignment, job_id), TODAY)
+        # Read everything a matches page shows, so lazy loads would be counted too.
+        for c in candidates:
+            _ = (c.reasons_for, c.reasons_against, c.therapist.full_name,
+                 [lic.effective_expires_on for lic in c.therapist.licenses])
+        return candidates
+
+    few = count_queries(match)
+    for n in range(3, 30):
+        well_documented_therapist(n, place, elsewhere)
+    many = count_queries(match)
+    assert len(match()) == 30
+    assert few == many
