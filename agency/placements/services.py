@@ -17,6 +17,7 @@ from agency.core.states import is_state
 from agency.credentials.models import Therapist
 from agency.extensions import db
 from agency.facilities.models import Facility
+from agency.placements.matching import disciplines_for
 from agency.placements.models import (
     CHECKIN_DAYS,
     Assignment,
@@ -96,13 +97,15 @@ def send_assignment_alert(assignment: Assignment, therapist_ids: list[int], acto
     told = set(db.session.scalars(
         sa.select(AssignmentAlert.therapist_id).where(AssignmentAlert.assignment_id == assignment.id)
     ))
+    # Refuse before writing anything, so a bad name in the list tells nobody.
+    for therapist in therapists:
+        if therapist.id not in told and therapist.status != "active":
+            raise ValidationError.on("therapist_ids", f"{therapist.full_name} is {therapist.status}")
     facility = assignment.facility
     sent = 0
     for therapist in therapists:
         if therapist.id in told:
             continue
-        if therapist.status != "active":
-            raise ValidationError.on("therapist_ids", f"{therapist.full_name} is {therapist.status}")
         db.session.add(AssignmentAlert(assignment=assignment, therapist_id=therapist.id,
                                        sent_by_id=getattr(actor, "id", None)))
         mode = "telehealth" if assignment.telehealth else f"on site in {facility.city or facility.state}"
@@ -199,7 +202,7 @@ def create_placement(values: dict, actor=None) -> Placement:
     facility = db.session.get(Facility, values.get("facility_id") or 0)
     if facility is None:
         raise ValidationError.on("facility_id", "is not a facility")
-    if assignment is not None and assignment.discipline != therapist.discipline:
+    if assignment is not None and therapist.discipline not in disciplines_for(assignment.discipline):
         raise ValidationError.on("therapist_id", f"the assignment needs a {assignment.discipline}")
     if not values.get("start_on"):
         raise ValidationError.on("start_on", "is required")
@@ -287,12 +290,23 @@ def change_status(placement: Placement, new_status: str, actor=None, *, reason: 
     if assignment is not None:
         if new_status in ("onboarding", "active") and assignment.status == "open":
             assignment.status = "filled"
-        elif new_status == "cancelled" and assignment.status == "filled":
+        elif new_status == "cancelled" and assignment.status == "filled" and not _still_filled(
+                assignment, placement):
             assignment.status = "open"
     audit.record("update", placement, f"placement of {placement.therapist.full_name}: {old} → {new_status}",
                  actor=actor, changes={"status": [old, new_status]})
     db.session.commit()
     return placement
+
+
+def _still_filled(assignment: Assignment, leaving: Placement) -> bool:
+    """Whether another placement still onboarding or active holds the assignment."""
+    return db.session.scalar(
+        sa.select(Placement.id).where(
+            Placement.assignment_id == assignment.id, Placement.id != leaving.id,
+            Placement.status.in_(("onboarding", "active")),
+        ).limit(1)
+    ) is not None
 
 
 def set_checklist_item(item: ChecklistItem, done: bool, actor=None) -> ChecklistItem:
