@@ -86,6 +86,8 @@ def match_assignment(assignment: Assignment, as_of: date) -> list[Candidate]:
                 Placement.start_on <= end,
                 sa.or_(Placement.end_on.is_(None), Placement.end_on >= assignment.start_on),
                 Placement.hours_per_week >= FULL_TIME_HOURS,
+                # A proposal for this very assignment is the match itself, not other work.
+                sa.or_(Placement.assignment_id.is_(None), Placement.assignment_id != assignment.id),
             ).options(selectinload(Placement.facility))
         )
         for placement in overlapping:

@@ -195,6 +195,14 @@ def test_an_overlapping_full_time_placement_is_a_reason_against(other_start, oth
     assert candidate.eligible is not busy
 
 
+def test_a_proposal_for_this_same_assignment_is_not_other_full_time_work():
+    job = make.assignment(make.facility())
+    person = make.licensed_therapist()
+    make.placement(person, job.facility, assignment_id=job.id)
+    (candidate,) = ranked(job)
+    assert candidate.eligible, candidate.reasons_against
+
+
 # ----------------------------------------------------------------------------- who is a candidate
 
 
