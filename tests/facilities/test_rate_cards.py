@@ -57,6 +57,14 @@ def test_moving_a_card_onto_its_neighbours_dates_is_refused_and_the_card_keeps_i
     assert db.session.get(RateCard, later.id).effective_from == date(2026, 7, 1)
 
 
+def test_a_card_may_change_its_own_dates_and_rates_without_clashing_with_itself():
+    place = make.facility()
+    card = make.rate_card(place, date(2026, 1, 1), date(2026, 12, 31))
+    save_rate_card(place, card, {"effective_to": date(2027, 6, 30)},
+                   [{"item": "direct_care_hour", "discipline": "LCSW", "amount": Decimal("99.00")}])
+    assert (card.effective_to, card.rate("direct_care_hour", "LCSW")) == (date(2027, 6, 30), Decimal("99.00"))
+
+
 def test_adjacent_cards_are_allowed():
     place = make.facility()
     make.rate_card(place, date(2026, 1, 1), date(2026, 6, 30))
@@ -85,7 +93,8 @@ def test_the_card_in_effect_on_a_day_prices_that_day():
 def test_a_card_ending_within_sixty_days_without_a_successor_needs_renewal():
     place = make.facility()
     card = make.rate_card(place, date(2026, 1, 1), date(2027, 1, 15))
-    assert rate_cards_ending(TODAY) == [card]
+    last_day = make.rate_card(make.facility(), date(2026, 1, 1), date(2027, 1, 24))  # 60 days out
+    assert rate_cards_ending(TODAY) == [card, last_day]
 
 
 def test_a_card_with_a_successor_needs_no_renewal():
