@@ -23,10 +23,37 @@ PASSWORD = "correct horse battery"
 _tmp = Path(tempfile.mkdtemp(prefix="agency-tests-"))
 atexit.register(shutil.rmtree, _tmp, ignore_errors=True)
 os.environ["AGENCY_CONFIG_FILE"] = str(TEST_CONFIG)
-os.environ.setdefault("AGENCY_DATABASE_URL", f"sqlite:///{_tmp / 'test.db'}")
 os.environ["AGENCY_UPLOAD_DIR"] = str(_tmp / "uploads")
-# Jobs run inline unless a test asks for real workers (see tests/workers.py).
+# Jobs run inline unless a test asks for real workers (see tests/workers.py); each run has a queue
+# of its own so two test runs on one machine never take each other's jobs.
 REDIS_URL = os.environ.pop("AGENCY_REDIS_URL", "redis://127.0.0.1:6379/9")
+os.environ["AGENCY_RQ_QUEUE"] = f"agency-test-{os.getpid()}"
+
+
+def _private_database() -> str:
+    """A database of this run's own: PostgreSQL gets a fresh one beside the given one, dropped at exit."""
+    given = os.environ.get("AGENCY_DATABASE_URL")
+    if not given:
+        return f"sqlite:///{_tmp / 'test.db'}"
+    if not given.startswith("postgresql"):
+        return given
+    base = sa.engine.make_url(given.replace("postgresql://", "postgresql+psycopg://", 1))
+    name = f"{base.database}_run_{os.getpid()}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+
+    def drop():
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    atexit.register(drop)
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+os.environ["AGENCY_DATABASE_URL"] = _private_database()
 
 
 @pytest.fixture(scope="session")
@@ -192,9 +219,16 @@ def api(app, users):
 
 
 @pytest.fixture
-def redis_url():
-    """A real Redis, emptied before the test; skipped nowhere: the test fails without it."""
-    from redis import Redis
+def redis_url(app):
+    """A real Redis with this run's queue emptied; the test fails, never skips, without it."""
+    from rq import Queue
 
-    Redis.from_url(REDIS_URL).flushdb()
+    from agency.core.jobs import redis_connection
+
+    saved = app.config["REDIS_URL"]
+    app.config["REDIS_URL"] = REDIS_URL
+    try:
+        Queue(app.config["RQ_QUEUE"], connection=redis_connection()).empty()
+    finally:
+        app.config["REDIS_URL"] = saved
     return REDIS_URL

@@ -122,7 +122,10 @@ def invoice_facility(facility_id: int, period_start: date, period_end: date,
     """Bill a facility's approved, unbilled entries up to period_end in one invoice, or None."""
     if period_end < period_start:
         raise ValidationError.on("period_end", "must not be before period_start")
-    facility = db.session.scalar(sa.select(Facility).where(Facility.id == facility_id).with_for_update())
+    # FOR NO KEY UPDATE: serialises invoice runs of this facility without blocking rows that merely
+    # reference it (placements, entries being recorded meanwhile).
+    facility = db.session.scalar(
+        sa.select(Facility).where(Facility.id == facility_id).with_for_update(key_share=True))
     if facility is None:
         raise ValidationError.on("facility_id", f"no facility with id {facility_id}")
     pricing = preview(facility_id, period_end)

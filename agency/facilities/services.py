@@ -89,7 +89,7 @@ def remove_contact(contact: FacilityContact, actor=None) -> None:
 def _lock_facility(facility: Facility) -> None:
     """Serialise rate-card writes per facility so two overlapping cards cannot both pass the check."""
     db.session.execute(
-        sa.select(Facility.id).where(Facility.id == facility.id).with_for_update()
+        sa.select(Facility.id).where(Facility.id == facility.id).with_for_update(key_share=True)
     )
 
 

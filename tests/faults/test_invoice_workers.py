@@ -1,0 +1,104 @@
+"""Nothing lost, nothing twice: invoice runs on real rq workers racing, crashing and re-running."""
+
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+
+from agency.billing.jobs import generate_invoices
+from agency.billing.models import BilledEntry, Invoice, InvoiceCounter, TimesheetEntry
+from agency.core.jobs import enqueue
+from agency.extensions import db
+from tests import workers
+from tests.billing import scenario
+
+pytestmark = pytest.mark.usefixtures("users")
+
+
+@pytest.fixture
+def postgres(app):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("row locks and concurrent workers need PostgreSQL; SQLite serialises all writers")
+
+
+def billable_facility():
+    place = scenario.facility()
+    scenario.rate_card(place)
+    placement = scenario.active_placement(place)
+    entries = [scenario.entry(placement, date(2026, 11, day)) for day in (2, 3, 4, 5, 6)]
+    return place, entries
+
+
+def _waiting_on_billed_entries() -> int:
+    """Backends blocked on a lock while writing billed entries: the worker stuck behind our held row."""
+    db.session.rollback()
+    return db.session.scalar(sa.text(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+        "AND query ILIKE '%billed_entries%' AND pid <> pg_backend_pid()"))
+
+
+def count(model, *where) -> int:
+    db.session.rollback()
+    return db.session.scalar(sa.select(sa.func.count()).select_from(model).where(*where))
+
+
+def test_two_runs_at_once_for_the_same_facility_and_period_make_one_invoice(app, postgres, redis_url):
+    place, entries = billable_facility()
+    with workers.jobs_on_redis(app, redis_url):
+        for _ in range(2):
+            enqueue(generate_invoices, "2026-11-01", "2026-11-30", place.id)
+        first, second = workers.start_worker(redis_url), workers.start_worker(redis_url)
+        logs = workers.wait(first) + workers.wait(second)
+    assert count(Invoice) == 1, logs
+    assert count(BilledEntry, BilledEntry.live.is_(True)) == len(entries)
+    assert count(TimesheetEntry, TimesheetEntry.status == "invoiced") == len(entries)
+
+
+def test_a_worker_killed_mid_invoice_leaves_nothing_and_the_next_run_completes(app, postgres, redis_url):
+    place, entries = billable_facility()
+    # Hold one entry's "billed" slot in an open transaction: the worker's invoice blocks on the
+    # unique index after writing its invoice and lines, and is killed there.
+    blocker = db.engine.connect()
+    tx = blocker.begin()
+    try:
+        hold = blocker.execute(sa.insert(Invoice).values(
+            number="HOLD-1", facility_id=place.id, period_start=date(2026, 11, 1), period_end=date(2026, 11, 30),
+            issued_on=date(2026, 11, 25), due_on=date(2026, 11, 25), status="issued", total=0, amount_paid=0,
+        ).returning(Invoice.id)).scalar_one()
+        blocker.execute(sa.insert(BilledEntry).values(invoice_id=hold, entry_id=entries[0].id, live=True))
+        with workers.jobs_on_redis(app, redis_url):
+            enqueue(generate_invoices, "2026-11-01", "2026-11-30", place.id)
+            worker = workers.start_worker(redis_url)
+            try:
+                workers.poll(lambda: _waiting_on_billed_entries(), timeout=60)
+            finally:
+                workers.kill(worker)
+                log = worker.stdout.read().decode(errors="replace")
+            assert "Traceback" not in log, log
+    finally:
+        tx.rollback()
+        blocker.close()
+
+    # The killed worker's transaction is rolled back once its backend notices: no invoice, no number used.
+    workers.poll(lambda: count(Invoice) == 0 and not db.session.scalar(sa.text(
+        "SELECT count(*) FROM pg_stat_activity WHERE query ILIKE '%billed_entries%' AND pid <> pg_backend_pid()"
+        " AND state <> 'idle'")))
+    assert count(BilledEntry) == 0
+    assert count(TimesheetEntry, TimesheetEntry.status == "approved") == len(entries)
+    assert (db.session.scalar(sa.select(InvoiceCounter.last_number).where(InvoiceCounter.year == 2026)) or 0) == 0
+
+    result = generate_invoices("2026-11-01", "2026-11-30", place.id)
+    invoice = db.session.get(Invoice, result["invoice_ids"][0])
+    assert invoice.number == "INV-2026-00001"
+    assert count(BilledEntry, BilledEntry.live.is_(True)) == len(entries)
+
+
+def test_running_again_after_success_bills_nothing_twice(app, postgres, redis_url):
+    place, entries = billable_facility()
+    with workers.jobs_on_redis(app, redis_url):
+        enqueue(generate_invoices, "2026-11-01", "2026-11-30", place.id)
+        workers.wait(workers.start_worker(redis_url))
+        enqueue(generate_invoices, "2026-11-01", "2026-11-30", place.id)
+        workers.wait(workers.start_worker(redis_url))
+    assert count(Invoice) == 1
+    assert count(BilledEntry) == len(entries)
