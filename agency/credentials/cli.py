@@ -28,3 +28,25 @@ def load_ce_rules(path):
 
     created, skipped = load_ce_reference(Path(path) if path else None)
     click.echo(f"{created} CE rule(s) loaded, {skipped} already present and left as they are.")
+
+
+@credentials_cli.command("import-roster")
+@click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
+@click.option("--commit", is_flag=True,
+              help="Import when every row is good; without it the file is only checked (a dry run).")
+def import_roster_command(csv_file, commit):
+    """Check, and with --commit import, a roster CSV of therapists and their licenses."""
+    from agency.credentials.roster import import_roster
+
+    text = csv_file.read()
+    total = max(text.count("\n") - 1, 0)
+    with click.progressbar(length=total, label="Checking rows") as bar:
+        report = import_roster(text, dry_run=not commit, progress=bar.update)
+    for line, message in report.errors:
+        click.echo(f"line {line}: {message}", err=True)
+    if report.errors:
+        raise click.ClickException(f"{len(report.errors)} problem(s) in {report.rows} row(s); nothing imported.")
+    if commit:
+        click.echo(f"Imported {report.therapists} therapists and {report.licenses} licenses.")
+    else:
+        click.echo(f"All {report.rows} rows are good. Run again with --commit to import them.")

@@ -5,6 +5,7 @@ from decimal import Decimal, InvalidOperation
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
+    BooleanField,
     DateField,
     DecimalField,
     EmailField,
@@ -176,3 +177,9 @@ class CERuleForm(FlaskForm):
     @staticmethod
     def topics_text(rule) -> str:
         return "\n".join(f"{t.topic}: {t.hours.normalize():f}" for t in rule.topics)
+
+
+class RosterForm(FlaskForm):
+    file = FileField("Roster CSV", validators=[FileRequired("Choose a CSV file")])
+    dry_run = BooleanField("Dry run: check every row, import nothing", default=True)
+    submit = SubmitField("Check or import")

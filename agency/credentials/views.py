@@ -21,7 +21,7 @@ from agency.core.forms import form_values, show_errors
 from agency.core.outbox import OutboxMessage
 from agency.core.permissions import current_actor, requires
 from agency.core.states import STATE_CHOICES
-from agency.credentials import documents, queries, services
+from agency.credentials import documents, queries, roster, services
 from agency.credentials.ce import ce_progress_for
 from agency.credentials.forms import (
     CERecordForm,
@@ -29,6 +29,7 @@ from agency.credentials.forms import (
     DocumentForm,
     LicenseForm,
     PanelForm,
+    RosterForm,
     TherapistForm,
     VerifyForm,
     choices,
@@ -162,6 +163,31 @@ def edit_therapist(therapist_id: int):
             flash("Profile saved.", "success")
             return redirect(url_for(".therapist", therapist_id=person.id))
     return render_template("credentials/therapist_form.html", form=form, therapist=person)
+
+
+@bp.route("/therapists/import", methods=["GET", "POST"])
+@requires("therapists.edit")
+def import_roster():
+    form = RosterForm()
+    report = None
+    if form.validate_on_submit():
+        raw = form.file.data.read(5 * 1024 * 1024 + 1)
+        if len(raw) > 5 * 1024 * 1024:
+            form.file.errors = ["the file is larger than 5 MB; split it"]
+        else:
+            try:
+                text = raw.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                form.file.errors = ["the file is not UTF-8 text"]
+            else:
+                report = roster.import_roster(text, current_actor(), dry_run=form.dry_run.data)
+                if report.errors:
+                    flash(f"{len(report.errors)} problem(s) found; nothing was imported.", "error")
+                elif form.dry_run.data:
+                    flash(f"All {report.rows} rows are good. Untick dry run to import them.", "success")
+                else:
+                    flash(f"Imported {report.therapists} therapists and {report.licenses} licenses.", "success")
+    return render_template("credentials/roster_import.html", form=form, report=report, columns=roster.COLUMNS)
 
 
 # ----------------------------------------------------------------------------- licenses
