@@ -7,7 +7,7 @@ REDIS_URL ?= redis://127.0.0.1:6379/9
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: demo test services lint
+.PHONY: demo test services browser lint
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,11 +25,15 @@ demo: $(BIN)/.installed
 services:
 	bash .ci/services
 
+# Debian's Chromium for the end-to-end tests (Playwright drives it; it downloads no browser of its own).
+browser:
+	bash .ci/browser
+
 lint: $(BIN)/.installed
 	$(BIN)/ruff check agency tests migrations wsgi.py
 
 # The whole suite against PostgreSQL and Redis with real rq workers, then again
 # on the embedded SQLite database.
-test: $(BIN)/.installed services lint
+test: $(BIN)/.installed services browser lint
 	AGENCY_DATABASE_URL=$(PG_URL) AGENCY_REDIS_URL=$(REDIS_URL) $(BIN)/pytest
 	env -u AGENCY_DATABASE_URL AGENCY_REDIS_URL=$(REDIS_URL) $(BIN)/pytest

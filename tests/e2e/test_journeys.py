@@ -1,0 +1,138 @@
+"""The main journey of each role, in a real browser."""
+
+from datetime import date
+
+import sqlalchemy as sa
+from playwright.sync_api import expect
+
+from agency.billing.models import Invoice, TimesheetEntry
+from agency.extensions import db
+from agency.facilities.models import Facility
+from agency.placements.models import Placement
+from tests import factories
+from tests.billing import scenario
+
+
+def test_a_recruiter_matches_a_therapist_works_the_checklist_and_activates_the_placement(journey, users):
+    place = scenario.facility(name="Hudson Valley CMHC")
+    rosa = factories.therapist(first_name="Rosa", last_name="Diaz")
+    factories.license(rosa, state="NY", expires_on=date(2028, 5, 31))
+    factories.therapist(first_name="Tom", last_name="Unlicensed")
+    from agency.placements.services import save_assignment
+
+    job = save_assignment(None, {"facility_id": place.id, "title": "Adult outpatient LCSW", "discipline": "LCSW",
+                                 "start_on": date(2026, 12, 14), "length_weeks": 26, "hours_per_week": 40})
+    journey.sign_in(users["recruiter"].email)
+    page = journey.go(f"/assignments/{job.id}")
+    rows = page.locator("#candidates tbody tr")
+    expect(rows.first).to_contain_text("Rosa Diaz")
+    expect(rows.nth(1)).to_contain_text("No active license or compact privilege in NY")
+    journey.shot("matches")
+    rows.first.get_by_role("button", name="Propose").click()
+    expect(page.locator(".flash-success")).to_contain_text("Rosa Diaz proposed")
+
+    page.get_by_label("New status").select_option("onboarding")
+    page.get_by_role("button", name="Change status").click()
+    expect(page.locator(".flash-success")).to_contain_text("now onboarding")
+    while page.locator("#checklist").get_by_role("button", name="Mark done").count():
+        page.locator("#checklist").get_by_role("button", name="Mark done").first.click()
+        page.wait_for_load_state()
+    journey.shot("checklist-done")
+    expect(page.locator("#readiness")).to_contain_text("Everything needed to start is in place")
+    page.get_by_label("New status").select_option("active")
+    page.get_by_role("button", name="Change status").click()
+    expect(page.locator(".flash-success")).to_contain_text("now active")
+    journey.shot("active")
+    assert db.session.scalar(sa.select(Placement.status)) == "active"
+
+
+def test_a_credentialing_user_uploads_a_renewed_license_and_sees_the_worklist_clear(journey, users, tmp_path):
+    noor = factories.therapist(first_name="Noor", last_name="Haddad")
+    lic = factories.license(noor, state="NJ", number="NJ-4471", expires_on=date(2026, 12, 15))
+    journey.sign_in(users["credentialing"].email)
+    page = journey.go("/worklist")
+    expect(page.locator("#worklist")).to_contain_text("Noor Haddad")
+    journey.shot("worklist-before")
+
+    page.get_by_role("link", name="Noor Haddad").first.click()
+    page.get_by_role("link", name="Upload document").click()
+    page.get_by_label("Document type").select_option("license_copy")
+    pdf = tmp_path / "nj-license-renewal.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
+    page.get_by_label("File (PDF, PNG or JPEG)").set_input_files(str(pdf))
+    page.get_by_label("Issued on").fill("2026-11-20")
+    page.get_by_label("Expires on").fill("2028-12-15")
+    page.get_by_role("button", name="Upload").click()
+    expect(page.locator(".flash-success")).to_contain_text("nj-license-renewal.pdf uploaded")
+
+    page.locator("#licenses").get_by_role("link", name="Edit").first.click()
+    page.get_by_label("Expires on").fill("2028-12-15")
+    page.get_by_role("button", name="Save license").click()
+    expect(page.locator(".flash-success")).to_contain_text("License saved")
+    journey.shot("renewed")
+
+    page = journey.go("/worklist")
+    expect(page.locator("#worklist")).not_to_contain_text("Noor Haddad")
+    journey.shot("worklist-clear")
+    db.session.refresh(lic)
+    assert lic.expires_on == date(2028, 12, 15)
+
+
+def test_a_facility_contact_approves_hours_opens_the_invoice_and_downloads_its_pdf(journey, users):
+    own = db.session.get(Facility, users["facility"].facility_id)
+    scenario.rate_card(own)
+    placement = scenario.active_placement(own)
+    for day in (2, 3, 4):
+        scenario.entry(placement, date(2026, 11, day), approve=False)
+    journey.sign_in(users["facility"].email)
+    page = journey.page
+    expect(page.locator("#approvals")).to_contain_text("Nov 02, 2026")
+    journey.shot("portal")
+    page.get_by_label("Pick all").check()
+    page.get_by_role("button", name="Approve selected").click()
+    expect(page.locator(".flash-success")).to_contain_text("3 entries approved")
+
+    from agency.billing.invoicing import invoice_facility
+
+    invoice, _ = invoice_facility(own.id, date(2026, 11, 1), date(2026, 11, 30))
+    page = journey.go("/portal")
+    page.get_by_role("link", name=invoice.number).click()
+    expect(page.locator("h1")).to_contain_text(invoice.number)
+    journey.shot("invoice")
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download PDF").click()
+    download = download_info.value
+    assert download.suggested_filename == f"{invoice.number}.pdf"
+    assert open(download.path(), "rb").read(5) == b"%PDF-"
+    assert set(db.session.scalars(sa.select(TimesheetEntry.status))) == {"invoiced"}
+
+
+def test_a_billing_user_runs_invoicing_records_a_payment_and_sees_the_aging_change(journey, users):
+    place = scenario.facility(name="Lakeshore Hospital", payment_terms_days=30)
+    scenario.rate_card(place)
+    placement = scenario.active_placement(place)
+    for day in (2, 3):
+        scenario.entry(placement, date(2026, 11, day))
+    journey.sign_in(users["billing"].email)
+    page = journey.go("/invoices/run")
+    page.get_by_label("Period start").fill("2026-11-01")
+    page.get_by_label("Period end").fill("2026-11-30")
+    page.get_by_role("button", name="Generate invoices").click()
+    expect(page.locator(".flash-success")).to_contain_text("1 invoice(s) generated")
+    journey.shot("invoices")
+
+    page = journey.go("/receivables")
+    expect(page.locator("#aging")).to_contain_text("$1440.00")
+    journey.shot("aging-before")
+
+    invoice = db.session.scalar(sa.select(Invoice))
+    page = journey.go(f"/invoices/{invoice.id}")
+    page.get_by_label("Amount ($)").fill("1000.00")
+    page.get_by_label("Reference (check or ACH number)").fill("ACH 88812")
+    page.get_by_role("button", name="Record payment").click()
+    expect(page.locator(".flash-success")).to_contain_text("balance $440.00")
+    journey.shot("payment")
+
+    page = journey.go("/receivables")
+    expect(page.locator("#aging")).to_contain_text("$440.00")
+    journey.shot("aging-after")
