@@ -1,0 +1,116 @@
+"""The daily credential scan: reminders at 90, 60, 30 and 7 days, once per threshold per item."""
+
+from datetime import date, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from agency import ROOT
+from agency.core.outbox import OutboxMessage, send_outbox
+from agency.credentials.models import CredentialReminder
+from agency.credentials.scan import daily_credential_scan
+from agency.extensions import db
+from tests import factories, workers
+from tests.smtp import free_port, smtp_server
+
+TODAY = date(2026, 11, 25)
+
+
+def reminders():
+    db.session.rollback()
+    return db.session.execute(
+        sa.select(CredentialReminder.item_kind, CredentialReminder.threshold).order_by(CredentialReminder.id)
+    ).all()
+
+
+def test_a_license_gets_each_threshold_once_and_a_scan_that_missed_days_sends_only_the_latest(app):
+    person = factories.therapist(email="mia@example.org")
+    factories.license(person, expires_on=TODAY + timedelta(days=90))
+    for day in (0, 0, 0, 1, 30, 31, 45, 80, 83, 84, 89):
+        daily_credential_scan((TODAY + timedelta(days=day)).isoformat())
+    # Day 0: 90 days left; day 30: 60; day 45: 45 left, still the 60-day reminder; day 80: 10 left, the
+    # 30-day one (skipped days never produce a burst); day 83: 7 left.
+    assert reminders() == [("license", 90), ("license", 60), ("license", 30), ("license", 7)]
+    to_therapist = db.session.scalars(sa.select(OutboxMessage.subject).where(
+        OutboxMessage.to_addr == "mia@example.org")).all()
+    assert len(to_therapist) == 4 and "due in 90 days" in to_therapist[0]
+    staff = app.config["CREDENTIALING_EMAIL"]
+    assert db.session.scalar(sa.select(sa.func.count()).where(OutboxMessage.to_addr == staff)) == 4
+
+
+def test_caqh_documents_and_panel_recredentialing_are_reminded_too(app):
+    import io
+
+    from agency.credentials.documents import store_document
+    from tests.credentials.test_api import PDF
+
+    person = factories.therapist(caqh_id="12345", caqh_attested_on=TODAY - timedelta(days=60))
+    store_document(person, io.BytesIO(PDF), "bls.pdf", "bls_card", None, TODAY + timedelta(days=7))
+    factories.panel(person, payer="Cigna", status="approved", submitted_on=date(2023, 6, 1),
+                    effective_on=date(2023, 9, 1), recredential_due_on=TODAY + timedelta(days=30))
+    daily_credential_scan(TODAY.isoformat())
+    assert sorted(reminders()) == [("caqh", 60), ("document", 7), ("panel", 30)]
+
+
+def test_a_renewed_license_starts_its_reminders_afresh_and_inactive_therapists_get_none(app):
+    person = factories.therapist()
+    lic = factories.license(person, expires_on=TODAY + timedelta(days=7))
+    gone = factories.therapist(status="inactive")
+    factories.license(gone, expires_on=TODAY + timedelta(days=7))
+    daily_credential_scan(TODAY.isoformat())
+    assert reminders() == [("license", 7)]
+    from agency.credentials.services import update_license
+
+    update_license(lic, {"expires_on": TODAY + timedelta(days=60)})
+    daily_credential_scan(TODAY.isoformat())
+    assert reminders() == [("license", 7), ("license", 60)]
+
+
+def test_reminders_reach_a_real_smtp_server_once_and_a_failed_send_is_retried(app):
+    person = factories.therapist(email="omar@example.org")
+    factories.license(person, expires_on=TODAY + timedelta(days=30))
+    saved = {k: app.config[k] for k in ("MAIL_SERVER", "MAIL_PORT")}
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port())  # nobody listening
+    try:
+        daily_credential_scan(TODAY.isoformat())
+    finally:
+        app.config.update(saved)
+    failed = db.session.scalars(sa.select(OutboxMessage)).all()
+    assert {m.attempts for m in failed} == {1} and all(m.last_error for m in failed)
+    with smtp_server(app) as inbox:
+        assert send_outbox() == 2
+        assert send_outbox() == 0
+        daily_credential_scan(TODAY.isoformat())
+    assert len(inbox.to("omar@example.org")) == 1
+    assert "due in 30 days" in inbox.to("omar@example.org")[0]["subject"]
+    assert len(inbox.to(app.config["CREDENTIALING_EMAIL"])) == 1
+
+
+def test_the_scan_is_registered_with_rqs_cron_scheduler_and_runs_from_the_cli(app):
+    from rq.cron import CronScheduler
+
+    scheduler = CronScheduler(connection=None, name="test")
+    scheduler.load_config_from_file(str(ROOT / "agency" / "cron.py"))
+    names = {job.func.__name__: job for job in scheduler.get_jobs()}
+    assert names["daily_credential_scan"].cron == app.config["CREDENTIAL_SCAN_CRON"]
+    assert {"invoice_schedule", "daily_dunning"} <= set(names)
+    person = factories.therapist()
+    factories.license(person, expires_on=TODAY + timedelta(days=60))
+    result = app.test_cli_runner().invoke(args=["credentials", "scan", "--as-of", TODAY.isoformat()])
+    assert result.exit_code == 0 and '"reminders": 1' in result.output
+
+
+def test_two_scans_on_two_real_workers_at_once_send_each_reminder_once(app, redis_url):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("concurrent workers need PostgreSQL; SQLite serialises all writers")
+    for n in range(6):
+        factories.license(factories.therapist(), expires_on=TODAY + timedelta(days=7 + n))
+    from agency.core.jobs import enqueue
+
+    with workers.jobs_on_redis(app, redis_url):
+        enqueue(daily_credential_scan, TODAY.isoformat())
+        enqueue(daily_credential_scan, TODAY.isoformat())
+        first, second = workers.start_worker(redis_url), workers.start_worker(redis_url)
+        logs = workers.wait(first) + workers.wait(second)
+    assert len(reminders()) == 6, logs
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) == 12
