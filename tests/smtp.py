@@ -2,7 +2,7 @@
 
 import socket
 from contextlib import contextmanager
-from email import message_from_bytes
+from email import message_from_bytes, policy
 
 from aiosmtpd.controller import Controller
 
@@ -12,7 +12,7 @@ class Inbox:
         self.messages = []
 
     async def handle_DATA(self, server, session, envelope):
-        message = message_from_bytes(envelope.content)
+        message = message_from_bytes(envelope.content, policy=policy.default)
         self.messages.append({"to": envelope.rcpt_tos, "subject": message["Subject"], "message": message})
         return "250 Message accepted for delivery"
 

@@ -1,0 +1,67 @@
+"""Invoices read back, emailed once with their PDF, numbered without gaps, and chased until paid."""
+
+import io
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from pypdf import PdfReader
+
+from agency.billing.invoicing import invoice_facility
+from agency.billing.models import DunningNotice
+from agency.billing.receivables import record_payment, run_dunning
+from agency.core.outbox import OutboxMessage, send_outbox
+from agency.extensions import db
+from tests.billing import scenario
+from tests.smtp import smtp_server
+
+
+def billed(name="Clinic A", day=date(2026, 11, 2), **values):
+    place = scenario.facility(name=name, **values)
+    scenario.rate_card(place)
+    placement = scenario.active_placement(place)
+    scenario.entry(placement, day, direct="8", supervision="1")
+    invoice, _ = invoice_facility(place.id, day.replace(day=1), day.replace(day=28))
+    return invoice
+
+
+def test_the_pdf_reads_back_with_number_facility_therapist_total_and_due_date():
+    invoice = billed()
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(invoice.pdf)).pages)
+    therapist = invoice.lines[0].placement.therapist.full_name
+    for expected in (invoice.number, "Clinic A", therapist, "$775.00", "December 25, 2026", "Remittance"):
+        assert expected in text, expected
+
+
+def test_invoice_numbers_run_without_gaps_across_facilities():
+    numbers = [billed(name=f"Clinic {n}").number for n in range(3)]
+    assert numbers == ["INV-2026-00001", "INV-2026-00002", "INV-2026-00003"]
+
+
+def test_the_invoice_is_emailed_once_with_its_pdf_attached(app):
+    invoice = billed(billing_email="ap@clinic-a.example.org")
+    with smtp_server(app) as inbox:
+        send_outbox()
+        send_outbox()
+    [mail] = inbox.to("ap@clinic-a.example.org")
+    attachment = next(part for part in mail["message"].iter_attachments())
+    assert attachment.get_filename() == f"{invoice.number}.pdf"
+    assert attachment.get_payload(decode=True) == invoice.pdf
+
+
+def test_each_dunning_level_goes_out_once_escalation_reaches_leadership_and_paid_invoices_rest(app):
+    invoice = billed(billing_email="ap@clinic-a.example.org")  # issued Nov 25, due Dec 25
+    due = invoice.due_on
+    for offset in (-10, -3, -2, 0, 7, 8, 30, 31, 60, 61, 90):
+        run_dunning(due + timedelta(days=offset))
+    levels = db.session.scalars(sa.select(DunningNotice.level).order_by(DunningNotice.id)).all()
+    assert levels == ["courtesy", "reminder_7", "reminder_30", "escalation_60"]
+    escalation = db.session.scalar(sa.select(OutboxMessage).where(
+        OutboxMessage.to_addr == app.config["LEADERSHIP_EMAIL"]))
+    assert "Escalation" in escalation.subject and "Account summary" in escalation.body
+
+    late = billed(name="Clinic B", billing_email="ap@clinic-b.example.org")
+    run_dunning(late.due_on + timedelta(days=35))  # first seen 35 days late: only the 30-day reminder
+    record_payment(late, late.total, date(2026, 11, 25), "ACH 1")
+    run_dunning(late.due_on + timedelta(days=70))
+    assert db.session.scalars(sa.select(DunningNotice.level).where(
+        DunningNotice.invoice_id == late.id)).all() == ["reminder_30"]
