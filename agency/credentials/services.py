@@ -11,11 +11,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
 from agency.core import audit
 from agency.core.dates import today
 from agency.core.errors import Conflict, NotFound, ValidationError
+from agency.core.persistence import commit_or_conflict
 from agency.core.states import npi_is_valid
 from agency.credentials.models import (
     CERecord,
@@ -26,15 +26,6 @@ from agency.credentials.models import (
     Therapist,
 )
 from agency.extensions import db
-
-
-def _commit_or_conflict(message: str, fields: dict | None = None) -> None:
-    """Commit; a unique constraint tripped by a concurrent writer becomes a 409."""
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise Conflict(message, fields) from None
 
 
 def _apply(obj, values: dict, summary: str, actor) -> None:
@@ -79,7 +70,7 @@ def create_therapist(values: dict, actor=None) -> Therapist:
     therapist = Therapist(**values)
     db.session.add(therapist)
     audit.record("create", therapist, f"therapist {therapist.full_name}", actor=actor)
-    _commit_or_conflict("another therapist already has this email or NPI")
+    commit_or_conflict("another therapist already has this email or NPI")
     return therapist
 
 
@@ -87,7 +78,7 @@ def update_therapist(therapist: Therapist, values: dict, actor=None) -> Therapis
     """Change a therapist's profile; only the given fields change."""
     _check_therapist(values, therapist)
     _apply(therapist, values, f"therapist {therapist.full_name}", actor)
-    _commit_or_conflict("another therapist already has this email or NPI")
+    commit_or_conflict("another therapist already has this email or NPI")
     return therapist
 
 
@@ -150,7 +141,7 @@ def add_license(therapist: Therapist, values: dict, actor=None) -> License:
         f"{license.state} {license.license_type} {license.number} for {therapist.full_name}",
         actor=actor,
     )
-    _commit_or_conflict("this license is already on file", {"number": ["duplicate"]})
+    commit_or_conflict("this license is already on file", {"number": ["duplicate"]})
     return license
 
 
@@ -158,7 +149,7 @@ def update_license(license: License, values: dict, actor=None) -> License:
     """Change a license, e.g. a renewal's new expiry date."""
     _check_license(values, license.therapist, license)
     _apply(license, values, f"{license.state} {license.license_type} {license.number}", actor)
-    _commit_or_conflict("this license is already on file", {"number": ["duplicate"]})
+    commit_or_conflict("this license is already on file", {"number": ["duplicate"]})
     return license
 
 
@@ -269,7 +260,7 @@ def add_panel(therapist: Therapist, values: dict, actor=None) -> PanelEnrollment
     panel = PanelEnrollment(therapist=therapist, **values)
     db.session.add(panel)
     audit.record("create", panel, f"{panel.payer} panel for {therapist.full_name}", actor=actor)
-    _commit_or_conflict("this payer enrollment already exists", {"payer": ["already enrolled"]})
+    commit_or_conflict("this payer enrollment already exists", {"payer": ["already enrolled"]})
     return panel
 
 
@@ -277,7 +268,7 @@ def update_panel(panel: PanelEnrollment, values: dict, actor=None) -> PanelEnrol
     """Move an enrollment along its pipeline or change its dates."""
     _check_panel(values, panel.therapist, panel)
     _apply(panel, values, f"{panel.payer} panel for {panel.therapist.full_name}", actor)
-    _commit_or_conflict("this payer enrollment already exists", {"payer": ["already enrolled"]})
+    commit_or_conflict("this payer enrollment already exists", {"payer": ["already enrolled"]})
     return panel
 
 
@@ -319,7 +310,7 @@ def save_ce_rule(rule: CERule | None, values: dict, topics: dict[str, Decimal], 
     audit.record(action, rule, f"CE rule {rule.state} {rule.license_type}: {rule.hours_required} h "
                  f"per {rule.cycle_months} months", actor=actor,
                  changes={"topics": {t: str(h) for t, h in topics.items()}})
-    _commit_or_conflict("a CE rule for this state and license type exists")
+    commit_or_conflict("a CE rule for this state and license type exists")
     return rule
 
 

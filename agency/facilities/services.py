@@ -8,8 +8,8 @@ from sqlalchemy.orm import joinedload
 
 from agency.core import audit
 from agency.core.errors import Conflict, NotFound, ValidationError
+from agency.core.persistence import commit_or_conflict
 from agency.credentials.models import DISCIPLINES, DOC_TYPES
-from agency.credentials.services import _commit_or_conflict
 from agency.extensions import db
 from agency.facilities.models import RATE_ITEMS, Facility, FacilityContact, Rate, RateCard
 
@@ -51,7 +51,7 @@ def create_facility(values: dict, actor=None) -> Facility:
     facility = Facility(**values)
     db.session.add(facility)
     audit.record("create", facility, f"facility {facility.name}", actor=actor)
-    _commit_or_conflict("a facility with this name already exists", {"name": ["already in use"]})
+    commit_or_conflict("a facility with this name already exists", {"name": ["already in use"]})
     return facility
 
 
@@ -63,7 +63,7 @@ def update_facility(facility: Facility, values: dict, actor=None) -> Facility:
         setattr(facility, key, value)
     if changes:
         audit.record("update", facility, f"facility {facility.name}", actor=actor, changes=changes)
-    _commit_or_conflict("a facility with this name already exists", {"name": ["already in use"]})
+    commit_or_conflict("a facility with this name already exists", {"name": ["already in use"]})
     return facility
 
 
@@ -73,7 +73,7 @@ def add_contact(facility: Facility, values: dict, actor=None) -> FacilityContact
     db.session.add(contact)
     audit.record("create", contact, f"{contact.role} contact {contact.name} at {facility.name}",
                  actor=actor)
-    _commit_or_conflict("this contact is already listed for that role", {"email": ["duplicate"]})
+    commit_or_conflict("this contact is already listed for that role", {"email": ["duplicate"]})
     return contact
 
 
@@ -170,7 +170,7 @@ def save_rate_card(facility: Facility, card: RateCard | None, values: dict, rate
         changes={"rates": {f"{r['item']}/{r['discipline']}": str(r["amount"]) for r in rates}}
         if rates is not None else None,
     )
-    _commit_or_conflict("this rate card clashes with another one")
+    commit_or_conflict("this rate card clashes with another one")
     return card
 
 
