@@ -28,6 +28,7 @@ from agency.core.errors import DomainError
 from agency.core.exports import csv_response, wants_csv
 from agency.core.forms import form_values, show_errors
 from agency.core.jobs import start_job
+from agency.core.listing import sort_by
 from agency.core.outbox import OutboxMessage
 from agency.core.permissions import current_actor, facility_scope, requires
 from agency.credentials.forms import choices
@@ -59,8 +60,10 @@ def timesheets_list():
         "date_from": _day_arg("from"),
         "date_to": _day_arg("to"),
     }
-    query = queries.entries_query(actor, **filters).order_by(TimesheetEntry.work_date.desc(),
-                                                              TimesheetEntry.id.desc())
+    query, sort = sort_by(queries.entries_query(actor, **filters), {
+        "date": TimesheetEntry.work_date, "direct": TimesheetEntry.direct_care_hours,
+        "supervision": TimesheetEntry.supervision_hours, "miles": TimesheetEntry.travel_miles,
+        "status": TimesheetEntry.status}, "-date")
     if wants_csv():
         return csv_response("timesheets.csv", [
             "id", "placement_id", "therapist", "facility", "work_date", "direct_care_hours", "supervision_hours",
@@ -70,7 +73,7 @@ def timesheets_list():
     pagination = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
     facilities = [] if facility_scope(actor) is not None else db.session.scalars(
         sa.select(Facility).order_by(Facility.name)).all()
-    return render_template("billing/timesheets.html", pagination=pagination, filters=filters,
+    return render_template("billing/timesheets.html", pagination=pagination, filters=filters, sort=sort,
                            statuses=ENTRY_STATUSES, facilities=facilities, decide_form=DecideForm())
 
 
@@ -168,7 +171,9 @@ def invoices():
     actor = current_actor()
     status = request.args.get("status") if request.args.get("status") in INVOICE_STATUSES else None
     facility_id = request.args.get("facility_id", type=int)
-    query = queries.invoices_query(actor, status=status, facility_id=facility_id).order_by(Invoice.id.desc())
+    query, sort = sort_by(queries.invoices_query(actor, status=status, facility_id=facility_id), {
+        "number": Invoice.number, "issued": Invoice.issued_on, "due": Invoice.due_on, "total": Invoice.total,
+        "status": Invoice.status}, "-number")
     if wants_csv():
         return csv_response("invoices.csv", [
             "id", "number", "facility", "period_start", "period_end", "issued_on", "due_on", "total",
@@ -176,7 +181,7 @@ def invoices():
             i.id, i.number, i.facility.name, i.period_start, i.period_end, i.issued_on, i.due_on, i.total,
             i.amount_paid, i.balance, i.status])
     pagination = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
-    return render_template("billing/invoices.html", pagination=pagination, status=status,
+    return render_template("billing/invoices.html", pagination=pagination, status=status, sort=sort,
                            statuses=INVOICE_STATUSES, facility_id=facility_id, as_of=today())
 
 

@@ -18,6 +18,7 @@ from agency.core.dates import today
 from agency.core.errors import DomainError
 from agency.core.exports import csv_response, list_csv, wants_csv
 from agency.core.forms import form_values, show_errors
+from agency.core.listing import sort_by
 from agency.core.outbox import OutboxMessage
 from agency.core.permissions import current_actor, requires
 from agency.core.states import STATE_CHOICES
@@ -96,7 +97,9 @@ def therapists():
         "state": _filter("state", STATE_CODES),
         "status": _filter("status", THERAPIST_STATUSES),
     }
-    query = queries.therapists_query(**filters).order_by(Therapist.last_name, Therapist.first_name)
+    query, sort = sort_by(queries.therapists_query(**filters), {
+        "name": Therapist.last_name, "discipline": Therapist.discipline, "home_state": Therapist.home_state,
+        "caqh": Therapist.caqh_attested_on, "status": Therapist.status}, "name")
     if wants_csv():
         return csv_response("therapists.csv", [
             "id", "first_name", "last_name", "email", "phone", "discipline", "npi", "home_state", "caqh_id",
@@ -104,7 +107,7 @@ def therapists():
             t.id, t.first_name, t.last_name, t.email, t.phone, t.discipline, t.npi, t.home_state, t.caqh_id,
             t.caqh_attested_on, t.status, t.availability, "; ".join(t.specialties or [])])
     pagination = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
-    return render_template("credentials/therapists.html", pagination=pagination, filters=filters,
+    return render_template("credentials/therapists.html", pagination=pagination, filters=filters, sort=sort,
                            disciplines=DISCIPLINES, statuses=THERAPIST_STATUSES, states=STATE_CHOICES)
 
 
@@ -201,7 +204,9 @@ def licenses():
         "kind": _filter("kind", LICENSE_KINDS),
         "status": _filter("status", LICENSE_STATUSES),
     }
-    query = queries.licenses_query(**filters).order_by(License.expires_on, License.id)
+    query, sort = sort_by(queries.licenses_query(**filters), {
+        "state": License.state, "type": License.license_type, "number": License.number, "kind": License.kind,
+        "expires": License.expires_on, "verified": License.verified_on}, "expires")
     if wants_csv():
         as_of = today()
         return csv_response("licenses.csv", [
@@ -211,7 +216,7 @@ def licenses():
                          lic.number, lic.kind, lic.issued_on, lic.expires_on, lic.effective_expires_on,
                          lic.status_on(as_of), lic.verified_on, lic.verification_source])
     pagination = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
-    return render_template("credentials/licenses.html", pagination=pagination, filters=filters,
+    return render_template("credentials/licenses.html", pagination=pagination, filters=filters, sort=sort,
                            kinds=LICENSE_KINDS, statuses=LICENSE_STATUSES, states=STATE_CHOICES,
                            as_of=today())
 

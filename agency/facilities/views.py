@@ -8,6 +8,7 @@ from agency.core.dates import today
 from agency.core.errors import DomainError
 from agency.core.exports import csv_response, wants_csv
 from agency.core.forms import form_values, show_errors
+from agency.core.listing import sort_by
 from agency.core.permissions import can, current_actor, facility_scope, requires
 from agency.core.states import STATE_CHOICES
 from agency.extensions import db
@@ -33,7 +34,9 @@ def facilities():
         in FACILITY_TYPE_LABELS else None,
         "state": request.args.get("state") if request.args.get("state") in STATE_CODES else None,
     }
-    query = queries.facilities_query(actor, **filters).order_by(Facility.name)
+    query, sort = sort_by(queries.facilities_query(actor, **filters), {
+        "name": Facility.name, "type": Facility.facility_type, "state": Facility.state,
+        "terms": Facility.payment_terms_days, "schedule": Facility.invoice_schedule}, "name")
     if wants_csv():
         return csv_response("facilities.csv", [
             "id", "name", "facility_type", "city", "state", "funding", "payment_terms_days", "invoice_schedule",
@@ -42,7 +45,7 @@ def facilities():
             f.bills_insurance, "; ".join(f.payers or []), f.billing_email, "; ".join(f.required_documents or []),
             f.active])
     pagination = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
-    return render_template("facilities/facilities.html", pagination=pagination, filters=filters,
+    return render_template("facilities/facilities.html", pagination=pagination, filters=filters, sort=sort,
                            types=FACILITY_TYPE_LABELS, states=STATE_CHOICES)
 
 

@@ -7,6 +7,7 @@ from agency.core.dates import today
 from agency.core.errors import DomainError
 from agency.core.exports import csv_response, list_csv, wants_csv
 from agency.core.forms import form_values, show_errors
+from agency.core.listing import sort_by
 from agency.core.permissions import current_actor, facility_scope, requires
 from agency.credentials import queries as credential_queries
 from agency.credentials.forms import choices
@@ -156,8 +157,9 @@ def propose(assignment_id: int):
 def placements():
     status = request.args.get("status") if request.args.get("status") in PLACEMENT_STATUSES else None
     q = (request.args.get("q") or "").strip()[:100] or None
-    query = queries.placements_query(current_actor(), status=status, q=q).order_by(
-        Placement.start_on.desc(), Placement.id.desc())
+    query, sort = sort_by(queries.placements_query(current_actor(), status=status, q=q), {
+        "start": Placement.start_on, "end": Placement.end_on, "status": Placement.status,
+        "basis": Placement.billing_basis}, "-start")
     if wants_csv():
         return csv_response("placements.csv", [
             "id", "therapist_id", "therapist", "facility_id", "facility", "start_on", "end_on", "service_states",
@@ -165,7 +167,7 @@ def placements():
             p.id, p.therapist_id, p.therapist.full_name, p.facility_id, p.facility.name, p.start_on, p.end_on,
             " ".join(p.service_states), p.billing_basis, p.hours_per_week, p.telehealth, p.status])
     pagination = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
-    return render_template("placements/placements.html", pagination=pagination, status=status, q=q,
+    return render_template("placements/placements.html", pagination=pagination, status=status, q=q, sort=sort,
                            statuses=PLACEMENT_STATUSES)
 
 
