@@ -1,0 +1,23 @@
+"""Invoice runs and dunning from the command line."""
+
+import json
+from datetime import date
+
+from tests.billing import scenario
+
+
+def test_the_cli_invoices_a_period_once_and_runs_the_schedule_and_dunning(app):
+    place = scenario.facility()
+    scenario.rate_card(place)
+    scenario.entry(scenario.active_placement(place), date(2026, 10, 5))
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["billing", "invoice", "--period-start", "2026-10-01", "--period-end", "2026-10-31"])
+    assert first.exit_code == 0 and len(json.loads(first.output)["invoice_ids"]) == 1
+    again = runner.invoke(args=["billing", "invoice", "--period-start", "2026-10-01", "--period-end", "2026-10-31"])
+    assert json.loads(again.output)["invoice_ids"] == []
+    backwards = runner.invoke(args=["billing", "invoice", "--period-start", "2026-10-31",
+                                    "--period-end", "2026-10-01"])
+    assert backwards.exit_code != 0
+    assert runner.invoke(args=["billing", "schedule", "--as-of", "2026-11-25"]).exit_code == 0
+    dunning = runner.invoke(args=["billing", "dunning", "--as-of", "2026-12-22"])
+    assert json.loads(dunning.output)["sent"][0]["level"] == "courtesy"
