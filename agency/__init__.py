@@ -60,6 +60,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         app.register_blueprint(api_bp)
 
     from agency.auth.cli import users_cli
+    from agency.bench import bench_command
     from agency.billing.cli import billing_cli
     from agency.credentials.cli import credentials_cli
     from agency.demo import seed_demo_command
@@ -68,6 +69,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.cli.add_command(billing_cli)
     app.cli.add_command(credentials_cli)
     app.cli.add_command(seed_demo_command)
+    app.cli.add_command(bench_command)
     return app
 
 

@@ -140,22 +140,28 @@ def invoice_facility(facility_id: int, period_start: date, period_end: date,
         total=pricing.total,
     )
     db.session.add(invoice)
+    lines = []
     for position, priced in enumerate(pricing.lines, start=1):
         line = InvoiceLine(
             placement_id=priced.placement_id, position=position, item=priced.item,
             overtime=priced.overtime, period_key=priced.period_key, description=priced.description[:300],
             quantity=priced.quantity, unit_price=priced.unit_price, amount=priced.amount,
         )
-        line.sources = [LineSource(entry_id=entry_id, quantity=qty)
-                        for entry_id, qty in priced.sources.items()]
         invoice.lines.append(line)
+        lines.append((line, priced))
+    db.session.flush()
+    # Set-based: one statement each for the traces and the billed-entry guards, whatever the size.
+    db.session.execute(sa.insert(LineSource), [
+        {"line_id": line.id, "entry_id": entry_id, "quantity": qty}
+        for line, priced in lines for entry_id, qty in priced.sources.items()
+    ])
     billed = pricing.priced_entries
-    for entry_id in billed:
-        db.session.add(BilledEntry(invoice=invoice, entry_id=entry_id))
+    db.session.execute(sa.insert(BilledEntry), [
+        {"invoice_id": invoice.id, "entry_id": entry_id, "live": True} for entry_id in sorted(billed)
+    ])
     db.session.execute(
         sa.update(TimesheetEntry).where(TimesheetEntry.id.in_(billed)).values(status="invoiced")
     )
-    db.session.flush()
     invoice.pdf = render_invoice_pdf(invoice)
     if facility.billing_email:
         queue_email(
