@@ -9,6 +9,7 @@ from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from agency.core.constraints import one_of
 from agency.core.dates import utcnow
 from agency.core.permissions import ROLES
 from agency.extensions import db
@@ -17,7 +18,7 @@ from agency.extensions import db
 class User(UserMixin, db.Model):
     __tablename__ = "users"
     __table_args__ = (
-        sa.CheckConstraint(sa.column("role").in_(ROLES), name="role"),
+        one_of("role", ROLES),
         # A facility contact always belongs to exactly one facility; staff to none.
         sa.CheckConstraint(
             "(role = 'facility') = (facility_id IS NOT NULL)", name="facility_contact"

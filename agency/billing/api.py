@@ -2,28 +2,31 @@
 
 import io
 
-from flask import jsonify, request, send_file
+from flask import jsonify, send_file
 
 from agency.billing import queries, receivables, timesheets
 from agency.billing.jobs import generate_invoices
 from agency.billing.models import ENTRY_STATUSES, INVOICE_STATUSES, Invoice, Payment, TimesheetEntry
 from agency.core import audit
 from agency.core.api import (
+    AS_OF,
     Bool,
     Choice,
     Date,
     Dec,
+    IdArg,
     Int,
     Object,
     Schema,
     Str,
     api_blueprint,
+    as_of_arg,
     created,
     json_body,
     page,
     parse_args,
 )
-from agency.core.dates import iso, parse_iso_date, today
+from agency.core.dates import iso
 from agency.core.errors import ValidationError
 from agency.core.jobs import start_job
 from agency.core.money import money_str
@@ -45,8 +48,8 @@ ENTRY = Schema(
     rejection_reason=Str(read_only=True),
     notes=Str(max_length=500),
 )
-ENTRY_FILTERS = Schema("TimesheetFilters", status=Choice(choices=ENTRY_STATUSES), placement_id=Str(pattern=r"\d+"),
-                       facility_id=Str(pattern=r"\d+"), **{"from": Date(), "to": Date()})
+ENTRY_FILTERS = Schema("TimesheetFilters", status=Choice(choices=ENTRY_STATUSES), placement_id=IdArg(),
+                       facility_id=IdArg(), **{"from": Date(), "to": Date()})
 REJECTION = Schema("Rejection", reason=Str(required=True, max_length=500))
 IMPORT = Schema("TimesheetImport", csv=Str(required=True, max_length=2_000_000), dry_run=Bool(nullable=False))
 IMPORT_REPORT = Schema("TimesheetImportReport", rows=Int(read_only=True), imported=Int(read_only=True),
@@ -63,7 +66,7 @@ INVOICE = Schema(
     lines=Object(read_only=True, description="list of {description, item, quantity, unit_price, amount}"),
     notices=Object(read_only=True, description="reminders sent: list of {level, sent_on}"),
 )
-INVOICE_FILTERS = Schema("InvoiceFilters", status=Choice(choices=INVOICE_STATUSES), facility_id=Str(pattern=r"\d+"))
+INVOICE_FILTERS = Schema("InvoiceFilters", status=Choice(choices=INVOICE_STATUSES), facility_id=IdArg())
 VOID = Schema("Void", reason=Str(required=True, max_length=500))
 PAYMENT = Schema("Payment", id=Int(read_only=True), invoice_id=Int(read_only=True), amount=Dec(required=True),
                  received_on=Date(required=True), reference=Str(max_length=120))
@@ -98,10 +101,6 @@ def payment_json(p: Payment) -> dict:
             "received_on": iso(p.received_on), "reference": p.reference}
 
 
-def _ids(values: dict, *keys) -> dict:
-    return {k: (int(v) if k in keys and v is not None else v) for k, v in values.items()}
-
-
 # ----------------------------------------------------------------------------- timesheets
 
 
@@ -113,7 +112,7 @@ def _ids(values: dict, *keys) -> dict:
                               "from": {"type": "string", "format": "date"},
                               "to": {"type": "string", "format": "date"}})
 def list_entries():
-    filters = _ids(parse_args(ENTRY_FILTERS), "placement_id", "facility_id")
+    filters = parse_args(ENTRY_FILTERS)
     filters["date_from"], filters["date_to"] = filters.pop("from", None), filters.pop("to", None)
     return page(queries.entries_query(current_actor(), **filters), TimesheetEntry.id, entry_json)
 
@@ -181,7 +180,7 @@ def import_entries():
 @documented("List invoices (a facility contact sees only its own)", response=INVOICE, many=True,
             query={"status": {"type": "string", "enum": list(INVOICE_STATUSES)}, "facility_id": {"type": "integer"}})
 def list_invoices():
-    filters = _ids(parse_args(INVOICE_FILTERS), "facility_id")
+    filters = parse_args(INVOICE_FILTERS)
     return page(queries.invoices_query(current_actor(), **filters), Invoice.id,
                 lambda i: invoice_json(i, lines=False))
 
@@ -246,13 +245,9 @@ def generate():
 @bp.get("/receivables/aging")
 @requires("receivables.view")
 @documented("Open balances by days past due, per facility and in total", response=AGING, errors=(400,),
-            query={"as_of": {"type": "string", "format": "date"}})
+            query=AS_OF)
 def aging():
-    raw = request.args.get("as_of")
-    try:
-        as_of = parse_iso_date(raw) if raw else today()
-    except ValueError as exc:
-        raise ValidationError.on("as_of", str(exc)) from None
+    as_of = as_of_arg()
     report = receivables.aging(as_of, current_actor())
 
     def buckets(values):

@@ -6,6 +6,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
+from agency.core.constraints import one_of
 from agency.core.dates import utcnow
 from agency.extensions import db
 from agency.facilities.models import RATE_ITEMS, Facility
@@ -16,17 +17,13 @@ INVOICE_STATUSES = ("issued", "partially_paid", "paid", "void")
 OPEN_INVOICE_STATUSES = ("issued", "partially_paid")
 
 
-def _in(column: str, values) -> sa.CheckConstraint:
-    return sa.CheckConstraint(sa.column(column).in_(values), name=column)
-
-
 class TimesheetEntry(db.Model):
     """One day's work of one placement: direct-care and supervision hours, travel miles."""
 
     __tablename__ = "timesheet_entries"
     __table_args__ = (
         sa.UniqueConstraint("placement_id", "work_date"),
-        _in("status", ENTRY_STATUSES),
+        one_of("status", ENTRY_STATUSES),
         sa.CheckConstraint(
             "direct_care_hours >= 0 AND supervision_hours >= 0 AND travel_miles >= 0", name="not_negative"
         ),
@@ -70,7 +67,7 @@ class InvoiceCounter(db.Model):
 class Invoice(db.Model):
     __tablename__ = "invoices"
     __table_args__ = (
-        _in("status", INVOICE_STATUSES),
+        one_of("status", INVOICE_STATUSES),
         sa.CheckConstraint("period_end >= period_start", name="period"),
         sa.CheckConstraint("due_on >= issued_on", name="due"),
         sa.CheckConstraint("amount_paid >= 0 AND amount_paid <= total", name="paid"),
@@ -121,7 +118,7 @@ class Invoice(db.Model):
 class InvoiceLine(db.Model):
     __tablename__ = "invoice_lines"
     __table_args__ = (
-        sa.CheckConstraint(sa.column("item").in_(RATE_ITEMS), name="item"),
+        one_of("item", RATE_ITEMS),
         sa.CheckConstraint("quantity > 0", name="quantity"),
         sa.Index("ix_invoice_lines_placement_period", "placement_id", "period_key"),
     )

@@ -26,7 +26,7 @@ from agency.core import audit
 from agency.core.dates import parse_iso_date, today
 from agency.core.errors import DomainError
 from agency.core.exports import csv_response, wants_csv
-from agency.core.forms import form_values, show_errors
+from agency.core.forms import flash_import_report, form_values, read_text_upload, show_errors
 from agency.core.jobs import start_job
 from agency.core.listing import sort_by
 from agency.core.outbox import OutboxMessage
@@ -141,23 +141,9 @@ def decide():
 def import_timesheets():
     form = ImportForm()
     report = None
-    if form.validate_on_submit():
-        raw = form.file.data.read(2 * 1024 * 1024 + 1)
-        if len(raw) > 2 * 1024 * 1024:
-            form.file.errors = ["the file is larger than 2 MB; split it"]
-        else:
-            try:
-                text = raw.decode("utf-8-sig")
-            except UnicodeDecodeError:
-                form.file.errors = ["the file is not UTF-8 text"]
-            else:
-                report = timesheets.import_csv(text, current_actor(), dry_run=form.dry_run.data)
-                if report.ok and not form.dry_run.data:
-                    flash(f"Imported {report.imported} entries.", "success")
-                elif report.ok:
-                    flash(f"All {report.rows} rows are good. Untick dry run to import them.", "success")
-                else:
-                    flash(f"{len(report.errors)} problem(s) found; nothing was imported.", "error")
+    if form.validate_on_submit() and (text := read_text_upload(form.file, 2)) is not None:
+        report = timesheets.import_csv(text, current_actor(), dry_run=form.dry_run.data)
+        flash_import_report(report, form.dry_run.data, f"Imported {report.imported} entries.")
     return render_template("billing/import.html", form=form, report=report,
                            columns=timesheets.CSV_COLUMNS)
 

@@ -9,11 +9,12 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 
-from agency.core.dates import parse_iso_date
+from agency.core.dates import parse_iso_date, today
 from agency.core.errors import ValidationError, json_error
 from agency.core.money import parse_decimal
 from agency.core.openapi import API_PREFIX, documented
@@ -116,6 +117,20 @@ class Date(Field):
 
     def json_schema(self):
         return {"type": "string", "format": "date"}
+
+
+@dataclass
+class IdArg(Field):
+    """A record id in a query string, where every value arrives as text."""
+
+    def parse(self, value):
+        # Nine digits at most keeps the value inside a database integer.
+        if not isinstance(value, str) or not re.fullmatch(r"[0-9]{1,9}", value.strip()):
+            raise ValueError("must be a record id (a whole number)")
+        return int(value)
+
+    def json_schema(self):
+        return {"type": "integer", "minimum": 1}
 
 
 @dataclass
@@ -260,6 +275,18 @@ def parse_args(schema: Schema) -> dict:
     """Query-string filters parsed by a schema (every filter is optional)."""
     raw = {k: v for k, v in request.args.items() if k not in ("limit", "cursor")}
     return schema.load(raw, partial=True)
+
+
+AS_OF = {"as_of": {"type": "string", "format": "date", "description": "the day to judge by; today if left out"}}
+
+
+def as_of_arg() -> date:
+    """The `as_of` query argument (documented by AS_OF) as a date, today when absent."""
+    raw = request.args.get("as_of")
+    try:
+        return parse_iso_date(raw) if raw else today()
+    except ValueError as exc:
+        raise ValidationError.on("as_of", str(exc)) from None
 
 
 def created(body: dict, endpoint: str, **values):

@@ -6,6 +6,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from agency.core.constraints import one_of
 from agency.core.dates import utcnow
 from agency.extensions import db
 
@@ -16,7 +17,7 @@ class AuditEvent(db.Model):
     __tablename__ = "audit_events"
     __table_args__ = (
         sa.Index("ix_audit_events_object", "object_type", "object_id"),
-        sa.CheckConstraint(sa.column("action").in_(ACTIONS), name="action"),
+        one_of("action", ACTIONS),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,5 +1,7 @@
 """Glue between WTForms and the services: form values in, rule violations back beside fields."""
 
+from flask import flash
+
 from agency.core.errors import DomainError
 
 
@@ -23,3 +25,31 @@ def show_errors(form, exc: DomainError) -> None:
             placed = True
     if not placed:
         form.form_errors.append(exc.message)
+
+
+def read_text_upload(field, limit_mb: int) -> str | None:
+    """An uploaded CSV as text, or None with the reason beside the field.
+
+    Reads one byte past the cap so an oversized file is refused without being
+    held in memory whole; the BOM that spreadsheet programs write is dropped.
+    """
+    limit = limit_mb * 1024 * 1024
+    raw = field.data.read(limit + 1)
+    if len(raw) > limit:
+        field.errors = [f"the file is larger than {limit_mb} MB; split it"]
+        return None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        field.errors = ["the file is not UTF-8 text"]
+        return None
+
+
+def flash_import_report(report, dry_run: bool, imported: str) -> None:
+    """The one message after a CSV import or its dry run."""
+    if report.errors:
+        flash(f"{len(report.errors)} problem(s) found; nothing was imported.", "error")
+    elif dry_run:
+        flash(f"All {report.rows} rows are good. Untick dry run to import them.", "success")
+    else:
+        flash(imported, "success")

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from agency.core.constraints import one_of
 from agency.core.dates import today, utcnow
 from agency.extensions import db
 
@@ -37,16 +38,12 @@ DOC_TYPES = (
 DOC_OWNER_TYPES = ("therapist",)
 
 
-def _in(column: str, values) -> sa.CheckConstraint:
-    return sa.CheckConstraint(sa.column(column).in_(values), name=column)
-
-
 class Therapist(db.Model):
     __tablename__ = "therapists"
     __table_args__ = (
-        _in("discipline", DISCIPLINES),
-        _in("status", THERAPIST_STATUSES),
-        _in("availability", AVAILABILITY),
+        one_of("discipline", DISCIPLINES),
+        one_of("status", THERAPIST_STATUSES),
+        one_of("availability", AVAILABILITY),
         sa.Index("ix_therapists_name", "last_name", "first_name"),
     )
     __audit_type__ = "therapist"
@@ -96,8 +93,8 @@ class License(db.Model):
     __tablename__ = "licenses"
     __table_args__ = (
         sa.UniqueConstraint("state", "license_type", "number"),
-        _in("kind", LICENSE_KINDS),
-        _in("license_type", LICENSE_TYPES),
+        one_of("kind", LICENSE_KINDS),
+        one_of("license_type", LICENSE_TYPES),
         sa.CheckConstraint("expires_on > issued_on", name="expires_after_issue"),
         # A compact privilege always rests on a home-state license; other kinds never do.
         sa.CheckConstraint(
@@ -157,7 +154,7 @@ class CERule(db.Model):
     __tablename__ = "ce_rules"
     __table_args__ = (
         sa.UniqueConstraint("state", "license_type"),
-        _in("license_type", LICENSE_TYPES),
+        one_of("license_type", LICENSE_TYPES),
         sa.CheckConstraint("hours_required > 0", name="hours_positive"),
         sa.CheckConstraint("cycle_months BETWEEN 1 AND 60", name="cycle_months"),
     )
@@ -180,7 +177,7 @@ class CETopicRequirement(db.Model):
     __tablename__ = "ce_topic_requirements"
     __table_args__ = (
         sa.UniqueConstraint("rule_id", "topic"),
-        _in("topic", CE_TOPICS),
+        one_of("topic", CE_TOPICS),
         sa.CheckConstraint("hours > 0", name="hours_positive"),
     )
 
@@ -195,7 +192,7 @@ class CETopicRequirement(db.Model):
 class CERecord(db.Model):
     __tablename__ = "ce_records"
     __table_args__ = (
-        _in("topic", CE_TOPICS),
+        one_of("topic", CE_TOPICS),
         sa.CheckConstraint("hours > 0", name="hours_positive"),
         sa.Index("ix_ce_records_therapist_completed", "therapist_id", "completed_on"),
     )
@@ -220,7 +217,7 @@ class PanelEnrollment(db.Model):
     __tablename__ = "panel_enrollments"
     __table_args__ = (
         sa.UniqueConstraint("therapist_id", "payer"),
-        _in("status", PANEL_STATUSES),
+        one_of("status", PANEL_STATUSES),
         sa.CheckConstraint(
             "effective_on IS NULL OR submitted_on IS NULL OR effective_on >= submitted_on",
             name="effective_after_submitted",
@@ -245,8 +242,8 @@ class PanelEnrollment(db.Model):
 class Document(db.Model):
     __tablename__ = "documents"
     __table_args__ = (
-        _in("doc_type", DOC_TYPES),
-        _in("owner_type", DOC_OWNER_TYPES),
+        one_of("doc_type", DOC_TYPES),
+        one_of("owner_type", DOC_OWNER_TYPES),
         sa.CheckConstraint(
             "expires_on IS NULL OR issued_on IS NULL OR expires_on > issued_on",
             name="expires_after_issue",

@@ -17,7 +17,7 @@ from agency.core.audit import AuditEvent
 from agency.core.dates import today
 from agency.core.errors import DomainError
 from agency.core.exports import csv_response, list_csv, wants_csv
-from agency.core.forms import form_values, show_errors
+from agency.core.forms import flash_import_report, form_values, read_text_upload, show_errors
 from agency.core.listing import sort_by
 from agency.core.outbox import OutboxMessage
 from agency.core.permissions import current_actor, requires
@@ -173,23 +173,10 @@ def edit_therapist(therapist_id: int):
 def import_roster():
     form = RosterForm()
     report = None
-    if form.validate_on_submit():
-        raw = form.file.data.read(5 * 1024 * 1024 + 1)
-        if len(raw) > 5 * 1024 * 1024:
-            form.file.errors = ["the file is larger than 5 MB; split it"]
-        else:
-            try:
-                text = raw.decode("utf-8-sig")
-            except UnicodeDecodeError:
-                form.file.errors = ["the file is not UTF-8 text"]
-            else:
-                report = roster.import_roster(text, current_actor(), dry_run=form.dry_run.data)
-                if report.errors:
-                    flash(f"{len(report.errors)} problem(s) found; nothing was imported.", "error")
-                elif form.dry_run.data:
-                    flash(f"All {report.rows} rows are good. Untick dry run to import them.", "success")
-                else:
-                    flash(f"Imported {report.therapists} therapists and {report.licenses} licenses.", "success")
+    if form.validate_on_submit() and (text := read_text_upload(form.file, 5)) is not None:
+        report = roster.import_roster(text, current_actor(), dry_run=form.dry_run.data)
+        flash_import_report(report, form.dry_run.data,
+                            f"Imported {report.therapists} therapists and {report.licenses} licenses.")
     return render_template("credentials/roster_import.html", form=form, report=report, columns=roster.COLUMNS)
 
 

@@ -6,6 +6,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from agency.core.constraints import one_of
 from agency.core.dates import utcnow
 from agency.credentials.models import DISCIPLINES
 from agency.extensions import db
@@ -29,16 +30,12 @@ RATE_ITEMS = (
 )
 
 
-def _in(column: str, values) -> sa.CheckConstraint:
-    return sa.CheckConstraint(sa.column(column).in_(values), name=column)
-
-
 class Facility(db.Model):
     __tablename__ = "facilities"
     __table_args__ = (
-        _in("facility_type", FACILITY_TYPES),
-        _in("funding", FUNDING),
-        _in("invoice_schedule", INVOICE_SCHEDULES),
+        one_of("facility_type", FACILITY_TYPES),
+        one_of("funding", FUNDING),
+        one_of("invoice_schedule", INVOICE_SCHEDULES),
         sa.CheckConstraint("payment_terms_days BETWEEN 0 AND 365", name="payment_terms"),
     )
     __audit_type__ = "facility"
@@ -84,7 +81,7 @@ class Facility(db.Model):
 
 class FacilityContact(db.Model):
     __tablename__ = "facility_contacts"
-    __table_args__ = (_in("role", CONTACT_ROLES), sa.UniqueConstraint("facility_id", "role", "email"))
+    __table_args__ = (one_of("role", CONTACT_ROLES), sa.UniqueConstraint("facility_id", "role", "email"))
     __audit_type__ = "facility_contact"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -137,8 +134,8 @@ class Rate(db.Model):
     __tablename__ = "rates"
     __table_args__ = (
         sa.UniqueConstraint("rate_card_id", "item", "discipline"),
-        _in("item", RATE_ITEMS),
-        _in("discipline", DISCIPLINES),
+        one_of("item", RATE_ITEMS),
+        one_of("discipline", DISCIPLINES),
         sa.CheckConstraint("amount >= 0", name="amount"),
     )
 

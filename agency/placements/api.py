@@ -1,11 +1,13 @@
 """JSON API for open assignments, matching, placements, readiness, checklists and check-ins."""
 
-from flask import jsonify, request
+from flask import jsonify
 
 from agency.core.api import (
+    AS_OF,
     Bool,
     Choice,
     Date,
+    IdArg,
     Int,
     ListOf,
     Object,
@@ -13,12 +15,13 @@ from agency.core.api import (
     State,
     Str,
     api_blueprint,
+    as_of_arg,
     created,
     json_body,
     page,
     parse_args,
 )
-from agency.core.dates import iso, parse_iso_date, today
+from agency.core.dates import iso, today
 from agency.core.errors import ValidationError
 from agency.core.openapi import documented
 from agency.core.permissions import current_actor, requires
@@ -55,7 +58,7 @@ ASSIGNMENT = Schema(
     notes=Str(max_length=5000),
 )
 ASSIGNMENT_FILTERS = Schema("AssignmentFilters", status=Choice(choices=ASSIGNMENT_STATUSES),
-                            facility_id=Str(pattern=r"\d+"), discipline=Choice(choices=DISCIPLINES))
+                            facility_id=IdArg(), discipline=Choice(choices=DISCIPLINES))
 ALERT = Schema("AssignmentAlert", therapist_ids=ListOf(required=True, item=Int(minimum=1), max_items=500))
 PLACEMENT = Schema(
     "Placement",
@@ -82,7 +85,7 @@ PLACEMENT_PATCH = Schema(
     telehealth=Bool(), notes=Str(max_length=5000),
 )
 PLACEMENT_FILTERS = Schema("PlacementFilters", status=Choice(choices=PLACEMENT_STATUSES),
-                           facility_id=Str(pattern=r"\d+"), therapist_id=Str(pattern=r"\d+"))
+                           facility_id=IdArg(), therapist_id=IdArg())
 READINESS = Schema("Readiness", ready=Bool(read_only=True), checked_on=Date(read_only=True),
                    blockers=Object(read_only=True, description="list of {code, message}"),
                    warnings=Object(read_only=True, description="list of {code, message}"))
@@ -103,23 +106,6 @@ MATCH = Schema("Match", therapist_id=Int(read_only=True), name=Str(read_only=Tru
                reasons_for=Object(read_only=True), reasons_against=Object(read_only=True),
                license_margin_days=Int(read_only=True), alerted=Bool(read_only=True),
                readiness=Object(read_only=True))
-AS_OF = {"as_of": {"type": "string", "format": "date"}}
-
-
-def _as_of():
-    raw = request.args.get("as_of")
-    if not raw:
-        return today()
-    try:
-        return parse_iso_date(raw)
-    except ValueError as exc:
-        raise ValidationError.on("as_of", str(exc)) from None
-
-
-def _int_filters(values: dict, *keys) -> dict:
-    return {k: (int(v) if k in keys and v is not None else v) for k, v in values.items()}
-
-
 def assignment_json(a: Assignment) -> dict:
     return {"id": a.id, "facility_id": a.facility_id, "title": a.title, "discipline": a.discipline,
             "service_states": list(a.service_states), "start_on": iso(a.start_on), "end_on": iso(a.end_on),
@@ -155,7 +141,7 @@ def checkin_json(c: CheckIn) -> dict:
             query={"status": {"type": "string", "enum": list(ASSIGNMENT_STATUSES)},
                    "facility_id": {"type": "integer"}, "discipline": {"type": "string"}})
 def list_assignments():
-    filters = _int_filters(parse_args(ASSIGNMENT_FILTERS), "facility_id")
+    filters = parse_args(ASSIGNMENT_FILTERS)
     return page(queries.assignments_query(**filters), Assignment.id, assignment_json)
 
 
@@ -193,7 +179,7 @@ def matches(assignment_id: int):
         "therapist_id": c.therapist.id, "name": c.therapist.full_name, "discipline": c.therapist.discipline,
         "eligible": c.eligible, "reasons_for": c.reasons_for, "reasons_against": c.reasons_against,
         "license_margin_days": c.license_margin_days, "alerted": c.alerted, "readiness": c.readiness.as_dict(),
-    } for c in match_assignment(assignment, _as_of())], "next_cursor": None})
+    } for c in match_assignment(assignment, as_of_arg())], "next_cursor": None})
 
 
 @bp.post("/assignments/<int:assignment_id>/alerts")
@@ -219,7 +205,7 @@ def _placement(placement_id: int) -> Placement:
             query={"status": {"type": "string", "enum": list(PLACEMENT_STATUSES)},
                    "facility_id": {"type": "integer"}, "therapist_id": {"type": "integer"}})
 def list_placements():
-    filters = _int_filters(parse_args(PLACEMENT_FILTERS), "facility_id", "therapist_id")
+    filters = parse_args(PLACEMENT_FILTERS)
     return page(queries.placements_query(current_actor(), **filters), Placement.id, placement_json)
 
 
@@ -261,7 +247,7 @@ def update_placement(placement_id: int):
 @requires("placements.view")
 @documented("Blockers and warnings for the start", response=READINESS, errors=(400, 404), query=AS_OF)
 def get_readiness(placement_id: int):
-    return jsonify(readiness(_placement(placement_id), _as_of()).as_dict())
+    return jsonify(readiness(_placement(placement_id), as_of_arg()).as_dict())
 
 
 @bp.get("/placements/<int:placement_id>/checklist")

@@ -5,6 +5,7 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from agency.core.constraints import one_of
 from agency.core.dates import utcnow
 from agency.credentials.models import DISCIPLINES, Therapist
 from agency.extensions import db
@@ -32,17 +33,13 @@ AT_RISK_DAYS = 7
 FULL_TIME_HOURS = 30
 
 
-def _in(column: str, values) -> sa.CheckConstraint:
-    return sa.CheckConstraint(sa.column(column).in_(values), name=column)
-
-
 class Assignment(db.Model):
     """An open assignment (job order) a facility asked the agency to fill."""
 
     __tablename__ = "assignments"
     __table_args__ = (
-        _in("discipline", DISCIPLINES),
-        _in("status", ASSIGNMENT_STATUSES),
+        one_of("discipline", DISCIPLINES),
+        one_of("status", ASSIGNMENT_STATUSES),
         sa.CheckConstraint("length_weeks BETWEEN 1 AND 260", name="length_weeks"),
         sa.CheckConstraint("hours_per_week > 0 AND hours_per_week <= 80", name="hours_per_week"),
         sa.Index("ix_assignments_status_start", "status", "start_on"),
@@ -92,8 +89,8 @@ class AssignmentAlert(db.Model):
 class Placement(db.Model):
     __tablename__ = "placements"
     __table_args__ = (
-        _in("status", PLACEMENT_STATUSES),
-        _in("billing_basis", BILLING_BASES),
+        one_of("status", PLACEMENT_STATUSES),
+        one_of("billing_basis", BILLING_BASES),
         sa.CheckConstraint("end_on IS NULL OR end_on >= start_on", name="dates"),
         sa.CheckConstraint("hours_per_week IS NULL OR hours_per_week BETWEEN 1 AND 80", name="hours"),
         sa.Index("ix_placements_therapist_dates", "therapist_id", "start_on", "end_on"),
@@ -165,7 +162,7 @@ class PlacementEvent(db.Model):
 class ChecklistItem(db.Model):
     __tablename__ = "checklist_items"
     __table_args__ = (
-        _in("owner", CHECKLIST_OWNERS),
+        one_of("owner", CHECKLIST_OWNERS),
         sa.UniqueConstraint("placement_id", "key"),
         sa.CheckConstraint("(done AND done_at IS NOT NULL) OR (NOT done AND done_at IS NULL)",
                            name="done_at"),

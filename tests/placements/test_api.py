@@ -105,3 +105,17 @@ def test_a_facility_contact_sees_only_its_placements(api, users):
     assert contact.get(f"/api/v1/placements/{theirs['id']}").status_code == 404
     assert contact.patch(f"/api/v1/placements/{mine['id']}", json={"notes": "x"}).status_code == 403
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Placement)) == 2
+
+
+def test_placements_filter_by_facility_and_therapist_and_a_bad_id_is_400(api):
+    here, there = scenario.facility(name="Here"), scenario.facility(name="There")
+    person, other = factories.therapist(), factories.therapist()
+    caller = api("recruiter")
+    for facility, therapist in ((here, person), (there, person), (here, other)):
+        assert caller.post("/api/v1/placements", json={"therapist_id": therapist.id, "facility_id": facility.id,
+                                                       "start_on": "2026-12-01"}).status_code == 201
+    found = caller.get(f"/api/v1/placements?facility_id={here.id}&therapist_id={person.id}").json["items"]
+    assert [(p["facility_id"], p["therapist_id"]) for p in found] == [(here.id, person.id)]
+    for bad in ("here", "-1", "1.5", "12345678901234"):
+        refused = caller.get(f"/api/v1/placements?facility_id={bad}")
+        assert refused.status_code == 400 and "facility_id" in refused.json["error"]["fields"], bad
