@@ -19,12 +19,13 @@ from agency.billing.models import (
     TimesheetEntry,
 )
 from agency.core import audit
-from agency.core.dates import today, utcnow
+from agency.core.dates import start_of, today, utcnow
 from agency.core.errors import Conflict, NotFound, ValidationError
 from agency.core.money import to_cents
 from agency.core.outbox import queue_email
 from agency.core.permissions import facility_scope
 from agency.extensions import db
+from agency.facilities.models import Facility
 
 BUCKETS = ("current", "1_30", "31_60", "61_90", "over_90")
 BUCKET_LABELS = {"current": "Current", "1_30": "1–30 days", "31_60": "31–60 days",
@@ -97,16 +98,14 @@ def void_invoice(invoice: Invoice, reason: str, actor=None) -> Invoice:
 # ----------------------------------------------------------------------------- aging
 
 
-def bucket_of(days_past_due: int) -> str:
-    if days_past_due <= 0:
-        return "current"
-    if days_past_due <= 30:
-        return "1_30"
-    if days_past_due <= 60:
-        return "31_60"
-    if days_past_due <= 90:
-        return "61_90"
-    return "over_90"
+# Upper bound of days past due for each bucket but the last, which takes the rest.
+BUCKET_LIMITS = (("current", 0), ("1_30", 30), ("31_60", 60), ("61_90", 90))
+
+
+def bucket_column(as_of: date):
+    """The aging bucket of an invoice on a day, as SQL: days past due compared as due dates."""
+    return sa.case(*((Invoice.due_on >= as_of - timedelta(days=limit), name) for name, limit in BUCKET_LIMITS),
+                   else_="over_90")
 
 
 @dataclass
@@ -147,26 +146,37 @@ class Aging:
 
 
 def aging(as_of: date, actor=None) -> Aging:
-    """Open balances by days past due, per facility and in total, as of a day (two queries)."""
-    query = sa.select(Invoice).options(joinedload(Invoice.facility)).where(
-        Invoice.status.in_(OPEN_INVOICE_STATUSES), Invoice.issued_on <= as_of)
+    """Open balances by days past due, per facility and in total, as they stood on a day.
+
+    One grouped query whatever the number of invoices. A balance on a past day
+    counts only payments received by then, and an invoice voided later was still
+    owed then, so last month's aging reads the same after this month's payments.
+    """
+    paid = (sa.select(Payment.invoice_id, sa.func.sum(Payment.amount).label("amount"))
+            .where(Payment.received_on <= as_of).group_by(Payment.invoice_id).subquery())
+    balance = Invoice.total - sa.func.coalesce(paid.c.amount, 0)
+    bucket = bucket_column(as_of).label("bucket")
+    query = (
+        sa.select(Invoice.facility_id, Facility.name, bucket, sa.func.sum(balance))
+        .join(Facility, Facility.id == Invoice.facility_id)
+        .outerjoin(paid, paid.c.invoice_id == Invoice.id)
+        .where(Invoice.issued_on <= as_of, balance > 0,
+               sa.or_(Invoice.voided_at.is_(None), Invoice.voided_at >= start_of(as_of + timedelta(days=1))))
+        .group_by(Invoice.facility_id, Facility.name, bucket)
+    )
+    billed = sa.select(sa.func.coalesce(sa.func.sum(Invoice.total), 0)).where(
+        Invoice.status != "void", Invoice.issued_on > as_of - timedelta(days=90), Invoice.issued_on <= as_of)
     if (scope := facility_scope(actor)) is not None:
         query = query.where(Invoice.facility_id == scope)
+        billed = billed.where(Invoice.facility_id == scope)
     per_facility: dict[int, FacilityAging] = {}
     totals = dict.fromkeys(BUCKETS, ZERO)
-    for invoice in db.session.scalars(query):
-        bucket = bucket_of(invoice.days_past_due(as_of))
-        row = per_facility.setdefault(invoice.facility_id,
-                                      FacilityAging(invoice.facility_id, invoice.facility.name))
-        row.buckets[bucket] += invoice.balance
-        totals[bucket] += invoice.balance
-    billed = sa.select(sa.func.coalesce(sa.func.sum(Invoice.total), 0)).where(
-        Invoice.status != "void", Invoice.issued_on > as_of - timedelta(days=90),
-        Invoice.issued_on <= as_of)
-    if (scope := facility_scope(actor)) is not None:
-        billed = billed.where(Invoice.facility_id == scope)
+    for facility_id, name, bucket_name, amount in db.session.execute(query):
+        amount = to_cents(amount)
+        per_facility.setdefault(facility_id, FacilityAging(facility_id, name)).buckets[bucket_name] += amount
+        totals[bucket_name] += amount
     facilities = sorted(per_facility.values(), key=lambda f: (-f.total, f.name))
-    return Aging(as_of, totals, facilities, Decimal(db.session.scalar(billed)))
+    return Aging(as_of, totals, facilities, to_cents(db.session.scalar(billed)))
 
 
 # ----------------------------------------------------------------------------- dunning

@@ -1,6 +1,6 @@
 """Dates: "today" in the agency's timezone, and ISO parsing."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -12,6 +12,14 @@ def today() -> date:
     if pinned:
         return date.fromisoformat(str(pinned))
     return datetime.now(ZoneInfo(current_app.config["TIMEZONE"])).date()
+
+
+def start_of(day: date) -> datetime:
+    """Midnight at the start of a day in the agency's timezone, in UTC like every stored timestamp.
+
+    UTC matters on SQLite, which keeps timestamps as text without their offset.
+    """
+    return datetime.combine(day, time(), ZoneInfo(current_app.config["TIMEZONE"])).astimezone(UTC)
 
 
 def utcnow() -> datetime:

@@ -1,14 +1,15 @@
 """Invoices read back, emailed once with their PDF, numbered without gaps, and chased until paid."""
 
 import io
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 import sqlalchemy as sa
 from pypdf import PdfReader
 
 from agency.billing.invoicing import invoice_facility
 from agency.billing.models import DunningNotice
-from agency.billing.receivables import record_payment, run_dunning
+from agency.billing.receivables import aging, record_payment, run_dunning, void_invoice
 from agency.core.outbox import OutboxMessage, send_outbox
 from agency.extensions import db
 from tests.billing import scenario
@@ -65,3 +66,26 @@ def test_each_dunning_level_goes_out_once_escalation_reaches_leadership_and_paid
     run_dunning(late.due_on + timedelta(days=70))
     assert db.session.scalars(sa.select(DunningNotice.level).where(
         DunningNotice.invoice_id == late.id)).all() == ["reminder_30"]
+
+
+def test_aging_on_a_past_day_counts_the_payments_and_voids_known_by_then():
+    paid_later, voided_later = billed("Paid Later Clinic"), billed("Voided Later Clinic")
+    for invoice in (paid_later, voided_later):
+        invoice.issued_on, invoice.due_on = date(2026, 10, 1), date(2026, 10, 31)
+    db.session.commit()
+    total = paid_later.total
+    record_payment(paid_later, Decimal("100.00"), date(2026, 11, 20), "ACH 1")
+    record_payment(paid_later, total - Decimal("100.00"), date(2026, 11, 25), "ACH 2")
+    void_invoice(voided_later, "Billed to the wrong facility")
+    voided_later.voided_at = datetime(2026, 11, 22, 15, 0, tzinfo=UTC)
+    db.session.commit()
+
+    def open_by_facility(day):
+        return {f.name: (f.buckets["1_30"], f.total) for f in aging(day).facilities}
+
+    assert open_by_facility(date(2026, 11, 19)) == {"Paid Later Clinic": (total, total),
+                                                    "Voided Later Clinic": (total, total)}
+    assert open_by_facility(date(2026, 11, 21)) == {"Paid Later Clinic": (total - 100, total - 100),
+                                                    "Voided Later Clinic": (total, total)}
+    assert open_by_facility(date(2026, 11, 25)) == {}
+    assert aging(date(2026, 9, 30)).total == 0  # not issued yet
