@@ -264,7 +264,8 @@ class DemoAgency:
             for n, (doc_type, valid_days, ext) in enumerate(kinds):
                 if (i + n) % 5 == 4:
                     continue  # some gaps, so readiness finds missing documents
-                issued = self.days(-self.rng.randint(5, 300))
+                # Renewed on time, so current unless picked below to be expiring or lapsed.
+                issued = self.days(-self.rng.randint(5, valid_days - 10 if valid_days else 300))
                 expires = None
                 if valid_days:
                     expires = issued + timedelta(days=valid_days)

@@ -5,7 +5,7 @@ from datetime import date, datetime
 from flask_login import current_user
 
 from agency.core import dates
-from agency.core.money import money_str
+from agency.core.money import to_cents
 from agency.core.permissions import can
 
 
@@ -29,7 +29,10 @@ def init_app(app):
 
     @app.template_filter("money")
     def format_money(value):
-        return "—" if value is None else f"${money_str(value)}"
+        if value is None:
+            return "—"
+        cents = to_cents(value)
+        return f"{'-' if cents < 0 else ''}${abs(cents):,}"
 
     @app.template_filter("short_day")
     def format_short_day(value):

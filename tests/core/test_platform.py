@@ -1,5 +1,7 @@
 """The platform: configuration, migrations and the identifiers every area relies on."""
 
+from decimal import Decimal
+
 import pytest
 
 from agency import ConfigError, create_app
@@ -22,3 +24,11 @@ def test_production_refuses_to_start_without_a_secret_key(monkeypatch):
 def test_environment_overrides_the_toml_defaults(monkeypatch):
     monkeypatch.setenv("AGENCY_LICENSE_EXPIRING_DAYS", "45")
     assert create_app().config["LICENSE_EXPIRING_DAYS"] == 45
+
+
+def test_money_reads_as_dollars_with_thousands_separators_and_cents_half_up(app):
+    render = app.jinja_env.from_string("{{ value|money }}").render
+    assert render(value=Decimal("1234567.5")) == "$1,234,567.50"
+    assert render(value=Decimal("0.005")) == "$0.01"
+    assert render(value=Decimal("-42")) == "-$42.00"
+    assert render(value=None) == "—"

@@ -122,7 +122,7 @@ def test_a_billing_user_runs_invoicing_records_a_payment_and_sees_the_aging_chan
     journey.shot("invoices")
 
     page = journey.go("/receivables")
-    expect(page.locator("#aging")).to_contain_text("$1440.00")
+    expect(page.locator("#aging")).to_contain_text("$1,440.00")
     journey.shot("aging-before")
 
     invoice = db.session.scalar(sa.select(Invoice))
