@@ -21,8 +21,9 @@ from flask.cli import with_appcontext
 
 from agency.auth.services import create_user
 from agency.billing import invoicing, receivables, timesheets
-from agency.billing.models import TimesheetEntry
-from agency.core.dates import today
+from agency.billing.models import Invoice, TimesheetEntry
+from agency.core.dates import today, utcnow
+from agency.core.outbox import OutboxMessage
 from agency.core.states import npi_is_valid
 from agency.credentials import services as creds
 from agency.credentials.documents import store_document
@@ -476,6 +477,21 @@ class DemoAgency:
                                                f"Check {4100 + invoice.id}", billing_user)
             # pattern 5 stays unpaid: it ages and gets chased.
 
+    def delivered_mail(self):
+        """Mark the mail of the replayed months as delivered, as the sender would have by now.
+
+        The latest invoice run's emails stay queued, so the billing dashboard
+        and the outbox show mail still to go out.
+        """
+        latest = sa.select(sa.func.max(Invoice.issued_on)).scalar_subquery()
+        recent = sa.select(sa.literal("invoice:") + Invoice.number).where(Invoice.issued_on == latest)
+        db.session.execute(
+            sa.update(OutboxMessage).where(OutboxMessage.sent_at.is_(None),
+                                           sa.or_(OutboxMessage.dedupe_key.is_(None),
+                                                  OutboxMessage.dedupe_key.not_in(recent)))
+            .values(sent_at=utcnow(), attempts=1))
+        db.session.commit()
+
 
 def seed(as_of: date | None = None, log=click.echo) -> dict:
     """Build the demo agency; returns counts of what was made."""
@@ -498,6 +514,7 @@ def seed(as_of: date | None = None, log=click.echo) -> dict:
     billed = agency.placements(people, places, jobs, staff["recruiter"])
     log("Replaying five months of timesheets, invoices, payments and reminders…")
     agency.money(billed, staff["billing"])
+    agency.delivered_mail()
     return {
         "therapists": len(people), "facilities": len(places),
         "entries": db.session.scalar(sa.select(sa.func.count()).select_from(TimesheetEntry)),

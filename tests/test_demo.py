@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from agency.billing.models import Invoice, TimesheetEntry
 from agency.core.dates import today
+from agency.core.outbox import OutboxMessage
 from agency.credentials.models import License, PanelEnrollment, Therapist
 from agency.credentials.worklist import KINDS, worklist
 from agency.extensions import db
@@ -34,6 +35,8 @@ def test_the_demo_agency_has_every_status_and_every_worklist_item(app):
     assert set(counts(Invoice.status)) == {"issued", "partially_paid", "paid", "void"}
     assert {"submitted", "approved", "rejected", "invoiced"} <= set(counts(TimesheetEntry.status))
     assert set(Counter(item.kind for item in worklist(today()))) == set(KINDS)
+    waiting = db.session.scalars(sa.select(OutboxMessage.dedupe_key).where(OutboxMessage.sent_at.is_(None))).all()
+    assert waiting and all(key.startswith("invoice:") for key in waiting)  # the replayed months' mail went out
 
     again = runner.invoke(args=["seed-demo"])
     assert again.exit_code != 0 and "only fills an empty one" in again.output
