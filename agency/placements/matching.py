@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from agency.credentials.models import License, Therapist
 from agency.extensions import db
-from agency.placements.models import FULL_TIME_HOURS, Assignment, AssignmentAlert, Placement
+from agency.placements.models import Assignment, AssignmentAlert, Placement
 from agency.placements.readiness import CredentialSnapshot, Readiness, assess
 
 # State boards name the same counselor license differently; an LPC job fits an LMHC.
@@ -85,7 +85,7 @@ def match_assignment(assignment: Assignment, as_of: date) -> list[Candidate]:
                 Placement.status.in_(("proposed", "onboarding", "active")),
                 Placement.start_on <= end,
                 sa.or_(Placement.end_on.is_(None), Placement.end_on >= assignment.start_on),
-                Placement.hours_per_week >= FULL_TIME_HOURS,
+                Placement.is_full_time,
                 # A proposal for this very assignment is the match itself, not other work.
                 sa.or_(Placement.assignment_id.is_(None), Placement.assignment_id != assignment.id),
             ).options(selectinload(Placement.facility))
@@ -120,7 +120,7 @@ def match_assignment(assignment: Assignment, as_of: date) -> list[Candidate]:
         if therapist.hours_per_week and assignment.hours_per_week > therapist.hours_per_week:
             candidate.reasons_against.append(
                 f"Wants {therapist.hours_per_week} h a week; the job is {assignment.hours_per_week}")
-        if therapist.id in busy and assignment.hours_per_week >= FULL_TIME_HOURS:
+        if therapist.id in busy:
             other = busy[therapist.id]
             candidate.reasons_against.append(
                 f"Already placed full-time at {other.facility.name} from {other.start_on.isoformat()}")

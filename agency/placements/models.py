@@ -3,6 +3,7 @@
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from agency.core.constraints import one_of
@@ -133,9 +134,16 @@ class Placement(db.Model):
         back_populates="placement", cascade="all, delete-orphan", order_by="PlacementEvent.id"
     )
 
-    @property
+    @hybrid_property
     def is_full_time(self) -> bool:
-        return (self.hours_per_week or 0) >= FULL_TIME_HOURS
+        # Hours not agreed yet count as full-time: the agency cannot promise the therapist's
+        # other weeks to anyone until it knows.
+        return self.hours_per_week is None or self.hours_per_week >= FULL_TIME_HOURS
+
+    @is_full_time.inplace.expression
+    @classmethod
+    def _is_full_time_expression(cls):
+        return sa.or_(cls.hours_per_week.is_(None), cls.hours_per_week >= FULL_TIME_HOURS)
 
     @property
     def allowed_next(self) -> tuple[str, ...]:

@@ -170,16 +170,18 @@ def test_a_therapist_available_by_the_start_is_a_reason_for():
     assert candidate.eligible and "Availability: limited" in candidate.reasons_for
 
 
-@pytest.mark.parametrize(("other_start", "other_end", "hours", "status", "busy"), [
-    (date(2026, 10, 1), date(2027, 1, 31), 40, "active", True),
-    (date(2027, 3, 1), None, 36, "proposed", True),
-    (date(2026, 6, 1), date(2026, 12, 13), 40, "active", False),  # ends the day before
-    (date(2026, 10, 1), date(2027, 1, 31), 20, "active", False),  # part-time leaves room
-    (date(2026, 12, 1), date(2027, 1, 31), 40, "cancelled", False),
+@pytest.mark.parametrize(("other_start", "other_end", "hours", "status", "job_hours", "busy"), [
+    (date(2026, 10, 1), date(2027, 1, 31), 40, "active", 40, True),
+    (date(2027, 3, 1), None, 36, "proposed", 40, True),
+    (date(2026, 10, 1), date(2027, 1, 31), 40, "active", 16, True),  # no room even for a part-time job
+    (date(2026, 10, 1), date(2027, 1, 31), None, "active", 16, True),  # hours not agreed: assume full-time
+    (date(2026, 6, 1), date(2026, 12, 13), 40, "active", 40, False),  # ends the day before
+    (date(2026, 10, 1), date(2027, 1, 31), 20, "active", 40, False),  # part-time leaves room
+    (date(2026, 12, 1), date(2027, 1, 31), 40, "cancelled", 40, False),
 ])
 def test_an_overlapping_full_time_placement_is_a_reason_against(other_start, other_end, hours, status,
-                                                                 busy):
-    job = make.assignment(make.facility())
+                                                                 job_hours, busy):
+    job = make.assignment(make.facility(), hours_per_week=job_hours)
     person = make.licensed_therapist()
     elsewhere = make.facility(name="Capital District Psychiatric Center")
     other = make.placement(person, elsewhere, start=other_start, end_on=other_end, hours_per_week=hours)
