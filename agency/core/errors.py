@@ -25,6 +25,11 @@ class ValidationError(DomainError):
         return cls(f"{field}: {message}", {field: [message]})
 
 
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+
+
 class NotFound(DomainError):
     status = 404
     code = "not_found"

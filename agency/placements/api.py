@@ -22,7 +22,6 @@ from agency.core.api import (
     parse_args,
 )
 from agency.core.dates import iso, today
-from agency.core.errors import ValidationError
 from agency.core.openapi import documented
 from agency.core.permissions import current_actor, requires
 from agency.credentials.models import DISCIPLINES
@@ -228,18 +227,16 @@ def get_placement(placement_id: int):
 @bp.patch("/placements/<int:placement_id>")
 @requires("placements.edit")
 @documented("Change a placement's status (409 when not allowed or not ready) or its terms",
-            request=PLACEMENT_PATCH, response=PLACEMENT, errors=(400, 404, 409))
+            request=PLACEMENT_PATCH, response=PLACEMENT, errors=(400, 403, 404, 409))
 def update_placement(placement_id: int):
     placement = _placement(placement_id)
     values = PLACEMENT_PATCH.load(json_body(), partial=True)
-    status = values.pop("status", None)
-    reason, override = values.pop("reason", None), values.pop("override_reason", None)
-    if values:
-        services.update_placement(placement, values, current_actor())
-    if status is not None and status != placement.status:
-        services.change_status(placement, status, current_actor(), reason=reason, override_reason=override)
-    elif override is not None:
-        raise ValidationError.on("override_reason", "applies only to activation")
+    status, reason = values.pop("status", None), values.pop("reason", None)
+    if status == placement.status:
+        status = None  # restating the current status alongside other changes is not a move
+    override = values.pop("override_reason", None)
+    services.update_placement(placement, values, current_actor(), status=status, reason=reason,
+                              override_reason=override)
     return jsonify(placement_json(placement))
 
 

@@ -11,7 +11,7 @@ from flask import current_app
 
 from agency.core import audit
 from agency.core.dates import today, utcnow
-from agency.core.errors import Conflict, NotFound, ValidationError
+from agency.core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationError
 from agency.core.outbox import queue_email
 from agency.core.states import is_state
 from agency.credentials.models import Therapist
@@ -227,11 +227,36 @@ def create_placement(values: dict, actor=None) -> Placement:
 EDITABLE_WHILE = ("proposed", "onboarding")
 
 
-def update_placement(placement: Placement, values: dict, actor=None) -> Placement:
-    """Change dates, states or terms of a placement that has not started."""
-    values = {k: v for k, v in values.items() if k != "status"}
+def update_placement(placement: Placement, values: dict, actor=None, *, status: str | None = None,
+                     reason: str | None = None, override_reason: str | None = None) -> Placement:
+    """Change a placement's terms and, when asked, its status: all of it or, if anything is refused, none.
+
+    Activation needs a ready placement; an admin may activate anyway with a
+    reason, which is audited as an override.
+    """
+    try:
+        _amend_terms(placement, {k: v for k, v in values.items() if k != "status"}, actor)
+        if status is not None:
+            _move(placement, status, actor, reason, override_reason)
+        elif override_reason is not None:
+            raise ValidationError.on("override_reason", "applies only to activation")
+    except DomainError:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    return placement
+
+
+def change_status(placement: Placement, new_status: str, actor=None, *, reason: str | None = None,
+                  override_reason: str | None = None) -> Placement:
+    """Move a placement along its pipeline."""
+    return update_placement(placement, {}, actor, status=new_status, reason=reason,
+                            override_reason=override_reason)
+
+
+def _amend_terms(placement: Placement, values: dict, actor) -> None:
     if not values:
-        return placement
+        return
     if placement.status not in EDITABLE_WHILE and set(values) - {"notes", "end_on"}:
         raise Conflict(
             f"a {placement.status} placement's terms are fixed; only its end date and notes change"
@@ -246,17 +271,9 @@ def update_placement(placement: Placement, values: dict, actor=None) -> Placemen
     if changes:
         audit.record("update", placement, f"placement of {placement.therapist.full_name}", actor=actor,
                      changes=changes)
-    db.session.commit()
-    return placement
 
 
-def change_status(placement: Placement, new_status: str, actor=None, *, reason: str | None = None,
-                  override_reason: str | None = None) -> Placement:
-    """Move a placement along its pipeline.
-
-    Activation needs a ready placement; an admin may activate anyway with a
-    reason, which is audited as an override.
-    """
+def _move(placement: Placement, new_status: str, actor, reason: str | None, override_reason: str | None) -> None:
     if new_status not in placement.allowed_next:
         raise Conflict(
             f"a {placement.status} placement cannot become {new_status}"
@@ -273,7 +290,7 @@ def change_status(placement: Placement, new_status: str, actor=None, *, reason: 
                     {"status": [b.code for b in result.blockers]},
                 )
             if getattr(actor, "role", None) != "admin":
-                raise Conflict("only an admin may activate a placement that is not ready")
+                raise Forbidden("only an admin may activate a placement that is not ready")
             if not override_reason.strip():
                 raise ValidationError.on("override_reason", "say why the placement starts anyway")
             audit.record("override", placement,
@@ -295,8 +312,6 @@ def change_status(placement: Placement, new_status: str, actor=None, *, reason: 
             assignment.status = "open"
     audit.record("update", placement, f"placement of {placement.therapist.full_name}: {old} → {new_status}",
                  actor=actor, changes={"status": [old, new_status]})
-    db.session.commit()
-    return placement
 
 
 def _still_filled(assignment: Assignment, leaving: Placement) -> bool:

@@ -66,10 +66,29 @@ def test_activation_of_an_unready_placement_is_409_and_an_admin_override_is_audi
     assert recruiter.patch(url, json={"status": "onboarding"}).json["status"] == "onboarding"
     refused = recruiter.patch(url, json={"status": "active"})
     assert refused.status_code == 409 and "no_license_in_state" in refused.json["error"]["fields"]["status"]
-    assert recruiter.patch(url, json={"status": "active", "override_reason": "board confirmed"}).status_code == 409
+    assert recruiter.patch(url, json={"status": "active", "override_reason": "board confirmed"}).status_code == 403
     admin = api("admin").patch(url, json={"status": "active", "override_reason": "Board confirmed by phone"})
     assert admin.status_code == 200 and admin.json["status"] == "active"
     assert db.session.scalar(sa.select(AuditEvent.action).where(AuditEvent.action == "override")) == "override"
+
+
+def test_a_refused_activation_keeps_the_terms_sent_with_it_unchanged(api):
+    place = scenario.facility()
+    recruiter = api("recruiter")
+    made = recruiter.post("/api/v1/placements", json={"therapist_id": factories.therapist().id,
+                                                      "facility_id": place.id, "start_on": "2026-12-01"}).json
+    url = f"/api/v1/placements/{made['id']}"
+    recruiter.patch(url, json={"status": "onboarding"})
+    audited = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent))
+    refused = recruiter.patch(url, json={"start_on": "2027-01-04", "notes": "moved", "status": "active"})
+    assert refused.status_code == 409
+    db.session.expire_all()
+    kept = recruiter.get(url).json
+    assert (kept["start_on"], kept["notes"], kept["status"]) == ("2026-12-01", None, "onboarding")
+    assert [c["due_on"] for c in recruiter.get(f"{url}/checkins").json["items"]] == ["2026-12-31", "2027-01-30"]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)) == audited
+    restated = recruiter.patch(url, json={"status": "onboarding", "notes": "start confirmed"})
+    assert restated.status_code == 200 and restated.json["notes"] == "start confirmed"
 
 
 def test_readiness_reports_the_api_codes_and_clears_when_everything_is_in_place(api):

@@ -11,7 +11,7 @@ from dateutil.relativedelta import relativedelta
 
 from agency.auth.services import create_user
 from agency.core.audit import AuditEvent
-from agency.core.errors import Conflict, ValidationError
+from agency.core.errors import Conflict, Forbidden, ValidationError
 from agency.core.outbox import OutboxMessage
 from agency.extensions import db
 from agency.placements.matching import match_assignment
@@ -142,7 +142,7 @@ def test_an_admin_may_activate_an_unready_placement_with_a_reason_and_it_is_audi
 def test_only_an_admin_may_override_readiness(users, role):
     placement = moved_to(make.placement(make.licensed_therapist(), make.facility()), "onboarding")
     before = snapshot(placement)
-    with pytest.raises(Conflict, match="only an admin"):
+    with pytest.raises(Forbidden, match="only an admin"):
         change_status(placement, "active", users[role], override_reason="We are short-staffed")
     db.session.rollback()
     assert snapshot(placement) == before
