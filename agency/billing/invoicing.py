@@ -24,7 +24,7 @@ from agency.billing.models import (
     TimesheetEntry,
 )
 from agency.billing.pdf import render_invoice_pdf
-from agency.billing.pricing import BillingHistory, Pricing, Unpriced, price, week_start
+from agency.billing.pricing import ZERO, BillingHistory, Pricing, Unpriced, price, week_start
 from agency.core import audit
 from agency.core.dates import today
 from agency.core.errors import ValidationError
@@ -95,13 +95,16 @@ def billing_history(entries: list[TimesheetEntry]) -> BillingHistory:
         hours[(placement_id, week_start(work_date))] += direct
     history.direct_hours = dict(hours)
     periodic = db.session.execute(
-        sa.select(InvoiceLine.placement_id, InvoiceLine.item, InvoiceLine.period_key)
+        sa.select(InvoiceLine.id, InvoiceLine.placement_id, InvoiceLine.item, InvoiceLine.period_key)
         .join(InvoiceLine.invoice)
         .where(InvoiceLine.placement_id.in_(placement_ids), Invoice.status != "void",
                InvoiceLine.item.in_(("contract_week", "telehealth_platform_month")))
     )
-    for placement_id, item, key in periodic:
-        (history.weeks if item == "contract_week" else history.months).add((placement_id, key))
+    for line_id, placement_id, item, key in periodic:
+        if item == "contract_week":
+            history.weeks[(placement_id, key)] = line_id
+        else:
+            history.months.add((placement_id, key))
     return history
 
 
@@ -129,8 +132,10 @@ def invoice_facility(facility_id: int, period_start: date, period_end: date,
     if facility is None:
         raise ValidationError.on("facility_id", f"no facility with id {facility_id}")
     pricing = preview(facility_id, period_end)
+    if pricing.covered:
+        _bill_on_earlier_lines(pricing.covered)
     if not pricing.lines:
-        db.session.rollback()
+        db.session.commit()
         return None, pricing.unpriced
 
     issued = today()
@@ -150,17 +155,9 @@ def invoice_facility(facility_id: int, period_start: date, period_end: date,
         invoice.lines.append(line)
         lines.append((line, priced))
     db.session.flush()
-    # Set-based: one statement each for the traces and the billed-entry guards, whatever the size.
-    db.session.execute(sa.insert(LineSource), [
-        {"line_id": line.id, "entry_id": entry_id, "quantity": qty}
-        for line, priced in lines for entry_id, qty in priced.sources.items()
-    ])
-    billed = pricing.priced_entries
-    db.session.execute(sa.insert(BilledEntry), [
-        {"invoice_id": invoice.id, "entry_id": entry_id, "live": True} for entry_id in sorted(billed)
-    ])
-    db.session.execute(
-        sa.update(TimesheetEntry).where(TimesheetEntry.id.in_(billed)).values(status="invoiced")
+    _bill_entries(
+        [(line.id, entry_id, qty) for line, priced in lines for entry_id, qty in priced.sources.items()],
+        {entry_id: invoice.id for entry_id in pricing.priced_entries},
     )
     invoice.pdf = render_invoice_pdf(invoice)
     if facility.billing_email:
@@ -177,6 +174,36 @@ def invoice_facility(facility_id: int, period_start: date, period_end: date,
                  actor=actor)
     db.session.commit()
     return invoice, pricing.unpriced
+
+
+def _bill_entries(sources: list[tuple[int, int, object]], invoice_of: dict[int, int]) -> None:
+    """Trace entries to the lines that bill them and mark them billed on their invoice.
+
+    Set-based: one statement each for the traces, the billed-entry guards and
+    the statuses, whatever the size.
+    """
+    db.session.execute(sa.insert(LineSource), [
+        {"line_id": line_id, "entry_id": entry_id, "quantity": qty} for line_id, entry_id, qty in sources
+    ])
+    db.session.execute(sa.insert(BilledEntry), [
+        {"invoice_id": invoice_id, "entry_id": entry_id, "live": True}
+        for entry_id, invoice_id in sorted(invoice_of.items())
+    ])
+    db.session.execute(
+        sa.update(TimesheetEntry).where(TimesheetEntry.id.in_(invoice_of)).values(status="invoiced")
+    )
+
+
+def _bill_on_earlier_lines(covered: dict[int, int]) -> None:
+    """Entries of a contract week an earlier invoice charged are billed by that line, at no extra charge.
+
+    Voiding that invoice releases them with the rest of the week.
+    """
+    invoice_of_line = dict(db.session.execute(
+        sa.select(InvoiceLine.id, InvoiceLine.invoice_id).where(InvoiceLine.id.in_(set(covered.values())))
+    ).all())
+    _bill_entries([(line_id, entry_id, ZERO) for entry_id, line_id in covered.items()],
+                  {entry_id: invoice_of_line[line_id] for entry_id, line_id in covered.items()})
 
 
 def facilities_with_unbilled(period_end: date, facility_id: int | None = None) -> list[int]:

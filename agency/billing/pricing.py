@@ -54,6 +54,9 @@ class Unpriced:
 class Pricing:
     lines: list[PricedLine]
     unpriced: list[Unpriced]
+    # Entries whose whole charge is a contract week an earlier invoice line already billed:
+    # entry id -> that line's id. They are billed by it, not left waiting forever.
+    covered: dict[int, int] = field(default_factory=dict)
 
     @property
     def total(self) -> Decimal:
@@ -69,7 +72,7 @@ class BillingHistory:
     """What live invoices already billed, so late approvals are priced with it."""
 
     direct_hours: dict[tuple[int, date], Decimal] = field(default_factory=dict)  # (placement, Monday)
-    weeks: set[tuple[int, date]] = field(default_factory=set)  # contract weeks billed
+    weeks: dict[tuple[int, date], int] = field(default_factory=dict)  # contract week -> the line billing it
     months: set[tuple[int, date]] = field(default_factory=set)  # platform months billed
 
 
@@ -101,6 +104,7 @@ def price(entries: list[TimesheetEntry], cards: list[RateCard], history: Billing
     """
     lines = _Lines()
     unpriced: list[Unpriced] = []
+    covered: dict[int, int] = {}
     week_hours = dict(history.direct_hours)
 
     for entry in sorted(entries, key=lambda e: (e.placement_id, e.work_date, e.id)):
@@ -117,7 +121,7 @@ def price(entries: list[TimesheetEntry], cards: list[RateCard], history: Billing
 
         parts: list[tuple[tuple, Decimal, PricedLine]] = []
         missing = []
-        missing_reason = None
+        billed_week_line = None
         monday = week_start(entry.work_date)
         month = month_start(entry.work_date)
         hours = entry.direct_care_hours
@@ -133,6 +137,8 @@ def price(entries: list[TimesheetEntry], cards: list[RateCard], history: Billing
                     parts.append((("direct", placement.id, unit), regular,
                                   line("direct_care_hour", "Direct care hours", unit)))
                 if hours - regular:
+                    # The overtime rate is a price printed on the invoice like any other, so it is
+                    # quoted in cents; the facility can then check quantity x rate = amount by hand.
                     ot_unit = to_cents(unit * card.overtime_multiplier)
                     parts.append((("ot", placement.id, monday, ot_unit), hours - regular, line(
                         "direct_care_hour",
@@ -146,7 +152,7 @@ def price(entries: list[TimesheetEntry], cards: list[RateCard], history: Billing
                 parts.append((("per_diem", placement.id, unit), Decimal(1),
                               line("per_diem_day", "Per-diem days", unit)))
         elif placement.billing_basis == "weekly" and (placement.id, monday) in history.weeks:
-            missing_reason = "its contract week was billed on an earlier invoice"
+            billed_week_line = history.weeks[(placement.id, monday)]
         elif placement.billing_basis == "weekly":
             unit = card.rate("contract_week", therapist.discipline)
             if unit is None:
@@ -188,7 +194,10 @@ def price(entries: list[TimesheetEntry], cards: list[RateCard], history: Billing
                                             f"{therapist.discipline}"))
             continue
         if not parts:
-            unpriced.append(Unpriced(entry, missing_reason or "nothing billable on this entry"))
+            if billed_week_line is not None:
+                covered[entry.id] = billed_week_line
+            else:
+                unpriced.append(Unpriced(entry, "nothing billable on this entry"))
             continue
         for key, quantity, template in parts:
             if key[0] in ("week", "platform") and key in lines.by_key:
@@ -202,4 +211,4 @@ def price(entries: list[TimesheetEntry], cards: list[RateCard], history: Billing
         lines.by_key.values(),
         key=lambda line: (line.placement_id, line.item, line.overtime, line.period_key or date.min),
     )
-    return Pricing([line for line in ordered if line.quantity > 0], unpriced)
+    return Pricing([line for line in ordered if line.quantity > 0], unpriced, covered)

@@ -5,7 +5,9 @@ from decimal import Decimal
 
 import pytest
 
+from agency.billing import timesheets
 from agency.billing.invoicing import invoice_facility, preview
+from agency.billing.receivables import void_invoice
 from tests.billing import scenario
 
 D = Decimal
@@ -55,8 +57,6 @@ def test_late_approved_hours_count_toward_weekly_overtime_with_what_was_billed()
     first, _ = invoice_facility(place.id, date(2026, 11, 1), date(2026, 11, 8))
     assert first.total == D("3240.00")
 
-    from agency.billing import timesheets
-
     timesheets.decide([late], True, None)
     second, _ = invoice_facility(place.id, date(2026, 11, 1), date(2026, 11, 8))
     # 36 h already billed that week: 4 h regular, 5 h overtime.
@@ -98,3 +98,69 @@ def test_per_diem_days_and_contract_weeks(basis, item, quantity):
     scenario.entry(placement, date(2026, 11, 3))
     pricing = preview(place.id, date(2026, 11, 8))
     assert [(line.item, line.quantity) for line in pricing.lines] == [(item, quantity)]
+
+
+def test_overtime_is_priced_at_the_multiplied_rate_quoted_in_cents():
+    place = scenario.facility()
+    scenario.rate_card(place, threshold="40", direct_care_hour="45.55")
+    placement = scenario.active_placement(place)
+    for day in range(2, 7):  # Mon to Fri, Nov 2026: 50 h
+        scenario.entry(placement, date(2026, 11, day), direct="10")
+    pricing = preview(place.id, date(2026, 11, 8))
+    # 45.55 x 1.5 = 68.325, printed as 68.33 a hour; the line is 10 x 68.33 so anyone can check it.
+    assert lines_of(pricing) == [
+        ("direct_care_hour", False, D("40"), D("45.55"), D("1822.00")),
+        ("direct_care_hour", True, D("10"), D("68.33"), D("683.30")),
+    ]
+
+
+def test_a_contract_week_split_across_two_invoices_is_charged_once_and_bills_every_entry():
+    place = scenario.facility()
+    scenario.rate_card(place, threshold=None, contract_week="3400.00")
+    placement = scenario.active_placement(place, billing_basis="weekly")
+    # The week of Mon Nov 16, 2026 is split by invoice periods ending Wed Nov 18 and Sun Nov 22.
+    first_days = [scenario.entry(placement, date(2026, 11, day)) for day in (16, 17)]
+    first, _ = invoice_facility(place.id, date(2026, 11, 1), date(2026, 11, 18))
+    assert [(line.item, line.quantity, line.amount) for line in first.lines] == [
+        ("contract_week", D("1"), D("3400.00"))]
+    later_days = [scenario.entry(placement, date(2026, 11, day)) for day in (19, 20)]
+    second, unpriced = invoice_facility(place.id, date(2026, 11, 19), date(2026, 11, 22))
+    assert second is None and unpriced == []
+    assert {e.status for e in first_days + later_days} == {"invoiced"}
+    assert sorted(s.entry_id for s in first.lines[0].sources) == sorted(e.id for e in first_days + later_days)
+    assert preview(place.id, date(2026, 11, 22)).lines == []
+
+    void_invoice(first, "wrong contract", None)
+    rebilled, _ = invoice_facility(place.id, date(2026, 11, 1), date(2026, 11, 22))
+    assert [(line.item, line.quantity) for line in rebilled.lines] == [("contract_week", D("1"))]
+    assert len(rebilled.lines[0].sources) == 4
+
+
+def test_the_telehealth_platform_fee_is_charged_once_a_month_the_placement_works():
+    place = scenario.facility(facility_type="telehealth")
+    scenario.rate_card(place, threshold=None, direct_care_hour="90.00", telehealth_platform_month="150.00")
+    placement = scenario.active_placement(place, telehealth=True)
+    for day in (date(2026, 10, 30), date(2026, 11, 2), date(2026, 11, 3)):
+        scenario.entry(placement, day, direct="4")
+    october, _ = invoice_facility(place.id, date(2026, 10, 1), date(2026, 10, 31))
+    assert [(line.item, line.quantity) for line in october.lines] == [
+        ("direct_care_hour", D("4")), ("telehealth_platform_month", D("1"))]
+    scenario.entry(placement, date(2026, 11, 4), direct="4")
+    november = preview(place.id, date(2026, 11, 30))
+    assert [(line.item, line.quantity, line.description.split(",")[0]) for line in november.lines] == [
+        ("direct_care_hour", D("12"), "Direct care hours"),
+        ("telehealth_platform_month", D("1"), "Telehealth platform"),
+    ]
+    assert "November 2026" in november.lines[1].description
+
+
+def test_travel_is_billed_per_mile_or_else_as_a_flat_charge_per_day_travelled():
+    place = scenario.facility()
+    scenario.rate_card(place, threshold=None, direct_care_hour="90.00", travel_flat="40.00")
+    placement = scenario.active_placement(place)
+    scenario.entry(placement, date(2026, 11, 2), miles="31")
+    scenario.entry(placement, date(2026, 11, 3), miles="12.5")
+    scenario.entry(placement, date(2026, 11, 4))
+    pricing = preview(place.id, date(2026, 11, 8))
+    assert [(line.item, line.quantity, line.amount) for line in pricing.lines] == [
+        ("direct_care_hour", D("24"), D("2160.00")), ("travel_flat", D("2"), D("80.00"))]
