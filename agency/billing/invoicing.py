@@ -243,12 +243,20 @@ def last_closed_period(schedule: str, as_of: date) -> tuple[date, date]:
 
 
 def scheduled_runs(as_of: date) -> list[tuple[int, date, date]]:
-    """(facility, period start, period end) for every active facility with hours to bill."""
+    """(facility, period start, period end) for each active facility whose last closed period has hours
+    to bill and no invoice yet.
+
+    A facility is invoiced once per period of its schedule, however often the
+    job runs: hours approved after their period's invoice wait for the next one.
+    """
     facilities = db.session.scalars(sa.select(Facility).where(Facility.active.is_(True))).all()
-    pending = set(facilities_with_unbilled(as_of))
-    runs = []
-    for facility in facilities:
-        start, end = last_closed_period(facility.invoice_schedule, as_of)
-        if facility.id in pending:
-            runs.append((facility.id, start, end))
-    return runs
+    periods = {f.id: last_closed_period(f.invoice_schedule, as_of) for f in facilities}
+    ends = {end for _, end in periods.values()}
+    # At most one query per schedule (weekly, biweekly, monthly), whatever the number of facilities.
+    pending = {(fid, end) for end in ends for fid in facilities_with_unbilled(end)}
+    invoiced = {(fid, end) for fid, end in db.session.execute(
+        sa.select(Invoice.facility_id, Invoice.period_end)
+        .where(Invoice.status != "void", Invoice.period_end.in_(ends))
+    )} if ends else set()
+    return [(fid, start, end) for fid, (start, end) in sorted(periods.items())
+            if (fid, end) in pending and (fid, end) not in invoiced]

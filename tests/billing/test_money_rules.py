@@ -7,7 +7,8 @@ from decimal import Decimal
 import sqlalchemy as sa
 from pypdf import PdfReader
 
-from agency.billing.invoicing import invoice_facility
+from agency.billing import timesheets
+from agency.billing.invoicing import invoice_facility, scheduled_runs
 from agency.billing.models import DunningNotice
 from agency.billing.receivables import aging, record_payment, run_dunning, void_invoice
 from agency.core.outbox import OutboxMessage, send_outbox
@@ -36,6 +37,30 @@ def test_the_pdf_reads_back_with_number_facility_therapist_total_and_due_date():
 def test_invoice_numbers_run_without_gaps_across_facilities():
     numbers = [billed(name=f"Clinic {n}").number for n in range(3)]
     assert numbers == ["INV-2026-00001", "INV-2026-00002", "INV-2026-00003"]
+
+
+def test_the_schedule_invoices_each_facility_once_per_period_and_late_hours_wait_for_the_next():
+    weekly = scenario.facility(name="Weekly Clinic", invoice_schedule="weekly")
+    monthly = scenario.facility(name="Monthly Clinic", invoice_schedule="monthly")
+    for place in (weekly, monthly):
+        scenario.rate_card(place)
+    week_job, month_job = scenario.active_placement(weekly), scenario.active_placement(monthly)
+    scenario.entry(week_job, date(2026, 11, 9))
+    late = scenario.entry(week_job, date(2026, 11, 10), approve=False)
+    scenario.entry(week_job, date(2026, 11, 16))  # next week: not in the closed period
+    scenario.entry(month_job, date(2026, 11, 10))  # November is still open for a monthly facility
+
+    tuesday = date(2026, 11, 17)  # the week of Nov 9 closed on Sunday
+    assert scheduled_runs(tuesday) == [(weekly.id, date(2026, 11, 9), date(2026, 11, 15))]
+    first, _ = invoice_facility(weekly.id, date(2026, 11, 9), date(2026, 11, 15))
+    assert [line.quantity for line in first.lines] == [Decimal("8")]
+
+    timesheets.decide([late], True, None)
+    assert scheduled_runs(tuesday + timedelta(days=1)) == []  # the week's invoice went out already
+    monday = date(2026, 11, 23)
+    assert scheduled_runs(monday) == [(weekly.id, date(2026, 11, 16), date(2026, 11, 22))]
+    second, _ = invoice_facility(weekly.id, date(2026, 11, 16), date(2026, 11, 22))
+    assert sorted(line.quantity for line in second.lines) == [Decimal("16")]  # Nov 10 rides along
 
 
 def test_the_invoice_is_emailed_once_with_its_pdf_attached(app):
