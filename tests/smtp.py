@@ -27,9 +27,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def smtp_server(app):
+def smtp_server(app, inbox: Inbox | None = None):
     """Point the app's mail settings at a fresh in-process SMTP server for the duration."""
-    inbox = Inbox()
+    inbox = inbox or Inbox()
     port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()

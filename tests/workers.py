@@ -13,18 +13,19 @@ from agency import ROOT
 RQ = Path(sys.executable).with_name("rq")
 
 
-def worker_env(redis_url: str) -> dict:
+def worker_env(redis_url: str, **settings: str) -> dict:
     env = dict(os.environ)
     env["AGENCY_REDIS_URL"] = redis_url
+    env.update({f"AGENCY_{name}": value for name, value in settings.items()})
     return env
 
 
-def start_worker(redis_url: str, *, burst: bool = True) -> subprocess.Popen:
-    """An rq worker on this test run's queue, in a session of its own."""
+def start_worker(redis_url: str, *, burst: bool = True, **settings: str) -> subprocess.Popen:
+    """An rq worker on this test run's queue, in a session of its own, with extra AGENCY_ settings."""
     args = [str(RQ), "worker", "--url", redis_url, os.environ["AGENCY_RQ_QUEUE"]]
     if burst:
         args.insert(2, "--burst")
-    return subprocess.Popen(args, cwd=ROOT, env=worker_env(redis_url), stdout=subprocess.PIPE,
+    return subprocess.Popen(args, cwd=ROOT, env=worker_env(redis_url, **settings), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)
 
 

@@ -26,6 +26,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(value: datetime) -> datetime:
+    """A stored timestamp as aware UTC: SQLite hands timestamps back without their offset."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def parse_iso_date(value) -> date:
     if not isinstance(value, str):
         raise ValueError("must be a date as YYYY-MM-DD")
@@ -39,7 +44,5 @@ def iso(value) -> str | None:
     if value is None:
         return None
     if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value.astimezone(UTC).isoformat()
+        return as_utc(value).isoformat()
     return value.isoformat()

@@ -1,18 +1,24 @@
 """The email outbox: messages are written in the business transaction and sent later.
 
 A message with a dedupe key is queued at most once, whatever runs twice; a
-failed send is retried by the next run until MAIL_MAX_ATTEMPTS.
+failed send is retried by the next run until MAIL_MAX_ATTEMPTS. A sender
+claims a message in its own committed transaction before talking to the mail
+server, so a message goes out at most once: if the sender dies mid-send
+nobody knows whether the server took it, and the message waits, unconfirmed,
+for a person to check and release it rather than risk a second copy.
 """
 
 import smtplib
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Mapped, deferred, mapped_column
 
-from agency.core.dates import utcnow
+from agency.core import audit
+from agency.core.dates import as_utc, utcnow
+from agency.core.errors import Conflict
 from agency.core.jobs import job
 from agency.extensions import db
 
@@ -20,6 +26,7 @@ from agency.extensions import db
 class OutboxMessage(db.Model):
     __tablename__ = "outbox_messages"
     __table_args__ = (sa.Index("ix_outbox_messages_pending", "sent_at", "attempts"),)
+    __audit_type__ = "email"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     to_addr: Mapped[str] = mapped_column(sa.String(255))
@@ -28,6 +35,8 @@ class OutboxMessage(db.Model):
     dedupe_key: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # Set when a sender takes the message, cleared when the mail server refuses it.
+    claimed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(sa.String(500))
     attachment_name: Mapped[str | None] = mapped_column(sa.String(255))
@@ -38,9 +47,15 @@ class OutboxMessage(db.Model):
     def status(self) -> str:
         if self.sent_at:
             return "sent"
+        if self.claimed_at:
+            return "unconfirmed" if as_utc(self.claimed_at) < utcnow() - SEND_TIMEOUT else "sending"
         if self.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]:
             return "failed"
         return "pending" if not self.attempts else "retrying"
+
+
+# A send takes at most the SMTP timeout per step; a claim older than this lost its sender.
+SEND_TIMEOUT = timedelta(minutes=5)
 
 
 def queue_email(to_addr: str, subject: str, body: str, dedupe_key: str | None = None, *,
@@ -72,12 +87,34 @@ def _smtp():
     return smtp
 
 
+def _claim(message_id: int) -> bool:
+    """Take a message for sending, committed before the mail server hears of it; False if taken."""
+    claimed = db.session.execute(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.sent_at.is_(None),
+               OutboxMessage.claimed_at.is_(None))
+        .values(claimed_at=utcnow(), attempts=OutboxMessage.attempts + 1)
+    ).rowcount == 1
+    db.session.commit()
+    return claimed
+
+
+def _email(message: OutboxMessage) -> EmailMessage:
+    email = EmailMessage()
+    email["From"] = current_app.config["MAIL_FROM"]
+    email["To"] = message.to_addr
+    email["Subject"] = message.subject
+    email.set_content(message.body)
+    if message.attachment is not None:
+        maintype, _, subtype = message.attachment_type.partition("/")
+        email.add_attachment(message.attachment, maintype=maintype, subtype=subtype,
+                             filename=message.attachment_name)
+    return email
+
+
 @job
 def send_outbox(batch_size: int = 200) -> int:
-    """Send pending messages one at a time, each claimed under a row lock and committed.
-
-    The row lock (SKIP LOCKED) keeps two senders from mailing the same message.
-    """
+    """Send pending messages one at a time, each claimed first so no two senders mail the same one."""
     config = current_app.config
     if not config["MAIL_SERVER"]:
         return 0
@@ -85,36 +122,30 @@ def send_outbox(batch_size: int = 200) -> int:
     last_id = 0
     smtp = None
     try:
-        while True:
-            message = db.session.scalar(
-                sa.select(OutboxMessage)
+        while sent < batch_size:
+            message_id = db.session.scalar(
+                sa.select(OutboxMessage.id)
                 .where(
                     OutboxMessage.sent_at.is_(None),
+                    OutboxMessage.claimed_at.is_(None),
                     OutboxMessage.attempts < config["MAIL_MAX_ATTEMPTS"],
                     OutboxMessage.id > last_id,
                 )
                 .order_by(OutboxMessage.id)
                 .limit(1)
-                .with_for_update(skip_locked=True)
             )
-            if message is None or sent >= batch_size:
-                db.session.rollback()
+            if message_id is None:
                 break
-            last_id = message.id
-            email = EmailMessage()
-            email["From"] = config["MAIL_FROM"]
-            email["To"] = message.to_addr
-            email["Subject"] = message.subject
-            email.set_content(message.body)
-            if message.attachment is not None:
-                maintype, _, subtype = message.attachment_type.partition("/")
-                email.add_attachment(message.attachment, maintype=maintype, subtype=subtype,
-                                     filename=message.attachment_name)
-            message.attempts += 1
+            last_id = message_id
+            if not _claim(message_id):
+                continue
+            message = db.session.get(OutboxMessage, message_id)
             try:
                 smtp = smtp or _smtp()
-                smtp.send_message(email)
+                smtp.send_message(_email(message))
             except (OSError, smtplib.SMTPException) as exc:
+                # Refused or unreachable: the server did not take it, so it is safe to try again later.
+                message.claimed_at = None
                 message.last_error = str(exc)[:500]
                 smtp = None
                 db.session.commit()
@@ -124,9 +155,21 @@ def send_outbox(batch_size: int = 200) -> int:
             db.session.commit()
             sent += 1
     finally:
+        db.session.rollback()
         if smtp is not None:
             try:
                 smtp.quit()
             except (OSError, smtplib.SMTPException):
                 pass
     return sent
+
+
+def release_unconfirmed(message: OutboxMessage, actor=None) -> OutboxMessage:
+    """Let the next run send a message whose sender died mid-send, once someone has checked it did not arrive."""
+    if message.status != "unconfirmed":
+        raise Conflict(f"the message is {message.status}; only an unconfirmed message is released")
+    message.claimed_at = None
+    message.last_error = "released for another send after the sender stopped mid-send"
+    audit.record("update", message, f"email to {message.to_addr} released for another send", actor=actor)
+    db.session.commit()
+    return message

@@ -19,7 +19,7 @@ from agency.core.errors import DomainError
 from agency.core.exports import csv_response, list_csv, wants_csv
 from agency.core.forms import flash_import_report, form_values, read_text_upload, show_errors
 from agency.core.listing import sort_by
-from agency.core.outbox import OutboxMessage
+from agency.core.outbox import OutboxMessage, release_unconfirmed
 from agency.core.permissions import current_actor, requires
 from agency.core.states import STATE_CHOICES
 from agency.credentials import documents, queries, roster, services
@@ -453,3 +453,16 @@ def outbox():
     query = sa.select(OutboxMessage).order_by(OutboxMessage.id.desc())
     pagination = db.paginate(query, per_page=100, error_out=False)
     return render_template("credentials/outbox.html", pagination=pagination)
+
+
+@bp.post("/outbox/<int:message_id>/release")
+@requires("outbox.view")
+def release_email(message_id: int):
+    message = db.get_or_404(OutboxMessage, message_id)
+    try:
+        release_unconfirmed(message, current_actor())
+    except DomainError as exc:
+        flash(f"Not released: {exc.message}", "error")
+    else:
+        flash(f"The email to {message.to_addr} goes out with the next send.", "success")
+    return redirect(url_for(".outbox"))
