@@ -22,7 +22,7 @@ from agency.core import audit
 from agency.core.dates import start_of, today, utcnow
 from agency.core.errors import Conflict, NotFound, ValidationError
 from agency.core.money import to_cents
-from agency.core.outbox import queue_email
+from agency.core.outbox import queue_email, withdraw_unsent
 from agency.core.permissions import facility_scope
 from agency.extensions import db
 from agency.facilities.models import Facility
@@ -66,6 +66,8 @@ def record_payment(invoice: Invoice, amount: Decimal, received_on: date, referen
     db.session.add(payment)
     invoice.amount_paid += amount
     invoice.status = "paid" if invoice.amount_paid == invoice.total else "partially_paid"
+    if invoice.status == "paid":
+        _withdraw_reminders(invoice)
     audit.record("create", payment, f"payment ${amount} on {invoice.number}", actor=actor)
     db.session.commit()
     return payment
@@ -89,10 +91,24 @@ def void_invoice(invoice: Invoice, reason: str, actor=None) -> Invoice:
         sa.update(TimesheetEntry).where(TimesheetEntry.id.in_(entry_ids)).values(status="approved")
     )
     invoice.status, invoice.void_reason, invoice.voided_at = "void", reason.strip(), utcnow()
+    _withdraw_reminders(invoice)
     audit.record("update", invoice, f"invoice {invoice.number} voided: {reason.strip()}", actor=actor,
                  changes={"status": ["open", "void"]})
     db.session.commit()
     return invoice
+
+
+def _withdraw_reminders(invoice: Invoice) -> None:
+    """A paid or void invoice is never chased: reminders still waiting in the outbox are taken back."""
+    keys = withdraw_unsent(_reminder_key(invoice, ""))
+    levels = [key.rsplit(":", 1)[1] for key in keys]
+    if levels:
+        db.session.execute(sa.delete(DunningNotice).where(DunningNotice.invoice_id == invoice.id,
+                                                          DunningNotice.level.in_(levels)))
+
+
+def _reminder_key(invoice: Invoice, level: str) -> str:
+    return f"dunning:{invoice.number}:{level}"
 
 
 # ----------------------------------------------------------------------------- aging
@@ -212,7 +228,7 @@ def run_dunning(as_of: date) -> dict:
     """Send each invoice's due reminder level once, never after it is paid; returns what was sent."""
     levels = sorted(current_app.config["DUNNING_LEVELS"], key=lambda lv: lv["days"])
     invoices = db.session.scalars(
-        sa.select(Invoice).where(Invoice.status.in_(OPEN_INVOICE_STATUSES))
+        sa.select(Invoice).where(Invoice.status.in_(OPEN_INVOICE_STATUSES), Invoice.total > Invoice.amount_paid)
         .options(joinedload(Invoice.facility))
     ).all()
     sent_levels = defaultdict(set)
@@ -233,7 +249,7 @@ def run_dunning(as_of: date) -> dict:
             continue
         subject, body = _notice(invoice, level, days, by_facility[invoice.facility_id])
         db.session.add(DunningNotice(invoice_id=invoice.id, level=level["key"], sent_on=as_of, recipients=to))
-        queue_email(to, subject, body, dedupe_key=f"dunning:{invoice.number}:{level['key']}")
+        queue_email(to, subject, body, dedupe_key=_reminder_key(invoice, level["key"]))
         try:
             db.session.commit()
         except IntegrityError:

@@ -77,6 +77,17 @@ def queue_email(to_addr: str, subject: str, body: str, dedupe_key: str | None = 
     return True
 
 
+def withdraw_unsent(dedupe_prefix: str) -> list[str]:
+    """Take back queued messages no sender has touched yet, in the caller's transaction; their keys."""
+    rows = db.session.execute(
+        sa.delete(OutboxMessage)
+        .where(OutboxMessage.dedupe_key.startswith(dedupe_prefix, autoescape=True),
+               OutboxMessage.sent_at.is_(None), OutboxMessage.claimed_at.is_(None))
+        .returning(OutboxMessage.dedupe_key)
+    ).scalars().all()
+    return list(rows)
+
+
 def _smtp():
     config = current_app.config
     smtp = smtplib.SMTP(config["MAIL_SERVER"], int(config["MAIL_PORT"]), timeout=30)

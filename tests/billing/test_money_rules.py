@@ -87,10 +87,27 @@ def test_each_dunning_level_goes_out_once_escalation_reaches_leadership_and_paid
 
     late = billed(name="Clinic B", billing_email="ap@clinic-b.example.org")
     run_dunning(late.due_on + timedelta(days=35))  # first seen 35 days late: only the 30-day reminder
-    record_payment(late, late.total, date(2026, 11, 25), "ACH 1")
+    with smtp_server(app) as inbox:
+        send_outbox()
+    run_dunning(late.due_on + timedelta(days=60))  # the escalation waits in the outbox...
+    record_payment(late, late.total, date(2026, 11, 25), "ACH 1")  # ...when the money arrives
     run_dunning(late.due_on + timedelta(days=70))
+    with smtp_server(app) as later:
+        send_outbox()
+    assert [m["subject"].split(":")[0] for m in inbox.to("ap@clinic-b.example.org")] == [
+        f"Invoice {late.number} from our agency", f"Invoice {late.number} is 35 days past due"]
+    assert not [m for m in later.messages if late.number in m["subject"]]
     assert db.session.scalars(sa.select(DunningNotice.level).where(
         DunningNotice.invoice_id == late.id)).all() == ["reminder_30"]
+
+
+def test_an_invoice_with_nothing_to_collect_is_never_chased():
+    place = scenario.facility(billing_email="ap@free.example.org")
+    scenario.rate_card(place, direct_care_hour="0.00")  # hours the contract gives free
+    scenario.entry(scenario.active_placement(place), date(2026, 11, 2))
+    invoice, _ = invoice_facility(place.id, date(2026, 11, 1), date(2026, 11, 28))
+    assert invoice.total == Decimal("0.00")
+    assert run_dunning(invoice.due_on + timedelta(days=61))["sent"] == []
 
 
 def test_aging_on_a_past_day_counts_the_payments_and_voids_known_by_then():
