@@ -8,6 +8,7 @@ from pathlib import Path
 
 from flask import Flask
 
+from agency.core.bounds import IdConverter
 from agency.extensions import csrf, db, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,6 +26,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         instance_path=str(ROOT / "instance"),
     )
     _configure(app, overrides or {})
+    app.url_map.converters["int"] = IdConverter
 
     _import_models()
     db.init_app(app)

@@ -12,6 +12,7 @@ from agency.auth.models import ApiToken, User
 from agency.core.audit import AuditEvent
 from agency.core.errors import DomainError
 from agency.core.forms import show_errors
+from agency.core.listing import id_arg, paginate
 from agency.core.permissions import current_actor, public, requires
 from agency.extensions import db, login_manager
 
@@ -100,12 +101,12 @@ def audit_log():
     """The audit trail, newest first, filterable by object."""
     query = sa.select(AuditEvent).order_by(AuditEvent.id.desc())
     object_type = request.args.get("object_type") or None
-    object_id = request.args.get("object_id", type=int)
+    object_id = id_arg("object_id")
     if object_type:
         query = query.where(AuditEvent.object_type == object_type)
     if object_id:
         query = query.where(AuditEvent.object_id == object_id)
-    pagination = db.paginate(query, per_page=100, error_out=False)
+    pagination = paginate(query, per_page=100)
     return render_template("auth/audit.html", pagination=pagination, object_type=object_type,
                            object_id=object_id)
 

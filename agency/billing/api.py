@@ -14,6 +14,7 @@ from agency.core.api import (
     Choice,
     Date,
     Dec,
+    Id,
     IdArg,
     Int,
     Object,
@@ -39,7 +40,7 @@ bp = api_blueprint("billing_api", __name__)
 ENTRY = Schema(
     "TimesheetEntry",
     id=Int(read_only=True),
-    placement_id=Int(required=True),
+    placement_id=Id(required=True),
     work_date=Date(required=True),
     direct_care_hours=Dec(minimum=None, nullable=False),
     supervision_hours=Dec(minimum=None, nullable=False),
@@ -70,7 +71,7 @@ INVOICE_FILTERS = Schema("InvoiceFilters", status=Choice(choices=INVOICE_STATUSE
 VOID = Schema("Void", reason=Str(required=True, max_length=500))
 PAYMENT = Schema("Payment", id=Int(read_only=True), invoice_id=Int(read_only=True), amount=Dec(required=True),
                  received_on=Date(required=True), reference=Str(max_length=120))
-RUN = Schema("InvoiceRun", period_start=Date(required=True), period_end=Date(required=True), facility_id=Int())
+RUN = Schema("InvoiceRun", period_start=Date(required=True), period_end=Date(required=True), facility_id=Id())
 JOB = Schema("JobStarted", job_id=Str(read_only=True))
 AGING = Schema("Aging", as_of=Date(read_only=True), buckets=Object(read_only=True), facilities=Object(read_only=True),
                total=Str(read_only=True), over_60_share=Str(read_only=True), dso=Str(read_only=True))

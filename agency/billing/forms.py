@@ -2,19 +2,21 @@
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, DateField, DecimalField, SelectField, StringField, SubmitField
+from wtforms import BooleanField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from agency.core.forms import DayField, NumberField
 
 
 class EntryForm(FlaskForm):
     placement_id = SelectField("Placement", coerce=int, choices=[], validate_choice=True)
-    work_date = DateField("Work date", validators=[DataRequired()])
-    direct_care_hours = DecimalField("Direct-care hours", places=2, default=0,
-                                     validators=[Optional(), NumberRange(min=0, max=24)])
-    supervision_hours = DecimalField("Supervision hours", places=2, default=0,
-                                     validators=[Optional(), NumberRange(min=0, max=24)])
-    travel_miles = DecimalField("Travel miles", places=2, default=0,
-                                validators=[Optional(), NumberRange(min=0, max=2000)])
+    work_date = DayField("Work date", validators=[DataRequired()])
+    direct_care_hours = NumberField("Direct-care hours", places=2, default=0,
+                                    validators=[Optional(), NumberRange(min=0, max=24)])
+    supervision_hours = NumberField("Supervision hours", places=2, default=0,
+                                    validators=[Optional(), NumberRange(min=0, max=24)])
+    travel_miles = NumberField("Travel miles", places=2, default=0,
+                               validators=[Optional(), NumberRange(min=0, max=2000)])
     notes = StringField("Notes", validators=[Optional(), Length(max=500)])
     submit = SubmitField("Save entry")
 
@@ -34,15 +36,15 @@ class ImportForm(FlaskForm):
 
 
 class InvoiceRunForm(FlaskForm):
-    period_start = DateField("Period start", validators=[DataRequired()])
-    period_end = DateField("Period end", validators=[DataRequired()])
+    period_start = DayField("Period start", validators=[DataRequired()])
+    period_end = DayField("Period end", validators=[DataRequired()])
     facility_id = SelectField("Facility", coerce=int, choices=[], validate_choice=True)
     submit = SubmitField("Generate invoices")
 
 
 class PaymentForm(FlaskForm):
-    amount = DecimalField("Amount ($)", places=2, validators=[DataRequired(), NumberRange(min=0.01)])
-    received_on = DateField("Received on", validators=[DataRequired()])
+    amount = NumberField("Amount ($)", places=2, validators=[DataRequired(), NumberRange(min=0.01)])
+    received_on = DayField("Received on", validators=[DataRequired()])
     reference = StringField("Reference (check or ACH number)", validators=[Optional(), Length(max=120)])
     submit = SubmitField("Record payment")
 

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from agency.billing.models import TimesheetEntry
 from agency.core import audit
+from agency.core.bounds import parse_id
 from agency.core.dates import parse_iso_date, today, utcnow
 from agency.core.errors import Conflict, NotFound, ValidationError
 from agency.core.money import parse_decimal
@@ -157,9 +158,9 @@ class ImportReport:
 
 def _parse_row(row: dict) -> dict:
     try:
-        placement_id = int((row.get("placement_id") or "").strip())
-    except ValueError:
-        raise ValidationError.on("placement_id", "must be a number") from None
+        placement_id = parse_id(row.get("placement_id") or "")
+    except ValueError as exc:
+        raise ValidationError.on("placement_id", str(exc)) from None
     values = {"placement_id": placement_id}
     try:
         values["work_date"] = parse_iso_date((row.get("work_date") or "").strip())

@@ -8,7 +8,6 @@ import sqlalchemy as sa
 from flask import (
     Blueprint,
     Response,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -23,12 +22,13 @@ from agency.billing.forms import DecideForm, EntryForm, ImportForm, InvoiceRunFo
 from agency.billing.jobs import generate_invoices
 from agency.billing.models import ENTRY_STATUSES, INVOICE_STATUSES, Invoice, InvoiceLine, TimesheetEntry
 from agency.core import audit
+from agency.core.bounds import id_or_none
 from agency.core.dates import parse_iso_date, today
 from agency.core.errors import DomainError
 from agency.core.exports import csv_response, wants_csv
 from agency.core.forms import flash_import_report, form_values, read_text_upload, show_errors
 from agency.core.jobs import start_job
-from agency.core.listing import sort_by
+from agency.core.listing import id_arg, paginate, sort_by
 from agency.core.outbox import OutboxMessage
 from agency.core.permissions import current_actor, facility_scope, requires
 from agency.credentials.forms import choices
@@ -56,7 +56,7 @@ def timesheets_list():
     actor = current_actor()
     filters = {
         "status": request.args.get("status") if request.args.get("status") in ENTRY_STATUSES else None,
-        "facility_id": request.args.get("facility_id", type=int),
+        "facility_id": id_arg("facility_id"),
         "date_from": _day_arg("from"),
         "date_to": _day_arg("to"),
     }
@@ -70,7 +70,7 @@ def timesheets_list():
             "travel_miles", "status", "rejection_reason"], query, lambda e: [
             e.id, e.placement_id, e.placement.therapist.full_name, e.placement.facility.name, e.work_date,
             e.direct_care_hours, e.supervision_hours, e.travel_miles, e.status, e.rejection_reason])
-    pagination = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    pagination = paginate(query)
     facilities = [] if facility_scope(actor) is not None else db.session.scalars(
         sa.select(Facility).order_by(Facility.name)).all()
     return render_template("billing/timesheets.html", pagination=pagination, filters=filters, sort=sort,
@@ -94,8 +94,8 @@ def edit_entry(entry_id: int | None = None):
     entry = timesheets.get_entry(entry_id, current_actor()) if entry_id else None
     form = EntryForm(obj=entry)
     _placement_choices(form)
-    if request.method == "GET" and entry is None and request.args.get("placement_id", type=int):
-        form.placement_id.data = request.args.get("placement_id", type=int)
+    if request.method == "GET" and entry is None and id_arg("placement_id"):
+        form.placement_id.data = id_arg("placement_id")
     if form.validate_on_submit():
         values = form_values(form, EntryForm.FIELDS)
         try:
@@ -118,7 +118,7 @@ def decide():
     form = DecideForm()
     back = request.form.get("next") or url_for(".timesheets_list")
     back = back if back.startswith("/") and not back.startswith("//") else url_for(".timesheets_list")
-    ids = [int(i) for i in request.form.getlist("entry_ids") if i.isdigit()]
+    ids = [i for i in map(id_or_none, request.form.getlist("entry_ids")) if i is not None]
     if not form.validate_on_submit():
         flash("The form expired; please try again.", "error")
     elif not ids:
@@ -156,7 +156,7 @@ def import_timesheets():
 def invoices():
     actor = current_actor()
     status = request.args.get("status") if request.args.get("status") in INVOICE_STATUSES else None
-    facility_id = request.args.get("facility_id", type=int)
+    facility_id = id_arg("facility_id")
     query, sort = sort_by(queries.invoices_query(actor, status=status, facility_id=facility_id), {
         "number": Invoice.number, "issued": Invoice.issued_on, "due": Invoice.due_on, "total": Invoice.total,
         "status": Invoice.status}, "-number")
@@ -166,7 +166,7 @@ def invoices():
             "amount_paid", "balance", "status"], query, lambda i: [
             i.id, i.number, i.facility.name, i.period_start, i.period_end, i.issued_on, i.due_on, i.total,
             i.amount_paid, i.balance, i.status])
-    pagination = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    pagination = paginate(query)
     return render_template("billing/invoices.html", pagination=pagination, status=status, sort=sort,
                            statuses=INVOICE_STATUSES, facility_id=facility_id, as_of=today())
 

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 
+from agency.core.bounds import MAX_ID, parse_id
 from agency.core.dates import parse_iso_date, today
 from agency.core.errors import ValidationError, json_error
 from agency.core.money import parse_decimal
@@ -124,13 +125,10 @@ class IdArg(Field):
     """A record id in a query string, where every value arrives as text."""
 
     def parse(self, value):
-        # Nine digits at most keeps the value inside a database integer.
-        if not isinstance(value, str) or not re.fullmatch(r"[0-9]{1,9}", value.strip()):
-            raise ValueError("must be a record id (a whole number)")
-        return int(value)
+        return parse_id(value)
 
     def json_schema(self):
-        return {"type": "integer", "minimum": 1}
+        return {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 
 
 @dataclass
@@ -140,10 +138,7 @@ class Dec(Field):
     maximum: Decimal | None = None
 
     def parse(self, value):
-        number = parse_decimal(value, places=self.places, minimum=self.minimum)
-        if self.maximum is not None and number > self.maximum:
-            raise ValueError(f"must be at most {self.maximum}")
-        return number
+        return parse_decimal(value, places=self.places, minimum=self.minimum, maximum=self.maximum)
 
     def json_schema(self):
         return {"type": "string", "pattern": r"^-?\d+(\.\d+)?$",
@@ -158,6 +153,8 @@ class Int(Field):
     def parse(self, value):
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError("must be a whole number")
+        if abs(value) > MAX_ID:
+            raise ValueError("is too large")
         if self.minimum is not None and value < self.minimum:
             raise ValueError(f"must be at least {self.minimum}")
         if self.maximum is not None and value > self.maximum:
@@ -171,6 +168,14 @@ class Int(Field):
         if self.maximum is not None:
             s["maximum"] = self.maximum
         return s
+
+
+@dataclass
+class Id(Int):
+    """A record id in a JSON body."""
+
+    minimum: int | None = 1
+    maximum: int | None = MAX_ID
 
 
 @dataclass
@@ -298,7 +303,7 @@ def created(body: dict, endpoint: str, **values):
 
 def _decode_cursor(cursor: str) -> int:
     try:
-        return int(base64.urlsafe_b64decode(cursor.encode() + b"==").decode())
+        return parse_id(base64.urlsafe_b64decode(cursor.encode() + b"==").decode())
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise ValidationError.on("cursor", "is not a cursor this API gave out") from None
 
@@ -308,7 +313,7 @@ def page(query, id_column, serialise):
     from agency.extensions import db
 
     limit_raw = request.args.get("limit", "50")
-    if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= 500:
+    if not re.fullmatch(r"[0-9]{1,3}", limit_raw) or not 1 <= int(limit_raw) <= 500:
         raise ValidationError.on("limit", "must be a whole number from 1 to 500")
     limit = int(limit_raw)
     if cursor := request.args.get("cursor"):

@@ -1,9 +1,12 @@
 """Dates: "today" in the agency's timezone, and ISO parsing."""
 
+import re
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+
+from agency.core.bounds import check_day
 
 
 def today() -> date:
@@ -32,12 +35,13 @@ def as_utc(value: datetime) -> datetime:
 
 
 def parse_iso_date(value) -> date:
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
         raise ValueError("must be a date as YYYY-MM-DD")
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise ValueError("must be a date as YYYY-MM-DD") from None
+    return check_day(day)
 
 
 def iso(value) -> str | None:

@@ -1,8 +1,30 @@
 """Glue between WTForms and the services: form values in, rule violations back beside fields."""
 
 from flask import flash
+from wtforms import DateField, DecimalField
+from wtforms.validators import ValidationError
 
+from agency.core.bounds import MAX_AMOUNT, check_day
 from agency.core.errors import DomainError
+
+
+class DayField(DateField):
+    """A date the agency's records can hold: the year 0001 is a typo, not a license."""
+
+    def pre_validate(self, form):
+        if self.data is not None:
+            try:
+                check_day(self.data)
+            except ValueError as exc:
+                raise ValidationError(f"The date {exc}.") from None
+
+
+class NumberField(DecimalField):
+    """A decimal the database can hold: not infinite, not past a money column's size."""
+
+    def pre_validate(self, form):
+        if self.data is not None and (not self.data.is_finite() or abs(self.data) >= MAX_AMOUNT):
+            raise ValidationError(f"Enter a number below {MAX_AMOUNT:,}.")
 
 
 def form_values(form, names) -> dict:

@@ -1,6 +1,11 @@
-"""Sorting of list pages: ?sort=column or ?sort=-column, limited to the columns a page offers."""
+"""The query strings of list pages: ?sort=column or ?sort=-column, ?page=N and id filters."""
 
-from flask import request
+import re
+
+from flask import current_app, request
+
+from agency.core.bounds import id_or_none
+from agency.extensions import db
 
 
 def sort_by(query, columns: dict, default: str):
@@ -17,3 +22,16 @@ def sort_by(query, columns: dict, default: str):
     ordered = column.desc() if requested.startswith("-") else column.asc()
     tiebreak = query.column_descriptions[0]["entity"].id
     return query.order_by(None).order_by(ordered, tiebreak), requested
+
+
+def paginate(query, per_page: int | None = None):
+    """One page of the list; a page number that is not a sensible page opens the first one."""
+    raw = request.args.get("page", "1")
+    number = int(raw) if re.fullmatch(r"[0-9]{1,6}", raw) and int(raw) > 0 else 1
+    return db.paginate(query, page=number, per_page=per_page or current_app.config["PAGE_SIZE"],
+                       error_out=False)
+
+
+def id_arg(name: str) -> int | None:
+    """An id in the query string (a filter, or a form's first value); a malformed one counts as absent."""
+    return id_or_none(request.args.get(name))

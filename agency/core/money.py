@@ -2,6 +2,8 @@
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from agency.core.bounds import MAX_AMOUNT
+
 CENT = Decimal("0.01")
 
 
@@ -14,7 +16,8 @@ def money_str(value: Decimal | None) -> str | None:
     return None if value is None else str(to_cents(value))
 
 
-def parse_decimal(value, *, places: int = 2, minimum: Decimal | None = Decimal("0")) -> Decimal:
+def parse_decimal(value, *, places: int = 2, minimum: Decimal | None = Decimal("0"),
+                  maximum: Decimal | None = None) -> Decimal:
     """Parse a JSON number or decimal string; floats go through str() so 1.1 stays 1.1."""
     if isinstance(value, bool) or value is None:
         raise ValueError("must be a number")
@@ -24,8 +27,12 @@ def parse_decimal(value, *, places: int = 2, minimum: Decimal | None = Decimal("
         raise ValueError("must be a number") from None
     if not number.is_finite():
         raise ValueError("must be a finite number")
+    if abs(number) >= MAX_AMOUNT:
+        raise ValueError(f"must be less than {MAX_AMOUNT:,}")
     if number != number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP):
         raise ValueError(f"must have at most {places} decimal places")
     if minimum is not None and number < minimum:
         raise ValueError(f"must be at least {minimum}")
+    if maximum is not None and number > maximum:
+        raise ValueError(f"must be at most {maximum}")
     return number

@@ -8,6 +8,7 @@ from agency.core.api import (
     Date,
     Dec,
     Email,
+    Id,
     Int,
     ListOf,
     Object,
@@ -85,7 +86,7 @@ LICENSE = Schema(
     issued_on=Date(required=True),
     expires_on=Date(required=True),
     effective_expires_on=Date(read_only=True, description="never later than the home license's"),
-    home_license_id=Int(description="required for a compact privilege"),
+    home_license_id=Id(description="required for a compact privilege"),
     verified_on=Date(read_only=True),
     verified_by=Str(read_only=True),
     verification_source=Str(read_only=True),
@@ -105,7 +106,7 @@ CE_RECORD = Schema(
     hours=Dec(required=True, minimum=None),
     topic=Choice(choices=CE_TOPICS, nullable=False),
     completed_on=Date(required=True),
-    certificate_document_id=Int(),
+    certificate_document_id=Id(),
 )
 PANEL = Schema(
     "PanelEnrollment",

@@ -6,8 +6,6 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
-    DateField,
-    DecimalField,
     EmailField,
     IntegerField,
     SelectField,
@@ -26,6 +24,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from agency.core.forms import DayField, NumberField
 from agency.core.states import STATE_CHOICES
 from agency.credentials.models import (
     AVAILABILITY,
@@ -62,12 +61,12 @@ class TherapistForm(FlaskForm):
     npi = StringField("NPI", validators=[Optional(), Regexp(r"^\d{10}$", message="NPI is 10 digits")])
     home_state = SelectField("Home state", choices=STATE_SELECT, validators=[DataRequired()])
     caqh_id = StringField("CAQH ProView ID", validators=[Optional(), Length(max=20)])
-    caqh_attested_on = DateField("Last CAQH attestation", validators=[Optional()])
+    caqh_attested_on = DayField("Last CAQH attestation", validators=[Optional()])
     status = SelectField("Status", choices=_choices(THERAPIST_STATUSES))
     specialties = StringField("Specialties", validators=[Optional(), Length(max=500)],
                               description="Comma-separated, e.g. trauma, adolescents, SUD")
     availability = SelectField("Availability", choices=_choices(AVAILABILITY))
-    available_from = DateField("Available from", validators=[Optional()])
+    available_from = DayField("Available from", validators=[Optional()])
     hours_per_week = IntegerField("Hours per week", validators=[Optional(), NumberRange(1, 80)])
     notes = TextAreaField("Notes", validators=[Optional(), Length(max=5000)])
     submit = SubmitField("Save therapist")
@@ -84,15 +83,15 @@ class LicenseForm(FlaskForm):
     kind = SelectField("Kind", choices=_choices(LICENSE_KINDS))
     home_license_id = SelectField("Home-state license (compact privileges only)", coerce=str,
                                   choices=[], validate_choice=False)
-    issued_on = DateField("Issued on", validators=[DataRequired()])
-    expires_on = DateField("Expires on", validators=[DataRequired()])
+    issued_on = DayField("Issued on", validators=[DataRequired()])
+    expires_on = DayField("Expires on", validators=[DataRequired()])
     submit = SubmitField("Save license")
 
     FIELDS = ("state", "license_type", "number", "kind", "issued_on", "expires_on")
 
 
 class VerifyForm(FlaskForm):
-    verified_on = DateField("Verified on", validators=[DataRequired()])
+    verified_on = DayField("Verified on", validators=[DataRequired()])
     verification_source = StringField(
         "Primary source", validators=[DataRequired(), Length(max=255)],
         description="e.g. the state board's online license lookup",
@@ -103,9 +102,9 @@ class VerifyForm(FlaskForm):
 class CERecordForm(FlaskForm):
     title = StringField("Course title", validators=[DataRequired(), Length(max=200)])
     provider = StringField("Provider", validators=[DataRequired(), Length(max=200)])
-    hours = DecimalField("Hours", places=2, validators=[DataRequired(), NumberRange(min=0.25, max=100)])
+    hours = NumberField("Hours", places=2, validators=[DataRequired(), NumberRange(min=0.25, max=100)])
     topic = SelectField("Topic", choices=_choices(CE_TOPICS))
-    completed_on = DateField("Completed on", validators=[DataRequired()])
+    completed_on = DayField("Completed on", validators=[DataRequired()])
     certificate_document_id = SelectField("Certificate (uploaded document)", choices=[],
                                           validate_choice=False)
     submit = SubmitField("Save CE record")
@@ -116,10 +115,10 @@ class CERecordForm(FlaskForm):
 class PanelForm(FlaskForm):
     payer = StringField("Payer", validators=[DataRequired(), Length(max=120)])
     status = SelectField("Status", choices=_choices(PANEL_STATUSES))
-    submitted_on = DateField("Submitted on", validators=[Optional()])
-    effective_on = DateField("Effective on", validators=[Optional()])
-    recredential_due_on = DateField("Re-credentialing due", validators=[Optional()])
-    next_follow_up_on = DateField("Next follow-up", validators=[Optional()])
+    submitted_on = DayField("Submitted on", validators=[Optional()])
+    effective_on = DayField("Effective on", validators=[Optional()])
+    recredential_due_on = DayField("Re-credentialing due", validators=[Optional()])
+    next_follow_up_on = DayField("Next follow-up", validators=[Optional()])
     notes = TextAreaField("Notes", validators=[Optional(), Length(max=5000)])
     submit = SubmitField("Save enrollment")
 
@@ -130,16 +129,16 @@ class PanelForm(FlaskForm):
 class DocumentForm(FlaskForm):
     doc_type = SelectField("Document type", choices=_choices(DOC_TYPES))
     file = FileField("File (PDF, PNG or JPEG)", validators=[FileRequired("Choose a file to upload")])
-    issued_on = DateField("Issued on", validators=[Optional()])
-    expires_on = DateField("Expires on", validators=[Optional()])
+    issued_on = DayField("Issued on", validators=[Optional()])
+    expires_on = DayField("Expires on", validators=[Optional()])
     submit = SubmitField("Upload")
 
 
 class CERuleForm(FlaskForm):
     state = SelectField("State", choices=STATE_SELECT, validators=[DataRequired()])
     license_type = SelectField("License type", choices=_choices(LICENSE_TYPES))
-    hours_required = DecimalField("Hours per renewal cycle", places=2,
-                                  validators=[DataRequired(), NumberRange(min=0.5, max=500)])
+    hours_required = NumberField("Hours per renewal cycle", places=2,
+                                 validators=[DataRequired(), NumberRange(min=0.5, max=500)])
     cycle_months = IntegerField("Cycle length (months)", validators=[DataRequired(), NumberRange(1, 60)])
     topics = TextAreaField(
         "Mandatory topics", validators=[Optional(), Length(max=2000)],

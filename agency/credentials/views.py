@@ -4,7 +4,6 @@ import sqlalchemy as sa
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -14,11 +13,12 @@ from flask import (
 )
 
 from agency.core.audit import AuditEvent
+from agency.core.bounds import id_or_none
 from agency.core.dates import today
 from agency.core.errors import DomainError
 from agency.core.exports import csv_response, list_csv, wants_csv
 from agency.core.forms import flash_import_report, form_values, read_text_upload, show_errors
-from agency.core.listing import sort_by
+from agency.core.listing import paginate, sort_by
 from agency.core.outbox import OutboxMessage, release_unconfirmed
 from agency.core.permissions import current_actor, requires
 from agency.core.states import STATE_CHOICES
@@ -106,7 +106,7 @@ def therapists():
             "caqh_attested_on", "status", "availability", "specialties"], query, lambda t: [
             t.id, t.first_name, t.last_name, t.email, t.phone, t.discipline, t.npi, t.home_state, t.caqh_id,
             t.caqh_attested_on, t.status, t.availability, "; ".join(t.specialties or [])])
-    pagination = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    pagination = paginate(query)
     return render_template("credentials/therapists.html", pagination=pagination, filters=filters, sort=sort,
                            disciplines=DISCIPLINES, statuses=THERAPIST_STATUSES, states=STATE_CHOICES)
 
@@ -202,7 +202,7 @@ def licenses():
             lambda lic: [lic.id, lic.therapist_id, lic.therapist.full_name, lic.state, lic.license_type,
                          lic.number, lic.kind, lic.issued_on, lic.expires_on, lic.effective_expires_on,
                          lic.status_on(as_of), lic.verified_on, lic.verification_source])
-    pagination = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    pagination = paginate(query)
     return render_template("credentials/licenses.html", pagination=pagination, filters=filters, sort=sort,
                            kinds=LICENSE_KINDS, statuses=LICENSE_STATUSES, states=STATE_CHOICES,
                            as_of=today())
@@ -220,7 +220,7 @@ def _home_license_choices(form: LicenseForm, person: Therapist, current: License
 def _license_values(form: LicenseForm) -> dict:
     values = form_values(form, LicenseForm.FIELDS)
     home = form.home_license_id.data
-    values["home_license_id"] = int(home) if home and home.isdigit() else None
+    values["home_license_id"] = id_or_none(home)
     return values
 
 
@@ -311,7 +311,7 @@ def new_ce_record(therapist_id: int):
     if form.validate_on_submit():
         values = form_values(form, CERecordForm.FIELDS)
         certificate = form.certificate_document_id.data
-        values["certificate_document_id"] = int(certificate) if certificate else None
+        values["certificate_document_id"] = id_or_none(certificate)
         try:
             services.add_ce_record(person, values, current_actor())
         except DomainError as exc:
@@ -451,7 +451,7 @@ def edit_ce_rule(rule_id: int | None = None):
 @requires("outbox.view")
 def outbox():
     query = sa.select(OutboxMessage).order_by(OutboxMessage.id.desc())
-    pagination = db.paginate(query, per_page=100, error_out=False)
+    pagination = paginate(query, per_page=100)
     return render_template("credentials/outbox.html", pagination=pagination)
 
 

@@ -3,8 +3,6 @@
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    DateField,
-    DecimalField,
     EmailField,
     FieldList,
     Form,
@@ -18,6 +16,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
 
+from agency.core.forms import DayField, NumberField
 from agency.credentials.forms import STATE_SELECT, _choices, choices
 from agency.credentials.models import DISCIPLINES, DOC_TYPES
 from agency.facilities.models import (
@@ -75,7 +74,7 @@ class RateRowForm(Form):
                        validate_choice=False)
     discipline = SelectField("Discipline", choices=choices(((d, d) for d in DISCIPLINES), blank=""),
                              validate_choice=False)
-    amount = DecimalField("Amount ($)", places=2, validators=[Optional(), NumberRange(min=0)])
+    amount = NumberField("Amount ($)", places=2, validators=[Optional(), NumberRange(min=0)])
 
 
 RATE_ROWS = 14
@@ -86,13 +85,13 @@ class IncompleteRow(ValueError):
 
 
 class RateCardForm(FlaskForm):
-    effective_from = DateField("Effective from", validators=[DataRequired()])
-    effective_to = DateField("Effective to", validators=[Optional()],
-                             description="Leave empty for an open-ended contract")
-    overtime_threshold_hours = DecimalField("Weekly overtime after (hours)", places=2,
-                                            validators=[Optional(), NumberRange(min=1, max=168)])
-    overtime_multiplier = DecimalField("Overtime multiplier", places=2, default=1.5,
-                                       validators=[DataRequired(), NumberRange(min=1, max=5)])
+    effective_from = DayField("Effective from", validators=[DataRequired()])
+    effective_to = DayField("Effective to", validators=[Optional()],
+                            description="Leave empty for an open-ended contract")
+    overtime_threshold_hours = NumberField("Weekly overtime after (hours)", places=2,
+                                           validators=[Optional(), NumberRange(min=1, max=168)])
+    overtime_multiplier = NumberField("Overtime multiplier", places=2, default=1.5,
+                                      validators=[DataRequired(), NumberRange(min=1, max=5)])
     notes = TextAreaField("Notes", validators=[Optional(), Length(max=5000)])
     rates = FieldList(FormField(RateRowForm), min_entries=RATE_ROWS)
     submit = SubmitField("Save rate card")

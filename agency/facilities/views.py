@@ -1,14 +1,14 @@
 """Facility pages: facilities, their contacts and rate cards."""
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy.orm import joinedload
 
 from agency.core.dates import today
 from agency.core.errors import DomainError
 from agency.core.exports import csv_response, wants_csv
 from agency.core.forms import form_values, show_errors
-from agency.core.listing import sort_by
+from agency.core.listing import paginate, sort_by
 from agency.core.permissions import can, current_actor, facility_scope, requires
 from agency.core.states import STATE_CHOICES
 from agency.extensions import db
@@ -44,7 +44,7 @@ def facilities():
             f.id, f.name, f.facility_type, f.city, f.state, f.funding, f.payment_terms_days, f.invoice_schedule,
             f.bills_insurance, "; ".join(f.payers or []), f.billing_email, "; ".join(f.required_documents or []),
             f.active])
-    pagination = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    pagination = paginate(query)
     return render_template("facilities/facilities.html", pagination=pagination, filters=filters, sort=sort,
                            types=FACILITY_TYPE_LABELS, states=STATE_CHOICES)
 

@@ -7,6 +7,7 @@ from agency.core.api import (
     Bool,
     Choice,
     Date,
+    Id,
     IdArg,
     Int,
     ListOf,
@@ -44,7 +45,7 @@ bp = api_blueprint("placements_api", __name__)
 ASSIGNMENT = Schema(
     "Assignment",
     id=Int(read_only=True),
-    facility_id=Int(required=True),
+    facility_id=Id(required=True),
     title=Str(required=True, max_length=200),
     discipline=Choice(required=True, choices=DISCIPLINES),
     service_states=ListOf(item=State(), max_items=56, nullable=False),
@@ -58,13 +59,13 @@ ASSIGNMENT = Schema(
 )
 ASSIGNMENT_FILTERS = Schema("AssignmentFilters", status=Choice(choices=ASSIGNMENT_STATUSES),
                             facility_id=IdArg(), discipline=Choice(choices=DISCIPLINES))
-ALERT = Schema("AssignmentAlert", therapist_ids=ListOf(required=True, item=Int(minimum=1), max_items=500))
+ALERT = Schema("AssignmentAlert", therapist_ids=ListOf(required=True, item=Id(), max_items=500))
 PLACEMENT = Schema(
     "Placement",
     id=Int(read_only=True),
-    therapist_id=Int(required=True),
-    facility_id=Int(description="taken from the assignment when assignment_id is given"),
-    assignment_id=Int(),
+    therapist_id=Id(required=True),
+    facility_id=Id(description="taken from the assignment when assignment_id is given"),
+    assignment_id=Id(),
     start_on=Date(),
     end_on=Date(),
     service_states=ListOf(item=State(), max_items=56, description="defaults to the facility's state"),

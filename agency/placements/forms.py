@@ -3,7 +3,6 @@
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    DateField,
     HiddenField,
     IntegerField,
     SelectField,
@@ -14,6 +13,8 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from agency.core.bounds import parse_id
+from agency.core.forms import DayField
 from agency.core.states import STATE_CHOICES
 from agency.credentials.forms import _choices, choices
 from agency.credentials.models import DISCIPLINES
@@ -29,7 +30,7 @@ class AssignmentForm(FlaskForm):
     discipline = SelectField("Discipline", choices=_choices(DISCIPLINES))
     service_states = SelectMultipleField("Service states", choices=STATES,
                                          description="Where the clients are; default: the facility state")
-    start_on = DateField("Start date", validators=[DataRequired()])
+    start_on = DayField("Start date", validators=[DataRequired()])
     length_weeks = IntegerField("Length (weeks)", validators=[DataRequired(), NumberRange(1, 260)])
     hours_per_week = IntegerField("Hours per week", validators=[DataRequired(), NumberRange(1, 80)])
     telehealth = BooleanField("Telehealth")
@@ -44,8 +45,8 @@ class AssignmentForm(FlaskForm):
 class PlacementForm(FlaskForm):
     therapist_id = SelectField("Therapist", coerce=int, choices=[], validate_choice=True)
     facility_id = SelectField("Facility", coerce=int, choices=[], validate_choice=True)
-    start_on = DateField("Start date", validators=[DataRequired()])
-    end_on = DateField("End date", validators=[Optional()])
+    start_on = DayField("Start date", validators=[DataRequired()])
+    end_on = DayField("End date", validators=[Optional()])
     service_states = SelectMultipleField("Service states", choices=STATES,
                                          description="Defaults to the facility's state")
     billing_basis = SelectField("Billing basis", choices=_choices(BILLING_BASES))
@@ -64,7 +65,7 @@ class ProposeForm(FlaskForm):
 
 
 class AlertForm(FlaskForm):
-    therapist_ids = SelectMultipleField("Therapists to tell", coerce=int, choices=[], validate_choice=False)
+    therapist_ids = SelectMultipleField("Therapists to tell", coerce=parse_id, choices=[], validate_choice=False)
     submit = SubmitField("Send the assignment to the chosen therapists")
 
 
@@ -81,7 +82,7 @@ class ChecklistToggleForm(FlaskForm):
 
 
 class CheckInForm(FlaskForm):
-    completed_on = DateField("Completed on", validators=[DataRequired()])
+    completed_on = DayField("Completed on", validators=[DataRequired()])
     satisfaction = SelectField("Therapist satisfaction", coerce=int,
                                choices=choices([(str(n), f"{n} of 5") for n in range(5, 0, -1)]))
     notes = TextAreaField("Notes", validators=[Optional(), Length(max=5000)])

@@ -1,13 +1,14 @@
 """Placement pages: open assignments, matching, placements, checklists, check-ins, the recruiter worklist."""
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 
+from agency.core.bounds import id_or_none
 from agency.core.dates import today
 from agency.core.errors import DomainError
 from agency.core.exports import csv_response, list_csv, wants_csv
 from agency.core.forms import form_values, show_errors
-from agency.core.listing import sort_by
+from agency.core.listing import id_arg, paginate, sort_by
 from agency.core.permissions import current_actor, facility_scope, requires
 from agency.credentials import queries as credential_queries
 from agency.credentials.forms import choices
@@ -70,7 +71,7 @@ def assignments():
             "hours_per_week", "telehealth", "status"], query, lambda a: [
             a.id, a.title, a.facility.name, a.discipline, " ".join(a.service_states), a.start_on,
             a.length_weeks, a.hours_per_week, a.telehealth, a.status])
-    pagination = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    pagination = paginate(query)
     return render_template("placements/assignments.html", pagination=pagination, status=status,
                            discipline=discipline, statuses=ASSIGNMENT_STATUSES, disciplines=DISCIPLINES)
 
@@ -90,8 +91,8 @@ def edit_assignment(assignment_id: int | None = None):
     assignment = db.get_or_404(Assignment, assignment_id) if assignment_id else None
     form = AssignmentForm(obj=assignment)
     _facility_choices(form.facility_id)
-    if request.method == "GET" and assignment is None and request.args.get("facility_id", type=int):
-        form.facility_id.data = request.args.get("facility_id", type=int)
+    if request.method == "GET" and assignment is None and id_arg("facility_id"):
+        form.facility_id.data = id_arg("facility_id")
     if form.validate_on_submit():
         try:
             saved = services.save_assignment(assignment, _assignment_values(form), current_actor())
@@ -136,12 +137,13 @@ def send_alerts(assignment_id: int):
 def propose(assignment_id: int):
     job = db.get_or_404(Assignment, assignment_id)
     form = ProposeForm()
-    if not form.validate_on_submit() or not str(form.therapist_id.data).isdigit():
+    therapist_id = id_or_none(form.therapist_id.data) if form.validate_on_submit() else None
+    if therapist_id is None:
         flash("Choose a therapist to propose.", "error")
         return redirect(url_for(".assignment", assignment_id=job.id))
     try:
         placement = services.create_placement(
-            {"assignment_id": job.id, "therapist_id": int(form.therapist_id.data)}, current_actor())
+            {"assignment_id": job.id, "therapist_id": therapist_id}, current_actor())
     except DomainError as exc:
         flash(exc.message, "error")
         return redirect(url_for(".assignment", assignment_id=job.id))
@@ -166,7 +168,7 @@ def placements():
             "billing_basis", "hours_per_week", "telehealth", "status"], query, lambda p: [
             p.id, p.therapist_id, p.therapist.full_name, p.facility_id, p.facility.name, p.start_on, p.end_on,
             " ".join(p.service_states), p.billing_basis, p.hours_per_week, p.telehealth, p.status])
-    pagination = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    pagination = paginate(query)
     return render_template("placements/placements.html", pagination=pagination, status=status, q=q, sort=sort,
                            statuses=PLACEMENT_STATUSES)
 
@@ -188,8 +190,8 @@ def new_placement():
             sa.select(Therapist).where(Therapist.status != "inactive")
             .order_by(Therapist.last_name, Therapist.first_name))
     )
-    if request.method == "GET" and request.args.get("therapist_id", type=int):
-        form.therapist_id.data = request.args.get("therapist_id", type=int)
+    if request.method == "GET" and id_arg("therapist_id"):
+        form.therapist_id.data = id_arg("therapist_id")
     if form.validate_on_submit():
         try:
             placement = services.create_placement(_placement_values(form), current_actor())

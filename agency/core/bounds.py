@@ -1,0 +1,50 @@
+"""What the database can hold.
+
+Ids, days and amounts that come from outside are checked against these
+before they reach a query, so a wild value is a clear 400 or 404 and never a
+database error.
+"""
+
+import re
+from datetime import date
+
+from werkzeug.routing import IntegerConverter
+
+MAX_ID = 2**31 - 1  # PostgreSQL INTEGER
+# Far enough either way for any license, contract or timesheet, and with room for the date
+# arithmetic (renewal cycles, terms, aging) that Python refuses past the year 9999.
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2199, 12, 31)
+# NUMERIC(12, 2): the largest amount a money column stores.
+MAX_AMOUNT = 10**10
+
+
+def parse_id(value) -> int:
+    """A record id given as text (a query string, a form, a CSV cell) or as a number."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    text = value.strip() if isinstance(value, str) else ""
+    if not re.fullmatch(r"[0-9]{1,10}", text) or not 1 <= int(text) <= MAX_ID:
+        raise ValueError("must be a record id (a whole number)")
+    return int(text)
+
+
+def id_or_none(value) -> int | None:
+    """A chosen id from a form or query string; blank or malformed counts as nothing chosen."""
+    try:
+        return parse_id(value)
+    except ValueError:
+        return None
+
+
+def check_day(day: date) -> date:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"must be between {FIRST_DAY.year} and {LAST_DAY.year}")
+    return day
+
+
+class IdConverter(IntegerConverter):
+    """`<int:...>` in URLs: a number past any id matches no route, so it is a 404."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
