@@ -20,6 +20,8 @@ from agency.extensions import db
 from agency.placements.models import Placement
 
 DAY_LIMIT = Decimal("24")
+# Travel billed for one day: beyond this it is a typo, not a trip.
+DAY_MILES_LIMIT = Decimal("2000")
 BILLABLE_PLACEMENT_STATUSES = ("active", "completed")
 
 
@@ -55,7 +57,11 @@ def _check(values: dict, entry: TimesheetEntry | None) -> Placement:
         value = Decimal(0) if value is None else value
         if value < 0:
             raise ValidationError.on(key, "must not be negative")
+        if key in values:
+            values[key] = value  # a blank box is none of it
         hours[key] = value
+    if hours["travel_miles"] > DAY_MILES_LIMIT:
+        raise ValidationError.on("travel_miles", f"a day's travel is at most {DAY_MILES_LIMIT:,} miles")
     if hours["direct_care_hours"] + hours["supervision_hours"] > DAY_LIMIT:
         raise ValidationError.on("direct_care_hours", "a day has at most 24 hours in all")
     # "At most 24 hours a day in all": across every placement of the same therapist.
@@ -100,6 +106,9 @@ def update_entry(entry: TimesheetEntry, values: dict, actor=None) -> TimesheetEn
     """Correct an entry; invoiced entries are locked, and a correction goes back for approval."""
     if entry.status == "invoiced":
         raise Conflict("the entry is invoiced and locked; void the invoice to correct it")
+    if values.get("placement_id", entry.placement_id) != entry.placement_id:
+        raise ValidationError.on("placement_id", "an entry stays with its placement; record the day on the "
+                                 "other placement instead")
     values = {k: v for k, v in values.items() if k not in ("placement_id", "status")}
     _check(values, entry)
     changes = audit.diff(entry, values)

@@ -257,7 +257,8 @@ def change_status(placement: Placement, new_status: str, actor=None, *, reason: 
 def _amend_terms(placement: Placement, values: dict, actor) -> None:
     if not values:
         return
-    if placement.status not in EDITABLE_WHILE and set(values) - {"notes", "end_on"}:
+    changed = {key for key, value in values.items() if getattr(placement, key) != value}
+    if placement.status not in EDITABLE_WHILE and changed - {"notes", "end_on"}:
         raise Conflict(
             f"a {placement.status} placement's terms are fixed; only its end date and notes change"
         )

@@ -43,6 +43,27 @@ def test_entries_follow_the_placement_the_day_and_the_24_hour_rule(api, users):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(TimesheetEntry)) == 1
 
 
+def test_a_correction_keeps_its_placement_a_cleared_box_is_zero_and_travel_stays_believable(api, users,
+                                                                                             browser):
+    place, placement = setup(users)
+    caller = api("billing")
+    made = caller.post("/api/v1/timesheets", json=entry_body(placement, travel_miles=12)).json
+    url = f"/api/v1/timesheets/{made['id']}"
+    other = scenario.active_placement(place)
+    moved = caller.patch(url, json={"placement_id": other.id})
+    assert moved.status_code == 400 and "placement_id" in moved.json["error"]["fields"]
+    assert caller.patch(url, json={"travel_miles": 5000}).status_code == 400
+    assert caller.post("/api/v1/timesheets", json=entry_body(placement, "2026-11-03", travel_miles="2000.01")
+                       ).status_code == 400
+    # On the page, clearing the miles box means no travel that day.
+    page = browser("billing").post(f"/timesheets/{made['id']}/edit", {
+        "placement_id": placement.id, "work_date": "2026-11-02", "direct_care_hours": "6",
+        "supervision_hours": "", "travel_miles": ""})
+    assert page.status_code == 302, page.data
+    kept = caller.get(url).json
+    assert (kept["placement_id"], kept["travel_miles"], kept["direct_care_hours"]) == (placement.id, "0.00", "6.00")
+
+
 def test_a_facility_contact_approves_its_own_hours_only(api, users):
     place, placement = setup(users)
     other = scenario.facility(name="Other")

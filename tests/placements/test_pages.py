@@ -3,6 +3,7 @@
 from datetime import date
 from decimal import Decimal
 
+import pytest
 import sqlalchemy as sa
 
 from agency.core.audit import AuditEvent
@@ -61,6 +62,19 @@ def test_a_half_filled_rate_row_is_refused_beside_it(browser):
         "effective_from": "2026-01-01", "overtime_multiplier": "1.5", "rates-0-item": "direct_care_hour",
     })
     assert response.status_code == 200 and b"fill in item, discipline and amount" in response.data
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(RateCard)) == 0
+
+
+@pytest.mark.parametrize(("rows", "message"), [
+    ({}, b"at least one rate"),
+    ({"rates-0-item": "direct_care_hour", "rates-0-discipline": "LCSW", "rates-0-amount": "95",
+      "rates-1-item": "direct_care_hour", "rates-1-discipline": "LCSW", "rates-1-amount": "90"}, b"twice"),
+])
+def test_a_rate_card_without_rates_or_with_a_rate_twice_says_why_on_the_page(browser, rows, message):
+    place = facility()
+    response = browser("recruiter").post(f"/facilities/{place.id}/rate-cards/new", {
+        "effective_from": "2027-06-01", "overtime_multiplier": "1.5", **rows})
+    assert response.status_code == 200 and message in response.data, response.data
     assert db.session.scalar(sa.select(sa.func.count()).select_from(RateCard)) == 0
 
 

@@ -237,6 +237,19 @@ def test_an_active_placement_keeps_its_start_date():
         update_placement(placement, {"start_on": date(2026, 10, 5)})
 
 
+def test_an_active_placement_page_edit_saves_a_new_end_date_and_notes(browser):
+    placement = make.active_placement(make.licensed_therapist(), make.facility(), date(2026, 10, 1))
+    # The edit form sends every field back, unchanged terms included.
+    response = browser("recruiter").post(f"/placements/{placement.id}/edit", {
+        "therapist_id": placement.therapist_id, "facility_id": placement.facility_id, "start_on": "2026-10-01",
+        "end_on": "2027-03-31", "service_states": placement.service_states, "billing_basis": placement.billing_basis,
+        "hours_per_week": placement.hours_per_week, "notes": "Extended through March",
+    })
+    assert response.status_code == 302, response.data
+    db.session.refresh(placement)
+    assert (placement.end_on, placement.notes) == (date(2027, 3, 31), "Extended through March")
+
+
 # ----------------------------------------------------------------------------- check-ins
 
 
