@@ -7,10 +7,12 @@ from email_validator import EmailNotValidError, validate_email
 
 from agency.auth.models import ApiToken, User, hash_token
 from agency.core import audit
+from agency.core.bounds import MAX_ID
 from agency.core.dates import utcnow
 from agency.core.errors import Conflict, NotFound, ValidationError
 from agency.core.permissions import ROLES
 from agency.extensions import db
+from agency.facilities.models import Facility
 
 MIN_PASSWORD = 10
 
@@ -32,6 +34,8 @@ def create_user(email: str, role: str, password: str, *, facility_id: int | None
         raise ValidationError.on(
             "facility_id", "a facility contact needs --facility-id; other roles take none"
         )
+    if facility_id is not None and (not 1 <= facility_id <= MAX_ID or db.session.get(Facility, facility_id) is None):
+        raise ValidationError.on("facility_id", f"no facility with id {facility_id}")
     if len(password or "") < MIN_PASSWORD:
         raise ValidationError.on("password", f"must be at least {MIN_PASSWORD} characters")
     if db.session.scalar(sa.select(User.id).where(User.email == email)):

@@ -270,9 +270,12 @@ class Schema:
 
 
 def json_body() -> dict:
+    """The request's JSON object; every endpoint takes one, so a list or a bare value is a 400."""
     data = request.get_json(silent=True)
     if data is None:
         raise ValidationError("the request body must be JSON (Content-Type: application/json)")
+    if not isinstance(data, dict):
+        raise ValidationError("the request body must be a JSON object")
     return data
 
 

@@ -1,7 +1,7 @@
 """Glue between WTForms and the services: form values in, rule violations back beside fields."""
 
 from flask import flash
-from wtforms import DateField, DecimalField
+from wtforms import DateField, DecimalField, StringField, TextAreaField
 from wtforms.validators import ValidationError
 
 from agency.core.bounds import MAX_AMOUNT, check_day
@@ -25,6 +25,25 @@ class NumberField(DecimalField):
     def pre_validate(self, form):
         if self.data is not None and (not self.data.is_finite() or abs(self.data) >= MAX_AMOUNT):
             raise ValidationError(f"Enter a number below {MAX_AMOUNT:,}.")
+
+
+class _ListAsText:
+    """A list the model keeps, edited as text that the view fills in.
+
+    Only text is taken from the model object, so a request that leaves the box
+    out reads as an empty box rather than as the model's list.
+    """
+
+    def process_data(self, value):
+        super().process_data(value if isinstance(value, str) else None)
+
+
+class ListInput(_ListAsText, StringField):
+    pass
+
+
+class ListTextArea(_ListAsText, TextAreaField):
+    pass
 
 
 def form_values(form, names) -> dict:

@@ -22,7 +22,7 @@ from agency.core.api import (
     parse_args,
 )
 from agency.core.dates import iso, parse_iso_date, today
-from agency.core.errors import NotFound, ValidationError
+from agency.core.errors import ValidationError
 from agency.core.openapi import documented
 from agency.core.permissions import current_actor, requires
 from agency.credentials import documents, queries, services
@@ -422,8 +422,6 @@ def get_document(document_id: int):
 def download_document(document_id: int):
     document = _document(document_id)
     path = documents.record_download(document, current_actor())
-    if not path.is_file():
-        raise NotFound("the stored file is missing")
     return send_file(path, mimetype=document.content_type, as_attachment=True, download_name=document.filename)
 
 

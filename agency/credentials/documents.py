@@ -9,7 +9,7 @@ from flask import current_app
 
 from agency.core import audit
 from agency.core.dates import today
-from agency.core.errors import ValidationError
+from agency.core.errors import NotFound, ValidationError
 from agency.credentials.models import DOC_TYPES, Document, Therapist
 from agency.extensions import db
 
@@ -97,8 +97,10 @@ def store_document(therapist: Therapist, stream, filename: str, doc_type: str,
 
 
 def record_download(document: Document, actor) -> Path:
-    """The stored file's path, after auditing who downloaded it."""
+    """The stored file's path, after auditing who downloaded it; NotFound when the file is gone."""
     path = path_of(document)
+    if not path.is_file():
+        raise NotFound("the stored file is missing; upload it again")
     audit.record("download", document, f"downloaded {document.doc_type} '{document.filename}'",
                  actor=actor)
     db.session.commit()

@@ -24,7 +24,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from agency.core.forms import DayField, NumberField
+from agency.core.forms import DayField, ListInput, ListTextArea, NumberField
 from agency.core.states import STATE_CHOICES
 from agency.credentials.models import (
     AVAILABILITY,
@@ -63,8 +63,8 @@ class TherapistForm(FlaskForm):
     caqh_id = StringField("CAQH ProView ID", validators=[Optional(), Length(max=20)])
     caqh_attested_on = DayField("Last CAQH attestation", validators=[Optional()])
     status = SelectField("Status", choices=_choices(THERAPIST_STATUSES))
-    specialties = StringField("Specialties", validators=[Optional(), Length(max=500)],
-                              description="Comma-separated, e.g. trauma, adolescents, SUD")
+    specialties = ListInput("Specialties", validators=[Optional(), Length(max=500)],
+                            description="Comma-separated, e.g. trauma, adolescents, SUD")
     availability = SelectField("Availability", choices=_choices(AVAILABILITY))
     available_from = DayField("Available from", validators=[Optional()])
     hours_per_week = IntegerField("Hours per week", validators=[Optional(), NumberRange(1, 80)])
@@ -140,7 +140,7 @@ class CERuleForm(FlaskForm):
     hours_required = NumberField("Hours per renewal cycle", places=2,
                                  validators=[DataRequired(), NumberRange(min=0.5, max=500)])
     cycle_months = IntegerField("Cycle length (months)", validators=[DataRequired(), NumberRange(1, 60)])
-    topics = TextAreaField(
+    topics = ListTextArea(
         "Mandatory topics", validators=[Optional(), Length(max=2000)],
         description="One per line as topic: hours, e.g. ethics: 3. Topics: " + ", ".join(CE_TOPICS),
     )

@@ -398,8 +398,6 @@ def upload_document(therapist_id: int):
 def download_document(document_id: int):
     doc = db.get_or_404(Document, document_id)
     path = documents.record_download(doc, current_actor())
-    if not path.is_file():
-        abort(404, "The stored file is missing; upload it again.")
     return send_file(path, mimetype=doc.content_type, as_attachment=True,
                      download_name=doc.filename)
 

@@ -215,9 +215,13 @@ def create_rate_card(facility_id: int):
 
 def _card(card_id: int) -> RateCard:
     card = db.session.get(RateCard, card_id)
-    if card is None:
-        raise NotFound(f"no rate card with id {card_id}")
-    _visible(card.facility_id)
+    try:
+        if card is None:
+            raise NotFound("")
+        _visible(card.facility_id)
+    except NotFound:
+        # Another facility's card is as unknown as a missing one: the message must not tell them apart.
+        raise NotFound(f"no rate card with id {card_id}") from None
     return card
 
 

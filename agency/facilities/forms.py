@@ -16,7 +16,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
 
-from agency.core.forms import DayField, NumberField
+from agency.core.forms import DayField, ListTextArea, NumberField
 from agency.credentials.forms import STATE_SELECT, _choices, choices
 from agency.credentials.models import DISCIPLINES, DOC_TYPES
 from agency.facilities.models import (
@@ -42,8 +42,8 @@ class FacilityForm(FlaskForm):
     invoice_schedule = SelectField("Invoice schedule", choices=_choices(INVOICE_SCHEDULES))
     billing_email = EmailField("Billing email", validators=[Optional(), Email(), Length(max=255)])
     bills_insurance = BooleanField("Bills insurance for our therapists' services")
-    payers = TextAreaField("Payers", validators=[Optional(), Length(max=2000)],
-                           description="One payer per line, e.g. Aetna")
+    payers = ListTextArea("Payers", validators=[Optional(), Length(max=2000)],
+                          description="One payer per line, e.g. Aetna")
     required_documents = SelectMultipleField("Required credential documents", choices=_choices(DOC_TYPES))
     orientation_requirements = TextAreaField("Orientation requirements",
                                              validators=[Optional(), Length(max=5000)])

@@ -80,9 +80,9 @@ PLACEMENT_PATCH = Schema(
     status=Choice(choices=PLACEMENT_STATUSES),
     reason=Str(max_length=500, description="why it is cancelled"),
     override_reason=Str(max_length=500, description="admins only: activate a placement that is not ready"),
-    start_on=Date(), end_on=Date(), service_states=ListOf(item=State(), max_items=56),
-    billing_basis=Choice(choices=BILLING_BASES), hours_per_week=Int(minimum=1, maximum=80),
-    telehealth=Bool(), notes=Str(max_length=5000),
+    start_on=Date(nullable=False), end_on=Date(), service_states=ListOf(item=State(), max_items=56),
+    billing_basis=Choice(choices=BILLING_BASES, nullable=False), hours_per_week=Int(minimum=1, maximum=80),
+    telehealth=Bool(nullable=False), notes=Str(max_length=5000),
 )
 PLACEMENT_FILTERS = Schema("PlacementFilters", status=Choice(choices=PLACEMENT_STATUSES),
                            facility_id=IdArg(), therapist_id=IdArg())

@@ -1,5 +1,6 @@
 """An admin manages who may sign in, and with which role."""
 
+import pytest
 import sqlalchemy as sa
 
 from agency.auth.models import User
@@ -17,11 +18,14 @@ def test_an_admin_adds_a_recruiter_who_can_then_sign_in(browser, app):
     assert newcomer.login("new.recruiter@staff.example.org", "long enough pw").status_code == 302
 
 
-def test_a_facility_contact_needs_a_facility_and_nothing_is_created_without_one(browser):
+@pytest.mark.parametrize("facility_id", [None, "0", "-5", "999", "99999999999999999999"])
+def test_a_facility_contact_needs_a_real_facility_and_nothing_is_created_without_one(browser, facility_id):
     b = browser("admin")
     before = db.session.scalar(sa.select(sa.func.count()).select_from(User))
-    response = b.post("/admin/users", {"email": "contact@clinic.example.org", "role": "facility",
-                                       "password": "long enough pw"})
+    form = {"email": "contact@clinic.example.org", "role": "facility", "password": "long enough pw"}
+    if facility_id is not None:
+        form["facility_id"] = facility_id
+    response = b.post("/admin/users", form)
     assert response.status_code == 200 and b"facility" in response.data
     assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == before
 
