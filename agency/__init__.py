@@ -8,7 +8,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from agency.core.bounds import IdConverter
+from agency.core.bounds import IdConverter, refuse_nul_characters
 from agency.extensions import csrf, db, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,6 +27,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     )
     _configure(app, overrides or {})
     app.url_map.converters["int"] = IdConverter
+    app.before_request(refuse_nul_characters)
 
     _import_models()
     db.init_app(app)

@@ -8,6 +8,7 @@ database error.
 import re
 from datetime import date
 
+from flask import abort, request
 from werkzeug.routing import IntegerConverter
 
 MAX_ID = 2**31 - 1  # PostgreSQL INTEGER
@@ -48,3 +49,10 @@ class IdConverter(IntegerConverter):
     def __init__(self, url_map, *args, **kwargs):
         kwargs.setdefault("max", MAX_ID)
         super().__init__(url_map, *args, **kwargs)
+
+
+def refuse_nul_characters():
+    """Before each request: text with a NUL character is refused whole, since PostgreSQL stores none."""
+    values = [v for source in (request.args, request.form) for _, v in source.items(multi=True)]
+    if any("\x00" in value for value in values) or (request.is_json and b"\\u0000" in request.get_data()):
+        abort(400, "Text may not contain NUL characters.")

@@ -80,10 +80,13 @@ def read_text_upload(field, limit_mb: int) -> str | None:
         field.errors = [f"the file is larger than {limit_mb} MB; split it"]
         return None
     try:
-        return raw.decode("utf-8-sig")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
+        text = None
+    if text is None or "\x00" in text:
         field.errors = ["the file is not UTF-8 text"]
         return None
+    return text
 
 
 def flash_import_report(report, dry_run: bool, imported: str) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from agency.core import audit
+from agency.core.constraints import check_lengths
 from agency.core.dates import parse_iso_date
 from agency.core.errors import DomainError, ValidationError
 from agency.core.states import is_state, npi_is_valid
@@ -62,6 +63,7 @@ def _parse(row: dict) -> tuple[dict, dict | None]:
         "npi": clean.get("npi") or None, "home_state": clean["home_state"].upper(),
         "caqh_id": clean.get("caqh_id") or None, "caqh_attested_on": _date(clean, "caqh_attested_on"),
     }
+    check_lengths(Therapist, therapist)
     if not any(clean.get(k) for k in LICENSE_COLUMNS):
         return therapist, None
     missing = [k for k in LICENSE_COLUMNS if not clean.get(k)]
@@ -78,6 +80,7 @@ def _parse(row: dict) -> tuple[dict, dict | None]:
     license = {"state": clean["license_state"].upper(), "license_type": clean["license_type"].upper(),
                "number": clean["license_number"], "kind": kind, "issued_on": _date(clean, "license_issued_on"),
                "expires_on": _date(clean, "license_expires_on")}
+    check_lengths(License, license, label=lambda key: f"license_{key}")
     if license["expires_on"] <= license["issued_on"]:
         raise ValidationError("license_expires_on must be after license_issued_on")
     return therapist, license

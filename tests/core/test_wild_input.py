@@ -82,3 +82,17 @@ def test_a_payment_of_no_real_amount_on_the_page_is_refused_with_the_reason(brow
     assert b"Payment not recorded" in page.data and b"Enter a number below 10,000,000,000" in page.data
     db.session.refresh(invoice)
     assert invoice.amount_paid == 0 and invoice.payments == []
+
+
+def test_text_with_a_nul_character_is_refused_whole(api, browser):
+    from agency.credentials.models import Therapist
+
+    response = api("recruiter").post("/api/v1/therapists", json={
+        "first_name": "Ana\u0000", "last_name": "Lopez", "email": "ana@example.org", "discipline": "LPC",
+        "home_state": "TX"})
+    assert response.status_code == 400
+    page = browser("recruiter").post("/therapists/new", {
+        "first_name": "Ana", "last_name": "Lo\x00pez", "email": "ana@example.org", "discipline": "LPC",
+        "home_state": "TX", "status": "active", "availability": "available"}, form_url="/therapists/new")
+    assert page.status_code == 400 and b"NUL" in page.data
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Therapist)) == 0

@@ -37,10 +37,13 @@ def test_the_dry_run_reports_each_bad_row_by_line_and_imports_nothing(app):
         "Ed,Po,taken@example.org,,LCSW,,NY,,,,,,,,\n"                                   # line 7
         "Fa,Qu,fa@example.org,,LCSW,,NY,,,TX,LPC,TX-1,,2025-01-01,2027-01-01\n"         # line 8
         "Gi,Ru,gi@example.org,,LCSW,,NY,,,NY,LCSW,N-5,,2026-01-01,2025-01-01\n"         # line 9
+        f"{'H' * 81},Su,hs@example.org,,LCSW,,NY,,,,,,,,\n"                             # line 10
+        f"Iv,Tu,iv@example.org,,LCSW,,NY,,,NY,LCSW,{'9' * 41},,2025-01-01,2027-01-01\n"  # line 11
     )
     result = app.test_cli_runner().invoke(args=["credentials", "import-roster", "-", "--commit"], input=bad)
     assert result.exit_code != 0
-    for line in ("line 5:", "line 6:", "line 7:", "line 8:", "line 9:"):
+    for line in ("line 5:", "line 6:", "line 7:", "line 8:", "line 9:", "line 10: first_name: must be at most 80",
+                 "line 11: license_number: must be at most 40"):
         assert line in result.output, result.output
     assert "line 2:" not in result.output and "nothing imported" in result.output
     assert counts() == (1, 0)
