@@ -311,22 +311,40 @@ def _decode_cursor(cursor: str) -> int:
         raise ValidationError.on("cursor", "is not a cursor this API gave out") from None
 
 
+def _encode_cursor(number: int) -> str:
+    return base64.urlsafe_b64encode(str(number).encode()).decode().rstrip("=")
+
+
+def _limit() -> int:
+    raw = request.args.get("limit", "50")
+    if not re.fullmatch(r"[0-9]{1,3}", raw) or not 1 <= int(raw) <= 500:
+        raise ValidationError.on("limit", "must be a whole number from 1 to 500")
+    return int(raw)
+
+
 def page(query, id_column, serialise):
     """One keyset page of a select(): {"items", "next_cursor"}; limit 1..500, default 50."""
     from agency.extensions import db
 
-    limit_raw = request.args.get("limit", "50")
-    if not re.fullmatch(r"[0-9]{1,3}", limit_raw) or not 1 <= int(limit_raw) <= 500:
-        raise ValidationError.on("limit", "must be a whole number from 1 to 500")
-    limit = int(limit_raw)
+    limit = _limit()
     if cursor := request.args.get("cursor"):
         query = query.where(id_column > _decode_cursor(cursor))
     rows = db.session.scalars(query.order_by(id_column).limit(limit + 1)).unique().all()
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        next_cursor = base64.urlsafe_b64encode(str(rows[-1].id).encode()).decode().rstrip("=")
+        next_cursor = _encode_cursor(rows[-1].id)
     return jsonify({"items": [serialise(r) for r in rows], "next_cursor": next_cursor})
+
+
+def page_of_list(items: list, serialise):
+    """One page of a list already built in its order (a ranking, a checklist): the cursor is a position."""
+    limit = _limit()
+    start = _decode_cursor(cursor) if (cursor := request.args.get("cursor")) else 0
+    rows = items[start:start + limit]
+    more = start + limit < len(items)
+    return jsonify({"items": [serialise(r) for r in rows],
+                    "next_cursor": _encode_cursor(start + limit) if more else None})
 
 
 # --------------------------------------------------------------------------- blueprints

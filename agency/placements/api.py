@@ -20,6 +20,7 @@ from agency.core.api import (
     created,
     json_body,
     page,
+    page_of_list,
     parse_args,
 )
 from agency.core.dates import iso, today
@@ -175,11 +176,11 @@ def update_assignment(assignment_id: int):
             errors=(400, 404), query=AS_OF)
 def matches(assignment_id: int):
     assignment = services.get(Assignment, assignment_id)
-    return jsonify({"items": [{
+    return page_of_list(match_assignment(assignment, as_of_arg()), lambda c: {
         "therapist_id": c.therapist.id, "name": c.therapist.full_name, "discipline": c.therapist.discipline,
         "eligible": c.eligible, "reasons_for": c.reasons_for, "reasons_against": c.reasons_against,
         "license_margin_days": c.license_margin_days, "alerted": c.alerted, "readiness": c.readiness.as_dict(),
-    } for c in match_assignment(assignment, as_of_arg())], "next_cursor": None})
+    })
 
 
 @bp.post("/assignments/<int:assignment_id>/alerts")
@@ -254,7 +255,7 @@ def get_readiness(placement_id: int):
 def checklist(placement_id: int):
     placement = _placement(placement_id)
     as_of = today()
-    return jsonify({"items": [checklist_json(item, as_of) for item in placement.checklist], "next_cursor": None})
+    return page_of_list(placement.checklist, lambda item: checklist_json(item, as_of))
 
 
 @bp.patch("/checklist-items/<int:item_id>")
@@ -271,7 +272,7 @@ def update_checklist_item(item_id: int):
 @requires("placements.view")
 @documented("The 30- and 60-day check-ins", response=CHECKIN, many=True, errors=(404,))
 def checkins(placement_id: int):
-    return jsonify({"items": [checkin_json(c) for c in _placement(placement_id).checkins], "next_cursor": None})
+    return page_of_list(_placement(placement_id).checkins, checkin_json)
 
 
 @bp.patch("/checkins/<int:checkin_id>")

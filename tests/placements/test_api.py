@@ -53,6 +53,16 @@ def test_a_placement_from_an_assignment_inherits_its_terms_checklist_and_checkin
     assert "Telehealth platform login provisioned" in titles
     checkins = caller.get(f"/api/v1/placements/{made.json['id']}/checkins").json["items"]
     assert [(c["day"], c["due_on"]) for c in checkins] == [(30, "2027-01-13"), (60, "2027-02-12")]
+    # Like every list, the checklist pages with limit and cursor.
+    url = f"/api/v1/placements/{made.json['id']}/checklist"
+    paged, cursor = [], None
+    while True:
+        got = caller.get(url + "?limit=3" + (f"&cursor={cursor}" if cursor else "")).json
+        paged += [i["title"] for i in got["items"]]
+        if not (cursor := got["next_cursor"]):
+            break
+    assert paged == titles
+    assert caller.get(url + "?limit=abc").status_code == 400
 
 
 def test_activation_of_an_unready_placement_is_409_and_an_admin_override_is_audited(api):
