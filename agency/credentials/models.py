@@ -13,6 +13,14 @@ from agency.extensions import db
 
 DISCIPLINES = ("LCSW", "LPC", "LMFT", "PSYCHOLOGIST", "PMHNP", "LMHC", "LCPC", "LPCC", "OTHER")
 THERAPIST_STATUSES = ("active", "inactive", "do_not_place")
+# State boards name the same counselor license differently; an LPC job fits an LMHC.
+COUNSELOR = ("LPC", "LMHC", "LCPC", "LPCC")
+
+
+def disciplines_for(discipline: str) -> tuple[str, ...]:
+    """The discipline and the other titles of the same license."""
+    return COUNSELOR if discipline in COUNSELOR else (discipline,)
+
 AVAILABILITY = ("available", "limited", "unavailable")
 
 # What a state board issues; counselor licenses go by LPC, LMHC, LCPC or LPCC by state.
@@ -237,6 +245,10 @@ class PanelEnrollment(db.Model):
     notes: Mapped[str | None] = mapped_column(sa.Text)
 
     therapist: Mapped[Therapist] = relationship(back_populates="panels")
+
+    def in_effect_on(self, day: date) -> bool:
+        """Approved and effective by the day: claims for sessions before the effective date are denied."""
+        return self.status == "approved" and (self.effective_on is None or self.effective_on <= day)
 
 
 class Document(db.Model):

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from agency.core.constraints import one_of
 from agency.core.dates import utcnow
-from agency.credentials.models import DISCIPLINES
+from agency.credentials.models import DISCIPLINES, disciplines_for
 from agency.extensions import db
 
 FACILITY_TYPE_LABELS = {
@@ -127,7 +127,12 @@ class RateCard(db.Model):
         return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)
 
     def rate(self, item: str, discipline: str) -> Decimal | None:
-        return next((r.amount for r in self.rates if r.item == item and r.discipline == discipline), None)
+        """The rate for the discipline, else for the same license under another state's title."""
+        for title in (discipline, *disciplines_for(discipline)):
+            amount = next((r.amount for r in self.rates if r.item == item and r.discipline == title), None)
+            if amount is not None:
+                return amount
+        return None
 
 
 class Rate(db.Model):

@@ -11,17 +11,10 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
-from agency.credentials.models import License, Therapist
+from agency.credentials.models import License, Therapist, disciplines_for
 from agency.extensions import db
 from agency.placements.models import Assignment, AssignmentAlert, Placement
 from agency.placements.readiness import CredentialSnapshot, Readiness, assess
-
-# State boards name the same counselor license differently; an LPC job fits an LMHC.
-COUNSELOR = ("LPC", "LMHC", "LCPC", "LPCC")
-
-
-def disciplines_for(discipline: str) -> tuple[str, ...]:
-    return COUNSELOR if discipline in COUNSELOR else (discipline,)
 
 
 @dataclass

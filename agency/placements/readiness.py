@@ -147,7 +147,7 @@ def assess(therapist: Therapist, facility, service_states: list[str], start_on: 
 
     if facility.bills_insurance:
         payers = {p.lower() for p in facility.payers or []}
-        approved = any(p.status == "approved" and p.payer.lower() in payers for p in therapist.panels)
+        approved = any(p.in_effect_on(day) and p.payer.lower() in payers for p in therapist.panels)
         if not approved:
             result.blockers.append(finding("panel_not_approved", payers=", ".join(facility.payers or [])))
 

@@ -14,10 +14,9 @@ from agency.core.dates import today, utcnow
 from agency.core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationError
 from agency.core.outbox import queue_email
 from agency.core.states import is_state
-from agency.credentials.models import Therapist
+from agency.credentials.models import Therapist, disciplines_for
 from agency.extensions import db
 from agency.facilities.models import Facility
-from agency.placements.matching import disciplines_for
 from agency.placements.models import (
     CHECKIN_DAYS,
     Assignment,

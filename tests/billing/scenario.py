@@ -19,17 +19,18 @@ def facility(**values):
     return create_facility(data)
 
 
-def rate_card(place, start=date(2026, 1, 1), end=None, threshold="40", multiplier="1.5", **rates):
+def rate_card(place, start=date(2026, 1, 1), end=None, threshold="40", multiplier="1.5", discipline="LCSW",
+              **rates):
     rates = rates or {"direct_care_hour": "90.00", "supervision_hour": "55.00", "travel_mile": "0.67"}
     return save_rate_card(place, None, {
         "effective_from": start, "effective_to": end,
         "overtime_threshold_hours": Decimal(threshold) if threshold else None,
         "overtime_multiplier": Decimal(multiplier),
-    }, [{"item": item, "discipline": "LCSW", "amount": Decimal(amount)} for item, amount in rates.items()])
+    }, [{"item": item, "discipline": discipline, "amount": Decimal(amount)} for item, amount in rates.items()])
 
 
-def active_placement(place, start=date(2026, 9, 1), **values) -> Placement:
-    person = factories.therapist(discipline="LCSW")
+def active_placement(place, start=date(2026, 9, 1), discipline="LCSW", **values) -> Placement:
+    person = factories.therapist(discipline=discipline)
     factories.license(person, state=place.state, expires_on=date(2028, 6, 30))
     placement = create_placement({"therapist_id": person.id, "facility_id": place.id, "start_on": start,
                                   "hours_per_week": 40, **values})

@@ -164,3 +164,12 @@ def test_travel_is_billed_per_mile_or_else_as_a_flat_charge_per_day_travelled():
     pricing = preview(place.id, date(2026, 11, 8))
     assert [(line.item, line.quantity, line.amount) for line in pricing.lines] == [
         ("direct_care_hour", D("24"), D("2160.00")), ("travel_flat", D("2"), D("80.00"))]
+
+
+def test_a_counselor_under_another_states_title_is_priced_at_the_contracts_counselor_rate():
+    place = scenario.facility()
+    scenario.rate_card(place, threshold=None, discipline="LPC", direct_care_hour="85.00")
+    placement = scenario.active_placement(place, discipline="LMHC")  # New York's title for the same license
+    scenario.entry(placement, date(2026, 11, 2), direct="6")
+    pricing = preview(place.id, date(2026, 11, 8))
+    assert lines_of(pricing) == [("direct_care_hour", False, D("6"), D("85.00"), D("510.00"))]

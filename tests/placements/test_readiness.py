@@ -4,8 +4,10 @@ A placement is checked on its start date, or on the day asked once it has
 started. Today is pinned to 2026-11-25; the usual start is 2026-12-14.
 """
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
+
+import pytest
 
 from agency.credentials import services as credentials
 from agency.placements.readiness import readiness
@@ -200,6 +202,15 @@ def test_approval_with_one_of_the_facilitys_payers_passes_whatever_its_capitalis
     approved(person, "OPTUM")
     result = readiness(onboarded(person, insurer()), TODAY)
     assert result.ready and result.warnings == []
+
+
+@pytest.mark.parametrize(("effective_on", "ready"), [(START, True), (START + timedelta(days=1), False)])
+def test_an_approval_counts_from_its_effective_date(effective_on, ready):
+    person = make.licensed_therapist(caqh_attested_on=date(2026, 11, 1))
+    factories.panel(person, payer="Aetna", status="approved", submitted_on=date(2026, 6, 1),
+                    effective_on=effective_on)
+    result = readiness(onboarded(person, insurer()), TODAY)
+    assert ("panel_not_approved" in blockers(result)) is not ready
 
 
 def test_a_facility_that_does_not_bill_insurance_needs_no_panel():
