@@ -34,6 +34,21 @@ def get_entry(entry_id: int, actor=None) -> TimesheetEntry:
     return entry
 
 
+def recorded_hours(therapist_id: int, day: date, excluding: TimesheetEntry | None = None) -> Decimal:
+    """Hours already recorded for the therapist on the day, across every placement.
+
+    "At most 24 hours a day in all" counts them all; rejected entries do not count.
+    """
+    query = sa.select(sa.func.coalesce(sa.func.sum(
+        TimesheetEntry.direct_care_hours + TimesheetEntry.supervision_hours), 0)).join(
+        TimesheetEntry.placement).where(
+        Placement.therapist_id == therapist_id, TimesheetEntry.work_date == day,
+        TimesheetEntry.status != "rejected")
+    if excluding is not None:
+        query = query.where(TimesheetEntry.id != excluding.id)
+    return Decimal(db.session.scalar(query))
+
+
 def _check(values: dict, entry: TimesheetEntry | None) -> Placement:
     placement_id = values.get("placement_id", entry.placement_id if entry else None)
     placement = db.session.get(Placement, placement_id or 0)
@@ -64,16 +79,8 @@ def _check(values: dict, entry: TimesheetEntry | None) -> Placement:
         raise ValidationError.on("travel_miles", f"a day's travel is at most {DAY_MILES_LIMIT:,} miles")
     if hours["direct_care_hours"] + hours["supervision_hours"] > DAY_LIMIT:
         raise ValidationError.on("direct_care_hours", "a day has at most 24 hours in all")
-    # "At most 24 hours a day in all": across every placement of the same therapist.
-    others = sa.select(sa.func.coalesce(sa.func.sum(
-        TimesheetEntry.direct_care_hours + TimesheetEntry.supervision_hours), 0)).join(
-        TimesheetEntry.placement).where(
-        Placement.therapist_id == placement.therapist_id, TimesheetEntry.work_date == work_date,
-        TimesheetEntry.status != "rejected")
-    if entry is not None:
-        others = others.where(TimesheetEntry.id != entry.id)
     day_total = hours["direct_care_hours"] + hours["supervision_hours"]
-    if Decimal(db.session.scalar(others)) + day_total > DAY_LIMIT:
+    if recorded_hours(placement.therapist_id, work_date, excluding=entry) + day_total > DAY_LIMIT:
         raise ValidationError.on("direct_care_hours",
                                  f"{placement.therapist.full_name} would have more than 24 hours on "
                                  f"{work_date.isoformat()} across all placements")
@@ -207,8 +214,9 @@ def import_csv(text: str, actor=None, *, dry_run: bool = True) -> ImportReport:
             placement = _check(values, None)
             key = (values["placement_id"], values["work_date"])
             therapist_day = (placement.therapist_id, values["work_date"])
-            day_hours[therapist_day] = (day_hours.get(therapist_day, Decimal(0))
-                                        + values["direct_care_hours"] + values["supervision_hours"])
+            if therapist_day not in day_hours:
+                day_hours[therapist_day] = recorded_hours(*therapist_day)
+            day_hours[therapist_day] += values["direct_care_hours"] + values["supervision_hours"]
             if day_hours[therapist_day] > DAY_LIMIT:
                 raise ValidationError("with the file's other rows, more than 24 hours on that day")
             if key in seen:

@@ -149,6 +149,29 @@ def test_a_csv_import_with_a_bad_row_imports_nothing(api, users):
     assert good.status_code == 200 and good.json["imported"] == 2
 
 
+def test_a_csv_import_counts_hours_already_recorded_with_the_files_rows_toward_24_a_day(api, users):
+    from agency.placements.services import change_status, create_placement
+
+    place, placement = setup(users)
+    scenario.entry(placement, date(2026, 11, 2), direct="10")
+    # The same therapist also works two other placements (part-time, evenings).
+    others = []
+    for name in ("Evening Clinic", "Weekend Clinic"):
+        elsewhere = scenario.facility(name=name)
+        other = create_placement({"therapist_id": placement.therapist_id, "facility_id": elsewhere.id,
+                                  "start_on": date(2026, 9, 1), "hours_per_week": 10})
+        change_status(other, "onboarding")
+        scenario.make_ready(other)
+        change_status(other, "active")
+        others.append(other)
+    text = ("placement_id,work_date,direct_care_hours\n"
+            f"{others[0].id},2026-11-02,8\n{others[1].id},2026-11-02,8\n")
+    report = api("billing").post("/api/v1/timesheets/import", json={"csv": text, "dry_run": True})
+    assert report.status_code == 400
+    assert [e["line"] for e in report.json["errors"]] == [3]
+    assert "24 hours" in report.json["errors"][0]["message"]
+
+
 def test_with_redis_configured_but_down_an_invoice_run_is_503_and_changes_nothing(api, users, app):
     from agency.core.jobs import JobRecord
 
