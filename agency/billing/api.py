@@ -4,7 +4,7 @@ import io
 
 from flask import jsonify, send_file
 
-from agency.billing import queries, receivables, timesheets
+from agency.billing import invoicing, queries, receivables, timesheets
 from agency.billing.jobs import generate_invoices
 from agency.billing.models import ENTRY_STATUSES, INVOICE_STATUSES, Invoice, Payment, TimesheetEntry
 from agency.core import audit
@@ -32,6 +32,7 @@ from agency.core.errors import ValidationError
 from agency.core.jobs import start_job
 from agency.core.money import money_str
 from agency.core.openapi import documented
+from agency.core.outbox import send_soon
 from agency.core.permissions import current_actor, requires
 from agency.extensions import db
 
@@ -211,6 +212,16 @@ def invoice_pdf(invoice_id: int):
 def void_invoice(invoice_id: int):
     invoice = receivables.get_invoice(invoice_id, current_actor())
     invoice = receivables.void_invoice(invoice, VOID.load(json_body())["reason"], current_actor())
+    return jsonify(invoice_json(invoice))
+
+
+@bp.post("/invoices/<int:invoice_id>/email")
+@requires("invoices.edit")
+@documented("Email an invoice not emailed yet (e.g. issued before the facility had a billing email); "
+            "an invoice is never emailed twice", response=INVOICE, errors=(400, 404, 409))
+def email_invoice(invoice_id: int):
+    invoice = invoicing.email_invoice(receivables.get_invoice(invoice_id, current_actor()), current_actor())
+    send_soon()
     return jsonify(invoice_json(invoice))
 
 

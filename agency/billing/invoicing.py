@@ -27,8 +27,9 @@ from agency.billing.pdf import render_invoice_pdf
 from agency.billing.pricing import ZERO, BillingHistory, Pricing, Unpriced, price, week_start
 from agency.core import audit
 from agency.core.dates import today
-from agency.core.errors import ValidationError
+from agency.core.errors import Conflict, ValidationError
 from agency.core.outbox import queue_email
+from agency.core.persistence import commit_or_conflict
 from agency.extensions import db
 from agency.facilities.models import Facility, RateCard
 from agency.placements.models import Placement
@@ -161,19 +162,46 @@ def invoice_facility(facility_id: int, period_start: date, period_end: date,
     )
     invoice.pdf = render_invoice_pdf(invoice)
     if facility.billing_email:
-        queue_email(
-            facility.billing_email, f"Invoice {invoice.number} from our agency: ${invoice.total} due "
-            f"{invoice.due_on:%B %d, %Y}",
-            f"Dear {facility.name} accounts payable,\n\nPlease find attached invoice {invoice.number} for "
-            f"services from {period_start:%B %d} to {period_end:%B %d, %Y}: ${invoice.total}, due "
-            f"{invoice.due_on:%B %d, %Y}.\n\nThank you.",
-            dedupe_key=f"invoice:{invoice.number}",
-            attachment=(f"{invoice.number}.pdf", "application/pdf", invoice.pdf),
-        )
+        _queue_invoice_email(invoice)
     audit.record("create", invoice, f"invoice {invoice.number} for {facility.name}: ${invoice.total}",
                  actor=actor)
     db.session.commit()
     return invoice, pricing.unpriced
+
+
+def invoice_email_key(invoice: Invoice) -> str:
+    return f"invoice:{invoice.number}"
+
+
+def _queue_invoice_email(invoice: Invoice) -> bool:
+    """Put the invoice with its PDF in the outbox to the facility's billing email; False if it was before."""
+    facility = invoice.facility
+    return queue_email(
+        facility.billing_email, f"Invoice {invoice.number} from our agency: ${invoice.total} due "
+        f"{invoice.due_on:%B %d, %Y}",
+        f"Dear {facility.name} accounts payable,\n\nPlease find attached invoice {invoice.number} for "
+        f"services from {invoice.period_start:%B %d} to {invoice.period_end:%B %d, %Y}: ${invoice.total}, "
+        f"due {invoice.due_on:%B %d, %Y}.\n\nThank you.",
+        dedupe_key=invoice_email_key(invoice),
+        attachment=(f"{invoice.number}.pdf", "application/pdf", invoice.pdf),
+    )
+
+
+def email_invoice(invoice: Invoice, actor=None) -> Invoice:
+    """Email an invoice that has not been emailed, e.g. one issued before the facility had a billing email.
+
+    An invoice is emailed once, ever: a second request is a conflict.
+    """
+    if invoice.status == "void":
+        raise Conflict(f"invoice {invoice.number} is void")
+    if not invoice.facility.billing_email:
+        raise ValidationError.on("billing_email", f"{invoice.facility.name} has no billing email; add it first")
+    if not _queue_invoice_email(invoice):
+        raise Conflict(f"invoice {invoice.number} was emailed already; it is never sent twice")
+    audit.record("update", invoice, f"invoice {invoice.number} emailed to {invoice.facility.billing_email}",
+                 actor=actor)
+    commit_or_conflict(f"invoice {invoice.number} was emailed already; it is never sent twice")
+    return invoice
 
 
 def _bill_entries(sources: list[tuple[int, int, object]], invoice_of: dict[int, int]) -> None:

@@ -29,7 +29,7 @@ from agency.core.exports import csv_response, wants_csv
 from agency.core.forms import flash_import_report, form_values, read_text_upload, show_errors
 from agency.core.jobs import start_job
 from agency.core.listing import id_arg, paginate, sort_by
-from agency.core.outbox import OutboxMessage
+from agency.core.outbox import OutboxMessage, send_soon
 from agency.core.permissions import current_actor, facility_scope, requires
 from agency.credentials.forms import choices
 from agency.extensions import db
@@ -222,11 +222,25 @@ def invoice(invoice_id: int):
         .order_by(InvoiceLine.position)
     ).all()
     email = db.session.scalar(sa.select(OutboxMessage).where(
-        OutboxMessage.dedupe_key == f"invoice:{found.number}"))
+        OutboxMessage.dedupe_key == invoicing.invoice_email_key(found)))
     payment_form = PaymentForm()
     payment_form.received_on.data = today()
     return render_template("billing/invoice.html", invoice=found, lines=lines, email=email,
                            payment_form=payment_form, void_form=VoidForm(), as_of=today())
+
+
+@bp.post("/invoices/<int:invoice_id>/email")
+@requires("invoices.edit")
+def email_invoice(invoice_id: int):
+    found = receivables.get_invoice(invoice_id)
+    try:
+        invoicing.email_invoice(found, current_actor())
+    except DomainError as exc:
+        flash(f"Not emailed: {exc.message}", "error")
+    else:
+        when = "now" if send_soon() else "with the outbox's next send"
+        flash(f"Invoice {found.number} goes to {found.facility.billing_email} {when}.", "success")
+    return redirect(url_for(".invoice", invoice_id=invoice_id))
 
 
 @bp.get("/invoices/<int:invoice_id>/pdf")

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Mapped, deferred, mapped_column
 
 from agency.core import audit
 from agency.core.dates import as_utc, utcnow
-from agency.core.errors import Conflict
-from agency.core.jobs import job
+from agency.core.errors import Conflict, ServiceUnavailable
+from agency.core.jobs import enqueue, job
 from agency.extensions import db
 
 
@@ -173,6 +173,18 @@ def send_outbox(batch_size: int = 200) -> int:
             except (OSError, smtplib.SMTPException):
                 pass
     return sent
+
+
+def send_soon() -> bool:
+    """Ask for the outbox to be sent now; False when Redis is down and the messages wait for the next send.
+
+    The messages are already committed, so nothing is lost either way.
+    """
+    try:
+        enqueue(send_outbox)
+    except ServiceUnavailable:
+        return False
+    return True
 
 
 def release_unconfirmed(message: OutboxMessage, actor=None) -> OutboxMessage:

@@ -74,6 +74,25 @@ def test_the_invoice_is_emailed_once_with_its_pdf_attached(app):
     assert attachment.get_payload(decode=True) == invoice.pdf
 
 
+def test_an_invoice_issued_before_the_facility_had_a_billing_email_is_emailed_once_when_asked(app, browser):
+    invoice = billed(billing_email=None)
+    page = browser("billing").get(f"/invoices/{invoice.id}")
+    assert b"the facility has no billing email" in page.data
+    invoice.facility.billing_email = "ap@clinic-a.example.org"
+    db.session.commit()
+    billing = browser("billing")
+    assert b"Email it to ap@clinic-a.example.org" in billing.get(f"/invoices/{invoice.id}").data
+    with smtp_server(app) as inbox:
+        first = billing.post(f"/invoices/{invoice.id}/email", form_url=f"/invoices/{invoice.id}",
+                             follow_redirects=True)
+        send_outbox()
+    assert b"goes to ap@clinic-a.example.org" in first.data
+    assert [m["subject"].split(":")[0] for m in inbox.messages] == [f"Invoice {invoice.number} from our agency"]
+    again = billing.post(f"/invoices/{invoice.id}/email", form_url=f"/invoices/{invoice.id}", follow_redirects=True)
+    assert b"Not emailed" in again.data and b"never sent twice" in again.data
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) == 1
+
+
 def test_each_dunning_level_goes_out_once_escalation_reaches_leadership_and_paid_invoices_rest(app):
     invoice = billed(billing_email="ap@clinic-a.example.org")  # issued Nov 25, due Dec 25
     due = invoice.due_on
