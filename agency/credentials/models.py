@@ -282,7 +282,8 @@ class Document(db.Model):
     uploaded_by = relationship("User")
 
     def is_current_on(self, on: date) -> bool:
-        return self.expires_on is None or self.expires_on >= on
+        """In force on the day: already issued and not yet expired."""
+        return (self.issued_on is None or self.issued_on <= on) and (self.expires_on is None or self.expires_on >= on)
 
 
 class CredentialReminder(db.Model):

@@ -148,6 +148,13 @@ def test_a_document_current_today_but_expired_on_the_start_date_blocks():
     assert blockers(result) == ["document_missing"]
 
 
+def test_a_document_dated_after_the_start_date_was_not_in_force_on_it():
+    place = make.facility(required_documents=["tb_test"])
+    person = make.licensed_therapist()
+    make.document(person, "tb_test", issued_on=START + timedelta(days=3), expires_on=date(2027, 12, 31))
+    assert blockers(readiness(onboarded(person, place), TODAY)) == ["document_missing"]
+
+
 def test_current_required_documents_pass():
     place = make.facility(required_documents=["tb_test", "i9", "bls_card"])
     person = make.licensed_therapist()
