@@ -16,6 +16,10 @@ from agency.facilities.models import RATE_ITEMS, Facility, FacilityContact, Rate
 # A rate card ending this soon needs a renewal inquiry from the recruiter.
 RENEWAL_WINDOW_DAYS = 60
 
+# Time and a half is the FLSA rule and double time the most any contract asks; past this it is a typo.
+MAX_OVERTIME_MULTIPLIER = 3
+HOURS_IN_A_WEEK = 168
+
 
 def get_facility(facility_id: int) -> Facility:
     facility = db.session.get(Facility, facility_id)
@@ -132,8 +136,11 @@ def save_rate_card(facility: Facility, card: RateCard | None, values: dict, rate
     if end is not None and end < start:
         raise ValidationError.on("effective_to", "must not be before effective_from")
     multiplier = values.get("overtime_multiplier")
-    if multiplier is not None and multiplier < 1:
-        raise ValidationError.on("overtime_multiplier", "must be at least 1")
+    if multiplier is not None and not 1 <= multiplier <= MAX_OVERTIME_MULTIPLIER:
+        raise ValidationError.on("overtime_multiplier", f"must be from 1 to {MAX_OVERTIME_MULTIPLIER}")
+    threshold = values.get("overtime_threshold_hours")
+    if threshold is not None and not 0 < threshold <= HOURS_IN_A_WEEK:
+        raise ValidationError.on("overtime_threshold_hours", f"must be more than 0 and at most {HOURS_IN_A_WEEK}")
     if rates is not None:
         _check_rates(rates)
     _lock_facility(facility)

@@ -1,5 +1,6 @@
 """The facilities API: contracts and rate cards, and what a facility contact may see."""
 
+import pytest
 import sqlalchemy as sa
 
 from agency.extensions import db
@@ -46,6 +47,18 @@ def test_bad_rates_are_named_by_row(api):
                             json={**CARD, "rates": [{"item": "travel_mile", "discipline": "LCSW",
                                                      "amount": "0.655"}]})
     assert bad_money.status_code == 400
+
+
+@pytest.mark.parametrize(("field", "value"), [("overtime_multiplier", "0.5"), ("overtime_multiplier", 100),
+                                              ("overtime_threshold_hours", 0), ("overtime_threshold_hours", 169)])
+def test_an_overtime_rule_no_contract_could_mean_is_refused(api, field, value):
+    caller = api("billing")
+    facility_id = caller.post("/api/v1/facilities", json=CLINIC).json["id"]
+    response = caller.post(f"/api/v1/facilities/{facility_id}/rate-cards", json={**CARD, field: value})
+    assert response.status_code == 400 and field in response.json["error"]["fields"]
+    for body in ([], 5, ["rates"]):
+        assert caller.post(f"/api/v1/facilities/{facility_id}/rate-cards", json=body).status_code == 400
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(RateCard)) == 0
 
 
 def test_a_facility_contact_sees_only_its_own_facility_and_writes_nothing(api, users):
