@@ -129,6 +129,22 @@ def test_an_invoice_with_nothing_to_collect_is_never_chased():
     assert run_dunning(invoice.due_on + timedelta(days=61))["sent"] == []
 
 
+def test_aging_buckets_meet_at_their_edges_with_days_sales_outstanding_and_the_share_over_60():
+    as_of = date(2026, 11, 25)
+    for days_late in (0, 1, 30, 31, 60, 61, 90, 91):  # each invoice is $775.00
+        invoice = billed(f"Clinic {days_late} days late")
+        invoice.due_on = as_of - timedelta(days=days_late)
+        invoice.issued_on = invoice.due_on - timedelta(days=30)
+    db.session.commit()
+    report = aging(as_of)
+    assert report.buckets == {"current": Decimal("775.00"), "1_30": Decimal("1550.00"),
+                              "31_60": Decimal("1550.00"), "61_90": Decimal("1550.00"),
+                              "over_90": Decimal("775.00")}
+    assert report.over_60_share == Decimal("37.50")  # (1,550 + 775) of 6,200
+    # Billed in the last 90 days: the four invoices issued since Aug 27, $3,100; 6,200 / 3,100 x 90 days.
+    assert report.dso == Decimal("180.00")
+
+
 def test_aging_on_a_past_day_counts_the_payments_and_voids_known_by_then():
     paid_later, voided_later = billed("Paid Later Clinic"), billed("Voided Later Clinic")
     for invoice in (paid_later, voided_later):
