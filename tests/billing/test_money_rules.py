@@ -93,13 +93,24 @@ def test_an_invoice_issued_before_the_facility_had_a_billing_email_is_emailed_on
     assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) == 1
 
 
-def test_each_dunning_level_goes_out_once_escalation_reaches_leadership_and_paid_invoices_rest(app):
+def test_each_dunning_level_goes_out_once_escalation_reaches_leadership_and_paid_invoices_rest(app, browser,
+                                                                                                  api):
     invoice = billed(billing_email="ap@clinic-a.example.org")  # issued Nov 25, due Dec 25
     due = invoice.due_on
     for offset in (-10, -3, -2, 0, 7, 8, 30, 31, 60, 61, 90):
         run_dunning(due + timedelta(days=offset))
     levels = db.session.scalars(sa.select(DunningNotice.level).order_by(DunningNotice.id)).all()
     assert levels == ["courtesy", "reminder_7", "reminder_30", "escalation_60"]
+    # Every reminder sent is listed on the invoice, on its page and in the API.
+    page = browser("billing").get(f"/invoices/{invoice.id}").data.decode()
+    for line in ("Dec 22, 2026: Courtesy to ap@clinic-a.example.org",
+                 "Jan 01, 2027: Reminder 7 to ap@clinic-a.example.org",
+                 f"Feb 23, 2027: Escalation 60 to {app.config['LEADERSHIP_EMAIL']}"):
+        assert line in page, line
+    notices = api("billing").get(f"/api/v1/invoices/{invoice.id}").json["notices"]
+    assert [(n["level"], n["sent_on"]) for n in notices] == [
+        ("courtesy", "2026-12-22"), ("reminder_7", "2027-01-01"), ("reminder_30", "2027-01-24"),
+        ("escalation_60", "2027-02-23")]
     escalation = db.session.scalar(sa.select(OutboxMessage).where(
         OutboxMessage.to_addr == app.config["LEADERSHIP_EMAIL"]))
     assert "Escalation" in escalation.subject and "Account summary" in escalation.body
