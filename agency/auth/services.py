@@ -32,7 +32,7 @@ def create_user(email: str, role: str, password: str, *, facility_id: int | None
         raise ValidationError.on("role", f"must be one of {', '.join(ROLES)}")
     if (role == "facility") != (facility_id is not None):
         raise ValidationError.on(
-            "facility_id", "a facility contact needs --facility-id; other roles take none"
+            "facility_id", "a facility contact needs its facility; other roles take none"
         )
     if facility_id is not None and (not 1 <= facility_id <= MAX_ID or db.session.get(Facility, facility_id) is None):
         raise ValidationError.on("facility_id", f"no facility with id {facility_id}")
