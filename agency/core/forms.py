@@ -1,5 +1,7 @@
 """Glue between WTForms and the services: form values in, rule violations back beside fields."""
 
+from decimal import Decimal
+
 from flask import flash
 from wtforms import DateField, DecimalField, StringField, TextAreaField
 from wtforms.validators import ValidationError
@@ -23,7 +25,8 @@ class NumberField(DecimalField):
     """A decimal the database can hold: not infinite, not past a money column's size."""
 
     def pre_validate(self, form):
-        if self.data is not None and (not self.data.is_finite() or abs(self.data) >= MAX_AMOUNT):
+        # Only typed values are Decimals; a field left out keeps the form's own default.
+        if isinstance(self.data, Decimal) and (not self.data.is_finite() or abs(self.data) >= MAX_AMOUNT):
             raise ValidationError(f"Enter a number below {MAX_AMOUNT:,}.")
 
 

@@ -96,3 +96,10 @@ def test_text_with_a_nul_character_is_refused_whole(api, browser):
         "home_state": "TX", "status": "active", "availability": "available"}, form_url="/therapists/new")
     assert page.status_code == 400 and b"NUL" in page.data
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Therapist)) == 0
+
+
+@pytest.mark.parametrize("url", ["/timesheets/new", "/facilities/{facility}/rate-cards/new"])
+def test_a_form_sent_with_nothing_but_its_token_is_refused_beside_its_fields(browser, url):
+    place = scenario.facility()
+    page = browser("billing").post(url.format(facility=place.id), {})
+    assert page.status_code == 200 and b'class="error"' in page.data
