@@ -31,14 +31,18 @@ class NumberField(DecimalField):
 
 
 class _ListAsText:
-    """A list the model keeps, edited as text that the view fills in.
+    """A list the model keeps, edited as text: render turns the model's list into that text.
 
-    Only text is taken from the model object, so a request that leaves the box
-    out reads as an empty box rather than as the model's list.
+    The form shows the text, and a request that leaves the box out keeps the
+    model's list as it was.
     """
 
+    def __init__(self, *args, render, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.render = render
+
     def process_data(self, value):
-        super().process_data(value if isinstance(value, str) else None)
+        super().process_data(self.render(value) if value is not None and not isinstance(value, str) else value)
 
 
 class ListInput(_ListAsText, StringField):

@@ -63,7 +63,7 @@ class TherapistForm(FlaskForm):
     caqh_id = StringField("CAQH ProView ID", validators=[Optional(), Length(max=20)])
     caqh_attested_on = DayField("Last CAQH attestation", validators=[Optional()])
     status = SelectField("Status", choices=_choices(THERAPIST_STATUSES))
-    specialties = ListInput("Specialties", validators=[Optional(), Length(max=500)],
+    specialties = ListInput("Specialties", validators=[Optional(), Length(max=500)], render=", ".join,
                             description="Comma-separated, e.g. trauma, adolescents, SUD")
     availability = SelectField("Availability", choices=_choices(AVAILABILITY))
     available_from = DayField("Available from", validators=[Optional()])
@@ -142,6 +142,7 @@ class CERuleForm(FlaskForm):
     cycle_months = IntegerField("Cycle length (months)", validators=[DataRequired(), NumberRange(1, 60)])
     topics = ListTextArea(
         "Mandatory topics", validators=[Optional(), Length(max=2000)],
+        render=lambda topics: "\n".join(f"{t.topic}: {t.hours.normalize():f}" for t in topics),
         description="One per line as topic: hours, e.g. ethics: 3. Topics: " + ", ".join(CE_TOPICS),
     )
     notes = TextAreaField("Notes", validators=[Optional(), Length(max=5000)])
@@ -172,10 +173,6 @@ class CERuleForm(FlaskForm):
                 raise ValidationError(f"line {number}: {topic} is listed twice")
             hours[topic] = value
         return hours
-
-    @staticmethod
-    def topics_text(rule) -> str:
-        return "\n".join(f"{t.topic}: {t.hours.normalize():f}" for t in rule.topics)
 
 
 class RosterForm(FlaskForm):

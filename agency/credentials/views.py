@@ -155,8 +155,6 @@ def therapist(therapist_id: int):
 def edit_therapist(therapist_id: int):
     person = db.get_or_404(Therapist, therapist_id)
     form = TherapistForm(obj=person)
-    if request.method == "GET":
-        form.specialties.data = ", ".join(person.specialties or [])
     if form.validate_on_submit():
         try:
             services.update_therapist(person, _therapist_values(form), current_actor())
@@ -428,8 +426,6 @@ def ce_rules():
 def edit_ce_rule(rule_id: int | None = None):
     rule = db.get_or_404(CERule, rule_id) if rule_id else None
     form = CERuleForm(obj=rule)
-    if request.method == "GET" and rule is not None:
-        form.topics.data = CERuleForm.topics_text(rule)
     if form.validate_on_submit():
         try:
             saved = services.save_ce_rule(rule, form_values(form, CERuleForm.FIELDS),

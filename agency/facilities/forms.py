@@ -42,7 +42,7 @@ class FacilityForm(FlaskForm):
     invoice_schedule = SelectField("Invoice schedule", choices=_choices(INVOICE_SCHEDULES))
     billing_email = EmailField("Billing email", validators=[Optional(), Email(), Length(max=255)])
     bills_insurance = BooleanField("Bills insurance for our therapists' services")
-    payers = ListTextArea("Payers", validators=[Optional(), Length(max=2000)],
+    payers = ListTextArea("Payers", validators=[Optional(), Length(max=2000)], render="\n".join,
                           description="One payer per line, e.g. Aetna")
     required_documents = SelectMultipleField("Required credential documents", choices=_choices(DOC_TYPES))
     orientation_requirements = TextAreaField("Orientation requirements",

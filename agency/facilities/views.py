@@ -94,8 +94,6 @@ def facility(facility_id: int):
 def edit_facility(facility_id: int):
     place = db.get_or_404(Facility, facility_id)
     form = FacilityForm(obj=place)
-    if request.method == "GET":
-        form.payers.data = "\n".join(place.payers or [])
     if form.validate_on_submit():
         try:
             services.update_facility(place, _facility_values(form), current_actor())

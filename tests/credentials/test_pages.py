@@ -113,10 +113,12 @@ def test_an_admin_edits_the_ce_rule_topics(browser):
     assert {t.topic: str(t.hours) for t in rule.topics} == {"ethics": "4.00", "implicit_bias": "2.00"}
 
 
-def test_a_form_sent_without_its_list_boxes_reads_them_as_empty_boxes(browser):
+def test_a_form_sent_without_its_list_boxes_keeps_the_lists(browser):
     rule = factories.ce_rule(topics={"ethics": "3"})
     person = factories.therapist(specialties=["trauma"])
     b = browser("admin")
+    assert b'value="trauma"' in b.get(f"/therapists/{person.id}/edit").data
+    assert b"ethics: 3</textarea>" in b.get(f"/ce-rules/{rule.id}/edit").data
     response = b.post(f"/ce-rules/{rule.id}/edit", {
         "state": "NY", "license_type": "LCSW", "hours_required": "36", "cycle_months": "36"})
     assert response.status_code == 302
@@ -126,7 +128,8 @@ def test_a_form_sent_without_its_list_boxes_reads_them_as_empty_boxes(browser):
         "status": "active", "availability": "available"})
     assert response.status_code == 302, response.data
     db.session.expire_all()
-    assert db.session.get(CERule, rule.id).topics == [] and db.session.get(Therapist, person.id).specialties == []
+    assert {t.topic: str(t.hours) for t in db.session.get(CERule, rule.id).topics} == {"ethics": "3.00"}
+    assert db.session.get(Therapist, person.id).specialties == ["trauma"]
 
 
 def test_topic_hours_beyond_the_cycle_total_are_refused(browser):
