@@ -1,5 +1,7 @@
 """USPS state codes and the NPI check digit."""
 
+import re
+
 STATES = {
     "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California",
     "CO": "Colorado", "CT": "Connecticut", "DE": "Delaware", "FL": "Florida", "GA": "Georgia",
@@ -25,7 +27,7 @@ def is_state(code) -> bool:
 
 def npi_is_valid(npi) -> bool:
     """Luhn over the first nine digits prefixed with 80840 must give the tenth (CMS NPI rule)."""
-    if not isinstance(npi, str) or len(npi) != 10 or not npi.isdigit():
+    if not isinstance(npi, str) or not re.fullmatch(r"[0-9]{10}", npi):
         return False
     digits = [int(d) for d in "80840" + npi[:9]]
     total = 0

@@ -56,7 +56,7 @@ THERAPIST = Schema(
     email=Email(required=True),
     phone=Str(max_length=30),
     discipline=Choice(required=True, choices=DISCIPLINES),
-    npi=Str(max_length=10, pattern=r"\d{10}", pattern_message="must be 10 digits"),
+    npi=Str(max_length=10, pattern=r"[0-9]{10}", pattern_message="must be 10 digits"),
     home_state=State(required=True),
     caqh_id=Str(max_length=20),
     caqh_attested_on=Date(),

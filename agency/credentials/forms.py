@@ -58,7 +58,7 @@ class TherapistForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=255)])
     phone = StringField("Phone", validators=[Optional(), Length(max=30)])
     discipline = SelectField("Discipline", choices=_choices(DISCIPLINES), validators=[DataRequired()])
-    npi = StringField("NPI", validators=[Optional(), Regexp(r"^\d{10}$", message="NPI is 10 digits")])
+    npi = StringField("NPI", validators=[Optional(), Regexp(r"^[0-9]{10}$", message="NPI is 10 digits")])
     home_state = SelectField("Home state", choices=STATE_SELECT, validators=[DataRequired()])
     caqh_id = StringField("CAQH ProView ID", validators=[Optional(), Length(max=20)])
     caqh_attested_on = DayField("Last CAQH attestation", validators=[Optional()])

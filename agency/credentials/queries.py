@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from agency.core.dates import today
 from agency.credentials.models import Document, License, PanelEnrollment, Therapist
@@ -38,8 +38,8 @@ def licenses_query(*, therapist_id: int | None = None, state: str | None = None,
                    kind: str | None = None, status: str | None = None):
     """Licenses with their therapist; status filters by dates as of today.
 
-    The status filter reads the stored expiry; a compact privilege whose home
-    license lapses first is caught by the page's derived status.
+    The status filter reads the effective expiry, like License.status: a compact
+    privilege lapses with the home-state license it rests on.
     """
     query = sa.select(License).options(joinedload(License.therapist))
     if therapist_id:
@@ -51,12 +51,14 @@ def licenses_query(*, therapist_id: int | None = None, state: str | None = None,
     if status:
         day = today()
         soon = day + timedelta(days=current_app.config["LICENSE_EXPIRING_DAYS"])
+        home = aliased(License)
+        expires = sa.case((home.expires_on < License.expires_on, home.expires_on), else_=License.expires_on)
         condition = {
-            "expired": License.expires_on < day,
-            "expiring": sa.and_(License.expires_on >= day, License.expires_on <= soon),
-            "active": License.expires_on > soon,
+            "expired": expires < day,
+            "expiring": sa.and_(expires >= day, expires <= soon),
+            "active": expires > soon,
         }[status]
-        query = query.where(condition)
+        query = query.outerjoin(home, License.home_license_id == home.id).where(condition)
     return query
 
 

@@ -24,6 +24,7 @@ from agency.credentials.models import (
     License,
     PanelEnrollment,
     Therapist,
+    disciplines_for,
 )
 from agency.extensions import db
 
@@ -107,16 +108,28 @@ def _check_license(values: dict, therapist: Therapist, license: License | None) 
             raise ValidationError.on("home_license_id", "must be one of this therapist's licenses")
         if home.kind != "state_license":
             raise ValidationError.on("home_license_id", "must be a full state license")
+        # Compacts grant privileges from the license held in the state of primary residence,
+        # for the same profession, and only while that license is in force.
+        if home.state != therapist.home_state:
+            raise ValidationError.on("home_license_id", f"must be the license of the home state, "
+                                     f"{therapist.home_state}")
+        if merged["license_type"] not in disciplines_for(home.license_type):
+            raise ValidationError.on("license_type", f"must be the profession of the home license, "
+                                     f"{home.license_type}")
+        if home.effective_expires_on < today():
+            raise ValidationError.on("home_license_id", f"the home license expired on "
+                                     f"{home.effective_expires_on.isoformat()}; renew it first")
         if home.state == merged["state"]:
             raise ValidationError.on("state", "a compact privilege is for a state other than home")
     elif merged["home_license_id"]:
         raise ValidationError.on(
             "home_license_id", "only a compact privilege rests on a home-state license"
         )
+    # Boards print numbers in either case; "aud-1" is the same license as "AUD-1".
     duplicate = sa.select(License.id).where(
         License.state == merged["state"],
         License.license_type == merged["license_type"],
-        License.number == merged["number"],
+        sa.func.upper(License.number) == (merged["number"] or "").upper(),
     )
     if license is not None:
         duplicate = duplicate.where(License.id != license.id)
@@ -148,6 +161,11 @@ def add_license(therapist: Therapist, values: dict, actor=None) -> License:
 def update_license(license: License, values: dict, actor=None) -> License:
     """Change a license, e.g. a renewal's new expiry date."""
     _check_license(values, license.therapist, license)
+    reshaped = {key for key in ("state", "license_type", "kind") if key in values
+                and values[key] != getattr(license, key)}
+    if reshaped and db.session.scalar(sa.select(License.id).where(License.home_license_id == license.id).limit(1)):
+        raise Conflict(f"compact privileges rest on this license; its {', '.join(sorted(reshaped))} "
+                       "cannot change while they do")
     _apply(license, values, f"{license.state} {license.license_type} {license.number}", actor)
     commit_or_conflict("this license is already on file", {"number": ["duplicate"]})
     return license

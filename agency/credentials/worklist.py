@@ -185,12 +185,21 @@ def _panel_items(as_of: date, until: date) -> list[WorkItem]:
     return items
 
 
+# One per license or course: several are current at once, and none replaces another.
+SIDE_BY_SIDE_DOCUMENTS = ("license_copy", "ce_certificate")
+
+
 def _document_items(until: date) -> list[WorkItem]:
     newer = aliased(Document)
+    # A renewal replaces the document before it: the same kind, filed later, issued no earlier,
+    # and lasting longer. An old card filed without an expiry replaces nothing.
     superseded = (
         sa.select(newer.id)
         .where(newer.owner_type == Document.owner_type, newer.owner_id == Document.owner_id,
-               newer.doc_type == Document.doc_type,
+               newer.doc_type == Document.doc_type, Document.doc_type.not_in(SIDE_BY_SIDE_DOCUMENTS),
+               newer.id > Document.id,
+               sa.or_(newer.issued_on.is_(None), Document.issued_on.is_(None),
+                      newer.issued_on >= Document.issued_on),
                sa.or_(newer.expires_on.is_(None), newer.expires_on > Document.expires_on))
         .exists()
     )

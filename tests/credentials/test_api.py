@@ -86,6 +86,44 @@ def test_a_compact_privilege_rests_on_the_home_license_and_lapses_with_it(api):
     assert caller.post(f"/api/v1/therapists/{person.id}/licenses", json=body).status_code == 400
     made = caller.post(f"/api/v1/therapists/{person.id}/licenses", json={**body, "home_license_id": home.id})
     assert made.json["effective_expires_on"] == "2026-12-20" and made.json["status"] == "expiring"
+    # The status filter judges the privilege by the home license it rests on, as the page does.
+    listed = caller.get(f"/api/v1/therapists/{person.id}/licenses?status=expiring").json["items"]
+    assert {item["state"] for item in listed} == {"NY", "PA"}
+    assert caller.get(f"/api/v1/therapists/{person.id}/licenses?status=active").json["items"] == []
+    # While a privilege rests on it, the home license keeps its state, profession and kind.
+    for change in ({"state": "NJ"}, {"kind": "temporary"}, {"license_type": "LCSW"}):
+        assert caller.patch(f"/api/v1/licenses/{home.id}", json=change).status_code == 409, change
+    assert caller.patch(f"/api/v1/licenses/{home.id}", json={"expires_on": "2028-12-31"}).status_code == 200
+
+
+def test_a_compact_privilege_needs_a_current_home_state_license_of_its_own_profession(api):
+    person = factories.therapist(discipline="PSYCHOLOGIST", home_state="NY")
+    elsewhere = factories.license(person, state="TX", license_type="PSYCHOLOGIST")
+    social_work = factories.license(person, state="NY", license_type="LCSW")
+    lapsed = factories.license(person, state="NY", license_type="PSYCHOLOGIST", issued_on=date(2022, 1, 1),
+                               expires_on=date(2026, 11, 20))
+    caller = api("credentialing")
+    body = {"state": "CO", "license_type": "PSYCHOLOGIST", "number": "CO-P1", "kind": "compact_privilege",
+            "issued_on": "2025-06-01", "expires_on": "2028-01-01"}
+    for home, field in ((elsewhere, "home_license_id"), (social_work, "license_type"), (lapsed, "home_license_id")):
+        refused = caller.post(f"/api/v1/therapists/{person.id}/licenses", json={**body, "home_license_id": home.id})
+        assert refused.status_code == 400 and field in refused.json["error"]["fields"], refused.json
+    assert count(License) == 3
+
+
+def test_a_license_number_is_a_duplicate_whatever_its_case(api):
+    person = factories.therapist()
+    factories.license(person, state="TX", license_type="LCSW", number="AUD-1")
+    response = api("credentialing").post(f"/api/v1/therapists/{person.id}/licenses", json={
+        "state": "TX", "license_type": "LCSW", "number": "aud-1", "issued_on": "2025-01-01",
+        "expires_on": "2028-01-01"})
+    assert response.status_code == 409
+
+
+def test_an_npi_is_ten_ascii_digits(api):
+    fullwidth = "".join(chr(0xFF10 + int(d)) for d in factories.npi())
+    response = api("recruiter").post("/api/v1/therapists", json={**NEW, "npi": fullwidth})
+    assert response.status_code == 400 and "npi" in response.json["error"]["fields"]
 
 
 def test_ce_hours_accept_numbers_and_strings_and_come_back_as_strings(api):

@@ -114,3 +114,21 @@ def test_two_scans_on_two_real_workers_at_once_send_each_reminder_once(app, redi
         logs = workers.wait(first) + workers.wait(second)
     assert len(reminders()) == 6, logs
     assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) == 12
+
+
+def test_a_document_is_replaced_only_by_its_renewal_not_by_another_license_copy_or_an_old_undated_card():
+    from agency.credentials.worklist import worklist
+    from tests import placement_factories_rules as make
+
+    person = factories.therapist()
+    soon = TODAY + timedelta(days=20)
+    make.document(person, "bls_card", issued_on=date(2019, 3, 1))  # an old card filed without an expiry
+    card = make.document(person, "bls_card", issued_on=date(2024, 12, 15), expires_on=soon)
+    copy = make.document(person, "license_copy", expires_on=soon)
+    make.document(person, "license_copy", expires_on=TODAY + timedelta(days=700))  # another state's license
+    expiring = {(i.kind, i.item_id) for i in worklist(TODAY) if i.kind == "document_expiring"}
+    assert expiring == {("document_expiring", card.id), ("document_expiring", copy.id)}
+
+    make.document(person, "bls_card", issued_on=TODAY, expires_on=TODAY + timedelta(days=730))  # renewed
+    expiring = {i.item_id for i in worklist(TODAY) if i.kind == "document_expiring"}
+    assert expiring == {copy.id}
