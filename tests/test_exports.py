@@ -1,7 +1,9 @@
 """Every list downloads as CSV with the same filters as the page."""
 
 import csv
+import html
 import io
+import re
 from datetime import date
 
 import pytest
@@ -38,3 +40,16 @@ def test_the_export_honours_the_page_filters(browser, data):
     rows = list(csv.DictReader(io.StringIO(
         browser("admin").get("/therapists?status=inactive&format=csv").get_data(as_text=True))))
     assert [r["first_name"] for r in rows] == ["Zed"]
+
+
+@pytest.mark.parametrize("page", ["/therapists?status=inactive&page=1", "/licenses", "/worklist", "/facilities",
+                                  "/placements", "/assignments", "/recruiting", "/timesheets", "/invoices"])
+def test_every_list_page_offers_its_csv_with_the_filters_it_shows(browser, data, page):
+    b = browser("admin")
+    link = re.search(rb'<a class="button" href="([^"]+)">Download CSV</a>', b.get(page).data)
+    assert link, page
+    href = html.unescape(link.group(1).decode())
+    assert "format=csv" in href and "page=" not in href
+    if "status=inactive" in page:
+        assert "status=inactive" in href
+    assert b.get(href).mimetype == "text/csv"
