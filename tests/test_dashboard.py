@@ -1,6 +1,13 @@
 """Each role lands on a dashboard of its own work; facility contacts land on their portal."""
 
+import re
+from datetime import date
+
 import pytest
+
+from agency.billing.invoicing import invoice_facility
+from agency.billing.receivables import record_payment
+from tests.billing import scenario
 
 
 @pytest.mark.parametrize("role, expected", [
@@ -16,3 +23,19 @@ def test_each_role_sees_its_dashboard(browser, role, expected):
 def test_a_facility_contact_lands_on_the_portal(browser):
     response = browser("facility").get("/", follow_redirects=True)
     assert b"Statement of account" in response.data
+
+
+def test_billed_and_collected_are_drawn_to_one_scale_and_read_out_as_tables(browser):
+    place = scenario.facility()
+    scenario.rate_card(place)
+    scenario.entry(scenario.active_placement(place), date(2026, 11, 2))  # 8 h at $90 = $720
+    invoice, _ = invoice_facility(place.id, date(2026, 11, 1), date(2026, 11, 8))
+    record_payment(invoice, invoice.total / 2, date(2026, 11, 25), "ACH half")
+    page = browser("billing").get("/", follow_redirects=True).data.decode()
+
+    def last_bar(title):
+        svg = page[page.index(f'aria-label="{title}"'):]
+        return float(re.findall(r'<rect [^>]*height="([0-9.]+)"', svg[:svg.index("</svg>")])[-1])
+
+    assert last_bar("Collected per month") == pytest.approx(last_bar("Billed per month") / 2, abs=0.1)
+    assert "<caption>Billed per month</caption>" in page and "$720.00" in page
