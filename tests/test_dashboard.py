@@ -7,6 +7,8 @@ import pytest
 
 from agency.billing.invoicing import invoice_facility
 from agency.billing.receivables import record_payment
+from agency.dashboard.metrics import expirations_by_week
+from tests import factories
 from tests.billing import scenario
 
 
@@ -39,3 +41,16 @@ def test_billed_and_collected_are_drawn_to_one_scale_and_read_out_as_tables(brow
 
     assert last_bar("Collected per month") == pytest.approx(last_bar("Billed per month") / 2, abs=0.1)
     assert "<caption>Billed per month</caption>" in page and "$720.00" in page
+
+
+def test_expirations_by_week_count_privileges_by_their_home_license_and_only_working_therapists(app):
+    today = date(2026, 11, 25)
+    person = factories.therapist(discipline="PSYCHOLOGIST", home_state="NY")
+    home = factories.license(person, state="NY", license_type="PSYCHOLOGIST", expires_on=date(2026, 12, 3))
+    factories.license(person, state="PA", license_type="PSYCHOLOGIST", kind="compact_privilege",
+                      home_license_id=home.id, expires_on=date(2028, 1, 1))
+    gone = factories.therapist(status="inactive")
+    factories.license(gone, expires_on=date(2026, 12, 3))
+    weeks = expirations_by_week(today)
+    assert weeks[1] == (date(2026, 12, 2), 2)  # the home license and the privilege resting on it
+    assert sum(count for _, count in weeks) == 2

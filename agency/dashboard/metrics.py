@@ -12,7 +12,8 @@ from sqlalchemy.orm import aliased, joinedload
 from agency.billing.invoicing import unbilled_entries_query
 from agency.billing.models import Invoice, Payment, TimesheetEntry
 from agency.core.outbox import OutboxMessage
-from agency.credentials.models import Document, License, Therapist
+from agency.credentials.models import License, Therapist
+from agency.credentials.worklist import deadlines
 from agency.extensions import db
 from agency.placements.models import CheckIn, Placement
 
@@ -56,16 +57,16 @@ def compliance(as_of: date) -> Compliance:
 
 
 def expirations_by_week(as_of: date, weeks: int = 13) -> list[tuple[date, int]]:
-    """Licenses and documents expiring in each of the next weeks (a quarter by default)."""
+    """Licenses and documents expiring in each of the next weeks (a quarter by default).
+
+    Counted as the worklist counts them: a privilege by its home license too,
+    renewed credentials and therapists no longer working left out.
+    """
     end = as_of + timedelta(weeks=weeks)
-    days = list(db.session.scalars(
-        sa.select(License.expires_on).where(License.expires_on >= as_of, License.expires_on < end)
-        .union_all(sa.select(Document.expires_on)
-                   .where(Document.expires_on >= as_of, Document.expires_on < end))
-    ))
     counts = [0] * weeks
-    for day in days:
-        counts[(day - as_of).days // 7] += 1
+    for item in deadlines(as_of, (end - as_of).days):
+        if item.kind in ("license_expiring", "document_expiring") and as_of <= item.due_on < end:
+            counts[(item.due_on - as_of).days // 7] += 1
     return [(as_of + timedelta(weeks=i), counts[i]) for i in range(weeks)]
 
 
