@@ -6,13 +6,16 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
 from agency.billing.models import Invoice, TimesheetEntry
+from agency.core.listing import contains_text
 from agency.core.permissions import facility_scope
+from agency.credentials.models import Therapist
+from agency.facilities.models import Facility
 from agency.placements.models import Placement
 
 
 def entries_query(actor, *, status: str | None = None, facility_id: int | None = None,
                   placement_id: int | None = None, date_from: date | None = None,
-                  date_to: date | None = None):
+                  date_to: date | None = None, q: str | None = None):
     """Timesheet entries matching the filters; a facility contact only gets their facility's."""
     query = (
         sa.select(TimesheetEntry)
@@ -32,12 +35,18 @@ def entries_query(actor, *, status: str | None = None, facility_id: int | None =
         query = query.where(TimesheetEntry.work_date >= date_from)
     if date_to:
         query = query.where(TimesheetEntry.work_date <= date_to)
+    if q:
+        query = query.join(Placement.therapist).join(Placement.facility).where(
+            contains_text(q, Therapist.full_name, Facility.name))
     return query
 
 
-def invoices_query(actor, *, status: str | None = None, facility_id: int | None = None):
+def invoices_query(actor, *, status: str | None = None, facility_id: int | None = None,
+                   q: str | None = None):
     """Invoices matching the filters; a facility contact only gets their facility's."""
     query = sa.select(Invoice).options(joinedload(Invoice.facility))
+    if q:
+        query = query.join(Invoice.facility).where(contains_text(q, Invoice.number, Facility.name))
     if (own := facility_scope(actor)) is not None:
         query = query.where(Invoice.facility_id == own)
     if status:

@@ -28,7 +28,7 @@ from agency.core.errors import DomainError
 from agency.core.exports import csv_response, wants_csv
 from agency.core.forms import flash_import_report, form_values, read_text_upload, show_errors
 from agency.core.jobs import start_job
-from agency.core.listing import id_arg, paginate, sort_by
+from agency.core.listing import id_arg, paginate, search_arg, sort_by
 from agency.core.outbox import OutboxMessage, send_soon
 from agency.core.permissions import current_actor, facility_scope, requires
 from agency.credentials.forms import choices
@@ -55,6 +55,7 @@ def _day_arg(name: str) -> date | None:
 def timesheets_list():
     actor = current_actor()
     filters = {
+        "q": search_arg(),
         "status": request.args.get("status") if request.args.get("status") in ENTRY_STATUSES else None,
         "facility_id": id_arg("facility_id"),
         "date_from": _day_arg("from"),
@@ -156,8 +157,8 @@ def import_timesheets():
 def invoices():
     actor = current_actor()
     status = request.args.get("status") if request.args.get("status") in INVOICE_STATUSES else None
-    facility_id = id_arg("facility_id")
-    query, sort = sort_by(queries.invoices_query(actor, status=status, facility_id=facility_id), {
+    facility_id, q = id_arg("facility_id"), search_arg()
+    query, sort = sort_by(queries.invoices_query(actor, status=status, facility_id=facility_id, q=q), {
         "number": Invoice.number, "issued": Invoice.issued_on, "due": Invoice.due_on, "total": Invoice.total,
         "status": Invoice.status}, "-number")
     if wants_csv():
@@ -168,7 +169,7 @@ def invoices():
             i.amount_paid, i.balance, i.status])
     pagination = paginate(query)
     return render_template("billing/invoices.html", pagination=pagination, status=status, sort=sort,
-                           statuses=INVOICE_STATUSES, facility_id=facility_id, as_of=today())
+                           statuses=INVOICE_STATUSES, facility_id=facility_id, q=q, as_of=today())
 
 
 @bp.route("/invoices/run", methods=["GET", "POST"])

@@ -2,6 +2,7 @@
 
 import re
 
+import sqlalchemy as sa
 from flask import current_app, request
 
 from agency.core.bounds import id_or_none
@@ -35,3 +36,14 @@ def paginate(query, per_page: int | None = None):
 def id_arg(name: str) -> int | None:
     """An id in the query string (a filter, or a form's first value); a malformed one counts as absent."""
     return id_or_none(request.args.get(name))
+
+
+def search_arg() -> str | None:
+    """The list's search box: trimmed, at most 100 characters, None when empty."""
+    return (request.args.get("q") or "").strip()[:100] or None
+
+
+def contains_text(q: str, *columns):
+    """Any of the columns holds the search text, case aside; % and _ typed are plain characters."""
+    text = q.strip().lower()
+    return sa.or_(*(sa.func.lower(column).contains(text, autoescape=True) for column in columns))

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from agency.core.constraints import one_of
@@ -85,9 +86,9 @@ class Therapist(db.Model):
         back_populates="therapist", order_by="PanelEnrollment.payer", cascade="all, delete-orphan"
     )
 
-    @property
+    @hybrid_property
     def full_name(self) -> str:
-        return f"{self.first_name} {self.last_name}"
+        return self.first_name + " " + self.last_name
 
     @property
     def caqh_attestation_due_on(self) -> date | None:

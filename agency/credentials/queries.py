@@ -7,6 +7,7 @@ from flask import current_app
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from agency.core.dates import today
+from agency.core.listing import contains_text
 from agency.credentials.models import Document, License, PanelEnrollment, Therapist
 from agency.extensions import db
 
@@ -16,12 +17,7 @@ def therapists_query(*, q: str | None = None, discipline: str | None = None,
     """Therapists matching a name/email/NPI search, discipline, licensed state and status."""
     query = sa.select(Therapist)
     if q:
-        like = f"%{q.strip().lower()}%"
-        query = query.where(sa.or_(
-            sa.func.lower(Therapist.first_name + " " + Therapist.last_name).like(like),
-            sa.func.lower(Therapist.email).like(like),
-            Therapist.npi.like(like),
-        ))
+        query = query.where(contains_text(q, Therapist.full_name, Therapist.email, Therapist.npi))
     if discipline:
         query = query.where(Therapist.discipline == discipline)
     if status:
@@ -35,13 +31,15 @@ def therapists_query(*, q: str | None = None, discipline: str | None = None,
 
 
 def licenses_query(*, therapist_id: int | None = None, state: str | None = None,
-                   kind: str | None = None, status: str | None = None):
+                   kind: str | None = None, status: str | None = None, q: str | None = None):
     """Licenses with their therapist; status filters by dates as of today.
 
     The status filter reads the effective expiry, like License.status: a compact
     privilege lapses with the home-state license it rests on.
     """
     query = sa.select(License).options(joinedload(License.therapist))
+    if q:
+        query = query.join(License.therapist).where(contains_text(q, Therapist.full_name, License.number))
     if therapist_id:
         query = query.where(License.therapist_id == therapist_id)
     if state:

@@ -18,7 +18,7 @@ from agency.core.dates import today
 from agency.core.errors import DomainError
 from agency.core.exports import csv_response, list_csv, wants_csv
 from agency.core.forms import flash_import_report, form_values, read_text_upload, show_errors
-from agency.core.listing import paginate, sort_by
+from agency.core.listing import paginate, search_arg, sort_by
 from agency.core.outbox import OutboxMessage, release_unconfirmed
 from agency.core.permissions import current_actor, requires
 from agency.core.states import STATE_CHOICES
@@ -92,7 +92,7 @@ def worklist():
 @requires("therapists.view")
 def therapists():
     filters = {
-        "q": (request.args.get("q") or "").strip()[:100] or None,
+        "q": search_arg(),
         "discipline": _filter("discipline", DISCIPLINES),
         "state": _filter("state", STATE_CODES),
         "status": _filter("status", THERAPIST_STATUSES),
@@ -185,6 +185,7 @@ def import_roster():
 @requires("credentials.view")
 def licenses():
     filters = {
+        "q": search_arg(),
         "state": _filter("state", STATE_CODES),
         "kind": _filter("kind", LICENSE_KINDS),
         "status": _filter("status", LICENSE_STATUSES),

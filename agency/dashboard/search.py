@@ -2,13 +2,13 @@
 
 from dataclasses import dataclass
 
-import sqlalchemy as sa
-
 from agency.billing.models import Invoice
+from agency.billing.queries import invoices_query
 from agency.core.permissions import can
 from agency.credentials.queries import therapists_query
 from agency.extensions import db
 from agency.facilities.models import Facility
+from agency.facilities.queries import facilities_query
 
 LIMIT = 20
 
@@ -29,18 +29,12 @@ def search(actor, q: str) -> SearchResults:
     q = (q or "").strip()[:100]
     if len(q) < 2:
         return SearchResults([], [], [])
-    like = f"%{q.lower()}%"
     therapists = facilities = invoices = []
+    # The same scoped queries as the lists: a facility contact finds only its own facility and invoices.
     if can(actor, "therapists.view"):
         therapists = db.session.scalars(therapists_query(q=q).order_by("last_name").limit(LIMIT)).all()
     if can(actor, "facilities.view"):
-        facilities = db.session.scalars(
-            sa.select(Facility).where(sa.func.lower(Facility.name).like(like)).order_by(Facility.name).limit(LIMIT)
-        ).all()
+        facilities = db.session.scalars(facilities_query(actor, q=q).order_by(Facility.name).limit(LIMIT)).all()
     if can(actor, "invoices.view"):
-        invoices = db.session.scalars(
-            sa.select(Invoice).join(Invoice.facility)
-            .where(sa.or_(sa.func.lower(Invoice.number).like(like), sa.func.lower(Facility.name).like(like)))
-            .order_by(Invoice.id.desc()).limit(LIMIT)
-        ).all()
+        invoices = db.session.scalars(invoices_query(actor, q=q).order_by(Invoice.id.desc()).limit(LIMIT)).all()
     return SearchResults(therapists, facilities, invoices)

@@ -4,6 +4,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from agency.core.errors import NotFound
+from agency.core.listing import contains_text
 from agency.core.permissions import facility_scope
 from agency.extensions import db
 from agency.facilities.models import Facility, RateCard
@@ -16,7 +17,7 @@ def facilities_query(actor, *, q: str | None = None, facility_type: str | None =
     if (own := facility_scope(actor)) is not None:
         query = query.where(Facility.id == own)
     if q:
-        query = query.where(sa.func.lower(Facility.name).like(f"%{q.strip().lower()}%"))
+        query = query.where(contains_text(q, Facility.name))
     if facility_type:
         query = query.where(Facility.facility_type == facility_type)
     if state:

@@ -8,7 +8,7 @@ from agency.core.dates import today
 from agency.core.errors import DomainError
 from agency.core.exports import csv_response, wants_csv
 from agency.core.forms import form_values, show_errors
-from agency.core.listing import paginate, sort_by
+from agency.core.listing import paginate, search_arg, sort_by
 from agency.core.permissions import can, current_actor, facility_scope, requires
 from agency.core.states import STATE_CHOICES
 from agency.extensions import db
@@ -29,7 +29,7 @@ def facilities():
     if (own := facility_scope(actor)) is not None:
         return redirect(url_for(".facility", facility_id=own))
     filters = {
-        "q": (request.args.get("q") or "").strip()[:100] or None,
+        "q": search_arg(),
         "facility_type": request.args.get("facility_type") if request.args.get("facility_type")
         in FACILITY_TYPE_LABELS else None,
         "state": request.args.get("state") if request.args.get("state") in STATE_CODES else None,

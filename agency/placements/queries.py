@@ -4,6 +4,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, selectinload
 
 from agency.core.errors import NotFound
+from agency.core.listing import contains_text
 from agency.core.permissions import facility_scope
 from agency.credentials.models import License, Therapist
 from agency.extensions import db
@@ -23,10 +24,7 @@ def placements_query(actor, *, status: str | None = None, facility_id: int | Non
     if therapist_id:
         query = query.where(Placement.therapist_id == therapist_id)
     if q:
-        like = f"%{q.strip().lower()}%"
-        query = query.join(Placement.therapist).where(
-            sa.func.lower(Therapist.first_name + " " + Therapist.last_name).like(like)
-        )
+        query = query.join(Placement.therapist).where(contains_text(q, Therapist.full_name))
     return query
 
 

@@ -8,7 +8,7 @@ from agency.core.dates import today
 from agency.core.errors import DomainError
 from agency.core.exports import csv_response, list_csv, wants_csv
 from agency.core.forms import form_values, show_errors
-from agency.core.listing import id_arg, paginate, sort_by
+from agency.core.listing import id_arg, paginate, search_arg, sort_by
 from agency.core.permissions import current_actor, facility_scope, requires
 from agency.credentials import queries as credential_queries
 from agency.credentials.forms import choices
@@ -158,7 +158,7 @@ def propose(assignment_id: int):
 @requires("placements.view")
 def placements():
     status = request.args.get("status") if request.args.get("status") in PLACEMENT_STATUSES else None
-    q = (request.args.get("q") or "").strip()[:100] or None
+    q = search_arg()
     query, sort = sort_by(queries.placements_query(current_actor(), status=status, q=q), {
         "start": Placement.start_on, "end": Placement.end_on, "status": Placement.status,
         "basis": Placement.billing_basis}, "-start")
