@@ -3,8 +3,11 @@
 import re
 from datetime import date
 
+import sqlalchemy as sa
 from icalendar import Calendar
 
+from agency.extensions import db
+from agency.placements.models import ChecklistItem
 from tests import factories
 from tests.billing import scenario
 from tests.conftest import csrf_of
@@ -51,3 +54,26 @@ def test_an_unknown_or_renewed_link_is_not_found(browser, app):
     assert old != new
     assert app.test_client().get(old).status_code == 404
     assert app.test_client().get("/calendar/nonsense.ics").status_code == 404
+
+
+def test_a_recruiter_feed_follows_their_own_placements_and_credentialing_gets_its_checklist_items(browser, app,
+                                                                                                   users):
+    from agency.auth.services import create_user
+    from agency.placements.services import change_status, create_placement
+    from tests.conftest import PASSWORD
+
+    colleague = create_user("other.recruiter@staff.example.org", "recruiter", PASSWORD)
+    place = scenario.facility(name="Lakeside CMHC")
+    mine = create_placement({"therapist_id": factories.therapist(first_name="Mine").id, "facility_id": place.id,
+                             "start_on": date(2026, 12, 14)}, actor=users["recruiter"])
+    change_status(mine, "onboarding", users["recruiter"])
+    create_placement({"therapist_id": factories.therapist(first_name="Theirs").id, "facility_id": place.id,
+                      "start_on": date(2026, 12, 14)}, actor=colleague)
+    events = summaries(app.test_client().get(feed_url(browser("recruiter"))).data)
+    assert any("Onboarding" in e and "Mine" in e for e in events)
+    assert any("30-day check-in: Mine" in e for e in events)  # already scheduled while onboarding
+    assert not any("Theirs" in e for e in events)
+    credentialing = summaries(app.test_client().get(feed_url(browser("credentialing"))).data)
+    theirs = {f"Onboarding: {i.title} ({i.placement.therapist.full_name})"
+              for i in db.session.scalars(sa.select(ChecklistItem).where(ChecklistItem.owner == "credentialing"))}
+    assert theirs and {e for e in credentialing if e.startswith("Onboarding")} == theirs

@@ -54,25 +54,36 @@ def feed(user: User, as_of: date) -> bytes:
     cal.add("prodid", "-//Agency placement and licensure tracker//EN")
     cal.add("version", "2.0")
     cal.add("x-wr-calname", f"Agency deadlines ({user.role})")
-    if can(user, "credentials.view") and user.role in ("admin", "credentialing", "recruiter"):
+    # A recruiter follows their own placements; admins see everything, credentialing staff their part.
+    own_placements = Placement.recruiter_id == user.id if user.role == "recruiter" else sa.true()
+    if user.role in ("admin", "credentialing", "recruiter"):
+        placed = None
+        if user.role == "recruiter":
+            placed = set(db.session.scalars(sa.select(Placement.therapist_id).where(
+                own_placements, Placement.status.in_(("proposed", "onboarding", "active")))))
         for item in deadlines(as_of, HORIZON_DAYS):
-            cal.add_component(_event(f"{item.kind}-{item.item_id}-{item.due_on.isoformat()}", item.due_on,
-                                     f"{item.kind_label}: {item.therapist.full_name}, {item.title}", item.detail))
-    if can(user, "checklist.edit") or can(user, "checkins.edit"):
-        items = db.session.scalars(
+            if placed is None or item.therapist.id in placed:
+                cal.add_component(_event(f"{item.kind}-{item.item_id}-{item.due_on.isoformat()}", item.due_on,
+                                         f"{item.kind_label}: {item.therapist.full_name}, {item.title}",
+                                         item.detail))
+    if can(user, "checklist.edit"):
+        query = (
             sa.select(ChecklistItem).join(ChecklistItem.placement)
-            .where(ChecklistItem.done.is_(False), Placement.status.in_(("proposed", "onboarding")))
+            .where(ChecklistItem.done.is_(False), Placement.status.in_(("proposed", "onboarding")), own_placements)
             .options(joinedload(ChecklistItem.placement).joinedload(Placement.therapist))
-        ).all()
-        for item in items:
+        )
+        if user.role == "credentialing":
+            query = query.where(ChecklistItem.owner == "credentialing")
+        for item in db.session.scalars(query):
             cal.add_component(_event(f"onboarding-{item.id}", item.due_on,
                                      f"Onboarding: {item.title} ({item.placement.therapist.full_name})"))
+    if can(user, "checkins.edit"):
         checkins = db.session.scalars(
             sa.select(CheckIn).join(CheckIn.placement)
-            .where(CheckIn.completed_on.is_(None), Placement.status == "active")
+            .where(CheckIn.completed_on.is_(None), Placement.status.in_(("onboarding", "active")), own_placements)
             .options(joinedload(CheckIn.placement).joinedload(Placement.therapist),
                      joinedload(CheckIn.placement).joinedload(Placement.facility))
-        ).all()
+        )
         for checkin in checkins:
             p = checkin.placement
             cal.add_component(_event(f"checkin-{checkin.id}", checkin.due_on,
