@@ -1,6 +1,7 @@
-// Ask before anything destructive: forms carrying data-confirm need a yes first.
+// Ask before anything destructive: forms, or the button pressed, carrying data-confirm need a yes first.
 document.addEventListener("submit", function (event) {
-  var message = event.target.getAttribute("data-confirm");
+  var button = event.submitter;
+  var message = (button && button.getAttribute("data-confirm")) || event.target.getAttribute("data-confirm");
   if (message && !window.confirm(message)) {
     event.preventDefault();
   }

@@ -125,3 +125,10 @@ def test_every_billing_page_renders(browser, users):
                 f"/timesheets/{entry.id}/edit", "/timesheets/import", "/invoices", "/invoices/run",
                 "/receivables", "/portal"):
         assert b.get(url, follow_redirects=True).status_code == 200, url
+
+
+def test_rejecting_picked_hours_asks_first_on_the_staff_list_and_the_portal(browser, users):
+    scenario.entry(scenario.active_placement(own_facility(users)), date(2026, 11, 2), approve=False)
+    for role, url in (("billing", "/timesheets"), ("facility", "/portal")):
+        page = browser(role).get(url).data
+        assert b'name="reject"' in page and b'data-confirm="Reject the selected hours?' in page, role
