@@ -147,11 +147,15 @@ class Aging:
         return sum(self.buckets.values(), ZERO)
 
     @property
+    def over_60(self) -> Decimal:
+        return self.buckets["61_90"] + self.buckets["over_90"]
+
+    @property
     def over_60_share(self) -> Decimal:
         """Receivables more than 60 days past due as a share of all: leadership wants it under 15-20%."""
         if not self.total:
             return ZERO
-        return to_cents((self.buckets["61_90"] + self.buckets["over_90"]) * 100 / self.total)
+        return to_cents(self.over_60 * 100 / self.total)
 
     @property
     def dso(self) -> Decimal:

@@ -151,7 +151,7 @@ def test_aging_buckets_meet_at_their_edges_with_days_sales_outstanding_and_the_s
     assert report.buckets == {"current": Decimal("775.00"), "1_30": Decimal("1550.00"),
                               "31_60": Decimal("1550.00"), "61_90": Decimal("1550.00"),
                               "over_90": Decimal("775.00")}
-    assert report.over_60_share == Decimal("37.50")  # (1,550 + 775) of 6,200
+    assert (report.over_60, report.over_60_share) == (Decimal("2325.00"), Decimal("37.50"))  # of 6,200
     # Billed in the last 90 days: the four invoices issued since Aug 27, $3,100; 6,200 / 3,100 x 90 days.
     assert report.dso == Decimal("180.00")
 
