@@ -5,7 +5,6 @@ from datetime import date
 
 import pytest
 
-from agency.billing.invoicing import invoice_facility
 from agency.billing.receivables import record_payment
 from agency.dashboard.metrics import expirations_by_week
 from tests import factories
@@ -28,10 +27,7 @@ def test_a_facility_contact_lands_on_the_portal(browser):
 
 
 def test_billed_and_collected_are_drawn_to_one_scale_and_read_out_as_tables(browser):
-    place = scenario.facility()
-    scenario.rate_card(place)
-    scenario.entry(scenario.active_placement(place), date(2026, 11, 2))  # 8 h at $90 = $720
-    invoice, _ = invoice_facility(place.id, date(2026, 11, 1), date(2026, 11, 8))
+    invoice = scenario.invoiced_day(scenario.facility())  # 8 h at $90 = $720
     record_payment(invoice, invoice.total / 2, date(2026, 11, 25), "ACH half")
     page = browser("billing").get("/", follow_redirects=True).data.decode()
 

@@ -31,9 +31,7 @@ def test_search_keeps_to_what_the_viewer_may_see(users):
     own = db.session.get(Facility, users["facility"].facility_id)  # Riverside Community Mental Health Center
     other = scenario.facility(name="Riverside Adolescent IOP")
     for place in (own, other):
-        scenario.rate_card(place)
-        scenario.entry(scenario.active_placement(place), date(2026, 11, 2))
-        invoice_facility(place.id, date(2026, 11, 1), date(2026, 11, 8))
+        scenario.invoiced_day(place)
     found = search(users["facility"], "riverside")
     assert [f.name for f in found.facilities] == ["Riverside Community Mental Health Center"]
     assert [i.number for i in search(users["facility"], "INV-2026").invoices] == ["INV-2026-00001"]

@@ -25,7 +25,7 @@ from agency.core.dates import iso
 from agency.core.errors import NotFound, ValidationError
 from agency.core.money import money_str
 from agency.core.openapi import documented
-from agency.core.permissions import current_actor, requires
+from agency.core.permissions import current_actor, facility_scope, requires
 from agency.credentials.models import DISCIPLINES, DOC_TYPES
 from agency.extensions import db
 from agency.facilities import queries, services
@@ -215,13 +215,9 @@ def create_rate_card(facility_id: int):
 
 def _card(card_id: int) -> RateCard:
     card = db.session.get(RateCard, card_id)
-    try:
-        if card is None:
-            raise NotFound("")
-        _visible(card.facility_id)
-    except NotFound:
-        # Another facility's card is as unknown as a missing one: the message must not tell them apart.
-        raise NotFound(f"no rate card with id {card_id}") from None
+    # Another facility's card is as unknown as a missing one: the message must not tell them apart.
+    if card is None or facility_scope(current_actor()) not in (None, card.facility_id):
+        raise NotFound(f"no rate card with id {card_id}")
     return card
 
 

@@ -4,11 +4,12 @@ from datetime import date
 from decimal import Decimal
 
 from agency.billing import timesheets
-from agency.extensions import db
+from agency.billing.invoicing import invoice_facility
 from agency.facilities.services import create_facility, save_rate_card
 from agency.placements.models import Placement
 from agency.placements.services import change_status, create_placement
 from tests import factories
+from tests.placement_factories_rules import finish_checklist
 
 
 def facility(**values):
@@ -35,16 +36,17 @@ def active_placement(place, start=date(2026, 9, 1), discipline="LCSW", **values)
     placement = create_placement({"therapist_id": person.id, "facility_id": place.id, "start_on": start,
                                   "hours_per_week": 40, **values})
     change_status(placement, "onboarding")
-    make_ready(placement)
+    finish_checklist(placement)
     change_status(placement, "active")
     return placement
 
 
-def make_ready(placement: Placement) -> None:
-    """Tick every onboarding item, as if the recruiter had worked the checklist."""
-    for item in placement.checklist:
-        item.done, item.done_at = True, placement.created_at
-    db.session.commit()
+def invoiced_day(place, day=date(2026, 11, 2)):
+    """A rate card, an active placement and one approved day of hours at the facility, invoiced."""
+    rate_card(place)
+    entry(active_placement(place), day)
+    invoice, _ = invoice_facility(place.id, day.replace(day=1), day.replace(day=28))
+    return invoice
 
 
 def entry(placement, day, direct="8", supervision="0", miles="0", approve=True):

@@ -8,6 +8,7 @@ from agency.billing.models import Invoice, TimesheetEntry
 from agency.extensions import db
 from agency.facilities.models import Facility
 from tests.billing import scenario
+from tests.placement_factories_rules import finish_checklist
 
 
 def setup(users, **rates):
@@ -161,7 +162,7 @@ def test_a_csv_import_counts_hours_already_recorded_with_the_files_rows_toward_2
         other = create_placement({"therapist_id": placement.therapist_id, "facility_id": elsewhere.id,
                                   "start_on": date(2026, 9, 1), "hours_per_week": 10})
         change_status(other, "onboarding")
-        scenario.make_ready(other)
+        finish_checklist(other)
         change_status(other, "active")
         others.append(other)
     text = ("placement_id,work_date,direct_care_hours\n"

@@ -1,11 +1,9 @@
 """Wild input is a clear 400 or 404 that changes nothing: ids, days and numbers past what the records hold."""
 
-from datetime import date
 
 import pytest
 import sqlalchemy as sa
 
-from agency.billing.invoicing import invoice_facility
 from agency.extensions import db
 from agency.placements.models import Assignment
 from tests.billing import scenario
@@ -39,10 +37,7 @@ def test_a_day_outside_the_records_or_not_written_yyyy_mm_dd_is_400(api, as_of):
 
 @pytest.mark.parametrize("amount", ["1e30", "1e400", "Infinity", "NaN", 1e30])
 def test_an_amount_no_money_column_holds_is_400_and_records_nothing(api, amount):
-    place = scenario.facility()
-    scenario.rate_card(place)
-    scenario.entry(scenario.active_placement(place), date(2026, 11, 2))
-    invoice, _ = invoice_facility(place.id, date(2026, 11, 1), date(2026, 11, 30))
+    invoice = scenario.invoiced_day(scenario.facility())
     response = api("billing").post(f"/api/v1/invoices/{invoice.id}/payments",
                                    json={"amount": amount, "received_on": "2026-11-25"})
     assert response.status_code == 400 and "amount" in response.json["error"]["fields"]
@@ -72,10 +67,7 @@ def test_an_assignment_in_the_year_9999_is_refused_and_not_saved(api, browser):
 
 @pytest.mark.parametrize("amount", ["Infinity", "1e400"])
 def test_a_payment_of_no_real_amount_on_the_page_is_refused_with_the_reason(browser, amount):
-    place = scenario.facility()
-    scenario.rate_card(place)
-    scenario.entry(scenario.active_placement(place), date(2026, 11, 2))
-    invoice, _ = invoice_facility(place.id, date(2026, 11, 1), date(2026, 11, 30))
+    invoice = scenario.invoiced_day(scenario.facility())
     page = browser("billing").post(f"/invoices/{invoice.id}/payments",
                                    {"amount": amount, "received_on": "2026-11-25"},
                                    form_url=f"/invoices/{invoice.id}", follow_redirects=True)
