@@ -40,8 +40,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     from agency.core import api as core_api
     from agency.core import errors, templating
     from agency.core.jobs import init_jobs
+    from agency.core.outbox import init_outbox
 
     init_jobs(app)
+    init_outbox(app)
     templating.init_app(app)
     errors.init_app(app)
 

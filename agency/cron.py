@@ -1,9 +1,10 @@
-"""Schedules for `rq cron agency/cron.py`: the agency's daily jobs."""
+"""Schedules for `rq cron agency/cron.py`: the agency's daily jobs and the outbox send."""
 
 from rq import cron
 
 from agency import create_app
 from agency.billing.jobs import daily_dunning, invoice_schedule
+from agency.core.outbox import send_outbox
 from agency.credentials.scan import daily_credential_scan
 
 _app = create_app()
@@ -25,4 +26,12 @@ cron.register(
     queue_name=_app.config["RQ_QUEUE"],
     cron=_app.config["DUNNING_CRON"],
     name="daily-dunning",
+)
+# Every minute or so: whatever is due in the outbox (retries after their backoff,
+# mail a request queued while Redis was down), so no email waits for a daily job.
+cron.register(
+    send_outbox,
+    queue_name=_app.config["RQ_QUEUE"],
+    interval=int(_app.config["OUTBOX_SEND_SECONDS"]),
+    name="outbox-send",
 )

@@ -1,15 +1,23 @@
 """The email outbox: messages are written in the business transaction and sent later.
 
-A message with a dedupe key is queued at most once, whatever runs twice; a
-failed send is retried by the next run until MAIL_MAX_ATTEMPTS. A sender
-claims a message in its own committed transaction before talking to the mail
-server, so a message goes out at most once: if the sender dies mid-send
-nobody knows whether the server took it, and the message waits, unconfirmed,
-for a person to check and release it rather than risk a second copy.
+A message with a dedupe key is queued at most once, whatever runs twice. A
+request that queued mail sends it as it ends (a job on RQ, or inline with no
+Redis), and a periodic job (agency/cron.py) sends whatever is still due, so no
+message waits for an unrelated job. A send the mail server refuses waits an
+increasing time before the next attempt, and after MAIL_MAX_ATTEMPTS (or a
+permanent refusal, or a message that cannot be built) the message is failed
+with the reason. A sender claims a message in its own committed transaction
+before talking to the mail server, so a message goes out at most once: if the
+sender dies mid-send nobody knows whether the server took it, and the message
+waits, unconfirmed, for a person to check and release it rather than risk a
+second copy.
 """
 
+import logging
 import smtplib
 from datetime import datetime, timedelta
+from email.errors import MessageError
+from email.headerregistry import Address
 from email.message import EmailMessage
 
 import sqlalchemy as sa
@@ -21,6 +29,8 @@ from agency.core.dates import as_utc, utcnow
 from agency.core.errors import Conflict, ServiceUnavailable
 from agency.core.jobs import enqueue, job
 from agency.extensions import db
+
+log = logging.getLogger(__name__)
 
 
 class OutboxMessage(db.Model):
@@ -38,6 +48,10 @@ class OutboxMessage(db.Model):
     # Set when a sender takes the message, cleared when the mail server refuses it.
     claimed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(default=0)
+    # After a refusal, the message is not tried again before this time (empty: due now).
+    next_attempt_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # Set when the outbox gives the message up; last_error says why.
+    failed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(sa.String(500))
     attachment_name: Mapped[str | None] = mapped_column(sa.String(255))
     attachment_type: Mapped[str | None] = mapped_column(sa.String(100))
@@ -49,7 +63,7 @@ class OutboxMessage(db.Model):
             return "sent"
         if self.claimed_at:
             return "unconfirmed" if as_utc(self.claimed_at) < utcnow() - SEND_TIMEOUT else "sending"
-        if self.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]:
+        if self.failed_at or self.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]:
             return "failed"
         return "pending" if not self.attempts else "retrying"
 
@@ -57,12 +71,28 @@ class OutboxMessage(db.Model):
 # A send takes at most the SMTP timeout per step; a claim older than this lost its sender.
 SEND_TIMEOUT = timedelta(minutes=5)
 
+# session.info keys: this transaction queued mail; a transaction that queued mail committed.
+_QUEUED = "outbox_queued"
+_COMMITTED = "outbox_committed"
+
+
+@sa.event.listens_for(db.session, "after_commit")
+def _mail_committed(session) -> None:
+    if session.info.pop(_QUEUED, False):
+        session.info[_COMMITTED] = True
+
+
+@sa.event.listens_for(db.session, "after_rollback")
+def _mail_rolled_back(session) -> None:
+    session.info.pop(_QUEUED, None)
+
 
 def queue_email(to_addr: str, subject: str, body: str, dedupe_key: str | None = None, *,
                 attachment: tuple[str, str, bytes] | None = None) -> bool:
     """Add a message to the outbox in the caller's transaction; False if already queued.
 
-    attachment is (file name, content type, bytes).
+    attachment is (file name, content type, bytes). Once the transaction
+    commits, the request sends it as it ends.
     """
     if dedupe_key is not None:
         exists = db.session.scalar(
@@ -74,6 +104,7 @@ def queue_email(to_addr: str, subject: str, body: str, dedupe_key: str | None = 
     if attachment is not None:
         message.attachment_name, message.attachment_type, message.attachment = attachment
     db.session.add(message)
+    db.session.info[_QUEUED] = True
     return True
 
 
@@ -98,12 +129,22 @@ def _smtp():
     return smtp
 
 
+def _due():
+    """The conditions of a message a sender may take now."""
+    return (
+        OutboxMessage.sent_at.is_(None),
+        OutboxMessage.claimed_at.is_(None),
+        OutboxMessage.failed_at.is_(None),
+        OutboxMessage.attempts < current_app.config["MAIL_MAX_ATTEMPTS"],
+        sa.or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= utcnow()),
+    )
+
+
 def _claim(message_id: int) -> bool:
     """Take a message for sending, committed before the mail server hears of it; False if taken."""
     claimed = db.session.execute(
         sa.update(OutboxMessage)
-        .where(OutboxMessage.id == message_id, OutboxMessage.sent_at.is_(None),
-               OutboxMessage.claimed_at.is_(None))
+        .where(OutboxMessage.id == message_id, *_due())
         .values(claimed_at=utcnow(), attempts=OutboxMessage.attempts + 1)
     ).rowcount == 1
     db.session.commit()
@@ -111,9 +152,15 @@ def _claim(message_id: int) -> bool:
 
 
 def _email(message: OutboxMessage) -> EmailMessage:
+    """The message as it goes out; raises ValueError or MessageError when it cannot be built.
+
+    The default email policy encodes non-ASCII header text and refuses CR or LF
+    in a header, so text from a user (a therapist's name in a subject) never
+    adds a header of its own.
+    """
     email = EmailMessage()
     email["From"] = current_app.config["MAIL_FROM"]
-    email["To"] = message.to_addr
+    email["To"] = _recipient(message.to_addr)
     email["Subject"] = message.subject
     email.set_content(message.body)
     if message.attachment is not None:
@@ -123,43 +170,96 @@ def _email(message: OutboxMessage) -> EmailMessage:
     return email
 
 
+def _recipient(addr: str) -> Address:
+    if not addr:
+        raise ValueError("no recipient address")
+    return Address(addr_spec=addr)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """How long a message refused on its nth attempt waits: doubling from MAIL_RETRY_BASE_SECONDS, capped."""
+    config = current_app.config
+    seconds = int(config["MAIL_RETRY_BASE_SECONDS"]) * 2 ** max(attempts - 1, 0)
+    return timedelta(seconds=min(seconds, int(config["MAIL_RETRY_MAX_SECONDS"])))
+
+
+def _permanent(exc: Exception) -> bool:
+    """A 5xx answer: the server will never take this message, so trying again only repeats it."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in exc.recipients.values())
+    return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500
+
+
+def _give_up(message: OutboxMessage, reason: str) -> None:
+    message.claimed_at = None
+    message.failed_at = utcnow()
+    message.last_error = reason[:500]
+    db.session.commit()
+
+
+def _refused(message: OutboxMessage, exc: Exception) -> None:
+    """The server did not take the message: fail it, or let it wait its backoff before the next attempt."""
+    if _permanent(exc) or message.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]:
+        _give_up(message, f"refused after {message.attempts} attempt(s): {exc}")
+        return
+    message.claimed_at = None
+    message.next_attempt_at = utcnow() + retry_delay(message.attempts)
+    message.last_error = str(exc)[:500]
+    db.session.commit()
+
+
+def _unreachable(exc: Exception) -> None:
+    """Note on every waiting message that the mail server cannot be reached; no attempt is spent on it."""
+    db.session.rollback()
+    db.session.execute(
+        sa.update(OutboxMessage).where(*_due()).values(last_error=f"mail server unreachable: {exc}"[:500])
+    )
+    db.session.commit()
+
+
+def _next_due(after_id: int) -> OutboxMessage | None:
+    return db.session.scalars(
+        sa.select(OutboxMessage).where(OutboxMessage.id > after_id, *_due())
+        .order_by(OutboxMessage.id).limit(1)
+    ).first()
+
+
 @job
 def send_outbox(batch_size: int = 200) -> int:
-    """Send pending messages one at a time, each claimed first so no two senders mail the same one."""
-    config = current_app.config
-    if not config["MAIL_SERVER"]:
+    """Send due messages one at a time, each claimed first so no two senders mail the same one.
+
+    A message that cannot be built is failed with the reason and the next one
+    goes on; a server that cannot be reached ends the run, spending no attempt.
+    """
+    if not current_app.config["MAIL_SERVER"]:
         return 0
     sent = 0
     last_id = 0
     smtp = None
     try:
         while sent < batch_size:
-            message_id = db.session.scalar(
-                sa.select(OutboxMessage.id)
-                .where(
-                    OutboxMessage.sent_at.is_(None),
-                    OutboxMessage.claimed_at.is_(None),
-                    OutboxMessage.attempts < config["MAIL_MAX_ATTEMPTS"],
-                    OutboxMessage.id > last_id,
-                )
-                .order_by(OutboxMessage.id)
-                .limit(1)
-            )
-            if message_id is None:
+            message = _next_due(last_id)
+            if message is None:
                 break
-            last_id = message_id
-            if not _claim(message_id):
+            last_id = message.id
+            try:
+                email = _email(message)
+            except (ValueError, MessageError) as exc:
+                _give_up(message, f"cannot be built: {exc}")
                 continue
-            message = db.session.get(OutboxMessage, message_id)
             try:
                 smtp = smtp or _smtp()
-                smtp.send_message(_email(message))
             except (OSError, smtplib.SMTPException) as exc:
-                # Refused or unreachable: the server did not take it, so it is safe to try again later.
-                message.claimed_at = None
-                message.last_error = str(exc)[:500]
+                _unreachable(exc)
+                break
+            if not _claim(message.id):
+                continue
+            try:
+                smtp.send_message(email)
+            except (OSError, smtplib.SMTPException) as exc:
+                # Refused or cut off: the server did not take it, so it is safe to try again later.
+                _refused(message, exc)
                 smtp = None
-                db.session.commit()
                 continue
             message.sent_at = utcnow()
             message.last_error = None
@@ -180,11 +280,32 @@ def send_soon() -> bool:
 
     The messages are already committed, so nothing is lost either way.
     """
+    db.session.info.pop(_COMMITTED, None)
     try:
         enqueue(send_outbox)
     except ServiceUnavailable:
         return False
     return True
+
+
+def init_outbox(app) -> None:
+    """Send, as each request ends, the mail that request queued and committed."""
+
+    @app.before_request
+    def _forget_mail_queued_before():
+        # Tests and CLI commands share the session with later requests; their mail is theirs to send.
+        db.session.info.pop(_COMMITTED, None)
+
+    @app.after_request
+    def _send_mail_queued_here(response):
+        if db.session.info.get(_COMMITTED):
+            try:
+                send_soon()
+            except sa.exc.SQLAlchemyError:
+                # The request's own work is committed; its mail waits for the periodic send.
+                log.exception("sending the outbox after a request failed")
+                db.session.rollback()
+        return response
 
 
 def release_unconfirmed(message: OutboxMessage, actor=None) -> OutboxMessage:
