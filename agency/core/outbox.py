@@ -145,7 +145,9 @@ def _claim(message_id: int) -> bool:
     claimed = db.session.execute(
         sa.update(OutboxMessage)
         .where(OutboxMessage.id == message_id, *_due())
-        .values(claimed_at=utcnow(), attempts=OutboxMessage.attempts + 1)
+        .values(claimed_at=utcnow(), attempts=OutboxMessage.attempts + 1),
+        # The commit below expires what the session holds; SQLite's naive times cannot be evaluated here.
+        execution_options={"synchronize_session": False},
     ).rowcount == 1
     db.session.commit()
     return claimed
@@ -212,7 +214,8 @@ def _unreachable(exc: Exception) -> None:
     """Note on every waiting message that the mail server cannot be reached; no attempt is spent on it."""
     db.session.rollback()
     db.session.execute(
-        sa.update(OutboxMessage).where(*_due()).values(last_error=f"mail server unreachable: {exc}"[:500])
+        sa.update(OutboxMessage).where(*_due()).values(last_error=f"mail server unreachable: {exc}"[:500]),
+        execution_options={"synchronize_session": False},
     )
     db.session.commit()
 
