@@ -27,7 +27,7 @@ from agency.core.dates import parse_iso_date, today
 from agency.core.errors import DomainError
 from agency.core.exports import csv_response, wants_csv
 from agency.core.forms import flash_import_report, form_values, read_text_upload, show_errors
-from agency.core.jobs import start_job
+from agency.core.jobs import recent_jobs, start_job
 from agency.core.listing import id_arg, paginate, search_arg, sort_by
 from agency.core.outbox import OutboxMessage, send_soon
 from agency.core.permissions import current_actor, facility_scope, requires
@@ -196,8 +196,8 @@ def run_invoices():
                 for problem in handle.result["unpriced"][:10]:
                     flash(f"Entry {problem['entry_id']} not billed: {problem['reason']}", "warning")
             else:
-                flash(f"Invoice run queued (job {handle.id}); refresh the invoice list in a moment.",
-                      "success")
+                flash("Invoice run queued; this page shows how it ends.", "success")
+                return redirect(url_for("dashboard.job", job_id=handle.id))
             return redirect(url_for(".invoices"))
     unbilled = db.session.execute(
         sa.select(Facility.name, sa.func.count(TimesheetEntry.id),
@@ -208,7 +208,8 @@ def run_invoices():
             TimesheetEntry.id)))
         .group_by(Facility.name).order_by(Facility.name)
     ).all()
-    return render_template("billing/run.html", form=form, unbilled=unbilled)
+    return render_template("billing/run.html", form=form, unbilled=unbilled,
+                           runs=recent_jobs(generate_invoices.__name__))
 
 
 @bp.get("/invoices/<int:invoice_id>")

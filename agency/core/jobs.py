@@ -57,19 +57,24 @@ def get_queue():
     return Queue(current_app.config["RQ_QUEUE"], connection=redis_connection())
 
 
-def enqueue(func, *args, job_timeout: int = 600, **kwargs) -> JobHandle:
+def enqueue(func, *args, job_timeout: int = 600, keep_outcome: bool = False, **kwargs) -> JobHandle:
     """Queue func on RQ; with no REDIS_URL run it now, in this process.
 
     With Redis configured but unreachable this refuses (503) rather than run
-    the work inline behind the operator's back.
+    the work inline behind the operator's back. keep_outcome keeps the result
+    or the error for JOB_OUTCOME_TTL_SECONDS, for a person to look at.
     """
     if not current_app.config["REDIS_URL"]:
         result = func(*args, **kwargs)
         return JobHandle(id=f"inline-{uuid.uuid4().hex}", status="finished", result=result)
     from redis.exceptions import RedisError
 
+    options = {"job_timeout": job_timeout}
+    if keep_outcome:
+        ttl = int(current_app.config["JOB_OUTCOME_TTL_SECONDS"])
+        options.update(result_ttl=ttl, failure_ttl=ttl)
     try:
-        rq_job = get_queue().enqueue(func, *args, job_timeout=job_timeout, **kwargs)
+        rq_job = get_queue().enqueue(func, *args, **options, **kwargs)
     except RedisError as exc:
         raise ServiceUnavailable(
             "Background jobs are unavailable: the Redis server cannot be reached. "
@@ -82,6 +87,8 @@ class JobRecord(db.Model):
     """A job someone started, so its status can be asked for later; inline jobs keep their result here."""
 
     __tablename__ = "job_records"
+    # The run pages list the newest runs of one kind.
+    __table_args__ = (sa.Index("ix_job_records_name_created_at", "name", "created_at"),)
 
     id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(100))
@@ -93,7 +100,7 @@ class JobRecord(db.Model):
 
 def start_job(func, *args, actor=None, **kwargs) -> JobHandle:
     """Enqueue a job on behalf of a user and remember it for GET /jobs/{id}."""
-    handle = enqueue(func, *args, **kwargs)
+    handle = enqueue(func, *args, keep_outcome=True, **kwargs)
     db.session.add(JobRecord(
         id=handle.id, name=func.__name__, started_by_id=getattr(actor, "id", None),
         inline_status=handle.status if handle.id.startswith("inline-") else None,
@@ -104,10 +111,18 @@ def start_job(func, *args, actor=None, **kwargs) -> JobHandle:
 
 
 def job_status(job_id: str) -> dict:
-    """{"status": queued|started|finished|failed, "result"?} of a job started with start_job."""
+    """{"status": queued|started|finished|failed, "result"?, "error"?} of a job started with start_job.
+
+    A failed job's error is the last line of its exception (or why RQ stopped it).
+    """
     record = db.session.get(JobRecord, job_id)
     if record is None:
         raise NotFound(f"no job with id {job_id}")
+    return _status_of(record)
+
+
+def _status_of(record: JobRecord) -> dict:
+    job_id = record.id
     if record.inline_status is not None:
         body = {"id": job_id, "status": record.inline_status}
         if record.inline_result is not None:
@@ -131,8 +146,48 @@ def job_status(job_id: str) -> dict:
     if status == "finished":
         body["result"] = rq_job.return_value()
     elif status == "failed":
-        body["error"] = "the job failed; see the worker log"
+        outcome = rq_job.latest_result()
+        body["error"] = _last_line(getattr(outcome, "exc_string", None)) or "the job was stopped before it finished"
     return body
+
+
+def _last_line(exc_string: str | None) -> str | None:
+    """The exception line of a traceback: what went wrong, without the stack."""
+    lines = [line for line in (exc_string or "").splitlines() if line.strip()]
+    return lines[-1].strip()[:500] if lines else None
+
+
+# What a person calls each job someone can start from a page.
+JOB_LABELS = {"generate_invoices": "Invoice run", "daily_credential_scan": "Credential scan"}
+
+
+def describe_job(job_id: str) -> dict:
+    """A started job for its page: what it is, who started it and when, and how it ended if it has.
+
+    With Redis down it still answers, the status of a job not run inline "unknown".
+    """
+    record = db.session.get(JobRecord, job_id)
+    if record is None:
+        raise NotFound(f"no job with id {job_id}")
+    return _described(record)
+
+
+def recent_jobs(name: str, limit: int = 10) -> list[dict]:
+    """The newest jobs of one kind that someone started, each described as describe_job does."""
+    records = db.session.scalars(
+        sa.select(JobRecord).where(JobRecord.name == name)
+        .order_by(JobRecord.created_at.desc()).limit(limit)
+    ).all()
+    return [_described(record) for record in records]
+
+
+def _described(record: JobRecord) -> dict:
+    try:
+        body = _status_of(record)
+    except (NotFound, ServiceUnavailable) as exc:
+        body = {"id": record.id, "status": "unknown", "error": exc.message}
+    return {**body, "name": record.name, "label": JOB_LABELS.get(record.name, record.name),
+            "created_at": record.created_at, "started_by_id": record.started_by_id}
 
 
 def init_jobs(app) -> None:

@@ -6,6 +6,7 @@ from flask_login import current_user, login_required
 from agency.auth.forms import NewTokenForm
 from agency.billing.receivables import BUCKET_LABELS, BUCKETS, aging
 from agency.core.dates import today
+from agency.core.jobs import describe_job
 from agency.core.permissions import current_actor, public, requires
 from agency.credentials.worklist import worklist
 from agency.dashboard import calendar, metrics
@@ -96,3 +97,10 @@ def renew_calendar():
         calendar.rotate_token(current_user)
         flash("Your calendar link is ready; any earlier link no longer works.", "success")
     return redirect(url_for("auth.account") + "#calendar")
+
+
+@bp.get("/jobs/<job_id>")
+@requires("jobs.view")
+def job(job_id: str):
+    """How a background run someone started is going, or how it ended."""
+    return render_template("dashboard/job.html", job=describe_job(job_id))

@@ -1,0 +1,45 @@
+"""A background run someone started has a page that says how it ended: finished with what, or failed and why."""
+
+import pytest
+
+from agency.billing.jobs import generate_invoices
+from agency.core.jobs import start_job
+from tests import workers
+
+pytestmark = pytest.mark.usefixtures("users")
+
+
+def test_a_queued_invoice_run_leads_to_its_page_which_shows_how_it_ended(app, browser, redis_url):
+    billing = browser("billing")
+    with workers.jobs_on_redis(app, redis_url):
+        queued = billing.post("/invoices/run", {"period_start": "2026-11-01", "period_end": "2026-11-30",
+                                                "facility_id": "0"}, follow_redirects=True)
+        assert b"Invoice run queued; this page shows how it ends." in queued.data
+        assert b"Not finished yet." in queued.data
+        job_url = queued.request.path
+        workers.wait(workers.start_worker(redis_url))
+        page = billing.get(job_url).data.decode()
+        assert "badge-finished" in page and "Nothing new to bill." in page
+        run_page = billing.get("/invoices/run").data.decode()
+    assert "Recent runs" in run_page and f'href="{job_url}"' in run_page
+    assert "Nothing new to bill." in run_page
+
+
+def test_a_failed_run_shows_the_exceptions_last_line_on_its_page_and_in_the_api(app, browser, api, users,
+                                                                                redis_url):
+    with workers.jobs_on_redis(app, redis_url):
+        handle = start_job(generate_invoices, "the first of November", "2026-11-30", actor=users["billing"])
+        workers.wait(workers.start_worker(redis_url))
+        body = api("billing").get(f"/api/v1/jobs/{handle.id}").json
+        page = browser("billing").get(f"/jobs/{handle.id}").data.decode()
+    reason = "ValueError: Invalid isoformat string: 'the first of November'"
+    assert (body["status"], body["error"]) == ("failed", reason)
+    assert "Failed: ValueError: Invalid isoformat string: &#39;the first of November&#39;" in page
+
+
+def test_an_inline_run_has_a_page_too_and_an_unknown_job_is_not_found(browser, users):
+    handle = start_job(generate_invoices, "2026-11-01", "2026-11-30", actor=users["billing"])
+    staff = browser("billing")
+    assert "Nothing new to bill." in staff.get(f"/jobs/{handle.id}").data.decode()
+    assert staff.get("/jobs/no-such-job").status_code == 404
+    assert browser("facility").get(f"/jobs/{handle.id}").status_code == 403
