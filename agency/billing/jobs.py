@@ -8,7 +8,7 @@ from agency.core.jobs import enqueue, job
 from agency.core.outbox import send_outbox
 
 
-@job
+@job(label="Invoice run")
 def generate_invoices(period_start: str, period_end: str, facility_id: int | None = None,
                       actor_id: int | None = None) -> dict:
     """Invoice every facility (or one) with approved, unbilled hours in the period."""

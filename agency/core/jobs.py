@@ -18,10 +18,19 @@ from agency.core.errors import NotFound, ServiceUnavailable
 from agency.extensions import db
 
 _worker_app = None
+# What a person calls each kind of job, by function name, as @job(label=...) gives it.
+_LABELS: dict[str, str] = {}
 
 
-def job(func):
-    """Run the function inside an app context, creating one in a worker process."""
+def job(func=None, *, label: str | None = None):
+    """Run the function inside an app context, creating one in a worker process.
+
+    label is what the job's page calls it (default: its name in words).
+    """
+    if func is None:
+        return lambda f: job(f, label=label)
+    if label:
+        _LABELS[func.__name__] = label
 
     @wraps(func)
     def wrapper(*args, **kwargs):
@@ -157,10 +166,6 @@ def _last_line(exc_string: str | None) -> str | None:
     return lines[-1].strip()[:500] if lines else None
 
 
-# What a person calls each job someone can start from a page.
-JOB_LABELS = {"generate_invoices": "Invoice run", "daily_credential_scan": "Credential scan"}
-
-
 def describe_job(job_id: str) -> dict:
     """A started job for its page: what it is, who started it and when, and how it ended if it has.
 
@@ -186,8 +191,9 @@ def _described(record: JobRecord) -> dict:
         body = _status_of(record)
     except (NotFound, ServiceUnavailable) as exc:
         body = {"id": record.id, "status": "unknown", "error": exc.message}
-    return {**body, "name": record.name, "label": JOB_LABELS.get(record.name, record.name),
-            "created_at": record.created_at, "started_by_id": record.started_by_id}
+    label = _LABELS.get(record.name) or record.name.replace("_", " ").capitalize()
+    return {**body, "name": record.name, "label": label, "created_at": record.created_at,
+            "started_by_id": record.started_by_id}
 
 
 def init_jobs(app) -> None:

@@ -19,6 +19,7 @@ def test_a_queued_invoice_run_leads_to_its_page_which_shows_how_it_ended(app, br
         job_url = queued.request.path
         workers.wait(workers.start_worker(redis_url))
         page = billing.get(job_url).data.decode()
+        assert "<h1>Invoice run</h1>" in page
         assert "badge-finished" in page and "Nothing new to bill." in page
         run_page = billing.get("/invoices/run").data.decode()
     assert "Recent runs" in run_page and f'href="{job_url}"' in run_page

@@ -69,7 +69,7 @@ def test_a_message_that_cannot_be_built_is_failed_with_the_reason_and_the_next_o
     assert "linefeed or carriage return" in fresh(injected).last_error
 
     page = browser("credentialing").get("/outbox").data.decode()
-    assert page.count("cannot be built") == 3
+    assert page.count("cannot be built: ") == 3
 
 
 def test_a_refused_message_waits_longer_before_each_retry_and_is_delivered_once(app):
