@@ -3,11 +3,12 @@
 from decimal import Decimal
 
 from flask import flash
-from wtforms import DateField, DecimalField, StringField, TextAreaField
+from wtforms import DateField, DecimalField, EmailField, StringField, TextAreaField
 from wtforms.validators import ValidationError
 
 from agency.core.bounds import MAX_AMOUNT, check_day
 from agency.core.errors import DomainError
+from agency.core.text import check_line, email_address
 
 
 class DayField(DateField):
@@ -30,6 +31,27 @@ class NumberField(DecimalField):
             raise ValidationError(f"Enter a number below {MAX_AMOUNT:,}.")
 
 
+class LineField(StringField):
+    """One line of text (a name, a title, a reference): the rule of core.text, beside the field."""
+
+    def pre_validate(self, form):
+        try:
+            check_line(self.data or "")
+        except ValueError as exc:
+            raise ValidationError(f"Must {str(exc).removeprefix('must ')}.") from None
+
+
+class EmailAddressField(EmailField):
+    """An email address, checked by the same function the services normalise it with."""
+
+    def pre_validate(self, form):
+        if self.data:
+            try:
+                email_address(self.data)
+            except ValueError as exc:
+                raise ValidationError(str(exc)) from None
+
+
 class _ListAsText:
     """A list the model keeps, edited as text: render turns the model's list into that text.
 
@@ -45,7 +67,7 @@ class _ListAsText:
         super().process_data(self.render(value) if value is not None and not isinstance(value, str) else value)
 
 
-class ListInput(_ListAsText, StringField):
+class ListInput(_ListAsText, LineField):
     pass
 
 
