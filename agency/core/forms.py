@@ -7,6 +7,7 @@ from wtforms import DateField, DecimalField, EmailField, StringField, TextAreaFi
 from wtforms.validators import ValidationError
 
 from agency.core.bounds import MAX_AMOUNT, check_day
+from agency.core.csvimport import decode
 from agency.core.errors import DomainError
 from agency.core.text import check_line, email_address
 
@@ -101,7 +102,7 @@ def read_text_upload(field, limit_mb: int) -> str | None:
     """An uploaded CSV as text, or None with the reason beside the field.
 
     Reads one byte past the cap so an oversized file is refused without being
-    held in memory whole; the BOM that spreadsheet programs write is dropped.
+    held in memory whole; the import itself (core.csvimport) refuses what is not a CSV.
     """
     limit = limit_mb * 1024 * 1024
     raw = field.data.read(limit + 1)
@@ -109,13 +110,10 @@ def read_text_upload(field, limit_mb: int) -> str | None:
         field.errors = [f"the file is larger than {limit_mb} MB; split it"]
         return None
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = None
-    if text is None or "\x00" in text:
-        field.errors = ["the file is not UTF-8 text"]
+        return decode(raw)
+    except ValueError as exc:
+        field.errors = [str(exc)]
         return None
-    return text
 
 
 def flash_import_report(report, dry_run: bool, imported: str) -> None:

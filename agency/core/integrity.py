@@ -169,6 +169,17 @@ def _holder(table: sa.Table, values: dict) -> int | None:
         sa.select(key).where(*(table.c[name] == value for name, value in values.items())).limit(1))
 
 
+def refuse_taken(obj) -> None:
+    """Refuse a new record, before it is written, whose values another record holds under a unique constraint."""
+    state = sa.inspect(obj)
+    table = state.mapper.local_table
+    for name, columns in _unique_constraints(table):
+        values = {c: state.dict.get(state.mapper.get_property_by_column(table.c[c]).key) for c in columns}
+        if name in UNIQUE and all(v is not None for v in values.values()):
+            if (holder := _holder(table, values)) is not None:
+                raise duplicate(name, values, holder)
+
+
 def refusal(exc: IntegrityError) -> DomainError:
     """The field error that a refused write means; the session is rolled back, so nothing changed."""
     found = violation(exc)
