@@ -147,10 +147,17 @@ def _with_columns(found: Violation) -> Violation:
 # --------------------------------------------------------------------------- turning it into a refusal
 
 
+@sa.event.listens_for(sa.orm.Session, "before_flush")
+def _remember_writes(session, flush_context, instances):
+    # A failed flush leaves session.new empty, and the rollback expires what was dirty: keep hold
+    # of what this flush writes so a refusal can say which values were taken.
+    session.info["integrity.writes"] = list(session.new) + list(session.dirty)
+
+
 def _attempted(table: sa.Table, columns: tuple[str, ...]) -> list[dict]:
-    """The values the session tried to write into table's columns, read before the rollback forgets them."""
+    """The values the failed flush tried to write into table's columns, read before the rollback."""
     attempts = []
-    for obj in list(db.session.new) + list(db.session.dirty):
+    for obj in db.session.info.get("integrity.writes", ()):
         state = sa.inspect(obj)
         if table not in state.mapper.tables:
             continue
@@ -184,6 +191,7 @@ def refusal(exc: IntegrityError) -> DomainError:
     """The field error that a refused write means; the session is rolled back, so nothing changed."""
     found = violation(exc)
     attempts = _attempted(found.table, found.columns) if found.kind == "unique" and found.table is not None else []
+    db.session.info.pop("integrity.writes", None)
     db.session.rollback()
     if found.kind == "unique" and found.name in UNIQUE:
         for values in attempts:

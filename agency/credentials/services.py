@@ -152,7 +152,7 @@ def refuse_duplicate_license(values: dict, license: License | None = None) -> No
     query = sa.select(License.id).where(
         License.state == values["state"],
         License.license_type == values["license_type"],
-        sa.func.upper(License.number) == (values["number"] or "").upper(),
+        sa.func.upper(License.number) == sa.func.upper(values["number"] or ""),
     )
     if license is not None:
         query = query.where(License.id != license.id)

@@ -46,7 +46,7 @@ def _check_facility(values: dict, facility: Facility | None) -> dict:
         raise ValidationError.on("payers", "a facility that bills insurance needs its payers")
     name = values.get("name")
     if name:
-        query = sa.select(Facility.id).where(sa.func.lower(Facility.name) == name.lower())
+        query = sa.select(Facility.id).where(sa.func.lower(Facility.name) == sa.func.lower(name))
         if facility is not None:
             query = query.where(Facility.id != facility.id)
         if holder := db.session.scalar(query):
