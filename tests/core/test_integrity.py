@@ -1,5 +1,7 @@
 """Every unique constraint in the schema, tripped, is a 409 that names the field and the record holding it."""
 
+import string
+
 import pytest
 import sqlalchemy as sa
 
@@ -21,8 +23,9 @@ def unique_constraints():
 def test_every_unique_constraint_in_the_schema_says_what_it_means(app):
     names = {name for _, name, _ in unique_constraints()}
     assert names and names == set(UNIQUE), names ^ set(UNIQUE)
-    for table, name, columns in unique_constraints():
-        assert UNIQUE[name].field, name
+    for _, name, columns in unique_constraints():
+        named = {field for _, field, _, _ in string.Formatter().parse(UNIQUE[name].says) if field}
+        assert UNIQUE[name].field and named <= set(columns), (name, named - set(columns))
 
 
 def _model(table):
