@@ -9,6 +9,7 @@ from wtforms.validators import ValidationError
 from agency.core.bounds import MAX_AMOUNT, check_day
 from agency.core.csvimport import decode
 from agency.core.errors import DomainError
+from agency.core.errors import ValidationError as DomainValidationError
 from agency.core.text import check_line, email_address
 
 
@@ -77,11 +78,18 @@ class ListTextArea(_ListAsText, TextAreaField):
 
 
 def form_values(form, names) -> dict:
-    """The named fields' data, with blank text as None so services see one empty value."""
+    """The named fields' data, with blank text as None so services see one empty value.
+
+    Text outside a text area is one line (a form that predates LineField still gets the rule).
+    """
     values = {}
     for name in names:
         value = form[name].data
         if isinstance(value, str):
+            try:
+                check_line(value, multiline=isinstance(form[name], TextAreaField))
+            except ValueError as exc:
+                raise DomainValidationError.on(name, str(exc)) from None
             value = value.strip() or None
         values[name] = value
     return values
