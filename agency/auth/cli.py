@@ -3,13 +3,12 @@
 import secrets
 
 import click
-from flask.cli import AppGroup
 
 from agency.auth import services
-from agency.core.errors import DomainError
+from agency.core.errors import CommandGroup
 from agency.core.permissions import ROLES
 
-users_cli = AppGroup("users", help="Manage users and their API tokens.")
+users_cli = CommandGroup("users", help="Manage users and their API tokens.")
 
 
 @users_cli.command("create")
@@ -24,10 +23,7 @@ def create(email, role, facility_id, password, name):
     """Create a user with a role."""
     generated = password is None
     password = password or secrets.token_urlsafe(12)
-    try:
-        user = services.create_user(email, role, password, facility_id=facility_id, name=name)
-    except DomainError as exc:
-        raise click.ClickException(exc.message) from None
+    user = services.create_user(email, role, password, facility_id=facility_id, name=name)
     click.echo(f"Created {user.email} ({user.role}).")
     if generated:
         click.echo(f"Password: {password}")
@@ -37,10 +33,7 @@ def create(email, role, facility_id, password, name):
 @click.argument("email")
 def token(email):
     """Make a new API token for a user and print it alone on the last line."""
-    try:
-        user = services.user_by_email(email)
-    except DomainError as exc:
-        raise click.ClickException(exc.message) from None
+    user = services.user_by_email(email)
     value = services.issue_token(user)
     click.echo(f"New API token for {user.email} (shown once; store it safely):")
     click.echo(value)

@@ -3,31 +3,26 @@
 import secrets
 
 import sqlalchemy as sa
-from email_validator import EmailNotValidError, validate_email
 
 from agency.auth.models import ApiToken, User, hash_token
 from agency.core import audit
 from agency.core.bounds import MAX_ID
 from agency.core.dates import utcnow
 from agency.core.errors import Conflict, NotFound, ValidationError
+from agency.core.integrity import commit_or_conflict, duplicate
 from agency.core.permissions import ROLES
+from agency.core.text import check_text, email_address, normalise_email
 from agency.extensions import db
 from agency.facilities.models import Facility
 
 MIN_PASSWORD = 10
 
 
-def normalise_email(email: str) -> str:
-    try:
-        return validate_email(email or "", check_deliverability=False).normalized.lower()
-    except EmailNotValidError as exc:
-        raise ValidationError.on("email", str(exc)) from None
-
-
 def create_user(email: str, role: str, password: str, *, facility_id: int | None = None,
                 name: str = "", actor=None) -> User:
     """Create a user with a hashed password; a facility contact needs its facility."""
     email = normalise_email(email)
+    check_text(User, {"name": name})
     if role not in ROLES:
         raise ValidationError.on("role", f"must be one of {', '.join(ROLES)}")
     if (role == "facility") != (facility_id is not None):
@@ -38,19 +33,19 @@ def create_user(email: str, role: str, password: str, *, facility_id: int | None
         raise ValidationError.on("facility_id", f"no facility with id {facility_id}")
     if len(password or "") < MIN_PASSWORD:
         raise ValidationError.on("password", f"must be at least {MIN_PASSWORD} characters")
-    if db.session.scalar(sa.select(User.id).where(User.email == email)):
-        raise Conflict(f"a user with email {email} already exists", {"email": ["already in use"]})
+    if holder := db.session.scalar(sa.select(User.id).where(User.email == email)):
+        raise duplicate("uq_users_email", {"email": email}, holder)
     user = User(email=email, role=role, facility_id=facility_id, name=name)
     user.set_password(password)
     db.session.add(user)
     audit.record("create", user, f"user {email} ({role})", actor=actor)
-    db.session.commit()
+    commit_or_conflict()
     return user
 
 
 def authenticate(email: str, password: str) -> User | None:
     """The active user with these credentials, or None (same answer for any failure)."""
-    user = db.session.scalar(sa.select(User).where(User.email == (email or "").strip().lower()))
+    user = _by_email(email)
     if user is None or not user.active or not user.check_password(password or ""):
         return None
     user.last_login_at = utcnow()
@@ -59,8 +54,17 @@ def authenticate(email: str, password: str) -> User | None:
     return user
 
 
+def _by_email(email: str) -> User | None:
+    """The user an address names, compared in the form addresses are kept in."""
+    try:
+        email = email_address(email)
+    except ValueError:
+        return None  # no user has an address that is not one
+    return db.session.scalar(sa.select(User).where(User.email == email))
+
+
 def user_by_email(email: str) -> User:
-    user = db.session.scalar(sa.select(User).where(User.email == (email or "").strip().lower()))
+    user = _by_email(email)
     if user is None:
         raise NotFound(f"no user with email {email}")
     return user

@@ -3,9 +3,10 @@
 import json
 
 import click
-from flask.cli import AppGroup
 
-billing_cli = AppGroup("billing", help="Invoice runs and dunning.")
+from agency.core.errors import CommandGroup
+
+billing_cli = CommandGroup("billing", help="Invoice runs and dunning.")
 
 
 @billing_cli.command("invoice")

@@ -1,8 +1,6 @@
 """Timesheet entries: recorded per placement and day, approved or rejected, then invoiced."""
 
-import csv
-import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -10,10 +8,12 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from agency.billing.models import TimesheetEntry
-from agency.core import audit
+from agency.core import audit, csvimport
 from agency.core.bounds import parse_id
+from agency.core.csvimport import CsvLayout, run_import
 from agency.core.dates import parse_iso_date, today, utcnow
 from agency.core.errors import Conflict, NotFound, ValidationError
+from agency.core.integrity import refuse_taken
 from agency.core.money import parse_decimal
 from agency.core.permissions import facility_scope
 from agency.extensions import db
@@ -159,17 +159,12 @@ def decide(entries: list[TimesheetEntry], approve: bool, actor, reason: str | No
 # ----------------------------------------------------------------------------- CSV import
 
 CSV_COLUMNS = ("placement_id", "work_date", "direct_care_hours", "supervision_hours", "travel_miles")
+CSV_LAYOUT = CsvLayout(CSV_COLUMNS, ("placement_id", "work_date"))
 
 
 @dataclass
-class ImportReport:
-    rows: int = 0
-    errors: list[tuple[int, str]] = field(default_factory=list)
+class ImportReport(csvimport.ImportReport):
     imported: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
 
 
 def _parse_row(row: dict) -> dict:
@@ -194,51 +189,25 @@ def _parse_row(row: dict) -> dict:
 def import_csv(text: str, actor=None, *, dry_run: bool = True) -> ImportReport:
     """Check every row of a timesheet CSV; import them all only if every row is good.
 
-    Rows are checked against the database and against each other (a day
-    cannot appear twice), and all are written in one transaction.
+    Each row is checked as one entry typed on the page, with the file's earlier rows
+    already recorded (so a day cannot appear twice, nor pass 24 hours), and all are
+    written in one transaction.
     """
     report = ImportReport()
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in ("placement_id", "work_date") if c not in (reader.fieldnames or [])]
-    if missing:
-        report.errors.append(
-            (1, f"missing column(s): {', '.join(missing)}; expected {', '.join(CSV_COLUMNS)}"))
-        return report
-    seen: dict[tuple[int, date], int] = {}
-    day_hours: dict[tuple[int, date], Decimal] = {}
-    parsed = []
-    for line_number, row in enumerate(reader, start=2):
-        report.rows += 1
-        try:
-            values = _parse_row(row)
-            placement = _check(values, None)
-            key = (values["placement_id"], values["work_date"])
-            therapist_day = (placement.therapist_id, values["work_date"])
-            if therapist_day not in day_hours:
-                day_hours[therapist_day] = recorded_hours(*therapist_day)
-            day_hours[therapist_day] += values["direct_care_hours"] + values["supervision_hours"]
-            if day_hours[therapist_day] > DAY_LIMIT:
-                raise ValidationError("with the file's other rows, more than 24 hours on that day")
-            if key in seen:
-                raise ValidationError(f"same placement and day as line {seen[key]}")
-            seen[key] = line_number
-            if db.session.scalar(sa.select(TimesheetEntry.id).where(
-                    TimesheetEntry.placement_id == key[0], TimesheetEntry.work_date == key[1])):
-                raise ValidationError("an entry for this placement and day already exists")
-            parsed.append(values)
-        except ValidationError as exc:
-            report.errors.append((line_number, exc.message))
-    if report.rows == 0:
-        report.errors.append((1, "the file has no rows"))
-    if dry_run or report.errors:
-        db.session.rollback()
-        return report
-    for values in parsed:
+    entries = []
+
+    def row(cells: dict) -> None:
+        values = _parse_row(cells)
+        _check(values, None)
         entry = TimesheetEntry(**values, created_by_id=getattr(actor, "id", None))
+        refuse_taken(entry)
         db.session.add(entry)
-    db.session.flush()
-    audit.record("create", None, f"imported {len(parsed)} timesheet entries from CSV", actor=actor,
-                 object_type="timesheet_import")
-    db.session.commit()
-    report.imported = len(parsed)
-    return report
+        db.session.flush()
+        entries.append(entry)
+
+    def finish():
+        report.imported = len(entries)
+        audit.record("create", None, f"imported {report.imported} timesheet entries from CSV", actor=actor,
+                     object_type="timesheet_import")
+
+    return run_import(text, CSV_LAYOUT, report, row, finish=finish, dry_run=dry_run)

@@ -21,6 +21,7 @@ from agency.core.money import parse_decimal
 from agency.core.openapi import API_PREFIX, documented
 from agency.core.permissions import public, requires
 from agency.core.states import STATES
+from agency.core.text import check_line, email_address
 
 # --------------------------------------------------------------------------- fields
 
@@ -55,10 +56,15 @@ class Str(Field):
     min_length: int = 0
     pattern: str | None = None
     pattern_message: str = "has the wrong format"
+    # One line unless told: names, titles, references and reasons never need a line break, and in
+    # a mail header one starts a header of its own. Left unset, only long free text (over 500
+    # characters: notes, a CSV body) may span lines.
+    multiline: bool | None = None
 
     def parse(self, value):
         if not isinstance(value, str):
             raise ValueError("must be a string")
+        check_line(value, multiline=self.multiline if self.multiline is not None else self.max_length > 500)
         value = value.strip()
         if len(value) < max(self.min_length, 1 if self.required else 0):
             raise ValueError("must not be empty")
@@ -78,10 +84,7 @@ class Str(Field):
 @dataclass
 class Email(Str):
     def parse(self, value):
-        value = super().parse(value)
-        if value and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
-            raise ValueError("must be an email address")
-        return value.lower()
+        return email_address(super().parse(value))
 
     def json_schema(self):
         return {"type": "string", "format": "email", "maxLength": self.max_length}

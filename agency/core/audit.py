@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from agency.core.constraints import one_of
 from agency.core.dates import utcnow
+from agency.core.integrity import flush_or_conflict
 from agency.extensions import db
 
 ACTIONS = ("create", "update", "delete", "download", "login", "override", "revoke", "verify")
@@ -63,7 +64,8 @@ def record(action: str, obj, summary: str, *, actor=None, changes: dict | None =
         except RuntimeError:
             actor = None
     if obj is not None and getattr(obj, "id", None) is None:
-        db.session.flush()
+        # The flush is where a duplicate first meets the database: it is refused as a field error.
+        flush_or_conflict()
     event = AuditEvent(
         user_id=getattr(actor, "id", None),
         actor_label=getattr(actor, "email", None) or "system",

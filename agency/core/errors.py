@@ -1,6 +1,9 @@
 """Domain errors raised by services, and the pages and JSON shown for them."""
 
+import click
 from flask import jsonify, render_template, request
+from flask.cli import AppGroup
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 
@@ -63,7 +66,22 @@ HTTP_CODES = {
 }
 
 
+class CommandGroup(AppGroup):
+    """A CLI group whose commands end on a refused request with its message and a non-zero exit."""
+
+    def invoke(self, ctx):
+        from agency.core.integrity import refusal
+
+        try:
+            return super().invoke(ctx)
+        except DomainError as exc:
+            raise click.ClickException(exc.message) from None
+        except IntegrityError as exc:
+            raise click.ClickException(refusal(exc).message) from None
+
+
 def init_app(app):
+    from agency.core.integrity import refusal
     from agency.extensions import db
 
     @app.errorhandler(DomainError)
@@ -72,6 +90,11 @@ def init_app(app):
         if wants_json():
             return json_error(exc.status, exc.code, exc.message, exc.fields)
         return render_template("errors/error.html", status=exc.status, message=exc.message), exc.status
+
+    @app.errorhandler(IntegrityError)
+    def integrity_error(exc: IntegrityError):
+        # The last resort: a write no service turned into a refusal is still a 409 naming the field.
+        return domain_error(refusal(exc))
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

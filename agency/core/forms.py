@@ -3,11 +3,14 @@
 from decimal import Decimal
 
 from flask import flash
-from wtforms import DateField, DecimalField, StringField, TextAreaField
+from wtforms import DateField, DecimalField, EmailField, StringField, TextAreaField
 from wtforms.validators import ValidationError
 
 from agency.core.bounds import MAX_AMOUNT, check_day
+from agency.core.csvimport import decode
 from agency.core.errors import DomainError
+from agency.core.errors import ValidationError as DomainValidationError
+from agency.core.text import check_line, email_address
 
 
 class DayField(DateField):
@@ -30,6 +33,27 @@ class NumberField(DecimalField):
             raise ValidationError(f"Enter a number below {MAX_AMOUNT:,}.")
 
 
+class LineField(StringField):
+    """One line of text (a name, a title, a reference): the rule of core.text, beside the field."""
+
+    def pre_validate(self, form):
+        try:
+            check_line(self.data or "")
+        except ValueError as exc:
+            raise ValidationError(f"Must {str(exc).removeprefix('must ')}.") from None
+
+
+class EmailAddressField(EmailField):
+    """An email address, checked by the same function the services normalise it with."""
+
+    def pre_validate(self, form):
+        if self.data:
+            try:
+                email_address(self.data)
+            except ValueError as exc:
+                raise ValidationError(str(exc)) from None
+
+
 class _ListAsText:
     """A list the model keeps, edited as text: render turns the model's list into that text.
 
@@ -45,7 +69,7 @@ class _ListAsText:
         super().process_data(self.render(value) if value is not None and not isinstance(value, str) else value)
 
 
-class ListInput(_ListAsText, StringField):
+class ListInput(_ListAsText, LineField):
     pass
 
 
@@ -54,11 +78,18 @@ class ListTextArea(_ListAsText, TextAreaField):
 
 
 def form_values(form, names) -> dict:
-    """The named fields' data, with blank text as None so services see one empty value."""
+    """The named fields' data, with blank text as None so services see one empty value.
+
+    Text outside a text area is one line (a form that predates LineField still gets the rule).
+    """
     values = {}
     for name in names:
         value = form[name].data
         if isinstance(value, str):
+            try:
+                check_line(value, multiline=isinstance(form[name], TextAreaField))
+            except ValueError as exc:
+                raise DomainValidationError.on(name, str(exc)) from None
             value = value.strip() or None
         values[name] = value
     return values
@@ -79,7 +110,7 @@ def read_text_upload(field, limit_mb: int) -> str | None:
     """An uploaded CSV as text, or None with the reason beside the field.
 
     Reads one byte past the cap so an oversized file is refused without being
-    held in memory whole; the BOM that spreadsheet programs write is dropped.
+    held in memory whole; the import itself (core.csvimport) refuses what is not a CSV.
     """
     limit = limit_mb * 1024 * 1024
     raw = field.data.read(limit + 1)
@@ -87,13 +118,10 @@ def read_text_upload(field, limit_mb: int) -> str | None:
         field.errors = [f"the file is larger than {limit_mb} MB; split it"]
         return None
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = None
-    if text is None or "\x00" in text:
-        field.errors = ["the file is not UTF-8 text"]
+        return decode(raw)
+    except ValueError as exc:
+        field.errors = [str(exc)]
         return None
-    return text
 
 
 def flash_import_report(report, dry_run: bool, imported: str) -> None:

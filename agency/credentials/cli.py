@@ -3,9 +3,10 @@
 import json
 
 import click
-from flask.cli import AppGroup
 
-credentials_cli = AppGroup("credentials", help="Credential scans and CE reference data.")
+from agency.core.errors import CommandGroup
+
+credentials_cli = CommandGroup("credentials", help="Credential scans and CE reference data.")
 
 
 @credentials_cli.command("scan")

@@ -6,17 +6,14 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
-    EmailField,
     IntegerField,
     SelectField,
-    StringField,
     SubmitField,
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
     DataRequired,
-    Email,
     Length,
     NumberRange,
     Optional,
@@ -24,7 +21,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from agency.core.forms import DayField, ListInput, ListTextArea, NumberField
+from agency.core.forms import DayField, EmailAddressField, LineField, ListInput, ListTextArea, NumberField
 from agency.core.states import STATE_CHOICES
 from agency.credentials.models import (
     AVAILABILITY,
@@ -53,14 +50,14 @@ STATE_SELECT = choices(STATE_CHOICES, blank="Choose a state")
 
 
 class TherapistForm(FlaskForm):
-    first_name = StringField("First name", validators=[DataRequired(), Length(max=80)])
-    last_name = StringField("Last name", validators=[DataRequired(), Length(max=80)])
-    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=255)])
-    phone = StringField("Phone", validators=[Optional(), Length(max=30)])
+    first_name = LineField("First name", validators=[DataRequired(), Length(max=80)])
+    last_name = LineField("Last name", validators=[DataRequired(), Length(max=80)])
+    email = EmailAddressField("Email", validators=[DataRequired(), Length(max=255)])
+    phone = LineField("Phone", validators=[Optional(), Length(max=30)])
     discipline = SelectField("Discipline", choices=_choices(DISCIPLINES), validators=[DataRequired()])
-    npi = StringField("NPI", validators=[Optional(), Regexp(r"^[0-9]{10}$", message="NPI is 10 digits")])
+    npi = LineField("NPI", validators=[Optional(), Regexp(r"^[0-9]{10}$", message="NPI is 10 digits")])
     home_state = SelectField("Home state", choices=STATE_SELECT, validators=[DataRequired()])
-    caqh_id = StringField("CAQH ProView ID", validators=[Optional(), Length(max=20)])
+    caqh_id = LineField("CAQH ProView ID", validators=[Optional(), Length(max=20)])
     caqh_attested_on = DayField("Last CAQH attestation", validators=[Optional()])
     status = SelectField("Status", choices=_choices(THERAPIST_STATUSES))
     specialties = ListInput("Specialties", validators=[Optional(), Length(max=500)], render=", ".join,
@@ -79,7 +76,7 @@ class TherapistForm(FlaskForm):
 class LicenseForm(FlaskForm):
     state = SelectField("State", choices=STATE_SELECT, validators=[DataRequired()])
     license_type = SelectField("License type", choices=_choices(LICENSE_TYPES))
-    number = StringField("License number", validators=[DataRequired(), Length(max=40)])
+    number = LineField("License number", validators=[DataRequired(), Length(max=40)])
     kind = SelectField("Kind", choices=_choices(LICENSE_KINDS))
     home_license_id = SelectField("Home-state license (compact privileges only)", coerce=str,
                                   choices=[], validate_choice=False)
@@ -92,7 +89,7 @@ class LicenseForm(FlaskForm):
 
 class VerifyForm(FlaskForm):
     verified_on = DayField("Verified on", validators=[DataRequired()])
-    verification_source = StringField(
+    verification_source = LineField(
         "Primary source", validators=[DataRequired(), Length(max=255)],
         description="e.g. the state board's online license lookup",
     )
@@ -100,8 +97,8 @@ class VerifyForm(FlaskForm):
 
 
 class CERecordForm(FlaskForm):
-    title = StringField("Course title", validators=[DataRequired(), Length(max=200)])
-    provider = StringField("Provider", validators=[DataRequired(), Length(max=200)])
+    title = LineField("Course title", validators=[DataRequired(), Length(max=200)])
+    provider = LineField("Provider", validators=[DataRequired(), Length(max=200)])
     hours = NumberField("Hours", places=2, validators=[DataRequired(), NumberRange(min=0.25, max=100)])
     topic = SelectField("Topic", choices=_choices(CE_TOPICS))
     completed_on = DayField("Completed on", validators=[DataRequired()])
@@ -113,7 +110,7 @@ class CERecordForm(FlaskForm):
 
 
 class PanelForm(FlaskForm):
-    payer = StringField("Payer", validators=[DataRequired(), Length(max=120)])
+    payer = LineField("Payer", validators=[DataRequired(), Length(max=120)])
     status = SelectField("Status", choices=_choices(PANEL_STATUSES))
     submitted_on = DayField("Submitted on", validators=[Optional()])
     effective_on = DayField("Effective on", validators=[Optional()])

@@ -15,8 +15,9 @@ import sqlalchemy as sa
 from agency.core import audit
 from agency.core.dates import today
 from agency.core.errors import Conflict, NotFound, ValidationError
-from agency.core.persistence import commit_or_conflict
+from agency.core.integrity import commit_or_conflict, duplicate
 from agency.core.states import npi_is_valid
+from agency.core.text import check_text, normalise_email
 from agency.credentials.models import (
     CERecord,
     CERule,
@@ -47,46 +48,61 @@ def get_or_404(model, object_id: int):
 # ----------------------------------------------------------------------------- therapists
 
 
-def _check_therapist(values: dict, therapist: Therapist | None) -> None:
+def check_therapist(values: dict, therapist: Therapist | None) -> dict:
+    """The therapist's values as kept (email normalised), or the first rule they break.
+
+    The pages, the API and the roster import all come through here.
+    """
+    values = dict(values)
+    if values.get("email") is not None:
+        values["email"] = normalise_email(values["email"])
+    check_text(Therapist, values)
     npi = values.get("npi")
     if npi and not npi_is_valid(npi):
         raise ValidationError.on("npi", "is not a valid NPI: 10 digits with a correct check digit")
     attested = values.get("caqh_attested_on")
     if attested and attested > today():
         raise ValidationError.on("caqh_attested_on", "cannot be in the future")
-    for key, label in (("email", "email"), ("npi", "NPI")):
+    # Emails are kept lower-case; lower() also finds an address saved as typed before that rule.
+    for key, column in (("email", sa.func.lower(Therapist.email)), ("npi", Therapist.npi)):
         value = values.get(key)
         if not value:
             continue
-        query = sa.select(Therapist.id).where(getattr(Therapist, key) == value)
+        query = sa.select(Therapist.id).where(column == value)
         if therapist is not None:
             query = query.where(Therapist.id != therapist.id)
-        if db.session.scalar(query):
-            raise Conflict(f"another therapist already has this {label}", {key: ["already in use"]})
+        if holder := db.session.scalar(query):
+            raise duplicate(f"uq_therapists_{key}", {key: value}, holder)
+    return values
 
 
 def create_therapist(values: dict, actor=None) -> Therapist:
     """Add a therapist to the roster."""
-    _check_therapist(values, None)
+    values = check_therapist(values, None)
     therapist = Therapist(**values)
     db.session.add(therapist)
     audit.record("create", therapist, f"therapist {therapist.full_name}", actor=actor)
-    commit_or_conflict("another therapist already has this email or NPI")
+    commit_or_conflict()
     return therapist
 
 
 def update_therapist(therapist: Therapist, values: dict, actor=None) -> Therapist:
     """Change a therapist's profile; only the given fields change."""
-    _check_therapist(values, therapist)
+    values = check_therapist(values, therapist)
     _apply(therapist, values, f"therapist {therapist.full_name}", actor)
-    commit_or_conflict("another therapist already has this email or NPI")
+    commit_or_conflict()
     return therapist
 
 
 # ----------------------------------------------------------------------------- licenses
 
 
-def _check_license(values: dict, therapist: Therapist, license: License | None) -> None:
+def check_license(values: dict, therapist: Therapist, license: License | None) -> None:
+    """Refuse a license the rules do not allow: dates, a compact privilege's home license, a duplicate.
+
+    The pages, the API and the roster import all come through here.
+    """
+    check_text(License, values)
     merged = {
         key: values.get(key, getattr(license, key, None))
         for key in ("state", "license_type", "number", "kind", "issued_on", "expires_on",
@@ -125,20 +141,23 @@ def _check_license(values: dict, therapist: Therapist, license: License | None) 
         raise ValidationError.on(
             "home_license_id", "only a compact privilege rests on a home-state license"
         )
-    # Boards print numbers in either case; "aud-1" is the same license as "AUD-1".
-    duplicate = sa.select(License.id).where(
-        License.state == merged["state"],
-        License.license_type == merged["license_type"],
-        sa.func.upper(License.number) == (merged["number"] or "").upper(),
+    refuse_duplicate_license(merged, license)
+
+
+def refuse_duplicate_license(values: dict, license: License | None = None) -> None:
+    """One state, license type and number is one license, whatever the number's case.
+
+    Boards print numbers in either case; "aud-1" is the same license as "AUD-1".
+    """
+    query = sa.select(License.id).where(
+        License.state == values["state"],
+        License.license_type == values["license_type"],
+        sa.func.upper(License.number) == sa.func.upper(values["number"] or ""),
     )
     if license is not None:
-        duplicate = duplicate.where(License.id != license.id)
-    if db.session.scalar(duplicate):
-        raise Conflict(
-            f"a {merged['state']} {merged['license_type']} license number {merged['number']} "
-            "is already on file",
-            {"number": ["a license with this state, type and number is already on file"]},
-        )
+        query = query.where(License.id != license.id)
+    if holder := db.session.scalar(query):
+        raise duplicate("uq_licenses_state_license_type_number", values, holder)
 
 
 def add_license(therapist: Therapist, values: dict, actor=None) -> License:
@@ -146,7 +165,7 @@ def add_license(therapist: Therapist, values: dict, actor=None) -> License:
     values = {"kind": "state_license", **values}
     if values["kind"] != "compact_privilege":
         values.setdefault("home_license_id", None)
-    _check_license(values, therapist, None)
+    check_license(values, therapist, None)
     license = License(therapist=therapist, **values)
     db.session.add(license)
     audit.record(
@@ -154,20 +173,20 @@ def add_license(therapist: Therapist, values: dict, actor=None) -> License:
         f"{license.state} {license.license_type} {license.number} for {therapist.full_name}",
         actor=actor,
     )
-    commit_or_conflict("this license is already on file", {"number": ["duplicate"]})
+    commit_or_conflict()
     return license
 
 
 def update_license(license: License, values: dict, actor=None) -> License:
     """Change a license, e.g. a renewal's new expiry date."""
-    _check_license(values, license.therapist, license)
+    check_license(values, license.therapist, license)
     reshaped = {key for key in ("state", "license_type", "kind") if key in values
                 and values[key] != getattr(license, key)}
     if reshaped and db.session.scalar(sa.select(License.id).where(License.home_license_id == license.id).limit(1)):
         raise Conflict(f"compact privileges rest on this license; its {', '.join(sorted(reshaped))} "
                        "cannot change while they do")
     _apply(license, values, f"{license.state} {license.license_type} {license.number}", actor)
-    commit_or_conflict("this license is already on file", {"number": ["duplicate"]})
+    commit_or_conflict()
     return license
 
 
@@ -177,6 +196,7 @@ def verify_license(license: License, verified_on: date, source: str, actor) -> L
         raise ValidationError.on("verified_on", "cannot be in the future")
     if not source or not source.strip():
         raise ValidationError.on("verification_source", "say where the license was verified")
+    check_text(License, {"verification_source": source})
     license.verified_on = verified_on
     license.verified_by_id = getattr(actor, "id", None)
     license.verification_source = source.strip()
@@ -206,6 +226,7 @@ def delete_license(license: License, actor=None) -> None:
 
 
 def _check_ce(values: dict) -> None:
+    check_text(CERecord, values)
     completed = values.get("completed_on")
     if completed and completed > today():
         raise ValidationError.on("completed_on", "cannot be in the future")
@@ -254,6 +275,7 @@ def _check_panel(values: dict, therapist: Therapist, panel: PanelEnrollment | No
         key: values.get(key, getattr(panel, key, None))
         for key in ("payer", "status", "submitted_on", "effective_on")
     }
+    check_text(PanelEnrollment, values)
     status = merged["status"] or "not_started"
     for needed in PANEL_STATUS_NEEDS.get(status, ()):
         if merged[needed] is None:
@@ -262,14 +284,13 @@ def _check_panel(values: dict, therapist: Therapist, panel: PanelEnrollment | No
         raise ValidationError.on("submitted_on", "cannot be in the future")
     if merged["effective_on"] and merged["submitted_on"] and merged["effective_on"] < merged["submitted_on"]:
         raise ValidationError.on("effective_on", "must not be before submitted_on")
-    duplicate = sa.select(PanelEnrollment.id).where(
+    query = sa.select(PanelEnrollment.id).where(
         PanelEnrollment.therapist_id == therapist.id, PanelEnrollment.payer == merged["payer"]
     )
     if panel is not None:
-        duplicate = duplicate.where(PanelEnrollment.id != panel.id)
-    if db.session.scalar(duplicate):
-        raise Conflict(f"{therapist.full_name} already has an enrollment with {merged['payer']}",
-                       {"payer": ["already enrolled"]})
+        query = query.where(PanelEnrollment.id != panel.id)
+    if holder := db.session.scalar(query):
+        raise duplicate("uq_panel_enrollments_therapist_id_payer", merged, holder)
 
 
 def add_panel(therapist: Therapist, values: dict, actor=None) -> PanelEnrollment:
@@ -278,7 +299,7 @@ def add_panel(therapist: Therapist, values: dict, actor=None) -> PanelEnrollment
     panel = PanelEnrollment(therapist=therapist, **values)
     db.session.add(panel)
     audit.record("create", panel, f"{panel.payer} panel for {therapist.full_name}", actor=actor)
-    commit_or_conflict("this payer enrollment already exists", {"payer": ["already enrolled"]})
+    commit_or_conflict()
     return panel
 
 
@@ -286,7 +307,7 @@ def update_panel(panel: PanelEnrollment, values: dict, actor=None) -> PanelEnrol
     """Move an enrollment along its pipeline or change its dates."""
     _check_panel(values, panel.therapist, panel)
     _apply(panel, values, f"{panel.payer} panel for {panel.therapist.full_name}", actor)
-    commit_or_conflict("this payer enrollment already exists", {"payer": ["already enrolled"]})
+    commit_or_conflict()
     return panel
 
 
@@ -297,15 +318,14 @@ def save_ce_rule(rule: CERule | None, values: dict, topics: dict[str, Decimal], 
     """Create or edit a state's CE rule for a license type, with its mandatory topic hours."""
     if sum(topics.values(), Decimal(0)) > values.get("hours_required", rule and rule.hours_required):
         raise ValidationError.on("topics", "mandatory topic hours exceed the hours required")
-    duplicate = sa.select(CERule.id).where(
-        CERule.state == values.get("state", rule and rule.state),
-        CERule.license_type == values.get("license_type", rule and rule.license_type),
-    )
+    check_text(CERule, values)
+    key = {"state": values.get("state", rule and rule.state),
+           "license_type": values.get("license_type", rule and rule.license_type)}
+    query = sa.select(CERule.id).where(CERule.state == key["state"], CERule.license_type == key["license_type"])
     if rule is not None:
-        duplicate = duplicate.where(CERule.id != rule.id)
-    if db.session.scalar(duplicate):
-        raise Conflict("a CE rule for this state and license type exists",
-                       {"license_type": ["already has a rule in this state"]})
+        query = query.where(CERule.id != rule.id)
+    if holder := db.session.scalar(query):
+        raise duplicate("uq_ce_rules_state_license_type", key, holder)
     if rule is None:
         rule = CERule(**values)
         db.session.add(rule)
@@ -328,7 +348,7 @@ def save_ce_rule(rule: CERule | None, values: dict, topics: dict[str, Decimal], 
     audit.record(action, rule, f"CE rule {rule.state} {rule.license_type}: {rule.hours_required} h "
                  f"per {rule.cycle_months} months", actor=actor,
                  changes={"topics": {t: str(h) for t, h in topics.items()}})
-    commit_or_conflict("a CE rule for this state and license type exists")
+    commit_or_conflict()
     return rule
 
 

@@ -3,20 +3,18 @@
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    EmailField,
     FieldList,
     Form,
     FormField,
     IntegerField,
     SelectField,
     SelectMultipleField,
-    StringField,
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from agency.core.forms import DayField, ListTextArea, NumberField
+from agency.core.forms import DayField, EmailAddressField, LineField, ListTextArea, NumberField
 from agency.credentials.forms import STATE_SELECT, _choices, choices
 from agency.credentials.models import DISCIPLINES, DOC_TYPES
 from agency.facilities.models import (
@@ -29,18 +27,18 @@ from agency.facilities.models import (
 
 
 class FacilityForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    name = LineField("Name", validators=[DataRequired(), Length(max=200)])
     facility_type = SelectField("Type", choices=choices(FACILITY_TYPE_LABELS.items()))
-    address_line1 = StringField("Address", validators=[Optional(), Length(max=200)])
-    address_line2 = StringField("Address line 2", validators=[Optional(), Length(max=200)])
-    city = StringField("City", validators=[Optional(), Length(max=100)])
+    address_line1 = LineField("Address", validators=[Optional(), Length(max=200)])
+    address_line2 = LineField("Address line 2", validators=[Optional(), Length(max=200)])
+    city = LineField("City", validators=[Optional(), Length(max=100)])
     state = SelectField("State", choices=STATE_SELECT, validators=[DataRequired()])
-    postal_code = StringField("ZIP code", validators=[Optional(), Length(max=10)])
+    postal_code = LineField("ZIP code", validators=[Optional(), Length(max=10)])
     funding = SelectField("Funding", choices=_choices(FUNDING))
     payment_terms_days = IntegerField("Payment terms (days)", default=30,
                                       validators=[DataRequired(), NumberRange(0, 365)])
     invoice_schedule = SelectField("Invoice schedule", choices=_choices(INVOICE_SCHEDULES))
-    billing_email = EmailField("Billing email", validators=[Optional(), Email(), Length(max=255)])
+    billing_email = EmailAddressField("Billing email", validators=[Optional(), Length(max=255)])
     bills_insurance = BooleanField("Bills insurance for our therapists' services")
     payers = ListTextArea("Payers", validators=[Optional(), Length(max=2000)], render="\n".join,
                           description="One payer per line, e.g. Aetna")
@@ -60,9 +58,9 @@ class FacilityForm(FlaskForm):
 
 class ContactForm(FlaskForm):
     role = SelectField("Role", choices=_choices(CONTACT_ROLES))
-    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
-    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=255)])
-    phone = StringField("Phone", validators=[Optional(), Length(max=30)])
+    name = LineField("Name", validators=[DataRequired(), Length(max=120)])
+    email = EmailAddressField("Email", validators=[DataRequired(), Length(max=255)])
+    phone = LineField("Phone", validators=[Optional(), Length(max=30)])
     submit = SubmitField("Add contact")
 
     FIELDS = ("role", "name", "email", "phone")

@@ -8,7 +8,8 @@ from sqlalchemy.orm import joinedload
 
 from agency.core import audit
 from agency.core.errors import Conflict, NotFound, ValidationError
-from agency.core.persistence import commit_or_conflict
+from agency.core.integrity import commit_or_conflict, duplicate
+from agency.core.text import check_text, normalise_email
 from agency.credentials.models import DISCIPLINES, DOC_TYPES
 from agency.extensions import db
 from agency.facilities.models import RATE_ITEMS, Facility, FacilityContact, Rate, RateCard
@@ -28,7 +29,11 @@ def get_facility(facility_id: int) -> Facility:
     return facility
 
 
-def _check_facility(values: dict, facility: Facility | None) -> None:
+def _check_facility(values: dict, facility: Facility | None) -> dict:
+    values = dict(values)
+    if values.get("billing_email") is not None:
+        values["billing_email"] = normalise_email(values["billing_email"], "billing_email")
+    check_text(Facility, values)
     for doc_type in values.get("required_documents") or []:
         if doc_type not in DOC_TYPES:
             raise ValidationError.on("required_documents", f"{doc_type!r} is not a document type")
@@ -41,43 +46,46 @@ def _check_facility(values: dict, facility: Facility | None) -> None:
         raise ValidationError.on("payers", "a facility that bills insurance needs its payers")
     name = values.get("name")
     if name:
-        duplicate = sa.select(Facility.id).where(sa.func.lower(Facility.name) == name.lower())
+        query = sa.select(Facility.id).where(sa.func.lower(Facility.name) == sa.func.lower(name))
         if facility is not None:
-            duplicate = duplicate.where(Facility.id != facility.id)
-        if db.session.scalar(duplicate):
-            raise Conflict(f"a facility named {name} already exists", {"name": ["already in use"]})
+            query = query.where(Facility.id != facility.id)
+        if holder := db.session.scalar(query):
+            raise duplicate("uq_facilities_name", {"name": name}, holder)
+    return values
 
 
 def create_facility(values: dict, actor=None) -> Facility:
     """Add a facility the agency staffs."""
     values = {k: v for k, v in values.items() if v is not None or k not in ("payers", "required_documents")}
-    _check_facility(values, None)
+    values = _check_facility(values, None)
     facility = Facility(**values)
     db.session.add(facility)
     audit.record("create", facility, f"facility {facility.name}", actor=actor)
-    commit_or_conflict("a facility with this name already exists", {"name": ["already in use"]})
+    commit_or_conflict()
     return facility
 
 
 def update_facility(facility: Facility, values: dict, actor=None) -> Facility:
     """Change a facility's details; only the given fields change."""
-    _check_facility(values, facility)
+    values = _check_facility(values, facility)
     changes = audit.diff(facility, values)
     for key, value in values.items():
         setattr(facility, key, value)
     if changes:
         audit.record("update", facility, f"facility {facility.name}", actor=actor, changes=changes)
-    commit_or_conflict("a facility with this name already exists", {"name": ["already in use"]})
+    commit_or_conflict()
     return facility
 
 
 def add_contact(facility: Facility, values: dict, actor=None) -> FacilityContact:
     """Add a person at the facility, by role (clinical director, HR, compliance, billing)."""
+    values = {**values, "email": normalise_email(values.get("email"))}
+    check_text(FacilityContact, values)
     contact = FacilityContact(facility=facility, **values)
     db.session.add(contact)
     audit.record("create", contact, f"{contact.role} contact {contact.name} at {facility.name}",
                  actor=actor)
-    commit_or_conflict("this contact is already listed for that role", {"email": ["duplicate"]})
+    commit_or_conflict()
     return contact
 
 
@@ -177,7 +185,7 @@ def save_rate_card(facility: Facility, card: RateCard | None, values: dict, rate
         changes={"rates": {f"{r['item']}/{r['discipline']}": str(r["amount"]) for r in rates}}
         if rates is not None else None,
     )
-    commit_or_conflict("this rate card clashes with another one")
+    commit_or_conflict()
     return card
 
 
