@@ -25,7 +25,7 @@ from tests.billing import scenario
 from tests.ledger import assert_ledger_sound
 from tests.placement_factories_rules import finish_checklist
 
-ROUNDS = 20
+ROUNDS = 15
 FIRST_DAY = date(2026, 9, 1)
 TODAY = "2026-11-25"
 
