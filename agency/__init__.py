@@ -9,7 +9,6 @@ from pathlib import Path
 from flask import Flask
 
 from agency.core.bounds import IdConverter, refuse_nul_characters
-from agency.core.persistence import SQLITE_BUSY_SECONDS
 from agency.extensions import csrf, db, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -126,7 +125,8 @@ def _configure(app: Flask, overrides: dict) -> None:
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
     if url.startswith("sqlite"):
         # A writer waits for another's write lock instead of failing at once with "database is locked".
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"] = {"timeout": SQLITE_BUSY_SECONDS}
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"] = {
+            "timeout": float(app.config["DATABASE_BUSY_TIMEOUT"])}
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_UPLOAD_BYTES"]) + 64 * 1024
 
     upload_dir = Path(app.config["UPLOAD_DIR"])

@@ -10,12 +10,14 @@ for the thing, first, and the rest follows from it:
   so the check runs on current values.
 - SQLite: locks are per database, not per row, so the first lock() of a
   transaction begins it with BEGIN IMMEDIATE, which takes the one write lock up
-  front; a second writer waits for it (up to SQLITE_BUSY_SECONDS), then reads what
-  the first committed. Plain reads take no lock and never wait for a writer.
+  front; a second writer waits for it (up to DATABASE_BUSY_TIMEOUT), then reads
+  what the first committed. Plain reads hold no lock beyond their own statement.
 
-Services lock in one order, so two of them never wait on each other:
-facility, then invoice or timesheet entry, then placement, then therapist,
-then checklist item, check-in or invoice counter.
+Services lock in one order, so that no two wait on each other in a circle:
+facility, then invoice or timesheet entry, then placement, then therapist, then
+checklist item, check-in or invoice counter. Should two writers deadlock all the
+same (two CSV imports listing the same placements in opposite orders), or
+SQLite stay busy past the timeout, the loser is refused cleanly (contention()).
 """
 
 import sqlalchemy as sa
@@ -24,10 +26,6 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from agency.core.errors import Conflict, DomainError, ServiceUnavailable, json_error, wants_json
 from agency.extensions import db
-
-# How long a SQLite writer waits for another's write lock: an invoice run that renders PDFs may hold it
-# for seconds, and a waiting request is better than a refused one.
-SQLITE_BUSY_SECONDS = 30
 
 # PostgreSQL SQLSTATEs of two transactions that could not both go on: serialization failure, deadlock.
 PG_CONFLICTS = ("40001", "40P01")

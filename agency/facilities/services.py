@@ -8,7 +8,7 @@ from sqlalchemy.orm import joinedload
 
 from agency.core import audit
 from agency.core.errors import Conflict, NotFound, ValidationError
-from agency.core.persistence import commit_or_conflict
+from agency.core.persistence import commit_or_conflict, lock
 from agency.credentials.models import DISCIPLINES, DOC_TYPES
 from agency.extensions import db
 from agency.facilities.models import RATE_ITEMS, Facility, FacilityContact, Rate, RateCard
@@ -92,9 +92,7 @@ def remove_contact(contact: FacilityContact, actor=None) -> None:
 
 def _lock_facility(facility: Facility) -> None:
     """Serialise rate-card writes per facility so two overlapping cards cannot both pass the check."""
-    db.session.execute(
-        sa.select(Facility.id).where(Facility.id == facility.id).with_for_update(key_share=True)
-    )
+    lock(Facility, facility.id)
 
 
 def _overlapping(facility_id: int, start: date, end: date | None, exclude_id: int | None):

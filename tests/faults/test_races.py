@@ -6,18 +6,24 @@ refusal, never a 500. The suite runs on PostgreSQL and on SQLite, so this file
 proves both.
 """
 
+import sqlite3
+import threading
 from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.exc import OperationalError
 
 from agency.auth.services import issue_token
 from agency.billing import timesheets
 from agency.billing.invoicing import invoice_facility
 from agency.billing.models import Invoice
 from agency.core.audit import AuditEvent
+from agency.core.errors import Conflict
+from agency.core.persistence import contention
 from agency.extensions import db
+from agency.facilities.models import Facility
 from agency.placements.models import Placement, PlacementEvent
 from agency.placements.services import change_status, create_placement
 from tests import live
@@ -204,3 +210,70 @@ def test_two_ticks_of_one_checklist_item_at_once_record_one(site, token):
         sa.select(AuditEvent.object_id, sa.func.count()).where(AuditEvent.object_type == "checklist_item")
         .group_by(AuditEvent.object_id)).all())
     assert ticks == dict.fromkeys(items[:ROUNDS], 1)
+
+
+def test_an_import_and_an_entry_at_once_stay_within_24_hours(site, token):
+    first = scenario.active_placement(scenario.facility(), start=FIRST_DAY)
+    second_id = second_placement(first).id
+    rounds = []
+    for day in days(ROUNDS):
+        csv = f"placement_id,work_date,direct_care_hours\n{first.id},{day.isoformat()},14\n"
+        new = {"placement_id": second_id, "work_date": day.isoformat(), "direct_care_hours": "14"}
+        rounds.append(site.at_once(token, ("POST", "/api/v1/timesheets/import", {"csv": csv, "dry_run": False}),
+                                   ("POST", "/api/v1/timesheets", new)))
+    assert_no_server_error(rounds, site)
+    assert_sound()
+    for imported, recorded in rounds:
+        assert sorted((imported.status_code, recorded.status_code)) in ([200, 400], [201, 400])
+
+
+def test_a_writer_that_cannot_get_sqlite_s_write_lock_is_told_to_retry_and_changes_nothing(app, token):
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL locks rows, not the database; a writer waits for the row")
+    invoice = invoices(1)[0]
+    path, payment = f"/api/v1/invoices/{invoice.id}/payments", {"amount": str(invoice.total), "received_on": TODAY}
+    holder = sqlite3.connect(db.engine.url.database)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # another writer holding the lock, e.g. a long invoice run
+        with live.server(DATABASE_BUSY_TIMEOUT="0.2") as impatient:
+            (refused,) = impatient.at_once(token, ("POST", path, payment))
+            holder.rollback()
+            (accepted,) = impatient.at_once(token, ("POST", path, payment))
+    finally:
+        holder.close()
+    assert refused.status_code == 503, refused.text
+    assert refused.json()["error"]["code"] == "service_unavailable"
+    assert refused.headers["Retry-After"]
+    assert accepted.status_code == 201, accepted.text
+    assert_sound()
+
+
+def test_a_deadlock_between_two_writers_is_a_conflict_not_a_server_error(app):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one write lock, so its writers never deadlock")
+    places = [scenario.facility() for _ in range(2)]
+    db.session.commit()
+    first, second = db.engine.connect(), db.engine.connect()
+    errors = []
+
+    def update(connection, facility_id):
+        try:
+            connection.execute(sa.update(Facility).where(Facility.id == facility_id).values(name=Facility.name))
+        except OperationalError as exc:
+            errors.append(exc)
+            connection.rollback()
+
+    try:
+        first.begin(), second.begin()
+        update(first, places[0].id)
+        update(second, places[1].id)
+        # Each now wants the row the other holds: PostgreSQL breaks the cycle by failing one of them.
+        waiting = threading.Thread(target=update, args=(first, places[1].id))
+        waiting.start()
+        update(second, places[0].id)
+        waiting.join()
+    finally:
+        first.close(), second.close()
+    assert len(errors) == 1
+    refusal = contention(errors[0])
+    assert isinstance(refusal, Conflict) and refusal.status == 409
