@@ -277,3 +277,22 @@ def test_a_deadlock_between_two_writers_is_a_conflict_not_a_server_error(app):
     assert len(errors) == 1
     refusal = contention(errors[0])
     assert isinstance(refusal, Conflict) and refusal.status == 409
+
+
+def test_approving_rejected_hours_and_a_new_entry_at_once_stay_within_24_hours(site, token):
+    first = scenario.active_placement(scenario.facility(), start=FIRST_DAY)
+    second_id = second_placement(first).id
+    rejected = []
+    for day in days(ROUNDS):
+        entry = scenario.entry(first, day, direct="14", approve=False)
+        timesheets.decide([entry], False, None, reason="not signed by the supervisor")
+        rejected.append((entry.id, day))
+    rounds = []
+    for entry_id, day in rejected:
+        new = {"placement_id": second_id, "work_date": day.isoformat(), "direct_care_hours": "14"}
+        rounds.append(site.at_once(token, ("POST", f"/api/v1/timesheets/{entry_id}/approve", None),
+                                   ("POST", "/api/v1/timesheets", new)))
+    assert_no_server_error(rounds, site)
+    assert_sound()
+    for approved, recorded in rounds:
+        assert sorted((approved.status_code, recorded.status_code)) in ([200, 400], [201, 400])
