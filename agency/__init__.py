@@ -38,7 +38,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     csrf.init_app(app)
 
     from agency.core import api as core_api
-    from agency.core import errors, templating
+    from agency.core import errors, persistence, templating
     from agency.core.jobs import init_jobs
     from agency.core.outbox import init_outbox
 
@@ -46,6 +46,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     init_outbox(app)
     templating.init_app(app)
     errors.init_app(app)
+    persistence.init_app(app)
 
     from agency.auth.views import bp as auth_bp
     from agency.billing.api import bp as billing_api
@@ -124,6 +125,10 @@ def _configure(app: Flask, overrides: dict) -> None:
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     app.config["SQLALCHEMY_DATABASE_URI"] = url
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
+    if url.startswith("sqlite"):
+        # A writer waits for another's write lock instead of failing at once with "database is locked".
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"] = {
+            "timeout": float(app.config["DATABASE_BUSY_TIMEOUT"])}
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_UPLOAD_BYTES"]) + 64 * 1024
 
     upload_dir = Path(app.config["UPLOAD_DIR"])

@@ -29,7 +29,7 @@ from agency.core import audit
 from agency.core.dates import today
 from agency.core.errors import Conflict, ValidationError
 from agency.core.outbox import queue_email
-from agency.core.persistence import commit_or_conflict
+from agency.core.persistence import commit_or_conflict, lock
 from agency.extensions import db
 from agency.facilities.models import Facility, RateCard
 from agency.placements.models import Placement
@@ -66,14 +66,14 @@ def unbilled_entries_query(period_end: date, facility_id: int | None = None):
 
 def next_invoice_number(year: int) -> str:
     """INV-YYYY-NNNNN, without gaps within a year: the counter row is locked until commit."""
-    counter = db.session.get(InvoiceCounter, year, with_for_update=True)
+    counter = lock(InvoiceCounter, year)
     if counter is None:
         try:
             with db.session.begin_nested():
                 db.session.add(InvoiceCounter(year=year, last_number=0))
         except IntegrityError:
             pass  # another run created the year's counter first
-        counter = db.session.get(InvoiceCounter, year, with_for_update=True, populate_existing=True)
+        counter = lock(InvoiceCounter, year)
     counter.last_number += 1
     return f"INV-{year}-{counter.last_number:05d}"
 
@@ -126,10 +126,9 @@ def invoice_facility(facility_id: int, period_start: date, period_end: date,
     """Bill a facility's approved, unbilled entries up to period_end in one invoice, or None."""
     if period_end < period_start:
         raise ValidationError.on("period_end", "must not be before period_start")
-    # FOR NO KEY UPDATE: serialises invoice runs of this facility without blocking rows that merely
-    # reference it (placements, entries being recorded meanwhile).
-    facility = db.session.scalar(
-        sa.select(Facility).where(Facility.id == facility_id).with_for_update(key_share=True))
+    # Serialises invoice runs of this facility (and its voids and entry decisions) without blocking rows
+    # that merely reference it (placements, entries being recorded meanwhile).
+    facility = lock(Facility, facility_id)
     if facility is None:
         raise ValidationError.on("facility_id", f"no facility with id {facility_id}")
     pricing = preview(facility_id, period_end)

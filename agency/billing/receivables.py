@@ -24,6 +24,7 @@ from agency.core.errors import Conflict, NotFound, ValidationError
 from agency.core.money import to_cents
 from agency.core.outbox import queue_email, withdraw_unsent
 from agency.core.permissions import facility_scope
+from agency.core.persistence import lock
 from agency.extensions import db
 from agency.facilities.models import Facility
 
@@ -33,13 +34,11 @@ BUCKET_LABELS = {"current": "Current", "1_30": "1–30 days", "31_60": "31–60 
 ZERO = Decimal("0.00")
 
 
-def get_invoice(invoice_id: int, actor=None, *, for_update: bool = False) -> Invoice:
+def get_invoice(invoice_id: int, actor=None) -> Invoice:
     """An invoice, or NotFound when it is missing or belongs to another facility than the contact's."""
     query = sa.select(Invoice).where(Invoice.id == invoice_id)
     if (scope := facility_scope(actor)) is not None:
         query = query.where(Invoice.facility_id == scope)
-    if for_update:
-        query = query.with_for_update()
     invoice = db.session.scalar(query)
     if invoice is None:
         raise NotFound(f"no invoice with id {invoice_id}")
@@ -49,7 +48,8 @@ def get_invoice(invoice_id: int, actor=None, *, for_update: bool = False) -> Inv
 def record_payment(invoice: Invoice, amount: Decimal, received_on: date, reference: str | None,
                    actor=None) -> Payment:
     """Apply a full or partial payment; more than the balance is refused."""
-    invoice = get_invoice(invoice.id, for_update=True)  # serialise payments on one invoice
+    # The balance as committed, and no other payment or void of the invoice until this one commits.
+    invoice = lock(Invoice, invoice.id)
     if not invoice.is_open:
         raise Conflict(f"invoice {invoice.number} is {invoice.status.replace('_', ' ')}")
     if amount <= 0 or amount != to_cents(amount):
@@ -75,7 +75,9 @@ def record_payment(invoice: Invoice, amount: Decimal, received_on: date, referen
 
 def void_invoice(invoice: Invoice, reason: str, actor=None) -> Invoice:
     """Void an unpaid invoice with a reason; its entries go back to approved, ready to bill again."""
-    invoice = get_invoice(invoice.id, for_update=True)
+    # The facility first, as its invoice runs do: a run never prices against hours a void is releasing.
+    lock(Facility, invoice.facility_id)
+    invoice = lock(Invoice, invoice.id)
     if not (reason or "").strip():
         raise ValidationError.on("reason", "say why the invoice is voided")
     if invoice.status == "void":

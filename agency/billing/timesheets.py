@@ -1,5 +1,6 @@
 """Timesheet entries: recorded per placement and day, approved or rejected, then invoiced."""
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -16,7 +17,10 @@ from agency.core.errors import Conflict, NotFound, ValidationError
 from agency.core.integrity import refuse_taken
 from agency.core.money import parse_decimal
 from agency.core.permissions import facility_scope
+from agency.core.persistence import lock, lock_all
+from agency.credentials.models import Therapist
 from agency.extensions import db
+from agency.facilities.models import Facility
 from agency.placements.models import Placement
 
 DAY_LIMIT = Decimal("24")
@@ -51,7 +55,7 @@ def recorded_hours(therapist_id: int, day: date, excluding: TimesheetEntry | Non
 
 def _check(values: dict, entry: TimesheetEntry | None) -> Placement:
     placement_id = values.get("placement_id", entry.placement_id if entry else None)
-    placement = db.session.get(Placement, placement_id or 0)
+    placement = lock(Placement, placement_id or 0)  # its status as committed, not as loaded
     if placement is None:
         raise ValidationError.on("placement_id", "is not a placement")
     if placement.status not in BILLABLE_PLACEMENT_STATUSES:
@@ -80,6 +84,8 @@ def _check(values: dict, entry: TimesheetEntry | None) -> Placement:
     if hours["direct_care_hours"] + hours["supervision_hours"] > DAY_LIMIT:
         raise ValidationError.on("direct_care_hours", "a day has at most 24 hours in all")
     day_total = hours["direct_care_hours"] + hours["supervision_hours"]
+    # One writer at a time per therapist, so two entries on two placements cannot both fit the same day.
+    lock(Therapist, placement.therapist_id)
     if recorded_hours(placement.therapist_id, work_date, excluding=entry) + day_total > DAY_LIMIT:
         raise ValidationError.on("direct_care_hours",
                                  f"{placement.therapist.full_name} would have more than 24 hours on "
@@ -111,6 +117,8 @@ def record_entry(values: dict, actor=None) -> TimesheetEntry:
 
 def update_entry(entry: TimesheetEntry, values: dict, actor=None) -> TimesheetEntry:
     """Correct an entry; invoiced entries are locked, and a correction goes back for approval."""
+    lock(Facility, entry.placement.facility_id)  # as invoice runs do: an entry is not corrected while billed
+    entry = lock(TimesheetEntry, entry.id)
     if entry.status == "invoiced":
         raise Conflict("the entry is invoiced and locked; void the invoice to correct it")
     if values.get("placement_id", entry.placement_id) != entry.placement_id:
@@ -136,9 +144,14 @@ def decide(entries: list[TimesheetEntry], approve: bool, actor, reason: str | No
     """Approve or reject entries together (all or none); returns how many changed."""
     if not approve and not (reason or "").strip():
         raise ValidationError.on("reason", "say why the hours are rejected")
+    # As invoice runs do, so an entry is not rejected while a run bills it.
+    lock_all(Facility, {entry.placement.facility_id for entry in entries})
+    entries = lock_all(TimesheetEntry, [entry.id for entry in entries])
     for entry in entries:
         if entry.status == "invoiced":
             raise Conflict(f"the entry of {entry.work_date.isoformat()} is already invoiced")
+    if approve:
+        _check_returning_hours([entry for entry in entries if entry.status == "rejected"])
     changed = 0
     target = "approved" if approve else "rejected"
     for entry in entries:
@@ -154,6 +167,18 @@ def decide(entries: list[TimesheetEntry], approve: bool, actor, reason: str | No
         changed += 1
     db.session.commit()
     return changed
+
+
+def _check_returning_hours(entries: list[TimesheetEntry]) -> None:
+    """Rejected hours approved after all count again: refuse them if their day would pass 24 hours."""
+    returning = defaultdict(Decimal)
+    for entry in entries:
+        returning[(entry.placement.therapist, entry.work_date)] += entry.total_hours
+    lock_all(Therapist, {therapist.id for therapist, _ in returning})
+    for (therapist, day), hours in returning.items():
+        if recorded_hours(therapist.id, day) + hours > DAY_LIMIT:
+            raise ValidationError.on("status", f"{therapist.full_name} would have more than 24 hours on "
+                                     f"{day.isoformat()} across all placements")
 
 
 # ----------------------------------------------------------------------------- CSV import

@@ -1,9 +1,64 @@
-"""Committing a service's transaction."""
+"""A service's transaction: its write lock taken before it reads what it checks, and its commit.
 
-from sqlalchemy.exc import IntegrityError
+Two requests that read, check and write the same thing (an invoice's balance,
+a therapist's hours on a day) must not both pass the check on what they read
+before the other wrote. Each such service calls lock() on the row that stands
+for the thing, first, and the rest follows from it:
 
-from agency.core.errors import Conflict
+- PostgreSQL: SELECT ... FOR NO KEY UPDATE waits for the other writer of the
+  row to commit and then reads its result into the session (populate_existing),
+  so the check runs on current values.
+- SQLite: locks are per database, not per row, so the first lock() of a
+  transaction begins it with BEGIN IMMEDIATE, which takes the one write lock up
+  front; a second writer waits for it (up to DATABASE_BUSY_TIMEOUT), then reads
+  what the first committed. Plain reads hold no lock beyond their own statement.
+
+Services lock in one order, so that no two wait on each other in a circle:
+facility, then invoice or timesheet entry, then placement, then therapist, then
+checklist item, check-in or invoice counter. Should two writers deadlock all the
+same (two CSV imports listing the same placements in opposite orders), or
+SQLite stay busy past the timeout, the loser is refused cleanly (contention()).
+"""
+
+import sqlalchemy as sa
+from flask import render_template
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from agency.core.errors import Conflict, DomainError, ServiceUnavailable, json_error, wants_json
 from agency.extensions import db
+
+# PostgreSQL SQLSTATEs of two transactions that could not both go on: serialization failure, deadlock.
+PG_CONFLICTS = ("40001", "40P01")
+
+
+def write_transaction() -> None:
+    """Make the session's transaction a write transaction before it reads; on SQLite, BEGIN IMMEDIATE."""
+    connection = db.session.connection()
+    if connection.dialect.name != "sqlite":
+        return  # row locks do the work; see lock()
+    # pysqlite begins a transaction of its own only before an INSERT, UPDATE or DELETE, and one that
+    # has written already holds the write lock; otherwise begin ours, taking the lock now.
+    if not connection.connection.driver_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def lock(model, ident):
+    """The row of model with this primary key, locked until commit and read afresh; None if it is gone."""
+    return next(iter(lock_all(model, [ident])), None)
+
+
+def lock_all(model, idents) -> list:
+    """Rows of model by primary key, locked in key order (so two callers never deadlock) and read afresh.
+
+    FOR NO KEY UPDATE is the lock an UPDATE takes: it leaves alone the inserts of
+    rows that merely refer to the locked one (an entry of a locked placement).
+    """
+    write_transaction()
+    key = sa.inspect(model).primary_key[0]
+    return list(db.session.scalars(
+        sa.select(model).where(key.in_(sorted(set(idents)))).order_by(key)
+        .with_for_update(key_share=True).execution_options(populate_existing=True)
+    ))
 
 
 def commit_or_conflict(message: str, fields: dict | None = None) -> None:
@@ -13,3 +68,30 @@ def commit_or_conflict(message: str, fields: dict | None = None) -> None:
     except IntegrityError:
         db.session.rollback()
         raise Conflict(message, fields) from None
+
+
+def contention(exc: OperationalError) -> DomainError | None:
+    """The clean refusal for a write that lost to another at the same moment, or None for other failures."""
+    if getattr(exc.orig, "sqlstate", None) in PG_CONFLICTS:
+        return Conflict("Another change to the same records was saved at the same moment; "
+                        "nothing was changed; please try again.")
+    if "database is locked" in str(exc.orig):
+        return ServiceUnavailable("The database is busy with another change; nothing was changed; "
+                                  "please try again in a moment.")
+    return None
+
+
+def init_app(app) -> None:
+    """Answer a write that lost a race for the database with 409 or 503, not a server error."""
+
+    @app.errorhandler(OperationalError)
+    def lost_race(exc: OperationalError):
+        db.session.rollback()
+        refusal = contention(exc)
+        if refusal is None:
+            raise exc
+        if wants_json():
+            response = json_error(refusal.status, refusal.code, refusal.message)[0]
+        else:
+            response = render_template("errors/error.html", status=refusal.status, message=refusal.message)
+        return response, refusal.status, {"Retry-After": "5"} if refusal.status == 503 else {}

@@ -9,6 +9,7 @@ from sqlalchemy.orm import joinedload
 from agency.core import audit
 from agency.core.errors import Conflict, NotFound, ValidationError
 from agency.core.integrity import commit_or_conflict, duplicate
+from agency.core.persistence import lock
 from agency.core.text import check_text, normalise_email
 from agency.credentials.models import DISCIPLINES, DOC_TYPES
 from agency.extensions import db
@@ -100,9 +101,7 @@ def remove_contact(contact: FacilityContact, actor=None) -> None:
 
 def _lock_facility(facility: Facility) -> None:
     """Serialise rate-card writes per facility so two overlapping cards cannot both pass the check."""
-    db.session.execute(
-        sa.select(Facility.id).where(Facility.id == facility.id).with_for_update(key_share=True)
-    )
+    lock(Facility, facility.id)
 
 
 def _overlapping(facility_id: int, start: date, end: date | None, exclude_id: int | None):

@@ -13,6 +13,7 @@ from agency.core import audit
 from agency.core.dates import today, utcnow
 from agency.core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationError
 from agency.core.outbox import queue_email
+from agency.core.persistence import lock
 from agency.core.states import is_state
 from agency.credentials.models import Therapist, disciplines_for
 from agency.extensions import db
@@ -233,6 +234,7 @@ def update_placement(placement: Placement, values: dict, actor=None, *, status: 
     Activation needs a ready placement; an admin may activate anyway with a
     reason, which is audited as an override.
     """
+    placement = lock(Placement, placement.id)  # its status as committed: two moves never start from one
     try:
         _amend_terms(placement, {k: v for k, v in values.items() if k != "status"}, actor)
         if status is not None:
@@ -326,6 +328,8 @@ def _still_filled(assignment: Assignment, leaving: Placement) -> bool:
 
 def set_checklist_item(item: ChecklistItem, done: bool, actor=None) -> ChecklistItem:
     """Tick or untick an onboarding item, recording who and when."""
+    lock(Placement, item.placement_id)  # no tick while the placement ends, and one tick of an item at a time
+    item = lock(ChecklistItem, item.id)
     if item.placement.status in ("completed", "cancelled"):
         raise Conflict(f"the placement is {item.placement.status}")
     if item.done != done:
@@ -340,6 +344,8 @@ def set_checklist_item(item: ChecklistItem, done: bool, actor=None) -> Checklist
 
 def record_checkin(checkin: CheckIn, values: dict, actor=None) -> CheckIn:
     """Record a 30/60-day check-in; a concern escalates to the agency's admins by email."""
+    lock(Placement, checkin.placement_id)
+    checkin = lock(CheckIn, checkin.id)  # a concern escalates once, however many record it at once
     if checkin.placement.status not in ("active", "completed"):
         raise Conflict("check-ins are recorded once the placement is active")
     completed = values.get("completed_on") or today()

@@ -1,0 +1,94 @@
+"""The app served by a process of its own, so that requests run at the same time, as in production.
+
+A threaded werkzeug server started with the test run's environment: the same
+database, configuration and (absent) Redis as the test app. Its log goes to a
+file the test can read, e.g. to show a traceback behind a 500.
+
+    with live.server() as site:
+        first, second = site.at_once(token, ("POST", path, body), ("POST", path, body))
+
+`python -m tests.live` is the server process itself.
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from agency import ROOT
+
+
+@dataclass
+class Site:
+    url: str
+    log: Path
+
+    def call(self, method: str, path: str, token: str, body: dict | None = None) -> requests.Response:
+        return requests.request(method, self.url + path, json=body, timeout=60,
+                                headers={"Authorization": f"Bearer {token}"})
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def at_once(self, token: str, *calls: tuple[str, str, dict | None]) -> list[requests.Response]:
+        """Send the (method, path, body) calls from threads released together; the responses in order."""
+        barrier = threading.Barrier(len(calls))
+        responses: list = [None] * len(calls)
+
+        def send(index: int, method: str, path: str, body: dict | None) -> None:
+            barrier.wait()
+            try:
+                responses[index] = self.call(method, path, token, body)
+            except requests.RequestException as exc:
+                responses[index] = exc
+
+        threads = [threading.Thread(target=send, args=(i, *call)) for i, call in enumerate(calls)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for response in responses:
+            if isinstance(response, Exception):
+                raise response
+        return responses
+
+
+@contextmanager
+def server(**settings: str) -> Iterator[Site]:
+    """Start the server process (with extra AGENCY_ settings), yield its site, and stop it."""
+    env = dict(os.environ) | {f"AGENCY_{name}": value for name, value in settings.items()}
+    log = Path(tempfile.mkstemp(prefix="agency-live-", suffix=".log")[1])
+    with log.open("wb") as err:
+        process = subprocess.Popen([sys.executable, "-m", "tests.live"], cwd=ROOT, env=env,
+                                   stdout=subprocess.PIPE, stderr=err)
+    try:
+        port = process.stdout.readline().decode().strip()
+        if not port.isdigit():
+            process.wait(timeout=30)
+            raise RuntimeError(f"the live server did not start:\n{log.read_text(errors='replace')}")
+        yield Site(f"http://127.0.0.1:{port}", log)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.unlink(missing_ok=True)
+
+
+def _serve() -> None:
+    from werkzeug.serving import make_server
+
+    from agency import create_app
+
+    site = make_server("127.0.0.1", 0, create_app(), threaded=True)
+    print(site.server_port, flush=True)
+    site.serve_forever()
+
+
+if __name__ == "__main__":
+    _serve()
