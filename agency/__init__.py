@@ -67,12 +67,14 @@ def create_app(overrides: dict | None = None) -> Flask:
     from agency.billing.cli import billing_cli
     from agency.credentials.cli import credentials_cli
     from agency.demo import seed_demo_command
+    from agency.loadtest import loadtest_command
 
     app.cli.add_command(users_cli)
     app.cli.add_command(billing_cli)
     app.cli.add_command(credentials_cli)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(bench_command)
+    app.cli.add_command(loadtest_command)
     return app
 
 

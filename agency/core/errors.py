@@ -1,6 +1,7 @@
 """Domain errors raised by services, and the pages and JSON shown for them."""
 
 from flask import jsonify, render_template, request
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 
@@ -63,8 +64,31 @@ HTTP_CODES = {
 }
 
 
+DATABASE_LOST = "the database connection was lost; nothing was saved, try again"
+
+
+def init_database_errors(app) -> None:
+    """A dropped database connection (a restart, a failover, a killed backend) answers 503, not 500.
+
+    The transaction it was in died with the connection, so nothing of the request
+    was written; the pool replaces the connection (pool_pre_ping) for the next one.
+    """
+    from agency.extensions import db
+
+    @app.errorhandler(DBAPIError)
+    def database_error(exc: DBAPIError):
+        if not exc.connection_invalidated:
+            raise exc  # any other database error is ours: the 500 handler answers it
+        db.session.rollback()
+        if wants_json():
+            return json_error(503, "service_unavailable", DATABASE_LOST)
+        return render_template("errors/error.html", status=503, message=DATABASE_LOST), 503
+
+
 def init_app(app):
     from agency.extensions import db
+
+    init_database_errors(app)
 
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):
