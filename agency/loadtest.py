@@ -116,9 +116,20 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
+@dataclass
+class Server:
+    url: str
+    _log: object
+
+    def log(self) -> str:
+        """What the server printed so far (its request log and any traceback)."""
+        self._log.seek(0)
+        return self._log.read().decode(errors="replace")
+
+
 @contextmanager
 def running_server(settings: dict[str, str], host: str = "127.0.0.1"):
-    """The app in a threaded server of its own process on a free loopback port; yields its base URL.
+    """The app in a threaded server of its own process on a free loopback port; yields the Server.
 
     settings are AGENCY_ environment variables for it (the database above all).
     """
@@ -126,15 +137,15 @@ def running_server(settings: dict[str, str], host: str = "127.0.0.1"):
 
     port = free_port(host)
     env = {**os.environ, **{f"AGENCY_{name}": value for name, value in settings.items()}}
-    with tempfile.TemporaryFile() as log:
+    with tempfile.TemporaryFile(mode="a+b") as log:  # appending: reading it never moves where it writes
         process = subprocess.Popen(
             [sys.executable, "-m", "flask", "--app", "wsgi", "run", "--host", host, "--port", str(port),
              "--with-threads", "--no-reload", "--no-debugger"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        base_url = f"http://{host}:{port}"
+        server = Server(f"http://{host}:{port}", log)
         try:
-            _wait_until_serving(base_url, process, log)
-            yield base_url
+            _wait_until_serving(server, process)
+            yield server
         finally:
             process.terminate()
             try:
@@ -144,16 +155,15 @@ def running_server(settings: dict[str, str], host: str = "127.0.0.1"):
                 process.wait()
 
 
-def _wait_until_serving(base_url: str, process: subprocess.Popen, log) -> None:
+def _wait_until_serving(server: Server, process: subprocess.Popen) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            log.seek(0)
-            raise click.ClickException(f"the server stopped at start:\n{log.read().decode(errors='replace')}")
-        if Client(base_url).request("GET", "/login").status == 200:
+            raise click.ClickException(f"the server stopped at start:\n{server.log()}")
+        if Client(server.url).request("GET", "/login").status == 200:
             return
         time.sleep(0.2)
-    raise click.ClickException(f"the server at {base_url} did not answer within 60 s")
+    raise click.ClickException(f"the server at {server.url} did not answer within 60 s")
 
 
 # ----------------------------------------------------------------------------- measuring
@@ -424,8 +434,8 @@ def _server(url: str | None, database_url: str):
     if url:
         yield url
         return
-    with running_server({"DATABASE_URL": database_url, "REDIS_URL": "", "MAIL_SERVER": ""}) as base_url:
-        yield base_url
+    with running_server({"DATABASE_URL": database_url, "REDIS_URL": "", "MAIL_SERVER": ""}) as server:
+        yield server.url
 
 
 def db_kind(database_url: str) -> str:

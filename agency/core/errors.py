@@ -1,6 +1,7 @@
 """Domain errors raised by services, and the pages and JSON shown for them."""
 
-from flask import jsonify, render_template, request
+import sqlalchemy as sa
+from flask import g, jsonify, render_template, request
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
@@ -67,13 +68,34 @@ HTTP_CODES = {
 DATABASE_LOST = "the database connection was lost; nothing was saved, try again"
 
 
+def _retry_first_statement(state):
+    """A transaction's first statement that meets a dead connection runs once more on a fresh one.
+
+    Nothing of that transaction had happened yet, so the retry is what pool_pre_ping
+    does a moment earlier; it spares a request whose change was already committed
+    (the reload after commit) from answering that nothing was saved.
+    """
+    if state.session.in_transaction():
+        return None  # the transaction's earlier work died with its connection: no retry can bring it back
+    try:
+        return state.invoke_statement()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        state.session.rollback()
+        return state.invoke_statement()
+
+
 def init_database_errors(app) -> None:
     """A dropped database connection (a restart, a failover, a killed backend) answers 503, not 500.
 
     The transaction it was in died with the connection, so nothing of the request
     was written; the pool replaces the connection (pool_pre_ping) for the next one.
     """
-    from agency.extensions import db
+    from agency.extensions import db, login_manager
+
+    if not sa.event.contains(db.session, "do_orm_execute", _retry_first_statement):
+        sa.event.listen(db.session, "do_orm_execute", _retry_first_statement)
 
     @app.errorhandler(DBAPIError)
     def database_error(exc: DBAPIError):
@@ -82,7 +104,19 @@ def init_database_errors(app) -> None:
         db.session.rollback()
         if wants_json():
             return json_error(503, "service_unavailable", DATABASE_LOST)
+        # Drawn without the database: the signed-in user's row may be what could not be read.
+        g._login_user = login_manager.anonymous_user()
         return render_template("errors/error.html", status=503, message=DATABASE_LOST), 503
+
+    @app.teardown_appcontext
+    def release_lost_connection(_exc):
+        # The end of a request rolls back what it only read; a connection that died after the answer
+        # was ready has nothing left to roll back, and must not turn that answer into a 500.
+        try:
+            db.session.close()
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
 
 
 def init_app(app):
