@@ -38,7 +38,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     csrf.init_app(app)
 
     from agency.core import api as core_api
-    from agency.core import errors, persistence, templating
+    from agency.core import errors, templating
     from agency.core.jobs import init_jobs
     from agency.core.outbox import init_outbox
 
@@ -46,7 +46,6 @@ def create_app(overrides: dict | None = None) -> Flask:
     init_outbox(app)
     templating.init_app(app)
     errors.init_app(app)
-    persistence.init_app(app)
 
     from agency.auth.views import bp as auth_bp
     from agency.billing.api import bp as billing_api
@@ -70,12 +69,14 @@ def create_app(overrides: dict | None = None) -> Flask:
     from agency.billing.cli import billing_cli
     from agency.credentials.cli import credentials_cli
     from agency.demo import seed_demo_command
+    from agency.loadtest import loadtest_command
 
     app.cli.add_command(users_cli)
     app.cli.add_command(billing_cli)
     app.cli.add_command(credentials_cli)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(bench_command)
+    app.cli.add_command(loadtest_command)
     return app
 
 

@@ -28,8 +28,9 @@ from agency.billing.pricing import ZERO, BillingHistory, Pricing, Unpriced, pric
 from agency.core import audit
 from agency.core.dates import today
 from agency.core.errors import Conflict, ValidationError
+from agency.core.integrity import commit_or_conflict
 from agency.core.outbox import queue_email
-from agency.core.persistence import commit_or_conflict, lock
+from agency.core.persistence import lock
 from agency.extensions import db
 from agency.facilities.models import Facility, RateCard
 from agency.placements.models import Placement

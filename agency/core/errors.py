@@ -1,9 +1,10 @@
 """Domain errors raised by services, and the pages and JSON shown for them."""
 
 import click
-from flask import jsonify, render_template, request
+import sqlalchemy as sa
+from flask import g, jsonify, render_template, request
 from flask.cli import AppGroup
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from werkzeug.exceptions import HTTPException
 
 
@@ -80,9 +81,73 @@ class CommandGroup(AppGroup):
             raise click.ClickException(refusal(exc).message) from None
 
 
+DATABASE_LOST = "the database connection was lost; nothing was saved, try again"
+
+
+def _retry_first_statement(state):
+    """A transaction's first statement that meets a dead connection runs once more on a fresh one.
+
+    Nothing of that transaction had happened yet, so the retry is what pool_pre_ping
+    does a moment earlier; it spares a request whose change was already committed
+    (the reload after commit) from answering that nothing was saved.
+    """
+    if state.session.in_transaction():
+        return None  # the transaction's earlier work died with its connection: no retry can bring it back
+    try:
+        return state.invoke_statement()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        state.session.rollback()
+        return state.invoke_statement()
+
+
+def init_database_errors(app) -> None:
+    """A dropped database connection (a restart, a failover, a killed backend) answers 503, not 500.
+
+    The transaction it was in died with the connection, so nothing of the request
+    was written; the pool replaces the connection (pool_pre_ping) for the next one.
+    """
+    from agency.extensions import db, login_manager
+
+    if not sa.event.contains(db.session, "do_orm_execute", _retry_first_statement):
+        sa.event.listen(db.session, "do_orm_execute", _retry_first_statement)
+
+    @app.errorhandler(DBAPIError)
+    def database_error(exc: DBAPIError):
+        from agency.core.persistence import contention
+
+        if (lost_race := contention(exc)) is not None:
+            db.session.rollback()
+            response, status = json_error(lost_race.status, lost_race.code, lost_race.message) if wants_json() \
+                else (render_template("errors/error.html", status=lost_race.status, message=lost_race.message),
+                      lost_race.status)
+            return response, status, {"Retry-After": "5"} if status == 503 else {}
+        if not exc.connection_invalidated:
+            raise exc  # any other database error is ours: the 500 handler answers it
+        db.session.rollback()
+        if wants_json():
+            return json_error(503, "service_unavailable", DATABASE_LOST)
+        # Drawn without the database: the signed-in user's row may be what could not be read.
+        g._login_user = login_manager.anonymous_user()
+        return render_template("errors/error.html", status=503, message=DATABASE_LOST), 503
+
+    @app.teardown_appcontext
+    def release_lost_connection(_exc):
+        # The end of a request rolls back what it only read; a connection that died after the answer
+        # was ready has nothing left to roll back, and must not turn that answer into a 500.
+        try:
+            db.session.close()
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+
+
 def init_app(app):
     from agency.core.integrity import refusal
     from agency.extensions import db
+
+    init_database_errors(app)
 
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):

@@ -216,9 +216,13 @@ def flush_or_conflict() -> None:
         raise refusal(exc) from None
 
 
-def commit_or_conflict() -> None:
-    """Commit; a constraint the write trips (a concurrent writer got there first) is a field error."""
+def commit_or_conflict(message: str | None = None) -> None:
+    """Commit; a constraint the write trips (a concurrent writer got there first) is a field error.
+
+    A service that knows what the clash means for its user says so in message.
+    """
     try:
         db.session.commit()
     except IntegrityError as exc:
-        raise refusal(exc) from None
+        refused = refusal(exc)
+        raise (Conflict(message, refused.fields) if message else refused) from None

@@ -21,10 +21,9 @@ SQLite stay busy past the timeout, the loser is refused cleanly (contention()).
 """
 
 import sqlalchemy as sa
-from flask import render_template
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
-from agency.core.errors import Conflict, DomainError, ServiceUnavailable, json_error, wants_json
+from agency.core.errors import Conflict, DomainError, ServiceUnavailable
 from agency.extensions import db
 
 # PostgreSQL SQLSTATEs of two transactions that could not both go on: serialization failure, deadlock.
@@ -61,16 +60,7 @@ def lock_all(model, idents) -> list:
     ))
 
 
-def commit_or_conflict(message: str, fields: dict | None = None) -> None:
-    """Commit; a unique constraint tripped by a concurrent writer becomes a 409 that changed nothing."""
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise Conflict(message, fields) from None
-
-
-def contention(exc: OperationalError) -> DomainError | None:
+def contention(exc: DBAPIError) -> DomainError | None:
     """The clean refusal for a write that lost to another at the same moment, or None for other failures."""
     if getattr(exc.orig, "sqlstate", None) in PG_CONFLICTS:
         return Conflict("Another change to the same records was saved at the same moment; "
@@ -79,19 +69,3 @@ def contention(exc: OperationalError) -> DomainError | None:
         return ServiceUnavailable("The database is busy with another change; nothing was changed; "
                                   "please try again in a moment.")
     return None
-
-
-def init_app(app) -> None:
-    """Answer a write that lost a race for the database with 409 or 503, not a server error."""
-
-    @app.errorhandler(OperationalError)
-    def lost_race(exc: OperationalError):
-        db.session.rollback()
-        refusal = contention(exc)
-        if refusal is None:
-            raise exc
-        if wants_json():
-            response = json_error(refusal.status, refusal.code, refusal.message)[0]
-        else:
-            response = render_template("errors/error.html", status=refusal.status, message=refusal.message)
-        return response, refusal.status, {"Retry-After": "5"} if refusal.status == 503 else {}
