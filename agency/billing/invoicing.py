@@ -87,16 +87,19 @@ def next_invoice_number(year: int) -> str:
     return f"INV-{year}-{counter.last_number:05d}"
 
 
-def billing_history(entries: list[TimesheetEntry]) -> BillingHistory:
+def billing_history(entries: list[TimesheetEntry], facility_id: int, period_end: date) -> BillingHistory:
     """What live invoices already bill for these entries' placements: their weeks' direct-care hours,
-    by entry and line kind, contract weeks and platform months."""
-    history = BillingHistory()
+    by entry and line kind, contract weeks and platform months; and the facility's weeks a void released."""
+    history = BillingHistory(released=_released_weeks(facility_id, period_end))
+    if history.released:
+        history.hours = _week_ledgers({pid for pid, _ in history.released}, min(m for _, m in history.released),
+                                      max(m for _, m in history.released) + timedelta(days=6))
     placement_ids = {e.placement_id for e in entries}
     if not placement_ids:
         return history
     first = week_start(min(e.work_date for e in entries))
     last = max(e.work_date for e in entries) + timedelta(days=6)
-    history.hours = _week_ledgers(placement_ids, first, last)
+    history.hours |= _week_ledgers(placement_ids, first, last)
     periodic = db.session.execute(
         sa.select(InvoiceLine.id, InvoiceLine.placement_id, InvoiceLine.item, InvoiceLine.period_key)
         .join(InvoiceLine.invoice)
@@ -109,6 +112,20 @@ def billing_history(entries: list[TimesheetEntry]) -> BillingHistory:
         else:
             history.months.add((placement_id, key))
     return history
+
+
+def _released_weeks(facility_id: int, period_end: date) -> dict[tuple[int, date], Placement]:
+    """Hourly weeks up to period_end with an entry a void released that is not approved now (edited or
+    rejected since): what live lines billed with its hours counted may be more than the week owes."""
+    released = sa.select(BilledEntry.entry_id).where(BilledEntry.entry_id == TimesheetEntry.id).exists()
+    rows = db.session.execute(
+        sa.select(TimesheetEntry.work_date, Placement).join(TimesheetEntry.placement)
+        .where(Placement.facility_id == facility_id, Placement.billing_basis == "hourly",
+               TimesheetEntry.work_date <= period_end, TimesheetEntry.status.in_(("submitted", "rejected")),
+               released)
+        .options(joinedload(Placement.therapist))
+    ).unique()
+    return {(placement.id, week_start(work_date)): placement for work_date, placement in rows}
 
 
 def _week_ledgers(placement_ids: set[int], first: date, last: date) -> dict[tuple[int, date], WeekLedger]:
@@ -151,7 +168,7 @@ def preview(facility_id: int, period_end: date) -> Pricing:
     cards = db.session.scalars(
         sa.select(RateCard).where(RateCard.facility_id == facility_id).options(selectinload(RateCard.rates))
     ).all()
-    return price(entries, cards, billing_history(entries))
+    return price(entries, cards, billing_history(entries, facility_id, period_end))
 
 
 def invoice_facility(facility_id: int, period_start: date, period_end: date,

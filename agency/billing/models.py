@@ -112,6 +112,15 @@ class Invoice(db.Model):
     def is_open(self) -> bool:
         return self.status in OPEN_INVOICE_STATUSES
 
+    @property
+    def credits(self) -> Decimal:
+        """What the invoice's credit lines give back (negative, or zero): total = charges + credits."""
+        return sum((line.amount for line in self.lines if line.is_credit), Decimal(0))
+
+    @property
+    def charges(self) -> Decimal:
+        return self.total - self.credits
+
     def days_past_due(self, as_of: date) -> int:
         return (as_of - self.due_on).days
 

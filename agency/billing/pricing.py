@@ -19,6 +19,7 @@ from decimal import Decimal
 from agency.billing.models import TimesheetEntry
 from agency.core.money import to_cents
 from agency.facilities.models import RateCard
+from agency.placements.models import Placement
 
 ZERO = Decimal("0")
 CREDIT_WAITS = ("its week's correction credits more than this invoice bills; it waits for the next invoice, "
@@ -114,6 +115,9 @@ class BillingHistory:
     hours: dict[tuple[int, date], WeekLedger] = field(default_factory=dict)  # (placement, Monday)
     weeks: dict[tuple[int, date], int] = field(default_factory=dict)  # contract week -> the line billing it
     months: set[tuple[int, date]] = field(default_factory=set)  # platform months billed
+    # Weeks a void released hours of that are not approved again: they are priced again without new hours,
+    # so what live lines billed with those hours counted is corrected on the next invoice.
+    released: dict[tuple[int, date], Placement] = field(default_factory=dict)
 
 
 def card_on(cards: list[RateCard], day: date) -> RateCard | None:
@@ -135,9 +139,9 @@ class _Lines:
         line.sources[entry_id] = line.sources.get(entry_id, ZERO) + quantity
 
 
-def _line(entry: TimesheetEntry, item: str, description: str, unit: Decimal, **kw) -> PricedLine:
-    therapist = entry.placement.therapist
-    return PricedLine(entry.placement_id, item, f"{description}, {therapist.full_name} ({therapist.discipline})",
+def _line(placement: Placement, item: str, description: str, unit: Decimal, **kw) -> PricedLine:
+    therapist = placement.therapist
+    return PricedLine(placement.id, item, f"{description}, {therapist.full_name} ({therapist.discipline})",
                       unit, **kw)
 
 
@@ -175,7 +179,7 @@ def _per_diem(charges: _Charges, history: BillingHistory) -> None:
     entry = charges.entry
     if entry.total_hours > 0 and (unit := charges.rate("per_diem_day")) is not None:
         charges.parts.append((("per_diem", entry.placement_id, unit), Decimal(1),
-                              _line(entry, "per_diem_day", "Per-diem days", unit)))
+                              _line(entry.placement, "per_diem_day", "Per-diem days", unit)))
 
 
 def _contract_week(charges: _Charges, history: BillingHistory) -> None:
@@ -185,7 +189,7 @@ def _contract_week(charges: _Charges, history: BillingHistory) -> None:
         charges.covered_by = history.weeks[(entry.placement_id, monday)]
     elif (unit := charges.rate("contract_week")) is not None:
         charges.parts.append((("week", entry.placement_id, monday), Decimal(1), _line(
-            entry, "contract_week", f"Contract week of {monday:%b %d, %Y}", unit, period_key=monday)))
+            entry.placement, "contract_week", f"Contract week of {monday:%b %d, %Y}", unit, period_key=monday)))
 
 
 BASES = {"hourly": _direct_care, "per_diem": _per_diem, "weekly": _contract_week}
@@ -197,7 +201,7 @@ def _supervision(charges: _Charges, history: BillingHistory) -> None:
     entry = charges.entry
     if entry.supervision_hours > 0 and (unit := charges.rate("supervision_hour")) is not None:
         charges.parts.append((("supervision", entry.placement_id, unit), entry.supervision_hours,
-                              _line(entry, "supervision_hour", "Supervision hours", unit)))
+                              _line(entry.placement, "supervision_hour", "Supervision hours", unit)))
 
 
 def _travel(charges: _Charges, history: BillingHistory) -> None:
@@ -209,10 +213,10 @@ def _travel(charges: _Charges, history: BillingHistory) -> None:
     flat = charges.card.rate("travel_flat", charges.discipline)
     if per_mile is not None:
         charges.parts.append((("miles", entry.placement_id, per_mile), entry.travel_miles,
-                              _line(entry, "travel_mile", "Travel miles", per_mile)))
+                              _line(entry.placement, "travel_mile", "Travel miles", per_mile)))
     elif flat is not None:
         charges.parts.append((("travel_flat", entry.placement_id, flat), Decimal(1),
-                              _line(entry, "travel_flat", "Travel days (flat)", flat)))
+                              _line(entry.placement, "travel_flat", "Travel days (flat)", flat)))
     else:
         charges.missing.append("travel_mile or travel_flat")
 
@@ -226,7 +230,8 @@ def _platform(charges: _Charges, history: BillingHistory) -> None:
     unit = charges.card.rate("telehealth_platform_month", charges.discipline)
     if unit is not None:
         charges.parts.append((("platform", entry.placement_id, month), Decimal(1), _line(
-            entry, "telehealth_platform_month", f"Telehealth platform, {month:%B %Y}", unit, period_key=month)))
+            entry.placement, "telehealth_platform_month", f"Telehealth platform, {month:%B %Y}", unit,
+            period_key=month)))
 
 
 ITEMS = (_supervision, _travel, _platform)
@@ -274,42 +279,41 @@ def _differences(owed: dict[int, dict[HourKey, Decimal]],
     return differences
 
 
-def _charge_line(entry: TimesheetEntry, key: HourKey, card: RateCard | None,
+def _charge_line(placement: Placement, key: HourKey, card: RateCard | None,
                  monday: date) -> tuple[tuple, PricedLine]:
     """The line for hours the week owes beyond what live lines bill (card None: owed again after a credit)."""
     overtime, unit = key
     if not overtime:
-        return ("direct", entry.placement_id, unit), _line(entry, "direct_care_hour", "Direct care hours", unit)
+        return ("direct", placement.id, unit), _line(placement, "direct_care_hour", "Direct care hours", unit)
     terms = (f"over {_fmt(card.overtime_threshold_hours)} h, week of {monday:%b %d, %Y}, "
              f"{_fmt(card.overtime_multiplier)}x" if card else f"week of {monday:%b %d, %Y}, credited before")
-    return ("ot", entry.placement_id, monday, unit), _line(
-        entry, "direct_care_hour", f"Direct care overtime ({terms})", unit, overtime=True, period_key=monday)
+    return ("ot", placement.id, monday, unit), _line(
+        placement, "direct_care_hour", f"Direct care overtime ({terms})", unit, overtime=True, period_key=monday)
 
 
-def _credit_line(entry: TimesheetEntry, key: HourKey, monday: date,
+def _credit_line(placement: Placement, key: HourKey, monday: date,
                  invoices: list[tuple[int, str]]) -> tuple[tuple, PricedLine]:
-    """A credit for hours of the week a live line billed as this kind and the week no longer owes as such."""
+    """A credit for hours a live line billed as this kind beyond what the week owes as such."""
     overtime, unit = key
     kind = "overtime hours" if overtime else "hours"
     billed_on = ", ".join(number for _, number in invoices)
-    return ("credit", entry.placement_id, monday, overtime, unit), _line(
-        entry, "direct_care_hour", f"Credit: direct care {kind} of the week of {monday:%b %d, %Y} "
+    return ("credit", placement.id, monday, overtime, unit), _line(
+        placement, "direct_care_hour", f"Credit: direct care {kind} of the week of {monday:%b %d, %Y} "
         f"billed on {billed_on}", unit, overtime=overtime, period_key=monday, corrects_invoice_id=invoices[-1][0])
 
 
-def _bill_week(new: list[TimesheetEntry], cards: list[RateCard], ledger: WeekLedger, lines: _Lines) -> bool:
+def _bill_week(placement: Placement, monday: date, new: list[TimesheetEntry], cards: list[RateCard],
+               ledger: WeekLedger, lines: _Lines) -> bool:
     """Bill a week's direct-care hours: what the week owes less what live lines bill; True if it has a credit."""
-    first = new[0]
-    monday = week_start(first.work_date)
     days = ledger.days + [WorkedDay(e.id, e.work_date, e.direct_care_hours) for e in new]
-    owed, card_of = _owed(days, cards, first.placement.therapist.discipline, ledger)
+    owed, card_of = _owed(days, cards, placement.therapist.discipline, ledger)
     credit = False
     for key, by_entry in _differences(owed, ledger.billed).items():
         net = sum(by_entry.values(), ZERO)
         if net > 0:
-            line_key, template = _charge_line(first, key, card_of.get(key), monday)
+            line_key, template = _charge_line(placement, key, card_of.get(key), monday)
         elif net < 0:
-            line_key, template = _credit_line(first, key, monday, ledger.invoices[key])
+            line_key, template = _credit_line(placement, key, monday, ledger.invoices[key])
             credit = True
         else:
             continue  # hours moved between days of one kind: the week bills the same
@@ -326,39 +330,53 @@ def _charges_of(entry: TimesheetEntry, card: RateCard, history: BillingHistory) 
     return charges
 
 
-def _price_entries(entries: list[TimesheetEntry], cards: list[RateCard], history: BillingHistory) -> Pricing:
+def _price_entries(entries: list[TimesheetEntry], cards: list[RateCard], history: BillingHistory,
+                   skip_weeks: set[tuple[int, date]]) -> Pricing:
     lines = _Lines()
     pricing = Pricing([], [])
     weeks: dict[tuple[int, date], list[TimesheetEntry]] = defaultdict(list)
     for entry in sorted(entries, key=lambda e: (e.placement_id, e.work_date, e.id)):
-        card = card_on(cards, entry.work_date)
-        if card is None:
-            pricing.unpriced.append(Unpriced(entry, f"no rate card in effect on {entry.work_date.isoformat()}"))
+        charges = _priced_entry(entry, cards, history, pricing)
+        if charges is None:
             continue
-        charges = _charges_of(entry, card, history)
-        if charges.missing:
-            pricing.unpriced.append(Unpriced(entry, f"the rate card has no {', '.join(charges.missing)} rate for "
-                                                    f"{charges.discipline}"))
-        elif charges.parts or charges.hourly_week:
-            for key, quantity, template in charges.parts:
-                # One charge per week or month: later entries only trace back to it.
-                lines.add(key, entry.id, ZERO if key[0] in ONCE_PER_PERIOD and key in lines.by_key else quantity,
-                          template)
-            if charges.hourly_week:
-                weeks[charges.hourly_week].append(entry)
-            pricing.billed_entries.add(entry.id)
-        elif charges.covered_by is not None:
-            pricing.covered[entry.id] = charges.covered_by
-        else:
-            pricing.unpriced.append(Unpriced(entry, "nothing billable on this entry"))
-    for week, new in weeks.items():
-        if _bill_week(new, cards, history.hours.get(week, WeekLedger()), lines):
-            pricing.credit_weeks.add(week)
+        for key, quantity, template in charges.parts:
+            # One charge per week or month: later entries only trace back to it.
+            lines.add(key, entry.id, ZERO if key[0] in ONCE_PER_PERIOD and key in lines.by_key else quantity,
+                      template)
+        if charges.hourly_week:
+            weeks[charges.hourly_week].append(entry)
+    placements = {**history.released, **{week: new[0].placement for week, new in weeks.items()}}
+    for (placement_id, monday), placement in placements.items():
+        if (placement_id, monday) not in skip_weeks and _bill_week(
+                placement, monday, weeks.get((placement_id, monday), []), cards,
+                history.hours.get((placement_id, monday), WeekLedger()), lines):
+            pricing.credit_weeks.add((placement_id, monday))
     pricing.lines = sorted(
         (line for line in lines.by_key.values() if line.quantity != 0),
         key=lambda line: (line.placement_id, line.item, line.is_credit, line.overtime, line.period_key or date.min),
     )
     return pricing
+
+
+def _priced_entry(entry: TimesheetEntry, cards: list[RateCard], history: BillingHistory,
+                  pricing: Pricing) -> _Charges | None:
+    """The entry's charges if it can be billed whole, noting it billed or covered; else None, noting why not."""
+    card = card_on(cards, entry.work_date)
+    if card is None:
+        pricing.unpriced.append(Unpriced(entry, f"no rate card in effect on {entry.work_date.isoformat()}"))
+        return None
+    charges = _charges_of(entry, card, history)
+    if charges.missing:
+        pricing.unpriced.append(Unpriced(entry, f"the rate card has no {', '.join(charges.missing)} rate for "
+                                                f"{charges.discipline}"))
+    elif charges.parts or charges.hourly_week:
+        pricing.billed_entries.add(entry.id)
+        return charges
+    elif charges.covered_by is not None:
+        pricing.covered[entry.id] = charges.covered_by
+    else:
+        pricing.unpriced.append(Unpriced(entry, "nothing billable on this entry"))
+    return None
 
 
 def price(entries: list[TimesheetEntry], cards: list[RateCard], history: BillingHistory) -> Pricing:
@@ -369,14 +387,15 @@ def price(entries: list[TimesheetEntry], cards: list[RateCard], history: Billing
     agency can fix the contract and bill it later, never losing it.
 
     An invoice never goes to zero or below: if its credits would take it there,
-    the weeks carrying them wait, whole, for the next invoice (reported like
-    unpriced entries), which prices them again with whatever is billed by then.
+    the weeks carrying them wait, whole, for the next invoice (their entries are
+    reported like unpriced ones), which prices them again with what is billed by then.
     """
-    pricing = _price_entries(entries, cards, history)
+    pricing = _price_entries(entries, cards, history, set())
     if pricing.total > 0 or not pricing.credit_weeks:
         return pricing
-    waiting = [e for e in entries if (e.placement_id, week_start(e.work_date)) in pricing.credit_weeks]
-    waiting_ids = {e.id for e in waiting}
-    kept = _price_entries([e for e in entries if e.id not in waiting_ids], cards, history)
-    kept.unpriced += [Unpriced(entry, CREDIT_WAITS) for entry in waiting]
+    waiting = pricing.credit_weeks
+    kept = _price_entries([e for e in entries if (e.placement_id, week_start(e.work_date)) not in waiting],
+                          cards, history, waiting)
+    kept.unpriced += [Unpriced(e, CREDIT_WAITS) for e in entries
+                      if (e.placement_id, week_start(e.work_date)) in waiting]
     return kept
