@@ -143,19 +143,21 @@ def _week_ledgers(placement_ids: set[int], first: date, last: date) -> dict[tupl
         ledgers[(placement_id, week_start(work_date))].days.append(WorkedDay(entry_id, work_date, hours))
     billed = db.session.execute(
         sa.select(LineSource.entry_id, TimesheetEntry.placement_id, TimesheetEntry.work_date, InvoiceLine.overtime,
-                  InvoiceLine.unit_price, LineSource.quantity, InvoiceLine.corrects_invoice_id, Invoice.id,
-                  Invoice.number)
+                  InvoiceLine.unit_price, LineSource.quantity, InvoiceLine.corrects_invoice_id, InvoiceLine.id,
+                  Invoice.id, Invoice.number)
         .join(LineSource.line).join(InvoiceLine.invoice).join(LineSource.entry)
         .where(in_weeks, Invoice.status != "void", InvoiceLine.item == "direct_care_hour")
-        .order_by(Invoice.id)
+        .order_by(InvoiceLine.id)
     )
-    for entry_id, placement_id, work_date, overtime, unit, quantity, corrects, invoice_id, number in billed:
+    for entry_id, placement_id, work_date, overtime, unit, quantity, corrects, line_id, invoice_id, number in billed:
         ledger = ledgers[(placement_id, week_start(work_date))]
         kinds = ledger.billed.setdefault(entry_id, {})
         kinds[(overtime, unit)] = kinds.get((overtime, unit), ZERO) + quantity
         billers = ledger.invoices.setdefault((overtime, unit), [])
         if corrects is None and (invoice_id, number) not in billers:
             billers.append((invoice_id, number))
+        if corrects is None and line_id not in ledger.lines:
+            ledger.lines.append(line_id)
     return dict(ledgers)
 
 

@@ -71,8 +71,9 @@ class Unpriced:
 class Pricing:
     lines: list[PricedLine]
     unpriced: list[Unpriced]
-    # Entries whose whole charge is a contract week an earlier invoice line already billed:
-    # entry id -> that line's id. They are billed by it, not left waiting forever.
+    # Entries whose whole charge an earlier invoice line already bills (a contract week, or direct-care
+    # hours other days of the week gave up to them): entry id -> that line's id. They are billed by it,
+    # not left waiting forever.
     covered: dict[int, int] = field(default_factory=dict)
     # The entries this pricing bills (corrections may also trace hours of entries billed before).
     billed_entries: set[int] = field(default_factory=set)
@@ -106,6 +107,7 @@ class WeekLedger:
     billed: dict[int, dict[HourKey, Decimal]] = field(default_factory=dict)
     # (overtime, unit price) -> invoices (id, number) with live lines billing such hours, oldest first
     invoices: dict[HourKey, list[tuple[int, str]]] = field(default_factory=dict)
+    lines: list[int] = field(default_factory=list)  # ids of the live lines charging the week's hours
 
 
 @dataclass
@@ -303,23 +305,34 @@ def _credit_line(placement: Placement, key: HourKey, monday: date,
 
 
 def _bill_week(placement: Placement, monday: date, new: list[TimesheetEntry], cards: list[RateCard],
-               ledger: WeekLedger, lines: _Lines) -> bool:
-    """Bill a week's direct-care hours: what the week owes less what live lines bill; True if it has a credit."""
+               ledger: WeekLedger, lines: _Lines) -> tuple[bool, set[int]]:
+    """Bill a week's direct-care hours: what the week owes less what live lines bill.
+
+    Returns whether the week carries a credit, and the new entries whose hours live lines bill already
+    (the week's other days gave theirs up to them): no line of this invoice traces those.
+    """
     days = ledger.days + [WorkedDay(e.id, e.work_date, e.direct_care_hours) for e in new]
     owed, card_of = _owed(days, cards, placement.therapist.discipline, ledger)
-    credit = False
+    credit, week_line, moves = False, None, {}
     for key, by_entry in _differences(owed, ledger.billed).items():
         net = sum(by_entry.values(), ZERO)
+        if net == 0:
+            # Hours of one kind moved between days: the week bills the same; the trace follows below.
+            for entry_id, hours in by_entry.items():
+                moves[entry_id] = moves.get(entry_id, ZERO) + hours
+            continue
         if net > 0:
-            line_key, template = _charge_line(placement, key, card_of.get(key), monday)
-        elif net < 0:
-            line_key, template = _credit_line(placement, key, monday, ledger.invoices[key])
-            credit = True
+            week_line = _charge_line(placement, key, card_of.get(key), monday)
         else:
-            continue  # hours moved between days of one kind: the week bills the same
+            week_line = _credit_line(placement, key, monday, ledger.invoices[key])
+            credit = True
         for entry_id, hours in by_entry.items():
-            lines.add(line_key, entry_id, hours, template)
-    return credit
+            lines.add(week_line[0], entry_id, hours, week_line[1])
+    if week_line is None:
+        return credit, set(moves) & {e.id for e in new}
+    for entry_id, hours in moves.items():  # they add up to nothing, so the line's quantity stands
+        lines.add(week_line[0], entry_id, hours, week_line[1])
+    return credit, set()
 
 
 def _charges_of(entry: TimesheetEntry, card: RateCard, history: BillingHistory) -> _Charges:
@@ -335,10 +348,13 @@ def _price_entries(entries: list[TimesheetEntry], cards: list[RateCard], history
     lines = _Lines()
     pricing = Pricing([], [])
     weeks: dict[tuple[int, date], list[TimesheetEntry]] = defaultdict(list)
+    traced: set[int] = set()  # entries with a charge of their own on this invoice
     for entry in sorted(entries, key=lambda e: (e.placement_id, e.work_date, e.id)):
         charges = _priced_entry(entry, cards, history, pricing)
         if charges is None:
             continue
+        if charges.parts:
+            traced.add(entry.id)
         for key, quantity, template in charges.parts:
             # One charge per week or month: later entries only trace back to it.
             lines.add(key, entry.id, ZERO if key[0] in ONCE_PER_PERIOD and key in lines.by_key else quantity,
@@ -346,11 +362,16 @@ def _price_entries(entries: list[TimesheetEntry], cards: list[RateCard], history
         if charges.hourly_week:
             weeks[charges.hourly_week].append(entry)
     placements = {**history.released, **{week: new[0].placement for week, new in weeks.items()}}
-    for (placement_id, monday), placement in placements.items():
-        if (placement_id, monday) not in skip_weeks and _bill_week(
-                placement, monday, weeks.get((placement_id, monday), []), cards,
-                history.hours.get((placement_id, monday), WeekLedger()), lines):
-            pricing.credit_weeks.add((placement_id, monday))
+    for week, placement in placements.items():
+        if week in skip_weeks:
+            continue
+        ledger = history.hours.get(week, WeekLedger())
+        credit, billed_already = _bill_week(placement, week[1], weeks.get(week, []), cards, ledger, lines)
+        if credit:
+            pricing.credit_weeks.add(week)
+        for entry_id in billed_already - traced:
+            pricing.billed_entries.discard(entry_id)
+            pricing.covered[entry_id] = ledger.lines[-1]
     pricing.lines = sorted(
         (line for line in lines.by_key.values() if line.quantity != 0),
         key=lambda line: (line.placement_id, line.item, line.is_credit, line.overtime, line.period_key or date.min),
