@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from agency.billing import timesheets
@@ -52,7 +52,7 @@ worked = st.dictionaries(st.integers(min_value=0, max_value=13), st.tuples(quart
 # Each round approves its days, runs invoicing up to a day of the fortnight, then may void one live
 # invoice and reject one approved day not invoiced (as the void left it, or one the run did not reach).
 rounds = st.lists(st.tuples(st.integers(min_value=0, max_value=13), st.none() | st.integers(0, 5),
-                            st.none() | st.integers(0, 9)), min_size=2, max_size=4)
+                            st.none() | st.integers(0, 9)), min_size=2, max_size=3)
 
 
 def one_invoice_of_the_week(days: list, card_of) -> dict:
@@ -95,6 +95,20 @@ def active_placement(place, **values) -> Placement:
     return placement
 
 
+D = Decimal
+T40 = Terms(D("90.00"), D("40"), D("1.5"))
+
+
+# Besides what Hypothesis draws, the three ways a week ends up owing less than a live line billed:
+# hours a void released are rejected after a later day was billed as overtime (the credit fits in the
+# rebill, or is bigger and waits), and a late day before a rate change turns the new rate's hours into
+# overtime.
+@example(first=Terms(D("90.00"), D("20"), D("1.5")), second=None, change=1,
+         worked={0: (D(10), 0), 1: (D(10), 0), 2: (D(10), 1), 3: (D(10), 1)}, rounds=[(1, None, None), (6, 0, 0)])
+@example(first=Terms(D("87.35"), D("8"), D("2")), second=None, change=1,
+         worked={0: (D(8), 0), 1: (D(8), 1), 2: (D(8), 1)}, rounds=[(0, None, None), (6, 0, 0)])
+@example(first=T40, second=Terms(D("100.00"), D("40"), D("1.5")), change=3,
+         worked={day: (D(10), 0 if day else 1) for day in range(5)}, rounds=[(6, None, None), (6, None, None)])
 @settings(max_examples=40, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(first=terms, second=st.none() | terms, change=st.integers(min_value=1, max_value=13), worked=worked,
