@@ -24,7 +24,16 @@ from agency.billing.models import (
     TimesheetEntry,
 )
 from agency.billing.pdf import render_invoice_pdf
-from agency.billing.pricing import ZERO, BillingHistory, Pricing, Unpriced, price, week_start
+from agency.billing.pricing import (
+    ZERO,
+    BillingHistory,
+    Pricing,
+    Unpriced,
+    WeekLedger,
+    WorkedDay,
+    price,
+    week_start,
+)
 from agency.core import audit
 from agency.core.dates import today
 from agency.core.errors import Conflict, ValidationError
@@ -79,23 +88,19 @@ def next_invoice_number(year: int) -> str:
     return f"INV-{year}-{counter.last_number:05d}"
 
 
-def billing_history(entries: list[TimesheetEntry]) -> BillingHistory:
-    """Direct hours, contract weeks and platform months already on live invoices for these placements."""
-    history = BillingHistory()
+def billing_history(entries: list[TimesheetEntry], facility_id: int, period_end: date) -> BillingHistory:
+    """What live invoices already bill for these entries' placements: their weeks' direct-care hours,
+    by entry and line kind, contract weeks and platform months; and the facility's weeks a void released."""
+    history = BillingHistory(released=_released_weeks(facility_id, period_end))
+    if history.released:
+        history.hours = _week_ledgers({pid for pid, _ in history.released}, min(m for _, m in history.released),
+                                      max(m for _, m in history.released) + timedelta(days=6))
     placement_ids = {e.placement_id for e in entries}
     if not placement_ids:
         return history
     first = week_start(min(e.work_date for e in entries))
     last = max(e.work_date for e in entries) + timedelta(days=6)
-    rows = db.session.execute(
-        sa.select(TimesheetEntry.placement_id, TimesheetEntry.work_date, TimesheetEntry.direct_care_hours)
-        .join(BilledEntry, sa.and_(BilledEntry.entry_id == TimesheetEntry.id, BilledEntry.live.is_(True)))
-        .where(TimesheetEntry.placement_id.in_(placement_ids), TimesheetEntry.work_date.between(first, last))
-    )
-    hours: dict = defaultdict(lambda: 0)
-    for placement_id, work_date, direct in rows:
-        hours[(placement_id, week_start(work_date))] += direct
-    history.direct_hours = dict(hours)
+    history.hours |= _week_ledgers(placement_ids, first, last)
     periodic = db.session.execute(
         sa.select(InvoiceLine.id, InvoiceLine.placement_id, InvoiceLine.item, InvoiceLine.period_key)
         .join(InvoiceLine.invoice)
@@ -110,6 +115,53 @@ def billing_history(entries: list[TimesheetEntry]) -> BillingHistory:
     return history
 
 
+def _released_weeks(facility_id: int, period_end: date) -> dict[tuple[int, date], Placement]:
+    """Hourly weeks up to period_end with an entry a void released that is not approved now (edited or
+    rejected since): what live lines billed with its hours counted may be more than the week owes."""
+    released = sa.select(BilledEntry.entry_id).where(BilledEntry.entry_id == TimesheetEntry.id).exists()
+    rows = db.session.execute(
+        sa.select(TimesheetEntry.work_date, Placement).join(TimesheetEntry.placement)
+        .where(Placement.facility_id == facility_id, Placement.billing_basis == "hourly",
+               TimesheetEntry.work_date <= period_end, TimesheetEntry.status.in_(("submitted", "rejected")),
+               released)
+        .options(joinedload(Placement.therapist))
+    ).unique()
+    return {(placement.id, week_start(work_date)): placement for work_date, placement in rows}
+
+
+def _week_ledgers(placement_ids: set[int], first: date, last: date) -> dict[tuple[int, date], WeekLedger]:
+    """Per (placement, Monday): the days live invoices bill, and the direct-care hours their lines bill,
+    by entry and (overtime, unit price), credits included. Two queries, whatever the number of weeks."""
+    ledgers: dict[tuple[int, date], WeekLedger] = defaultdict(WeekLedger)
+    in_weeks = sa.and_(TimesheetEntry.placement_id.in_(placement_ids), TimesheetEntry.work_date.between(first, last))
+    days = db.session.execute(
+        sa.select(TimesheetEntry.id, TimesheetEntry.placement_id, TimesheetEntry.work_date,
+                  TimesheetEntry.direct_care_hours)
+        .join(BilledEntry, sa.and_(BilledEntry.entry_id == TimesheetEntry.id, BilledEntry.live.is_(True)))
+        .where(in_weeks)
+    )
+    for entry_id, placement_id, work_date, hours in days:
+        ledgers[(placement_id, week_start(work_date))].days.append(WorkedDay(entry_id, work_date, hours))
+    billed = db.session.execute(
+        sa.select(LineSource.entry_id, TimesheetEntry.placement_id, TimesheetEntry.work_date, InvoiceLine.overtime,
+                  InvoiceLine.unit_price, LineSource.quantity, InvoiceLine.corrects_invoice_id, InvoiceLine.id,
+                  Invoice.id, Invoice.number)
+        .join(LineSource.line).join(InvoiceLine.invoice).join(LineSource.entry)
+        .where(in_weeks, Invoice.status != "void", InvoiceLine.item == "direct_care_hour")
+        .order_by(InvoiceLine.id)
+    )
+    for entry_id, placement_id, work_date, overtime, unit, quantity, corrects, line_id, invoice_id, number in billed:
+        ledger = ledgers[(placement_id, week_start(work_date))]
+        kinds = ledger.billed.setdefault(entry_id, {})
+        kinds[(overtime, unit)] = kinds.get((overtime, unit), ZERO) + quantity
+        billers = ledger.invoices.setdefault((overtime, unit), [])
+        if corrects is None and (invoice_id, number) not in billers:
+            billers.append((invoice_id, number))
+        if corrects is None and line_id not in ledger.lines:
+            ledger.lines.append(line_id)
+    return dict(ledgers)
+
+
 def preview(facility_id: int, period_end: date) -> Pricing:
     """What an invoice run would bill for the facility now, without writing anything."""
     entries = db.session.scalars(
@@ -119,7 +171,7 @@ def preview(facility_id: int, period_end: date) -> Pricing:
     cards = db.session.scalars(
         sa.select(RateCard).where(RateCard.facility_id == facility_id).options(selectinload(RateCard.rates))
     ).all()
-    return price(entries, cards, billing_history(entries))
+    return price(entries, cards, billing_history(entries, facility_id, period_end))
 
 
 def invoice_facility(facility_id: int, period_start: date, period_end: date,
@@ -152,13 +204,14 @@ def invoice_facility(facility_id: int, period_start: date, period_end: date,
             placement_id=priced.placement_id, position=position, item=priced.item,
             overtime=priced.overtime, period_key=priced.period_key, description=priced.description[:300],
             quantity=priced.quantity, unit_price=priced.unit_price, amount=priced.amount,
+            corrects_invoice_id=priced.corrects_invoice_id,
         )
         invoice.lines.append(line)
         lines.append((line, priced))
     db.session.flush()
     _bill_entries(
         [(line.id, entry_id, qty) for line, priced in lines for entry_id, qty in priced.sources.items()],
-        {entry_id: invoice.id for entry_id in pricing.priced_entries},
+        {entry_id: invoice.id for entry_id in pricing.billed_entries},
     )
     invoice.pdf = render_invoice_pdf(invoice)
     if facility.billing_email:

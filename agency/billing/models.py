@@ -94,7 +94,8 @@ class Invoice(db.Model):
 
     facility: Mapped[Facility] = relationship()
     lines: Mapped[list["InvoiceLine"]] = relationship(
-        back_populates="invoice", cascade="all, delete-orphan", order_by="InvoiceLine.position"
+        back_populates="invoice", cascade="all, delete-orphan", order_by="InvoiceLine.position",
+        foreign_keys="InvoiceLine.invoice_id",
     )
     payments: Mapped[list["Payment"]] = relationship(
         back_populates="invoice", cascade="all, delete-orphan", order_by="Payment.received_on"
@@ -111,15 +112,30 @@ class Invoice(db.Model):
     def is_open(self) -> bool:
         return self.status in OPEN_INVOICE_STATUSES
 
+    @property
+    def credits(self) -> Decimal:
+        """What the invoice's credit lines give back (negative, or zero): total = charges + credits."""
+        return sum((line.amount for line in self.lines if line.is_credit), Decimal(0))
+
+    @property
+    def charges(self) -> Decimal:
+        return self.total - self.credits
+
     def days_past_due(self, as_of: date) -> int:
         return (as_of - self.due_on).days
 
 
 class InvoiceLine(db.Model):
+    """A charge on an invoice, or a credit (negative quantity) giving back what a line of an earlier,
+    still-live invoice billed beyond what its week owes: that invoice is never edited once issued."""
+
     __tablename__ = "invoice_lines"
     __table_args__ = (
         one_of("item", RATE_ITEMS),
-        sa.CheckConstraint("quantity > 0", name="quantity"),
+        sa.CheckConstraint(
+            "(corrects_invoice_id IS NULL AND quantity > 0) OR (corrects_invoice_id IS NOT NULL AND quantity < 0)",
+            name="quantity",
+        ),
         sa.Index("ix_invoice_lines_placement_period", "placement_id", "period_key"),
     )
 
@@ -135,14 +151,27 @@ class InvoiceLine(db.Model):
     quantity: Mapped[Decimal] = mapped_column(sa.Numeric(10, 2))
     unit_price: Mapped[Decimal] = mapped_column(sa.Numeric(12, 2))
     amount: Mapped[Decimal] = mapped_column(sa.Numeric(12, 2))
+    # A credit line names the invoice whose line billed the hours it gives back.
+    corrects_invoice_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("invoices.id", ondelete="RESTRICT"), index=True)
 
-    invoice: Mapped[Invoice] = relationship(back_populates="lines")
+    invoice: Mapped[Invoice] = relationship(back_populates="lines", foreign_keys=[invoice_id])
     placement: Mapped[Placement] = relationship()
+    corrects: Mapped[Invoice | None] = relationship(foreign_keys=[corrects_invoice_id])
     sources: Mapped[list["LineSource"]] = relationship(back_populates="line", cascade="all, delete-orphan")
+
+    @property
+    def is_credit(self) -> bool:
+        return self.corrects_invoice_id is not None
 
 
 class LineSource(db.Model):
-    """Which entries a line bills, and how much of each (hours, miles or days)."""
+    """Which entries a line bills, and how much of each (hours, miles or days).
+
+    A week's correction traces the hours it moves: an entry billed before can
+    have hours taken back (negative) on one line and billed again on another.
+    The entry stays billed by its own invoice (BilledEntry), never twice.
+    """
 
     __tablename__ = "line_sources"
     __table_args__ = (sa.UniqueConstraint("line_id", "entry_id"),)

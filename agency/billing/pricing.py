@@ -3,8 +3,15 @@
 A pure function of its inputs: the invoice job, the preview page and the tests
 all call price(). Each line's amount is rounded half-up to cents; the invoice
 total is the exact sum of the lines.
+
+Direct-care hours are priced per Monday-to-Sunday week, as one invoice of the
+whole week would price them: what the week owes, less what live lines already
+bill for it. So a late approval, a void and a rebill all land on the same
+regular and overtime hours, and where a live line billed more than the week now
+owes, the next invoice carries a credit line naming the week and that invoice.
 """
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -12,8 +19,11 @@ from decimal import Decimal
 from agency.billing.models import TimesheetEntry
 from agency.core.money import to_cents
 from agency.facilities.models import RateCard
+from agency.placements.models import Placement
 
 ZERO = Decimal("0")
+CREDIT_WAITS = ("its week's correction credits more than this invoice bills; it waits for the next invoice, "
+                "which bills it with the credit")
 
 
 def week_start(day: date) -> date:
@@ -33,7 +43,10 @@ class PricedLine:
     unit_price: Decimal
     overtime: bool = False
     period_key: date | None = None
-    sources: dict[int, Decimal] = field(default_factory=dict)  # entry id -> quantity it contributes
+    # A credit line gives back hours a live line of this invoice billed: its quantity is negative.
+    corrects_invoice_id: int | None = None
+    # entry id -> quantity it contributes; a correction can take hours back from a billed entry (negative).
+    sources: dict[int, Decimal] = field(default_factory=dict)
 
     @property
     def quantity(self) -> Decimal:
@@ -42,6 +55,10 @@ class PricedLine:
     @property
     def amount(self) -> Decimal:
         return to_cents(self.quantity * self.unit_price)
+
+    @property
+    def is_credit(self) -> bool:
+        return self.corrects_invoice_id is not None
 
 
 @dataclass
@@ -54,26 +71,55 @@ class Unpriced:
 class Pricing:
     lines: list[PricedLine]
     unpriced: list[Unpriced]
-    # Entries whose whole charge is a contract week an earlier invoice line already billed:
-    # entry id -> that line's id. They are billed by it, not left waiting forever.
+    # Entries whose whole charge an earlier invoice line already bills (a contract week, or direct-care
+    # hours other days of the week gave up to them): entry id -> that line's id. They are billed by it,
+    # not left waiting forever.
     covered: dict[int, int] = field(default_factory=dict)
+    # The entries this pricing bills (corrections may also trace hours of entries billed before).
+    billed_entries: set[int] = field(default_factory=set)
+    # (placement, Monday) of the weeks that carry a credit line.
+    credit_weeks: set[tuple[int, date]] = field(default_factory=set)
 
     @property
     def total(self) -> Decimal:
         return sum((line.amount for line in self.lines), ZERO)
 
-    @property
-    def priced_entries(self) -> set[int]:
-        return {entry_id for line in self.lines for entry_id in line.sources}
+
+@dataclass(frozen=True)
+class WorkedDay:
+    """An entry's direct-care hours, as the week's pricing needs them."""
+
+    entry_id: int
+    work_date: date
+    hours: Decimal
+
+
+# How a direct-care hour is billed: (overtime, unit price).
+HourKey = tuple[bool, Decimal]
+
+
+@dataclass
+class WeekLedger:
+    """One placement's week as live invoices bill it: the days they bill and the hours of each line kind."""
+
+    days: list[WorkedDay] = field(default_factory=list)  # entries billed on a live invoice
+    # entry id -> (overtime, unit price) -> hours live lines bill for it, credits included
+    billed: dict[int, dict[HourKey, Decimal]] = field(default_factory=dict)
+    # (overtime, unit price) -> invoices (id, number) with live lines billing such hours, oldest first
+    invoices: dict[HourKey, list[tuple[int, str]]] = field(default_factory=dict)
+    lines: list[int] = field(default_factory=list)  # ids of the live lines charging the week's hours
 
 
 @dataclass
 class BillingHistory:
-    """What live invoices already billed, so late approvals are priced with it."""
+    """What live invoices already billed, so late approvals and rebills are priced with it."""
 
-    direct_hours: dict[tuple[int, date], Decimal] = field(default_factory=dict)  # (placement, Monday)
+    hours: dict[tuple[int, date], WeekLedger] = field(default_factory=dict)  # (placement, Monday)
     weeks: dict[tuple[int, date], int] = field(default_factory=dict)  # contract week -> the line billing it
     months: set[tuple[int, date]] = field(default_factory=set)  # platform months billed
+    # Weeks a void released hours of that are not approved again: they are priced again without new hours,
+    # so what live lines billed with those hours counted is corrected on the next invoice.
+    released: dict[tuple[int, date], Placement] = field(default_factory=dict)
 
 
 def card_on(cards: list[RateCard], day: date) -> RateCard | None:
@@ -95,120 +141,282 @@ class _Lines:
         line.sources[entry_id] = line.sources.get(entry_id, ZERO) + quantity
 
 
+def _line(placement: Placement, item: str, description: str, unit: Decimal, **kw) -> PricedLine:
+    therapist = placement.therapist
+    return PricedLine(placement.id, item, f"{description}, {therapist.full_name} ({therapist.discipline})",
+                      unit, **kw)
+
+
+@dataclass
+class _Charges:
+    """What one entry is billed for, besides its direct-care hours, which are priced with their week."""
+
+    entry: TimesheetEntry
+    card: RateCard
+    parts: list[tuple[tuple, Decimal, PricedLine]] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    hourly_week: tuple[int, date] | None = None
+    covered_by: int | None = None
+
+    @property
+    def discipline(self) -> str:
+        return self.entry.placement.therapist.discipline
+
+    def rate(self, item: str) -> Decimal | None:
+        unit = self.card.rate(item, self.discipline)
+        if unit is None:
+            self.missing.append(item)
+        return unit
+
+
+# Billing bases: how a day of the placement is charged.
+
+def _direct_care(charges: _Charges, history: BillingHistory) -> None:
+    entry = charges.entry
+    if entry.direct_care_hours > 0 and charges.rate("direct_care_hour") is not None:
+        charges.hourly_week = (entry.placement_id, week_start(entry.work_date))
+
+
+def _per_diem(charges: _Charges, history: BillingHistory) -> None:
+    entry = charges.entry
+    if entry.total_hours > 0 and (unit := charges.rate("per_diem_day")) is not None:
+        charges.parts.append((("per_diem", entry.placement_id, unit), Decimal(1),
+                              _line(entry.placement, "per_diem_day", "Per-diem days", unit)))
+
+
+def _contract_week(charges: _Charges, history: BillingHistory) -> None:
+    entry = charges.entry
+    monday = week_start(entry.work_date)
+    if (entry.placement_id, monday) in history.weeks:
+        charges.covered_by = history.weeks[(entry.placement_id, monday)]
+    elif (unit := charges.rate("contract_week")) is not None:
+        charges.parts.append((("week", entry.placement_id, monday), Decimal(1), _line(
+            entry.placement, "contract_week", f"Contract week of {monday:%b %d, %Y}", unit, period_key=monday)))
+
+
+BASES = {"hourly": _direct_care, "per_diem": _per_diem, "weekly": _contract_week}
+
+
+# Items any day can carry on top of its basis.
+
+def _supervision(charges: _Charges, history: BillingHistory) -> None:
+    entry = charges.entry
+    if entry.supervision_hours > 0 and (unit := charges.rate("supervision_hour")) is not None:
+        charges.parts.append((("supervision", entry.placement_id, unit), entry.supervision_hours,
+                              _line(entry.placement, "supervision_hour", "Supervision hours", unit)))
+
+
+def _travel(charges: _Charges, history: BillingHistory) -> None:
+    """Per mile where the contract has a mileage rate, else a flat charge per day travelled."""
+    entry = charges.entry
+    if entry.travel_miles <= 0:
+        return
+    per_mile = charges.card.rate("travel_mile", charges.discipline)
+    flat = charges.card.rate("travel_flat", charges.discipline)
+    if per_mile is not None:
+        charges.parts.append((("miles", entry.placement_id, per_mile), entry.travel_miles,
+                              _line(entry.placement, "travel_mile", "Travel miles", per_mile)))
+    elif flat is not None:
+        charges.parts.append((("travel_flat", entry.placement_id, flat), Decimal(1),
+                              _line(entry.placement, "travel_flat", "Travel days (flat)", flat)))
+    else:
+        charges.missing.append("travel_mile or travel_flat")
+
+
+def _platform(charges: _Charges, history: BillingHistory) -> None:
+    entry = charges.entry
+    month = month_start(entry.work_date)
+    if not entry.placement.telehealth or (entry.placement_id, month) in history.months:
+        return
+    # Not every contract charges the platform fee: no rate means no line, not an error.
+    unit = charges.card.rate("telehealth_platform_month", charges.discipline)
+    if unit is not None:
+        charges.parts.append((("platform", entry.placement_id, month), Decimal(1), _line(
+            entry.placement, "telehealth_platform_month", f"Telehealth platform, {month:%B %Y}", unit,
+            period_key=month)))
+
+
+ITEMS = (_supervision, _travel, _platform)
+ONCE_PER_PERIOD = ("week", "platform")  # one charge per contract week or platform month
+
+
+# Direct-care hours, one placement's week at a time.
+
+def _owed(days: list[WorkedDay], cards: list[RateCard], discipline: str,
+          ledger: WeekLedger) -> tuple[dict[int, dict[HourKey, Decimal]], dict[HourKey, RateCard]]:
+    """What one invoice of the whole week would bill each day, in date order, with the card of its date.
+
+    A billed day the cards no longer price keeps what it was billed, and its hours still count.
+    """
+    owed: dict[int, dict[HourKey, Decimal]] = {}
+    card_of: dict[HourKey, RateCard] = {}
+    so_far = ZERO
+    for day in sorted(days, key=lambda d: (d.work_date, d.entry_id)):
+        card = card_on(cards, day.work_date)
+        unit = card.rate("direct_care_hour", discipline) if card else None
+        if unit is None:
+            owed[day.entry_id] = dict(ledger.billed.get(day.entry_id, {}))
+        else:
+            threshold = card.overtime_threshold_hours
+            regular = day.hours if threshold is None else max(min(day.hours, threshold - so_far), ZERO)
+            # The overtime rate is a price printed on the invoice like any other, so it is
+            # quoted in cents; the facility can then check quantity x rate = amount by hand.
+            over = (True, to_cents(unit * card.overtime_multiplier))
+            owed[day.entry_id] = {key: hours for key, hours in (((False, unit), regular), (over, day.hours - regular))
+                                  if hours}
+            card_of.update({(False, unit): card, over: card})
+        so_far += day.hours
+    return owed, card_of
+
+
+def _differences(owed: dict[int, dict[HourKey, Decimal]],
+                 billed: dict[int, dict[HourKey, Decimal]]) -> dict[HourKey, dict[int, Decimal]]:
+    """(overtime, unit price) -> entry id -> hours owed beyond (or, negative, short of) what live lines bill."""
+    differences: dict[HourKey, dict[int, Decimal]] = defaultdict(dict)
+    for entry_id in owed.keys() | billed.keys():
+        owes, bills = owed.get(entry_id, {}), billed.get(entry_id, {})
+        for key in owes.keys() | bills.keys():
+            if difference := owes.get(key, ZERO) - bills.get(key, ZERO):
+                differences[key][entry_id] = difference
+    return differences
+
+
+def _charge_line(placement: Placement, key: HourKey, card: RateCard | None,
+                 monday: date) -> tuple[tuple, PricedLine]:
+    """The line for hours the week owes beyond what live lines bill (card None: owed again after a credit)."""
+    overtime, unit = key
+    if not overtime:
+        return ("direct", placement.id, unit), _line(placement, "direct_care_hour", "Direct care hours", unit)
+    terms = (f"over {_fmt(card.overtime_threshold_hours)} h, week of {monday:%b %d, %Y}, "
+             f"{_fmt(card.overtime_multiplier)}x" if card else f"week of {monday:%b %d, %Y}, credited before")
+    return ("ot", placement.id, monday, unit), _line(
+        placement, "direct_care_hour", f"Direct care overtime ({terms})", unit, overtime=True, period_key=monday)
+
+
+def _credit_line(placement: Placement, key: HourKey, monday: date,
+                 invoices: list[tuple[int, str]]) -> tuple[tuple, PricedLine]:
+    """A credit for hours a live line billed as this kind beyond what the week owes as such."""
+    overtime, unit = key
+    kind = "overtime hours" if overtime else "hours"
+    billed_on = ", ".join(number for _, number in invoices)
+    return ("credit", placement.id, monday, overtime, unit), _line(
+        placement, "direct_care_hour", f"Credit: direct care {kind} of the week of {monday:%b %d, %Y} "
+        f"billed on {billed_on}", unit, overtime=overtime, period_key=monday, corrects_invoice_id=invoices[-1][0])
+
+
+def _bill_week(placement: Placement, monday: date, new: list[TimesheetEntry], cards: list[RateCard],
+               ledger: WeekLedger, lines: _Lines) -> tuple[bool, set[int]]:
+    """Bill a week's direct-care hours: what the week owes less what live lines bill.
+
+    Returns whether the week carries a credit, and the new entries whose hours live lines bill already
+    (the week's other days gave theirs up to them): no line of this invoice traces those.
+    """
+    days = ledger.days + [WorkedDay(e.id, e.work_date, e.direct_care_hours) for e in new]
+    owed, card_of = _owed(days, cards, placement.therapist.discipline, ledger)
+    credit, week_line, moves = False, None, {}
+    for key, by_entry in _differences(owed, ledger.billed).items():
+        net = sum(by_entry.values(), ZERO)
+        if net == 0:
+            # Hours of one kind moved between days: the week bills the same; the trace follows below.
+            for entry_id, hours in by_entry.items():
+                moves[entry_id] = moves.get(entry_id, ZERO) + hours
+            continue
+        if net > 0:
+            week_line = _charge_line(placement, key, card_of.get(key), monday)
+        else:
+            week_line = _credit_line(placement, key, monday, ledger.invoices[key])
+            credit = True
+        for entry_id, hours in by_entry.items():
+            lines.add(week_line[0], entry_id, hours, week_line[1])
+    if week_line is None:
+        return credit, set(moves) & {e.id for e in new}
+    for entry_id, hours in moves.items():  # they add up to nothing, so the line's quantity stands
+        lines.add(week_line[0], entry_id, hours, week_line[1])
+    return credit, set()
+
+
+def _charges_of(entry: TimesheetEntry, card: RateCard, history: BillingHistory) -> _Charges:
+    charges = _Charges(entry, card)
+    BASES[entry.placement.billing_basis](charges, history)
+    for item in ITEMS:
+        item(charges, history)
+    return charges
+
+
+def _price_entries(entries: list[TimesheetEntry], cards: list[RateCard], history: BillingHistory,
+                   skip_weeks: set[tuple[int, date]]) -> Pricing:
+    lines = _Lines()
+    pricing = Pricing([], [])
+    weeks: dict[tuple[int, date], list[TimesheetEntry]] = defaultdict(list)
+    traced: set[int] = set()  # entries with a charge of their own on this invoice
+    for entry in sorted(entries, key=lambda e: (e.placement_id, e.work_date, e.id)):
+        charges = _priced_entry(entry, cards, history, pricing)
+        if charges is None:
+            continue
+        if charges.parts:
+            traced.add(entry.id)
+        for key, quantity, template in charges.parts:
+            # One charge per week or month: later entries only trace back to it.
+            lines.add(key, entry.id, ZERO if key[0] in ONCE_PER_PERIOD and key in lines.by_key else quantity,
+                      template)
+        if charges.hourly_week:
+            weeks[charges.hourly_week].append(entry)
+    placements = {**history.released, **{week: new[0].placement for week, new in weeks.items()}}
+    for week, placement in placements.items():
+        if week in skip_weeks:
+            continue
+        ledger = history.hours.get(week, WeekLedger())
+        credit, billed_already = _bill_week(placement, week[1], weeks.get(week, []), cards, ledger, lines)
+        if credit:
+            pricing.credit_weeks.add(week)
+        for entry_id in billed_already - traced:
+            pricing.billed_entries.discard(entry_id)
+            pricing.covered[entry_id] = ledger.lines[-1]
+    pricing.lines = sorted(
+        (line for line in lines.by_key.values() if line.quantity != 0),
+        key=lambda line: (line.placement_id, line.item, line.is_credit, line.overtime, line.period_key or date.min),
+    )
+    return pricing
+
+
+def _priced_entry(entry: TimesheetEntry, cards: list[RateCard], history: BillingHistory,
+                  pricing: Pricing) -> _Charges | None:
+    """The entry's charges if it can be billed whole, noting it billed or covered; else None, noting why not."""
+    card = card_on(cards, entry.work_date)
+    if card is None:
+        pricing.unpriced.append(Unpriced(entry, f"no rate card in effect on {entry.work_date.isoformat()}"))
+        return None
+    charges = _charges_of(entry, card, history)
+    if charges.missing:
+        pricing.unpriced.append(Unpriced(entry, f"the rate card has no {', '.join(charges.missing)} rate for "
+                                                f"{charges.discipline}"))
+    elif charges.parts or charges.hourly_week:
+        pricing.billed_entries.add(entry.id)
+        return charges
+    elif charges.covered_by is not None:
+        pricing.covered[entry.id] = charges.covered_by
+    else:
+        pricing.unpriced.append(Unpriced(entry, "nothing billable on this entry"))
+    return None
+
+
 def price(entries: list[TimesheetEntry], cards: list[RateCard], history: BillingHistory) -> Pricing:
     """Price approved entries of one facility.
 
     An entry is priced whole or not at all: if any part of it has no rate in
     the card in effect on its date, it stays unbilled and is reported, so the
     agency can fix the contract and bill it later, never losing it.
+
+    An invoice never goes to zero or below: if its credits would take it there,
+    the weeks carrying them wait, whole, for the next invoice (their entries are
+    reported like unpriced ones), which prices them again with what is billed by then.
     """
-    lines = _Lines()
-    unpriced: list[Unpriced] = []
-    covered: dict[int, int] = {}
-    week_hours = dict(history.direct_hours)
-
-    for entry in sorted(entries, key=lambda e: (e.placement_id, e.work_date, e.id)):
-        placement = entry.placement
-        therapist = placement.therapist
-        who = f"{therapist.full_name} ({therapist.discipline})"
-        card = card_on(cards, entry.work_date)
-        if card is None:
-            unpriced.append(Unpriced(entry, f"no rate card in effect on {entry.work_date.isoformat()}"))
-            continue
-
-        def line(item, description, unit, **kw):
-            return PricedLine(placement.id, item, f"{description}, {who}", unit, **kw)  # noqa: B023
-
-        parts: list[tuple[tuple, Decimal, PricedLine]] = []
-        missing = []
-        billed_week_line = None
-        monday = week_start(entry.work_date)
-        month = month_start(entry.work_date)
-        hours = entry.direct_care_hours
-        if placement.billing_basis == "hourly" and hours > 0:
-            unit = card.rate("direct_care_hour", therapist.discipline)
-            if unit is None:
-                missing.append("direct_care_hour")
-            else:
-                threshold = card.overtime_threshold_hours
-                already = week_hours.get((placement.id, monday), ZERO)
-                regular = hours if threshold is None else max(min(hours, threshold - already), ZERO)
-                if regular:
-                    parts.append((("direct", placement.id, unit), regular,
-                                  line("direct_care_hour", "Direct care hours", unit)))
-                if hours - regular:
-                    # The overtime rate is a price printed on the invoice like any other, so it is
-                    # quoted in cents; the facility can then check quantity x rate = amount by hand.
-                    ot_unit = to_cents(unit * card.overtime_multiplier)
-                    parts.append((("ot", placement.id, monday, ot_unit), hours - regular, line(
-                        "direct_care_hour",
-                        f"Direct care overtime (over {_fmt(threshold)} h, week of {monday:%b %d, %Y}, "
-                        f"{_fmt(card.overtime_multiplier)}x)", ot_unit, overtime=True, period_key=monday)))
-        elif placement.billing_basis == "per_diem" and entry.total_hours > 0:
-            unit = card.rate("per_diem_day", therapist.discipline)
-            if unit is None:
-                missing.append("per_diem_day")
-            else:
-                parts.append((("per_diem", placement.id, unit), Decimal(1),
-                              line("per_diem_day", "Per-diem days", unit)))
-        elif placement.billing_basis == "weekly" and (placement.id, monday) in history.weeks:
-            billed_week_line = history.weeks[(placement.id, monday)]
-        elif placement.billing_basis == "weekly":
-            unit = card.rate("contract_week", therapist.discipline)
-            if unit is None:
-                missing.append("contract_week")
-            else:
-                parts.append((("week", placement.id, monday), Decimal(1),
-                              line("contract_week", f"Contract week of {monday:%b %d, %Y}", unit,
-                                   period_key=monday)))
-
-        if entry.supervision_hours > 0:
-            unit = card.rate("supervision_hour", therapist.discipline)
-            if unit is None:
-                missing.append("supervision_hour")
-            else:
-                parts.append((("supervision", placement.id, unit), entry.supervision_hours,
-                              line("supervision_hour", "Supervision hours", unit)))
-        if entry.travel_miles > 0:
-            per_mile = card.rate("travel_mile", therapist.discipline)
-            flat = card.rate("travel_flat", therapist.discipline)
-            if per_mile is not None:
-                parts.append((("miles", placement.id, per_mile), entry.travel_miles,
-                              line("travel_mile", "Travel miles", per_mile)))
-            elif flat is not None:
-                parts.append((("travel_flat", placement.id, flat), Decimal(1),
-                              line("travel_flat", "Travel days (flat)", flat)))
-            else:
-                missing.append("travel_mile or travel_flat")
-
-        if placement.telehealth and (placement.id, month) not in history.months:
-            # Not every contract charges the platform fee: no rate means no line, not an error.
-            unit = card.rate("telehealth_platform_month", therapist.discipline)
-            if unit is not None:
-                parts.append((("platform", placement.id, month), Decimal(1),
-                              line("telehealth_platform_month", f"Telehealth platform, {month:%B %Y}", unit,
-                                   period_key=month)))
-
-        if missing:
-            unpriced.append(Unpriced(entry, f"the rate card has no {', '.join(missing)} rate for "
-                                            f"{therapist.discipline}"))
-            continue
-        if not parts:
-            if billed_week_line is not None:
-                covered[entry.id] = billed_week_line
-            else:
-                unpriced.append(Unpriced(entry, "nothing billable on this entry"))
-            continue
-        for key, quantity, template in parts:
-            if key[0] in ("week", "platform") and key in lines.by_key:
-                # One charge per week or month: later entries only trace back to it.
-                quantity = ZERO
-            lines.add(key, entry.id, quantity, template)
-        if placement.billing_basis == "hourly":
-            week_hours[(placement.id, monday)] = week_hours.get((placement.id, monday), ZERO) + hours
-
-    ordered = sorted(
-        lines.by_key.values(),
-        key=lambda line: (line.placement_id, line.item, line.overtime, line.period_key or date.min),
-    )
-    return Pricing([line for line in ordered if line.quantity > 0], unpriced, covered)
+    pricing = _price_entries(entries, cards, history, set())
+    if pricing.total > 0 or not pricing.credit_weeks:
+        return pricing
+    waiting = pricing.credit_weeks
+    kept = _price_entries([e for e in entries if (e.placement_id, week_start(e.work_date)) not in waiting],
+                          cards, history, waiting)
+    kept.unpriced += [Unpriced(e, CREDIT_WAITS) for e in entries
+                      if (e.placement_id, week_start(e.work_date)) in waiting]
+    return kept
