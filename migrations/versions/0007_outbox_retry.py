@@ -1,7 +1,7 @@
 """outbox retry: when a refused message is tried next, and when one was given up; newest runs of a kind
 
-Revision ID: 0009
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-01 08:00:00
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0009'
-down_revision = '0005'
+revision = '0007'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
