@@ -32,17 +32,17 @@ def load_ce_rules(path):
 
 
 @credentials_cli.command("import-roster")
-@click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
+@click.argument("csv_file", type=click.File("rb"))
 @click.option("--commit", is_flag=True,
               help="Import when every row is good; without it the file is only checked (a dry run).")
 def import_roster_command(csv_file, commit):
     """Check, and with --commit import, a roster CSV of therapists and their licenses."""
     from agency.credentials.roster import import_roster
 
-    text = csv_file.read()
-    total = max(text.count("\n") - 1, 0)
+    data = csv_file.read()  # bytes: the import says itself when they are not UTF-8 text
+    total = max(data.count(b"\n") - 1, 0)
     with click.progressbar(length=total, label="Checking rows") as bar:
-        report = import_roster(text, dry_run=not commit, progress=bar.update)
+        report = import_roster(data, dry_run=not commit, progress=bar.update)
     for line, message in report.errors:
         click.echo(f"line {line}: {message}", err=True)
     if report.errors:

@@ -115,7 +115,7 @@ class _Roster:
         return person
 
 
-def import_roster(text: str, actor=None, *, dry_run: bool = True,
+def import_roster(text: bytes | str, actor=None, *, dry_run: bool = True,
                   progress: Callable[[int], None] | None = None) -> RosterReport:
     """Check a roster CSV row by row (one row per license; a therapist may span rows) and, when
     every row is good and this is no dry run, add them all in one transaction."""

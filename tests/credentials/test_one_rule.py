@@ -191,3 +191,12 @@ def test_the_roster_page_reports_what_the_service_refuses(browser):
     page = browser("recruiter").post("/therapists/import", {"file": (io.BytesIO(text.encode()), "roster.csv"),
                                                             "dry_run": "y"}, content_type="multipart/form-data")
     assert page.status_code == 200 and b"invalid characters before the @-sign" in page.data
+
+
+def test_the_roster_command_refuses_a_file_that_is_not_utf8_text_or_holds_nul(app):
+    runner = app.test_cli_runner()
+    latin1 = runner.invoke(args=["credentials", "import-roster", "-"], input=(HEADER + roster_row(
+        first_name="José")).encode("latin-1"))
+    assert latin1.exit_code == 1 and "line 1: the file is not UTF-8 text" in latin1.output
+    nul = runner.invoke(args=["credentials", "import-roster", "-"], input=HEADER + roster_row(first_name="Da\x00na"))
+    assert nul.exit_code == 1 and "line 2: holds a NUL character" in nul.output
