@@ -64,10 +64,13 @@ class Site:
 def server(**settings: str) -> Iterator[Site]:
     """Start the server process (with extra AGENCY_ settings), yield its site, and stop it."""
     env = dict(os.environ) | {f"AGENCY_{name}": value for name, value in settings.items()}
-    log = Path(tempfile.mkstemp(prefix="agency-live-", suffix=".log")[1])
+    handle, name = tempfile.mkstemp(prefix="agency-live-", suffix=".log")
+    os.close(handle)
+    log = Path(name)
     with log.open("wb") as err:
+        # The server stops when its stdin closes, so it never outlives a test run that was killed.
         process = subprocess.Popen([sys.executable, "-m", "tests.live"], cwd=ROOT, env=env,
-                                   stdout=subprocess.PIPE, stderr=err)
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err)
     try:
         port = process.stdout.readline().decode().strip()
         if not port.isdigit():
@@ -75,7 +78,8 @@ def server(**settings: str) -> Iterator[Site]:
             raise RuntimeError(f"the live server did not start:\n{log.read_text(errors='replace')}")
         yield Site(f"http://127.0.0.1:{port}", log)
     finally:
-        process.terminate()
+        process.stdin.close()
+        process.stdout.close()
         process.wait(timeout=30)
         log.unlink(missing_ok=True)
 
@@ -87,7 +91,9 @@ def _serve() -> None:
 
     site = make_server("127.0.0.1", 0, create_app(), threaded=True)
     print(site.server_port, flush=True)
-    site.serve_forever()
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # anything printed later goes to the log, not a full pipe
+    threading.Thread(target=site.serve_forever, daemon=True).start()
+    sys.stdin.read()  # until the test run closes it, or ends
 
 
 if __name__ == "__main__":
