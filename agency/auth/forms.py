@@ -1,8 +1,9 @@
 from flask_wtf import FlaskForm
-from wtforms import EmailField, IntegerField, PasswordField, SelectField, StringField, SubmitField
+from wtforms import EmailField, IntegerField, PasswordField, SelectField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
+from agency.core.forms import LineField
 from agency.core.permissions import ROLES
 
 
@@ -22,7 +23,7 @@ class RevokeTokenForm(FlaskForm):
 
 class UserForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(), Length(max=255)])
-    name = StringField("Name", validators=[Optional(), Length(max=120)])
+    name = LineField("Name", validators=[Optional(), Length(max=120)])
     role = SelectField("Role", choices=[SelectChoice(r, r.capitalize()) for r in ROLES])
     facility_id = IntegerField("Facility id (facility contacts only)", validators=[Optional()])
     password = PasswordField("Initial password", validators=[DataRequired(), Length(max=200)],

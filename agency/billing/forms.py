@@ -5,7 +5,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from agency.core.forms import DayField, NumberField
+from agency.core.forms import DayField, LineField, NumberField
 
 
 class EntryForm(FlaskForm):
@@ -24,7 +24,7 @@ class EntryForm(FlaskForm):
 
 
 class DecideForm(FlaskForm):
-    reason = StringField("Reason (for rejections)", validators=[Optional(), Length(max=500)])
+    reason = LineField("Reason (for rejections)", validators=[Optional(), Length(max=500)])
     approve = SubmitField("Approve selected")
     reject = SubmitField("Reject selected")
 
@@ -45,10 +45,10 @@ class InvoiceRunForm(FlaskForm):
 class PaymentForm(FlaskForm):
     amount = NumberField("Amount ($)", places=2, validators=[DataRequired(), NumberRange(min=0.01)])
     received_on = DayField("Received on", validators=[DataRequired()])
-    reference = StringField("Reference (check or ACH number)", validators=[Optional(), Length(max=120)])
+    reference = LineField("Reference (check or ACH number)", validators=[Optional(), Length(max=120)])
     submit = SubmitField("Record payment")
 
 
 class VoidForm(FlaskForm):
-    reason = StringField("Reason", validators=[DataRequired(), Length(max=500)])
+    reason = LineField("Reason", validators=[DataRequired(), Length(max=500)])
     submit = SubmitField("Void invoice")

@@ -26,7 +26,7 @@ from agency.core.bounds import id_or_none
 from agency.core.dates import parse_iso_date, today
 from agency.core.errors import DomainError
 from agency.core.exports import csv_response, wants_csv
-from agency.core.forms import flash_import_report, form_values, read_text_upload, show_errors
+from agency.core.forms import errors_sentence, flash_import_report, form_values, read_text_upload, show_errors
 from agency.core.jobs import recent_jobs, start_job
 from agency.core.listing import id_arg, paginate, search_arg, sort_by
 from agency.core.outbox import OutboxMessage, send_soon
@@ -269,8 +269,7 @@ def record_payment(invoice_id: int):
         else:
             flash(f"Payment of ${form.amount.data:.2f} recorded; balance ${found.balance}.", "success")
     else:
-        flash("Payment not recorded: " + "; ".join(
-            f"{form[name].label.text} {msgs[0]}" for name, msgs in form.errors.items()), "error")
+        flash(f"Payment not recorded: {errors_sentence(form)}", "error")
     return redirect(url_for(".invoice", invoice_id=invoice_id))
 
 
@@ -287,7 +286,7 @@ def void(invoice_id: int):
         else:
             flash(f"Invoice {found.number} voided; its hours can be billed again.", "success")
     else:
-        flash("Say why the invoice is voided.", "error")
+        flash(f"Not voided: {errors_sentence(form)}", "error")
     return redirect(url_for(".invoice", invoice_id=invoice_id))
 
 

@@ -106,6 +106,11 @@ def show_errors(form, exc: DomainError) -> None:
         form.form_errors.append(exc.message)
 
 
+def errors_sentence(form) -> str:
+    """A form's field errors as one sentence, for a form posted from a panel of another page."""
+    return "; ".join(f"{form[name].label.text}: {messages[0]}" for name, messages in form.errors.items())
+
+
 def read_text_upload(field, limit_mb: int) -> str | None:
     """An uploaded CSV as text, or None with the reason beside the field.
 

@@ -7,7 +7,7 @@ from sqlalchemy.orm import joinedload
 from agency.core.dates import today
 from agency.core.errors import DomainError
 from agency.core.exports import csv_response, wants_csv
-from agency.core.forms import form_values, show_errors
+from agency.core.forms import errors_sentence, form_values, show_errors
 from agency.core.listing import paginate, search_arg, sort_by
 from agency.core.permissions import can, current_actor, facility_scope, requires
 from agency.core.states import STATE_CHOICES
@@ -118,8 +118,7 @@ def add_contact(facility_id: int):
         else:
             flash(f"{contact.name} added as {contact.role.replace('_', ' ')}.", "success")
     else:
-        errors = "; ".join(f"{form[name].label.text}: {msgs[0]}" for name, msgs in form.errors.items())
-        flash(f"The contact was not added. {errors}", "error")
+        flash(f"The contact was not added. {errors_sentence(form)}", "error")
     return redirect(url_for(".facility", facility_id=place.id) + "#contacts")
 
 

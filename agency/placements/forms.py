@@ -7,14 +7,13 @@ from wtforms import (
     IntegerField,
     SelectField,
     SelectMultipleField,
-    StringField,
     SubmitField,
     TextAreaField,
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from agency.core.bounds import parse_id
-from agency.core.forms import DayField
+from agency.core.forms import DayField, LineField
 from agency.core.states import STATE_CHOICES
 from agency.credentials.forms import _choices, choices
 from agency.credentials.models import DISCIPLINES
@@ -25,7 +24,7 @@ STATES = choices(STATE_CHOICES)
 
 class AssignmentForm(FlaskForm):
     facility_id = SelectField("Facility", coerce=int, choices=[], validate_choice=True)
-    title = StringField("Title", validators=[DataRequired(), Length(max=200)],
+    title = LineField("Title", validators=[DataRequired(), Length(max=200)],
                         description="e.g. Adult outpatient therapist, evening IOP")
     discipline = SelectField("Discipline", choices=_choices(DISCIPLINES))
     service_states = SelectMultipleField("Service states", choices=STATES,
@@ -71,8 +70,8 @@ class AlertForm(FlaskForm):
 
 class StatusForm(FlaskForm):
     status = SelectField("New status", choices=_choices(PLACEMENT_STATUSES))
-    reason = StringField("Reason", validators=[Optional(), Length(max=500)])
-    override_reason = StringField("Override reason (admins only)", validators=[Optional(), Length(max=500)])
+    reason = LineField("Reason", validators=[Optional(), Length(max=500)])
+    override_reason = LineField("Override reason (admins only)", validators=[Optional(), Length(max=500)])
     submit = SubmitField("Change status")
 
 

@@ -132,3 +132,21 @@ def test_rejecting_picked_hours_asks_first_on_the_staff_list_and_the_portal(brow
     for role, url in (("billing", "/timesheets"), ("facility", "/portal")):
         page = browser(role).get(url).data
         assert b'name="reject"' in page and b'data-confirm="Reject the selected hours?' in page, role
+
+
+def test_a_void_reason_or_payment_reference_with_a_line_break_is_refused_and_changes_nothing(browser, users):
+    place = own_facility(users)
+    scenario.entry(scenario.active_placement(place), date(2026, 11, 2))
+    from agency.billing.invoicing import invoice_facility
+
+    invoice, _ = invoice_facility(place.id, date(2026, 11, 1), date(2026, 11, 30))
+    b = browser("billing")
+    voided = b.post(f"/invoices/{invoice.id}/void", {"reason": "Wrong\r\nBcc: x@evil.example"},
+                    form_url=f"/invoices/{invoice.id}", follow_redirects=True)
+    paid = b.post(f"/invoices/{invoice.id}/payments", {"amount": "10.00", "received_on": "2026-11-20",
+                                                       "reference": "ACH\r1"},
+                  form_url=f"/invoices/{invoice.id}", follow_redirects=True)
+    for page in (voided, paid):
+        assert b"Must be one line" in page.data
+    db.session.refresh(invoice)
+    assert invoice.status == "issued" and invoice.amount_paid == 0 and not invoice.payments
