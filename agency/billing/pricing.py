@@ -361,6 +361,18 @@ def _price_entries(entries: list[TimesheetEntry], cards: list[RateCard], history
                       template)
         if charges.hourly_week:
             weeks[charges.hourly_week].append(entry)
+    _bill_weeks(weeks, cards, history, skip_weeks, lines, pricing, traced)
+    pricing.lines = sorted(
+        (line for line in lines.by_key.values() if line.quantity != 0),
+        key=lambda line: (line.placement_id, line.item, line.is_credit, line.overtime, line.period_key or date.min),
+    )
+    return pricing
+
+
+def _bill_weeks(weeks: dict[tuple[int, date], list[TimesheetEntry]], cards: list[RateCard],
+                history: BillingHistory, skip_weeks: set[tuple[int, date]], lines: _Lines, pricing: Pricing,
+                traced: set[int]) -> None:
+    """Bill the direct-care hours of each week with new hours, or that a void released, but those waiting."""
     placements = {**history.released, **{week: new[0].placement for week, new in weeks.items()}}
     for week, placement in placements.items():
         if week in skip_weeks:
@@ -372,11 +384,6 @@ def _price_entries(entries: list[TimesheetEntry], cards: list[RateCard], history
         for entry_id in billed_already - traced:
             pricing.billed_entries.discard(entry_id)
             pricing.covered[entry_id] = ledger.lines[-1]
-    pricing.lines = sorted(
-        (line for line in lines.by_key.values() if line.quantity != 0),
-        key=lambda line: (line.placement_id, line.item, line.is_credit, line.overtime, line.period_key or date.min),
-    )
-    return pricing
 
 
 def _priced_entry(entry: TimesheetEntry, cards: list[RateCard], history: BillingHistory,

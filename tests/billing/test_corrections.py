@@ -171,3 +171,20 @@ def test_a_late_day_before_a_rate_change_credits_the_hours_it_pushes_into_overti
     assert week_bills([placement.id]) == {(placement.id, WEEK): {
         (False, D("90.00")): D("30"), (False, D("100.00")): D("10"), (True, D("150.00")): D("10")}}
     assert_ledger_holds([placement.id])
+
+
+def test_a_late_day_before_a_full_week_is_billed_as_its_overtime_and_traced_to_that_line():
+    place = scenario.facility()
+    scenario.rate_card(place)
+    placement = scenario.active_placement(place)
+    for day in (3, 4, 5, 6):  # Tue to Fri, 40 h, all regular
+        scenario.entry(placement, date(2026, 11, day), direct="10")
+    late = scenario.entry(placement, WEEK, direct="10", approve=False)
+    invoice_facility(place.id, date(2026, 11, 1), date(2026, 11, 8))
+    timesheets.decide([late], True, None)
+    second, _ = invoice_facility(place.id, date(2026, 11, 1), date(2026, 11, 8))
+    # Monday takes 10 of the regular hours Friday was billed, and Friday's 10 h become overtime: the
+    # week bills 10 more overtime hours, and Monday is the day this line bills.
+    assert hours(second) == [(True, False, D("10"), D("135.00"), D("1350.00"))]
+    assert {s.entry_id: s.quantity for s in second.lines[0].sources if s.quantity} == {late.id: D("10")}
+    assert_ledger_holds([placement.id])

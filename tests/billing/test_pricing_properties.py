@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from agency.billing import timesheets
 from agency.billing.invoicing import invoice_facility
-from agency.billing.models import Invoice, InvoiceLine
+from agency.billing.models import BilledEntry, Invoice, InvoiceLine
 from agency.billing.pricing import week_start
 from agency.billing.receivables import void_invoice
 from agency.core.money import to_cents
@@ -84,6 +84,14 @@ def live_weeks(placement_ids) -> dict:
     return {week: kinds for week, kinds in week_bills(placement_ids).items() if kinds}
 
 
+def rejectable(entries) -> list:
+    """Approved days not invoiced, those a void released first: rejecting one shrinks a billed week."""
+    released = set(db.session.scalars(sa.select(BilledEntry.entry_id).where(
+        BilledEntry.entry_id.in_([e.id for e in entries]))))
+    approved = [e for e in entries if e.status == "approved"]
+    return [e for e in approved if e.id in released] or approved
+
+
 def active_placement(place, **values) -> Placement:
     """A placement as activation leaves it: how it got there (readiness, checklist) is tested elsewhere,
     and going through it would make each example several times slower."""
@@ -139,8 +147,7 @@ def test_each_weeks_live_lines_bill_what_one_invoice_of_the_whole_week_would(app
                                                            Invoice.status != "void").order_by(Invoice.id)).all()
         if void is not None and live:
             void_invoice(live[void % len(live)], "billed in error", None)
-        approved = [e for e in entries if e.status == "approved"]
-        if reject is not None and approved:
+        if reject is not None and (approved := rejectable(entries)):
             timesheets.decide([approved[reject % len(approved)]], False, None, reason="not worked")
     timesheets.decide([e for e in entries if e.status == "submitted"], True, None)
     invoice_facility(place.id, date(2026, 11, 1), LAST_SUNDAY)
