@@ -13,6 +13,7 @@ Traffic never leaves this machine: only loopback addresses are accepted.
 
 import http.client
 import json
+import math
 import os
 import random
 import re
@@ -195,8 +196,8 @@ class Tally:
 
 def percentile(sorted_seconds: list[float], share: float) -> float:
     """Nearest-rank percentile of an ascending list."""
-    rank = max(1, round(share * len(sorted_seconds) + 0.5))
-    return sorted_seconds[min(rank, len(sorted_seconds)) - 1]
+    rank = max(1, math.ceil(round(share * len(sorted_seconds), 9)))  # 0.95 * 100 is 95.00000000000001
+    return sorted_seconds[rank - 1]
 
 
 def report(tally: Tally) -> list[str]:
