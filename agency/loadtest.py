@@ -12,7 +12,9 @@ Traffic never leaves this machine: only loopback addresses are accepted.
 """
 
 import http.client
+import io
 import json
+import math
 import os
 import random
 import re
@@ -25,7 +27,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections import defaultdict
+from collections import Counter, defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -195,8 +197,8 @@ class Tally:
 
 def percentile(sorted_seconds: list[float], share: float) -> float:
     """Nearest-rank percentile of an ascending list."""
-    rank = max(1, round(share * len(sorted_seconds) + 0.5))
-    return sorted_seconds[min(rank, len(sorted_seconds)) - 1]
+    rank = max(1, math.ceil(round(share * len(sorted_seconds), 9)))  # 0.95 * 100 is 95.00000000000001
+    return sorted_seconds[rank - 1]
 
 
 def report(tally: Tally) -> list[str]:
@@ -411,17 +413,20 @@ def loadtest_command(users, seconds, database_url, url):
         click.echo(f"Building the agency for {users} users…")
         agency = build_agency(users, lambda step: click.echo(f"  {step} done"))
         db.session.remove()
-    with _server(url, database_url) as base_url:
-        click.echo(f"{users} users for {seconds} s against {base_url} ({db_kind(database_url)}), with invoice "
+    with _server(url, database_url) as server:
+        click.echo(f"{users} users for {seconds} s against {server.url} ({db_kind(database_url)}), with invoice "
                    "runs and credential scans at the same time…")
-        tally = drive(app, base_url, agency, seconds)
+        tally = drive(app, server.url, agency, seconds)
+        causes = exceptions_in(server.log())
     click.echo("")
     for row in report(tally):
         click.echo(row)
     with app.app_context():
         problems = ledger_problems(db.session)
     for failure in tally.failures[:20]:
-        click.echo(f"server error: {failure}")
+        click.echo(f"server error: {failure.strip()}")
+    for cause, times in causes.most_common():
+        click.echo(f"server log: {times} x {cause}")
     click.echo("ledger: sound" if not problems else f"ledger: {len(problems)} problem(s)")
     for problem in problems:
         click.echo(f"  {problem}")
@@ -432,10 +437,15 @@ def loadtest_command(users, seconds, database_url, url):
 @contextmanager
 def _server(url: str | None, database_url: str):
     if url:
-        yield url
+        yield Server(url, io.BytesIO())  # someone else's server: its log is theirs
         return
     with running_server({"DATABASE_URL": database_url, "REDIS_URL": "", "MAIL_SERVER": ""}) as server:
-        yield server.url
+        yield server
+
+
+def exceptions_in(log: str) -> Counter:
+    """The exceptions a server log reports (the last line of each traceback), counted."""
+    return Counter(re.findall(r"^((?:[a-z_]+\.)*[A-Za-z]+(?:Error|Exception)\b.*)$", log, re.M))
 
 
 def db_kind(database_url: str) -> str:

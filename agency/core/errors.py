@@ -2,7 +2,7 @@
 
 import click
 import sqlalchemy as sa
-from flask import g, jsonify, render_template, request
+from flask import g, has_request_context, jsonify, render_template, request
 from flask.cli import AppGroup
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from werkzeug.exceptions import HTTPException
@@ -82,6 +82,15 @@ class CommandGroup(AppGroup):
 
 
 DATABASE_LOST = "the database connection was lost; nothing was saved, try again"
+SAVED_THEN_LOST = ("your change was saved, but the database connection was lost before the answer was ready; "
+                   "reload to see it rather than send it again")
+COMMITTED = "agency.committed"
+
+
+def _note_commit(_session) -> None:
+    # Once a request has committed, a connection lost afterwards must not claim that nothing was saved.
+    if has_request_context():
+        request.environ[COMMITTED] = True
 
 
 def _retry_first_statement(state):
@@ -105,13 +114,15 @@ def _retry_first_statement(state):
 def init_database_errors(app) -> None:
     """A dropped database connection (a restart, a failover, a killed backend) answers 503, not 500.
 
-    The transaction it was in died with the connection, so nothing of the request
-    was written; the pool replaces the connection (pool_pre_ping) for the next one.
+    The transaction it was in died with the connection, so nothing of it was written
+    (unless the request had already committed, which the answer then says); the pool
+    replaces the connection (pool_pre_ping) for the next request.
     """
     from agency.extensions import db, login_manager
 
-    if not sa.event.contains(db.session, "do_orm_execute", _retry_first_statement):
-        sa.event.listen(db.session, "do_orm_execute", _retry_first_statement)
+    for event, listener in (("do_orm_execute", _retry_first_statement), ("after_commit", _note_commit)):
+        if not sa.event.contains(db.session, event, listener):
+            sa.event.listen(db.session, event, listener)
 
     @app.errorhandler(DBAPIError)
     def database_error(exc: DBAPIError):
@@ -125,12 +136,14 @@ def init_database_errors(app) -> None:
             return response, status, {"Retry-After": "5"} if status == 503 else {}
         if not exc.connection_invalidated:
             raise exc  # any other database error is ours: the 500 handler answers it
+        app.logger.warning("database connection lost during %s %s", request.method, request.path, exc_info=exc)
         db.session.rollback()
+        message = SAVED_THEN_LOST if request.environ.get(COMMITTED) else DATABASE_LOST
         if wants_json():
-            return json_error(503, "service_unavailable", DATABASE_LOST)
+            return json_error(503, "service_unavailable", message)
         # Drawn without the database: the signed-in user's row may be what could not be read.
         g._login_user = login_manager.anonymous_user()
-        return render_template("errors/error.html", status=503, message=DATABASE_LOST), 503
+        return render_template("errors/error.html", status=503, message=message), 503
 
     @app.teardown_appcontext
     def release_lost_connection(_exc):
