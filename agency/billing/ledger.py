@@ -11,7 +11,16 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from agency.billing.models import BilledEntry, Invoice, InvoiceLine, LineSource, Payment, TimesheetEntry
+from agency.billing.models import (
+    OPEN_INVOICE_STATUSES,
+    BilledEntry,
+    Invoice,
+    InvoiceCounter,
+    InvoiceLine,
+    LineSource,
+    Payment,
+    TimesheetEntry,
+)
 from agency.billing.timesheets import DAY_LIMIT
 from agency.placements.models import Placement
 
@@ -22,24 +31,51 @@ def ledger_problems(session) -> list[str]:
     """Every broken promise of the ledger, as sentences; an empty list means the ledger is sound."""
     return [
         *_payments_disagree(session),
+        *_statuses_disagree(session),
         *_void_invoices_holding_cash(session),
         *_totals_disagree(session),
+        *_live_invoices_not_positive(session),
         *_days_over_limit(session),
         *_number_gaps(session),
         *_entries_not_billed_once(session),
     ]
 
 
+def _cents(amount):
+    """An amount as whole cents, so sums compare exactly on SQLite too, which adds NUMERIC as floating point."""
+    return sa.cast(sa.func.round(amount * 100), sa.BigInteger)
+
+
 def _payments_disagree(session) -> list[str]:
-    paid = sa.select(Payment.invoice_id, sa.func.sum(Payment.amount).label("sum")).group_by(
+    paid = sa.select(Payment.invoice_id, sa.func.sum(_cents(Payment.amount)).label("sum")).group_by(
         Payment.invoice_id).subquery()
     rows = session.execute(
         sa.select(Invoice.number, Invoice.total, Invoice.amount_paid, sa.func.coalesce(paid.c.sum, 0))
         .outerjoin(paid, paid.c.invoice_id == Invoice.id)
-        .where(sa.or_(Invoice.amount_paid != sa.func.coalesce(paid.c.sum, 0), Invoice.amount_paid > Invoice.total))
+        .where(sa.or_(_cents(Invoice.amount_paid) != sa.func.coalesce(paid.c.sum, 0),
+                      _cents(Invoice.amount_paid) > _cents(Invoice.total)))
         .order_by(Invoice.id))
-    return [f"invoice {number}: payments sum to ${Decimal(received):.2f}, amount paid reads ${amount_paid}, "
+    return [f"invoice {number}: payments sum to ${Decimal(received) / 100:.2f}, amount paid reads ${amount_paid}, "
             f"total ${total}" for number, total, amount_paid, received in rows]
+
+
+def _statuses_disagree(session) -> list[str]:
+    """An open or paid invoice's status is what its payments make it."""
+    expected = sa.case((_cents(Invoice.amount_paid) == _cents(Invoice.total), "paid"),
+                       (Invoice.amount_paid > 0, "partially_paid"),
+                       else_="issued")
+    rows = session.execute(
+        sa.select(Invoice.number, Invoice.status, Invoice.amount_paid, Invoice.total)
+        .where(Invoice.status.in_((*OPEN_INVOICE_STATUSES, "paid")), Invoice.status != expected)
+        .order_by(Invoice.id))
+    return [f"invoice {number} reads {status} with ${paid} paid of ${total}" for number, status, paid, total in rows]
+
+
+def _live_invoices_not_positive(session) -> list[str]:
+    """Credits wait for an invoice they fit on: no live invoice is at zero or below."""
+    rows = session.execute(sa.select(Invoice.number, Invoice.total)
+                           .where(Invoice.status != "void", Invoice.total <= 0).order_by(Invoice.id))
+    return [f"live invoice {number} totals ${total}" for number, total in rows]
 
 
 def _void_invoices_holding_cash(session) -> list[str]:
@@ -52,13 +88,13 @@ def _void_invoices_holding_cash(session) -> list[str]:
 
 
 def _totals_disagree(session) -> list[str]:
-    lines = sa.select(InvoiceLine.invoice_id, sa.func.sum(InvoiceLine.amount).label("sum")).group_by(
+    lines = sa.select(InvoiceLine.invoice_id, sa.func.sum(_cents(InvoiceLine.amount)).label("sum")).group_by(
         InvoiceLine.invoice_id).subquery()
     rows = session.execute(
         sa.select(Invoice.number, Invoice.total, sa.func.coalesce(lines.c.sum, 0))
         .outerjoin(lines, lines.c.invoice_id == Invoice.id)
-        .where(Invoice.total != sa.func.coalesce(lines.c.sum, 0)))
-    return [f"invoice {number}: total ${total} but its lines add up to ${Decimal(added):.2f}"
+        .where(_cents(Invoice.total) != sa.func.coalesce(lines.c.sum, 0)))
+    return [f"invoice {number}: total ${total} but its lines add up to ${Decimal(added) / 100:.2f}"
             for number, total, added in rows]
 
 
@@ -88,6 +124,12 @@ def _number_gaps(session) -> list[str]:
         missing = sorted(set(range(1, max(numbers) + 1)) - set(numbers))
         if missing:
             problems.append(f"invoice numbers of {year} skip {', '.join(map(str, missing[:10]))}")
+    counters = {str(year): last for year, last in session.execute(
+        sa.select(InvoiceCounter.year, InvoiceCounter.last_number))}
+    for year in sorted(set(by_year) | set(counters)):
+        if counters.get(year, 0) != len(by_year.get(year, ())):
+            problems.append(f"the {year} invoice counter reads {counters.get(year, 0)} but "
+                            f"{len(by_year.get(year, ()))} invoices carry its numbers")
     return problems
 
 

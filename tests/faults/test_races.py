@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 from agency.auth.services import issue_token
 from agency.billing import timesheets
 from agency.billing.invoicing import invoice_facility
+from agency.billing.ledger import ledger_problems
 from agency.billing.models import Invoice
 from agency.core.audit import AuditEvent
 from agency.core.errors import Conflict
@@ -28,7 +29,6 @@ from agency.placements.models import Placement, PlacementEvent
 from agency.placements.services import change_status, create_placement
 from tests import live
 from tests.billing import scenario
-from tests.ledger import assert_ledger_sound
 from tests.placement_factories_rules import finish_checklist
 
 ROUNDS = 15
@@ -62,7 +62,7 @@ def assert_no_server_error(rounds: list, site: live.Site) -> None:
 
 def assert_sound() -> None:
     db.session.rollback()
-    assert_ledger_sound(db.session)
+    assert ledger_problems(db.session) == []
 
 
 def invoices(count: int) -> list[Invoice]:
