@@ -1,23 +1,23 @@
-"""What every JSON blueprint shares: token auth, input schemas, errors, pagination.
+"""What every JSON blueprint shares: token auth, resource schemas, errors, pagination.
 
-Input schemas are declared once per resource and serve three purposes:
-parsing a request body into Python values, reporting every bad field in
-the one error shape, and describing the resource in the OpenAPI document.
+A resource's schema is declared once and serves four purposes: parsing a
+request body into Python values, reporting every bad field in the one error
+shape, serialising the responses (`Schema.dump`), and describing both in the
+OpenAPI document, so what the API returns cannot drift from what it says.
 """
 
-import base64
-import binascii
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 
-from agency.core.bounds import MAX_ID, parse_id
-from agency.core.dates import parse_iso_date, today
+from agency.core.bounds import FIRST_DAY, LAST_DAY, MAX_AMOUNT, MAX_ID, parse_id
+from agency.core.dates import iso, parse_iso_date, today
 from agency.core.errors import ValidationError, json_error
-from agency.core.money import parse_decimal
+from agency.core.money import money_str, parse_decimal
 from agency.core.openapi import API_PREFIX, documented
 from agency.core.permissions import public, requires
 from agency.core.states import STATES
@@ -27,26 +27,75 @@ from agency.core.states import STATES
 
 @dataclass
 class Field:
+    """One property of a resource: how it is parsed from a body, read from an object and described.
+
+    `required` is for input (a create must give it); `nullable` says the value may be null, in a
+    body and in a response (by default an optional field may be and a required one may not);
+    `read_only` fields are returned and never accepted; `source` reads the value from the object
+    when it is not the attribute of the same name.
+    """
+
     required: bool = False
-    nullable: bool = True
+    nullable: bool | None = None
     read_only: bool = False
     description: str = ""
+    source: Callable | None = None
+
+    @property
+    def may_be_null(self) -> bool:
+        return (not self.required) if self.nullable is None else self.nullable
 
     def parse(self, value):
         return value
 
+    def dump(self, value):
+        return value
+
     def json_schema(self) -> dict:
+        """The schema of a value this field accepts (null aside)."""
         return {}
 
-    def schema(self) -> dict:
-        s = self.json_schema()
-        if self.nullable and not self.required:
-            s = {**s, "type": [s["type"], "null"]} if "type" in s else {"anyOf": [s, {"type": "null"}]}
-        if self.read_only:
-            s["readOnly"] = True
+    def output_json_schema(self) -> dict:
+        """The schema of a value this field returns (null aside)."""
+        return self.json_schema()
+
+    def read(self, obj, key: str):
+        if self.source is not None:
+            return self.source(obj)
+        return obj.get(key) if isinstance(obj, Mapping) else getattr(obj, key)
+
+    def input_schema(self) -> dict:
+        return self._described(self.json_schema(), self.may_be_null and not self.required)
+
+    def output_schema(self) -> dict:
+        return self._described(self.output_json_schema(), self.may_be_null)
+
+    def _described(self, s: dict, nullable: bool) -> dict:
+        s = dict(s)
+        if nullable:
+            s = _or_null(s)
         if self.description:
             s["description"] = self.description
         return s
+
+
+def _or_null(s: dict) -> dict:
+    if "$ref" in s or "type" not in s or "enum" in s:
+        return {"anyOf": [s, {"type": "null"}]}
+    return {**s, "type": [s["type"], "null"]}
+
+
+# Control characters a text may not hold: none in a single line; tab and line breaks in a multi-line note.
+SINGLE_LINE_CONTROLS = r"\x00-\x1f\x7f"
+MULTILINE_CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+
+
+def _text_pattern(multiline: bool, required: bool) -> str:
+    """The text a Str accepts, as a pattern: no control characters and, when required, not blank."""
+    controls = MULTILINE_CONTROLS if multiline else SINGLE_LINE_CONTROLS
+    if required:
+        return rf"^[^\S{controls}]*[^\s{controls}][^{controls}]*$"
+    return rf"^[^{controls}]*$"
 
 
 @dataclass
@@ -55,6 +104,7 @@ class Str(Field):
     min_length: int = 0
     pattern: str | None = None
     pattern_message: str = "has the wrong format"
+    multiline: bool = False
 
     def parse(self, value):
         if not isinstance(value, str):
@@ -64,6 +114,8 @@ class Str(Field):
             raise ValueError("must not be empty")
         if len(value) > self.max_length:
             raise ValueError(f"must be at most {self.max_length} characters")
+        if re.search(f"[{MULTILINE_CONTROLS if self.multiline else SINGLE_LINE_CONTROLS}]", value):
+            raise ValueError("must not contain control characters")
         if self.pattern and value and not re.fullmatch(self.pattern, value):
             raise ValueError(self.pattern_message)
         return value
@@ -72,7 +124,15 @@ class Str(Field):
         s = {"type": "string", "maxLength": self.max_length}
         if self.pattern:
             s["pattern"] = f"^{self.pattern}$"
+        else:
+            s["pattern"] = _text_pattern(self.multiline, self.required)
+        if self.required:
+            s["minLength"] = max(self.min_length, 1)
         return s
+
+    def output_json_schema(self):
+        # What pages and imports stored is returned as it is, so only its type is promised.
+        return {"type": "string"}
 
 
 @dataclass
@@ -116,8 +176,25 @@ class Date(Field):
     def parse(self, value):
         return parse_iso_date(value)
 
+    def dump(self, value):
+        return iso(value)
+
     def json_schema(self):
-        return {"type": "string", "format": "date"}
+        return {"type": "string", "format": "date",
+                "description": f"YYYY-MM-DD, from {FIRST_DAY.year} to {LAST_DAY.year}"}
+
+
+@dataclass
+class Timestamp(Field):
+    """A moment, returned as ISO 8601 with its UTC offset."""
+
+    read_only: bool = True
+
+    def dump(self, value):
+        return iso(value)
+
+    def json_schema(self):
+        return {"type": "string", "format": "date-time"}
 
 
 @dataclass
@@ -133,6 +210,8 @@ class IdArg(Field):
 
 @dataclass
 class Dec(Field):
+    """A quantity: accepted as a JSON number or a decimal string, returned as a decimal string."""
+
     places: int = 2
     minimum: Decimal | None = Decimal("0")
     maximum: Decimal | None = None
@@ -140,9 +219,34 @@ class Dec(Field):
     def parse(self, value):
         return parse_decimal(value, places=self.places, minimum=self.minimum, maximum=self.maximum)
 
+    def dump(self, value):
+        return None if value is None else str(value)
+
     def json_schema(self):
-        return {"type": "string", "pattern": r"^-?\d+(\.\d+)?$",
-                "description": "decimal; accepted as a JSON number or string"}
+        low = self.minimum if self.minimum is not None else -MAX_AMOUNT
+        high = self.maximum if self.maximum is not None else MAX_AMOUNT
+        sign = "-?" if low < 0 else ""
+        number = {"type": "number", "minimum": low, "exclusiveMaximum": high} if high == MAX_AMOUNT else \
+            {"type": "number", "minimum": low, "maximum": high}
+        number = {k: (float(v) if isinstance(v, Decimal) else v) for k, v in number.items()}
+        number["multipleOf"] = float(Decimal(1).scaleb(-self.places))
+        text = {"type": "string", "pattern": rf"^{sign}[0-9]{{1,10}}(\.[0-9]{{1,{self.places}}})?$"}
+        return {"anyOf": [number, text], "description": f"decimal, at most {self.places} places, "
+                f"from {low} up to {high}; a JSON number or a string"}
+
+    def output_json_schema(self):
+        return {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$"}
+
+
+@dataclass
+class Money(Dec):
+    """Money: accepted like a quantity with two places, always returned with exactly two decimals."""
+
+    def dump(self, value):
+        return money_str(value)
+
+    def output_json_schema(self):
+        return {"type": "string", "pattern": r"^-?[0-9]+\.[0-9]{2}$"}
 
 
 @dataclass
@@ -162,12 +266,12 @@ class Int(Field):
         return value
 
     def json_schema(self):
-        s = {"type": "integer"}
-        if self.minimum is not None:
-            s["minimum"] = self.minimum
-        if self.maximum is not None:
-            s["maximum"] = self.maximum
-        return s
+        return {"type": "integer",
+                "minimum": -MAX_ID if self.minimum is None else self.minimum,
+                "maximum": MAX_ID if self.maximum is None else self.maximum}
+
+    def output_json_schema(self):
+        return {"type": "integer"}
 
 
 @dataclass
@@ -191,6 +295,8 @@ class Bool(Field):
 
 @dataclass
 class ListOf(Field):
+    """A list; returned as an array (empty, never null) of its item's schema."""
+
     item: Field = field(default_factory=Str)
     max_items: int = 100
 
@@ -207,24 +313,54 @@ class ListOf(Field):
                 raise ValueError(f"item {i + 1} {exc}") from None
         return out
 
+    def dump(self, value):
+        return [self.item.dump(v) for v in value or ()]
+
     def json_schema(self):
-        return {"type": "array", "items": self.item.json_schema()}
+        return {"type": "array", "items": self.item.json_schema(), "maxItems": self.max_items}
+
+    def output_json_schema(self):
+        return {"type": "array", "items": self.item.output_json_schema()}
+
+    def output_schema(self):
+        return self._described(self.output_json_schema(), False)
 
 
 @dataclass
-class Object(Field):
-    """Read-only nested object, only for documentation."""
+class Nested(Field):
+    """An object of another schema, inside a resource."""
 
-    properties: dict = field(default_factory=dict)
+    schema: "Schema | None" = None
+
+    def parse(self, value):
+        try:
+            return self.schema.load(value)
+        except ValidationError as exc:
+            raise ValueError(exc.message) from None
+
+    def dump(self, value):
+        return None if value is None else self.schema.dump(value)
 
     def json_schema(self):
-        return {"type": "object", "properties": self.properties}
+        return self.schema.input_schema()
+
+    def output_json_schema(self):
+        return self.schema.output_schema()
 
 
 class Schema:
+    """A resource: its fields, parsed from bodies by load(), written to responses by dump()."""
+
     def __init__(self, schema_name: str, /, **fields: Field):
         self.name = schema_name
         self.fields = fields
+
+    def without(self, schema_name: str, *names: str) -> "Schema":
+        """The same resource less some fields (a list's rows without their details)."""
+        return Schema(schema_name, **{k: f for k, f in self.fields.items() if k not in names})
+
+    def writable(self) -> dict[str, Field]:
+        return {k: f for k, f in self.fields.items() if not f.read_only}
 
     def load(self, data, *, partial: bool = False) -> dict:
         """Parse a JSON body; every bad field is reported at once, nothing half-parsed."""
@@ -235,16 +371,14 @@ class Schema:
         for key in data:
             if key not in self.fields:
                 errors[key] = ["is not a field of this resource"]
-        for key, spec in self.fields.items():
-            if spec.read_only:
-                continue
+        for key, spec in self.writable().items():
             if key not in data:
                 if spec.required and not partial:
                     errors[key] = ["is required"]
                 continue
             value = data[key]
             if value is None or (isinstance(value, str) and not value.strip() and not spec.required):
-                if spec.required or not spec.nullable:
+                if spec.required or not spec.may_be_null:
                     errors[key] = ["must not be empty"]
                 else:
                     out[key] = None
@@ -258,12 +392,22 @@ class Schema:
             raise ValidationError(f"{first}: {errors[first][0]}", errors)
         return out
 
-    def openapi(self) -> dict:
-        return {
-            "type": "object",
-            "properties": {k: f.schema() for k, f in self.fields.items()},
-            "required": [k for k, f in self.fields.items() if f.required],
-        }
+    def dump(self, obj, /, **values) -> dict:
+        """The JSON of obj: every field, read by its source; `values` stand in for what obj cannot tell."""
+        return {key: spec.dump(values[key] if key in values else spec.read(obj, key))
+                for key, spec in self.fields.items()}
+
+    def input_schema(self, *, partial: bool = False) -> dict:
+        fields = self.writable()
+        s = {"type": "object", "properties": {k: f.input_schema() for k, f in fields.items()},
+             "additionalProperties": False}
+        if not partial and (required := [k for k, f in fields.items() if f.required]):
+            s["required"] = required
+        return s
+
+    def output_schema(self) -> dict:
+        return {"type": "object", "properties": {k: f.output_schema() for k, f in self.fields.items()},
+                "required": list(self.fields), "additionalProperties": False}
 
 
 # --------------------------------------------------------------------------- requests
@@ -285,7 +429,7 @@ def parse_args(schema: Schema) -> dict:
     return schema.load(raw, partial=True)
 
 
-AS_OF = {"as_of": {"type": "string", "format": "date", "description": "the day to judge by; today if left out"}}
+AS_OF = Schema("AsOf", as_of=Date(description="the day to judge by; today if left out"))
 
 
 def as_of_arg() -> date:
@@ -297,22 +441,39 @@ def as_of_arg() -> date:
         raise ValidationError.on("as_of", str(exc)) from None
 
 
-def created(body: dict, endpoint: str, **values):
-    response = jsonify(body)
-    response.status_code = 201
-    response.headers["Location"] = url_for(endpoint, **values)
+# --------------------------------------------------------------------------- responses
+# Every JSON answer is dumped by the schema its view declares in @documented, so the body
+# and the OpenAPI document come from one declaration.
+
+
+def _declared(status: int) -> Schema:
+    meta = current_app.view_functions[request.endpoint].openapi
+    return meta["responses"].get(status, meta["response"])
+
+
+def reply(obj, status: int = 200, /, **values):
+    """obj as the view's declared response schema dumps it, with that status."""
+    response = jsonify(_declared(status).dump(obj, **values))
+    response.status_code = status
+    return response
+
+
+def created(obj, endpoint: str, url_values: dict, /, **values):
+    """201 with obj dumped by the declared schema and a Location header for it."""
+    response = reply(obj, 201, **values)
+    response.headers["Location"] = url_for(endpoint, **url_values)
     return response
 
 
 def _decode_cursor(cursor: str) -> int:
-    try:
-        return parse_id(base64.urlsafe_b64decode(cursor.encode() + b"==").decode())
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise ValidationError.on("cursor", "is not a cursor this API gave out") from None
+    # A cursor is the id (or position) the page before ended at; past the end it is an empty page.
+    if not re.fullmatch(r"[0-9]{1,10}", cursor):
+        raise ValidationError.on("cursor", "is not a cursor this API gave out")
+    return int(cursor)
 
 
 def _encode_cursor(number: int) -> str:
-    return base64.urlsafe_b64encode(str(number).encode()).decode().rstrip("=")
+    return str(number)
 
 
 def _limit() -> int:
@@ -322,8 +483,19 @@ def _limit() -> int:
     return int(raw)
 
 
-def page(query, id_column, serialise):
-    """One keyset page of a select(): {"items", "next_cursor"}; limit 1..500, default 50."""
+def _page_body(rows: list, next_cursor: str | None, values) -> dict:
+    schema = _declared(200)
+    extra = values(rows) if values else [{}] * len(rows)
+    return {"items": [schema.dump(row, **more) for row, more in zip(rows, extra, strict=True)],
+            "next_cursor": next_cursor}
+
+
+def page(query, id_column, values: Callable[[list], list[dict]] | None = None):
+    """One keyset page of a select(): {"items", "next_cursor"}; limit 1..500, default 50.
+
+    `values(rows)` gives, row by row, what the schema cannot read from a row alone (worked out
+    once for the page, not per row).
+    """
     from agency.extensions import db
 
     limit = _limit()
@@ -334,17 +506,15 @@ def page(query, id_column, serialise):
     if len(rows) > limit:
         rows = rows[:limit]
         next_cursor = _encode_cursor(rows[-1].id)
-    return jsonify({"items": [serialise(r) for r in rows], "next_cursor": next_cursor})
+    return jsonify(_page_body(rows, next_cursor, values))
 
 
-def page_of_list(items: list, serialise):
+def page_of_list(items: list):
     """One page of a list already built in its order (a ranking, a checklist): the cursor is a position."""
     limit = _limit()
     start = _decode_cursor(cursor) if (cursor := request.args.get("cursor")) else 0
-    rows = items[start:start + limit]
     more = start + limit < len(items)
-    return jsonify({"items": [serialise(r) for r in rows],
-                    "next_cursor": _encode_cursor(start + limit) if more else None})
+    return jsonify(_page_body(items[start:start + limit], _encode_cursor(start + limit) if more else None, None))
 
 
 # --------------------------------------------------------------------------- blueprints
@@ -377,20 +547,29 @@ def api_blueprint(name: str, import_name: str) -> Blueprint:
 
 bp = api_blueprint("api", __name__)
 
+INVOICE_RUN_RESULT = Schema("InvoiceRunResult", invoice_ids=ListOf(item=Int(), read_only=True))
+JOB = Schema(
+    "Job",
+    id=Str(read_only=True),
+    status=Choice(read_only=True, choices=("queued", "started", "finished", "failed")),
+    result=Nested(read_only=True, schema=INVOICE_RUN_RESULT, description="a finished run's result"),
+    error=Str(read_only=True, description="why a failed job failed"),
+)
+
 
 @bp.get("/jobs/<job_id>")
 @requires("jobs.view")
 @documented("Status of a background job: queued, started, finished (with its result) or failed",
-            errors=(404, 503))
+            response=JOB, errors=(404, 503))
 def job(job_id: str):
     from agency.core.jobs import job_status
 
-    return jsonify(job_status(job_id))
+    return reply(job_status(job_id))
 
 
 @bp.get("/openapi.json")
 @public
-@documented("This OpenAPI 3.1 document", errors=())
+@documented("This OpenAPI 3.1 document", content_type="application/json", errors=())
 def openapi_document():
     from agency.core.openapi import build_document
 
