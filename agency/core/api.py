@@ -180,8 +180,12 @@ class Date(Field):
         return iso(value)
 
     def json_schema(self):
-        return {"type": "string", "format": "date",
+        years = "|".join(str(century) for century in range(FIRST_DAY.year // 100, LAST_DAY.year // 100 + 1))
+        return {"type": "string", "format": "date", "pattern": f"^({years})[0-9]{{2}}-[0-9]{{2}}-[0-9]{{2}}$",
                 "description": f"YYYY-MM-DD, from {FIRST_DAY.year} to {LAST_DAY.year}"}
+
+    def output_json_schema(self):
+        return {"type": "string", "format": "date"}
 
 
 @dataclass
@@ -255,6 +259,8 @@ class Int(Field):
     maximum: int | None = None
 
     def parse(self, value):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # 117.0 is a whole number to JSON
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError("must be a whole number")
         if abs(value) > MAX_ID:
@@ -299,10 +305,13 @@ class ListOf(Field):
 
     item: Field = field(default_factory=Str)
     max_items: int = 100
+    min_items: int = 0
 
     def parse(self, value):
         if not isinstance(value, list):
             raise ValueError("must be a list")
+        if len(value) < self.min_items:
+            raise ValueError(f"needs at least {self.min_items} item(s)")
         if len(value) > self.max_items:
             raise ValueError(f"must have at most {self.max_items} items")
         out = []
@@ -317,7 +326,8 @@ class ListOf(Field):
         return [self.item.dump(v) for v in value or ()]
 
     def json_schema(self):
-        return {"type": "array", "items": self.item.json_schema(), "maxItems": self.max_items}
+        s = {"type": "array", "items": self.item.json_schema(), "maxItems": self.max_items}
+        return {**s, "minItems": self.min_items} if self.min_items else s
 
     def output_json_schema(self):
         return {"type": "array", "items": self.item.output_json_schema()}
@@ -362,8 +372,12 @@ class Schema:
     def writable(self) -> dict[str, Field]:
         return {k: f for k, f in self.fields.items() if not f.read_only}
 
-    def load(self, data, *, partial: bool = False) -> dict:
-        """Parse a JSON body; every bad field is reported at once, nothing half-parsed."""
+    def load(self, data, *, partial: bool = False, blank_is_null: bool = True) -> dict:
+        """Parse a JSON body; every bad field is reported at once, nothing half-parsed.
+
+        A blank string clears an optional field, unless blank_is_null is off (a query string,
+        where `?as_of=` is no date at all).
+        """
         if not isinstance(data, dict):
             raise ValidationError("the request body must be a JSON object")
         errors: dict[str, list[str]] = {}
@@ -377,7 +391,8 @@ class Schema:
                     errors[key] = ["is required"]
                 continue
             value = data[key]
-            if value is None or (isinstance(value, str) and not value.strip() and not spec.required):
+            blank = blank_is_null and isinstance(value, str) and not value.strip() and not spec.required
+            if value is None or blank:
                 if spec.required or not spec.may_be_null:
                     errors[key] = ["must not be empty"]
                 else:
@@ -426,7 +441,7 @@ def json_body() -> dict:
 def parse_args(schema: Schema) -> dict:
     """Query-string filters parsed by a schema (every filter is optional)."""
     raw = {k: v for k, v in request.args.items() if k not in ("limit", "cursor")}
-    return schema.load(raw, partial=True)
+    return schema.load(raw, partial=True, blank_is_null=False)
 
 
 AS_OF = Schema("AsOf", as_of=Date(description="the day to judge by; today if left out"))
@@ -436,7 +451,7 @@ def as_of_arg() -> date:
     """The `as_of` query argument (documented by AS_OF) as a date, today when absent."""
     raw = request.args.get("as_of")
     try:
-        return parse_iso_date(raw) if raw else today()
+        return today() if raw is None else parse_iso_date(raw)
     except ValueError as exc:
         raise ValidationError.on("as_of", str(exc)) from None
 
@@ -469,7 +484,7 @@ def _decode_cursor(cursor: str) -> int:
     # A cursor is the id (or position) the page before ended at; past the end it is an empty page.
     if not re.fullmatch(r"[0-9]{1,10}", cursor):
         raise ValidationError.on("cursor", "is not a cursor this API gave out")
-    return int(cursor)
+    return min(int(cursor), MAX_ID)
 
 
 def _encode_cursor(number: int) -> str:
@@ -499,7 +514,7 @@ def page(query, id_column, values: Callable[[list], list[dict]] | None = None):
     from agency.extensions import db
 
     limit = _limit()
-    if cursor := request.args.get("cursor"):
+    if (cursor := request.args.get("cursor")) is not None:
         query = query.where(id_column > _decode_cursor(cursor))
     rows = db.session.scalars(query.order_by(id_column).limit(limit + 1)).unique().all()
     next_cursor = None
@@ -512,7 +527,7 @@ def page(query, id_column, values: Callable[[list], list[dict]] | None = None):
 def page_of_list(items: list):
     """One page of a list already built in its order (a ranking, a checklist): the cursor is a position."""
     limit = _limit()
-    start = _decode_cursor(cursor) if (cursor := request.args.get("cursor")) else 0
+    start = 0 if (cursor := request.args.get("cursor")) is None else _decode_cursor(cursor)
     more = start + limit < len(items)
     return jsonify(_page_body(items[start:start + limit], _encode_cursor(start + limit) if more else None, None))
 

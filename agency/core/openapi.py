@@ -54,12 +54,13 @@ PAGE_PARAMETERS = [
 
 def documented(summary: str, *, request=None, partial: bool | None = None, response=None,
                responses=None, many: bool = False, status: int = 200, errors=(400, 404), query=None,
-               multipart=None, content_type: str | None = None):
+               multipart=None, content_type: str | tuple | None = None):
     """Attach the OpenAPI description to an API view.
 
     `request` and `response` are core.api Schemas; `partial` (default: for PATCH) makes every
     request field optional; `responses` maps another status to the Schema of its body (an import
-    report that is a 400); `query` is the Schema of the query-string filters.
+    report that is a 400); `query` is the Schema of the query-string filters; `content_type`, one
+    or a tuple, what a download may be.
     """
 
     def decorator(view):
@@ -139,9 +140,10 @@ def _operation(rule, view, meta, method: str, components: _Components) -> dict:
         op["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": meta["multipart"]}}}
     response: dict = {"description": "OK"}
     if meta["content_type"]:
-        binary = {"type": "object"} if meta["content_type"] == "application/json" else \
-            {"type": "string", "format": "binary"}
-        response["content"] = {meta["content_type"]: {"schema": binary}}
+        types = meta["content_type"] if isinstance(meta["content_type"], tuple) else (meta["content_type"],)
+        binary = {"type": "string", "format": "binary"}
+        response["content"] = {kind: {"schema": {"type": "object"} if kind == "application/json" else binary}
+                               for kind in types}
     elif meta["response"] is not None:
         body = components.output(meta["response"])
         response["content"] = _json_content(_page_of(body) if meta["many"] else body)

@@ -141,6 +141,7 @@ DOCUMENT = Schema(
     expires_on=Date(read_only=True),
     uploaded_at=Timestamp(),
 )
+STORED_TYPES = tuple(kind for _, kind, _ in documents.SIGNATURES)  # a download is what was stored
 UPLOAD = {
     "type": "object",
     "required": ["file", "doc_type"],
@@ -369,7 +370,7 @@ def get_document(document_id: int):
 
 @bp.get("/documents/<int:document_id>/file")
 @requires("documents.download")
-@documented("Download the stored file (audited)", content_type="application/octet-stream", errors=(404,))
+@documented("Download the stored file (audited)", content_type=STORED_TYPES, errors=(404,))
 def download_document(document_id: int):
     document = _document(document_id)
     path = documents.record_download(document, current_actor())

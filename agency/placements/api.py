@@ -47,7 +47,7 @@ ASSIGNMENT = Schema(
     facility_id=Id(required=True),
     title=Str(required=True, max_length=200),
     discipline=Choice(required=True, choices=DISCIPLINES),
-    service_states=ListOf(item=State(), max_items=56, nullable=False),
+    service_states=ListOf(item=State(), min_items=1, max_items=56, nullable=False),
     start_on=Date(required=True),
     length_weeks=Int(required=True, minimum=1, maximum=260),
     hours_per_week=Int(required=True, minimum=1, maximum=80),
@@ -59,7 +59,7 @@ ASSIGNMENT = Schema(
 )
 ASSIGNMENT_FILTERS = Schema("AssignmentFilters", status=Choice(choices=ASSIGNMENT_STATUSES),
                             facility_id=IdArg(), discipline=Choice(choices=DISCIPLINES))
-ALERT = Schema("AssignmentAlert", therapist_ids=ListOf(required=True, item=Id(), max_items=500))
+ALERT = Schema("AssignmentAlert", therapist_ids=ListOf(required=True, item=Id(), min_items=1, max_items=500))
 PLACEMENT = Schema(
     "Placement",
     id=Int(read_only=True),
@@ -68,7 +68,7 @@ PLACEMENT = Schema(
     assignment_id=Id(),
     start_on=Date(),
     end_on=Date(),
-    service_states=ListOf(item=State(), max_items=56, description="defaults to the facility's state"),
+    service_states=ListOf(item=State(), min_items=1, max_items=56, description="defaults to the facility's state"),
     billing_basis=Choice(choices=BILLING_BASES, nullable=False),
     hours_per_week=Int(minimum=1, maximum=80),
     telehealth=Bool(nullable=False),
@@ -80,7 +80,7 @@ PLACEMENT_PATCH = Schema(
     status=Choice(choices=PLACEMENT_STATUSES),
     reason=Str(max_length=500, description="why it is cancelled"),
     override_reason=Str(max_length=500, description="admins only: activate a placement that is not ready"),
-    start_on=Date(nullable=False), end_on=Date(), service_states=ListOf(item=State(), max_items=56),
+    start_on=Date(nullable=False), end_on=Date(), service_states=ListOf(item=State(), min_items=1, max_items=56),
     billing_basis=Choice(choices=BILLING_BASES, nullable=False), hours_per_week=Int(minimum=1, maximum=80),
     telehealth=Bool(nullable=False), notes=Str(max_length=5000, multiline=True),
 )
