@@ -20,7 +20,7 @@ from agency.extensions import db
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 # Per token: the time budget of the whole run, and how many cases each operation gets at most.
-MAX_TIME_SECONDS = 120
+MAX_TIME_SECONDS = 110
 MAX_EXAMPLES = 40
 
 pytestmark = pytest.mark.skipif(
@@ -58,9 +58,10 @@ def run_schemathesis(base: str, token: str, tmp_path: Path) -> subprocess.Comple
     )
 
 
-@pytest.mark.parametrize("role", ["admin", "facility"])
-def test_schemathesis_finds_no_server_error_and_no_conformance_failure(demo_server, role, tmp_path):
+def test_schemathesis_finds_no_server_error_and_no_conformance_failure(demo_server, tmp_path):
+    # One demo agency for both tokens: the facility contact's run meets what the admin's made.
     base, tokens = demo_server
-    result = run_schemathesis(base, tokens[role], tmp_path)
-    report = result.stdout[result.stdout.find("FAILURES"):]  # what it found, with a curl line for each
-    assert result.returncode == 0, report[:60000] + result.stderr[-5000:]
+    for role in ("admin", "facility"):
+        result = run_schemathesis(base, tokens[role], tmp_path)
+        report = result.stdout[result.stdout.find("FAILURES"):]  # what it found, with a curl line for each
+        assert result.returncode == 0, f"with the {role} token:\n" + report[:60000] + result.stderr[-5000:]
