@@ -5,6 +5,7 @@ does) and a SQLite file otherwise; Redis comes from AGENCY_REDIS_URL.
 """
 
 import atexit
+import json
 import os
 import re
 import shutil
@@ -67,8 +68,15 @@ class _DocumentedResponses:
         for path, ops in document["paths"].items():
             pattern = re.compile("^/api/v1" + re.sub(r"\\{\w+\\}", "[^/]+", re.escape(path)) + "$")
             self.operations.append((pattern, ops))
-        self._validator = lambda schema: Draft202012Validator(
-            {**schema, "components": self.components}, format_checker=FormatChecker())
+        self._validators: dict[str, Draft202012Validator] = {}
+        self._make = lambda schema: Draft202012Validator({**schema, "components": self.components},
+                                                         format_checker=FormatChecker())
+
+    def _validator(self, schema: dict):
+        key = json.dumps(schema, sort_keys=True)
+        if key not in self._validators:
+            self._validators[key] = self._make(schema)
+        return self._validators[key]
 
     def check(self, response) -> None:
         request = response.request
