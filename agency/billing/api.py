@@ -105,7 +105,7 @@ AGING = Schema("Aging", as_of=Date(read_only=True, nullable=False),
 @documented("List timesheet entries (a facility contact sees only its own facility's)", response=ENTRY,
             many=True, query=ENTRY_FILTERS)
 def list_entries():
-    filters = parse_args(ENTRY_FILTERS)
+    filters = parse_args()
     filters["date_from"], filters["date_to"] = filters.pop("from", None), filters.pop("to", None)
     return page(queries.entries_query(current_actor(), **filters), TimesheetEntry.id)
 
@@ -170,7 +170,7 @@ def import_entries():
 @documented("List invoices (a facility contact sees only its own)", response=INVOICE_SUMMARY, many=True,
             query=INVOICE_FILTERS)
 def list_invoices():
-    filters = parse_args(INVOICE_FILTERS)
+    filters = parse_args()
     return page(queries.invoices_query(current_actor(), **filters), Invoice.id)
 
 

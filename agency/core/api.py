@@ -438,10 +438,10 @@ def json_body() -> dict:
     return data
 
 
-def parse_args(schema: Schema) -> dict:
-    """Query-string filters parsed by a schema (every filter is optional)."""
+def parse_args() -> dict:
+    """The query-string filters, parsed by the query schema the view declares (every filter is optional)."""
     raw = {k: v for k, v in request.args.items() if k not in ("limit", "cursor")}
-    return schema.load(raw, partial=True, blank_is_null=False)
+    return _meta()["query"].load(raw, partial=True, blank_is_null=False)
 
 
 AS_OF = Schema("AsOf", as_of=Date(description="the day to judge by; today if left out"))
@@ -461,8 +461,12 @@ def as_of_arg() -> date:
 # and the OpenAPI document come from one declaration.
 
 
+def _meta() -> dict:
+    return current_app.view_functions[request.endpoint].openapi
+
+
 def _declared(status: int) -> Schema:
-    meta = current_app.view_functions[request.endpoint].openapi
+    meta = _meta()
     return meta["responses"].get(status, meta["response"])
 
 

@@ -161,7 +161,7 @@ UPLOAD = {
 @requires("therapists.view")
 @documented("List therapists", response=THERAPIST, many=True, query=THERAPIST_FILTERS)
 def list_therapists():
-    return page(queries.therapists_query(**parse_args(THERAPIST_FILTERS)), Therapist.id)
+    return page(queries.therapists_query(**parse_args()), Therapist.id)
 
 
 @bp.post("/therapists")
@@ -209,7 +209,7 @@ def _license_reply(lic: License):
             query=LICENSE_FILTERS)
 def list_licenses(therapist_id: int):
     services.get_or_404(Therapist, therapist_id)
-    return page(queries.licenses_query(therapist_id=therapist_id, **parse_args(LICENSE_FILTERS)), License.id,
+    return page(queries.licenses_query(therapist_id=therapist_id, **parse_args()), License.id,
                 _ce_progress)
 
 

@@ -117,7 +117,7 @@ def _visible(facility_id: int) -> Facility:
 @documented("List facilities (a facility contact sees only its own)", response=FACILITY, many=True,
             query=FACILITY_FILTERS)
 def list_facilities():
-    return page(queries.facilities_query(current_actor(), **parse_args(FACILITY_FILTERS)), Facility.id)
+    return page(queries.facilities_query(current_actor(), **parse_args()), Facility.id)
 
 
 @bp.post("/facilities")

@@ -130,7 +130,7 @@ ALERTS_SENT = Schema("AlertsSent", sent=Int(read_only=True, nullable=False),
 @documented("List open assignments (job orders)", response=ASSIGNMENT, many=True,
             query=ASSIGNMENT_FILTERS)
 def list_assignments():
-    filters = parse_args(ASSIGNMENT_FILTERS)
+    filters = parse_args()
     return page(queries.assignments_query(**filters), Assignment.id)
 
 
@@ -190,7 +190,7 @@ def _placement(placement_id: int) -> Placement:
 @documented("List placements (a facility contact sees only its own facility's)", response=PLACEMENT, many=True,
             query=PLACEMENT_FILTERS)
 def list_placements():
-    filters = parse_args(PLACEMENT_FILTERS)
+    filters = parse_args()
     return page(queries.placements_query(current_actor(), **filters), Placement.id)
 
 
