@@ -113,6 +113,8 @@ def _validating_client_class(checker: _DocumentedResponses):
     from flask.testing import FlaskClient
 
     class DocumentedClient(FlaskClient):
+        documented = checker
+
         def open(self, *args, **kwargs):
             response = super().open(*args, **kwargs)
             checker.check(response)

@@ -1,7 +1,9 @@
 """The OpenAPI document describes every endpoint and a standard validator accepts it."""
 
+import json
 import re
 
+import pytest
 from openapi_spec_validator import validate
 
 
@@ -63,3 +65,21 @@ def test_an_id_past_any_record_is_a_404_for_every_method(api):
         response = getattr(caller, method)(path, json={})
         assert response.status_code == 404, (method, path, response.status_code)
         assert response.json["error"]["code"] == "not_found"
+
+
+def test_the_suite_refuses_an_answer_the_document_does_not_describe(app, api):
+    listed = api("admin").get("/api/v1/facilities")  # checked on the way in, like every API answer
+    checker = app.test_client_class.documented
+
+    def answer(body, status=200):
+        response = app.response_class(json.dumps(body), status=status, mimetype="application/json")
+        response.request = listed.request
+        return response
+
+    checker.check(answer({"items": [], "next_cursor": None}))
+    with pytest.raises(AssertionError, match="total"):
+        checker.check(answer({"items": [], "next_cursor": None, "total": 0}))
+    with pytest.raises(AssertionError, match="next_cursor"):
+        checker.check(answer({"items": []}))
+    with pytest.raises(AssertionError, match="does not declare"):
+        checker.check(answer({"error": {"code": "teapot", "message": "no"}}, status=418))
