@@ -65,7 +65,14 @@ class Field:
         return obj.get(key) if isinstance(obj, Mapping) else getattr(obj, key)
 
     def input_schema(self) -> dict:
-        return self._described(self.json_schema(), self.may_be_null and not self.required)
+        optional = self.may_be_null and not self.required
+        s = self._described(self.json_schema(), optional)
+        if optional and "anyOf" in s and not isinstance(self, (Str, ListOf, Nested)):
+            s["anyOf"].append(BLANK)  # a blank string clears an optional field, as null does
+        elif optional and not isinstance(self, (Str, ListOf, Nested)):
+            s = {"anyOf": [{k: v for k, v in s.items() if k != "description"}, BLANK],
+                 **({"description": s["description"]} if "description" in s else {})}
+        return s
 
     def output_schema(self) -> dict:
         return self._described(self.output_json_schema(), self.may_be_null)
@@ -77,6 +84,9 @@ class Field:
         if self.description:
             s["description"] = self.description
         return s
+
+
+BLANK = {"type": "string", "pattern": r"^\s*$"}
 
 
 def _or_null(s: dict) -> dict:

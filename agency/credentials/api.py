@@ -350,7 +350,7 @@ def upload_document(therapist_id: int):
     dates = {}
     for key in ("issued_on", "expires_on"):
         raw = request.form.get(key)
-        if raw:
+        if raw is not None:
             try:
                 dates[key] = parse_iso_date(raw)
             except ValueError as exc:
