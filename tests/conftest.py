@@ -5,6 +5,7 @@ does) and a SQLite file otherwise; Redis comes from AGENCY_REDIS_URL.
 """
 
 import atexit
+import json
 import os
 import re
 import shutil
@@ -56,9 +57,79 @@ def _private_database() -> str:
 os.environ["AGENCY_DATABASE_URL"] = _private_database()
 
 
+class _DocumentedResponses:
+    """Every JSON answer from /api/v1 checked against /api/v1/openapi.json: declared status, exact shape."""
+
+    def __init__(self, document: dict):
+        from jsonschema import Draft202012Validator, FormatChecker
+
+        self.components = document["components"]
+        self.operations = []
+        for path, ops in document["paths"].items():
+            pattern = re.compile("^/api/v1" + re.sub(r"\\{\w+\\}", "[^/]+", re.escape(path)) + "$")
+            self.operations.append((pattern, ops))
+        self._validators: dict[str, Draft202012Validator] = {}
+        self._make = lambda schema: Draft202012Validator({**schema, "components": self.components},
+                                                         format_checker=FormatChecker())
+
+    def _validator(self, schema: dict):
+        key = json.dumps(schema, sort_keys=True)
+        if key not in self._validators:
+            self._validators[key] = self._make(schema)
+        return self._validators[key]
+
+    def check(self, response) -> None:
+        request = response.request
+        if not request.path.startswith("/api/v1/"):
+            return
+        method, status = request.method.lower(), str(response.status_code)
+        matching = [ops for pattern, ops in self.operations if pattern.match(request.path)]
+        if not matching or response.status_code in (404, 405) and not any(method in ops for ops in matching):
+            schema = {"$ref": "#/components/schemas/Error"}  # no such route or method: the error shape
+            if response.status_code == 405:
+                assert response.headers.get("Allow"), f"405 without Allow for {method} {request.path}"
+        else:
+            op = next((ops[method] for ops in matching if method in ops), None)
+            assert op is not None, f"{method.upper()} {request.path} answered {status} but is not in the document"
+            declared = op["responses"].get(status)
+            assert declared is not None, (
+                f"{method.upper()} {request.path} answered {status}, which its operation does not declare: "
+                f"{response.get_data(as_text=True)[:300]}")
+            content = declared.get("content", {})
+            if "application/json" not in content:
+                assert not response.is_json or not response.get_data(), \
+                    f"{method.upper()} {request.path} {status} has a JSON body the document does not declare"
+                return
+            schema = content["application/json"]["schema"]
+        if status == "204":
+            return
+        assert response.is_json, f"{method.upper()} {request.path} {status} is not JSON"
+        errors = sorted(self._validator(schema).iter_errors(response.get_json()), key=str)
+        assert not errors, (f"{method.upper()} {request.path} {status} does not match the document: "
+                            + "; ".join(f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors[:5]))
+
+
+def _validating_client_class(checker: _DocumentedResponses):
+    from flask.testing import FlaskClient
+
+    class DocumentedClient(FlaskClient):
+        documented = checker
+
+        def open(self, *args, **kwargs):
+            response = super().open(*args, **kwargs)
+            checker.check(response)
+            return response
+
+    return DocumentedClient
+
+
 @pytest.fixture(scope="session")
 def app():
     app = create_app()
+    with app.test_request_context():
+        from agency.core.openapi import build_document
+
+        app.test_client_class = _validating_client_class(_DocumentedResponses(build_document()))
     with app.app_context():
         _reset_schema()
         from flask_migrate import upgrade

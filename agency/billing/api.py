@@ -2,11 +2,12 @@
 
 import io
 
-from flask import jsonify, send_file
+from flask import send_file
 
 from agency.billing import invoicing, queries, receivables, timesheets
 from agency.billing.jobs import generate_invoices
-from agency.billing.models import ENTRY_STATUSES, INVOICE_STATUSES, Invoice, Payment, TimesheetEntry
+from agency.billing.models import ENTRY_STATUSES, INVOICE_STATUSES, Invoice, TimesheetEntry
+from agency.billing.receivables import BUCKETS as AGING_BUCKETS
 from agency.core import audit
 from agency.core.api import (
     AS_OF,
@@ -17,7 +18,9 @@ from agency.core.api import (
     Id,
     IdArg,
     Int,
-    Object,
+    ListOf,
+    Money,
+    Nested,
     Schema,
     Str,
     api_blueprint,
@@ -26,11 +29,10 @@ from agency.core.api import (
     json_body,
     page,
     parse_args,
+    reply,
 )
-from agency.core.dates import iso
 from agency.core.errors import ValidationError
 from agency.core.jobs import start_job
-from agency.core.money import money_str
 from agency.core.openapi import documented
 from agency.core.outbox import send_soon
 from agency.core.permissions import current_actor, requires
@@ -48,59 +50,51 @@ ENTRY = Schema(
     travel_miles=Dec(minimum=None, nullable=False),
     status=Choice(read_only=True, choices=ENTRY_STATUSES),
     rejection_reason=Str(read_only=True),
-    notes=Str(max_length=500),
+    notes=Str(max_length=500, multiline=True),
 )
 ENTRY_FILTERS = Schema("TimesheetFilters", status=Choice(choices=ENTRY_STATUSES), placement_id=IdArg(),
                        facility_id=IdArg(), **{"from": Date(), "to": Date()})
 REJECTION = Schema("Rejection", reason=Str(required=True, max_length=500))
-IMPORT = Schema("TimesheetImport", csv=Str(required=True, max_length=2_000_000), dry_run=Bool(nullable=False))
-IMPORT_REPORT = Schema("TimesheetImportReport", rows=Int(read_only=True), imported=Int(read_only=True),
-                       errors=Object(read_only=True, description="list of {line, message}"))
-LINE = {"type": "object", "properties": {k: {"type": "string"} for k in
-                                         ("description", "item", "quantity", "unit_price", "amount")}}
+IMPORT = Schema("TimesheetImport", csv=Str(required=True, max_length=2_000_000, multiline=True),
+                dry_run=Bool(nullable=False))
+IMPORT_ERROR = Schema("ImportError", line=Int(read_only=True, nullable=False, source=lambda e: e[0]),
+                      message=Str(read_only=True, nullable=False, source=lambda e: e[1]))
+IMPORT_REPORT = Schema("TimesheetImportReport", rows=Int(read_only=True, nullable=False),
+                       imported=Int(read_only=True, nullable=False),
+                       errors=ListOf(read_only=True, item=Nested(schema=IMPORT_ERROR)))
+LINE = Schema("InvoiceLine", description=Str(read_only=True), item=Str(read_only=True),
+              quantity=Dec(read_only=True, nullable=False), unit_price=Money(read_only=True, nullable=False),
+              amount=Money(read_only=True, nullable=False))
+NOTICE = Schema("DunningNotice", level=Str(read_only=True, nullable=False),
+                sent_on=Date(read_only=True, nullable=False))
 INVOICE = Schema(
     "Invoice",
     id=Int(read_only=True), number=Str(read_only=True), facility_id=Int(read_only=True),
     period_start=Date(read_only=True), period_end=Date(read_only=True), issued_on=Date(read_only=True),
-    due_on=Date(read_only=True), status=Choice(read_only=True, choices=INVOICE_STATUSES),
-    total=Str(read_only=True), amount_paid=Str(read_only=True), balance=Str(read_only=True),
-    void_reason=Str(read_only=True),
-    lines=Object(read_only=True, description="list of {description, item, quantity, unit_price, amount}"),
-    notices=Object(read_only=True, description="reminders sent: list of {level, sent_on}"),
+    due_on=Date(read_only=True), status=Choice(read_only=True, nullable=False, choices=INVOICE_STATUSES),
+    total=Money(read_only=True, nullable=False), amount_paid=Money(read_only=True, nullable=False),
+    balance=Money(read_only=True, nullable=False), void_reason=Str(read_only=True),
+    lines=ListOf(read_only=True, item=Nested(schema=LINE)),
+    notices=ListOf(read_only=True, item=Nested(schema=NOTICE), description="reminders sent"),
 )
+INVOICE_SUMMARY = INVOICE.without("InvoiceSummary", "lines", "notices")
 INVOICE_FILTERS = Schema("InvoiceFilters", status=Choice(choices=INVOICE_STATUSES), facility_id=IdArg())
 VOID = Schema("Void", reason=Str(required=True, max_length=500))
-PAYMENT = Schema("Payment", id=Int(read_only=True), invoice_id=Int(read_only=True), amount=Dec(required=True),
+PAYMENT = Schema("Payment", id=Int(read_only=True), invoice_id=Int(read_only=True), amount=Money(required=True),
                  received_on=Date(required=True), reference=Str(max_length=120))
 RUN = Schema("InvoiceRun", period_start=Date(required=True), period_end=Date(required=True), facility_id=Id())
-JOB = Schema("JobStarted", job_id=Str(read_only=True))
-AGING = Schema("Aging", as_of=Date(read_only=True), buckets=Object(read_only=True), facilities=Object(read_only=True),
-               total=Str(read_only=True), over_60_share=Str(read_only=True), dso=Str(read_only=True))
-
-
-def entry_json(e: TimesheetEntry) -> dict:
-    return {"id": e.id, "placement_id": e.placement_id, "work_date": iso(e.work_date),
-            "direct_care_hours": str(e.direct_care_hours), "supervision_hours": str(e.supervision_hours),
-            "travel_miles": str(e.travel_miles), "status": e.status, "rejection_reason": e.rejection_reason,
-            "notes": e.notes}
-
-
-def invoice_json(i: Invoice, *, lines: bool = True) -> dict:
-    body = {"id": i.id, "number": i.number, "facility_id": i.facility_id, "period_start": iso(i.period_start),
-            "period_end": iso(i.period_end), "issued_on": iso(i.issued_on), "due_on": iso(i.due_on),
-            "status": i.status, "total": money_str(i.total), "amount_paid": money_str(i.amount_paid),
-            "balance": money_str(i.balance), "void_reason": i.void_reason}
-    if lines:
-        body["lines"] = [{"description": line.description, "item": line.item, "quantity": str(line.quantity),
-                          "unit_price": money_str(line.unit_price), "amount": money_str(line.amount)}
-                         for line in i.lines]
-        body["notices"] = [{"level": n.level, "sent_on": iso(n.sent_on)} for n in i.notices]
-    return body
-
-
-def payment_json(p: Payment) -> dict:
-    return {"id": p.id, "invoice_id": p.invoice_id, "amount": money_str(p.amount),
-            "received_on": iso(p.received_on), "reference": p.reference}
+JOB_STARTED = Schema("JobStarted", job_id=Str(read_only=True, nullable=False, source=lambda handle: handle.id))
+BUCKETS = Schema("AgingBuckets", **{bucket: Money(read_only=True, nullable=False) for bucket in AGING_BUCKETS})
+FACILITY_AGING = Schema("FacilityAging", facility_id=Int(read_only=True, nullable=False),
+                        name=Str(read_only=True, nullable=False), buckets=Nested(read_only=True, schema=BUCKETS,
+                                                                                 nullable=False),
+                        total=Money(read_only=True, nullable=False))
+AGING = Schema("Aging", as_of=Date(read_only=True, nullable=False),
+               buckets=Nested(read_only=True, nullable=False, schema=BUCKETS),
+               facilities=ListOf(read_only=True, item=Nested(schema=FACILITY_AGING)),
+               total=Money(read_only=True, nullable=False),
+               over_60_share=Dec(read_only=True, nullable=False, description="share of receivables over 60 days"),
+               dso=Dec(read_only=True, nullable=False, description="days sales outstanding"))
 
 
 # ----------------------------------------------------------------------------- timesheets
@@ -109,14 +103,11 @@ def payment_json(p: Payment) -> dict:
 @bp.get("/timesheets")
 @requires("timesheets.view")
 @documented("List timesheet entries (a facility contact sees only its own facility's)", response=ENTRY,
-            many=True, query={"status": {"type": "string", "enum": list(ENTRY_STATUSES)},
-                              "placement_id": {"type": "integer"}, "facility_id": {"type": "integer"},
-                              "from": {"type": "string", "format": "date"},
-                              "to": {"type": "string", "format": "date"}})
+            many=True, query=ENTRY_FILTERS)
 def list_entries():
-    filters = parse_args(ENTRY_FILTERS)
+    filters = parse_args()
     filters["date_from"], filters["date_to"] = filters.pop("from", None), filters.pop("to", None)
-    return page(queries.entries_query(current_actor(), **filters), TimesheetEntry.id, entry_json)
+    return page(queries.entries_query(current_actor(), **filters), TimesheetEntry.id)
 
 
 @bp.post("/timesheets")
@@ -124,14 +115,14 @@ def list_entries():
 @documented("Record a day of work", request=ENTRY, response=ENTRY, status=201, errors=(400, 409))
 def create_entry():
     entry = timesheets.record_entry(ENTRY.load(json_body()), current_actor())
-    return created(entry_json(entry), "billing_api.get_entry", entry_id=entry.id)
+    return created(entry, "billing_api.get_entry", {"entry_id": entry.id})
 
 
 @bp.get("/timesheets/<int:entry_id>")
 @requires("timesheets.view")
 @documented("A timesheet entry", response=ENTRY, errors=(404,))
 def get_entry(entry_id: int):
-    return jsonify(entry_json(timesheets.get_entry(entry_id, current_actor())))
+    return reply(timesheets.get_entry(entry_id, current_actor()))
 
 
 @bp.patch("/timesheets/<int:entry_id>")
@@ -140,8 +131,7 @@ def get_entry(entry_id: int):
             errors=(400, 404, 409))
 def update_entry(entry_id: int):
     entry = timesheets.get_entry(entry_id, current_actor())
-    return jsonify(entry_json(timesheets.update_entry(entry, ENTRY.load(json_body(), partial=True),
-                                                      current_actor())))
+    return reply(timesheets.update_entry(entry, ENTRY.load(json_body(), partial=True), current_actor()))
 
 
 @bp.post("/timesheets/<int:entry_id>/approve")
@@ -150,7 +140,7 @@ def update_entry(entry_id: int):
 def approve(entry_id: int):
     entry = timesheets.get_entry(entry_id, current_actor())
     timesheets.decide([entry], True, current_actor())
-    return jsonify(entry_json(entry))
+    return reply(entry)
 
 
 @bp.post("/timesheets/<int:entry_id>/reject")
@@ -159,19 +149,17 @@ def approve(entry_id: int):
 def reject(entry_id: int):
     entry = timesheets.get_entry(entry_id, current_actor())
     timesheets.decide([entry], False, current_actor(), reason=REJECTION.load(json_body())["reason"])
-    return jsonify(entry_json(entry))
+    return reply(entry)
 
 
 @bp.post("/timesheets/import")
 @requires("timesheets.edit")
 @documented("Import entries from CSV text; with any bad row nothing is imported (400 with the report)",
-            request=IMPORT, response=IMPORT_REPORT, errors=(400,))
+            request=IMPORT, response=IMPORT_REPORT, responses={400: IMPORT_REPORT}, errors=(400,))
 def import_entries():
     values = IMPORT.load(json_body())
     report = timesheets.import_csv(values["csv"], current_actor(), dry_run=values.get("dry_run", True))
-    body = {"rows": report.rows, "imported": report.imported,
-            "errors": [{"line": line, "message": message} for line, message in report.errors]}
-    return jsonify(body), (200 if report.ok else 400)
+    return reply(report, 200 if report.ok else 400)
 
 
 # ----------------------------------------------------------------------------- invoices
@@ -179,19 +167,18 @@ def import_entries():
 
 @bp.get("/invoices")
 @requires("invoices.view")
-@documented("List invoices (a facility contact sees only its own)", response=INVOICE, many=True,
-            query={"status": {"type": "string", "enum": list(INVOICE_STATUSES)}, "facility_id": {"type": "integer"}})
+@documented("List invoices (a facility contact sees only its own)", response=INVOICE_SUMMARY, many=True,
+            query=INVOICE_FILTERS)
 def list_invoices():
-    filters = parse_args(INVOICE_FILTERS)
-    return page(queries.invoices_query(current_actor(), **filters), Invoice.id,
-                lambda i: invoice_json(i, lines=False))
+    filters = parse_args()
+    return page(queries.invoices_query(current_actor(), **filters), Invoice.id)
 
 
 @bp.get("/invoices/<int:invoice_id>")
 @requires("invoices.view")
 @documented("An invoice with its lines", response=INVOICE, errors=(404,))
 def get_invoice(invoice_id: int):
-    return jsonify(invoice_json(receivables.get_invoice(invoice_id, current_actor())))
+    return reply(receivables.get_invoice(invoice_id, current_actor()))
 
 
 @bp.get("/invoices/<int:invoice_id>/pdf")
@@ -212,7 +199,7 @@ def invoice_pdf(invoice_id: int):
 def void_invoice(invoice_id: int):
     invoice = receivables.get_invoice(invoice_id, current_actor())
     invoice = receivables.void_invoice(invoice, VOID.load(json_body())["reason"], current_actor())
-    return jsonify(invoice_json(invoice))
+    return reply(invoice)
 
 
 @bp.post("/invoices/<int:invoice_id>/email")
@@ -222,7 +209,7 @@ def void_invoice(invoice_id: int):
 def email_invoice(invoice_id: int):
     invoice = invoicing.email_invoice(receivables.get_invoice(invoice_id, current_actor()), current_actor())
     send_soon()
-    return jsonify(invoice_json(invoice))
+    return reply(invoice)
 
 
 @bp.post("/invoices/<int:invoice_id>/payments")
@@ -234,12 +221,12 @@ def record_payment(invoice_id: int):
     values = PAYMENT.load(json_body())
     payment = receivables.record_payment(invoice, values["amount"], values["received_on"], values.get("reference"),
                                          current_actor())
-    return created(payment_json(payment), "billing_api.get_invoice", invoice_id=invoice_id)
+    return created(payment, "billing_api.get_invoice", {"invoice_id": invoice_id})
 
 
 @bp.post("/invoices/generate")
 @requires("invoices.edit")
-@documented("Start an invoice run; poll GET /jobs/{job_id} for {invoice_ids}", request=RUN, response=JOB,
+@documented("Start an invoice run; poll GET /jobs/{job_id} for {invoice_ids}", request=RUN, response=JOB_STARTED,
             status=202, errors=(400, 503))
 def generate():
     values = RUN.load(json_body())
@@ -248,7 +235,7 @@ def generate():
     actor = current_actor()
     handle = start_job(generate_invoices, values["period_start"].isoformat(), values["period_end"].isoformat(),
                        values.get("facility_id"), actor.id, actor=actor)
-    return jsonify({"job_id": handle.id}), 202
+    return reply(handle, 202)
 
 
 # ----------------------------------------------------------------------------- receivables
@@ -259,15 +246,4 @@ def generate():
 @documented("Open balances by days past due, per facility and in total", response=AGING, errors=(400,),
             query=AS_OF)
 def aging():
-    as_of = as_of_arg()
-    report = receivables.aging(as_of, current_actor())
-
-    def buckets(values):
-        return {k: money_str(v) for k, v in values.items()}
-
-    return jsonify({
-        "as_of": as_of.isoformat(), "buckets": buckets(report.buckets), "total": money_str(report.total),
-        "over_60_share": str(report.over_60_share), "dso": str(report.dso),
-        "facilities": [{"facility_id": f.facility_id, "name": f.name, "buckets": buckets(f.buckets),
-                        "total": money_str(f.total)} for f in report.facilities],
-    })
+    return reply(receivables.aging(as_of_arg(), current_actor()))

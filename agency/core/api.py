@@ -1,53 +1,107 @@
-"""What every JSON blueprint shares: token auth, input schemas, errors, pagination.
+"""What every JSON blueprint shares: token auth, resource schemas, errors, pagination.
 
-Input schemas are declared once per resource and serve three purposes:
-parsing a request body into Python values, reporting every bad field in
-the one error shape, and describing the resource in the OpenAPI document.
+A resource's schema is declared once and serves four purposes: parsing a
+request body into Python values, reporting every bad field in the one error
+shape, serialising the responses (`Schema.dump`), and describing both in the
+OpenAPI document, so what the API returns cannot drift from what it says.
 """
 
-import base64
-import binascii
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 
-from agency.core.bounds import MAX_ID, parse_id
-from agency.core.dates import parse_iso_date, today
+from agency.core.bounds import FIRST_DAY, LAST_DAY, MAX_AMOUNT, MAX_ID, parse_id
+from agency.core.dates import iso, parse_iso_date, today
 from agency.core.errors import ValidationError, json_error
-from agency.core.money import parse_decimal
+from agency.core.money import money_str, parse_decimal
 from agency.core.openapi import API_PREFIX, documented
 from agency.core.permissions import public, requires
 from agency.core.states import STATES
-from agency.core.text import check_line, email_address
+from agency.core.text import MULTILINE_CONTROLS, SINGLE_LINE_CONTROLS, check_line, email_address
 
 # --------------------------------------------------------------------------- fields
 
 
 @dataclass
 class Field:
+    """One property of a resource: how it is parsed from a body, read from an object and described.
+
+    `required` is for input (a create must give it); `nullable` says the value may be null, in a
+    body and in a response (by default an optional field may be and a required one may not);
+    `read_only` fields are returned and never accepted; `source` reads the value from the object
+    when it is not the attribute of the same name.
+    """
+
     required: bool = False
-    nullable: bool = True
+    nullable: bool | None = None
     read_only: bool = False
     description: str = ""
+    source: Callable | None = None
+
+    @property
+    def may_be_null(self) -> bool:
+        return (not self.required) if self.nullable is None else self.nullable
 
     def parse(self, value):
         return value
 
+    def dump(self, value):
+        return value
+
     def json_schema(self) -> dict:
+        """The schema of a value this field accepts (null aside)."""
         return {}
 
-    def schema(self) -> dict:
-        s = self.json_schema()
-        if self.nullable and not self.required:
-            s = {**s, "type": [s["type"], "null"]} if "type" in s else {"anyOf": [s, {"type": "null"}]}
-        if self.read_only:
-            s["readOnly"] = True
+    def output_json_schema(self) -> dict:
+        """The schema of a value this field returns (null aside)."""
+        return self.json_schema()
+
+    def read(self, obj, key: str):
+        if self.source is not None:
+            return self.source(obj)
+        return obj.get(key) if isinstance(obj, Mapping) else getattr(obj, key)
+
+    def input_schema(self) -> dict:
+        optional = self.may_be_null and not self.required
+        s = self._described(self.json_schema(), optional)
+        if optional and "anyOf" in s and not isinstance(self, (Str, ListOf, Nested)):
+            s["anyOf"].append(BLANK)  # a blank string clears an optional field, as null does
+        elif optional and not isinstance(self, (Str, ListOf, Nested)):
+            s = {"anyOf": [{k: v for k, v in s.items() if k != "description"}, BLANK],
+                 **({"description": s["description"]} if "description" in s else {})}
+        return s
+
+    def output_schema(self) -> dict:
+        return self._described(self.output_json_schema(), self.may_be_null)
+
+    def _described(self, s: dict, nullable: bool) -> dict:
+        s = dict(s)
+        if nullable:
+            s = _or_null(s)
         if self.description:
             s["description"] = self.description
         return s
+
+
+BLANK = {"type": "string", "pattern": r"^\s*$"}
+
+
+def _or_null(s: dict) -> dict:
+    if "$ref" in s or "type" not in s or "enum" in s:
+        return {"anyOf": [s, {"type": "null"}]}
+    return {**s, "type": [s["type"], "null"]}
+
+
+def _text_pattern(multiline: bool, required: bool) -> str:
+    """The text a Str accepts, as a pattern: no control characters and, when required, not blank."""
+    controls = MULTILINE_CONTROLS if multiline else SINGLE_LINE_CONTROLS
+    if required:
+        return rf"^[^\S{controls}]*[^\s{controls}][^{controls}]*$"
+    return rf"^[^{controls}]*$"
 
 
 @dataclass
@@ -57,14 +111,13 @@ class Str(Field):
     pattern: str | None = None
     pattern_message: str = "has the wrong format"
     # One line unless told: names, titles, references and reasons never need a line break, and in
-    # a mail header one starts a header of its own. Left unset, only long free text (over 500
-    # characters: notes, a CSV body) may span lines.
-    multiline: bool | None = None
+    # a mail header one starts a header of its own; notes and a CSV body say multiline=True.
+    multiline: bool = False
 
     def parse(self, value):
         if not isinstance(value, str):
             raise ValueError("must be a string")
-        check_line(value, multiline=self.multiline if self.multiline is not None else self.max_length > 500)
+        check_line(value, multiline=self.multiline)
         value = value.strip()
         if len(value) < max(self.min_length, 1 if self.required else 0):
             raise ValueError("must not be empty")
@@ -78,7 +131,15 @@ class Str(Field):
         s = {"type": "string", "maxLength": self.max_length}
         if self.pattern:
             s["pattern"] = f"^{self.pattern}$"
+        else:
+            s["pattern"] = _text_pattern(self.multiline, self.required)
+        if self.required:
+            s["minLength"] = max(self.min_length, 1)
         return s
+
+    def output_json_schema(self):
+        # What pages and imports stored is returned as it is, so only its type is promised.
+        return {"type": "string"}
 
 
 @dataclass
@@ -119,8 +180,29 @@ class Date(Field):
     def parse(self, value):
         return parse_iso_date(value)
 
+    def dump(self, value):
+        return iso(value)
+
     def json_schema(self):
+        years = "|".join(str(century) for century in range(FIRST_DAY.year // 100, LAST_DAY.year // 100 + 1))
+        return {"type": "string", "format": "date", "pattern": f"^({years})[0-9]{{2}}-[0-9]{{2}}-[0-9]{{2}}$",
+                "description": f"YYYY-MM-DD, from {FIRST_DAY.year} to {LAST_DAY.year}"}
+
+    def output_json_schema(self):
         return {"type": "string", "format": "date"}
+
+
+@dataclass
+class Timestamp(Field):
+    """A moment, returned as ISO 8601 with its UTC offset."""
+
+    read_only: bool = True
+
+    def dump(self, value):
+        return iso(value)
+
+    def json_schema(self):
+        return {"type": "string", "format": "date-time"}
 
 
 @dataclass
@@ -136,6 +218,8 @@ class IdArg(Field):
 
 @dataclass
 class Dec(Field):
+    """A quantity: accepted as a JSON number or a decimal string, returned as a decimal string."""
+
     places: int = 2
     minimum: Decimal | None = Decimal("0")
     maximum: Decimal | None = None
@@ -143,9 +227,34 @@ class Dec(Field):
     def parse(self, value):
         return parse_decimal(value, places=self.places, minimum=self.minimum, maximum=self.maximum)
 
+    def dump(self, value):
+        return None if value is None else str(value)
+
     def json_schema(self):
-        return {"type": "string", "pattern": r"^-?\d+(\.\d+)?$",
-                "description": "decimal; accepted as a JSON number or string"}
+        low = self.minimum if self.minimum is not None else -MAX_AMOUNT
+        high = self.maximum if self.maximum is not None else MAX_AMOUNT
+        sign = "-?" if low < 0 else ""
+        number = {"type": "number", "minimum": low, "exclusiveMaximum": high} if high == MAX_AMOUNT else \
+            {"type": "number", "minimum": low, "maximum": high}
+        number = {k: (float(v) if isinstance(v, Decimal) else v) for k, v in number.items()}
+        number["multipleOf"] = float(Decimal(1).scaleb(-self.places))
+        text = {"type": "string", "pattern": rf"^{sign}[0-9]{{1,10}}(\.[0-9]{{1,{self.places}}})?$"}
+        return {"anyOf": [number, text], "description": f"decimal, at most {self.places} places, "
+                f"from {low} up to {high}; a JSON number or a string"}
+
+    def output_json_schema(self):
+        return {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$"}
+
+
+@dataclass
+class Money(Dec):
+    """Money: accepted like a quantity with two places, always returned with exactly two decimals."""
+
+    def dump(self, value):
+        return money_str(value)
+
+    def output_json_schema(self):
+        return {"type": "string", "pattern": r"^-?[0-9]+\.[0-9]{2}$"}
 
 
 @dataclass
@@ -154,6 +263,8 @@ class Int(Field):
     maximum: int | None = None
 
     def parse(self, value):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # 117.0 is a whole number to JSON
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError("must be a whole number")
         if abs(value) > MAX_ID:
@@ -165,12 +276,12 @@ class Int(Field):
         return value
 
     def json_schema(self):
-        s = {"type": "integer"}
-        if self.minimum is not None:
-            s["minimum"] = self.minimum
-        if self.maximum is not None:
-            s["maximum"] = self.maximum
-        return s
+        return {"type": "integer",
+                "minimum": -MAX_ID if self.minimum is None else self.minimum,
+                "maximum": MAX_ID if self.maximum is None else self.maximum}
+
+    def output_json_schema(self):
+        return {"type": "integer"}
 
 
 @dataclass
@@ -194,12 +305,17 @@ class Bool(Field):
 
 @dataclass
 class ListOf(Field):
+    """A list; returned as an array (empty, never null) of its item's schema."""
+
     item: Field = field(default_factory=Str)
     max_items: int = 100
+    min_items: int = 0
 
     def parse(self, value):
         if not isinstance(value, list):
             raise ValueError("must be a list")
+        if len(value) < self.min_items:
+            raise ValueError(f"needs at least {self.min_items} item(s)")
         if len(value) > self.max_items:
             raise ValueError(f"must have at most {self.max_items} items")
         out = []
@@ -210,27 +326,62 @@ class ListOf(Field):
                 raise ValueError(f"item {i + 1} {exc}") from None
         return out
 
+    def dump(self, value):
+        return [self.item.dump(v) for v in value or ()]
+
     def json_schema(self):
-        return {"type": "array", "items": self.item.json_schema()}
+        s = {"type": "array", "items": self.item.json_schema(), "maxItems": self.max_items}
+        return {**s, "minItems": self.min_items} if self.min_items else s
+
+    def output_json_schema(self):
+        return {"type": "array", "items": self.item.output_json_schema()}
+
+    def output_schema(self):
+        return self._described(self.output_json_schema(), False)
 
 
 @dataclass
-class Object(Field):
-    """Read-only nested object, only for documentation."""
+class Nested(Field):
+    """An object of another schema, inside a resource."""
 
-    properties: dict = field(default_factory=dict)
+    schema: "Schema | None" = None
+
+    def parse(self, value):
+        try:
+            return self.schema.load(value)
+        except ValidationError as exc:
+            raise ValueError(exc.message) from None
+
+    def dump(self, value):
+        return None if value is None else self.schema.dump(value)
 
     def json_schema(self):
-        return {"type": "object", "properties": self.properties}
+        return self.schema.input_schema()
+
+    def output_json_schema(self):
+        return self.schema.output_schema()
 
 
 class Schema:
+    """A resource: its fields, parsed from bodies by load(), written to responses by dump()."""
+
     def __init__(self, schema_name: str, /, **fields: Field):
         self.name = schema_name
         self.fields = fields
 
-    def load(self, data, *, partial: bool = False) -> dict:
-        """Parse a JSON body; every bad field is reported at once, nothing half-parsed."""
+    def without(self, schema_name: str, *names: str) -> "Schema":
+        """The same resource less some fields (a list's rows without their details)."""
+        return Schema(schema_name, **{k: f for k, f in self.fields.items() if k not in names})
+
+    def writable(self) -> dict[str, Field]:
+        return {k: f for k, f in self.fields.items() if not f.read_only}
+
+    def load(self, data, *, partial: bool = False, blank_is_null: bool = True) -> dict:
+        """Parse a JSON body; every bad field is reported at once, nothing half-parsed.
+
+        A blank string clears an optional field, unless blank_is_null is off (a query string,
+        where `?as_of=` is no date at all).
+        """
         if not isinstance(data, dict):
             raise ValidationError("the request body must be a JSON object")
         errors: dict[str, list[str]] = {}
@@ -238,16 +389,15 @@ class Schema:
         for key in data:
             if key not in self.fields:
                 errors[key] = ["is not a field of this resource"]
-        for key, spec in self.fields.items():
-            if spec.read_only:
-                continue
+        for key, spec in self.writable().items():
             if key not in data:
                 if spec.required and not partial:
                     errors[key] = ["is required"]
                 continue
             value = data[key]
-            if value is None or (isinstance(value, str) and not value.strip() and not spec.required):
-                if spec.required or not spec.nullable:
+            blank = blank_is_null and isinstance(value, str) and not value.strip() and not spec.required
+            if value is None or blank:
+                if spec.required or not spec.may_be_null:
                     errors[key] = ["must not be empty"]
                 else:
                     out[key] = None
@@ -261,12 +411,22 @@ class Schema:
             raise ValidationError(f"{first}: {errors[first][0]}", errors)
         return out
 
-    def openapi(self) -> dict:
-        return {
-            "type": "object",
-            "properties": {k: f.schema() for k, f in self.fields.items()},
-            "required": [k for k, f in self.fields.items() if f.required],
-        }
+    def dump(self, obj, /, **values) -> dict:
+        """The JSON of obj: every field, read by its source; `values` stand in for what obj cannot tell."""
+        return {key: spec.dump(values[key] if key in values else spec.read(obj, key))
+                for key, spec in self.fields.items()}
+
+    def input_schema(self, *, partial: bool = False) -> dict:
+        fields = self.writable()
+        s = {"type": "object", "properties": {k: f.input_schema() for k, f in fields.items()},
+             "additionalProperties": False}
+        if not partial and (required := [k for k, f in fields.items() if f.required]):
+            s["required"] = required
+        return s
+
+    def output_schema(self) -> dict:
+        return {"type": "object", "properties": {k: f.output_schema() for k, f in self.fields.items()},
+                "required": list(self.fields), "additionalProperties": False}
 
 
 # --------------------------------------------------------------------------- requests
@@ -282,40 +442,61 @@ def json_body() -> dict:
     return data
 
 
-def parse_args(schema: Schema) -> dict:
-    """Query-string filters parsed by a schema (every filter is optional)."""
+def parse_args() -> dict:
+    """The query-string filters, parsed by the query schema the view declares (every filter is optional)."""
     raw = {k: v for k, v in request.args.items() if k not in ("limit", "cursor")}
-    return schema.load(raw, partial=True)
+    return _meta()["query"].load(raw, partial=True, blank_is_null=False)
 
 
-AS_OF = {"as_of": {"type": "string", "format": "date", "description": "the day to judge by; today if left out"}}
+AS_OF = Schema("AsOf", as_of=Date(description="the day to judge by; today if left out"))
 
 
 def as_of_arg() -> date:
     """The `as_of` query argument (documented by AS_OF) as a date, today when absent."""
     raw = request.args.get("as_of")
     try:
-        return parse_iso_date(raw) if raw else today()
+        return today() if raw is None else parse_iso_date(raw)
     except ValueError as exc:
         raise ValidationError.on("as_of", str(exc)) from None
 
 
-def created(body: dict, endpoint: str, **values):
-    response = jsonify(body)
-    response.status_code = 201
-    response.headers["Location"] = url_for(endpoint, **values)
+# --------------------------------------------------------------------------- responses
+# Every JSON answer is dumped by the schema its view declares in @documented, so the body
+# and the OpenAPI document come from one declaration.
+
+
+def _meta() -> dict:
+    return current_app.view_functions[request.endpoint].openapi
+
+
+def _declared(status: int) -> Schema:
+    meta = _meta()
+    return meta["responses"].get(status, meta["response"])
+
+
+def reply(obj, status: int = 200, /, **values):
+    """obj as the view's declared response schema dumps it, with that status."""
+    response = jsonify(_declared(status).dump(obj, **values))
+    response.status_code = status
+    return response
+
+
+def created(obj, endpoint: str, url_values: dict, /, **values):
+    """201 with obj dumped by the declared schema and a Location header for it."""
+    response = reply(obj, 201, **values)
+    response.headers["Location"] = url_for(endpoint, **url_values)
     return response
 
 
 def _decode_cursor(cursor: str) -> int:
-    try:
-        return parse_id(base64.urlsafe_b64decode(cursor.encode() + b"==").decode())
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise ValidationError.on("cursor", "is not a cursor this API gave out") from None
+    # A cursor is the id (or position) the page before ended at; past the end it is an empty page.
+    if not re.fullmatch(r"[0-9]{1,10}", cursor):
+        raise ValidationError.on("cursor", "is not a cursor this API gave out")
+    return min(int(cursor), MAX_ID)
 
 
 def _encode_cursor(number: int) -> str:
-    return base64.urlsafe_b64encode(str(number).encode()).decode().rstrip("=")
+    return str(number)
 
 
 def _limit() -> int:
@@ -325,29 +506,38 @@ def _limit() -> int:
     return int(raw)
 
 
-def page(query, id_column, serialise):
-    """One keyset page of a select(): {"items", "next_cursor"}; limit 1..500, default 50."""
+def _page_body(rows: list, next_cursor: str | None, values) -> dict:
+    schema = _declared(200)
+    extra = values(rows) if values else [{}] * len(rows)
+    return {"items": [schema.dump(row, **more) for row, more in zip(rows, extra, strict=True)],
+            "next_cursor": next_cursor}
+
+
+def page(query, id_column, values: Callable[[list], list[dict]] | None = None):
+    """One keyset page of a select(): {"items", "next_cursor"}; limit 1..500, default 50.
+
+    `values(rows)` gives, row by row, what the schema cannot read from a row alone (worked out
+    once for the page, not per row).
+    """
     from agency.extensions import db
 
     limit = _limit()
-    if cursor := request.args.get("cursor"):
+    if (cursor := request.args.get("cursor")) is not None:
         query = query.where(id_column > _decode_cursor(cursor))
     rows = db.session.scalars(query.order_by(id_column).limit(limit + 1)).unique().all()
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
         next_cursor = _encode_cursor(rows[-1].id)
-    return jsonify({"items": [serialise(r) for r in rows], "next_cursor": next_cursor})
+    return jsonify(_page_body(rows, next_cursor, values))
 
 
-def page_of_list(items: list, serialise):
+def page_of_list(items: list):
     """One page of a list already built in its order (a ranking, a checklist): the cursor is a position."""
     limit = _limit()
-    start = _decode_cursor(cursor) if (cursor := request.args.get("cursor")) else 0
-    rows = items[start:start + limit]
+    start = 0 if (cursor := request.args.get("cursor")) is None else _decode_cursor(cursor)
     more = start + limit < len(items)
-    return jsonify({"items": [serialise(r) for r in rows],
-                    "next_cursor": _encode_cursor(start + limit) if more else None})
+    return jsonify(_page_body(items[start:start + limit], _encode_cursor(start + limit) if more else None, None))
 
 
 # --------------------------------------------------------------------------- blueprints
@@ -380,20 +570,29 @@ def api_blueprint(name: str, import_name: str) -> Blueprint:
 
 bp = api_blueprint("api", __name__)
 
+INVOICE_RUN_RESULT = Schema("InvoiceRunResult", invoice_ids=ListOf(item=Int(), read_only=True))
+JOB = Schema(
+    "Job",
+    id=Str(read_only=True),
+    status=Choice(read_only=True, choices=("queued", "started", "finished", "failed")),
+    result=Nested(read_only=True, schema=INVOICE_RUN_RESULT, description="a finished run's result"),
+    error=Str(read_only=True, description="why a failed job failed"),
+)
+
 
 @bp.get("/jobs/<job_id>")
 @requires("jobs.view")
 @documented("Status of a background job: queued, started, finished (with its result) or failed",
-            errors=(404, 503))
+            response=JOB, errors=(404, 503))
 def job(job_id: str):
     from agency.core.jobs import job_status
 
-    return jsonify(job_status(job_id))
+    return reply(job_status(job_id))
 
 
 @bp.get("/openapi.json")
 @public
-@documented("This OpenAPI 3.1 document", errors=())
+@documented("This OpenAPI 3.1 document", content_type="application/json", errors=())
 def openapi_document():
     from agency.core.openapi import build_document
 

@@ -9,6 +9,7 @@ import re
 from datetime import date
 
 from flask import abort, request
+from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
 
 MAX_ID = 2**31 - 1  # PostgreSQL INTEGER
@@ -44,11 +45,17 @@ def check_day(day: date) -> date:
 
 
 class IdConverter(IntegerConverter):
-    """`<int:...>` in URLs: a number past any id matches no route, so it is a 404."""
+    """`<int:...>` in URLs: a number past any id is a 404, whatever the method.
 
-    def __init__(self, url_map, *args, **kwargs):
-        kwargs.setdefault("max", MAX_ID)
-        super().__init__(url_map, *args, **kwargs)
+    Refusing to match instead would let routing go on to the same path's other methods and
+    answer 405, as if the method were the fault.
+    """
+
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        if not 1 <= number <= MAX_ID:
+            raise NotFound(f"No record has the id {value}.")
+        return number
 
 
 def refuse_nul_characters():

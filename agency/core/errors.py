@@ -178,7 +178,10 @@ def init_app(app):
     def http_error(exc: HTTPException):
         if wants_json():
             code = HTTP_CODES.get(exc.code, "error")
-            return json_error(exc.code, code, exc.description or exc.name)
+            response, status = json_error(exc.code, code, exc.description or exc.name)
+            if exc.code == 405:
+                response.headers["Allow"] = ", ".join(exc.valid_methods or ())
+            return response, status
         if exc.code in (301, 302, 303, 307, 308):
             return exc
         return render_template(

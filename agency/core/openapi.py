@@ -1,18 +1,26 @@
-"""The OpenAPI 3.1 document, built from the API routes and their declared schemas."""
+"""The OpenAPI 3.1 document, built from the API routes and the schemas their views declare.
+
+A view's @documented names the schema it accepts and the one it answers with; the view
+answers through core.api.reply/page/created, which dump with that same schema.
+"""
 
 import re
 
 from flask import current_app
+
+from agency.core.bounds import MAX_ID
 
 API_PREFIX = "/api/v1"
 
 ERROR_SCHEMA = {
     "type": "object",
     "required": ["error"],
+    "additionalProperties": False,
     "properties": {
         "error": {
             "type": "object",
             "required": ["code", "message"],
+            "additionalProperties": False,
             "properties": {
                 "code": {"type": "string"},
                 "message": {"type": "string"},
@@ -35,30 +43,124 @@ ERROR_TEXT = {
     503: "Background jobs unavailable",
 }
 
+PAGE_PARAMETERS = [
+    {"name": "limit", "in": "query", "required": False,
+     "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}},
+    {"name": "cursor", "in": "query", "required": False,
+     "schema": {"type": "string", "pattern": "^[0-9]{1,10}$"},
+     "description": "next_cursor of the page before"},
+]
 
-def documented(summary: str, *, request=None, response=None, many: bool = False,
-               status: int = 200, errors=(400, 404), query=None, multipart=None,
-               content_type: str | None = None):
-    """Attach the OpenAPI description to an API view."""
+
+def documented(summary: str, *, request=None, partial: bool | None = None, response=None,
+               responses=None, many: bool = False, status: int = 200, errors=(400, 404), query=None,
+               multipart=None, content_type: str | tuple | None = None):
+    """Attach the OpenAPI description to an API view.
+
+    `request` and `response` are core.api Schemas; `partial` (default: for PATCH) makes every
+    request field optional; `responses` maps another status to the Schema of its body (an import
+    report that is a 400); `query` is the Schema of the query-string filters; `content_type`, one
+    or a tuple, what a download may be.
+    """
 
     def decorator(view):
         view.openapi = {
-            "summary": summary, "request": request, "response": response, "many": many,
-            "status": status, "errors": errors, "query": query or {}, "multipart": multipart,
-            "content_type": content_type,
+            "summary": summary, "request": request, "partial": partial, "response": response,
+            "responses": dict(responses or {}), "many": many, "status": status, "errors": errors,
+            "query": query, "multipart": multipart, "content_type": content_type,
         }
         return view
 
     return decorator
 
 
-def _ref(schema) -> dict:
-    return {"$ref": f"#/components/schemas/{schema.name}"}
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _page_of(item: dict) -> dict:
+    return {"type": "object", "required": ["items", "next_cursor"], "additionalProperties": False,
+            "properties": {"items": {"type": "array", "items": item},
+                           "next_cursor": {"type": ["string", "null"]}}}
+
+
+def _path_parameters(rule) -> list[dict]:
+    params = []
+    for conv, name in re.findall(r"<(?:(\w+):)?(\w+)>", rule.rule):
+        schema = {"type": "integer", "minimum": 1, "maximum": MAX_ID} if conv == "int" else \
+            {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}
+        params.append({"name": name, "in": "path", "required": True, "schema": schema})
+    return params
+
+
+def _query_parameters(meta) -> list[dict]:
+    params = []
+    if meta["query"] is not None:
+        for name, spec in meta["query"].fields.items():
+            params.append({"name": name, "in": "query", "required": False, "schema": spec.json_schema(),
+                           **({"description": spec.description} if spec.description else {})})
+    return params + (PAGE_PARAMETERS if meta["many"] else [])
+
+
+def _json_content(schema: dict) -> dict:
+    return {"application/json": {"schema": schema}}
+
+
+class _Components:
+    def __init__(self):
+        self.schemas = {"Error": ERROR_SCHEMA}
+
+    def output(self, schema) -> dict:
+        self.schemas[schema.name] = schema.output_schema()
+        return _ref(schema.name)
+
+    def input(self, schema, partial: bool) -> dict:
+        name = f"{schema.name}{'Patch' if partial else 'Input'}"
+        self.schemas[name] = schema.input_schema(partial=partial)
+        return _ref(name)
+
+
+def _operation(rule, view, meta, method: str, components: _Components) -> dict:
+    op = {
+        "operationId": f"{rule.endpoint}_{method.lower()}".replace(".", "_"),
+        "summary": meta["summary"],
+        "tags": [rule.endpoint.split(".")[0]],
+        "responses": {},
+    }
+    if params := _path_parameters(rule) + _query_parameters(meta):
+        op["parameters"] = params
+    protected = not getattr(view, "is_public", False)
+    if protected:
+        op["security"] = [{"bearerAuth": []}]
+    if meta["request"] is not None:
+        partial = meta["partial"] if meta["partial"] is not None else method == "PATCH"
+        op["requestBody"] = {"required": True,
+                             "content": _json_content(components.input(meta["request"], partial))}
+    if meta["multipart"] is not None:
+        op["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": meta["multipart"]}}}
+    response: dict = {"description": "OK"}
+    if meta["content_type"]:
+        types = meta["content_type"] if isinstance(meta["content_type"], tuple) else (meta["content_type"],)
+        binary = {"type": "string", "format": "binary"}
+        response["content"] = {kind: {"schema": {"type": "object"} if kind == "application/json" else binary}
+                               for kind in types}
+    elif meta["response"] is not None:
+        body = components.output(meta["response"])
+        response["content"] = _json_content(_page_of(body) if meta["many"] else body)
+    op["responses"][str(meta["status"])] = response
+    codes = set(meta["errors"]) | ({401, 403} if protected else set()) | ({400} if meta["many"] else set())
+    for code in sorted(codes | set(meta["responses"])):
+        schema = meta["responses"].get(code)
+        body = _ref("Error") if schema is None else components.output(schema)
+        if schema is not None and code in codes:  # a report of its own, or an error like any other
+            body = {"oneOf": [body, _ref("Error")]}
+        op["responses"][str(code)] = {"description": ERROR_TEXT.get(code, "Error"), "content": _json_content(body)}
+    return op
 
 
 def build_document() -> dict:
     paths: dict = {}
-    schemas = {"Error": ERROR_SCHEMA}
+    components = _Components()
     for rule in sorted(current_app.url_map.iter_rules(), key=lambda r: r.rule):
         if not rule.rule.startswith(API_PREFIX):
             continue
@@ -67,80 +169,21 @@ def build_document() -> dict:
         if meta is None:
             continue
         path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule.removeprefix(API_PREFIX))
-        params = [
-            {"name": name, "in": "path", "required": True,
-             "schema": {"type": "integer" if conv == "int" else "string"}}
-            for conv, name in re.findall(r"<(?:(\w+):)?(\w+)>", rule.rule)
-        ]
-        for name, spec in meta["query"].items():
-            params.append({"name": name, "in": "query", "required": False, "schema": spec})
-        if meta["many"]:
-            params += [
-                {"name": "limit", "in": "query", "required": False,
-                 "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}},
-                {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}},
-            ]
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            op = {
-                "operationId": f"{rule.endpoint}_{method.lower()}".replace(".", "_"),
-                "summary": meta["summary"],
-                "tags": [rule.endpoint.split(".")[0]],
-                "responses": {},
-            }
-            if params:
-                op["parameters"] = params
-            if not getattr(view, "is_public", False):
-                op["security"] = [{"bearerAuth": []}]
-            if meta["request"] is not None:
-                schemas[meta["request"].name] = meta["request"].openapi()
-                op["requestBody"] = {
-                    "required": True,
-                    "content": {"application/json": {"schema": _ref(meta["request"])}},
-                }
-            if meta["multipart"] is not None:
-                op["requestBody"] = {
-                    "required": True,
-                    "content": {"multipart/form-data": {"schema": meta["multipart"]}},
-                }
-            response: dict = {"description": "OK"}
-            if meta["content_type"]:
-                binary = {"type": "string", "format": "binary"}
-                response["content"] = {meta["content_type"]: {"schema": binary}}
-            elif meta["response"] is not None:
-                schemas[meta["response"].name] = meta["response"].openapi()
-                body = _ref(meta["response"])
-                if meta["many"]:
-                    body = {
-                        "type": "object",
-                        "required": ["items", "next_cursor"],
-                        "properties": {
-                            "items": {"type": "array", "items": body},
-                            "next_cursor": {"type": ["string", "null"]},
-                        },
-                    }
-                response["content"] = {"application/json": {"schema": body}}
-            op["responses"][str(meta["status"])] = response
-            codes = set(meta["errors"])
-            if not getattr(view, "is_public", False):
-                codes |= {401, 403}
-            for code in sorted(codes):
-                op["responses"][str(code)] = {
-                    "description": ERROR_TEXT.get(code, "Error"),
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-                }
-            paths.setdefault(path, {})[method.lower()] = op
+            paths.setdefault(path, {})[method.lower()] = _operation(rule, view, meta, method, components)
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Agency placement and licensure API",
             "version": "1.0.0",
-            "description": "Therapists, licenses, CE, panels and credential documents. "
-            "Money is a string with two decimals; dates are YYYY-MM-DD.",
+            "description": "Therapists and their credentials, facilities and rate cards, placements, "
+            "timesheets, invoices and receivables. Money is a string with two decimals; "
+            "dates are YYYY-MM-DD.",
         },
         "servers": [{"url": API_PREFIX}],
         "paths": paths,
         "components": {
-            "schemas": schemas,
+            "schemas": dict(sorted(components.schemas.items())),
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
         },
     }

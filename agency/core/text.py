@@ -14,9 +14,11 @@ from agency.core.errors import ValidationError
 
 # C0 controls and DEL. A carriage return or line feed in a name ends up in a mail header, where it
 # starts a header of its own; nothing a person types on one line needs any of them.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+SINGLE_LINE_CONTROLS = r"\x00-\x1f\x7f"
 # Notes and other free text keep their tabs and line breaks (browsers send a textarea's as CR LF).
-_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+MULTILINE_CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+_CONTROL = re.compile(f"[{SINGLE_LINE_CONTROLS}]")
+_CONTROL_IN_TEXT = re.compile(f"[{MULTILINE_CONTROLS}]")
 
 
 def check_line(value: str, *, multiline: bool = False) -> str:

@@ -1,7 +1,7 @@
 """JSON API for therapists and their credentials: licenses, CE records, panels, documents."""
 
 import sqlalchemy as sa
-from flask import jsonify, request, send_file
+from flask import request, send_file
 
 from agency.core.api import (
     Choice,
@@ -11,17 +11,19 @@ from agency.core.api import (
     Id,
     Int,
     ListOf,
-    Object,
+    Nested,
     Schema,
     State,
     Str,
+    Timestamp,
     api_blueprint,
     created,
     json_body,
     page,
     parse_args,
+    reply,
 )
-from agency.core.dates import iso, parse_iso_date, today
+from agency.core.dates import parse_iso_date, today
 from agency.core.errors import ValidationError
 from agency.core.openapi import documented
 from agency.core.permissions import current_actor, requires
@@ -66,15 +68,20 @@ THERAPIST = Schema(
     availability=Choice(choices=AVAILABILITY, nullable=False),
     available_from=Date(),
     hours_per_week=Int(minimum=1, maximum=80),
-    notes=Str(max_length=5000),
+    notes=Str(max_length=5000, multiline=True),
 )
 THERAPIST_FILTERS = Schema("TherapistFilters", q=Str(max_length=100), discipline=Choice(choices=DISCIPLINES),
                            state=State(), status=Choice(choices=THERAPIST_STATUSES))
 
-CE_PROGRESS = Object(read_only=True, description="CE in the current renewal cycle; null without a CE rule",
-                     properties={"hours_required": {"type": "string"}, "hours_done": {"type": "string"},
-                                 "cycle_start": {"type": "string", "format": "date"},
-                                 "topic_shortfalls": {"type": "array", "items": {"type": "object"}}})
+TOPIC_SHORTFALL = Schema("TopicShortfall", topic=Str(read_only=True), required=Dec(read_only=True, nullable=False),
+                         done=Dec(read_only=True, nullable=False), shortfall=Dec(read_only=True, nullable=False))
+CE_PROGRESS_SCHEMA = Schema(
+    "CEProgress",
+    hours_required=Dec(read_only=True, nullable=False), hours_done=Dec(read_only=True, nullable=False),
+    cycle_start=Date(read_only=True), topic_shortfalls=ListOf(read_only=True, item=Nested(schema=TOPIC_SHORTFALL)),
+)
+CE_PROGRESS = Nested(read_only=True, schema=CE_PROGRESS_SCHEMA,
+                     description="CE in the current renewal cycle; null without a CE rule")
 LICENSE = Schema(
     "License",
     id=ID,
@@ -88,9 +95,9 @@ LICENSE = Schema(
     effective_expires_on=Date(read_only=True, description="never later than the home license's"),
     home_license_id=Id(description="required for a compact privilege"),
     verified_on=Date(read_only=True),
-    verified_by=Str(read_only=True),
+    verified_by=Str(read_only=True, source=lambda lic: lic.verified_by.email if lic.verified_by else None),
     verification_source=Str(read_only=True),
-    status=Choice(read_only=True, choices=LICENSE_STATUSES),
+    status=Choice(read_only=True, nullable=False, choices=LICENSE_STATUSES, source=lambda lic: lic.status_on(today())),
     ce_progress=CE_PROGRESS,
 )
 LICENSE_FILTERS = Schema("LicenseFilters", state=State(), kind=Choice(choices=LICENSE_KINDS),
@@ -118,7 +125,7 @@ PANEL = Schema(
     effective_on=Date(),
     recredential_due_on=Date(),
     next_follow_up_on=Date(),
-    notes=Str(max_length=5000),
+    notes=Str(max_length=5000, multiline=True),
 )
 DOCUMENT = Schema(
     "Document",
@@ -132,8 +139,9 @@ DOCUMENT = Schema(
     sha256=Str(read_only=True),
     issued_on=Date(read_only=True),
     expires_on=Date(read_only=True),
-    uploaded_at=Str(read_only=True),
+    uploaded_at=Timestamp(),
 )
+STORED_TYPES = tuple(kind for _, kind, _ in documents.SIGNATURES)  # a download is what was stored
 UPLOAD = {
     "type": "object",
     "required": ["file", "doc_type"],
@@ -146,66 +154,14 @@ UPLOAD = {
 }
 
 
-# ----------------------------------------------------------------------------- serialisers
-
-
-def therapist_json(t: Therapist) -> dict:
-    return {
-        "id": t.id, "first_name": t.first_name, "last_name": t.last_name, "email": t.email, "phone": t.phone,
-        "discipline": t.discipline, "npi": t.npi, "home_state": t.home_state, "caqh_id": t.caqh_id,
-        "caqh_attested_on": iso(t.caqh_attested_on), "caqh_attestation_due_on": iso(t.caqh_attestation_due_on),
-        "status": t.status, "specialties": list(t.specialties or []), "availability": t.availability,
-        "available_from": iso(t.available_from), "hours_per_week": t.hours_per_week, "notes": t.notes,
-    }
-
-
-def license_json(lic: License, progress=None) -> dict:
-    ce = None
-    if progress is not None and progress.rule is not None:
-        ce = {
-            "hours_required": str(progress.hours_required), "hours_done": str(progress.hours_done),
-            "cycle_start": iso(progress.cycle_start),
-            "topic_shortfalls": [{"topic": t.topic, "required": str(t.required), "done": str(t.done),
-                                  "shortfall": str(t.shortfall)} for t in progress.topic_shortfalls],
-        }
-    return {
-        "id": lic.id, "therapist_id": lic.therapist_id, "state": lic.state, "license_type": lic.license_type,
-        "number": lic.number, "kind": lic.kind, "issued_on": iso(lic.issued_on), "expires_on": iso(lic.expires_on),
-        "effective_expires_on": iso(lic.effective_expires_on), "home_license_id": lic.home_license_id,
-        "verified_on": iso(lic.verified_on), "verified_by": lic.verified_by.email if lic.verified_by else None,
-        "verification_source": lic.verification_source, "status": lic.status_on(today()), "ce_progress": ce,
-    }
-
-
-def ce_json(r: CERecord) -> dict:
-    return {"id": r.id, "therapist_id": r.therapist_id, "title": r.title, "provider": r.provider,
-            "hours": str(r.hours), "topic": r.topic, "completed_on": iso(r.completed_on),
-            "certificate_document_id": r.certificate_document_id}
-
-
-def panel_json(p: PanelEnrollment) -> dict:
-    return {"id": p.id, "therapist_id": p.therapist_id, "payer": p.payer, "status": p.status,
-            "submitted_on": iso(p.submitted_on), "effective_on": iso(p.effective_on),
-            "recredential_due_on": iso(p.recredential_due_on), "next_follow_up_on": iso(p.next_follow_up_on),
-            "notes": p.notes}
-
-
-def document_json(d: Document) -> dict:
-    return {"id": d.id, "owner_type": d.owner_type, "owner_id": d.owner_id, "doc_type": d.doc_type,
-            "filename": d.filename, "content_type": d.content_type, "size": d.size, "sha256": d.sha256,
-            "issued_on": iso(d.issued_on), "expires_on": iso(d.expires_on), "uploaded_at": iso(d.uploaded_at)}
-
-
 # ----------------------------------------------------------------------------- therapists
 
 
 @bp.get("/therapists")
 @requires("therapists.view")
-@documented("List therapists", response=THERAPIST, many=True, query={
-    "q": {"type": "string"}, "discipline": {"type": "string", "enum": list(DISCIPLINES)},
-    "state": {"type": "string"}, "status": {"type": "string", "enum": list(THERAPIST_STATUSES)}})
+@documented("List therapists", response=THERAPIST, many=True, query=THERAPIST_FILTERS)
 def list_therapists():
-    return page(queries.therapists_query(**parse_args(THERAPIST_FILTERS)), Therapist.id, therapist_json)
+    return page(queries.therapists_query(**parse_args()), Therapist.id)
 
 
 @bp.post("/therapists")
@@ -214,14 +170,14 @@ def list_therapists():
 def create_therapist():
     values = THERAPIST.load(json_body())
     therapist = services.create_therapist(values, current_actor())
-    return created(therapist_json(therapist), "credentials_api.get_therapist", therapist_id=therapist.id)
+    return created(therapist, "credentials_api.get_therapist", {"therapist_id": therapist.id})
 
 
 @bp.get("/therapists/<int:therapist_id>")
 @requires("therapists.view")
 @documented("A therapist", response=THERAPIST, errors=(404,))
 def get_therapist(therapist_id: int):
-    return jsonify(therapist_json(services.get_or_404(Therapist, therapist_id)))
+    return reply(services.get_or_404(Therapist, therapist_id))
 
 
 @bp.patch("/therapists/<int:therapist_id>")
@@ -230,34 +186,31 @@ def get_therapist(therapist_id: int):
 def update_therapist(therapist_id: int):
     therapist = services.get_or_404(Therapist, therapist_id)
     values = THERAPIST.load(json_body(), partial=True)
-    return jsonify(therapist_json(services.update_therapist(therapist, values, current_actor())))
+    return reply(services.update_therapist(therapist, values, current_actor()))
 
 
 # ----------------------------------------------------------------------------- licenses
 
 
-def _license_items(licenses: list[License]) -> list[dict]:
+def _ce_progress(licenses: list[License]) -> list[dict]:
+    """CE progress of each license, worked out once for them all, not per license."""
     progress = ce_progress_for(licenses)
-    return [license_json(lic, progress.get(lic.id)) for lic in licenses]
+    return [{"ce_progress": p if (p := progress.get(lic.id)) is not None and p.rule is not None else None}
+            for lic in licenses]
 
 
-def _paged_licenses(query):
-    """Licenses page through page(); CE progress is computed once for the page, not per row."""
-    collected: list[License] = []
-    response = page(query, License.id, lambda lic: collected.append(lic) or lic.id)
-    body = response.get_json()
-    body["items"] = _license_items(collected)
-    return jsonify(body)
+def _license_reply(lic: License):
+    return reply(lic, 200, **_ce_progress([lic])[0])
 
 
 @bp.get("/therapists/<int:therapist_id>/licenses")
 @requires("credentials.view")
 @documented("A therapist's licenses and compact privileges", response=LICENSE, many=True, errors=(400, 404),
-            query={"state": {"type": "string"}, "kind": {"type": "string", "enum": list(LICENSE_KINDS)},
-                   "status": {"type": "string", "enum": list(LICENSE_STATUSES)}})
+            query=LICENSE_FILTERS)
 def list_licenses(therapist_id: int):
     services.get_or_404(Therapist, therapist_id)
-    return _paged_licenses(queries.licenses_query(therapist_id=therapist_id, **parse_args(LICENSE_FILTERS)))
+    return page(queries.licenses_query(therapist_id=therapist_id, **parse_args()), License.id,
+                _ce_progress)
 
 
 @bp.post("/therapists/<int:therapist_id>/licenses")
@@ -267,14 +220,14 @@ def list_licenses(therapist_id: int):
 def create_license(therapist_id: int):
     therapist = services.get_or_404(Therapist, therapist_id)
     lic = services.add_license(therapist, LICENSE.load(json_body()), current_actor())
-    return created(_license_items([lic])[0], "credentials_api.get_license", license_id=lic.id)
+    return created(lic, "credentials_api.get_license", {"license_id": lic.id}, **_ce_progress([lic])[0])
 
 
 @bp.get("/licenses/<int:license_id>")
 @requires("credentials.view")
 @documented("A license with its derived status and CE progress", response=LICENSE, errors=(404,))
 def get_license(license_id: int):
-    return jsonify(_license_items([services.get_or_404(License, license_id)])[0])
+    return _license_reply(services.get_or_404(License, license_id))
 
 
 @bp.patch("/licenses/<int:license_id>")
@@ -284,7 +237,7 @@ def get_license(license_id: int):
 def update_license(license_id: int):
     lic = services.get_or_404(License, license_id)
     services.update_license(lic, LICENSE.load(json_body(), partial=True), current_actor())
-    return jsonify(_license_items([lic])[0])
+    return _license_reply(lic)
 
 
 @bp.delete("/licenses/<int:license_id>")
@@ -303,7 +256,7 @@ def verify_license(license_id: int):
     lic = services.get_or_404(License, license_id)
     values = VERIFICATION.load(json_body())
     services.verify_license(lic, values["verified_on"], values["verification_source"], current_actor())
-    return jsonify(_license_items([lic])[0])
+    return _license_reply(lic)
 
 
 # ----------------------------------------------------------------------------- CE records
@@ -314,7 +267,7 @@ def verify_license(license_id: int):
 @documented("A therapist's CE records", response=CE_RECORD, many=True, errors=(400, 404))
 def list_ceus(therapist_id: int):
     services.get_or_404(Therapist, therapist_id)
-    return page(sa.select(CERecord).where(CERecord.therapist_id == therapist_id), CERecord.id, ce_json)
+    return page(sa.select(CERecord).where(CERecord.therapist_id == therapist_id), CERecord.id)
 
 
 @bp.post("/therapists/<int:therapist_id>/ceus")
@@ -323,7 +276,7 @@ def list_ceus(therapist_id: int):
 def create_ceu(therapist_id: int):
     therapist = services.get_or_404(Therapist, therapist_id)
     record = services.add_ce_record(therapist, CE_RECORD.load(json_body()), current_actor())
-    return created(ce_json(record), "credentials_api.list_ceus", therapist_id=therapist.id)
+    return created(record, "credentials_api.list_ceus", {"therapist_id": therapist.id})
 
 
 @bp.delete("/ceus/<int:record_id>")
@@ -342,7 +295,7 @@ def delete_ceu(record_id: int):
 @documented("A therapist's payer panel enrollments", response=PANEL, many=True, errors=(400, 404))
 def list_panels(therapist_id: int):
     services.get_or_404(Therapist, therapist_id)
-    return page(queries.panels_query(therapist_id=therapist_id), PanelEnrollment.id, panel_json)
+    return page(queries.panels_query(therapist_id=therapist_id), PanelEnrollment.id)
 
 
 @bp.post("/therapists/<int:therapist_id>/panels")
@@ -352,14 +305,14 @@ def list_panels(therapist_id: int):
 def create_panel(therapist_id: int):
     therapist = services.get_or_404(Therapist, therapist_id)
     panel = services.add_panel(therapist, PANEL.load(json_body()), current_actor())
-    return created(panel_json(panel), "credentials_api.get_panel", panel_id=panel.id)
+    return created(panel, "credentials_api.get_panel", {"panel_id": panel.id})
 
 
 @bp.get("/panels/<int:panel_id>")
 @requires("credentials.view")
 @documented("A payer enrollment", response=PANEL, errors=(404,))
 def get_panel(panel_id: int):
-    return jsonify(panel_json(services.get_or_404(PanelEnrollment, panel_id)))
+    return reply(services.get_or_404(PanelEnrollment, panel_id))
 
 
 @bp.patch("/panels/<int:panel_id>")
@@ -367,8 +320,7 @@ def get_panel(panel_id: int):
 @documented("Move an enrollment along its pipeline", request=PANEL, response=PANEL, errors=(400, 404, 409))
 def update_panel(panel_id: int):
     panel = services.get_or_404(PanelEnrollment, panel_id)
-    return jsonify(panel_json(services.update_panel(panel, PANEL.load(json_body(), partial=True),
-                                                    current_actor())))
+    return reply(services.update_panel(panel, PANEL.load(json_body(), partial=True), current_actor()))
 
 
 # ----------------------------------------------------------------------------- documents
@@ -383,7 +335,7 @@ def _document(document_id: int) -> Document:
 @documented("A therapist's credential documents", response=DOCUMENT, many=True, errors=(400, 404))
 def list_documents(therapist_id: int):
     services.get_or_404(Therapist, therapist_id)
-    return page(queries.documents_query(therapist_id=therapist_id), Document.id, document_json)
+    return page(queries.documents_query(therapist_id=therapist_id), Document.id)
 
 
 @bp.post("/therapists/<int:therapist_id>/documents")
@@ -398,7 +350,7 @@ def upload_document(therapist_id: int):
     dates = {}
     for key in ("issued_on", "expires_on"):
         raw = request.form.get(key)
-        if raw:
+        if raw is not None:
             try:
                 dates[key] = parse_iso_date(raw)
             except ValueError as exc:
@@ -406,19 +358,19 @@ def upload_document(therapist_id: int):
     document = documents.store_document(therapist, upload.stream, upload.filename or "document",
                                         request.form.get("doc_type", ""), dates.get("issued_on"),
                                         dates.get("expires_on"), current_actor())
-    return created(document_json(document), "credentials_api.get_document", document_id=document.id)
+    return created(document, "credentials_api.get_document", {"document_id": document.id})
 
 
 @bp.get("/documents/<int:document_id>")
 @requires("credentials.view")
 @documented("A document's details", response=DOCUMENT, errors=(404,))
 def get_document(document_id: int):
-    return jsonify(document_json(_document(document_id)))
+    return reply(_document(document_id))
 
 
 @bp.get("/documents/<int:document_id>/file")
 @requires("documents.download")
-@documented("Download the stored file (audited)", content_type="application/octet-stream", errors=(404,))
+@documented("Download the stored file (audited)", content_type=STORED_TYPES, errors=(404,))
 def download_document(document_id: int):
     document = _document(document_id)
     path = documents.record_download(document, current_actor())

@@ -1,7 +1,6 @@
 """JSON API for facilities, their contacts and rate cards."""
 
 import sqlalchemy as sa
-from flask import jsonify
 
 from agency.core.api import (
     Bool,
@@ -11,7 +10,8 @@ from agency.core.api import (
     Email,
     Int,
     ListOf,
-    Object,
+    Money,
+    Nested,
     Schema,
     State,
     Str,
@@ -20,10 +20,9 @@ from agency.core.api import (
     json_body,
     page,
     parse_args,
+    reply,
 )
-from agency.core.dates import iso
 from agency.core.errors import NotFound, ValidationError
-from agency.core.money import money_str
 from agency.core.openapi import documented
 from agency.core.permissions import current_actor, facility_scope, requires
 from agency.credentials.models import DISCIPLINES, DOC_TYPES
@@ -42,6 +41,14 @@ from agency.facilities.models import (
 
 bp = api_blueprint("facilities_api", __name__)
 
+CONTACT = Schema(
+    "FacilityContact",
+    id=Int(read_only=True),
+    role=Choice(required=True, choices=CONTACT_ROLES),
+    name=Str(required=True, max_length=120),
+    email=Email(required=True),
+    phone=Str(max_length=30),
+)
 FACILITY = Schema(
     "Facility",
     id=Int(read_only=True),
@@ -59,22 +66,14 @@ FACILITY = Schema(
     invoice_schedule=Choice(choices=INVOICE_SCHEDULES, nullable=False),
     billing_email=Email(),
     required_documents=ListOf(item=Choice(choices=DOC_TYPES), nullable=False),
-    orientation_requirements=Str(max_length=5000),
+    orientation_requirements=Str(max_length=5000, multiline=True),
     active=Bool(nullable=False),
-    contacts=Object(read_only=True, description="list of {id, role, name, email, phone}"),
+    contacts=ListOf(read_only=True, item=Nested(schema=CONTACT)),
 )
 FACILITY_FILTERS = Schema("FacilityFilters", q=Str(max_length=100), facility_type=Choice(choices=FACILITY_TYPES),
                           state=State())
-CONTACT = Schema(
-    "FacilityContact",
-    id=Int(read_only=True),
-    role=Choice(required=True, choices=CONTACT_ROLES),
-    name=Str(required=True, max_length=120),
-    email=Email(required=True),
-    phone=Str(max_length=30),
-)
 RATE = Schema("Rate", item=Choice(required=True, choices=RATE_ITEMS),
-              discipline=Choice(required=True, choices=DISCIPLINES), amount=Dec(required=True))
+              discipline=Choice(required=True, choices=DISCIPLINES), amount=Money(required=True))
 RATE_CARD = Schema(
     "RateCard",
     id=Int(read_only=True),
@@ -83,36 +82,9 @@ RATE_CARD = Schema(
     effective_to=Date(),
     overtime_threshold_hours=Dec(),
     overtime_multiplier=Dec(nullable=False),
-    notes=Str(max_length=5000),
-    rates=Object(description="list of {item, discipline, amount}; amount a money string"),
+    notes=Str(max_length=5000, multiline=True),
+    rates=ListOf(required=True, item=Nested(schema=RATE), max_items=500),
 )
-
-
-def facility_json(f: Facility) -> dict:
-    return {
-        "id": f.id, "name": f.name, "facility_type": f.facility_type, "address_line1": f.address_line1,
-        "address_line2": f.address_line2, "city": f.city, "state": f.state, "postal_code": f.postal_code,
-        "funding": f.funding, "payment_terms_days": f.payment_terms_days, "bills_insurance": f.bills_insurance,
-        "payers": list(f.payers or []), "invoice_schedule": f.invoice_schedule, "billing_email": f.billing_email,
-        "required_documents": list(f.required_documents or []),
-        "orientation_requirements": f.orientation_requirements, "active": f.active,
-        "contacts": [contact_json(c) for c in f.contacts],
-    }
-
-
-def contact_json(c: FacilityContact) -> dict:
-    return {"id": c.id, "role": c.role, "name": c.name, "email": c.email, "phone": c.phone}
-
-
-def rate_card_json(card: RateCard) -> dict:
-    return {
-        "id": card.id, "facility_id": card.facility_id, "effective_from": iso(card.effective_from),
-        "effective_to": iso(card.effective_to),
-        "overtime_threshold_hours": None if card.overtime_threshold_hours is None
-        else str(card.overtime_threshold_hours),
-        "overtime_multiplier": str(card.overtime_multiplier), "notes": card.notes,
-        "rates": [{"item": r.item, "discipline": r.discipline, "amount": money_str(r.amount)} for r in card.rates],
-    }
 
 
 def _rates(body: dict) -> list[dict] | None:
@@ -131,7 +103,9 @@ def _rates(body: dict) -> list[dict] | None:
 
 
 def _card_values(body: dict, partial: bool) -> dict:
-    return RATE_CARD.load({k: v for k, v in body.items() if k != "rates"}, partial=partial)
+    """The card's own fields; its rates are read by _rates, row by row."""
+    return RATE_CARD.without("RateCardValues", "rates").load({k: v for k, v in body.items() if k != "rates"},
+                                                             partial=partial)
 
 
 def _visible(facility_id: int) -> Facility:
@@ -141,11 +115,9 @@ def _visible(facility_id: int) -> Facility:
 @bp.get("/facilities")
 @requires("facilities.view")
 @documented("List facilities (a facility contact sees only its own)", response=FACILITY, many=True,
-            query={"q": {"type": "string"}, "facility_type": {"type": "string", "enum": list(FACILITY_TYPES)},
-                   "state": {"type": "string"}})
+            query=FACILITY_FILTERS)
 def list_facilities():
-    return page(queries.facilities_query(current_actor(), **parse_args(FACILITY_FILTERS)), Facility.id,
-                facility_json)
+    return page(queries.facilities_query(current_actor(), **parse_args()), Facility.id)
 
 
 @bp.post("/facilities")
@@ -153,14 +125,14 @@ def list_facilities():
 @documented("Add a facility", request=FACILITY, response=FACILITY, status=201, errors=(400, 409))
 def create_facility():
     facility = services.create_facility(FACILITY.load(json_body()), current_actor())
-    return created(facility_json(facility), "facilities_api.get_facility", facility_id=facility.id)
+    return created(facility, "facilities_api.get_facility", {"facility_id": facility.id})
 
 
 @bp.get("/facilities/<int:facility_id>")
 @requires("facilities.view")
 @documented("A facility", response=FACILITY, errors=(404,))
 def get_facility(facility_id: int):
-    return jsonify(facility_json(_visible(facility_id)))
+    return reply(_visible(facility_id))
 
 
 @bp.patch("/facilities/<int:facility_id>")
@@ -169,7 +141,7 @@ def get_facility(facility_id: int):
 def update_facility(facility_id: int):
     facility = _visible(facility_id)
     values = FACILITY.load(json_body(), partial=True)
-    return jsonify(facility_json(services.update_facility(facility, values, current_actor())))
+    return reply(services.update_facility(facility, values, current_actor()))
 
 
 @bp.post("/facilities/<int:facility_id>/contacts")
@@ -177,7 +149,7 @@ def update_facility(facility_id: int):
 @documented("Add a contact by role", request=CONTACT, response=CONTACT, status=201, errors=(400, 404, 409))
 def add_contact(facility_id: int):
     contact = services.add_contact(_visible(facility_id), CONTACT.load(json_body()), current_actor())
-    return created(contact_json(contact), "facilities_api.get_facility", facility_id=facility_id)
+    return created(contact, "facilities_api.get_facility", {"facility_id": facility_id})
 
 
 @bp.delete("/facility-contacts/<int:contact_id>")
@@ -196,7 +168,7 @@ def remove_contact(contact_id: int):
 @documented("A facility's rate cards", response=RATE_CARD, many=True, errors=(400, 404))
 def list_rate_cards(facility_id: int):
     _visible(facility_id)
-    return page(sa.select(RateCard).where(RateCard.facility_id == facility_id), RateCard.id, rate_card_json)
+    return page(sa.select(RateCard).where(RateCard.facility_id == facility_id), RateCard.id)
 
 
 @bp.post("/facilities/<int:facility_id>/rate-cards")
@@ -210,7 +182,7 @@ def create_rate_card(facility_id: int):
     if rates is None:
         raise ValidationError.on("rates", "is required")
     card = services.save_rate_card(facility, None, _card_values(body, partial=False), rates, current_actor())
-    return created(rate_card_json(card), "facilities_api.get_rate_card", card_id=card.id)
+    return created(card, "facilities_api.get_rate_card", {"card_id": card.id})
 
 
 def _card(card_id: int) -> RateCard:
@@ -225,7 +197,7 @@ def _card(card_id: int) -> RateCard:
 @requires("facilities.view")
 @documented("A rate card", response=RATE_CARD, errors=(404,))
 def get_rate_card(card_id: int):
-    return jsonify(rate_card_json(_card(card_id)))
+    return reply(_card(card_id))
 
 
 @bp.patch("/rate-cards/<int:card_id>")
@@ -237,4 +209,4 @@ def update_rate_card(card_id: int):
     body = json_body()
     saved = services.save_rate_card(card.facility, card, _card_values(body, partial=True), _rates(body),
                                     current_actor())
-    return jsonify(rate_card_json(saved))
+    return reply(saved)

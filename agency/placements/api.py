@@ -1,7 +1,5 @@
 """JSON API for open assignments, matching, placements, readiness, checklists and check-ins."""
 
-from flask import jsonify
-
 from agency.core.api import (
     AS_OF,
     Bool,
@@ -11,10 +9,11 @@ from agency.core.api import (
     IdArg,
     Int,
     ListOf,
-    Object,
+    Nested,
     Schema,
     State,
     Str,
+    Timestamp,
     api_blueprint,
     as_of_arg,
     created,
@@ -22,8 +21,9 @@ from agency.core.api import (
     page,
     page_of_list,
     parse_args,
+    reply,
 )
-from agency.core.dates import iso, today
+from agency.core.dates import today
 from agency.core.openapi import documented
 from agency.core.permissions import current_actor, requires
 from agency.credentials.models import DISCIPLINES
@@ -35,8 +35,6 @@ from agency.placements.models import (
     BILLING_BASES,
     PLACEMENT_STATUSES,
     Assignment,
-    CheckIn,
-    ChecklistItem,
     Placement,
 )
 from agency.placements.readiness import readiness
@@ -49,18 +47,19 @@ ASSIGNMENT = Schema(
     facility_id=Id(required=True),
     title=Str(required=True, max_length=200),
     discipline=Choice(required=True, choices=DISCIPLINES),
-    service_states=ListOf(item=State(), max_items=56, nullable=False),
+    service_states=ListOf(item=State(), min_items=1, max_items=56, nullable=False),
     start_on=Date(required=True),
     length_weeks=Int(required=True, minimum=1, maximum=260),
     hours_per_week=Int(required=True, minimum=1, maximum=80),
     telehealth=Bool(nullable=False),
     billing_basis=Choice(choices=BILLING_BASES, nullable=False),
     status=Choice(choices=ASSIGNMENT_STATUSES, nullable=False),
-    notes=Str(max_length=5000),
+    notes=Str(max_length=5000, multiline=True),
+    end_on=Date(read_only=True, nullable=False, description="the last day of the last week"),
 )
 ASSIGNMENT_FILTERS = Schema("AssignmentFilters", status=Choice(choices=ASSIGNMENT_STATUSES),
                             facility_id=IdArg(), discipline=Choice(choices=DISCIPLINES))
-ALERT = Schema("AssignmentAlert", therapist_ids=ListOf(required=True, item=Id(), max_items=500))
+ALERT = Schema("AssignmentAlert", therapist_ids=ListOf(required=True, item=Id(), min_items=1, max_items=500))
 PLACEMENT = Schema(
     "Placement",
     id=Int(read_only=True),
@@ -69,68 +68,58 @@ PLACEMENT = Schema(
     assignment_id=Id(),
     start_on=Date(),
     end_on=Date(),
-    service_states=ListOf(item=State(), max_items=56, description="defaults to the facility's state"),
+    service_states=ListOf(item=State(), min_items=1, max_items=56, description="defaults to the facility's state"),
     billing_basis=Choice(choices=BILLING_BASES, nullable=False),
     hours_per_week=Int(minimum=1, maximum=80),
     telehealth=Bool(nullable=False),
     status=Choice(read_only=True, choices=PLACEMENT_STATUSES),
-    notes=Str(max_length=5000),
+    notes=Str(max_length=5000, multiline=True),
 )
 PLACEMENT_PATCH = Schema(
     "PlacementChange",
     status=Choice(choices=PLACEMENT_STATUSES),
     reason=Str(max_length=500, description="why it is cancelled"),
     override_reason=Str(max_length=500, description="admins only: activate a placement that is not ready"),
-    start_on=Date(nullable=False), end_on=Date(), service_states=ListOf(item=State(), max_items=56),
+    start_on=Date(nullable=False), end_on=Date(), service_states=ListOf(item=State(), min_items=1, max_items=56),
     billing_basis=Choice(choices=BILLING_BASES, nullable=False), hours_per_week=Int(minimum=1, maximum=80),
-    telehealth=Bool(nullable=False), notes=Str(max_length=5000),
+    telehealth=Bool(nullable=False), notes=Str(max_length=5000, multiline=True),
 )
 PLACEMENT_FILTERS = Schema("PlacementFilters", status=Choice(choices=PLACEMENT_STATUSES),
                            facility_id=IdArg(), therapist_id=IdArg())
+FINDING = Schema("Finding", code=Str(read_only=True), message=Str(read_only=True))
 READINESS = Schema("Readiness", ready=Bool(read_only=True), checked_on=Date(read_only=True),
-                   blockers=Object(read_only=True, description="list of {code, message}"),
-                   warnings=Object(read_only=True, description="list of {code, message}"))
+                   blockers=ListOf(read_only=True, item=Nested(schema=FINDING)),
+                   warnings=ListOf(read_only=True, item=Nested(schema=FINDING)))
 CHECKLIST_ITEM = Schema(
     "ChecklistItem",
-    id=Int(read_only=True), title=Str(read_only=True), owner=Str(read_only=True), due_on=Date(read_only=True),
-    done=Bool(required=True), done_at=Str(read_only=True), done_by=Str(read_only=True),
-    threatens_start=Bool(read_only=True),
+    id=Int(read_only=True), title=Str(read_only=True), owner=Str(read_only=True),
+    due_on=Date(read_only=True, nullable=True), done=Bool(required=True),
+    done_at=Timestamp(nullable=True),
+    done_by=Str(read_only=True, description="the email of who ticked it",
+                source=lambda item: item.done_by.email if item.done_by else None),
+    threatens_start=Bool(read_only=True, nullable=False, source=lambda item: item.threatens_start(today())),
 )
 CHECKIN = Schema(
     "CheckIn",
     id=Int(read_only=True), placement_id=Int(read_only=True), day=Int(read_only=True), due_on=Date(read_only=True),
-    completed_on=Date(), satisfaction=Int(required=True, minimum=1, maximum=5), notes=Str(max_length=5000),
-    concern=Bool(nullable=False),
+    completed_on=Date(), satisfaction=Int(required=True, nullable=True, minimum=1, maximum=5,
+                                          description="1-5; null until the check-in is done"),
+    notes=Str(max_length=5000, multiline=True), concern=Bool(nullable=False),
 )
-MATCH = Schema("Match", therapist_id=Int(read_only=True), name=Str(read_only=True),
-               discipline=Str(read_only=True), eligible=Bool(read_only=True),
-               reasons_for=Object(read_only=True), reasons_against=Object(read_only=True),
-               license_margin_days=Int(read_only=True), alerted=Bool(read_only=True),
-               readiness=Object(read_only=True))
-def assignment_json(a: Assignment) -> dict:
-    return {"id": a.id, "facility_id": a.facility_id, "title": a.title, "discipline": a.discipline,
-            "service_states": list(a.service_states), "start_on": iso(a.start_on), "end_on": iso(a.end_on),
-            "length_weeks": a.length_weeks, "hours_per_week": a.hours_per_week, "telehealth": a.telehealth,
-            "billing_basis": a.billing_basis, "status": a.status, "notes": a.notes}
-
-
-def placement_json(p: Placement) -> dict:
-    return {"id": p.id, "therapist_id": p.therapist_id, "facility_id": p.facility_id,
-            "assignment_id": p.assignment_id, "start_on": iso(p.start_on), "end_on": iso(p.end_on),
-            "service_states": list(p.service_states), "billing_basis": p.billing_basis,
-            "hours_per_week": p.hours_per_week, "telehealth": p.telehealth, "status": p.status, "notes": p.notes}
-
-
-def checklist_json(item: ChecklistItem, as_of) -> dict:
-    return {"id": item.id, "title": item.title, "owner": item.owner, "due_on": iso(item.due_on),
-            "done": item.done, "done_at": iso(item.done_at),
-            "done_by": item.done_by.email if item.done_by else None, "threatens_start": item.threatens_start(as_of)}
-
-
-def checkin_json(c: CheckIn) -> dict:
-    return {"id": c.id, "placement_id": c.placement_id, "day": c.day, "due_on": iso(c.due_on),
-            "completed_on": iso(c.completed_on), "satisfaction": c.satisfaction, "notes": c.notes,
-            "concern": c.concern}
+MATCH = Schema(
+    "Match",
+    therapist_id=Int(read_only=True, source=lambda c: c.therapist.id),
+    name=Str(read_only=True, source=lambda c: c.therapist.full_name),
+    discipline=Choice(read_only=True, choices=DISCIPLINES, source=lambda c: c.therapist.discipline),
+    eligible=Bool(read_only=True, nullable=False),
+    reasons_for=ListOf(read_only=True, item=Str()),
+    reasons_against=ListOf(read_only=True, item=Str()),
+    license_margin_days=Int(read_only=True, description="days the tightest license runs past the start"),
+    alerted=Bool(read_only=True, nullable=False),
+    readiness=Nested(read_only=True, nullable=False, schema=READINESS),
+)
+ALERTS_SENT = Schema("AlertsSent", sent=Int(read_only=True, nullable=False),
+                     already_told=Int(read_only=True, nullable=False))
 
 
 # ----------------------------------------------------------------------------- assignments
@@ -139,11 +128,10 @@ def checkin_json(c: CheckIn) -> dict:
 @bp.get("/assignments")
 @requires("assignments.view")
 @documented("List open assignments (job orders)", response=ASSIGNMENT, many=True,
-            query={"status": {"type": "string", "enum": list(ASSIGNMENT_STATUSES)},
-                   "facility_id": {"type": "integer"}, "discipline": {"type": "string"}})
+            query=ASSIGNMENT_FILTERS)
 def list_assignments():
-    filters = parse_args(ASSIGNMENT_FILTERS)
-    return page(queries.assignments_query(**filters), Assignment.id, assignment_json)
+    filters = parse_args()
+    return page(queries.assignments_query(**filters), Assignment.id)
 
 
 @bp.post("/assignments")
@@ -151,14 +139,14 @@ def list_assignments():
 @documented("Open an assignment", request=ASSIGNMENT, response=ASSIGNMENT, status=201, errors=(400, 404, 409))
 def create_assignment():
     assignment = services.save_assignment(None, ASSIGNMENT.load(json_body()), current_actor())
-    return created(assignment_json(assignment), "placements_api.get_assignment", assignment_id=assignment.id)
+    return created(assignment, "placements_api.get_assignment", {"assignment_id": assignment.id})
 
 
 @bp.get("/assignments/<int:assignment_id>")
 @requires("assignments.view")
 @documented("An assignment", response=ASSIGNMENT, errors=(404,))
 def get_assignment(assignment_id: int):
-    return jsonify(assignment_json(services.get(Assignment, assignment_id)))
+    return reply(services.get(Assignment, assignment_id))
 
 
 @bp.patch("/assignments/<int:assignment_id>")
@@ -167,7 +155,7 @@ def get_assignment(assignment_id: int):
 def update_assignment(assignment_id: int):
     assignment = services.get(Assignment, assignment_id)
     values = ASSIGNMENT.load(json_body(), partial=True)
-    return jsonify(assignment_json(services.save_assignment(assignment, values, current_actor())))
+    return reply(services.save_assignment(assignment, values, current_actor()))
 
 
 @bp.get("/assignments/<int:assignment_id>/matches")
@@ -176,21 +164,18 @@ def update_assignment(assignment_id: int):
             errors=(400, 404), query=AS_OF)
 def matches(assignment_id: int):
     assignment = services.get(Assignment, assignment_id)
-    return page_of_list(match_assignment(assignment, as_of_arg()), lambda c: {
-        "therapist_id": c.therapist.id, "name": c.therapist.full_name, "discipline": c.therapist.discipline,
-        "eligible": c.eligible, "reasons_for": c.reasons_for, "reasons_against": c.reasons_against,
-        "license_margin_days": c.license_margin_days, "alerted": c.alerted, "readiness": c.readiness.as_dict(),
-    })
+    return page_of_list(match_assignment(assignment, as_of_arg()))
 
 
 @bp.post("/assignments/<int:assignment_id>/alerts")
 @requires("assignments.edit")
-@documented("Email the assignment to therapists, once each", request=ALERT, errors=(400, 404, 409))
+@documented("Email the assignment to therapists, once each", request=ALERT, response=ALERTS_SENT,
+            errors=(400, 404, 409))
 def send_alerts(assignment_id: int):
     assignment = services.get(Assignment, assignment_id)
     sent, told = services.send_assignment_alert(assignment, ALERT.load(json_body())["therapist_ids"],
                                                 current_actor())
-    return jsonify({"sent": sent, "already_told": told})
+    return reply({"sent": sent, "already_told": told})
 
 
 # ----------------------------------------------------------------------------- placements
@@ -203,11 +188,10 @@ def _placement(placement_id: int) -> Placement:
 @bp.get("/placements")
 @requires("placements.view")
 @documented("List placements (a facility contact sees only its own facility's)", response=PLACEMENT, many=True,
-            query={"status": {"type": "string", "enum": list(PLACEMENT_STATUSES)},
-                   "facility_id": {"type": "integer"}, "therapist_id": {"type": "integer"}})
+            query=PLACEMENT_FILTERS)
 def list_placements():
-    filters = parse_args(PLACEMENT_FILTERS)
-    return page(queries.placements_query(current_actor(), **filters), Placement.id, placement_json)
+    filters = parse_args()
+    return page(queries.placements_query(current_actor(), **filters), Placement.id)
 
 
 @bp.post("/placements")
@@ -216,14 +200,14 @@ def list_placements():
             status=201, errors=(400, 404, 409))
 def create_placement():
     placement = services.create_placement(PLACEMENT.load(json_body()), current_actor())
-    return created(placement_json(placement), "placements_api.get_placement", placement_id=placement.id)
+    return created(placement, "placements_api.get_placement", {"placement_id": placement.id})
 
 
 @bp.get("/placements/<int:placement_id>")
 @requires("placements.view")
 @documented("A placement", response=PLACEMENT, errors=(404,))
 def get_placement(placement_id: int):
-    return jsonify(placement_json(_placement(placement_id)))
+    return reply(_placement(placement_id))
 
 
 @bp.patch("/placements/<int:placement_id>")
@@ -239,14 +223,14 @@ def update_placement(placement_id: int):
     override = values.pop("override_reason", None)
     services.update_placement(placement, values, current_actor(), status=status, reason=reason,
                               override_reason=override)
-    return jsonify(placement_json(placement))
+    return reply(placement)
 
 
 @bp.get("/placements/<int:placement_id>/readiness")
 @requires("placements.view")
 @documented("Blockers and warnings for the start", response=READINESS, errors=(400, 404), query=AS_OF)
 def get_readiness(placement_id: int):
-    return jsonify(readiness(_placement(placement_id), as_of_arg()).as_dict())
+    return reply(readiness(_placement(placement_id), as_of_arg()))
 
 
 @bp.get("/placements/<int:placement_id>/checklist")
@@ -254,33 +238,32 @@ def get_readiness(placement_id: int):
 @documented("The onboarding checklist", response=CHECKLIST_ITEM, many=True, errors=(404,))
 def checklist(placement_id: int):
     placement = _placement(placement_id)
-    as_of = today()
-    return page_of_list(placement.checklist, lambda item: checklist_json(item, as_of))
+    return page_of_list(placement.checklist)
 
 
 @bp.patch("/checklist-items/<int:item_id>")
 @requires("checklist.edit")
-@documented("Tick or untick an onboarding item", request=CHECKLIST_ITEM, response=CHECKLIST_ITEM,
+@documented("Tick or untick an onboarding item", request=CHECKLIST_ITEM, partial=False, response=CHECKLIST_ITEM,
             errors=(400, 404, 409))
 def update_checklist_item(item_id: int):
     item = queries.checklist_item(current_actor(), item_id)
     services.set_checklist_item(item, CHECKLIST_ITEM.load(json_body())["done"], current_actor())
-    return jsonify(checklist_json(item, today()))
+    return reply(item)
 
 
 @bp.get("/placements/<int:placement_id>/checkins")
 @requires("placements.view")
 @documented("The 30- and 60-day check-ins", response=CHECKIN, many=True, errors=(404,))
 def checkins(placement_id: int):
-    return page_of_list(_placement(placement_id).checkins, checkin_json)
+    return page_of_list(_placement(placement_id).checkins)
 
 
 @bp.patch("/checkins/<int:checkin_id>")
 @requires("checkins.edit")
-@documented("Record a check-in; a concern escalates to an admin", request=CHECKIN, response=CHECKIN,
+@documented("Record a check-in; a concern escalates to an admin", request=CHECKIN, partial=False, response=CHECKIN,
             errors=(400, 404, 409))
 def record_checkin(checkin_id: int):
     checkin = queries.checkin(current_actor(), checkin_id)
     services.record_checkin(checkin, CHECKIN.load(json_body()), current_actor())
     db.session.refresh(checkin)
-    return jsonify(checkin_json(checkin))
+    return reply(checkin)
