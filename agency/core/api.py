@@ -118,11 +118,12 @@ class Str(Field):
         if not isinstance(value, str):
             raise ValueError("must be a string")
         check_line(value, multiline=self.multiline)
+        # The limit is on what was sent, as the document's maxLength says, spaces around it included.
+        if len(value) > self.max_length:
+            raise ValueError(f"must be at most {self.max_length} characters")
         value = value.strip()
         if len(value) < max(self.min_length, 1 if self.required else 0):
             raise ValueError("must not be empty")
-        if len(value) > self.max_length:
-            raise ValueError(f"must be at most {self.max_length} characters")
         if self.pattern and value and not re.fullmatch(self.pattern, value):
             raise ValueError(self.pattern_message)
         return value
@@ -130,7 +131,8 @@ class Str(Field):
     def json_schema(self):
         s = {"type": "string", "maxLength": self.max_length}
         if self.pattern:
-            s["pattern"] = f"^{self.pattern}$"
+            # Spaces around the value are trimmed, and a blank optional field is cleared, not checked.
+            s["pattern"] = rf"^\s*(?:{self.pattern}){'' if self.required else '?'}\s*$"
         else:
             s["pattern"] = _text_pattern(self.multiline, self.required)
         if self.required:
