@@ -149,20 +149,13 @@ def test_a_csv_import_with_a_bad_row_imports_nothing(api, users):
 
 
 def test_a_csv_import_counts_hours_already_recorded_with_the_files_rows_toward_24_a_day(api, users):
-    from agency.placements.services import change_status, create_placement
-
     place, placement = setup(users)
     factories.entry(placement, date(2026, 11, 2), direct="10")
     # The same therapist also works two other placements (part-time, evenings).
     others = []
     for name in ("Evening Clinic", "Weekend Clinic"):
-        elsewhere = factories.facility(name=name)
-        other = create_placement({"therapist_id": placement.therapist_id, "facility_id": elsewhere.id,
-                                  "start_on": date(2026, 9, 1), "hours_per_week": 10})
-        change_status(other, "onboarding")
-        factories.finish_checklist(other)
-        change_status(other, "active")
-        others.append(other)
+        others.append(factories.active_placement(factories.facility(name=name), placement.therapist,
+                                                 date(2026, 9, 1), hours_per_week=10))
     text = ("placement_id,work_date,direct_care_hours\n"
             f"{others[0].id},2026-11-02,8\n{others[1].id},2026-11-02,8\n")
     report = api("billing").post("/api/v1/timesheets/import", json={"csv": text, "dry_run": True})

@@ -25,7 +25,7 @@ from agency.core.persistence import contention
 from agency.extensions import db
 from agency.facilities.models import Facility
 from agency.placements.models import Placement, PlacementEvent
-from agency.placements.services import change_status, create_placement
+from agency.placements.services import create_placement
 from tests import factories, live
 from tests.ledger import assert_ledger_sound
 
@@ -76,11 +76,7 @@ def invoices(count: int) -> list[Invoice]:
 
 def second_placement(first: Placement) -> Placement:
     """The same therapist at another facility, active over the same dates."""
-    other = create_placement({"therapist_id": first.therapist_id, "facility_id": factories.facility().id,
-                              "start_on": first.start_on, "hours_per_week": 20})
-    change_status(other, "onboarding")
-    factories.finish_checklist(other)
-    return change_status(other, "active")
+    return factories.active_placement(factories.facility(), first.therapist, first.start_on, hours_per_week=20)
 
 
 def test_two_payments_of_the_whole_balance_at_once_record_one(site, token):
