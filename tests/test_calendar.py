@@ -9,7 +9,6 @@ from icalendar import Calendar
 from agency.extensions import db
 from agency.placements.models import ChecklistItem
 from tests import factories
-from tests.billing import scenario
 from tests.conftest import csrf_of
 
 
@@ -38,10 +37,10 @@ def test_a_facility_feed_holds_only_its_own_invoice_due_dates(browser, app, user
     from agency.facilities.models import Facility
 
     own = db.session.get(Facility, users["facility"].facility_id)
-    other = scenario.facility(name="Not Yours")
+    other = factories.facility(name="Not Yours")
     for place in (own, other):
-        scenario.rate_card(place)
-        scenario.entry(scenario.active_placement(place), date(2026, 11, 2))
+        factories.rate_card(place)
+        factories.entry(factories.active_placement(place), date(2026, 11, 2))
         invoice_facility(place.id, date(2026, 11, 1), date(2026, 11, 30))
     events = summaries(app.test_client().get(feed_url(browser("facility"))).data)
     assert len(events) == 1 and "Riverside" in events[0]
@@ -63,7 +62,7 @@ def test_a_recruiter_feed_follows_their_own_placements_and_credentialing_gets_it
     from tests.conftest import PASSWORD
 
     colleague = create_user("other.recruiter@staff.example.org", "recruiter", PASSWORD)
-    place = scenario.facility(name="Lakeside CMHC")
+    place = factories.facility(name="Lakeside CMHC")
     mine = create_placement({"therapist_id": factories.therapist(first_name="Mine").id, "facility_id": place.id,
                              "start_on": date(2026, 12, 14)}, actor=users["recruiter"])
     change_status(mine, "onboarding", users["recruiter"])

@@ -8,7 +8,6 @@ import pytest
 from agency.billing.receivables import record_payment
 from agency.dashboard.metrics import expirations_by_week
 from tests import factories
-from tests.billing import scenario
 
 
 @pytest.mark.parametrize("role, expected", [
@@ -27,8 +26,8 @@ def test_a_facility_contact_lands_on_the_portal(browser):
 
 
 def test_billed_and_collected_are_drawn_to_one_scale_and_read_out_as_tables(browser):
-    invoice = scenario.invoiced_day(scenario.facility())  # 8 h at $90 = $720
-    record_payment(invoice, invoice.total / 2, date(2026, 11, 25), "ACH half")
+    invoice = factories.invoiced_day(factories.facility())  # 8 h at $90 = $720
+    record_payment(invoice, invoice.total / 2, factories.TODAY, "ACH half")
     page = browser("billing").get("/", follow_redirects=True).data.decode()
 
     def last_bar(title):
@@ -40,7 +39,7 @@ def test_billed_and_collected_are_drawn_to_one_scale_and_read_out_as_tables(brow
 
 
 def test_expirations_by_week_count_privileges_by_their_home_license_and_only_working_therapists(app):
-    today = date(2026, 11, 25)
+    today = factories.TODAY
     person = factories.therapist(discipline="PSYCHOLOGIST", home_state="NY")
     home = factories.license(person, state="NY", license_type="PSYCHOLOGIST", expires_on=date(2026, 12, 3))
     factories.license(person, state="PA", license_type="PSYCHOLOGIST", kind="compact_privilege",

@@ -9,15 +9,14 @@ from datetime import date
 import pytest
 
 from tests import factories
-from tests.billing import scenario
 
 
 @pytest.fixture
 def data(users):
-    place = scenario.facility(name="Export Clinic")
-    scenario.rate_card(place)
-    placement = scenario.active_placement(place)
-    scenario.entry(placement, date(2026, 11, 2))
+    place = factories.facility(name="Export Clinic")
+    factories.rate_card(place)
+    placement = factories.active_placement(place)
+    factories.entry(placement, date(2026, 11, 2))
     factories.therapist(first_name="Zed", status="inactive")
     return place
 

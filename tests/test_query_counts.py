@@ -7,7 +7,6 @@ import sqlalchemy as sa
 
 from agency.extensions import db
 from tests import factories
-from tests.billing import scenario
 
 PAGES = ["/therapists", "/licenses", "/worklist", "/facilities", "/placements", "/assignments?status=",
          "/recruiting", "/timesheets", "/invoices", "/receivables", "/dashboard", "/search?q=ri"]
@@ -33,11 +32,11 @@ def grow(n: int) -> None:
     from agency.placements.services import save_assignment
 
     for i in range(n):
-        place = scenario.facility(name=f"Clinic {i} {factories.npi()}")
-        scenario.rate_card(place)
-        placement = scenario.active_placement(place)
-        scenario.entry(placement, date(2026, 11, 2))
-        scenario.entry(placement, date(2026, 11, 3), approve=False)
+        place = factories.facility(name=f"Clinic {i} {factories.npi()}")
+        factories.rate_card(place)
+        placement = factories.active_placement(place)
+        factories.entry(placement, date(2026, 11, 2))
+        factories.entry(placement, date(2026, 11, 3), approve=False)
         invoice_facility(place.id, date(2026, 11, 1), date(2026, 11, 30))
         person = factories.therapist(caqh_id="1", caqh_attested_on=date(2026, 8, 1))
         factories.license(person, expires_on=date(2026, 12, 20))

@@ -7,13 +7,12 @@ from agency.dashboard.search import search
 from agency.extensions import db
 from agency.facilities.models import Facility
 from tests import factories
-from tests.billing import scenario
 
 
 def test_one_match_opens_it_and_several_are_listed(browser):
     person = factories.therapist(first_name="Imani", last_name="Okafor")
     factories.therapist(first_name="Imani", last_name="Bell")
-    scenario.facility(name="Okafor Family Clinic")
+    factories.facility(name="Okafor Family Clinic")
     b = browser("admin")
     single = b.get("/search?q=okafor family")
     assert single.status_code == 302 and "/facilities/" in single.headers["Location"]
@@ -29,9 +28,9 @@ def test_a_recruiter_does_not_see_invoices_in_search(browser):
 def test_search_keeps_to_what_the_viewer_may_see(users):
 
     own = db.session.get(Facility, users["facility"].facility_id)  # Riverside Community Mental Health Center
-    other = scenario.facility(name="Riverside Adolescent IOP")
+    other = factories.facility(name="Riverside Adolescent IOP")
     for place in (own, other):
-        scenario.invoiced_day(place)
+        factories.invoiced_day(place)
     found = search(users["facility"], "riverside")
     assert [f.name for f in found.facilities] == ["Riverside Community Mental Health Center"]
     assert [i.number for i in search(users["facility"], "INV-2026").invoices] == ["INV-2026-00001"]
@@ -40,12 +39,12 @@ def test_search_keeps_to_what_the_viewer_may_see(users):
 
 def test_licenses_timesheets_and_invoices_search_by_name_or_number(browser):
 
-    place = scenario.facility(name="Harbor Point Clinic")
-    placement = scenario.active_placement(place)
-    scenario.rate_card(place)
-    scenario.entry(placement, date(2026, 11, 2))
+    place = factories.facility(name="Harbor Point Clinic")
+    placement = factories.active_placement(place)
+    factories.rate_card(place)
+    factories.entry(placement, date(2026, 11, 2))
     invoice, _ = invoice_facility(place.id, date(2026, 11, 1), date(2026, 11, 8))
-    scenario.active_placement(scenario.facility(name="Elsewhere Clinic"))
+    factories.active_placement(factories.facility(name="Elsewhere Clinic"))
     who = placement.therapist
     b = browser("admin")
     licenses = b.get(f"/licenses?q={who.last_name}&format=csv").get_data(as_text=True).splitlines()

@@ -7,16 +7,15 @@ import sqlalchemy as sa
 from agency.billing.models import Invoice, TimesheetEntry
 from agency.extensions import db
 from agency.facilities.models import Facility
-from tests.billing import scenario
-from tests.placement_factories_rules import finish_checklist
+from tests import factories
 
 
 def setup(users, **rates):
     place = db.session.get(Facility, users["facility"].facility_id)
     place.billing_email = "ap@riverside.example.org"
     db.session.commit()
-    scenario.rate_card(place, **rates)
-    return place, scenario.active_placement(place)
+    factories.rate_card(place, **rates)
+    return place, factories.active_placement(place)
 
 
 def entry_body(placement, day="2026-11-02", **values):
@@ -34,9 +33,8 @@ def test_entries_follow_the_placement_the_day_and_the_24_hour_rule(api, users):
              entry_body(placement, "2026-12-01")]
     for body in cases:
         assert caller.post("/api/v1/timesheets", json=body).status_code == 400, body
-    proposed = scenario.facility(name="Later Clinic")
+    proposed = factories.facility(name="Later Clinic")
     from agency.placements.services import create_placement
-    from tests import factories
 
     pending = create_placement({"therapist_id": factories.therapist().id, "facility_id": proposed.id,
                                 "start_on": date(2026, 10, 1)})
@@ -50,7 +48,7 @@ def test_a_correction_keeps_its_placement_a_cleared_box_is_zero_and_travel_stays
     caller = api("billing")
     made = caller.post("/api/v1/timesheets", json=entry_body(placement, travel_miles=12)).json
     url = f"/api/v1/timesheets/{made['id']}"
-    other = scenario.active_placement(place)
+    other = factories.active_placement(place)
     moved = caller.patch(url, json={"placement_id": other.id})
     assert moved.status_code == 400 and "placement_id" in moved.json["error"]["fields"]
     assert caller.patch(url, json={"travel_miles": 5000}).status_code == 400
@@ -67,9 +65,9 @@ def test_a_correction_keeps_its_placement_a_cleared_box_is_zero_and_travel_stays
 
 def test_a_facility_contact_approves_its_own_hours_only(api, users):
     place, placement = setup(users)
-    other = scenario.facility(name="Other")
-    scenario.rate_card(other)
-    theirs = scenario.entry(scenario.active_placement(other), date(2026, 11, 2), approve=False)
+    other = factories.facility(name="Other")
+    factories.rate_card(other)
+    theirs = factories.entry(factories.active_placement(other), date(2026, 11, 2), approve=False)
     mine = api("billing").post("/api/v1/timesheets", json=entry_body(placement)).json
     contact = api("facility")
     assert contact.post(f"/api/v1/timesheets/{mine['id']}/approve").json["status"] == "approved"
@@ -81,7 +79,7 @@ def test_a_facility_contact_approves_its_own_hours_only(api, users):
 def test_generate_bills_once_and_the_invoice_reads_in_money_strings(api, users):
     place, placement = setup(users)
     for day in (2, 3):
-        scenario.entry(placement, date(2026, 11, day), direct="7.5", miles="10")
+        factories.entry(placement, date(2026, 11, day), direct="7.5", miles="10")
     billing = api("billing")
     started = billing.post("/api/v1/invoices/generate", json={"period_start": "2026-11-01",
                                                                "period_end": "2026-11-30"})
@@ -105,24 +103,24 @@ def test_generate_bills_once_and_the_invoice_reads_in_money_strings(api, users):
 
 def test_payments_partial_then_full_and_overpayment_refused(api, users):
     place, placement = setup(users)
-    scenario.entry(placement, date(2026, 11, 2))
+    factories.entry(placement, date(2026, 11, 2))
     from agency.billing.invoicing import invoice_facility
 
     invoice, _ = invoice_facility(place.id, date(2026, 11, 1), date(2026, 11, 30))
     billing = api("billing")
-    url = f"/api/v1/invoices/{invoice.id}/payments"
-    assert billing.post(url, json={"amount": "700.00", "received_on": "2026-11-25"}).status_code == 201
-    over = billing.post(url, json={"amount": 100, "received_on": "2026-11-25"})
+    url, today = f"/api/v1/invoices/{invoice.id}/payments", factories.TODAY.isoformat()
+    assert billing.post(url, json={"amount": "700.00", "received_on": today}).status_code == 201
+    over = billing.post(url, json={"amount": 100, "received_on": today})
     assert over.status_code == 400 and over.json["error"]["fields"]["amount"]
-    assert billing.post(url, json={"amount": 20, "received_on": "2026-11-25", "reference": "ACH 1"}).status_code == 201
+    assert billing.post(url, json={"amount": 20, "received_on": today, "reference": "ACH 1"}).status_code == 201
     body = billing.get(f"/api/v1/invoices/{invoice.id}").json
     assert body["status"] == "paid" and body["balance"] == "0.00"
-    assert billing.post(url, json={"amount": 1, "received_on": "2026-11-25"}).status_code == 409
+    assert billing.post(url, json={"amount": 1, "received_on": today}).status_code == 409
 
 
 def test_void_releases_the_entries_and_aging_buckets_by_days_past_due(api, users):
     place, placement = setup(users)
-    scenario.entry(placement, date(2026, 9, 14))
+    factories.entry(placement, date(2026, 9, 14))
     from agency.billing.invoicing import invoice_facility
 
     invoice, _ = invoice_facility(place.id, date(2026, 9, 1), date(2026, 9, 30))
@@ -151,20 +149,13 @@ def test_a_csv_import_with_a_bad_row_imports_nothing(api, users):
 
 
 def test_a_csv_import_counts_hours_already_recorded_with_the_files_rows_toward_24_a_day(api, users):
-    from agency.placements.services import change_status, create_placement
-
     place, placement = setup(users)
-    scenario.entry(placement, date(2026, 11, 2), direct="10")
+    factories.entry(placement, date(2026, 11, 2), direct="10")
     # The same therapist also works two other placements (part-time, evenings).
     others = []
     for name in ("Evening Clinic", "Weekend Clinic"):
-        elsewhere = scenario.facility(name=name)
-        other = create_placement({"therapist_id": placement.therapist_id, "facility_id": elsewhere.id,
-                                  "start_on": date(2026, 9, 1), "hours_per_week": 10})
-        change_status(other, "onboarding")
-        finish_checklist(other)
-        change_status(other, "active")
-        others.append(other)
+        others.append(factories.active_placement(factories.facility(name=name), placement.therapist,
+                                                 date(2026, 9, 1), hours_per_week=10))
     text = ("placement_id,work_date,direct_care_hours\n"
             f"{others[0].id},2026-11-02,8\n{others[1].id},2026-11-02,8\n")
     report = api("billing").post("/api/v1/timesheets/import", json={"csv": text, "dry_run": True})

@@ -3,13 +3,13 @@
 import json
 from datetime import date
 
-from tests.billing import scenario
+from tests import factories
 
 
 def test_the_cli_invoices_a_period_once_and_runs_the_schedule_and_dunning(app):
-    place = scenario.facility()
-    scenario.rate_card(place)
-    scenario.entry(scenario.active_placement(place), date(2026, 10, 5))
+    place = factories.facility()
+    factories.rate_card(place)
+    factories.entry(factories.active_placement(place), date(2026, 10, 5))
     runner = app.test_cli_runner()
     first = runner.invoke(args=["billing", "invoice", "--period-start", "2026-10-01", "--period-end", "2026-10-31"])
     assert first.exit_code == 0 and len(json.loads(first.output)["invoice_ids"]) == 1
@@ -18,6 +18,6 @@ def test_the_cli_invoices_a_period_once_and_runs_the_schedule_and_dunning(app):
     backwards = runner.invoke(args=["billing", "invoice", "--period-start", "2026-10-31",
                                     "--period-end", "2026-10-01"])
     assert backwards.exit_code != 0
-    assert runner.invoke(args=["billing", "schedule", "--as-of", "2026-11-25"]).exit_code == 0
+    assert runner.invoke(args=["billing", "schedule", "--as-of", factories.TODAY.isoformat()]).exit_code == 0
     dunning = runner.invoke(args=["billing", "dunning", "--as-of", "2026-12-22"])
     assert json.loads(dunning.output)["sent"][0]["level"] == "courtesy"

@@ -15,7 +15,7 @@ from agency.billing.models import InvoiceLine
 from agency.billing.pricing import CREDIT_WAITS
 from agency.billing.receivables import void_invoice
 from agency.extensions import db
-from tests.billing import scenario
+from tests import factories
 from tests.billing.ledger import week_bills
 
 D = Decimal
@@ -28,12 +28,12 @@ def hours(invoice):
 
 def split_week(direct="10"):
     """Mon to Wed, 30 h, on a first invoice; Thu to Sat, 30 h, on a second: 10 h regular, 20 h overtime."""
-    place = scenario.facility()
-    scenario.rate_card(place)
-    placement = scenario.active_placement(place)
-    days = [scenario.entry(placement, date(2026, 11, day), direct=direct) for day in (2, 3, 4)]
+    place = factories.facility()
+    factories.rate_card(place)
+    placement = factories.active_placement(place)
+    days = [factories.entry(placement, date(2026, 11, day), direct=direct) for day in (2, 3, 4)]
     first, _ = invoice_facility(place.id, date(2026, 11, 1), date(2026, 11, 4))
-    days += [scenario.entry(placement, date(2026, 11, day), direct=direct) for day in (5, 6, 7)]
+    days += [factories.entry(placement, date(2026, 11, day), direct=direct) for day in (5, 6, 7)]
     second, _ = invoice_facility(place.id, date(2026, 11, 5), date(2026, 11, 8))
     assert hours(second) == [(False, False, D("10"), D("90.00"), D("900.00")),
                              (True, False, D("20"), D("135.00"), D("2700.00"))]
@@ -120,7 +120,7 @@ def test_hours_a_void_released_and_that_were_then_rejected_are_credited_on_the_n
     void_invoice(first, "the therapist was not on site", None)
     timesheets.decide(days[:3], False, None, reason="not on site")
     for day in range(9, 14):  # the next week, 40 h
-        scenario.entry(placement, date(2026, 11, day), direct="8")
+        factories.entry(placement, date(2026, 11, day), direct="8")
     following, _ = invoice_facility(place.id, date(2026, 11, 9), date(2026, 11, 15))
     # The week of Nov 2 is Thu to Sat alone now, 30 h, all regular: 20 overtime hours come back.
     assert hours(following) == [(False, False, D("60"), D("90.00"), D("5400.00")),
@@ -143,7 +143,7 @@ def test_a_credit_larger_than_the_invoice_waits_whole_for_the_next_invoice():
     assert result.invoice_ids == [] and result.unpriced == [{"entry_id": days[2].id, "reason": CREDIT_WAITS}]
 
     for day in range(9, 14):  # the next week, 40 h
-        scenario.entry(placement, date(2026, 11, day), direct="8")
+        factories.entry(placement, date(2026, 11, day), direct="8")
     following, unpriced = invoice_facility(place.id, date(2026, 11, 9), date(2026, 11, 15))
     assert unpriced == []
     assert hours(following) == [(False, False, D("62"), D("90.00"), D("5580.00")),
@@ -154,13 +154,13 @@ def test_a_credit_larger_than_the_invoice_waits_whole_for_the_next_invoice():
 
 
 def test_a_late_day_before_a_rate_change_credits_the_hours_it_pushes_into_overtime():
-    place = scenario.facility()
-    scenario.rate_card(place, end=date(2026, 11, 4))
-    scenario.rate_card(place, start=date(2026, 11, 5), direct_care_hour="100.00")
-    placement = scenario.active_placement(place)
+    place = factories.facility()
+    factories.rate_card(place, end=date(2026, 11, 4))
+    factories.rate_card(place, start=date(2026, 11, 5), direct_care_hour="100.00")
+    placement = factories.active_placement(place)
     for day in (3, 4, 5, 6):  # Tue to Fri, 40 h: Tue and Wed at $90, Thu and Fri at $100
-        scenario.entry(placement, date(2026, 11, day), direct="10")
-    late = scenario.entry(placement, WEEK, direct="10", approve=False)
+        factories.entry(placement, date(2026, 11, day), direct="10")
+    late = factories.entry(placement, WEEK, direct="10", approve=False)
     first, _ = invoice_facility(place.id, date(2026, 11, 1), date(2026, 11, 8))
     timesheets.decide([late], True, None)
     second, _ = invoice_facility(place.id, date(2026, 11, 1), date(2026, 11, 8))
@@ -175,12 +175,12 @@ def test_a_late_day_before_a_rate_change_credits_the_hours_it_pushes_into_overti
 
 
 def test_a_late_day_before_a_full_week_is_billed_as_its_overtime_and_traced_to_that_line():
-    place = scenario.facility()
-    scenario.rate_card(place)
-    placement = scenario.active_placement(place)
+    place = factories.facility()
+    factories.rate_card(place)
+    placement = factories.active_placement(place)
     for day in (3, 4, 5, 6):  # Tue to Fri, 40 h, all regular
-        scenario.entry(placement, date(2026, 11, day), direct="10")
-    late = scenario.entry(placement, WEEK, direct="10", approve=False)
+        factories.entry(placement, date(2026, 11, day), direct="10")
+    late = factories.entry(placement, WEEK, direct="10", approve=False)
     invoice_facility(place.id, date(2026, 11, 1), date(2026, 11, 8))
     timesheets.decide([late], True, None)
     second, _ = invoice_facility(place.id, date(2026, 11, 1), date(2026, 11, 8))

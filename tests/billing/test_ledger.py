@@ -10,21 +10,21 @@ from agency.billing.ledger import ledger_problems
 from agency.billing.models import BilledEntry, Invoice, Payment, TimesheetEntry
 from agency.billing.receivables import record_payment, void_invoice
 from agency.extensions import db
-from tests.billing import scenario
+from tests import factories
 
 DAY = date(2026, 11, 2)
 
 
 def kept_ledger():
     """Two facilities invoiced, one invoice part paid, one voided and billed again: all through the services."""
-    first, second = scenario.facility(), scenario.facility()
+    first, second = factories.facility(), factories.facility()
     for place in (first, second):
-        scenario.rate_card(place)
-        placement = scenario.active_placement(place)
+        factories.rate_card(place)
+        placement = factories.active_placement(place)
         for day in range(2, 7):
-            scenario.entry(placement, DAY.replace(day=day), direct="9")
+            factories.entry(placement, DAY.replace(day=day), direct="9")
     paid, _ = invoice_facility(first.id, DAY.replace(day=1), DAY.replace(day=28))
-    record_payment(paid, Decimal("100.00"), date(2026, 11, 25), "chk 1")
+    record_payment(paid, Decimal("100.00"), factories.TODAY, "chk 1")
     voided, _ = invoice_facility(second.id, DAY.replace(day=1), DAY.replace(day=28))
     void_invoice(voided, "wrong period")
     rebilled, _ = invoice_facility(second.id, DAY.replace(day=1), DAY.replace(day=28))
@@ -57,7 +57,7 @@ def test_a_day_over_24_hours_and_a_total_that_is_not_its_lines_are_named():
     entry = db.session.scalars(sa.select(TimesheetEntry).order_by(TimesheetEntry.id)).first()
     raw(sa.insert(TimesheetEntry).values(placement_id=entry.placement_id, work_date=date(2026, 11, 9),
                                          direct_care_hours=Decimal(20), status="submitted"))
-    other = scenario.active_placement(entry.placement.facility)
+    other = factories.active_placement(entry.placement.facility)
     db.session.execute(sa.text("UPDATE placements SET therapist_id = :t WHERE id = :p"),
                        {"t": entry.placement.therapist_id, "p": other.id})
     raw(sa.insert(TimesheetEntry).values(placement_id=other.id, work_date=date(2026, 11, 9),

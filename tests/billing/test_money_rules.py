@@ -13,15 +13,15 @@ from agency.billing.models import DunningNotice
 from agency.billing.receivables import aging, record_payment, run_dunning, void_invoice
 from agency.core.outbox import OutboxMessage, send_outbox
 from agency.extensions import db
-from tests.billing import scenario
+from tests import factories
 from tests.smtp import smtp_server
 
 
 def billed(name="Clinic A", day=date(2026, 11, 2), **values):
-    place = scenario.facility(name=name, **values)
-    scenario.rate_card(place)
-    placement = scenario.active_placement(place)
-    scenario.entry(placement, day, direct="8", supervision="1")
+    place = factories.facility(name=name, **values)
+    factories.rate_card(place)
+    placement = factories.active_placement(place)
+    factories.entry(placement, day, direct="8", supervision="1")
     invoice, _ = invoice_facility(place.id, day.replace(day=1), day.replace(day=28))
     return invoice
 
@@ -40,15 +40,15 @@ def test_invoice_numbers_run_without_gaps_across_facilities():
 
 
 def test_the_schedule_invoices_each_facility_once_per_period_and_late_hours_wait_for_the_next():
-    weekly = scenario.facility(name="Weekly Clinic", invoice_schedule="weekly")
-    monthly = scenario.facility(name="Monthly Clinic", invoice_schedule="monthly")
+    weekly = factories.facility(name="Weekly Clinic", invoice_schedule="weekly")
+    monthly = factories.facility(name="Monthly Clinic", invoice_schedule="monthly")
     for place in (weekly, monthly):
-        scenario.rate_card(place)
-    week_job, month_job = scenario.active_placement(weekly), scenario.active_placement(monthly)
-    scenario.entry(week_job, date(2026, 11, 9))
-    late = scenario.entry(week_job, date(2026, 11, 10), approve=False)
-    scenario.entry(week_job, date(2026, 11, 16))  # next week: not in the closed period
-    scenario.entry(month_job, date(2026, 11, 10))  # November is still open for a monthly facility
+        factories.rate_card(place)
+    week_job, month_job = factories.active_placement(weekly), factories.active_placement(monthly)
+    factories.entry(week_job, date(2026, 11, 9))
+    late = factories.entry(week_job, date(2026, 11, 10), approve=False)
+    factories.entry(week_job, date(2026, 11, 16))  # next week: not in the closed period
+    factories.entry(month_job, date(2026, 11, 10))  # November is still open for a monthly facility
 
     tuesday = date(2026, 11, 17)  # the week of Nov 9 closed on Sunday
     assert scheduled_runs(tuesday) == [(weekly.id, date(2026, 11, 9), date(2026, 11, 15))]
@@ -120,7 +120,7 @@ def test_each_dunning_level_goes_out_once_escalation_reaches_leadership_and_paid
     with smtp_server(app) as inbox:
         send_outbox()
     run_dunning(late.due_on + timedelta(days=60))  # the escalation waits in the outbox...
-    record_payment(late, late.total, date(2026, 11, 25), "ACH 1")  # ...when the money arrives
+    record_payment(late, late.total, factories.TODAY, "ACH 1")  # ...when the money arrives
     run_dunning(late.due_on + timedelta(days=70))
     with smtp_server(app) as later:
         send_outbox()
@@ -132,16 +132,16 @@ def test_each_dunning_level_goes_out_once_escalation_reaches_leadership_and_paid
 
 
 def test_an_invoice_with_nothing_to_collect_is_never_chased():
-    place = scenario.facility(billing_email="ap@free.example.org")
-    scenario.rate_card(place, direct_care_hour="0.00")  # hours the contract gives free
-    scenario.entry(scenario.active_placement(place), date(2026, 11, 2))
+    place = factories.facility(billing_email="ap@free.example.org")
+    factories.rate_card(place, direct_care_hour="0.00")  # hours the contract gives free
+    factories.entry(factories.active_placement(place), date(2026, 11, 2))
     invoice, _ = invoice_facility(place.id, date(2026, 11, 1), date(2026, 11, 28))
     assert invoice.total == Decimal("0.00")
     assert run_dunning(invoice.due_on + timedelta(days=61))["sent"] == []
 
 
 def test_aging_buckets_meet_at_their_edges_with_days_sales_outstanding_and_the_share_over_60():
-    as_of = date(2026, 11, 25)
+    as_of = factories.TODAY
     for days_late in (0, 1, 30, 31, 60, 61, 90, 91):  # each invoice is $775.00
         invoice = billed(f"Clinic {days_late} days late")
         invoice.due_on = as_of - timedelta(days=days_late)
@@ -163,7 +163,7 @@ def test_aging_on_a_past_day_counts_the_payments_and_voids_known_by_then():
     db.session.commit()
     total = paid_later.total
     record_payment(paid_later, Decimal("100.00"), date(2026, 11, 20), "ACH 1")
-    record_payment(paid_later, total - Decimal("100.00"), date(2026, 11, 25), "ACH 2")
+    record_payment(paid_later, total - Decimal("100.00"), factories.TODAY, "ACH 2")
     void_invoice(voided_later, "Billed to the wrong facility")
     voided_later.voided_at = datetime(2026, 11, 22, 15, 0, tzinfo=UTC)
     db.session.commit()
@@ -175,5 +175,5 @@ def test_aging_on_a_past_day_counts_the_payments_and_voids_known_by_then():
                                                     "Voided Later Clinic": (total, total)}
     assert open_by_facility(date(2026, 11, 21)) == {"Paid Later Clinic": (total - 100, total - 100),
                                                     "Voided Later Clinic": (total, total)}
-    assert open_by_facility(date(2026, 11, 25)) == {}
+    assert open_by_facility(factories.TODAY) == {}
     assert aging(date(2026, 9, 30)).total == 0  # not issued yet

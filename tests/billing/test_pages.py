@@ -9,22 +9,22 @@ import sqlalchemy as sa
 from agency.billing.models import Invoice, TimesheetEntry
 from agency.extensions import db
 from agency.facilities.models import Facility
-from tests.billing import scenario
+from tests import factories
 
 
 def own_facility(users) -> Facility:
     place = db.session.get(Facility, users["facility"].facility_id)
     place.billing_email = "ap@riverside.example.org"
     db.session.commit()
-    scenario.rate_card(place)
+    factories.rate_card(place)
     return place
 
 
 def test_a_facility_contact_approves_hours_and_a_billing_user_invoices_collects_and_ages(browser, users):
     place = own_facility(users)
-    placement = scenario.active_placement(place)
-    first = scenario.entry(placement, date(2026, 11, 2), direct="8", approve=False)
-    second = scenario.entry(placement, date(2026, 11, 3), direct="6", approve=False)
+    placement = factories.active_placement(place)
+    first = factories.entry(placement, date(2026, 11, 2), direct="8", approve=False)
+    second = factories.entry(placement, date(2026, 11, 3), direct="6", approve=False)
 
     contact = browser("facility")
     portal = contact.get("/portal")
@@ -46,12 +46,13 @@ def test_a_facility_contact_approves_hours_and_a_billing_user_invoices_collects_
     pdf = contact.get(f"/invoices/{invoice.id}/pdf")
     assert pdf.data.startswith(b"%PDF") and pdf.mimetype == "application/pdf"
 
-    paid = billing.post(f"/invoices/{invoice.id}/payments", {"amount": "1000.00", "received_on": "2026-11-25",
+    paid = billing.post(f"/invoices/{invoice.id}/payments", {"amount": "1000.00",
+                                                             "received_on": factories.TODAY.isoformat(),
                                                              "reference": "ACH 7781"},
                         form_url=f"/invoices/{invoice.id}", follow_redirects=True)
     assert b"balance $260.00" in paid.data
     too_much = billing.post(f"/invoices/{invoice.id}/payments", {"amount": "300.00",
-                                                                 "received_on": "2026-11-25"},
+                                                                 "received_on": factories.TODAY.isoformat()},
                             form_url=f"/invoices/{invoice.id}", follow_redirects=True)
     assert b"overpayments are not accepted" in too_much.data
     db.session.refresh(invoice)
@@ -65,10 +66,10 @@ def test_a_facility_contact_approves_hours_and_a_billing_user_invoices_collects_
 
 def test_a_facility_contact_cannot_open_another_facilitys_invoice_or_approve_its_hours(browser, users):
     own_facility(users)
-    other = scenario.facility(name="Other Clinic")
-    scenario.rate_card(other)
-    placement = scenario.active_placement(other)
-    entry = scenario.entry(placement, date(2026, 11, 2), approve=False)
+    other = factories.facility(name="Other Clinic")
+    factories.rate_card(other)
+    placement = factories.active_placement(other)
+    entry = factories.entry(placement, date(2026, 11, 2), approve=False)
     contact = browser("facility")
     contact.post("/timesheets/decide", {"entry_ids": [str(entry.id)], "approve": "1", "next": "/portal"},
                  form_url="/portal")
@@ -76,7 +77,7 @@ def test_a_facility_contact_cannot_open_another_facilitys_invoice_or_approve_its
     assert entry.status == "submitted"
     from agency.billing.invoicing import invoice_facility
 
-    scenario.entry(placement, date(2026, 11, 3))
+    factories.entry(placement, date(2026, 11, 3))
     invoice, _ = invoice_facility(other.id, date(2026, 11, 1), date(2026, 11, 30))
     assert contact.get(f"/invoices/{invoice.id}").status_code == 404
     assert contact.get(f"/invoices/{invoice.id}/pdf").status_code == 404
@@ -85,7 +86,7 @@ def test_a_facility_contact_cannot_open_another_facilitys_invoice_or_approve_its
 
 def test_a_csv_dry_run_reports_every_bad_row_and_imports_nothing(browser, users):
     place = own_facility(users)
-    placement = scenario.active_placement(place)
+    placement = factories.active_placement(place)
     text = ("placement_id,work_date,direct_care_hours,supervision_hours,travel_miles\n"
             f"{placement.id},2026-11-02,8,0,0\n"
             f"{placement.id},2026-11-03,-2,0,0\n"
@@ -103,8 +104,8 @@ def test_a_csv_dry_run_reports_every_bad_row_and_imports_nothing(browser, users)
 
 def test_voiding_an_invoice_releases_its_hours_for_the_next_run(browser, users):
     place = own_facility(users)
-    placement = scenario.active_placement(place)
-    scenario.entry(placement, date(2026, 11, 2))
+    placement = factories.active_placement(place)
+    factories.entry(placement, date(2026, 11, 2))
     from agency.billing.invoicing import invoice_facility
 
     invoice, _ = invoice_facility(place.id, date(2026, 11, 1), date(2026, 11, 30))
@@ -118,8 +119,8 @@ def test_voiding_an_invoice_releases_its_hours_for_the_next_run(browser, users):
 
 def test_every_billing_page_renders(browser, users):
     place = own_facility(users)
-    placement = scenario.active_placement(place)
-    entry = scenario.entry(placement, date(2026, 11, 2), approve=False)
+    placement = factories.active_placement(place)
+    entry = factories.entry(placement, date(2026, 11, 2), approve=False)
     b = browser("admin")
     for url in ("/timesheets", "/timesheets?status=submitted&from=2026-11-01&to=bad", "/timesheets/new",
                 f"/timesheets/{entry.id}/edit", "/timesheets/import", "/invoices", "/invoices/run",
@@ -128,7 +129,7 @@ def test_every_billing_page_renders(browser, users):
 
 
 def test_rejecting_picked_hours_asks_first_on_the_staff_list_and_the_portal(browser, users):
-    scenario.entry(scenario.active_placement(own_facility(users)), date(2026, 11, 2), approve=False)
+    factories.entry(factories.active_placement(own_facility(users)), date(2026, 11, 2), approve=False)
     for role, url in (("billing", "/timesheets"), ("facility", "/portal")):
         page = browser(role).get(url).data
         assert b'name="reject"' in page and b'data-confirm="Reject the selected hours?' in page, role
@@ -136,7 +137,7 @@ def test_rejecting_picked_hours_asks_first_on_the_staff_list_and_the_portal(brow
 
 def test_a_void_reason_or_payment_reference_with_a_line_break_is_refused_and_changes_nothing(browser, users):
     place = own_facility(users)
-    scenario.entry(scenario.active_placement(place), date(2026, 11, 2))
+    factories.entry(factories.active_placement(place), date(2026, 11, 2))
     from agency.billing.invoicing import invoice_facility
 
     invoice, _ = invoice_facility(place.id, date(2026, 11, 1), date(2026, 11, 30))

@@ -25,7 +25,6 @@ from agency.core.money import to_cents
 from agency.extensions import db
 from agency.placements.models import Placement
 from tests import factories
-from tests.billing import scenario
 from tests.billing.ledger import week_bills
 
 FIRST_MONDAY = date(2026, 11, 2)
@@ -129,16 +128,16 @@ def test_each_weeks_live_lines_bill_what_one_invoice_of_the_whole_week_would(app
     def card_of(day):
         return second if second is not None and day >= changes_on else first
 
-    place = scenario.facility(billing_email=None)
+    place = factories.facility(billing_email=None)
     for card, start, end in ((first, date(2026, 1, 1), changes_on - timedelta(days=1) if second else None),
                              (second, changes_on, None)):
         if card is not None:
-            scenario.rate_card(place, start=start, end=end, threshold=card.threshold and str(card.threshold),
+            factories.rate_card(place, start=start, end=end, threshold=card.threshold and str(card.threshold),
                                multiplier=str(card.multiplier), direct_care_hour=str(card.rate),
                                per_diem_day="20000.00")
     placement = active_placement(place)
     days = sorted(worked.items())
-    entries = [scenario.entry(placement, FIRST_MONDAY + timedelta(days=offset), direct=str(hours), approve=False)
+    entries = [factories.entry(placement, FIRST_MONDAY + timedelta(days=offset), direct=str(hours), approve=False)
                for offset, (hours, _) in days]
     for number, (period_end, void, reject) in enumerate(rounds):
         timesheets.decide([e for e, (_, (_, when)) in zip(entries, days, strict=True)
@@ -158,7 +157,7 @@ def test_each_weeks_live_lines_bill_what_one_invoice_of_the_whole_week_would(app
         # invoice, and once it is out the weeks must be right.
         sweeper = active_placement(place, billing_basis="per_diem")
         for day in SWEEP_DAYS:
-            scenario.entry(sweeper, day)
+            factories.entry(sweeper, day)
         invoice_facility(place.id, date(2026, 11, 1), SWEEP_DAYS[-1])
         placements.append(sweeper.id)
 

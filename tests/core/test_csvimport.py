@@ -12,7 +12,7 @@ from agency.core.errors import ValidationError
 from agency.credentials.roster import import_roster
 from agency.extensions import db
 from agency.facilities.models import Facility
-from tests.billing import scenario
+from tests import factories
 
 LAYOUT = CsvLayout(("name", "city"), ("name",))
 
@@ -71,8 +71,8 @@ def test_a_row_rejected_by_the_database_stops_the_check_and_names_the_holder(app
 
 def test_a_dry_run_of_either_import_leaves_the_database_as_it_was(app, users):
     place = db.session.get(Facility, users["facility"].facility_id)
-    scenario.rate_card(place)
-    placement = scenario.active_placement(place)
+    factories.rate_card(place)
+    placement = factories.active_placement(place)
     report = timesheets.import_csv(f"placement_id,work_date,direct_care_hours\n{placement.id},2026-11-02,8\n",
                                    dry_run=True)
     assert report.ok and report.rows == 1 and report.imported == 0
@@ -83,9 +83,9 @@ def test_a_dry_run_of_either_import_leaves_the_database_as_it_was(app, users):
 
 def test_a_day_twice_in_a_timesheet_file_is_refused_at_its_second_line_by_the_entry_rules(app, users):
     place = db.session.get(Facility, users["facility"].facility_id)
-    scenario.rate_card(place)
-    placement = scenario.active_placement(place)
-    recorded = scenario.entry(placement, date(2026, 11, 3), direct="4")
+    factories.rate_card(place)
+    placement = factories.active_placement(place)
+    recorded = factories.entry(placement, date(2026, 11, 3), direct="4")
     text = ("placement_id,work_date,direct_care_hours\n"
             f"{placement.id},2026-11-02,8\n{placement.id},2026-11-02,2\n{placement.id},2026-11-03,1\n")
     report = timesheets.import_csv(text, dry_run=False)

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from agency.extensions import db
 from agency.placements.models import Assignment
-from tests.billing import scenario
+from tests import factories
 
 HUGE = "99999999999999999999"
 
@@ -37,23 +37,23 @@ def test_a_day_outside_the_records_or_not_written_yyyy_mm_dd_is_400(api, as_of):
 
 @pytest.mark.parametrize("amount", ["1e30", "1e400", "Infinity", "NaN", 1e30])
 def test_an_amount_no_money_column_holds_is_400_and_records_nothing(api, amount):
-    invoice = scenario.invoiced_day(scenario.facility())
+    invoice = factories.invoiced_day(factories.facility())
     response = api("billing").post(f"/api/v1/invoices/{invoice.id}/payments",
-                                   json={"amount": amount, "received_on": "2026-11-25"})
+                                   json={"amount": amount, "received_on": factories.TODAY.isoformat()})
     assert response.status_code == 400 and "amount" in response.json["error"]["fields"]
     assert api("billing").get(f"/api/v1/invoices/{invoice.id}").json["amount_paid"] == "0.00"
 
 
 @pytest.mark.parametrize("therapist_id", [int(HUGE), 0, -1])
 def test_an_id_in_a_body_that_no_record_could_have_is_400(api, therapist_id):
-    place = scenario.facility()
+    place = factories.facility()
     response = api("recruiter").post("/api/v1/placements", json={
         "therapist_id": therapist_id, "facility_id": place.id, "start_on": "2026-12-01"})
     assert response.status_code == 400 and "therapist_id" in response.json["error"]["fields"]
 
 
 def test_an_assignment_in_the_year_9999_is_refused_and_not_saved(api, browser):
-    place = scenario.facility()
+    place = factories.facility()
     response = api("recruiter").post("/api/v1/assignments", json={
         "facility_id": place.id, "title": "Outpatient LCSW", "discipline": "LCSW", "start_on": "9999-12-31",
         "length_weeks": 12, "hours_per_week": 40})
@@ -67,9 +67,9 @@ def test_an_assignment_in_the_year_9999_is_refused_and_not_saved(api, browser):
 
 @pytest.mark.parametrize("amount", ["Infinity", "1e400"])
 def test_a_payment_of_no_real_amount_on_the_page_is_refused_with_the_reason(browser, amount):
-    invoice = scenario.invoiced_day(scenario.facility())
+    invoice = factories.invoiced_day(factories.facility())
     page = browser("billing").post(f"/invoices/{invoice.id}/payments",
-                                   {"amount": amount, "received_on": "2026-11-25"},
+                                   {"amount": amount, "received_on": factories.TODAY.isoformat()},
                                    form_url=f"/invoices/{invoice.id}", follow_redirects=True)
     assert b"Payment not recorded" in page.data and b"Enter a number below 10,000,000,000" in page.data
     db.session.refresh(invoice)
@@ -92,6 +92,6 @@ def test_text_with_a_nul_character_is_refused_whole(api, browser):
 
 @pytest.mark.parametrize("url", ["/timesheets/new", "/facilities/{facility}/rate-cards/new"])
 def test_a_form_sent_with_nothing_but_its_token_is_refused_beside_its_fields(browser, url):
-    place = scenario.facility()
+    place = factories.facility()
     page = browser("billing").post(url.format(facility=place.id), {})
     assert page.status_code == 200 and b'class="error"' in page.data

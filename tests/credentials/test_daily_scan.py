@@ -11,9 +11,8 @@ from agency.credentials.models import CredentialReminder
 from agency.credentials.scan import daily_credential_scan
 from agency.extensions import db
 from tests import factories, workers
+from tests.factories import TODAY
 from tests.smtp import free_port, smtp_server
-
-TODAY = date(2026, 11, 25)
 
 
 def reminders():
@@ -120,17 +119,16 @@ def test_two_scans_on_two_real_workers_at_once_send_each_reminder_once(app, redi
 
 def test_a_document_is_replaced_only_by_its_renewal_not_by_another_license_copy_or_an_old_undated_card():
     from agency.credentials.worklist import worklist
-    from tests import placement_factories_rules as make
 
     person = factories.therapist()
     soon = TODAY + timedelta(days=20)
-    make.document(person, "bls_card", issued_on=date(2019, 3, 1))  # an old card filed without an expiry
-    card = make.document(person, "bls_card", issued_on=date(2024, 12, 15), expires_on=soon)
-    copy = make.document(person, "license_copy", expires_on=soon)
-    make.document(person, "license_copy", expires_on=TODAY + timedelta(days=700))  # another state's license
+    factories.document(person, "bls_card", issued_on=date(2019, 3, 1))  # an old card filed without an expiry
+    card = factories.document(person, "bls_card", issued_on=date(2024, 12, 15), expires_on=soon)
+    copy = factories.document(person, "license_copy", expires_on=soon)
+    factories.document(person, "license_copy", expires_on=TODAY + timedelta(days=700))  # another state's license
     expiring = {(i.kind, i.item_id) for i in worklist(TODAY) if i.kind == "document_expiring"}
     assert expiring == {("document_expiring", card.id), ("document_expiring", copy.id)}
 
-    make.document(person, "bls_card", issued_on=TODAY, expires_on=TODAY + timedelta(days=730))  # renewed
+    factories.document(person, "bls_card", issued_on=TODAY, expires_on=TODAY + timedelta(days=730))  # renewed
     expiring = {i.item_id for i in worklist(TODAY) if i.kind == "document_expiring"}
     assert expiring == {copy.id}

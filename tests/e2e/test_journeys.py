@@ -10,11 +10,10 @@ from agency.extensions import db
 from agency.facilities.models import Facility
 from agency.placements.models import Placement
 from tests import factories
-from tests.billing import scenario
 
 
 def test_a_recruiter_matches_a_therapist_works_the_checklist_and_activates_the_placement(journey, users):
-    place = scenario.facility(name="Hudson Valley CMHC")
+    place = factories.facility(name="Hudson Valley CMHC")
     rosa = factories.therapist(first_name="Rosa", last_name="Diaz")
     factories.license(rosa, state="NY", expires_on=date(2028, 5, 31))
     factories.therapist(first_name="Tom", last_name="Unlicensed")
@@ -80,10 +79,10 @@ def test_a_credentialing_user_uploads_a_renewed_license_and_sees_the_worklist_cl
 
 def test_a_facility_contact_approves_hours_opens_the_invoice_and_downloads_its_pdf(journey, users):
     own = db.session.get(Facility, users["facility"].facility_id)
-    scenario.rate_card(own)
-    placement = scenario.active_placement(own)
+    factories.rate_card(own)
+    placement = factories.active_placement(own)
     for day in (2, 3, 4):
-        scenario.entry(placement, date(2026, 11, day), approve=False)
+        factories.entry(placement, date(2026, 11, day), approve=False)
     journey.sign_in(users["facility"].email)
     page = journey.page
     expect(page.locator("#approvals")).to_contain_text("Nov 02, 2026")
@@ -108,11 +107,11 @@ def test_a_facility_contact_approves_hours_opens_the_invoice_and_downloads_its_p
 
 
 def test_a_billing_user_runs_invoicing_records_a_payment_and_sees_the_aging_change(journey, users):
-    place = scenario.facility(name="Lakeshore Hospital", payment_terms_days=30)
-    scenario.rate_card(place)
-    placement = scenario.active_placement(place)
+    place = factories.facility(name="Lakeshore Hospital", payment_terms_days=30)
+    factories.rate_card(place)
+    placement = factories.active_placement(place)
     for day in (2, 3):
-        scenario.entry(placement, date(2026, 11, day))
+        factories.entry(placement, date(2026, 11, day))
     journey.sign_in(users["billing"].email)
     page = journey.go("/invoices/run")
     page.get_by_label("Period start").fill("2026-11-01")

@@ -11,9 +11,8 @@ from agency.core.errors import Conflict
 from agency.extensions import db
 from agency.facilities.models import Facility, RateCard
 from agency.facilities.services import rate_card_on, rate_cards_ending, save_rate_card
-from tests import placement_factories_rules as make
-
-TODAY = make.TODAY
+from tests import factories
+from tests.factories import TODAY
 
 
 def cards_of(place) -> int:
@@ -21,36 +20,36 @@ def cards_of(place) -> int:
 
 
 def test_an_open_ended_card_overlapping_a_later_card_is_refused_and_nothing_is_saved():
-    place = make.facility()
-    make.rate_card(place, date(2027, 1, 1), date(2027, 12, 31))
+    place = factories.facility()
+    factories.rate_card(place, date(2027, 1, 1), date(2027, 12, 31))
     with pytest.raises(Conflict, match="overlaps the rate card effective 2027-01-01 to 2027-12-31"):
-        make.rate_card(place, date(2026, 1, 1), None)
+        factories.rate_card(place, date(2026, 1, 1), None)
     db.session.rollback()
     assert cards_of(place) == 1
 
 
 def test_a_card_starting_inside_an_open_ended_card_is_refused():
-    place = make.facility()
-    make.rate_card(place, date(2026, 1, 1), None)
+    place = factories.facility()
+    factories.rate_card(place, date(2026, 1, 1), None)
     with pytest.raises(Conflict, match="open-ended"):
-        make.rate_card(place, date(2027, 1, 1), date(2027, 12, 31))
+        factories.rate_card(place, date(2027, 1, 1), date(2027, 12, 31))
     db.session.rollback()
     assert cards_of(place) == 1
 
 
 def test_a_card_sharing_a_single_day_with_another_is_refused():
-    place = make.facility()
-    make.rate_card(place, date(2026, 1, 1), date(2026, 6, 30))
+    place = factories.facility()
+    factories.rate_card(place, date(2026, 1, 1), date(2026, 6, 30))
     with pytest.raises(Conflict):
-        make.rate_card(place, date(2026, 6, 30), date(2026, 12, 31))
+        factories.rate_card(place, date(2026, 6, 30), date(2026, 12, 31))
     db.session.rollback()
     assert cards_of(place) == 1
 
 
 def test_moving_a_card_onto_its_neighbours_dates_is_refused_and_the_card_keeps_its_dates():
-    place = make.facility()
-    make.rate_card(place, date(2026, 1, 1), date(2026, 6, 30))
-    later = make.rate_card(place, date(2026, 7, 1), date(2026, 12, 31))
+    place = factories.facility()
+    factories.rate_card(place, date(2026, 1, 1), date(2026, 6, 30))
+    later = factories.rate_card(place, date(2026, 7, 1), date(2026, 12, 31))
     with pytest.raises(Conflict):
         save_rate_card(place, later, {"effective_from": date(2026, 6, 1)}, None)
     db.session.rollback()
@@ -58,31 +57,31 @@ def test_moving_a_card_onto_its_neighbours_dates_is_refused_and_the_card_keeps_i
 
 
 def test_a_card_may_change_its_own_dates_and_rates_without_clashing_with_itself():
-    place = make.facility()
-    card = make.rate_card(place, date(2026, 1, 1), date(2026, 12, 31))
+    place = factories.facility()
+    card = factories.rate_card(place, date(2026, 1, 1), date(2026, 12, 31))
     save_rate_card(place, card, {"effective_to": date(2027, 6, 30)},
                    [{"item": "direct_care_hour", "discipline": "LCSW", "amount": Decimal("99.00")}])
     assert (card.effective_to, card.rate("direct_care_hour", "LCSW")) == (date(2027, 6, 30), Decimal("99.00"))
 
 
 def test_adjacent_cards_are_allowed():
-    place = make.facility()
-    make.rate_card(place, date(2026, 1, 1), date(2026, 6, 30))
-    make.rate_card(place, date(2026, 7, 1), None)
+    place = factories.facility()
+    factories.rate_card(place, date(2026, 1, 1), date(2026, 6, 30))
+    factories.rate_card(place, date(2026, 7, 1), None)
     assert cards_of(place) == 2
 
 
 def test_cards_of_different_facilities_may_share_dates():
-    first, second = make.facility(), make.facility()
-    make.rate_card(first, date(2026, 1, 1), None)
-    make.rate_card(second, date(2026, 1, 1), None)
+    first, second = factories.facility(), factories.facility()
+    factories.rate_card(first, date(2026, 1, 1), None)
+    factories.rate_card(second, date(2026, 1, 1), None)
     assert cards_of(first) == cards_of(second) == 1
 
 
 def test_the_card_in_effect_on_a_day_prices_that_day():
-    place = make.facility()
-    old = make.rate_card(place, date(2026, 1, 1), date(2026, 6, 30), amount="90.00")
-    new = make.rate_card(place, date(2026, 7, 1), None, amount="97.50")
+    place = factories.facility()
+    old = factories.rate_card(place, date(2026, 1, 1), date(2026, 6, 30), direct_care_hour="90.00")
+    new = factories.rate_card(place, date(2026, 7, 1), None, direct_care_hour="97.50")
     assert rate_card_on(place.id, date(2025, 12, 31)) is None
     assert rate_card_on(place.id, date(2026, 1, 1)) == old
     assert rate_card_on(place.id, date(2026, 6, 30)) == old
@@ -91,30 +90,31 @@ def test_the_card_in_effect_on_a_day_prices_that_day():
 
 
 def test_a_card_ending_within_sixty_days_without_a_successor_needs_renewal():
-    place = make.facility()
-    card = make.rate_card(place, date(2026, 1, 1), date(2027, 1, 15))
-    last_day = make.rate_card(make.facility(), date(2026, 1, 1), date(2027, 1, 24))  # 60 days out
+    place = factories.facility()
+    card = factories.rate_card(place, date(2026, 1, 1), date(2027, 1, 15))
+    # Sixty days out is the last day that counts.
+    last_day = factories.rate_card(factories.facility(), date(2026, 1, 1), factories.days_from_today(60))
     assert rate_cards_ending(TODAY) == [card, last_day]
 
 
 def test_a_card_with_a_successor_needs_no_renewal():
-    place = make.facility()
-    make.rate_card(place, date(2026, 1, 1), date(2027, 1, 15))
-    make.rate_card(place, date(2027, 1, 16), date(2027, 12, 31))
+    place = factories.facility()
+    factories.rate_card(place, date(2026, 1, 1), date(2027, 1, 15))
+    factories.rate_card(place, date(2027, 1, 16), date(2027, 12, 31))
     assert rate_cards_ending(TODAY) == []
 
 
 def test_a_card_ending_beyond_sixty_days_or_at_an_inactive_facility_needs_no_renewal_yet():
-    make.rate_card(make.facility(), date(2026, 1, 1), date(2027, 1, 25))  # 61 days out
-    make.rate_card(make.facility(active=False), date(2026, 1, 1), date(2027, 1, 10))
-    make.rate_card(make.facility(), date(2026, 1, 1), None)
+    factories.rate_card(factories.facility(), date(2026, 1, 1), factories.days_from_today(61))  # a day too far
+    factories.rate_card(factories.facility(active=False), date(2026, 1, 1), date(2027, 1, 10))
+    factories.rate_card(factories.facility(), date(2026, 1, 1), None)
     assert rate_cards_ending(TODAY) == []
 
 
 def test_two_clerks_saving_overlapping_cards_at_once_leave_exactly_one(app):
     if db.engine.dialect.name != "postgresql":
         pytest.skip("SQLite has no row locks; concurrent writers need PostgreSQL (AGENCY_DATABASE_URL)")
-    facility_id = make.facility().id
+    facility_id = factories.facility().id
     db.session.commit()
     barrier = threading.Barrier(2)
     outcomes: list[str] = []
@@ -125,7 +125,7 @@ def test_two_clerks_saving_overlapping_cards_at_once_leave_exactly_one(app):
             db.session.commit()
             barrier.wait(timeout=10)
             try:
-                make.rate_card(place, start, None)
+                factories.rate_card(place, start, None)
                 outcomes.append("saved")
             except Conflict:
                 db.session.rollback()

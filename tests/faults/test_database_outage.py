@@ -27,7 +27,7 @@ from agency.core.audit import AuditEvent
 from agency.core.errors import DATABASE_LOST, SAVED_THEN_LOST
 from agency.extensions import db
 from agency.loadtest import Client, running_server
-from tests.billing import scenario
+from tests import factories
 from tests.conftest import PASSWORD
 
 pytestmark = [
@@ -36,7 +36,6 @@ pytestmark = [
     pytest.mark.usefixtures("users"),
 ]
 
-DAY = date(2026, 11, 25)
 START = date(2026, 9, 1)
 # The burst goes on until this many requests died with their connection and this many got through
 # (or the prepared work runs out).
@@ -72,12 +71,12 @@ class Killer(threading.Thread):
 
 def world():
     """Placements with free days to record, submitted entries to approve, an invoice to pay a dollar at a time."""
-    place = scenario.facility()
-    scenario.rate_card(place)
-    placements = [scenario.active_placement(place, start=START) for _ in range(4)]
-    days = [START + timedelta(days=n) for n in range((DAY - START).days + 1)]
-    to_approve = [scenario.entry(placements[0], day, direct="2", approve=False).id for day in days[:60]]
-    billed = [scenario.entry(placements[1], day) for day in days[:20]]
+    place = factories.facility()
+    factories.rate_card(place)
+    placements = [factories.active_placement(place, start=START) for _ in range(4)]
+    days = [START + timedelta(days=n) for n in range((factories.TODAY - START).days + 1)]
+    to_approve = [factories.entry(placements[0], day, direct="2", approve=False).id for day in days[:60]]
+    billed = [factories.entry(placements[1], day) for day in days[:20]]
     invoice, _ = invoice_facility(place.id, START, billed[-1].work_date)
     free_days = [(p.id, day) for p in placements[2:] for day in days]
     return to_approve, invoice.id, free_days
@@ -132,7 +131,7 @@ def test_killed_backends_during_a_write_burst_answer_503_and_write_nothing_half(
     def pay(api):
         reference = next(references)
         return "pay", reference, api.request("POST", f"/api/v1/invoices/{invoice_id}/payments", json_body={
-            "amount": "1.00", "received_on": DAY.isoformat(), "reference": reference})
+            "amount": "1.00", "received_on": factories.TODAY.isoformat(), "reference": reference})
 
     with running_server({"DATABASE_URL": os.environ["AGENCY_DATABASE_URL"]}) as server:
         page = Client(server.url)

@@ -9,8 +9,7 @@ from agency.billing.jobs import generate_invoices
 from agency.billing.models import BilledEntry, Invoice, InvoiceCounter, TimesheetEntry
 from agency.core.jobs import enqueue
 from agency.extensions import db
-from tests import workers
-from tests.billing import scenario
+from tests import factories, workers
 
 pytestmark = pytest.mark.usefixtures("users")
 
@@ -22,10 +21,10 @@ def postgres(app):
 
 
 def billable_facility():
-    place = scenario.facility()
-    scenario.rate_card(place)
-    placement = scenario.active_placement(place)
-    entries = [scenario.entry(placement, date(2026, 11, day)) for day in (2, 3, 4, 5, 6)]
+    place = factories.facility()
+    factories.rate_card(place)
+    placement = factories.active_placement(place)
+    entries = [factories.entry(placement, date(2026, 11, day)) for day in (2, 3, 4, 5, 6)]
     return place, entries
 
 
@@ -63,7 +62,7 @@ def test_a_worker_killed_mid_invoice_leaves_nothing_and_the_next_run_completes(a
     try:
         hold = blocker.execute(sa.insert(Invoice).values(
             number="HOLD-1", facility_id=place.id, period_start=date(2026, 11, 1), period_end=date(2026, 11, 30),
-            issued_on=date(2026, 11, 25), due_on=date(2026, 11, 25), status="issued", total=0, amount_paid=0,
+            issued_on=factories.TODAY, due_on=factories.TODAY, status="issued", total=0, amount_paid=0,
         ).returning(Invoice.id)).scalar_one()
         blocker.execute(sa.insert(BilledEntry).values(invoice_id=hold, entry_id=entries[0].id, live=True))
         with workers.jobs_on_redis(app, redis_url):

@@ -26,14 +26,11 @@ from agency.core.persistence import contention
 from agency.extensions import db
 from agency.facilities.models import Facility
 from agency.placements.models import Placement, PlacementEvent
-from agency.placements.services import change_status, create_placement
-from tests import live
-from tests.billing import scenario
-from tests.placement_factories_rules import finish_checklist
+from agency.placements.services import create_placement
+from tests import factories, live
 
 ROUNDS = 15
 FIRST_DAY = date(2026, 9, 1)
-TODAY = "2026-11-25"
 
 
 @pytest.fixture(scope="module")
@@ -67,29 +64,25 @@ def assert_sound() -> None:
 
 def invoices(count: int) -> list[Invoice]:
     """One facility's invoices of one approved day each, all open."""
-    place = scenario.facility()
-    scenario.rate_card(place, threshold=None)
-    placement = scenario.active_placement(place)
+    place = factories.facility()
+    factories.rate_card(place, threshold=None)
+    placement = factories.active_placement(place)
     made = []
     for day in days(count):
-        scenario.entry(placement, day)
+        factories.entry(placement, day)
         made.append(invoice_facility(place.id, day, day)[0])
     return made
 
 
 def second_placement(first: Placement) -> Placement:
     """The same therapist at another facility, active over the same dates."""
-    other = create_placement({"therapist_id": first.therapist_id, "facility_id": scenario.facility().id,
-                              "start_on": first.start_on, "hours_per_week": 20})
-    change_status(other, "onboarding")
-    finish_checklist(other)
-    return change_status(other, "active")
+    return factories.active_placement(factories.facility(), first.therapist, first.start_on, hours_per_week=20)
 
 
 def test_two_payments_of_the_whole_balance_at_once_record_one(site, token):
     rounds = []
     for invoice in invoices(ROUNDS):
-        body = {"amount": str(invoice.total), "received_on": TODAY, "reference": "ACH"}
+        body = {"amount": str(invoice.total), "received_on": factories.TODAY.isoformat(), "reference": "ACH"}
         path = f"/api/v1/invoices/{invoice.id}/payments"
         rounds.append(site.at_once(token, ("POST", path, body), ("POST", path, body)))
     assert_no_server_error(rounds, site)
@@ -102,7 +95,8 @@ def test_two_payments_of_the_whole_balance_at_once_record_one(site, token):
 def test_a_void_and_a_payment_at_once_leave_a_void_invoice_or_a_paid_one(site, token):
     rounds = []
     for invoice in invoices(ROUNDS):
-        base, payment = f"/api/v1/invoices/{invoice.id}", {"amount": str(invoice.total), "received_on": TODAY}
+        base = f"/api/v1/invoices/{invoice.id}"
+        payment = {"amount": str(invoice.total), "received_on": factories.TODAY.isoformat()}
         rounds.append(site.at_once(token, ("POST", f"{base}/void", {"reason": "issued to the wrong facility"}),
                                    ("POST", f"{base}/payments", payment)))
     assert_no_server_error(rounds, site)
@@ -114,7 +108,7 @@ def test_a_void_and_a_payment_at_once_leave_a_void_invoice_or_a_paid_one(site, t
 
 
 def test_two_entries_for_one_therapist_on_two_placements_at_once_stay_within_24_hours(site, token):
-    first = scenario.active_placement(scenario.facility(), start=FIRST_DAY)
+    first = factories.active_placement(factories.facility(), start=FIRST_DAY)
     placement_ids = (first.id, second_placement(first).id)
     rounds = []
     for day in days(ROUNDS):
@@ -131,7 +125,7 @@ def test_two_entries_for_one_therapist_on_two_placements_at_once_stay_within_24_
 
 
 def test_a_correction_and_a_new_entry_at_once_stay_within_24_hours(site, token):
-    first = scenario.active_placement(scenario.facility(), start=FIRST_DAY)
+    first = factories.active_placement(factories.facility(), start=FIRST_DAY)
     second_id = second_placement(first).id
     entries = [(timesheets.record_entry({"placement_id": first.id, "work_date": day,
                                          "direct_care_hours": Decimal("4")}).id, day) for day in days(ROUNDS)]
@@ -147,15 +141,15 @@ def test_a_correction_and_a_new_entry_at_once_stay_within_24_hours(site, token):
 
 
 def test_two_invoice_runs_at_once_bill_each_entry_once_under_gapless_numbers(site, token):
-    places = [scenario.facility() for _ in range(2)]
+    places = [factories.facility() for _ in range(2)]
     placements = []
     for place in places:
-        scenario.rate_card(place, threshold=None)
-        placements.append(scenario.active_placement(place))
+        factories.rate_card(place, threshold=None)
+        placements.append(factories.active_placement(place))
     rounds = []
     for n, day in enumerate(days(ROUNDS), start=1):
         for placement in placements:
-            scenario.entry(placement, day)
+            factories.entry(placement, day)
         run = {"period_start": day.isoformat(), "period_end": day.isoformat()}
         rounds.append(site.at_once(token, ("POST", "/api/v1/invoices/generate", run),
                                    ("POST", "/api/v1/invoices/generate", run)))
@@ -167,8 +161,8 @@ def test_two_invoice_runs_at_once_bill_each_entry_once_under_gapless_numbers(sit
 
 
 def test_two_status_changes_of_one_placement_at_once_make_one_story(site, token):
-    place = scenario.facility()
-    therapist_placement = scenario.active_placement(place)
+    place = factories.facility()
+    therapist_placement = factories.active_placement(place)
     rounds, placements = [], []
     for _ in range(ROUNDS):
         placement = create_placement({"therapist_id": therapist_placement.therapist_id, "facility_id": place.id,
@@ -192,8 +186,8 @@ def test_two_status_changes_of_one_placement_at_once_make_one_story(site, token)
 
 
 def test_two_ticks_of_one_checklist_item_at_once_record_one(site, token):
-    place = scenario.facility()
-    therapist_placement = scenario.active_placement(place)
+    place = factories.facility()
+    therapist_placement = factories.active_placement(place)
     items = []
     while len(items) < ROUNDS:
         placement = create_placement({"therapist_id": therapist_placement.therapist_id, "facility_id": place.id,
@@ -213,7 +207,7 @@ def test_two_ticks_of_one_checklist_item_at_once_record_one(site, token):
 
 
 def test_an_import_and_an_entry_at_once_stay_within_24_hours(site, token):
-    first = scenario.active_placement(scenario.facility(), start=FIRST_DAY)
+    first = factories.active_placement(factories.facility(), start=FIRST_DAY)
     second_id = second_placement(first).id
     rounds = []
     for day in days(ROUNDS):
@@ -231,7 +225,8 @@ def test_a_writer_that_cannot_get_sqlite_s_write_lock_is_told_to_retry_and_chang
     if db.engine.dialect.name != "sqlite":
         pytest.skip("PostgreSQL locks rows, not the database; a writer waits for the row")
     invoice = invoices(1)[0]
-    path, payment = f"/api/v1/invoices/{invoice.id}/payments", {"amount": str(invoice.total), "received_on": TODAY}
+    path = f"/api/v1/invoices/{invoice.id}/payments"
+    payment = {"amount": str(invoice.total), "received_on": factories.TODAY.isoformat()}
     holder = sqlite3.connect(db.engine.url.database)
     try:
         holder.execute("BEGIN IMMEDIATE")  # another writer holding the lock, e.g. a long invoice run
@@ -251,7 +246,7 @@ def test_a_writer_that_cannot_get_sqlite_s_write_lock_is_told_to_retry_and_chang
 def test_a_deadlock_between_two_writers_is_a_conflict_not_a_server_error(app):
     if db.engine.dialect.name != "postgresql":
         pytest.skip("SQLite has one write lock, so its writers never deadlock")
-    places = [scenario.facility() for _ in range(2)]
+    places = [factories.facility() for _ in range(2)]
     db.session.commit()
     first, second = db.engine.connect(), db.engine.connect()
     errors = []
@@ -280,11 +275,11 @@ def test_a_deadlock_between_two_writers_is_a_conflict_not_a_server_error(app):
 
 
 def test_approving_rejected_hours_and_a_new_entry_at_once_stay_within_24_hours(site, token):
-    first = scenario.active_placement(scenario.facility(), start=FIRST_DAY)
+    first = factories.active_placement(factories.facility(), start=FIRST_DAY)
     second_id = second_placement(first).id
     rejected = []
     for day in days(ROUNDS):
-        entry = scenario.entry(first, day, direct="14", approve=False)
+        entry = factories.entry(first, day, direct="14", approve=False)
         timesheets.decide([entry], False, None, reason="not signed by the supervisor")
         rejected.append((entry.id, day))
     rounds = []

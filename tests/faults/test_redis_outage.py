@@ -17,7 +17,6 @@ from agency.core.jobs import JobRecord, enqueue
 from agency.core.outbox import OutboxMessage, send_outbox
 from agency.extensions import db
 from tests import factories, workers
-from tests.billing import scenario
 from tests.smtp import free_port, smtp_server
 
 pytestmark = pytest.mark.usefixtures("users")
@@ -74,9 +73,9 @@ RUN = {"period_start": "2026-11-01", "period_end": "2026-11-30", "facility_id": 
 
 def test_redis_stopped_then_started_pages_work_jobs_refuse_then_succeed_and_mail_goes_once(
         app, browser, api, users, own_redis):
-    place = scenario.facility(billing_email="ap@clinic.example.org")
-    scenario.rate_card(place)
-    scenario.entry(scenario.active_placement(place), date(2026, 11, 2))
+    place = factories.facility(billing_email="ap@clinic.example.org")
+    factories.rate_card(place)
+    factories.entry(factories.active_placement(place), date(2026, 11, 2))
     rosa = factories.therapist(email="rosa@example.org")
     omar = factories.therapist(email="omar@example.org")
     billing, staff = browser("billing"), browser("credentialing")

@@ -11,8 +11,7 @@ from agency.core.dates import utcnow
 from agency.core.jobs import enqueue
 from agency.core.outbox import OutboxMessage, send_outbox
 from agency.extensions import db
-from tests import workers
-from tests.billing import scenario
+from tests import factories, workers
 from tests.core.test_outbox import RefusingInbox
 from tests.smtp import free_port
 
@@ -41,9 +40,9 @@ def send_on_a_worker(redis_url: str, port: int) -> None:
 
 def test_mail_queued_while_the_server_is_down_is_retried_with_backoff_and_delivered_once(app, browser, redis_url):
     for n in range(2):
-        place = scenario.facility(billing_email=f"ap{n}@clinic.example.org")
-        scenario.rate_card(place)
-        scenario.entry(scenario.active_placement(place), date(2026, 11, 2))
+        place = factories.facility(billing_email=f"ap{n}@clinic.example.org")
+        factories.rate_card(place)
+        factories.entry(factories.active_placement(place), date(2026, 11, 2))
     port = free_port()  # nobody listening: the mail server is down
     saved = {k: app.config[k] for k in ("MAIL_SERVER", "MAIL_PORT")}
     app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)

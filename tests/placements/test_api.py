@@ -11,7 +11,6 @@ from agency.extensions import db
 from agency.facilities.models import Facility
 from agency.placements.models import Placement
 from tests import factories
-from tests.billing import scenario
 from tests.credentials.test_api import PDF
 
 
@@ -22,7 +21,7 @@ def ready_therapist(**values):
 
 
 def test_an_assignment_ranks_the_ready_therapist_first_and_alerts_once(api):
-    place = scenario.facility()
+    place = factories.facility()
     ready = ready_therapist(first_name="Ready")
     blocked = factories.therapist(first_name="Blocked")
     caller = api("recruiter")
@@ -40,7 +39,7 @@ def test_an_assignment_ranks_the_ready_therapist_first_and_alerts_once(api):
 
 
 def test_a_placement_from_an_assignment_inherits_its_terms_checklist_and_checkins(api):
-    place = scenario.facility(facility_type="telehealth", name="Screen Time Health")
+    place = factories.facility(facility_type="telehealth", name="Screen Time Health")
     person = ready_therapist()
     caller = api("recruiter")
     job = caller.post("/api/v1/assignments", json={
@@ -66,7 +65,7 @@ def test_a_placement_from_an_assignment_inherits_its_terms_checklist_and_checkin
 
 
 def test_activation_of_an_unready_placement_is_409_and_an_admin_override_is_audited(api):
-    place = scenario.facility()
+    place = factories.facility()
     person = factories.therapist()
     recruiter = api("recruiter")
     made = recruiter.post("/api/v1/placements", json={"therapist_id": person.id, "facility_id": place.id,
@@ -83,7 +82,7 @@ def test_activation_of_an_unready_placement_is_409_and_an_admin_override_is_audi
 
 
 def test_a_refused_activation_keeps_the_terms_sent_with_it_unchanged(api):
-    place = scenario.facility()
+    place = factories.facility()
     recruiter = api("recruiter")
     made = recruiter.post("/api/v1/placements", json={"therapist_id": factories.therapist().id,
                                                       "facility_id": place.id, "start_on": "2026-12-01"}).json
@@ -102,12 +101,12 @@ def test_a_refused_activation_keeps_the_terms_sent_with_it_unchanged(api):
 
 
 def test_readiness_reports_the_api_codes_and_clears_when_everything_is_in_place(api):
-    place = scenario.facility(bills_insurance=True, payers=["Aetna"], required_documents=["bls_card"])
+    place = factories.facility(bills_insurance=True, payers=["Aetna"], required_documents=["bls_card"])
     person = ready_therapist()
     caller = api("recruiter")
     made = caller.post("/api/v1/placements", json={"therapist_id": person.id, "facility_id": place.id,
                                                    "start_on": "2026-12-01"}).json
-    body = caller.get(f"/api/v1/placements/{made['id']}/readiness?as_of=2026-11-25").json
+    body = caller.get(f"/api/v1/placements/{made['id']}/readiness?as_of={factories.TODAY}").json
     assert {b["code"] for b in body["blockers"]} == {"document_missing", "panel_not_approved",
                                                      "onboarding_incomplete"}
     assert caller.get(f"/api/v1/placements/{made['id']}/readiness?as_of=soon").status_code == 400
@@ -122,7 +121,7 @@ def test_readiness_reports_the_api_codes_and_clears_when_everything_is_in_place(
 
 def test_a_facility_contact_sees_only_its_placements(api, users):
     own = db.session.get(Facility, users["facility"].facility_id)
-    other = scenario.facility(name="Someone Else")
+    other = factories.facility(name="Someone Else")
     person = ready_therapist()
     recruiter = api("recruiter")
     mine = recruiter.post("/api/v1/placements", json={"therapist_id": person.id, "facility_id": own.id,
@@ -137,7 +136,7 @@ def test_a_facility_contact_sees_only_its_placements(api, users):
 
 
 def test_placements_filter_by_facility_and_therapist_and_a_bad_id_is_400(api):
-    here, there = scenario.facility(name="Here"), scenario.facility(name="There")
+    here, there = factories.facility(name="Here"), factories.facility(name="There")
     person, other = factories.therapist(), factories.therapist()
     caller = api("recruiter")
     for facility, therapist in ((here, person), (there, person), (here, other)):

@@ -1,7 +1,7 @@
 """Matching: who could take an open assignment, best first, with the reasons for and against.
 
 The usual assignment is a 40-hour, 12-week LCSW job in NY from 2026-12-14
-(through 2027-03-07); today is 2026-11-25.
+(through 2027-03-07); today is TODAY (2026-11-25, pinned in config/test.toml).
 """
 
 from datetime import date, timedelta
@@ -13,10 +13,7 @@ from agency.extensions import db
 from agency.placements.matching import match_assignment
 from agency.placements.services import change_status
 from tests import factories
-from tests import placement_factories_rules as make
-
-TODAY = make.TODAY
-START = make.START
+from tests.factories import START, TODAY
 
 
 def ranked(assignment):
@@ -40,9 +37,9 @@ def approved(person, payer):
 
 
 def test_licensed_therapists_rank_first_the_longest_license_margin_leading():
-    job = make.assignment(make.facility())
-    short = make.licensed_therapist(last_name="Short", expires_on=date(2027, 6, 30))
-    long = make.licensed_therapist(last_name="Long", expires_on=date(2028, 6, 30))
+    job = factories.assignment(factories.facility())
+    short = factories.licensed_therapist(last_name="Short", expires_on=date(2027, 6, 30))
+    long = factories.licensed_therapist(last_name="Long", expires_on=date(2028, 6, 30))
     unlicensed = factories.therapist(last_name="Aaron")
     candidates = ranked(job)
     assert [c.therapist for c in candidates] == [long, short, unlicensed]
@@ -53,17 +50,17 @@ def test_licensed_therapists_rank_first_the_longest_license_margin_leading():
 
 
 def test_a_license_lapsing_before_the_start_is_a_reason_against():
-    job = make.assignment(make.facility())
-    person = make.licensed_therapist(expires_on=date(2026, 12, 10))
+    job = factories.assignment(factories.facility())
+    person = factories.licensed_therapist(expires_on=date(2026, 12, 10))
     (candidate,) = ranked(job)
     assert candidate.therapist == person and not candidate.eligible
     assert "lapsed on 2026-12-10" in against(candidate)
 
 
 def test_a_license_lapsing_during_the_assignment_ranks_below_one_that_lasts():
-    job = make.assignment(make.facility())
-    lapsing = make.licensed_therapist(last_name="Aaron", expires_on=date(2027, 1, 31))
-    lasting = make.licensed_therapist(last_name="Zed", expires_on=date(2027, 6, 30))
+    job = factories.assignment(factories.facility())
+    lapsing = factories.licensed_therapist(last_name="Aaron", expires_on=date(2027, 1, 31))
+    lasting = factories.licensed_therapist(last_name="Zed", expires_on=date(2027, 6, 30))
     candidates = ranked(job)
     assert [c.therapist for c in candidates] == [lasting, lapsing]
     assert all(c.eligible for c in candidates)
@@ -71,10 +68,10 @@ def test_a_license_lapsing_during_the_assignment_ranks_below_one_that_lasts():
 
 
 def test_a_license_is_needed_in_every_service_state():
-    job = make.assignment(make.facility(), discipline="LPC", service_states=["NY", "NJ"])
+    job = factories.assignment(factories.facility(), discipline="LPC", service_states=["NY", "NJ"])
     person = factories.therapist(discipline="LPC")
     ny = factories.license(person, state="NY", license_type="LPC", expires_on=date(2028, 6, 30))
-    only_ny = make.licensed_therapist(discipline="LPC", last_name="OnlyNY")
+    only_ny = factories.licensed_therapist(discipline="LPC", last_name="OnlyNY")
     factories.license(person, state="NJ", license_type="LPC", kind="compact_privilege",
                       home_license_id=ny.id, expires_on=date(2027, 6, 30))
     candidates = by_therapist(ranked(job))
@@ -89,10 +86,10 @@ def test_a_license_is_needed_in_every_service_state():
 
 
 def test_counselor_licenses_are_interchangeable_across_state_names():
-    job = make.assignment(make.facility(), discipline="LPC", title="Outpatient counselor")
-    counselors = [make.licensed_therapist(discipline=d) for d in ("LPC", "LMHC", "LCPC", "LPCC")]
-    make.licensed_therapist(discipline="LCSW")
-    make.licensed_therapist(discipline="LMFT")
+    job = factories.assignment(factories.facility(), discipline="LPC", title="Outpatient counselor")
+    counselors = [factories.licensed_therapist(discipline=d) for d in ("LPC", "LMHC", "LCPC", "LPCC")]
+    factories.licensed_therapist(discipline="LCSW")
+    factories.licensed_therapist(discipline="LMFT")
     candidates = ranked(job)
     assert {c.therapist.id for c in candidates} == {t.id for t in counselors}
     lmhc = by_therapist(candidates)[counselors[1].id]
@@ -100,10 +97,10 @@ def test_counselor_licenses_are_interchangeable_across_state_names():
 
 
 def test_other_disciplines_do_not_stand_in_for_each_other():
-    job = make.assignment(make.facility(), discipline="LCSW")
-    social_worker = make.licensed_therapist(discipline="LCSW")
-    make.licensed_therapist(discipline="LPC")
-    make.licensed_therapist(discipline="PSYCHOLOGIST")
+    job = factories.assignment(factories.facility(), discipline="LCSW")
+    social_worker = factories.licensed_therapist(discipline="LCSW")
+    factories.licensed_therapist(discipline="LPC")
+    factories.licensed_therapist(discipline="PSYCHOLOGIST")
     assert [c.therapist for c in ranked(job)] == [social_worker]
 
 
@@ -111,11 +108,11 @@ def test_other_disciplines_do_not_stand_in_for_each_other():
 
 
 def test_where_the_facility_bills_insurance_an_approved_panel_is_a_reason_for():
-    place = make.facility(bills_insurance=True, payers=["Aetna", "Optum"])
-    job = make.assignment(place)
-    paneled = make.licensed_therapist(caqh_attested_on=date(2026, 11, 20))
+    place = factories.facility(bills_insurance=True, payers=["Aetna", "Optum"])
+    job = factories.assignment(place)
+    paneled = factories.licensed_therapist(caqh_attested_on=date(2026, 11, 20))
     approved(paneled, "aetna")
-    waiting = make.licensed_therapist(caqh_attested_on=date(2026, 11, 20))
+    waiting = factories.licensed_therapist(caqh_attested_on=date(2026, 11, 20))
     factories.panel(waiting, payer="Aetna", status="submitted")
     candidates = ranked(job)
     assert [c.therapist for c in candidates] == [paneled, waiting]
@@ -124,21 +121,21 @@ def test_where_the_facility_bills_insurance_an_approved_panel_is_a_reason_for():
 
 
 def test_a_facility_that_does_not_bill_insurance_asks_for_no_panel():
-    job = make.assignment(make.facility())
-    make.licensed_therapist()
+    job = factories.assignment(factories.facility())
+    factories.licensed_therapist()
     (candidate,) = ranked(job)
     assert candidate.eligible
     assert not any("payer" in reason for reason in candidate.reasons_for + candidate.reasons_against)
 
 
 def test_required_documents_on_file_and_current_are_a_reason_for():
-    job = make.assignment(make.facility(required_documents=["tb_test", "bls_card"]))
-    complete = make.licensed_therapist(last_name="Complete")
-    make.document(complete, "tb_test", expires_on=date(2027, 9, 30))
-    make.document(complete, "bls_card", expires_on=date(2028, 1, 31))
-    stale = make.licensed_therapist(last_name="Stale")
-    make.document(stale, "tb_test", expires_on=date(2026, 12, 1))  # lapses before the start
-    make.document(stale, "bls_card", expires_on=date(2028, 1, 31))
+    job = factories.assignment(factories.facility(required_documents=["tb_test", "bls_card"]))
+    complete = factories.licensed_therapist(last_name="Complete")
+    factories.document(complete, "tb_test", expires_on=date(2027, 9, 30))
+    factories.document(complete, "bls_card", expires_on=date(2028, 1, 31))
+    stale = factories.licensed_therapist(last_name="Stale")
+    factories.document(stale, "tb_test", expires_on=date(2026, 12, 1))  # lapses before the start
+    factories.document(stale, "bls_card", expires_on=date(2028, 1, 31))
     candidates = ranked(job)
     assert [c.therapist for c in candidates] == [complete, stale]
     assert "Every required document on file and current" in candidates[0].reasons_for
@@ -150,22 +147,22 @@ def test_required_documents_on_file_and_current_are_a_reason_for():
 
 
 def test_a_therapist_marked_unavailable_is_a_reason_against():
-    job = make.assignment(make.facility())
-    make.licensed_therapist(availability="unavailable")
+    job = factories.assignment(factories.facility())
+    factories.licensed_therapist(availability="unavailable")
     (candidate,) = ranked(job)
     assert candidate.reasons_against == ["Marked unavailable"]
 
 
 def test_a_therapist_available_only_after_the_start_is_a_reason_against():
-    job = make.assignment(make.facility())
-    make.licensed_therapist(available_from=START + timedelta(days=1))
+    job = factories.assignment(factories.facility())
+    factories.licensed_therapist(available_from=START + timedelta(days=1))
     (candidate,) = ranked(job)
     assert candidate.reasons_against == ["Available only from 2026-12-15"]
 
 
 def test_a_therapist_available_by_the_start_is_a_reason_for():
-    job = make.assignment(make.facility())
-    make.licensed_therapist(availability="limited", available_from=START)
+    job = factories.assignment(factories.facility())
+    factories.licensed_therapist(availability="limited", available_from=START)
     (candidate,) = ranked(job)
     assert candidate.eligible and "Availability: limited" in candidate.reasons_for
 
@@ -181,13 +178,13 @@ def test_a_therapist_available_by_the_start_is_a_reason_for():
 ])
 def test_an_overlapping_full_time_placement_is_a_reason_against(other_start, other_end, hours, status,
                                                                  job_hours, busy):
-    job = make.assignment(make.facility(), hours_per_week=job_hours)
-    person = make.licensed_therapist()
-    elsewhere = make.facility(name="Capital District Psychiatric Center")
-    other = make.placement(person, elsewhere, start=other_start, end_on=other_end, hours_per_week=hours)
+    job = factories.assignment(factories.facility(), hours_per_week=job_hours)
+    person = factories.licensed_therapist()
+    elsewhere = factories.facility(name="Capital District Psychiatric Center")
+    other = factories.placement(person, elsewhere, start=other_start, end_on=other_end, hours_per_week=hours)
     if status == "active":
         change_status(other, "onboarding")
-        make.finish_checklist(other)
+        factories.finish_checklist(other)
         change_status(other, "active")
     elif status == "cancelled":
         change_status(other, "cancelled", reason="facility froze hiring")
@@ -198,9 +195,9 @@ def test_an_overlapping_full_time_placement_is_a_reason_against(other_start, oth
 
 
 def test_a_proposal_for_this_same_assignment_is_not_other_full_time_work():
-    job = make.assignment(make.facility())
-    person = make.licensed_therapist()
-    make.placement(person, job.facility, assignment_id=job.id)
+    job = factories.assignment(factories.facility())
+    person = factories.licensed_therapist()
+    factories.placement(person, job.facility, assignment_id=job.id)
     (candidate,) = ranked(job)
     assert candidate.eligible, candidate.reasons_against
 
@@ -209,12 +206,12 @@ def test_a_proposal_for_this_same_assignment_is_not_other_full_time_work():
 
 
 def test_a_do_not_place_therapist_ranks_last_with_the_reason():
-    job = make.assignment(make.facility())
-    flagged = make.licensed_therapist(status="do_not_place", last_name="Aaron",
+    job = factories.assignment(factories.facility())
+    flagged = factories.licensed_therapist(status="do_not_place", last_name="Aaron",
                                       expires_on=date(2030, 1, 1))
     # Two reasons against, yet still a better prospect than someone the agency will not place.
     stranger = factories.therapist(availability="unavailable", last_name="Zed")
-    ready = make.licensed_therapist(last_name="Miller")
+    ready = factories.licensed_therapist(last_name="Miller")
     candidates = ranked(job)
     assert [c.therapist for c in candidates] == [ready, stranger, flagged]
     assert len(candidates[1].reasons_against) == 2
@@ -222,9 +219,9 @@ def test_a_do_not_place_therapist_ranks_last_with_the_reason():
 
 
 def test_inactive_therapists_are_not_candidates():
-    job = make.assignment(make.facility())
-    make.licensed_therapist(status="inactive")
-    active = make.licensed_therapist()
+    job = factories.assignment(factories.facility())
+    factories.licensed_therapist(status="inactive")
+    active = factories.licensed_therapist()
     assert [c.therapist for c in ranked(job)] == [active]
 
 
@@ -238,10 +235,10 @@ def well_documented_therapist(n: int, place, elsewhere):
     factories.license(person, state="NJ", license_type="LCSW", kind="compact_privilege",
                       home_license_id=home.id, expires_on=date(2027, 12, 31))
     approved(person, "Aetna")
-    make.document(person, "tb_test", expires_on=date(2027, 9, 30))
+    factories.document(person, "tb_test", expires_on=date(2027, 9, 30))
     factories.ce_record(person)
     if n % 3 == 0:
-        make.placement(person, elsewhere, start=date(2026, 12, 1), end_on=date(2027, 2, 28))
+        factories.placement(person, elsewhere, start=date(2026, 12, 1), end_on=date(2027, 2, 28))
     return person
 
 
@@ -261,9 +258,9 @@ def count_queries(call) -> int:
 
 def test_matching_costs_the_same_number_of_queries_for_3_or_30_therapists():
     factories.ce_rule(state="NY", license_type="LCSW", hours="36", months=36, topics={"ethics": "3"})
-    place = make.facility(bills_insurance=True, payers=["Aetna"], required_documents=["tb_test"])
-    elsewhere = make.facility()
-    job = make.assignment(place, service_states=["NY", "NJ"])
+    place = factories.facility(bills_insurance=True, payers=["Aetna"], required_documents=["tb_test"])
+    elsewhere = factories.facility()
+    job = factories.assignment(place, service_states=["NY", "NJ"])
     job_id = job.id
     for n in range(3):
         well_documented_therapist(n, place, elsewhere)

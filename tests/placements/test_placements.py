@@ -1,6 +1,6 @@
 """The placement pipeline, onboarding checklists, check-ins, assignments and the recruiter's worklist.
 
-Today is pinned to 2026-11-25; the usual start is 2026-12-14.
+Today is TODAY (2026-11-25, pinned in config/test.toml); the usual start is START (2026-12-14).
 """
 
 from datetime import date, timedelta
@@ -26,11 +26,8 @@ from agency.placements.services import (
 )
 from agency.placements.worklist import recruiter_worklist
 from tests import factories
-from tests import placement_factories_rules as make
 from tests.conftest import PASSWORD
-
-TODAY = make.TODAY
-START = make.START
+from tests.factories import START, TODAY
 
 
 def count(model, *where) -> int:
@@ -46,8 +43,8 @@ def snapshot(placement):
 
 
 def ready_placement(place=None, start=START, **values):
-    placement = make.placement(make.licensed_therapist(), place or make.facility(), start, **values)
-    make.finish_checklist(placement)
+    placement = factories.placement(factories.licensed_therapist(), place or factories.facility(), start, **values)
+    factories.finish_checklist(placement)
     return placement
 
 
@@ -115,7 +112,7 @@ def test_a_cancellation_needs_a_reason(reason):
 
 
 def test_activating_an_unready_placement_is_refused_with_its_blockers(users):
-    placement = make.placement(factories.therapist(), make.facility())  # no license, checklist open
+    placement = factories.placement(factories.therapist(), factories.facility())  # no license, checklist open
     change_status(placement, "onboarding")
     before = snapshot(placement)
     with pytest.raises(Conflict, match="not ready") as refused:
@@ -126,7 +123,7 @@ def test_activating_an_unready_placement_is_refused_with_its_blockers(users):
 
 
 def test_an_admin_may_activate_an_unready_placement_with_a_reason_and_it_is_audited(users):
-    placement = moved_to(make.placement(make.licensed_therapist(), make.facility()), "onboarding")
+    placement = moved_to(factories.placement(factories.licensed_therapist(), factories.facility()), "onboarding")
     change_status(placement, "active", users["admin"],
                   override_reason="  Clinical director waived the orientation item  ")
     assert placement.status == "active"
@@ -140,7 +137,7 @@ def test_an_admin_may_activate_an_unready_placement_with_a_reason_and_it_is_audi
 
 @pytest.mark.parametrize("role", ["recruiter", "credentialing", "billing"])
 def test_only_an_admin_may_override_readiness(users, role):
-    placement = moved_to(make.placement(make.licensed_therapist(), make.facility()), "onboarding")
+    placement = moved_to(factories.placement(factories.licensed_therapist(), factories.facility()), "onboarding")
     before = snapshot(placement)
     with pytest.raises(Forbidden, match="only an admin"):
         change_status(placement, "active", users[role], override_reason="We are short-staffed")
@@ -150,7 +147,7 @@ def test_only_an_admin_may_override_readiness(users, role):
 
 
 def test_an_admin_override_with_a_blank_reason_is_refused(users):
-    placement = moved_to(make.placement(make.licensed_therapist(), make.facility()), "onboarding")
+    placement = moved_to(factories.placement(factories.licensed_therapist(), factories.facility()), "onboarding")
     before = snapshot(placement)
     with pytest.raises(ValidationError, match="override_reason"):
         change_status(placement, "active", users["admin"], override_reason="  ")
@@ -182,14 +179,14 @@ BASE_ITEMS = ["agreement_sent", "agreement_signed", "start_confirmed_therapist",
 ])
 def test_the_onboarding_checklist_follows_the_facility_type(facility_type, telehealth, extra):
     values = {} if telehealth is None else {"telehealth": telehealth}
-    placement = make.placement(make.licensed_therapist(), make.facility(facility_type=facility_type),
+    placement = factories.placement(factories.licensed_therapist(), factories.facility(facility_type=facility_type),
                                **values)
     assert sorted(item.key for item in placement.checklist) == sorted(BASE_ITEMS + extra)
     assert all(not item.done for item in placement.checklist)
 
 
 def test_checklist_items_fall_due_relative_to_the_start_date():
-    placement = make.placement(make.licensed_therapist(), make.facility(facility_type="telehealth"),
+    placement = factories.placement(factories.licensed_therapist(), factories.facility(facility_type="telehealth"),
                                start=date(2027, 1, 11))
     due = {item.key: item.due_on for item in placement.checklist}
     assert due["agreement_sent"] == date(2026, 12, 21)  # three weeks before
@@ -202,7 +199,7 @@ def test_checklist_items_fall_due_relative_to_the_start_date():
 
 
 def test_ticking_an_item_records_who_and_when_and_unticking_clears_it(users):
-    placement = make.placement(make.licensed_therapist(), make.facility())
+    placement = factories.placement(factories.licensed_therapist(), factories.facility())
     item = placement.checklist[0]
     set_checklist_item(item, True, users["recruiter"])
     assert item.done and item.done_at is not None and item.done_by_id == users["recruiter"].id
@@ -212,14 +209,14 @@ def test_ticking_an_item_records_who_and_when_and_unticking_clears_it(users):
 
 def test_checkins_fall_thirty_and_sixty_days_after_the_start():
     start = date(2027, 1, 31)
-    placement = make.placement(make.licensed_therapist(), make.facility(), start=start)
+    placement = factories.placement(factories.licensed_therapist(), factories.facility(), start=start)
     assert [(c.day, c.due_on) for c in placement.checkins] == [
         (30, start + relativedelta(days=30)), (60, start + relativedelta(days=60))]
     assert [c.due_on for c in placement.checkins] == [date(2027, 3, 2), date(2027, 4, 1)]
 
 
 def test_moving_the_start_date_moves_open_items_and_checkins_but_not_finished_items():
-    placement = make.placement(make.licensed_therapist(), make.facility(), start=date(2027, 1, 11))
+    placement = factories.placement(factories.licensed_therapist(), factories.facility(), start=date(2027, 1, 11))
     sent = next(i for i in placement.checklist if i.key == "agreement_sent")
     set_checklist_item(sent, True)
     sent_due = sent.due_on
@@ -232,13 +229,13 @@ def test_moving_the_start_date_moves_open_items_and_checkins_but_not_finished_it
 
 
 def test_an_active_placement_keeps_its_start_date():
-    placement = make.active_placement(make.licensed_therapist(), make.facility(), date(2026, 10, 1))
+    placement = factories.active_placement(factories.facility(), start=date(2026, 10, 1))
     with pytest.raises(Conflict, match="terms are fixed"):
         update_placement(placement, {"start_on": date(2026, 10, 5)})
 
 
 def test_an_active_placement_page_edit_saves_a_new_end_date_and_notes(browser):
-    placement = make.active_placement(make.licensed_therapist(), make.facility(), date(2026, 10, 1))
+    placement = factories.active_placement(factories.facility(), start=date(2026, 10, 1))
     # The edit form sends every field back, unchanged terms included.
     response = browser("recruiter").post(f"/placements/{placement.id}/edit", {
         "therapist_id": placement.therapist_id, "facility_id": placement.facility_id, "start_on": "2026-10-01",
@@ -254,7 +251,7 @@ def test_an_active_placement_page_edit_saves_a_new_end_date_and_notes(browser):
 
 
 def active_with_checkin_due():
-    placement = make.active_placement(make.licensed_therapist(), make.facility(), date(2026, 10, 1))
+    placement = factories.active_placement(factories.facility(), start=date(2026, 10, 1))
     return placement, placement.checkins[0]
 
 
@@ -284,7 +281,7 @@ def test_a_checkin_without_a_concern_mails_nobody(users):
 
 
 def test_a_checkin_waits_until_the_placement_is_active(users):
-    placement = make.placement(make.licensed_therapist(), make.facility())
+    placement = factories.placement(factories.licensed_therapist(), factories.facility())
     with pytest.raises(Conflict, match="once the placement is active"):
         record_checkin(placement.checkins[0], {"satisfaction": 4}, users["recruiter"])
 
@@ -301,10 +298,10 @@ def test_a_checkin_needs_a_satisfaction_score_and_no_future_date(users):
 
 
 def test_a_placement_from_an_assignment_inherits_its_terms():
-    place = make.facility(state="NJ")
-    job = make.assignment(place, service_states=["NJ", "NY"], start_on=date(2027, 1, 4), length_weeks=10,
+    place = factories.facility(state="NJ")
+    job = factories.assignment(place, service_states=["NJ", "NY"], start_on=date(2027, 1, 4), length_weeks=10,
                           hours_per_week=24, telehealth=True, billing_basis="per_diem")
-    placement = create_placement({"assignment_id": job.id, "therapist_id": make.licensed_therapist().id})
+    placement = create_placement({"assignment_id": job.id, "therapist_id": factories.licensed_therapist().id})
     assert placement.facility == place and placement.assignment == job
     assert (placement.start_on, placement.end_on) == (date(2027, 1, 4), date(2027, 3, 14))
     assert placement.service_states == ["NJ", "NY"]
@@ -313,44 +310,44 @@ def test_a_placement_from_an_assignment_inherits_its_terms():
 
 
 def test_a_counselor_may_be_placed_on_an_assignment_posted_under_another_states_title():
-    job = make.assignment(make.facility(), discipline="LPC", title="Outpatient counselor")
-    lmhc = make.licensed_therapist(discipline="LMHC")
+    job = factories.assignment(factories.facility(), discipline="LPC", title="Outpatient counselor")
+    lmhc = factories.licensed_therapist(discipline="LMHC")
     placement = create_placement({"assignment_id": job.id, "therapist_id": lmhc.id})
     assert placement.assignment == job
 
 
 def test_a_placement_on_an_assignment_needs_its_discipline():
-    job = make.assignment(make.facility(), discipline="LCSW")
+    job = factories.assignment(factories.facility(), discipline="LCSW")
     with pytest.raises(ValidationError, match="needs a LCSW"):
         create_placement({"assignment_id": job.id,
-                          "therapist_id": make.licensed_therapist(discipline="LMFT").id})
+                          "therapist_id": factories.licensed_therapist(discipline="LMFT").id})
 
 
 def test_onboarding_fills_the_assignment_and_cancelling_reopens_it():
-    job = make.assignment(make.facility())
-    placement = create_placement({"assignment_id": job.id, "therapist_id": make.licensed_therapist().id})
+    job = factories.assignment(factories.facility())
+    placement = create_placement({"assignment_id": job.id, "therapist_id": factories.licensed_therapist().id})
     assert job.status == "open"
     change_status(placement, "onboarding")
     assert job.status == "filled"
     with pytest.raises(Conflict, match="filled"):
-        create_placement({"assignment_id": job.id, "therapist_id": make.licensed_therapist().id})
+        create_placement({"assignment_id": job.id, "therapist_id": factories.licensed_therapist().id})
     change_status(placement, "cancelled", reason="Start date fell through")
     assert job.status == "open"
 
 
 def test_cancelling_a_rival_proposal_leaves_the_assignment_filled_by_the_other():
-    job = make.assignment(make.facility())
-    chosen = create_placement({"assignment_id": job.id, "therapist_id": make.licensed_therapist().id})
-    rival = create_placement({"assignment_id": job.id, "therapist_id": make.licensed_therapist().id})
+    job = factories.assignment(factories.facility())
+    chosen = create_placement({"assignment_id": job.id, "therapist_id": factories.licensed_therapist().id})
+    rival = create_placement({"assignment_id": job.id, "therapist_id": factories.licensed_therapist().id})
     change_status(chosen, "onboarding")
     change_status(rival, "cancelled", reason="The facility chose the other therapist")
     assert job.status == "filled"
 
 
 def test_an_assignment_reopens_only_when_no_placement_still_fills_it():
-    job = make.assignment(make.facility())
-    first = create_placement({"assignment_id": job.id, "therapist_id": make.licensed_therapist().id})
-    second = create_placement({"assignment_id": job.id, "therapist_id": make.licensed_therapist().id})
+    job = factories.assignment(factories.facility())
+    first = create_placement({"assignment_id": job.id, "therapist_id": factories.licensed_therapist().id})
+    second = create_placement({"assignment_id": job.id, "therapist_id": factories.licensed_therapist().id})
     change_status(first, "onboarding")
     change_status(second, "onboarding")
     change_status(first, "cancelled", reason="Therapist withdrew")
@@ -360,8 +357,8 @@ def test_an_assignment_reopens_only_when_no_placement_still_fills_it():
 
 
 def test_an_open_assignment_alert_reaches_each_therapist_once(users):
-    job = make.assignment(make.facility(city="Albany"))
-    first, second, third = (make.licensed_therapist() for _ in range(3))
+    job = factories.assignment(factories.facility(city="Albany"))
+    first, second, third = (factories.licensed_therapist() for _ in range(3))
     assert send_assignment_alert(job, [first.id, second.id], users["recruiter"]) == (2, 0)
     assert send_assignment_alert(job, [first.id, second.id, third.id], users["recruiter"]) == (1, 2)
     assert send_assignment_alert(job, [third.id], users["recruiter"]) == (0, 1)
@@ -376,20 +373,20 @@ def test_an_open_assignment_alert_reaches_each_therapist_once(users):
 
 
 def test_an_alert_naming_an_inactive_therapist_tells_nobody(users):
-    job = make.assignment(make.facility())
-    active = make.licensed_therapist()
-    retired = make.licensed_therapist(status="inactive", last_name="Retired")
+    job = factories.assignment(factories.facility())
+    active = factories.licensed_therapist()
+    retired = factories.licensed_therapist(status="inactive", last_name="Retired")
     with pytest.raises(ValidationError, match="is inactive"):
         send_assignment_alert(job, [active.id, retired.id], users["recruiter"])
     assert count(AssignmentAlert) == 0 and count(OutboxMessage) == 0
 
 
 def test_only_an_open_assignment_is_sent_out(users):
-    job = make.assignment(make.facility())
-    placement = create_placement({"assignment_id": job.id, "therapist_id": make.licensed_therapist().id})
+    job = factories.assignment(factories.facility())
+    placement = create_placement({"assignment_id": job.id, "therapist_id": factories.licensed_therapist().id})
     change_status(placement, "onboarding")
     with pytest.raises(Conflict, match="only an open assignment"):
-        send_assignment_alert(job, [make.licensed_therapist().id], users["recruiter"])
+        send_assignment_alert(job, [factories.licensed_therapist().id], users["recruiter"])
 
 
 # ----------------------------------------------------------------------------- the worklist
@@ -398,26 +395,26 @@ def test_only_an_open_assignment_is_sent_out(users):
 def worklist_world(n: int):
     """n of each thing a recruiter acts on, plus as many that are not yet due."""
     for i in range(n):
-        place = make.facility()
+        place = factories.facility()
         # Starts in a week: its open items threaten the start.
-        make.placement(make.licensed_therapist(), place, start=date(2026, 12, 2))
+        factories.placement(factories.licensed_therapist(), place, start=factories.days_from_today(7))
         # Starts in five weeks: nothing due for another fortnight.
-        make.placement(make.licensed_therapist(), place, start=date(2026, 12, 30))
-        make.active_placement(make.licensed_therapist(), place, date(2026, 10, 20))
-        make.rate_card(place, date(2026, 1, 1), date(2027, 1, 15))
-        make.assignment(place, title=f"Weekend coverage {i}", start_on=date(2027, 1, 11))
+        factories.placement(factories.licensed_therapist(), place, start=factories.days_from_today(35))
+        factories.active_placement(place, start=date(2026, 10, 20))
+        factories.rate_card(place, date(2026, 1, 1), date(2027, 1, 15))
+        factories.assignment(place, title=f"Weekend coverage {i}", start_on=date(2027, 1, 11))
 
 
 def test_the_worklist_shows_what_is_due_and_flags_what_threatens_a_start():
-    place = make.facility(name="Riverbend IOP")
-    soon = make.placement(make.licensed_therapist(last_name="Soon"), place, start=date(2026, 12, 2))
-    later = make.placement(make.licensed_therapist(last_name="Later"), place, start=date(2026, 12, 10))
-    make.placement(make.licensed_therapist(last_name="Far"), place, start=date(2027, 1, 20))
-    cancelled = make.placement(make.licensed_therapist(last_name="Gone"), place, start=date(2026, 12, 3))
+    place = factories.facility(name="Riverbend IOP")
+    soon = factories.placement(factories.licensed_therapist(last_name="Soon"), place, start=date(2026, 12, 2))
+    later = factories.placement(factories.licensed_therapist(last_name="Later"), place, start=date(2026, 12, 10))
+    factories.placement(factories.licensed_therapist(last_name="Far"), place, start=date(2027, 1, 20))
+    cancelled = factories.placement(factories.licensed_therapist(last_name="Gone"), place, start=date(2026, 12, 3))
     change_status(cancelled, "cancelled", reason="Facility paused intake")
-    make.active_placement(make.licensed_therapist(last_name="Working"), place, date(2026, 10, 20))
-    make.rate_card(place, date(2026, 1, 1), date(2027, 1, 15))
-    make.assignment(place, title="Evening IOP group", start_on=date(2027, 1, 11))
+    factories.active_placement(place, factories.licensed_therapist(last_name="Working"), date(2026, 10, 20))
+    factories.rate_card(place, date(2026, 1, 1), date(2027, 1, 15))
+    factories.assignment(place, title="Evening IOP group", start_on=date(2027, 1, 11))
 
     items = recruiter_worklist(TODAY)
     onboarding = [i for i in items if i.kind == "onboarding_item"]
@@ -443,7 +440,7 @@ def test_the_worklist_shows_what_is_due_and_flags_what_threatens_a_start():
 
 
 def test_ticking_an_item_takes_it_off_the_worklist():
-    placement = make.placement(make.licensed_therapist(), make.facility(), start=date(2026, 12, 2))
+    placement = factories.placement(factories.licensed_therapist(), factories.facility(), start=date(2026, 12, 2))
     before = len(recruiter_worklist(TODAY, kind="onboarding_item"))
     set_checklist_item(placement.checklist[0], True)
     assert len(recruiter_worklist(TODAY, kind="onboarding_item")) == before - 1

@@ -1,15 +1,15 @@
-"""Factories: realistic rows with sensible defaults, committed through the services."""
+"""Therapists and what they hold: licenses, CE, payer panels, documents."""
 
 import itertools
-from datetime import date, timedelta
+import secrets
+from datetime import date
 from decimal import Decimal
 
 from agency.credentials import services
-from agency.credentials.models import CERule, CETopicRequirement
+from agency.credentials.models import CERule, CETopicRequirement, Document
 from agency.extensions import db
 
 _seq = itertools.count(1)
-
 
 
 def npi(n: int | None = None) -> str:
@@ -40,6 +40,16 @@ def license(therapist, **values):
     return services.add_license(therapist, data)
 
 
+def licensed_therapist(state="NY", expires_on=date(2028, 6, 30), **values):
+    """A therapist with a state license in force well past the usual start date."""
+    person = therapist(**values)
+    license_type = values.get("discipline", "LCSW")
+    if license_type == "PMHNP":
+        license_type = "APRN"
+    license(person, state=state, license_type=license_type, expires_on=expires_on)
+    return person
+
+
 def ce_record(therapist, **values):
     data = {"title": "Ethics in practice", "provider": "NASW", "hours": Decimal("6"),
             "topic": "general", "completed_on": date(2026, 6, 1)}
@@ -64,5 +74,14 @@ def panel(therapist, **values):
     return services.add_panel(therapist, data)
 
 
-def days_from_today(n: int) -> date:
-    return date(2026, 11, 25) + timedelta(days=n)
+def document(therapist, doc_type, expires_on=None, issued_on=date(2026, 1, 5)):
+    """A document on file; the stored file itself does not matter to readiness or matching."""
+    doc = Document(
+        owner_type="therapist", owner_id=therapist.id, doc_type=doc_type,
+        filename=f"{doc_type}.pdf", content_type="application/pdf", size=1024,
+        sha256="0" * 64, storage_name=secrets.token_hex(16) + ".pdf",
+        issued_on=issued_on, expires_on=expires_on,
+    )
+    db.session.add(doc)
+    db.session.commit()
+    return doc
