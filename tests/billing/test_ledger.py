@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from agency.billing.invoicing import invoice_facility
 from agency.billing.ledger import ledger_problems
-from agency.billing.models import BilledEntry, Invoice, Payment, TimesheetEntry
+from agency.billing.models import BilledEntry, Invoice, InvoiceCounter, Payment, TimesheetEntry
 from agency.billing.receivables import record_payment, void_invoice
 from agency.extensions import db
 from tests import factories
@@ -82,3 +82,14 @@ def test_a_gap_in_the_numbers_and_an_entry_billed_twice_or_not_at_all_are_named(
     assert "invoice numbers of 2026 skip 3, 4, 5, 6, 7, 8" in problems
     assert f"timesheet entry {entry_id} is invoiced and on 0 live invoice(s)" in problems
     assert f"timesheet entry {stale} still counts as billed on void invoice {voided.number}" in problems
+
+
+def test_a_status_its_payments_do_not_make_a_counter_out_of_step_and_a_live_invoice_at_zero_are_named():
+    paid, _, rebilled = kept_ledger()
+    raw(sa.update(Invoice).where(Invoice.id == paid.id).values(status="paid"))
+    raw(sa.update(Invoice).where(Invoice.id == rebilled.id).values(total=Decimal("0.00")))
+    raw(sa.update(InvoiceCounter).values(last_number=InvoiceCounter.last_number + 1))
+    problems = ledger_problems(db.session)
+    assert f"invoice {paid.number} reads paid with ${paid.amount_paid} paid of ${paid.total}" in problems
+    assert f"live invoice {rebilled.number} totals $0.00" in problems
+    assert "the 2026 invoice counter reads 4 but 3 invoices carry its numbers" in problems
