@@ -1,9 +1,9 @@
 from flask_wtf import FlaskForm
-from wtforms import EmailField, IntegerField, PasswordField, SelectField, SubmitField
+from wtforms import EmailField, PasswordField, SelectField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
-from agency.core.forms import LineField
+from agency.core.forms import LineField, WholeNumberField
 from agency.core.permissions import ROLES
 
 
@@ -25,7 +25,7 @@ class UserForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(), Length(max=255)])
     name = LineField("Name", validators=[Optional(), Length(max=120)])
     role = SelectField("Role", choices=[SelectChoice(r, r.capitalize()) for r in ROLES])
-    facility_id = IntegerField("Facility id (facility contacts only)", validators=[Optional()])
+    facility_id = WholeNumberField("Facility id (facility contacts only)", validators=[Optional()])
     password = PasswordField("Initial password", validators=[DataRequired(), Length(max=200)],
                              description="At least 10 characters; ask the user to change it.")
     submit = SubmitField("Create user")

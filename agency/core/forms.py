@@ -3,10 +3,10 @@
 from decimal import Decimal
 
 from flask import flash
-from wtforms import DateField, DecimalField, EmailField, StringField, TextAreaField
-from wtforms.validators import ValidationError
+from wtforms import DateField, DecimalField, EmailField, IntegerField, StringField, TextAreaField
+from wtforms.validators import StopValidation, ValidationError
 
-from agency.core.bounds import MAX_AMOUNT, check_day
+from agency.core.bounds import MAX_AMOUNT, MAX_ID, check_day
 from agency.core.csvimport import decode
 from agency.core.errors import DomainError
 from agency.core.errors import ValidationError as DomainValidationError
@@ -31,6 +31,15 @@ class NumberField(DecimalField):
         # Only typed values are Decimals; a field left out keeps the form's own default.
         if isinstance(self.data, Decimal) and (not self.data.is_finite() or abs(self.data) >= MAX_AMOUNT):
             raise ValidationError(f"Enter a number below {MAX_AMOUNT:,}.")
+
+
+class WholeNumberField(IntegerField):
+    """A whole number a record can hold: a typo of 400 digits is refused beside the field."""
+
+    def pre_validate(self, form):
+        # Stops the chain: a range check would compare the number as a float, which it cannot be.
+        if isinstance(self.data, int) and abs(self.data) > MAX_ID:
+            raise StopValidation(f"Enter a whole number below {MAX_ID + 1:,}.")
 
 
 class LineField(StringField):

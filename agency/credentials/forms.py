@@ -6,7 +6,6 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
-    IntegerField,
     SelectField,
     SubmitField,
     TextAreaField,
@@ -21,7 +20,15 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from agency.core.forms import DayField, EmailAddressField, LineField, ListInput, ListTextArea, NumberField
+from agency.core.forms import (
+    DayField,
+    EmailAddressField,
+    LineField,
+    ListInput,
+    ListTextArea,
+    NumberField,
+    WholeNumberField,
+)
 from agency.core.states import STATE_CHOICES
 from agency.credentials.models import (
     AVAILABILITY,
@@ -64,7 +71,7 @@ class TherapistForm(FlaskForm):
                             description="Comma-separated, e.g. trauma, adolescents, SUD")
     availability = SelectField("Availability", choices=_choices(AVAILABILITY))
     available_from = DayField("Available from", validators=[Optional()])
-    hours_per_week = IntegerField("Hours per week", validators=[Optional(), NumberRange(1, 80)])
+    hours_per_week = WholeNumberField("Hours per week", validators=[Optional(), NumberRange(1, 80)])
     notes = TextAreaField("Notes", validators=[Optional(), Length(max=5000)])
     submit = SubmitField("Save therapist")
 
@@ -136,7 +143,7 @@ class CERuleForm(FlaskForm):
     license_type = SelectField("License type", choices=_choices(LICENSE_TYPES))
     hours_required = NumberField("Hours per renewal cycle", places=2,
                                  validators=[DataRequired(), NumberRange(min=0.5, max=500)])
-    cycle_months = IntegerField("Cycle length (months)", validators=[DataRequired(), NumberRange(1, 60)])
+    cycle_months = WholeNumberField("Cycle length (months)", validators=[DataRequired(), NumberRange(1, 60)])
     topics = ListTextArea(
         "Mandatory topics", validators=[Optional(), Length(max=2000)],
         render=lambda topics: "\n".join(f"{t.topic}: {t.hours.normalize():f}" for t in topics),

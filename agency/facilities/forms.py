@@ -6,7 +6,6 @@ from wtforms import (
     FieldList,
     Form,
     FormField,
-    IntegerField,
     SelectField,
     SelectMultipleField,
     SubmitField,
@@ -14,7 +13,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from agency.core.forms import DayField, EmailAddressField, LineField, ListTextArea, NumberField
+from agency.core.forms import DayField, EmailAddressField, LineField, ListTextArea, NumberField, WholeNumberField
 from agency.credentials.forms import STATE_SELECT, _choices, choices
 from agency.credentials.models import DISCIPLINES, DOC_TYPES
 from agency.facilities.models import (
@@ -35,7 +34,7 @@ class FacilityForm(FlaskForm):
     state = SelectField("State", choices=STATE_SELECT, validators=[DataRequired()])
     postal_code = LineField("ZIP code", validators=[Optional(), Length(max=10)])
     funding = SelectField("Funding", choices=_choices(FUNDING))
-    payment_terms_days = IntegerField("Payment terms (days)", default=30,
+    payment_terms_days = WholeNumberField("Payment terms (days)", default=30,
                                       validators=[DataRequired(), NumberRange(0, 365)])
     invoice_schedule = SelectField("Invoice schedule", choices=_choices(INVOICE_SCHEDULES))
     billing_email = EmailAddressField("Billing email", validators=[Optional(), Length(max=255)])

@@ -4,7 +4,6 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     HiddenField,
-    IntegerField,
     SelectField,
     SelectMultipleField,
     SubmitField,
@@ -13,7 +12,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from agency.core.bounds import parse_id
-from agency.core.forms import DayField, LineField
+from agency.core.forms import DayField, LineField, WholeNumberField
 from agency.core.states import STATE_CHOICES
 from agency.credentials.forms import _choices, choices
 from agency.credentials.models import DISCIPLINES
@@ -30,8 +29,8 @@ class AssignmentForm(FlaskForm):
     service_states = SelectMultipleField("Service states", choices=STATES,
                                          description="Where the clients are; default: the facility state")
     start_on = DayField("Start date", validators=[DataRequired()])
-    length_weeks = IntegerField("Length (weeks)", validators=[DataRequired(), NumberRange(1, 260)])
-    hours_per_week = IntegerField("Hours per week", validators=[DataRequired(), NumberRange(1, 80)])
+    length_weeks = WholeNumberField("Length (weeks)", validators=[DataRequired(), NumberRange(1, 260)])
+    hours_per_week = WholeNumberField("Hours per week", validators=[DataRequired(), NumberRange(1, 80)])
     telehealth = BooleanField("Telehealth")
     billing_basis = SelectField("Billing basis", choices=_choices(BILLING_BASES))
     notes = TextAreaField("Notes", validators=[Optional(), Length(max=5000)])
@@ -49,7 +48,7 @@ class PlacementForm(FlaskForm):
     service_states = SelectMultipleField("Service states", choices=STATES,
                                          description="Defaults to the facility's state")
     billing_basis = SelectField("Billing basis", choices=_choices(BILLING_BASES))
-    hours_per_week = IntegerField("Hours per week", validators=[Optional(), NumberRange(1, 80)])
+    hours_per_week = WholeNumberField("Hours per week", validators=[Optional(), NumberRange(1, 80)])
     telehealth = BooleanField("Telehealth")
     notes = TextAreaField("Notes", validators=[Optional(), Length(max=5000)])
     submit = SubmitField("Save placement")

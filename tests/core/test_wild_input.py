@@ -95,3 +95,20 @@ def test_a_form_sent_with_nothing_but_its_token_is_refused_beside_its_fields(bro
     place = factories.facility()
     page = browser("billing").post(url.format(facility=place.id), {})
     assert page.status_code == 200 and b'class="error"' in page.data
+
+
+def test_a_whole_number_of_four_hundred_digits_on_a_page_is_refused_beside_its_field(browser):
+    from agency.facilities.models import Facility
+
+    huge = "1" + "0" * 400
+    b = browser("admin")
+    page = b.post("/facilities/new", {"name": "Bayside PHP", "facility_type": "php", "state": "NJ",
+                                      "payment_terms_days": huge})
+    assert page.status_code == 200 and b"Enter a whole number below 2,147,483,648." in page.data
+    assignment = b.post("/assignments/new", {
+        "facility_id": factories.facility().id, "title": "Outpatient LCSW", "discipline": "LCSW",
+        "start_on": factories.START.isoformat(), "length_weeks": huge, "hours_per_week": huge,
+        "service_states": "NY"})
+    assert assignment.status_code == 200 and b"Enter a whole number below 2,147,483,648." in assignment.data
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Facility).where(Facility.name == "Bayside PHP")) == 0
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Assignment)) == 0
