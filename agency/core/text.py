@@ -14,9 +14,10 @@ from agency.core.errors import ValidationError
 
 # C0 controls and DEL. A carriage return or line feed in a name ends up in a mail header, where it
 # starts a header of its own; nothing a person types on one line needs any of them.
-SINGLE_LINE_CONTROLS = r"\x00-\x1f\x7f"
+# C1 controls (NEL among them) and the Unicode line and paragraph separators break a line too.
+SINGLE_LINE_CONTROLS = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
 # Notes and other free text keep their tabs and line breaks (browsers send a textarea's as CR LF).
-MULTILINE_CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+MULTILINE_CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029"
 _CONTROL = re.compile(f"[{SINGLE_LINE_CONTROLS}]")
 _CONTROL_IN_TEXT = re.compile(f"[{MULTILINE_CONTROLS}]")
 
