@@ -53,7 +53,10 @@ def run_schemathesis(base: str, token: str, tmp_path: Path) -> subprocess.Comple
          "run", f"{base}/api/v1/openapi.json", "--url", f"{base}/api/v1",
          "--checks", "all", "--phases", "examples,coverage,fuzzing,stateful",
          "--max-time", str(MAX_TIME_SECONDS), "--max-examples", str(MAX_EXAMPLES), "--seed", "9",
-         "--header", f"Authorization: Bearer {token}", "--generation-database", "none"],
+         "--header", f"Authorization: Bearer {token}", "--generation-database", "none",
+         # A date is "format: date" and a pattern for its 1900-2199 range; the generator makes dates
+         # and then filters on the pattern, which its health check mistakes for an unsatisfiable schema.
+         "--suppress-health-check", "filter_too_much"],
         capture_output=True, text=True, timeout=MAX_TIME_SECONDS * 3, cwd=tmp_path,
     )
 
