@@ -46,6 +46,19 @@ def lock(model, ident):
     return next(iter(lock_all(model, [ident])), None)
 
 
+def lock_value(kind: str, value: str) -> None:
+    """Hold, until commit, the right to write one value no other record may hold in any letter case.
+
+    A unique constraint compares values as typed, so "Riverside" and "riverside" would both pass
+    it and a case-blind check before it; two writers of the same value wait here for each other
+    instead, and the second then finds the first's record. On SQLite the write lock does it.
+    """
+    write_transaction()
+    if db.session.connection().dialect.name == "postgresql":
+        db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(
+            f"{kind}:{value.casefold()}", 0))))
+
+
 def lock_all(model, idents) -> list:
     """Rows of model by primary key, locked in key order (so two callers never deadlock) and read afresh.
 

@@ -16,6 +16,7 @@ from agency.core import audit
 from agency.core.dates import today
 from agency.core.errors import Conflict, NotFound, ValidationError
 from agency.core.integrity import commit_or_conflict, duplicate
+from agency.core.persistence import lock_value
 from agency.core.states import npi_is_valid
 from agency.core.text import check_text, normalise_email
 from agency.credentials.models import (
@@ -149,6 +150,7 @@ def refuse_duplicate_license(values: dict, license: License | None = None) -> No
 
     Boards print numbers in either case; "aud-1" is the same license as "AUD-1".
     """
+    lock_value("license", f'{values["state"]} {values["license_type"]} {values["number"] or ""}')
     query = sa.select(License.id).where(
         License.state == values["state"],
         License.license_type == values["license_type"],

@@ -9,7 +9,7 @@ from sqlalchemy.orm import joinedload
 from agency.core import audit
 from agency.core.errors import Conflict, NotFound, ValidationError
 from agency.core.integrity import commit_or_conflict, duplicate
-from agency.core.persistence import lock
+from agency.core.persistence import lock, lock_value
 from agency.core.text import check_text, normalise_email
 from agency.credentials.models import DISCIPLINES, DOC_TYPES
 from agency.extensions import db
@@ -47,6 +47,7 @@ def _check_facility(values: dict, facility: Facility | None) -> dict:
         raise ValidationError.on("payers", "a facility that bills insurance needs its payers")
     name = values.get("name")
     if name:
+        lock_value("facility name", name)
         query = sa.select(Facility.id).where(sa.func.lower(Facility.name) == sa.func.lower(name))
         if facility is not None:
             query = query.where(Facility.id != facility.id)

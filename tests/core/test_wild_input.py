@@ -110,5 +110,6 @@ def test_a_whole_number_of_four_hundred_digits_on_a_page_is_refused_beside_its_f
         "start_on": factories.START.isoformat(), "length_weeks": huge, "hours_per_week": huge,
         "service_states": "NY"})
     assert assignment.status_code == 200 and b"Enter a whole number below 2,147,483,648." in assignment.data
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(Facility).where(Facility.name == "Bayside PHP")) == 0
+    named = sa.select(sa.func.count()).select_from(Facility).where(Facility.name == "Bayside PHP")
+    assert db.session.scalar(named) == 0
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Assignment)) == 0

@@ -291,3 +291,33 @@ def test_approving_rejected_hours_and_a_new_entry_at_once_stay_within_24_hours(s
     assert_sound()
     for approved, recorded in rounds:
         assert sorted((approved.status_code, recorded.status_code)) in ([200, 400], [201, 400])
+
+
+def test_two_facilities_whose_names_differ_only_in_case_at_once_make_one(site, token):
+    rounds = []
+    for n in range(ROUNDS):
+        first, second = ({"name": name, "facility_type": "php", "state": "NJ", "payment_terms_days": 30}
+                         for name in (f"Bayside Partial Hospital {n}", f"BAYSIDE PARTIAL HOSPITAL {n}"))
+        rounds.append(site.at_once(token, ("POST", "/api/v1/facilities", first),
+                                   ("POST", "/api/v1/facilities", second)))
+    assert_no_server_error(rounds, site)
+    for pair in rounds:
+        assert sorted(r.status_code for r in pair) == [201, 409], [r.text for r in pair]
+        assert "a facility named" in max(pair, key=lambda r: r.status_code).json()["error"]["message"]
+    db.session.rollback()
+    names = db.session.scalars(sa.select(sa.func.lower(Facility.name)).where(Facility.name.ilike("bayside%")))
+    assert len(list(names)) == ROUNDS
+
+
+def test_two_licenses_whose_numbers_differ_only_in_case_at_once_make_one(site, token):
+    first, second = factories.therapist(), factories.therapist()
+    rounds = []
+    for n in range(ROUNDS):
+        bodies = ({"state": "NJ", "license_type": "LCSW", "number": number, "kind": "state_license",
+                   "issued_on": "2025-01-01", "expires_on": "2027-12-31"}
+                  for number in (f"lc-9{n:03d}", f"LC-9{n:03d}"))
+        rounds.append(site.at_once(token, ("POST", f"/api/v1/therapists/{first.id}/licenses", next(bodies)),
+                                   ("POST", f"/api/v1/therapists/{second.id}/licenses", next(bodies))))
+    assert_no_server_error(rounds, site)
+    for pair in rounds:
+        assert sorted(r.status_code for r in pair) == [201, 409], [r.text for r in pair]
