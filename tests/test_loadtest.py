@@ -31,8 +31,8 @@ def scratch_url(app, tmp_path):
 
 
 def test_a_short_load_test_reports_every_kind_of_request_and_a_sound_ledger(app, scratch_url):
-    # One user: no partner races it, so today's code must come out clean on both databases.
-    result = app.test_cli_runner().invoke(args=["loadtest", "--users", "1", "--seconds", "3",
+    # Four users, two pairs of them racing the day limit: the ledger must still come out sound.
+    result = app.test_cli_runner().invoke(args=["loadtest", "--users", "4", "--seconds", "3",
                                                 "--database-url", scratch_url])
     assert result.exit_code == 0, result.output
     rows = {match[1].strip(): match for match in re.finditer(
