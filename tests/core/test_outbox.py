@@ -135,20 +135,10 @@ def test_an_unreachable_mail_server_spends_no_attempt(app):
     assert waiting.last_error.startswith("mail server unreachable")
 
 
-def alert(api, users, therapist):
-    caller = api("recruiter")
-    job = caller.post("/api/v1/assignments", json={
-        "facility_id": users["facility"].facility_id, "title": "Outpatient LCSW", "discipline": "LCSW",
-        "start_on": "2026-12-14", "length_weeks": 12, "hours_per_week": 40})
-    assert job.status_code == 201, job.json
-    response = caller.post(f"/api/v1/assignments/{job.json['id']}/alerts", json={"therapist_ids": [therapist.id]})
-    assert response.json == {"sent": 1, "already_told": 0}
-
-
 def test_with_no_redis_the_request_that_queued_an_email_sends_it(app, api, users):
     therapist = factories.therapist(email="rosa@example.org")
     with smtp_server(app) as inbox:
-        alert(api, users, therapist)
+        factories.alert_through_api(api("recruiter"), users["facility"].facility_id, therapist)
         assert [m["to"] for m in inbox.messages] == [["rosa@example.org"]]
         assert send_outbox() == 0
     assert db.session.scalars(sa.select(OutboxMessage)).one().status == "sent"
@@ -157,7 +147,7 @@ def test_with_no_redis_the_request_that_queued_an_email_sends_it(app, api, users
 def test_with_redis_the_request_that_queued_an_email_starts_a_send_on_a_real_worker(app, api, users, redis_url):
     therapist = factories.therapist(email="rosa@example.org")
     with smtp_server(app) as inbox, workers.jobs_on_redis(app, redis_url):
-        alert(api, users, therapist)
+        factories.alert_through_api(api("recruiter"), users["facility"].facility_id, therapist)
         assert inbox.messages == []
         assert Queue(app.config["RQ_QUEUE"], connection=redis_connection()).count == 1
         worker = workers.start_worker(redis_url, MAIL_SERVER="127.0.0.1", MAIL_PORT=str(app.config["MAIL_PORT"]))

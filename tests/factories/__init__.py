@@ -7,10 +7,18 @@ also guard the data the tests build. TODAY is the date the test run pins.
 from tests.factories.billing import entry, invoiced_day
 from tests.factories.dates import START, TODAY, days_from_today
 from tests.factories.people import ce_record, ce_rule, document, license, licensed_therapist, npi, panel, therapist
-from tests.factories.places import active_placement, assignment, facility, finish_checklist, placement, rate_card
+from tests.factories.places import (
+    active_placement,
+    alert_through_api,
+    assignment,
+    facility,
+    finish_checklist,
+    placement,
+    rate_card,
+)
 
 __all__ = [
-    "START", "TODAY", "active_placement", "assignment", "ce_record", "ce_rule", "days_from_today", "document",
-    "entry", "facility", "finish_checklist", "invoiced_day", "license", "licensed_therapist", "npi", "panel",
-    "placement", "rate_card", "therapist",
+    "START", "TODAY", "active_placement", "alert_through_api", "assignment", "ce_record", "ce_rule",
+    "days_from_today", "document", "entry", "facility", "finish_checklist", "invoiced_day", "license",
+    "licensed_therapist", "npi", "panel", "placement", "rate_card", "therapist",
 ]

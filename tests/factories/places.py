@@ -66,3 +66,13 @@ def active_placement(place, therapist=None, start=date(2026, 9, 1), **values) ->
     finish_checklist(made)
     change_status(made, "active")
     return made
+
+
+def alert_through_api(caller, facility_id: int, therapist) -> None:
+    """An opening posted and one therapist told of it through the API, as a recruiter does; its email queued."""
+    opening = caller.post("/api/v1/assignments", json={
+        "facility_id": facility_id, "title": "Outpatient LCSW", "discipline": "LCSW",
+        "start_on": START.isoformat(), "length_weeks": 12, "hours_per_week": 40})
+    assert opening.status_code == 201, opening.json
+    sent = caller.post(f"/api/v1/assignments/{opening.json['id']}/alerts", json={"therapist_ids": [therapist.id]})
+    assert sent.json == {"sent": 1, "already_told": 0}, sent.json

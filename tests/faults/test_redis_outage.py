@@ -58,16 +58,6 @@ def own_redis():
             server.stop()
 
 
-def alert(api, users, therapist) -> None:
-    caller = api("recruiter")
-    job = caller.post("/api/v1/assignments", json={
-        "facility_id": users["facility"].facility_id, "title": "Outpatient LCSW", "discipline": "LCSW",
-        "start_on": "2026-12-14", "length_weeks": 12, "hours_per_week": 40})
-    assert job.status_code == 201, job.json
-    sent = caller.post(f"/api/v1/assignments/{job.json['id']}/alerts", json={"therapist_ids": [therapist.id]})
-    assert sent.status_code == 200 and sent.json["sent"] == 1
-
-
 RUN = {"period_start": "2026-11-01", "period_end": "2026-11-30", "facility_id": "0"}
 
 
@@ -87,7 +77,7 @@ def test_redis_stopped_then_started_pages_work_jobs_refuse_then_succeed_and_mail
                              form_url="/invoices/run", follow_redirects=True)
         assert b"Invoice run queued" in empty.data
         workers.wait(workers.start_worker(own_redis.url, **mail))
-        alert(api, users, rosa)
+        factories.alert_through_api(api("recruiter"), users["facility"].facility_id, rosa)
 
         own_redis.stop()
         # The send job died with Redis; the email itself is safe in the outbox.
@@ -99,7 +89,7 @@ def test_redis_stopped_then_started_pages_work_jobs_refuse_then_succeed_and_mail
         assert staff.get("/outbox").status_code == 200
         assert api("billing").get("/api/v1/invoices").status_code == 200
         # Queuing mail needs no job: the alert is taken and its email waits.
-        alert(api, users, omar)
+        factories.alert_through_api(api("recruiter"), users["facility"].facility_id, omar)
 
         refused = billing.post("/invoices/run", RUN, form_url="/invoices/run")
         assert refused.status_code == 503 and b"Nothing was started" in refused.data
