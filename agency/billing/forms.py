@@ -2,14 +2,17 @@
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, SelectField, StringField, SubmitField
+from wtforms import BooleanField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from agency.billing.queries import BILLABLE_PLACEMENT_PICKER
 from agency.core.forms import DayField, LineField, NumberField
+from agency.core.pickers import PickerField
+from agency.facilities.queries import FACILITY_PICKER
 
 
 class EntryForm(FlaskForm):
-    placement_id = SelectField("Placement", coerce=int, choices=[], validate_choice=True)
+    placement_id = PickerField("Placement", picker=BILLABLE_PLACEMENT_PICKER)
     work_date = DayField("Work date", validators=[DataRequired()])
     direct_care_hours = NumberField("Direct-care hours", places=2, default=0,
                                     validators=[Optional(), NumberRange(min=0, max=24)])
@@ -38,7 +41,7 @@ class ImportForm(FlaskForm):
 class InvoiceRunForm(FlaskForm):
     period_start = DayField("Period start", validators=[DataRequired()])
     period_end = DayField("Period end", validators=[DataRequired()])
-    facility_id = SelectField("Facility", coerce=int, choices=[], validate_choice=True)
+    facility_id = PickerField("Facility", picker=FACILITY_PICKER, blank="Every facility with approved hours")
     submit = SubmitField("Generate invoices")
 
 
@@ -47,6 +50,15 @@ class PaymentForm(FlaskForm):
     received_on = DayField("Received on", validators=[DataRequired()])
     reference = LineField("Reference (check or ACH number)", validators=[Optional(), Length(max=120)])
     submit = SubmitField("Record payment")
+
+
+class FacilityFilterForm(FlaskForm):
+    """The timesheet list's facility filter: a GET form, so no CSRF token in the address."""
+
+    class Meta:
+        csrf = False
+
+    facility_id = PickerField("Facility", picker=FACILITY_PICKER, blank="All facilities")
 
 
 class VoidForm(FlaskForm):

@@ -6,11 +6,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
 from agency.billing.models import Invoice, TimesheetEntry
+from agency.billing.timesheets import BILLABLE_PLACEMENT_STATUSES
 from agency.core.listing import contains_text
 from agency.core.permissions import facility_scope
+from agency.core.pickers import Picker
 from agency.credentials.models import Therapist
 from agency.facilities.models import Facility
 from agency.placements.models import Placement
+from agency.placements.queries import placements_query
 
 
 def entries_query(actor, *, status: str | None = None, facility_id: int | None = None,
@@ -54,3 +57,18 @@ def invoices_query(actor, *, status: str | None = None, facility_id: int | None 
     if facility_id:
         query = query.where(Invoice.facility_id == facility_id)
     return query
+
+
+def _billable_placements(actor):
+    return (placements_query(actor).where(Placement.status.in_(BILLABLE_PLACEMENT_STATUSES))
+            .join(Placement.therapist).join(Placement.facility))
+
+
+# The placements hours may be recorded against, searched by therapist or facility.
+BILLABLE_PLACEMENT_PICKER = Picker(
+    "billing.placement_options", "placements",
+    rows=_billable_placements,
+    search=lambda: (Therapist.full_name, Facility.name),
+    order=lambda: (),
+    label=lambda p: f"{p.therapist.full_name} at {p.facility.name} (from {p.start_on.isoformat()})",
+)

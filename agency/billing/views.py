@@ -18,7 +18,15 @@ from flask import (
 from sqlalchemy.orm import joinedload, selectinload
 
 from agency.billing import invoicing, queries, receivables, timesheets
-from agency.billing.forms import DecideForm, EntryForm, ImportForm, InvoiceRunForm, PaymentForm, VoidForm
+from agency.billing.forms import (
+    DecideForm,
+    EntryForm,
+    FacilityFilterForm,
+    ImportForm,
+    InvoiceRunForm,
+    PaymentForm,
+    VoidForm,
+)
 from agency.billing.jobs import generate_invoices
 from agency.billing.models import ENTRY_STATUSES, INVOICE_STATUSES, Invoice, InvoiceLine, TimesheetEntry
 from agency.core import audit
@@ -31,7 +39,7 @@ from agency.core.jobs import recent_jobs, start_job
 from agency.core.listing import id_arg, paginate, search_arg, sort_by
 from agency.core.outbox import OutboxMessage, send_soon
 from agency.core.permissions import current_actor, facility_scope, requires
-from agency.credentials.forms import choices
+from agency.core.pickers import options_response
 from agency.extensions import db
 from agency.facilities.models import Facility
 from agency.placements.models import Placement
@@ -72,20 +80,17 @@ def timesheets_list():
             e.id, e.placement_id, e.placement.therapist.full_name, e.placement.facility.name, e.work_date,
             e.direct_care_hours, e.supervision_hours, e.travel_miles, e.status, e.rejection_reason])
     pagination = paginate(query)
-    facilities = [] if facility_scope(actor) is not None else db.session.scalars(
-        sa.select(Facility).order_by(Facility.name)).all()
+    facility_filter = None if facility_scope(actor) is not None else FacilityFilterForm(
+        request.args, data={"facility_id": filters["facility_id"]})
     return render_template("billing/timesheets.html", pagination=pagination, filters=filters, sort=sort,
-                           statuses=ENTRY_STATUSES, facilities=facilities, decide_form=DecideForm())
+                           statuses=ENTRY_STATUSES, facility_filter=facility_filter, decide_form=DecideForm())
 
 
-def _placement_choices(form: EntryForm) -> None:
-    form.placement_id.choices = choices(
-        (p.id, f"{p.therapist.full_name} at {p.facility.name} (from {p.start_on.isoformat()})")
-        for p in db.session.scalars(
-            sa.select(Placement).where(Placement.status.in_(timesheets.BILLABLE_PLACEMENT_STATUSES))
-            .options(joinedload(Placement.therapist), joinedload(Placement.facility))
-            .order_by(Placement.start_on.desc()))
-    )
+@bp.get("/timesheets/placement-options")
+@requires("timesheets.edit")
+def placement_options():
+    """The timesheet form's placement picker: a page of the placements hours may be recorded against."""
+    return options_response(queries.BILLABLE_PLACEMENT_PICKER)
 
 
 @bp.route("/timesheets/new", methods=["GET", "POST"])
@@ -94,7 +99,6 @@ def _placement_choices(form: EntryForm) -> None:
 def edit_entry(entry_id: int | None = None):
     entry = timesheets.get_entry(entry_id, current_actor()) if entry_id else None
     form = EntryForm(obj=entry)
-    _placement_choices(form)
     if request.method == "GET" and entry is None and id_arg("placement_id"):
         form.placement_id.data = id_arg("placement_id")
     if form.validate_on_submit():
@@ -176,9 +180,6 @@ def invoices():
 @requires("invoices.edit")
 def run_invoices():
     form = InvoiceRunForm()
-    facilities = db.session.scalars(sa.select(Facility).order_by(Facility.name)).all()
-    form.facility_id.choices = choices([(0, "Every facility with approved hours")] +
-                                       [(f.id, f.name) for f in facilities])
     if request.method == "GET":
         form.period_start.data, form.period_end.data = invoicing.last_closed_period("monthly", today())
     if form.validate_on_submit():

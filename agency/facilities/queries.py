@@ -6,6 +6,7 @@ from sqlalchemy.orm import selectinload
 from agency.core.errors import NotFound
 from agency.core.listing import contains_text
 from agency.core.permissions import facility_scope
+from agency.core.pickers import Picker
 from agency.extensions import db
 from agency.facilities.models import Facility, RateCard
 
@@ -41,3 +42,14 @@ def visible_facility(actor, facility_id: int) -> Facility:
     if facility is None:
         raise NotFound(f"no facility with id {facility_id}")
     return facility
+
+
+def _facility_picker(args: tuple, **filters) -> Picker:
+    return Picker("facilities.facility_options", "facilities", args=args,
+                  rows=lambda actor: facilities_query(actor, **filters),
+                  search=lambda: (Facility.name,), order=lambda: (Facility.name,), label=lambda f: f.name)
+
+
+# Any facility the viewer may see (filters, invoice runs) and the active ones new work may go to.
+FACILITY_PICKER = _facility_picker(())
+ACTIVE_FACILITY_PICKER = _facility_picker((("active", "1"),), active=True)

@@ -10,6 +10,7 @@ from agency.core.exports import csv_response, wants_csv
 from agency.core.forms import errors_sentence, form_values, show_errors
 from agency.core.listing import paginate, search_arg, sort_by
 from agency.core.permissions import can, current_actor, facility_scope, requires
+from agency.core.pickers import options_response
 from agency.core.states import STATE_CHOICES
 from agency.extensions import db
 from agency.facilities import queries, services
@@ -20,6 +21,14 @@ from agency.placements.models import Placement
 bp = Blueprint("facilities", __name__)
 
 STATE_CODES = {code for code, _ in STATE_CHOICES}
+
+
+@bp.get("/facilities/options")
+@requires("facilities.view")
+def facility_options():
+    """The facility pickers' page of matches; ?active=1 for the facilities new work may go to."""
+    picker = queries.ACTIVE_FACILITY_PICKER if request.args.get("active") == "1" else queries.FACILITY_PICKER
+    return options_response(picker)
 
 
 @bp.get("/facilities")

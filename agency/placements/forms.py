@@ -13,16 +13,19 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from agency.core.bounds import parse_id
 from agency.core.forms import DayField, LineField, WholeNumberField
+from agency.core.pickers import PickerField
 from agency.core.states import STATE_CHOICES
 from agency.credentials.forms import _choices, choices
 from agency.credentials.models import DISCIPLINES
+from agency.facilities.queries import ACTIVE_FACILITY_PICKER
 from agency.placements.models import BILLING_BASES, PLACEMENT_STATUSES
+from agency.placements.queries import THERAPIST_PICKER
 
 STATES = choices(STATE_CHOICES)
 
 
 class AssignmentForm(FlaskForm):
-    facility_id = SelectField("Facility", coerce=int, choices=[], validate_choice=True)
+    facility_id = PickerField("Facility", picker=ACTIVE_FACILITY_PICKER)
     title = LineField("Title", validators=[DataRequired(), Length(max=200)],
                         description="e.g. Adult outpatient therapist, evening IOP")
     discipline = SelectField("Discipline", choices=_choices(DISCIPLINES))
@@ -41,8 +44,8 @@ class AssignmentForm(FlaskForm):
 
 
 class PlacementForm(FlaskForm):
-    therapist_id = SelectField("Therapist", coerce=int, choices=[], validate_choice=True)
-    facility_id = SelectField("Facility", coerce=int, choices=[], validate_choice=True)
+    therapist_id = PickerField("Therapist", picker=THERAPIST_PICKER)
+    facility_id = PickerField("Facility", picker=ACTIVE_FACILITY_PICKER)
     start_on = DayField("Start date", validators=[DataRequired()])
     end_on = DayField("End date", validators=[Optional()])
     service_states = SelectMultipleField("Service states", choices=STATES,

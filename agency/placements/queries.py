@@ -6,6 +6,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from agency.core.errors import NotFound
 from agency.core.listing import contains_text
 from agency.core.permissions import facility_scope
+from agency.core.pickers import Picker
 from agency.credentials.models import License, Therapist
 from agency.extensions import db
 from agency.placements.models import Assignment, CheckIn, ChecklistItem, Placement, PlacementEvent
@@ -69,3 +70,13 @@ def checkin(actor, checkin_id: int) -> CheckIn:
     if found is None or (facility_scope(actor) not in (None, found.placement.facility_id)):
         raise NotFound(f"no check-in with id {checkin_id}")
     return found
+
+
+# The therapists a placement may be proposed for: anyone not inactive (readiness judges the rest).
+THERAPIST_PICKER = Picker(
+    "placements.therapist_options", "therapists",
+    rows=lambda actor: sa.select(Therapist).where(Therapist.status != "inactive"),
+    search=lambda: (Therapist.full_name, Therapist.email, Therapist.npi),
+    order=lambda: (Therapist.last_name, Therapist.first_name),
+    label=lambda t: f"{t.last_name}, {t.first_name} ({t.discipline})",
+)

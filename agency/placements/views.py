@@ -1,6 +1,5 @@
 """Placement pages: open assignments, matching, placements, checklists, check-ins, the recruiter worklist."""
 
-import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from agency.core.bounds import id_or_none
@@ -10,11 +9,11 @@ from agency.core.exports import csv_response, list_csv, wants_csv
 from agency.core.forms import form_values, show_errors
 from agency.core.listing import id_arg, paginate, search_arg, sort_by
 from agency.core.permissions import current_actor, facility_scope, requires
+from agency.core.pickers import options_response
 from agency.credentials import queries as credential_queries
 from agency.credentials.forms import choices
-from agency.credentials.models import DISCIPLINES, Document, Therapist
+from agency.credentials.models import DISCIPLINES, Document
 from agency.extensions import db
-from agency.facilities.models import Facility
 from agency.placements import queries, services
 from agency.placements.forms import (
     AlertForm,
@@ -33,11 +32,11 @@ from agency.placements.worklist import KINDS, recruiter_worklist
 bp = Blueprint("placements", __name__)
 
 
-def _facility_choices(form_field) -> None:
-    form_field.choices = choices(
-        (f.id, f.name) for f in db.session.scalars(
-            sa.select(Facility).where(Facility.active.is_(True)).order_by(Facility.name))
-    )
+@bp.get("/therapists/options")
+@requires("therapists.view")
+def therapist_options():
+    """The placement form's therapist picker: a page of the therapists a placement may be proposed for."""
+    return options_response(queries.THERAPIST_PICKER)
 
 
 # ----------------------------------------------------------------------------- recruiter worklist
@@ -90,7 +89,6 @@ def _assignment_values(form: AssignmentForm) -> dict:
 def edit_assignment(assignment_id: int | None = None):
     assignment = db.get_or_404(Assignment, assignment_id) if assignment_id else None
     form = AssignmentForm(obj=assignment)
-    _facility_choices(form.facility_id)
     if request.method == "GET" and assignment is None and id_arg("facility_id"):
         form.facility_id.data = id_arg("facility_id")
     if form.validate_on_submit():
@@ -173,8 +171,8 @@ def placements():
                            statuses=PLACEMENT_STATUSES)
 
 
-def _placement_values(form: PlacementForm) -> dict:
-    values = form_values(form, PlacementForm.FIELDS)
+def _placement_values(form: PlacementForm, fixed: tuple = ()) -> dict:
+    values = form_values(form, [name for name in PlacementForm.FIELDS if name not in fixed])
     values["telehealth"] = bool(form.telehealth.data)
     values["service_states"] = form.service_states.data or None
     return values
@@ -184,12 +182,6 @@ def _placement_values(form: PlacementForm) -> dict:
 @requires("placements.edit")
 def new_placement():
     form = PlacementForm()
-    _facility_choices(form.facility_id)
-    form.therapist_id.choices = choices(
-        (t.id, f"{t.last_name}, {t.first_name} ({t.discipline})") for t in db.session.scalars(
-            sa.select(Therapist).where(Therapist.status != "inactive")
-            .order_by(Therapist.last_name, Therapist.first_name))
-    )
     if request.method == "GET" and id_arg("therapist_id"):
         form.therapist_id.data = id_arg("therapist_id")
     if form.validate_on_submit():
@@ -209,11 +201,9 @@ def edit_placement(placement_id: int):
     placement = queries.visible_placement(current_actor(), placement_id)
     form = PlacementForm(obj=placement)
     # Who and where are fixed once proposed: a different therapist is a different placement.
-    form.therapist_id.choices = choices([(placement.therapist_id, placement.therapist.full_name)])
-    form.facility_id.choices = choices([(placement.facility_id, placement.facility.name)])
+    del form.therapist_id, form.facility_id
     if form.validate_on_submit():
-        values = _placement_values(form)
-        values.pop("therapist_id"), values.pop("facility_id")
+        values = _placement_values(form, fixed=("therapist_id", "facility_id"))
         if values["service_states"] is None:
             values.pop("service_states")
         try:

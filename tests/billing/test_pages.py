@@ -36,7 +36,7 @@ def test_a_facility_contact_approves_hours_and_a_billing_user_invoices_collects_
 
     billing = browser("billing")
     ran = billing.post("/invoices/run", {"period_start": "2026-11-01", "period_end": "2026-11-30",
-                                         "facility_id": "0"}, follow_redirects=True)
+                                         "facility_id": ""}, follow_redirects=True)
     assert b"1 invoice(s) generated" in ran.data
     invoice = db.session.scalar(sa.select(Invoice))
     assert invoice.total == Decimal("1260.00") and invoice.number == "INV-2026-00001"

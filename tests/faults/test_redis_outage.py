@@ -58,7 +58,7 @@ def own_redis():
             server.stop()
 
 
-RUN = {"period_start": "2026-11-01", "period_end": "2026-11-30", "facility_id": "0"}
+RUN = {"period_start": "2026-11-01", "period_end": "2026-11-30", "facility_id": ""}
 
 
 def test_redis_stopped_then_started_pages_work_jobs_refuse_then_succeed_and_mail_goes_once(
