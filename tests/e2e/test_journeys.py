@@ -10,6 +10,55 @@ from agency.extensions import db
 from agency.facilities.models import Facility
 from agency.placements.models import Placement
 from tests import factories
+from tests.e2e.conftest import Journey
+
+
+def pick(page, label: str, typed: str, choice: str) -> None:
+    """Type into a picker and choose one of the matches the server offers."""
+    box = page.get_by_role("combobox", name=label)
+    box.fill(typed)
+    page.get_by_role("option", name=choice).click()
+    expect(box).to_have_value(choice)
+
+
+def test_a_recruiter_proposes_a_placement_by_searching_for_the_therapist_and_the_facility(journey, users):
+    factories.facility(name="Hudson Valley CMHC")
+    factories.facility(name="Hudson Bay Clinic")
+    rosa = factories.therapist(first_name="Rosa", last_name="Diaz")
+    for n in range(30):
+        factories.therapist(first_name=f"Dina{n}", last_name="Diamond")
+    journey.sign_in(users["recruiter"].email)
+    page = journey.go("/placements/new")
+    pick(page, "Therapist", "diaz", f"Diaz, Rosa ({rosa.discipline})")
+    pick(page, "Facility", "valley", "Hudson Valley CMHC")
+    page.get_by_label("Start date").fill("2026-12-14")
+    journey.shot("placement-form")
+    page.get_by_role("button", name="Save placement").click()
+    expect(page.locator(".flash-success")).to_contain_text("Placement proposed")
+    placement = db.session.scalar(sa.select(Placement))
+    assert (placement.therapist_id, placement.facility.name) == (rosa.id, "Hudson Valley CMHC")
+
+
+def test_without_scripts_the_placement_form_lists_the_matches_of_what_was_typed(chromium, live_server, users):
+    factories.facility(name="Hudson Valley CMHC")
+    rosa = factories.therapist(first_name="Rosa", last_name="Diaz")
+    context = chromium.new_context(java_script_enabled=False)
+    try:
+        journey = Journey(context.new_page(), live_server, "placement-form-without-scripts")
+        journey.sign_in(users["recruiter"].email)
+        page = journey.go("/placements/new")
+        page.locator("#therapist_id-q").fill("diaz")
+        page.locator("#facility_id-q").fill("hudson")
+        page.get_by_label("Start date").fill("2026-12-14")
+        page.get_by_role("button", name="Save placement").click()
+        expect(page.locator(".error").first).to_contain_text("Choose one of the therapists matching “diaz”")
+        page.get_by_label("Therapist: matches").select_option(str(rosa.id))
+        page.get_by_label("Facility: matches").select_option(label="Hudson Valley CMHC")
+        page.get_by_role("button", name="Save placement").click()
+        expect(page.locator(".flash-success")).to_contain_text("Placement proposed")
+    finally:
+        context.close()
+    assert db.session.scalar(sa.select(Placement.therapist_id)) == rosa.id
 
 
 def test_a_recruiter_matches_a_therapist_works_the_checklist_and_activates_the_placement(journey, users):
@@ -112,10 +161,12 @@ def test_a_billing_user_runs_invoicing_records_a_payment_and_sees_the_aging_chan
     placement = factories.active_placement(place)
     for day in (2, 3):
         factories.entry(placement, date(2026, 11, day))
+    factories.facility(name="Lakeside Clinic")
     journey.sign_in(users["billing"].email)
     page = journey.go("/invoices/run")
     page.get_by_label("Period start").fill("2026-11-01")
     page.get_by_label("Period end").fill("2026-11-30")
+    pick(page, "Facility", "lakesh", "Lakeshore Hospital")
     page.get_by_role("button", name="Generate invoices").click()
     expect(page.locator(".flash-success")).to_contain_text("1 invoice(s) generated")
     journey.shot("invoices")
