@@ -1,6 +1,7 @@
 """The query strings of list pages: ?sort=column or ?sort=-column, ?page=N and id filters."""
 
 import re
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import current_app, request
@@ -47,3 +48,42 @@ def contains_text(q: str, *columns):
     """Any of the columns holds the search text, case aside; % and _ typed are plain characters."""
     text = q.strip().lower()
     return sa.or_(*(sa.func.lower(column).contains(text, autoescape=True) for column in columns))
+
+
+@dataclass
+class ListPage:
+    """One page of a list ranked in Python (matches, a worklist), shaped like a query's pagination."""
+
+    items: list
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def prev_num(self) -> int:
+        return self.page - 1
+
+    @property
+    def next_num(self) -> int:
+        return self.page + 1
+
+
+def paginate_list(items: list, per_page: int | None = None) -> ListPage:
+    """The requested page of a list already in its order; past the end, the last page."""
+    size = per_page or current_app.config["PAGE_SIZE"]
+    raw = request.args.get("page", "1")
+    number = int(raw) if re.fullmatch(r"[0-9]{1,6}", raw) and int(raw) > 0 else 1
+    number = min(number, max(1, -(-len(items) // size)))
+    return ListPage(items[(number - 1) * size:number * size], number, size, len(items))

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, subqueryload
 
 from agency.credentials.models import License, Therapist, disciplines_for
 from agency.extensions import db
@@ -64,8 +64,10 @@ def match_assignment(assignment: Assignment, as_of: date) -> list[Candidate]:
         sa.select(Therapist)
         .where(Therapist.discipline.in_(disciplines_for(assignment.discipline)),
                Therapist.status != "inactive")
-        .options(selectinload(Therapist.licenses).joinedload(License.home_license),
-                 selectinload(Therapist.panels))
+        # Subquery loads, not selectin: selectin sends one query per 500 therapists, so a larger pool
+        # would mean more statements; these stay one each however many therapists there are.
+        .options(subqueryload(Therapist.licenses).joinedload(License.home_license),
+                 subqueryload(Therapist.panels))
     ).all()
     snapshot = CredentialSnapshot.load(therapists)
     ids = [t.id for t in therapists]
@@ -81,7 +83,7 @@ def match_assignment(assignment: Assignment, as_of: date) -> list[Candidate]:
                 Placement.is_full_time,
                 # A proposal for this very assignment is the match itself, not other work.
                 sa.or_(Placement.assignment_id.is_(None), Placement.assignment_id != assignment.id),
-            ).options(selectinload(Placement.facility))
+            ).options(joinedload(Placement.facility))
         )
         for placement in overlapping:
             busy.setdefault(placement.therapist_id, placement)

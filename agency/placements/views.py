@@ -1,13 +1,15 @@
 """Placement pages: open assignments, matching, placements, checklists, check-ins, the recruiter worklist."""
 
+import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from sqlalchemy.orm import joinedload, selectinload
 
 from agency.core.bounds import id_or_none
 from agency.core.dates import today
 from agency.core.errors import DomainError
 from agency.core.exports import csv_response, list_csv, wants_csv
 from agency.core.forms import form_values, show_errors
-from agency.core.listing import id_arg, paginate, search_arg, sort_by
+from agency.core.listing import id_arg, paginate, paginate_list, search_arg, sort_by
 from agency.core.permissions import current_actor, facility_scope, requires
 from agency.core.pickers import options_response
 from agency.credentials import queries as credential_queries
@@ -25,7 +27,13 @@ from agency.placements.forms import (
     StatusForm,
 )
 from agency.placements.matching import match_assignment
-from agency.placements.models import ASSIGNMENT_STATUSES, PLACEMENT_STATUSES, Assignment, Placement
+from agency.placements.models import (
+    ASSIGNMENT_STATUSES,
+    PLACEMENT_STATUSES,
+    Assignment,
+    AssignmentAlert,
+    Placement,
+)
 from agency.placements.readiness import readiness
 from agency.placements.worklist import KINDS, recruiter_worklist
 
@@ -51,7 +59,8 @@ def recruiting():
     if wants_csv():
         return list_csv("recruiting-worklist.csv", ["due_on", "kind", "what", "details", "at_risk"],
                         ([i.due_on, i.kind_label, i.title, i.detail, i.at_risk] for i in items))
-    return render_template("placements/recruiting.html", items=items, kinds=KINDS, kind=kind, as_of=as_of)
+    return render_template("placements/recruiting.html", pagination=paginate_list(items), kinds=KINDS, kind=kind,
+                           as_of=as_of)
 
 
 # ----------------------------------------------------------------------------- assignments
@@ -105,8 +114,9 @@ def edit_assignment(assignment_id: int | None = None):
 @bp.get("/assignments/<int:assignment_id>")
 @requires("assignments.view")
 def assignment(assignment_id: int):
-    job = db.get_or_404(Assignment, assignment_id)
-    candidates = match_assignment(job, today())
+    job = db.one_or_404(sa.select(Assignment).where(Assignment.id == assignment_id).options(
+        joinedload(Assignment.facility), selectinload(Assignment.alerts).joinedload(AssignmentAlert.therapist)))
+    candidates = paginate_list(match_assignment(job, today()))
     alert_form = AlertForm()
     return render_template("placements/assignment.html", assignment=job, candidates=candidates,
                            alert_form=alert_form, propose_form=ProposeForm())
