@@ -11,6 +11,7 @@ from sqlalchemy.orm import aliased, joinedload
 
 from agency.billing.invoicing import unbilled_entries_query
 from agency.billing.models import Invoice, Payment, TimesheetEntry
+from agency.core.money import to_cents
 from agency.core.outbox import OutboxMessage
 from agency.credentials.models import License, Therapist
 from agency.credentials.worklist import deadlines
@@ -71,56 +72,51 @@ def expirations_by_week(as_of: date, weeks: int = 13) -> list[tuple[date, int]]:
 
 
 def billed_and_collected(as_of: date, months: int = 6) -> list[tuple[date, Decimal, Decimal]]:
-    """(month, billed, collected) for the last months, oldest first."""
+    """(month, billed, collected) for the last months, oldest first; the last is the month of as_of.
+
+    One statement: each side summed by calendar month in SQL, so the rows read are
+    two per month whatever the number of invoices.
+    """
     first = as_of.replace(day=1) - relativedelta(months=months - 1)
-    billed = dict.fromkeys(range(months), ZERO)
-    collected = dict.fromkeys(range(months), ZERO)
 
-    def index(day: date) -> int:
-        return (day.year - first.year) * 12 + day.month - first.month
+    def by_month(kind: str, day, amount, *where):
+        year, month = sa.extract("year", day), sa.extract("month", day)
+        return (sa.select(sa.literal(kind).label("kind"), year.label("year"), month.label("month"),
+                          sa.func.sum(amount).label("amount"))
+                .where(day >= first, day <= as_of, *where).group_by(year, month))
 
-    for issued, total in db.session.execute(
-        sa.select(Invoice.issued_on, Invoice.total)
-            .where(Invoice.status != "void", Invoice.issued_on >= first, Invoice.issued_on <= as_of)):
-        billed[index(issued)] += total
-    for received, amount in db.session.execute(
-        sa.select(Payment.received_on, Payment.amount).where(Payment.received_on >= first,
-                                                            Payment.received_on <= as_of)):
-        collected[index(received)] += amount
-    return [(first + relativedelta(months=i), billed[i], collected[i]) for i in range(months)]
-
-
-def unbilled_hours(as_of: date) -> tuple[int, Decimal]:
-    """Approved entries not yet on a live invoice: how many, and their direct-care hours."""
-    ids = unbilled_entries_query(as_of).with_only_columns(TimesheetEntry.id)
-    count, hours = db.session.execute(
-        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(TimesheetEntry.direct_care_hours), 0))
-        .where(TimesheetEntry.id.in_(ids))
-    ).one()
-    return count, Decimal(hours)
+    totals = {"billed": dict.fromkeys(range(months), ZERO), "collected": dict.fromkeys(range(months), ZERO)}
+    for kind, year, month, amount in db.session.execute(sa.union_all(
+            by_month("billed", Invoice.issued_on, Invoice.total, Invoice.status != "void"),
+            by_month("collected", Payment.received_on, Payment.amount))):
+        # SQLite sums NUMERIC as a float: back to exact cents.
+        totals[kind][(int(year) - first.year) * 12 + int(month) - first.month] = to_cents(Decimal(str(amount)))
+    return [(first + relativedelta(months=i), totals["billed"][i], totals["collected"][i]) for i in range(months)]
 
 
-def invoices_to_send() -> int:
-    """Invoice emails still waiting in the outbox (unsent or failing)."""
-    return db.session.scalar(
-        sa.select(sa.func.count()).select_from(OutboxMessage)
-        .where(OutboxMessage.dedupe_key.like("invoice:%"), OutboxMessage.sent_at.is_(None))
-    )
+@dataclass
+class BillingFigures:
+    unbilled_entries: int
+    unbilled_hours: Decimal
+    invoices_to_send: int
+    active_placements: int
 
 
-def active_placements() -> int:
-    return db.session.scalar(
-        sa.select(sa.func.count()).select_from(Placement).where(Placement.status == "active"))
-
-
-def month_money(as_of: date) -> tuple[Decimal, Decimal]:
-    """Billed and collected in the month of as_of."""
-    first = as_of.replace(day=1)
-    billed = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(Invoice.total), 0)).where(
-        Invoice.status != "void", Invoice.issued_on.between(first, as_of)))
-    collected = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(Payment.amount), 0)).where(
-        Payment.received_on.between(first, as_of)))
-    return Decimal(billed), Decimal(collected)
+def billing_figures(as_of: date) -> BillingFigures:
+    """Approved entries not yet on a live invoice (how many, their direct-care hours), invoice emails
+    still waiting in the outbox (unsent or failing) and active placements: one statement."""
+    unbilled = unbilled_entries_query(as_of).with_only_columns(TimesheetEntry.id)
+    unbilled_totals = (sa.select(sa.func.count().label("entries"),
+                                 sa.func.coalesce(sa.func.sum(TimesheetEntry.direct_care_hours), 0).label("hours"))
+                       .where(TimesheetEntry.id.in_(unbilled)).subquery())
+    waiting = (sa.select(sa.func.count()).select_from(OutboxMessage)
+               .where(OutboxMessage.dedupe_key.like("invoice:%"), OutboxMessage.sent_at.is_(None))
+               .scalar_subquery())
+    active = (sa.select(sa.func.count()).select_from(Placement).where(Placement.status == "active")
+              .scalar_subquery())
+    row = db.session.execute(
+        sa.select(unbilled_totals.c.entries, unbilled_totals.c.hours, waiting, active)).one()
+    return BillingFigures(row[0], Decimal(str(row[1])), row[2], row[3])
 
 
 def escalations(limit: int = 20) -> list[CheckIn]:

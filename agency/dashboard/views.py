@@ -51,12 +51,13 @@ def dashboard():
         report = aging(as_of, current_actor())
         data["aging"] = report
         data["aging_chart"] = ([BUCKET_LABELS[b] for b in BUCKETS], [report.buckets[b] for b in BUCKETS])
-        data["unbilled"] = metrics.unbilled_hours(as_of)
-        data["invoices_to_send"] = metrics.invoices_to_send()
+        figures = metrics.billing_figures(as_of)
+        data["unbilled"] = (figures.unbilled_entries, figures.unbilled_hours)
+        data["invoices_to_send"] = figures.invoices_to_send
         data["money_by_month"] = metrics.billed_and_collected(as_of)
     if role == "admin":
-        data["active_placements"] = metrics.active_placements()
-        data["month_money"] = metrics.month_money(as_of)
+        data["active_placements"] = figures.active_placements
+        data["month_money"] = data["money_by_month"][-1][1:]
         data["escalations"] = metrics.escalations()
     return render_template("dashboard/dashboard.html", **data)
 

@@ -1,6 +1,7 @@
 """JSON API for facilities, their contacts and rate cards."""
 
 import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
 
 from agency.core.api import (
     Bool,
@@ -117,7 +118,8 @@ def _visible(facility_id: int) -> Facility:
 @documented("List facilities (a facility contact sees only its own)", response=FACILITY, many=True,
             query=FACILITY_FILTERS)
 def list_facilities():
-    return page(queries.facilities_query(current_actor(), **parse_args()), Facility.id)
+    return page(queries.facilities_query(current_actor(), **parse_args())
+                .options(selectinload(Facility.contacts)), Facility.id)
 
 
 @bp.post("/facilities")
@@ -168,7 +170,8 @@ def remove_contact(contact_id: int):
 @documented("A facility's rate cards", response=RATE_CARD, many=True, errors=(400, 404))
 def list_rate_cards(facility_id: int):
     _visible(facility_id)
-    return page(sa.select(RateCard).where(RateCard.facility_id == facility_id), RateCard.id)
+    return page(sa.select(RateCard).where(RateCard.facility_id == facility_id)
+                .options(selectinload(RateCard.rates)), RateCard.id)
 
 
 @bp.post("/facilities/<int:facility_id>/rate-cards")
