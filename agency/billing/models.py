@@ -82,7 +82,7 @@ class Invoice(db.Model):
     facility_id: Mapped[int] = mapped_column(sa.ForeignKey("facilities.id", ondelete="RESTRICT"))
     period_start: Mapped[date]
     period_end: Mapped[date]
-    issued_on: Mapped[date]
+    issued_on: Mapped[date] = mapped_column(index=True)  # the dashboards sum invoices by month
     due_on: Mapped[date]
     status: Mapped[str] = mapped_column(sa.String(20), default="issued")
     total: Mapped[Decimal] = mapped_column(sa.Numeric(12, 2))
@@ -215,7 +215,7 @@ class Payment(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     invoice_id: Mapped[int] = mapped_column(sa.ForeignKey("invoices.id", ondelete="RESTRICT"), index=True)
     amount: Mapped[Decimal] = mapped_column(sa.Numeric(12, 2))
-    received_on: Mapped[date]
+    received_on: Mapped[date] = mapped_column(index=True)  # the dashboards sum payments by month
     reference: Mapped[str | None] = mapped_column(sa.String(120))
     recorded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
