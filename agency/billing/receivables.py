@@ -167,12 +167,17 @@ class Aging:
         return to_cents(self.total * 90 / self.billed_90_days)
 
 
+# The row of aging()'s statement that carries the 90 days' billing rather than a bucket.
+BILLED_ROW = "billed_90_days"
+
+
 def aging(as_of: date, actor=None) -> Aging:
     """Open balances by days past due, per facility and in total, as they stood on a day.
 
-    One grouped query whatever the number of invoices. A balance on a past day
-    counts only payments received by then, and an invoice voided later was still
-    owed then, so last month's aging reads the same after this month's payments.
+    One statement whatever the number of invoices: the balances grouped by facility
+    and bucket, and one more row for the last 90 days' billing (for the DSO). A balance
+    on a past day counts only payments received by then, and an invoice voided later
+    was still owed then, so last month's aging reads the same after this month's payments.
     """
     paid = (sa.select(Payment.invoice_id, sa.func.sum(Payment.amount).label("amount"))
             .where(Payment.received_on <= as_of).group_by(Payment.invoice_id).subquery())
@@ -186,19 +191,24 @@ def aging(as_of: date, actor=None) -> Aging:
                sa.or_(Invoice.voided_at.is_(None), Invoice.voided_at >= start_of(as_of + timedelta(days=1))))
         .group_by(Invoice.facility_id, Facility.name, bucket)
     )
-    billed = sa.select(sa.func.coalesce(sa.func.sum(Invoice.total), 0)).where(
+    billed = sa.select(sa.null(), sa.null(), sa.literal(BILLED_ROW),
+                       sa.func.coalesce(sa.func.sum(Invoice.total), 0)).where(
         Invoice.status != "void", Invoice.issued_on > as_of - timedelta(days=90), Invoice.issued_on <= as_of)
     if (scope := facility_scope(actor)) is not None:
         query = query.where(Invoice.facility_id == scope)
         billed = billed.where(Invoice.facility_id == scope)
     per_facility: dict[int, FacilityAging] = {}
     totals = dict.fromkeys(BUCKETS, ZERO)
-    for facility_id, name, bucket_name, amount in db.session.execute(query):
+    billed_90_days = ZERO
+    for facility_id, name, bucket_name, amount in db.session.execute(sa.union_all(query, billed)):
         amount = to_cents(amount)
+        if bucket_name == BILLED_ROW:
+            billed_90_days = amount
+            continue
         per_facility.setdefault(facility_id, FacilityAging(facility_id, name)).buckets[bucket_name] += amount
         totals[bucket_name] += amount
     facilities = sorted(per_facility.values(), key=lambda f: (-f.total, f.name))
-    return Aging(as_of, totals, facilities, to_cents(db.session.scalar(billed)))
+    return Aging(as_of, totals, facilities, billed_90_days)
 
 
 # ----------------------------------------------------------------------------- dunning
