@@ -3,11 +3,13 @@
 import csv
 import io
 from datetime import date
+from decimal import Decimal
 
 import sqlalchemy as sa
 from flask import (
     Blueprint,
     Response,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -28,7 +30,14 @@ from agency.billing.forms import (
     VoidForm,
 )
 from agency.billing.jobs import generate_invoices
-from agency.billing.models import ENTRY_STATUSES, INVOICE_STATUSES, Invoice, InvoiceLine, TimesheetEntry
+from agency.billing.models import (
+    ENTRY_STATUSES,
+    INVOICE_STATUSES,
+    OPEN_INVOICE_STATUSES,
+    Invoice,
+    InvoiceLine,
+    TimesheetEntry,
+)
 from agency.core import audit
 from agency.core.bounds import id_or_none
 from agency.core.dates import parse_iso_date, today
@@ -37,6 +46,7 @@ from agency.core.exports import csv_response, wants_csv
 from agency.core.forms import errors_sentence, flash_import_report, form_values, read_text_upload, show_errors
 from agency.core.jobs import recent_jobs, start_job
 from agency.core.listing import id_arg, paginate, search_arg, sort_by
+from agency.core.money import to_cents
 from agency.core.outbox import OutboxMessage, send_soon
 from agency.core.permissions import current_actor, facility_scope, requires
 from agency.core.pickers import options_response
@@ -330,21 +340,25 @@ def portal():
     if own is None:
         return redirect(url_for(".invoices"))
     facility = db.session.get(Facility, own)
-    waiting = db.session.scalars(
-        queries.entries_query(actor, status="submitted").order_by(TimesheetEntry.work_date)
-    ).all()
+    as_of = today()
+    size = current_app.config["PAGE_SIZE"]
+    waiting = paginate(queries.entries_query(actor, status="submitted").order_by(TimesheetEntry.work_date))
     placements = db.session.scalars(
         sa.select(Placement).where(Placement.facility_id == own, Placement.status.in_(
             ("onboarding", "active"))).options(joinedload(Placement.therapist)).order_by(Placement.start_on)
+        .limit(size)
     ).all()
     statement = db.session.scalars(
-        queries.invoices_query(actor).where(Invoice.status != "void").order_by(Invoice.issued_on.desc())
+        queries.invoices_query(actor).where(Invoice.status != "void").order_by(Invoice.issued_on.desc(),
+                                                                               Invoice.id.desc()).limit(size)
     ).all()
-    as_of = today()
-    open_invoices = [i for i in statement if i.is_open]
+    balance, is_open = Invoice.total - Invoice.amount_paid, Invoice.status.in_(OPEN_INVOICE_STATUSES)
+    open_total, overdue_total = db.session.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(balance).filter(is_open), 0),
+                  sa.func.coalesce(sa.func.sum(balance).filter(is_open, Invoice.due_on < as_of), 0))
+        .where(Invoice.facility_id == own)).one()
     return render_template(
         "billing/portal.html", facility=facility, waiting=waiting, placements=placements,
         statement=statement, as_of=as_of, decide_form=DecideForm(),
-        open_total=sum((i.balance for i in open_invoices), 0),
-        overdue_total=sum((i.balance for i in open_invoices if i.due_on < as_of), 0),
+        open_total=to_cents(Decimal(str(open_total))), overdue_total=to_cents(Decimal(str(overdue_total))),
     )

@@ -148,3 +148,13 @@ document.addEventListener("submit", function (event) {
 
   Array.prototype.forEach.call(document.querySelectorAll("[data-picker-url]"), enhance);
 })();
+
+// A "pick all" box ticks or clears every box its data-check-all selector names.
+document.addEventListener("change", function (event) {
+  var selector = event.target.getAttribute && event.target.getAttribute("data-check-all");
+  if (selector) {
+    Array.prototype.forEach.call(document.querySelectorAll(selector), function (box) {
+      box.checked = event.target.checked;
+    });
+  }
+});
