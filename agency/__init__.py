@@ -70,6 +70,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from agency.credentials.cli import credentials_cli
     from agency.demo import seed_demo_command
     from agency.loadtest import loadtest_command
+    from agency.worker import worker_command
 
     app.cli.add_command(users_cli)
     app.cli.add_command(billing_cli)
@@ -77,6 +78,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(bench_command)
     app.cli.add_command(loadtest_command)
+    app.cli.add_command(worker_command)
     return app
 
 
