@@ -11,6 +11,7 @@ file the test can read, e.g. to show a traceback behind a 500.
 """
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -33,6 +34,13 @@ class Site:
     def call(self, method: str, path: str, token: str, body: dict | None = None) -> requests.Response:
         return requests.request(method, self.url + path, json=body, timeout=60,
                                 headers={"Authorization": f"Bearer {token}"})
+
+    def sign_in(self, browser: requests.Session, email: str, password: str) -> requests.Response:
+        """Submit the login form as a browser does (its CSRF token first); the answer, not followed."""
+        page = browser.get(self.url + "/login", timeout=60)
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text).group(1)
+        return browser.post(self.url + "/login", data={"email": email, "password": password, "csrf_token": token},
+                            allow_redirects=False, timeout=60)
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
