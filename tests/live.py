@@ -47,25 +47,30 @@ class Site:
 
     def at_once(self, token: str, *calls: tuple[str, str, dict | None]) -> list[requests.Response]:
         """Send the (method, path, body) calls from threads released together; the responses in order."""
-        barrier = threading.Barrier(len(calls))
-        responses: list = [None] * len(calls)
+        return at_once(token, *((self, *call) for call in calls))
 
-        def send(index: int, method: str, path: str, body: dict | None) -> None:
-            barrier.wait()
-            try:
-                responses[index] = self.call(method, path, token, body)
-            except requests.RequestException as exc:
-                responses[index] = exc
 
-        threads = [threading.Thread(target=send, args=(i, *call)) for i, call in enumerate(calls)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        for response in responses:
-            if isinstance(response, Exception):
-                raise response
-        return responses
+def at_once(token: str, *calls: tuple[Site, str, str, dict | None]) -> list[requests.Response]:
+    """Send the (site, method, path, body) calls, to one server or several, released together."""
+    barrier = threading.Barrier(len(calls))
+    responses: list = [None] * len(calls)
+
+    def send(index: int, site: Site, method: str, path: str, body: dict | None) -> None:
+        barrier.wait()
+        try:
+            responses[index] = site.call(method, path, token, body)
+        except requests.RequestException as exc:
+            responses[index] = exc
+
+    threads = [threading.Thread(target=send, args=(i, *call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for response in responses:
+        if isinstance(response, Exception):
+            raise response
+    return responses
 
 
 @contextmanager
