@@ -1,9 +1,10 @@
 """`flask --app wsgi worker`: an RQ worker that loads the app once, before it forks.
 
 `rq worker` forks a work horse per job and each horse builds the app afresh
-(about 1.8 s of CPU a job). Here the worker process builds it and imports every
-job module up front, as RQ's performance notes advise, so a horse only runs its
-job: in an app context of its own, on database connections of its own.
+(about 1.8 s of CPU a job). Here the worker process builds it, imports every
+job module and compiles the templates up front, as RQ's performance notes
+advise, so a horse only runs its job: in an app context of its own, on database
+connections of its own.
 """
 
 import contextvars
@@ -39,6 +40,9 @@ def worker_command(burst: bool, queues: tuple[str, ...], name: str | None) -> No
         raise click.ClickException("REDIS_URL is not set: without Redis, jobs run inline and need no worker.")
     for module in JOB_MODULES:
         importlib.import_module(module)
+    # Invoice PDFs and emails compiled once here, not again in every horse.
+    for template in app.jinja_env.list_templates():
+        app.jinja_env.get_template(template)
     jobs.use_worker_app(app)
 
     # A connection pooled before the fork would be one socket shared by every horse and this

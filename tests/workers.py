@@ -99,7 +99,8 @@ def arrival() -> dict:
     jobs_module = sys.modules.get("agency.core.jobs")
     app = getattr(jobs_module, "_worker_app", None)
     return {"pid": os.getpid(), "app": id(app) if app is not None else None,
-            "job_modules": all(module in sys.modules for module in JOB_MODULES)}
+            "job_modules": all(module in sys.modules for module in JOB_MODULES),
+            "templates_compiled": app is not None and len(app.jinja_env.cache) == len(app.jinja_env.list_templates())}
 
 
 @job

@@ -18,7 +18,7 @@ def _outcomes(app, redis_url, *calls) -> list[Job]:
         return [Job.fetch(handle.id, connection=redis_connection()) for handle in handles], log
 
 
-def test_each_job_finds_the_app_and_every_job_module_already_loaded_by_the_worker(app, redis_url):
+def test_each_job_finds_the_app_its_job_modules_and_templates_already_loaded_by_the_worker(app, redis_url):
     (first, second), log = _outcomes(app, redis_url, (workers.arrival,), (workers.arrival,))
     one, two = first.return_value(), second.return_value()
     assert one and two, log
@@ -27,6 +27,7 @@ def test_each_job_finds_the_app_and_every_job_module_already_loaded_by_the_worke
     assert one["pid"] != two["pid"]
     assert one["app"] is not None and one["app"] == two["app"]
     assert one["job_modules"] and two["job_modules"]
+    assert one["templates_compiled"] and two["templates_compiled"]
 
 
 def test_a_job_after_one_that_failed_midway_starts_on_a_clean_session_and_its_own_connection(app, redis_url):
