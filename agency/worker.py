@@ -31,6 +31,7 @@ JOB_MODULES = (
 @click.option("--name", default=None, help="The worker's name in Redis. Default: one RQ makes up.")
 def worker_command(burst: bool, queues: tuple[str, ...], name: str | None) -> None:
     """Run background jobs from Redis, the app loaded once for all of them."""
+    from redis.exceptions import RedisError
     from rq import Queue, Worker
 
     from agency.core import jobs
@@ -38,6 +39,11 @@ def worker_command(burst: bool, queues: tuple[str, ...], name: str | None) -> No
     app = current_app._get_current_object()
     if not app.config["REDIS_URL"]:
         raise click.ClickException("REDIS_URL is not set: without Redis, jobs run inline and need no worker.")
+    connection = jobs.redis_connection()
+    try:
+        connection.ping()
+    except RedisError as exc:
+        raise click.ClickException(f"cannot reach Redis at REDIS_URL: {exc}") from None
     for module in JOB_MODULES:
         importlib.import_module(module)
     # Invoice PDFs and emails compiled once here, not again in every horse.
@@ -52,7 +58,6 @@ def worker_command(burst: bool, queues: tuple[str, ...], name: str | None) -> No
         engine.dispose()
     os.register_at_fork(after_in_child=lambda: [engine.dispose(close=False) for engine in engines])
 
-    connection = jobs.redis_connection()
     worker = Worker([Queue(queue, connection=connection) for queue in queues or [app.config["RQ_QUEUE"]]],
                     name=name, connection=connection)
     # Flask runs CLI commands inside an app context; a horse forked from it would run every job

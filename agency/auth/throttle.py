@@ -20,14 +20,13 @@ from agency.extensions import limiter
 
 ACCOUNT_SCOPE = "sign-in-account"
 ADDRESS_SCOPE = "sign-in-address"
+# Set on a request whose password did not match; only such requests are counted.
+FAILED = "agency.sign_in_failed"
 
 
 def _account() -> str:
     # The address typed, as the account lookup reads it; an empty one is still one key.
     return (request.form.get("email") or "").strip().casefold() or "(none)"
-
-
-FAILED = "agency.sign_in_failed"
 
 
 def _failed(_response) -> bool:
@@ -66,8 +65,10 @@ def init_app(app) -> None:
     app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"] or "memory://"
     app.config["RATELIMIT_KEY_PREFIX"] = app.config["RATE_LIMIT_KEY_PREFIX"]
     # Fail fast and as one error type: a sign-in must not hang on a Redis that is down.
-    app.config["RATELIMIT_STORAGE_OPTIONS"] = {"wrap_exceptions": True} if not app.config["REDIS_URL"] else {
-        "wrap_exceptions": True, "socket_connect_timeout": 2, "socket_timeout": 2}
+    options = {"wrap_exceptions": True}
+    if app.config["REDIS_URL"]:
+        options.update(socket_connect_timeout=2, socket_timeout=2)
+    app.config["RATELIMIT_STORAGE_OPTIONS"] = options
     limiter.init_app(app)
 
     @app.errorhandler(RateLimitExceeded)

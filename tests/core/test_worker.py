@@ -8,6 +8,7 @@ from agency import ROOT
 from agency.core.jobs import enqueue, redis_connection
 from agency.worker import JOB_MODULES
 from tests import workers
+from tests.smtp import free_port
 
 
 def _outcomes(app, redis_url, *calls) -> list[Job]:
@@ -41,10 +42,14 @@ def test_a_job_after_one_that_failed_midway_starts_on_a_clean_session_and_its_ow
         assert before.return_value()["backend"] != after.return_value()["backend"]
 
 
-def test_without_redis_the_worker_refuses_to_start_and_says_why(app):
+def test_without_redis_the_worker_refuses_to_start_and_says_why(app, monkeypatch):
     result = app.test_cli_runner().invoke(args=["worker", "--burst"])
     assert result.exit_code == 1
     assert "REDIS_URL is not set" in result.output
+    monkeypatch.setitem(app.config, "REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
+    result = app.test_cli_runner().invoke(args=["worker", "--burst"])
+    assert result.exit_code == 1
+    assert "cannot reach Redis at REDIS_URL" in result.output
 
 
 def test_every_module_with_jobs_is_loaded_before_the_fork():
