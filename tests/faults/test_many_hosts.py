@@ -7,6 +7,7 @@ invisible to the others, so a rule kept there would break here.
 """
 
 import os
+import re
 from datetime import date
 
 import pytest
@@ -72,6 +73,18 @@ def test_wrong_passwords_sent_to_either_server_count_together(app, hosts, users,
     assert second.sign_in(requests.Session(), email, PASSWORD).status_code == 429
     assert first.sign_in(requests.Session(), email, PASSWORD).status_code == 429
     assert first.sign_in(requests.Session(), users["recruiter"].email, PASSWORD).status_code == 302
+
+
+def test_a_sign_in_form_from_one_server_and_its_session_hold_on_the_other(hosts, users):
+    first, second = hosts
+    browser = requests.Session()
+    page = browser.get(first.url + "/login", timeout=60)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text).group(1)
+    signed_in = browser.post(second.url + "/login", allow_redirects=False, timeout=60,
+                             data={"email": users["recruiter"].email, "password": PASSWORD, "csrf_token": token})
+    assert signed_in.status_code == 302
+    home = browser.get(first.url + "/", timeout=60)
+    assert home.status_code == 200 and "/login" not in home.url, home.url
 
 
 def test_one_payment_sent_to_both_servers_at_once_is_recorded_once(hosts, token):
