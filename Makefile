@@ -32,7 +32,7 @@ browser:
 lint: $(BIN)/.installed
 	$(BIN)/ruff check agency tests migrations wsgi.py
 
-# The whole suite against PostgreSQL and Redis with real rq workers, then again
+# The whole suite against PostgreSQL and Redis with real workers, then again
 # on the embedded SQLite database.
 test: $(BIN)/.installed services browser lint
 	AGENCY_DATABASE_URL=$(PG_URL) AGENCY_REDIS_URL=$(REDIS_URL) $(BIN)/pytest

@@ -26,6 +26,11 @@ def create_app(overrides: dict | None = None) -> Flask:
         instance_path=str(ROOT / "instance"),
     )
     _configure(app, overrides or {})
+    if proxies := int(app.config["TRUSTED_PROXIES"]):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # The client's address (for the sign-in limits) and scheme as the proxies in front saw them.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     app.url_map.converters["int"] = IdConverter
     app.before_request(refuse_nul_characters)
 
@@ -36,6 +41,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     login_manager.init_app(app)
     csrf.init_app(app)
+    from agency.auth import throttle
+
+    throttle.init_app(app)
 
     from agency.core import api as core_api
     from agency.core import errors, templating
@@ -70,6 +78,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from agency.credentials.cli import credentials_cli
     from agency.demo import seed_demo_command
     from agency.loadtest import loadtest_command
+    from agency.worker import worker_command
 
     app.cli.add_command(users_cli)
     app.cli.add_command(billing_cli)
@@ -77,6 +86,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(bench_command)
     app.cli.add_command(loadtest_command)
+    app.cli.add_command(worker_command)
     return app
 
 

@@ -1,5 +1,7 @@
 """Flask extensions, created once here and bound to the app in create_app()."""
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -19,3 +21,6 @@ db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+# Counts by client address unless a limit names its own key; a moving window, so a limit holds
+# over any stretch of its length, not per clock-aligned block.
+limiter = Limiter(key_func=get_remote_address, strategy="moving-window")

@@ -29,6 +29,7 @@ os.environ["AGENCY_UPLOAD_DIR"] = str(_tmp / "uploads")
 # of its own so two test runs on one machine never take each other's jobs.
 REDIS_URL = os.environ.pop("AGENCY_REDIS_URL", "redis://127.0.0.1:6379/9")
 os.environ["AGENCY_RQ_QUEUE"] = f"agency-test-{os.getpid()}"
+os.environ["AGENCY_RATE_LIMIT_KEY_PREFIX"] = f"agency-test-{os.getpid()}"
 
 
 def _private_database() -> str:
@@ -151,8 +152,11 @@ def _reset_schema():
 
 @pytest.fixture(autouse=True)
 def _clean_database(app):
+    from agency.extensions import limiter
+
     with app.app_context():
         yield
+        limiter.reset()  # failed sign-ins of one test are not another's
         db.session.rollback()
         db.session.remove()
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]

@@ -11,6 +11,7 @@ file the test can read, e.g. to show a traceback behind a 500.
 """
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -34,30 +35,42 @@ class Site:
         return requests.request(method, self.url + path, json=body, timeout=60,
                                 headers={"Authorization": f"Bearer {token}"})
 
+    def sign_in(self, browser: requests.Session, email: str, password: str) -> requests.Response:
+        """Submit the login form as a browser does (its CSRF token first); the answer, not followed."""
+        page = browser.get(self.url + "/login", timeout=60)
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text).group(1)
+        return browser.post(self.url + "/login", data={"email": email, "password": password, "csrf_token": token},
+                            allow_redirects=False, timeout=60)
+
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
 
     def at_once(self, token: str, *calls: tuple[str, str, dict | None]) -> list[requests.Response]:
         """Send the (method, path, body) calls from threads released together; the responses in order."""
-        barrier = threading.Barrier(len(calls))
-        responses: list = [None] * len(calls)
+        return at_once(token, *((self, *call) for call in calls))
 
-        def send(index: int, method: str, path: str, body: dict | None) -> None:
-            barrier.wait()
-            try:
-                responses[index] = self.call(method, path, token, body)
-            except requests.RequestException as exc:
-                responses[index] = exc
 
-        threads = [threading.Thread(target=send, args=(i, *call)) for i, call in enumerate(calls)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        for response in responses:
-            if isinstance(response, Exception):
-                raise response
-        return responses
+def at_once(token: str, *calls: tuple[Site, str, str, dict | None]) -> list[requests.Response]:
+    """Send the (site, method, path, body) calls, to one server or several, released together."""
+    barrier = threading.Barrier(len(calls))
+    responses: list = [None] * len(calls)
+
+    def send(index: int, site: Site, method: str, path: str, body: dict | None) -> None:
+        barrier.wait()
+        try:
+            responses[index] = site.call(method, path, token, body)
+        except requests.RequestException as exc:
+            responses[index] = exc
+
+    threads = [threading.Thread(target=send, args=(i, *call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for response in responses:
+        if isinstance(response, Exception):
+            raise response
+    return responses
 
 
 @contextmanager

@@ -1,16 +1,21 @@
-"""Real `rq worker` processes for tests: same database and Redis as the test app."""
+"""Real worker processes for tests (`flask --app wsgi worker`): same database and Redis as the test app."""
 
 import os
 import signal
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from agency import ROOT
+from agency.core.jobs import job
+from agency.extensions import db
 
 RQ = Path(sys.executable).with_name("rq")
+FLASK = Path(sys.executable).with_name("flask")
 
 
 def worker_env(redis_url: str, **settings: str) -> dict:
@@ -20,11 +25,14 @@ def worker_env(redis_url: str, **settings: str) -> dict:
     return env
 
 
-def start_worker(redis_url: str, *, burst: bool = True, **settings: str) -> subprocess.Popen:
-    """An rq worker on this test run's queue, in a session of its own, with extra AGENCY_ settings."""
-    args = [str(RQ), "worker", "--url", redis_url, os.environ["AGENCY_RQ_QUEUE"]]
+def start_worker(redis_url: str, *, burst: bool = True, name: str | None = None,
+                 **settings: str) -> subprocess.Popen:
+    """The product's worker on this test run's queue, in a session of its own, with extra AGENCY_ settings."""
+    args = [str(FLASK), "--app", "wsgi", "worker", "--queue", os.environ["AGENCY_RQ_QUEUE"]]
     if burst:
-        args.insert(2, "--burst")
+        args.append("--burst")
+    if name:
+        args += ["--name", name]
     return subprocess.Popen(args, cwd=ROOT, env=worker_env(redis_url, **settings), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -80,3 +88,40 @@ def jobs_on_redis(app, redis_url: str):
         yield
     finally:
         app.config["REDIS_URL"] = saved
+
+
+# Jobs that report on the worker itself, for tests/core/test_worker.py.
+
+def arrival() -> dict:
+    """What a work horse found already loaded when this job began (deliberately not an @job)."""
+    from agency.worker import JOB_MODULES
+
+    jobs_module = sys.modules.get("agency.core.jobs")
+    app = getattr(jobs_module, "_worker_app", None)
+    return {"pid": os.getpid(), "app": id(app) if app is not None else None,
+            "job_modules": all(module in sys.modules for module in JOB_MODULES),
+            "templates_compiled": app is not None and len(app.jinja_env.cache) == len(app.jinja_env.list_templates())}
+
+
+@job
+def half_written(name: str) -> None:
+    """Adds a facility and fails before committing it; on PostgreSQL its transaction is left aborted."""
+    from agency.facilities.models import Facility
+
+    db.session.add(Facility(name=name, facility_type="cmhc", state="NY", payment_terms_days=30))
+    db.session.flush()
+    if db.engine.dialect.name == "postgresql":
+        with suppress(sa.exc.DBAPIError):
+            db.session.execute(sa.text("SELECT 1 / 0"))
+    raise RuntimeError("stopped halfway")
+
+
+@job
+def database_view(name: str) -> dict:
+    """How many facilities of that name this job sees, and (PostgreSQL) which server process serves it."""
+    from agency.facilities.models import Facility
+
+    found = db.session.scalar(sa.select(sa.func.count()).select_from(Facility).where(Facility.name == name))
+    backend = db.session.scalar(sa.text("SELECT pg_backend_pid()")) if db.engine.dialect.name == "postgresql" \
+        else None
+    return {"found": found, "backend": backend}

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from agency.auth import services
+from agency.auth import services, throttle
 from agency.auth.forms import ActiveForm, LoginForm, NewTokenForm, RevokeTokenForm, UserForm
 from agency.auth.models import ApiToken, User
 from agency.core.audit import AuditEvent
@@ -41,6 +41,7 @@ def _safe_next(target: str | None) -> str | None:
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
+@throttle.limit_sign_ins
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("dashboard.home"))
@@ -48,8 +49,10 @@ def login():
     if form.validate_on_submit():
         user = services.authenticate(form.email.data, form.password.data)
         if user is None:
+            throttle.sign_in_failed()
             flash("That email and password do not match an active account.", "error")
         else:
+            throttle.sign_in_succeeded()
             login_user(user)
             flash(f"Welcome back, {user.display_name}.", "success")
             return redirect(_safe_next(request.args.get("next")) or url_for("dashboard.home"))

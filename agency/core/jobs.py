@@ -1,7 +1,7 @@
 """Background jobs on RQ, or inline when no Redis is configured.
 
-Job functions take ids, never objects, and are wrapped with @job so that a
-worker process gets an app context of its own.
+Job functions take ids, never objects, and are wrapped with @job so that each
+job a worker runs gets an app context of its own.
 """
 
 import uuid
@@ -23,7 +23,7 @@ _LABELS: dict[str, str] = {}
 
 
 def job(func=None, *, label: str | None = None):
-    """Run the function inside an app context, creating one in a worker process.
+    """Run the function inside an app context: the caller's, or a new one of the worker's app.
 
     label is what the job's page calls it (default: its name in words).
     """
@@ -36,15 +36,21 @@ def job(func=None, *, label: str | None = None):
     def wrapper(*args, **kwargs):
         if has_app_context():
             return func(*args, **kwargs)
-        global _worker_app
         if _worker_app is None:
+            # A plain `rq worker` horse: build the app here (`flask worker` has built it before the fork).
             from agency import create_app
 
-            _worker_app = create_app()
+            use_worker_app(create_app())
         with _worker_app.app_context():
             return func(*args, **kwargs)
 
     return wrapper
+
+
+def use_worker_app(app) -> None:
+    """The app jobs run with in this process when no app context is active."""
+    global _worker_app
+    _worker_app = app
 
 
 @dataclass

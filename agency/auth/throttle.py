@@ -1,0 +1,88 @@
+"""Sign-in throttling: failed sign-ins counted per account and per client address, across every host.
+
+The counts live in Redis (REDIS_URL), which every web process on every machine
+shares, so wrong passwords sent to different servers add up; with no Redis
+configured (one machine) they live in the process's memory. Only failures
+count: a person who signs in correctly is never slowed, and doing so forgets
+their account's failures (not their address's, or one good account would let
+an address guess at the others).
+"""
+
+import math
+import time
+
+from flask import current_app, render_template, request
+from flask_limiter.errors import RateLimitExceeded
+from flask_limiter.util import get_remote_address
+from limits.errors import StorageError
+
+from agency.extensions import limiter
+
+ACCOUNT_SCOPE = "sign-in-account"
+ADDRESS_SCOPE = "sign-in-address"
+# Set on a request whose password did not match; only such requests are counted.
+FAILED = "agency.sign_in_failed"
+
+
+def _account() -> str:
+    # The address typed, as the account lookup reads it; an empty one is still one key.
+    return (request.form.get("email") or "").strip().casefold() or "(none)"
+
+
+def _failed(_response) -> bool:
+    return request.environ.get(FAILED, False)
+
+
+def _wait_message(who: str) -> str:
+    return (f"Too many failed sign-ins {who}. Wait a few minutes and try again; "
+            "if you have forgotten your password, ask an administrator to reset it.")
+
+
+def limit_sign_ins(view):
+    """Refuse (429) a sign-in once its account or its address has failed too often of late."""
+    view = limiter.shared_limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], ACCOUNT_SCOPE,
+                                key_func=_account, methods=["POST"], deduct_when=_failed,
+                                error_message=_wait_message("for this account"))(view)
+    return limiter.shared_limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], ADDRESS_SCOPE,
+                                key_func=get_remote_address, methods=["POST"], deduct_when=_failed,
+                                error_message=_wait_message("from your address"))(view)
+
+
+def sign_in_failed() -> None:
+    """Count this request's sign-in as failed (the count is taken as the response leaves)."""
+    request.environ[FAILED] = True
+
+
+def sign_in_succeeded() -> None:
+    """A correct password forgets the failures of its account."""
+    for limit in limiter.current_limits:
+        if ACCOUNT_SCOPE in limit.request_args:
+            limiter.limiter.clear(limit.limit, *limit.request_args)
+
+
+def init_app(app) -> None:
+    """Counts in Redis when there is one, else in memory; a Redis that cannot be reached answers 503."""
+    app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"] or "memory://"
+    app.config["RATELIMIT_KEY_PREFIX"] = app.config["RATE_LIMIT_KEY_PREFIX"]
+    # Fail fast and as one error type: a sign-in must not hang on a Redis that is down.
+    options = {"wrap_exceptions": True}
+    if app.config["REDIS_URL"]:
+        options.update(socket_connect_timeout=2, socket_timeout=2)
+    app.config["RATELIMIT_STORAGE_OPTIONS"] = options
+    limiter.init_app(app)
+
+    @app.errorhandler(RateLimitExceeded)
+    def too_many(exc: RateLimitExceeded):
+        breached = limiter.current_limit
+        wait = max(1, math.ceil(breached.window.reset_time - time.time())) if breached else 60
+        page = render_template("errors/error.html", status=429,
+                               message=f"{exc.description} (about {math.ceil(wait / 60)} min)")
+        return page, 429, {"Retry-After": str(wait)}
+
+    @app.errorhandler(StorageError)
+    def counts_unreachable(exc: StorageError):
+        # Without the shared counts the limit cannot be known: refuse rather than let guesses through.
+        app.logger.warning("sign-in throttle storage unreachable: %s", exc)
+        message = ("Sign-in is unavailable for a moment: the server that counts failed sign-ins cannot be "
+                   "reached. Nothing was checked; try again shortly.")
+        return render_template("errors/error.html", status=503, message=message), 503, {"Retry-After": "30"}

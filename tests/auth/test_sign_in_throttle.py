@@ -1,0 +1,79 @@
+"""Wrong passwords are counted per account and per address, and past the limit sign-in waits."""
+
+import socket
+
+import pytest
+import requests
+
+from tests import live
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.usefixtures("users")
+
+ADMIN = "admin@staff.example.org"
+
+
+def _fail(browser, email, times):
+    for _ in range(times):
+        response = browser.login(email, "not the password")
+        assert response.status_code == 200
+        assert b"do not match an active account" in response.data
+
+
+@pytest.fixture
+def guest(app):
+    """A new visitor on the same address each time: no session, no cookie carried over."""
+    from tests.conftest import Browser
+
+    return lambda: Browser(app.test_client())
+
+
+def test_the_sixth_wrong_password_for_an_account_waits_even_when_it_is_right(guest):
+    _fail(guest(), ADMIN, 5)
+    refused = guest().login(ADMIN.upper(), PASSWORD)  # the same account, however it is typed
+    assert refused.status_code == 429
+    assert "Too many failed sign-ins for this account" in refused.get_data(as_text=True)
+    assert 0 < int(refused.headers["Retry-After"]) <= 15 * 60
+    assert guest().login("billing@staff.example.org").status_code == 302  # another account is not held up
+
+
+def test_a_correct_password_forgets_the_accounts_failures(guest):
+    _fail(guest(), ADMIN, 4)
+    assert guest().login(ADMIN).status_code == 302
+    _fail(guest(), ADMIN, 5)
+    assert guest().login(ADMIN).status_code == 429
+
+
+def test_one_address_failing_on_many_accounts_is_held_up_on_all_of_them(app, guest, monkeypatch):
+    monkeypatch.setitem(app.config, "LOGIN_LIMIT_PER_ADDRESS", "3 per 15 minutes")
+    for email in ("a@nowhere.example", "b@nowhere.example", ADMIN):
+        _fail(guest(), email, 1)
+    refused = guest().login("recruiter@staff.example.org")
+    assert refused.status_code == 429
+    assert "Too many failed sign-ins from your address" in refused.get_data(as_text=True)
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_with_the_counts_unreachable_sign_in_answers_503_and_checks_nothing():
+    with live.server(REDIS_URL=f"redis://127.0.0.1:{_closed_port()}/0") as site:
+        answer = site.sign_in(requests.Session(), ADMIN, PASSWORD)
+        assert answer.status_code == 503, site.log_text()
+        assert "the server that counts failed sign-ins cannot be reached" in answer.text
+        assert answer.headers["Retry-After"]
+        assert requests.get(site.url + "/login", timeout=30).status_code == 200  # the form itself still shows
+
+
+def test_behind_a_trusted_proxy_each_client_address_is_counted_apart():
+    with live.server(TRUSTED_PROXIES="1", LOGIN_LIMIT_PER_ADDRESS="2 per 15 minutes") as site:
+        def attempt(address, email, password="not the password"):
+            browser = requests.Session()
+            browser.headers["X-Forwarded-For"] = address
+            return site.sign_in(browser, email, password).status_code
+
+        assert [attempt("203.0.113.7", f"{n}@nowhere.example") for n in range(3)] == [200, 200, 429]
+        assert attempt("198.51.100.2", ADMIN, PASSWORD) == 302
