@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from agency.bench import build, measure
+from agency.bench import bench_app, build, measure
 from agency.billing.ledger import ledger_problems
 from agency.extensions import db
 
@@ -33,6 +33,8 @@ def test_the_bench_measures_every_page_and_job_of_a_tiny_agency_and_writes_its_f
                                                     rel=0.02)
     assert "workers" not in figures  # no --workers-compare
     assert "(HTTP" not in result.output and "entries/s" in result.output
+    with bench_app(url, tmp_path / "documents").app_context():
+        assert ledger_problems(db.session) == []  # after the measured invoice runs too
 
     again = app.test_cli_runner().invoke(args=["bench", "--scale", "0.01", "--database-url", url])
     assert again.exit_code != 0 and "empty scratch database" in again.output
@@ -47,10 +49,10 @@ def test_the_built_agency_keeps_every_promise_of_the_ledger(tmp_path):
 
 def test_no_page_or_endpoint_makes_more_statements_at_a_larger_scale(tmp_path):
     counts = {}
-    for scale in (0.01, 0.03):
+    for scale in (0.01, 0.05):
         bench, _ = build(scale, f"sqlite:///{tmp_path / f'bench-{scale}.db'}", tmp_path / f"documents-{scale}")
         counts[scale] = {page["path"]: page["statements"] for page in measure.measure_pages(bench, samples=1)}
-    assert counts[0.01].keys() == counts[0.03].keys()
-    grown = {path: (counts[0.01][path], counts[0.03][path]) for path in counts[0.01]
-             if counts[0.03][path] > counts[0.01][path]}
+    assert counts[0.01].keys() == counts[0.05].keys()
+    grown = {path: (counts[0.01][path], counts[0.05][path]) for path in counts[0.01]
+             if counts[0.05][path] > counts[0.01][path]}
     assert grown == {}, f"statements per request grow with the data: {grown}"
