@@ -159,11 +159,11 @@ def build(scale: float, as_of: date, echo: bool = True) -> dict[str, int]:
     _invoices(n["facilities"], placements, therapists, entries, cal, put)
     put(JobRecord, [{"id": "inline-bench", "name": "generate_invoices", "started_by_id": 1,
                      "inline_status": "finished", "inline_result": {"invoice_ids": [1], "unpriced": []}}])
+    _reset_sequences(put.sizes)
+    db.session.commit()
     from agency.credentials.services import load_ce_reference
 
     load_ce_reference()
-    _reset_sequences(put.sizes)
-    db.session.commit()
     return put.sizes
 
 
@@ -556,7 +556,8 @@ def _reset_sequences(sizes: dict[str, int]) -> None:
     if db.engine.dialect.name != "postgresql":
         return
     for table in sizes:
-        if "id" in db.metadata.tables[table].c:
+        column = db.metadata.tables[table].c.get("id")
+        if column is not None and isinstance(column.type, sa.Integer):
             db.session.execute(sa.text(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                 f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"))
