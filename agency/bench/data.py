@@ -90,6 +90,11 @@ def _placements_of(facility: int) -> int:
     return 8 if facility % 2 else 7
 
 
+def _schedule(facility: int) -> str:
+    """Most facilities are invoiced weekly, one in ten monthly."""
+    return "monthly" if facility % 10 == 9 else "weekly"
+
+
 def _rng(kind: str, index: int) -> random.Random:
     return random.Random(f"{SEED}:{kind}:{index}")
 
@@ -178,7 +183,7 @@ def _facilities(count: int, cal: Calendar, put: Inserter, password: str) -> None
             "city": "Springfield", "state": STATES[f % len(STATES)], "payment_terms_days": rng.choice((15, 30, 45)),
             "bills_insurance": insurance, "payers": PAYERS[:2] if insurance else [],
             "required_documents": [] if f == 0 else rng.sample(["malpractice_coi", "bls_card", "tb_test"], 1),
-            "invoice_schedule": "monthly" if f % 5 == 4 else "weekly", "funding": "commercial", "active": True,
+            "invoice_schedule": _schedule(f), "funding": "commercial", "active": True,
             "billing_email": None if f % 10 == 9 else f"ap{f}@facility.example",
         })
         contacts += [{"facility_id": fid, "role": role, "name": f"{role.title()} {f}",
@@ -301,7 +306,7 @@ def _placements(facilities: int, therapists: list[dict], cal: Calendar, put: Ins
             status = "active" if p == 0 else rng.choice(
                 ("active",) * 9 + ("completed",) * 7 + ("proposed", "onboarding", "cancelled"))
             basis = "hourly" if p == 0 else rng.choice(("hourly",) * 7 + ("per_diem", "per_diem", "weekly"))
-            weeks = MONTHS * 4 + 4 if p == 0 else rng.randint(6, 24)
+            weeks = MONTHS * 4 + 4 if p == 0 else rng.randint(12, 44)
             last = cal.as_of - timedelta(days=1)
             if status == "completed":
                 last = cal.as_of - timedelta(days=rng.randint(20, 300))
@@ -314,7 +319,7 @@ def _placements(facilities: int, therapists: list[dict], cal: Calendar, put: Ins
                 "service_states": [therapists[t]["home_state"]], "billing_basis": basis,
                 "hours_per_week": 40 if p == 0 else rng.choice((20, 32, 40, 45)),
                 "telehealth": p % 5 == 2, "status": status, "recruiter_id": 1,
-                "_days": 5 if p == 0 else rng.choice((2, 3, 4, 5, 5)),
+                "_days": 5 if p == 0 else rng.choice((1, 2, 2, 3, 3)),
                 "_hours": Decimal(9) if p == 0 else Decimal(rng.choice(("6", "7.5", "8", "8", "9"))),
                 "_last": last, "_discipline": therapists[t]["discipline"],
                 "_name": f"{therapists[t]['first_name']} {therapists[t]['last_name']}",
@@ -469,13 +474,12 @@ def _invoices(facilities: int, placements: list[dict], therapists: list[dict], e
     for entry in entries:
         if entry["status"] == "invoiced":
             by_placement[entry["placement_id"]].append(entry)
-    schedules = {f + 1: "monthly" if f % 5 == 4 else "weekly" for f in range(facilities)}
     drafts_of: dict[int, list[_Draft]] = {}
     billed_by: dict[int, _Draft] = {}
     week_line: dict = {}
     month_line: set = set()
     for fid in range(1, facilities + 1):
-        drafts_of[fid] = [_Draft(fid, period) for period in _periods(schedules[fid], cal)]
+        drafts_of[fid] = [_Draft(fid, period) for period in _periods(_schedule(fid - 1), cal)]
     for placement in placements:
         worked = by_placement.get(placement["id"])
         if not worked:
