@@ -148,8 +148,9 @@ class _Null:
         pass
 
 
-def build(scale: float, as_of: date, echo: bool = True) -> dict[str, int]:
-    """Fill the (empty, migrated) database of the current app with an agency of the given scale."""
+def build(scale: float, as_of: date, echo: bool = True, document_files: bool = True) -> dict[str, int]:
+    """Fill the (empty, migrated) database of the current app with an agency of the given scale; the
+    documents' files go to the app's upload directory unless document_files is False (rows only)."""
     n = counts(scale)
     cal = Calendar(as_of)
     put = Inserter(echo)
@@ -157,7 +158,7 @@ def build(scale: float, as_of: date, echo: bool = True) -> dict[str, int]:
     put(User, [{"id": 1, "email": ADMIN_EMAIL, "name": "Bench Admin", "password_hash": password, "role": "admin",
                 "active": True, "calendar_token": "bench-calendar-token"}])
     _facilities(n["facilities"], cal, put, password)
-    therapists = _therapists(n["therapists"], cal, put)
+    therapists = _therapists(n["therapists"], cal, put, document_files)
     _assignments(n["assignments"], n["facilities"], therapists, cal, put)
     placements = _placements(n["facilities"], therapists, cal, put)
     entries = _entries(placements, cal, put)
@@ -202,7 +203,7 @@ def _facilities(count: int, cal: Calendar, put: Inserter, password: str) -> None
     put(Rate, rates)
 
 
-def _therapists(count: int, cal: Calendar, put: Inserter) -> list[dict]:
+def _therapists(count: int, cal: Calendar, put: Inserter, document_files: bool) -> list[dict]:
     therapists, licenses, ces, panels, documents = [], [], [], [], []
     license_id = doc_id = 0
     root = current_app.config["UPLOAD_PATH"]
@@ -266,9 +267,10 @@ def _therapists(count: int, cal: Calendar, put: Inserter) -> list[dict]:
                 "sha256": digest, "storage_name": storage, "issued_on": issued,
                 "expires_on": issued + timedelta(days=730), "uploaded_by_id": 1,
             })
-            path = root / storage[:2] / storage
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(DOCUMENT_BYTES)
+            if document_files:
+                path = root / storage[:2] / storage
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(DOCUMENT_BYTES)
     put(Therapist, therapists)
     put(License, licenses)
     put(CERecord, ces)
