@@ -232,10 +232,10 @@ class Agency:
 
 
 def build_agency(users: int, progress) -> Agency:
-    """A small agency: bench's facilities, rate cards and weeks of approved hours, invoiced once,
-    plus a therapist with two placements for each pair of users and one billing login per user."""
+    """A small agency: the bench's agency of a tiny scale, its approved months invoiced once, plus a
+    therapist with two placements for each pair of users and one billing login per user."""
     from agency.auth.services import create_user, issue_token
-    from agency.bench import _populate
+    from agency.bench.data import build
     from agency.billing.invoicing import run_invoices
     from agency.core.dates import today
     from agency.credentials.models import Therapist
@@ -244,18 +244,19 @@ def build_agency(users: int, progress) -> Agency:
     from agency.placements.models import Placement
 
     pairs = (users + 1) // 2
-    facilities = max(2, users // 4)
-    _populate(therapists=facilities * 3 + pairs, facilities=facilities, weeks=2, progress=progress)
-    placed = sa.select(Placement.therapist_id)
-    free = db.session.scalars(sa.select(Therapist.id).where(Therapist.id.not_in(placed)).order_by(Therapist.id)
-                              .limit(pairs)).all()
+    build(max(2, users // 4) / 80, today(), echo=False, document_files=False)
+    progress("bench agency")
+    therapists = [Therapist(first_name=f"Pair{n}", last_name="Loadtest", email=f"pair{n}@loadtest.example",
+                            discipline="LCSW", home_state="NY", status="active") for n in range(pairs)]
+    db.session.add_all(therapists)
+    db.session.flush()
     places = db.session.execute(sa.select(Facility.id, Facility.state).order_by(Facility.id)).all()
     start = today() - timedelta(days=ENTRY_DAYS)
     pair_placements = []
-    for n, therapist_id in enumerate(free):
+    for n, therapist in enumerate(therapists):
         ids = []
         for facility_id, state in (places[n % len(places)], places[(n + 1) % len(places)]):
-            placement = Placement(therapist_id=therapist_id, facility_id=facility_id, start_on=start,
+            placement = Placement(therapist_id=therapist.id, facility_id=facility_id, start_on=start,
                                   service_states=[state], billing_basis="hourly", hours_per_week=40,
                                   telehealth=False, status="active")
             db.session.add(placement)
