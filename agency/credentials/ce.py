@@ -112,6 +112,7 @@ def ce_shortfall():
             sa.select(sa.func.coalesce(sa.func.sum(_cents(CERecord.hours)), 0))
             .where(CERecord.therapist_id == License.therapist_id, CERecord.completed_on > start,
                    CERecord.completed_on <= License.expires_on, *topic)
+            .correlate_except(CERecord)  # to the license and rule of the query around it, however deep
             .scalar_subquery()
         )
 

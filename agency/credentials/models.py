@@ -130,7 +130,9 @@ class License(db.Model):
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
     therapist: Mapped[Therapist] = relationship(back_populates="licenses")
-    home_license: Mapped["License | None"] = relationship(remote_side=[id], lazy="joined")
+    # Self-referential joined loading needs a depth, or it silently loads lazily, a query per privilege;
+    # one level is all there is: a home license is a full state license, resting on nothing.
+    home_license: Mapped["License | None"] = relationship(remote_side=[id], lazy="joined", join_depth=1)
     verified_by = relationship("User")
 
     @property
