@@ -66,7 +66,8 @@ class Therapist(db.Model):
     npi: Mapped[str | None] = mapped_column(sa.String(10), unique=True)
     home_state: Mapped[str] = mapped_column(sa.String(2), index=True)
     caqh_id: Mapped[str | None] = mapped_column(sa.String(20))
-    caqh_attested_on: Mapped[date | None]
+    # Indexed for the worklist and the daily scan, which look for attestations falling due.
+    caqh_attested_on: Mapped[date | None] = mapped_column(index=True)
     status: Mapped[str] = mapped_column(sa.String(20), default="active", index=True)
     specialties: Mapped[list] = mapped_column(sa.JSON, default=list)
     availability: Mapped[str] = mapped_column(sa.String(20), default="available")
@@ -298,7 +299,8 @@ class CredentialReminder(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     item_kind: Mapped[str] = mapped_column(sa.String(30))
     item_id: Mapped[int]
-    due_on: Mapped[date]
+    # The scan reads the keys of reminders for deadlines still ahead, once per run.
+    due_on: Mapped[date] = mapped_column(index=True)
     threshold: Mapped[int]
     sent_on: Mapped[date]
     therapist_id: Mapped[int] = mapped_column(

@@ -421,8 +421,8 @@ def delete_document(document_id: int):
 @bp.get("/ce-rules")
 @requires("credentials.view")
 def ce_rules():
-    rules = db.session.scalars(sa.select(CERule).order_by(CERule.state, CERule.license_type)).all()
-    return render_template("credentials/ce_rules.html", rules=rules)
+    pagination = paginate(sa.select(CERule).order_by(CERule.state, CERule.license_type, CERule.id), per_page=100)
+    return render_template("credentials/ce_rules.html", pagination=pagination)
 
 
 @bp.route("/ce-rules/new", methods=["GET", "POST"])
