@@ -96,8 +96,10 @@ def insert_new(model, rows: list[dict], returning=()) -> list:
         return []
     dialect = db.session.connection().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(model).values(rows).on_conflict_do_nothing()
+    # On the table, not the ORM class, and with the rows as parameters: one cached statement that
+    # SQLAlchemy sends as multi-row VALUES pages ("insertmanyvalues"), instead of compiling a new one per batch.
+    statement = insert(model.__table__).on_conflict_do_nothing()
     if not returning:
-        db.session.execute(statement)
+        db.session.execute(statement, rows)
         return []
-    return db.session.execute(statement.returning(*returning)).all()
+    return db.session.execute(statement.returning(*returning), rows).all()

@@ -111,7 +111,9 @@ def _licenses(as_of: date, until: date):
         sa.select(*_row(kind, "license", License.id, expires, License.state))
         .join(Therapist, Therapist.id == License.therapist_id)
         .outerjoin(home, License.home_license_id == home.id)
-        .where(_working_therapists(), expires <= until, _not_superseded())
+        # The first test lets an index find the candidates: the license's own expiry, or a home license's.
+        .where(sa.or_(License.expires_on <= until, License.home_license_id.is_not(None)), expires <= until,
+               _working_therapists(), _not_superseded())
     )
 
 
