@@ -26,12 +26,25 @@ def sort_by(query, columns: dict, default: str):
     return query.order_by(None).order_by(ordered, tiebreak), requested
 
 
+def _number(name: str, default: int, most: int) -> int:
+    raw = request.args.get(name, "")
+    return min(int(raw), most) if re.fullmatch(r"[0-9]{1,6}", raw) and int(raw) > 0 else default
+
+
+def page_args(per_page: int | None = None) -> tuple[int, int]:
+    """?page=N and ?per_page=N; a value that is not a sensible number opens the first page at the default size."""
+    size = per_page or current_app.config["PAGE_SIZE"]
+    return _number("page", 1, 999_999), _number("per_page", size, MAX_PER_PAGE)
+
+
+# The most rows one page may be asked for with ?per_page=.
+MAX_PER_PAGE = 500
+
+
 def paginate(query, per_page: int | None = None):
     """One page of the list; a page number that is not a sensible page opens the first one."""
-    raw = request.args.get("page", "1")
-    number = int(raw) if re.fullmatch(r"[0-9]{1,6}", raw) and int(raw) > 0 else 1
-    return db.paginate(query, page=number, per_page=per_page or current_app.config["PAGE_SIZE"],
-                       error_out=False)
+    number, size = page_args(per_page)
+    return db.paginate(query, page=number, per_page=size, error_out=False)
 
 
 def id_arg(name: str) -> int | None:

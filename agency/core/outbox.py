@@ -28,6 +28,7 @@ from agency.core import audit
 from agency.core.dates import as_utc, utcnow
 from agency.core.errors import Conflict, ServiceUnavailable
 from agency.core.jobs import enqueue, job
+from agency.core.persistence import insert_new
 from agency.extensions import db
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,20 @@ def queue_email(to_addr: str, subject: str, body: str, dedupe_key: str | None = 
     db.session.add(message)
     db.session.info[_QUEUED] = True
     return True
+
+
+def queue_emails(messages: list[dict]) -> int:
+    """Add many messages ({to_addr, subject, body, dedupe_key}) in one statement; how many were new.
+
+    A message whose dedupe key is already queued, by this run or one at the same
+    moment, is left out (ON CONFLICT DO NOTHING), as queue_email() would.
+    """
+    now = utcnow()
+    inserted = insert_new(OutboxMessage, [{**m, "created_at": now, "attempts": 0} for m in messages],
+                          returning=(OutboxMessage.id,))
+    if inserted:
+        db.session.info[_QUEUED] = True
+    return len(inserted)
 
 
 def withdraw_unsent(dedupe_prefix: str) -> list[str]:

@@ -21,6 +21,7 @@ SQLite stay busy past the timeout, the loser is refused cleanly (contention()).
 """
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from agency.core.errors import Conflict, DomainError, ServiceUnavailable
@@ -82,3 +83,23 @@ def contention(exc: DBAPIError) -> DomainError | None:
         return ServiceUnavailable("The database is busy with another change; nothing was changed; "
                                   "please try again in a moment.")
     return None
+
+
+def insert_new(model, rows: list[dict], returning=()) -> list:
+    """Insert the rows whose unique keys are free, leaving the others alone: INSERT ... ON CONFLICT DO NOTHING.
+
+    With returning columns, gives those of the rows really inserted, so a caller racing
+    another writer acts only on what it wrote itself (a second writer of a key waits
+    for the first to commit, then skips it). SQLite has both since 3.35.
+    """
+    if not rows:
+        return []
+    dialect = db.session.connection().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # On the table, not the ORM class, and with the rows as parameters: one cached statement that
+    # SQLAlchemy sends as multi-row VALUES pages ("insertmanyvalues"), instead of compiling a new one per batch.
+    statement = insert(model.__table__).on_conflict_do_nothing()
+    if not returning:
+        db.session.execute(statement, rows)
+        return []
+    return db.session.execute(statement.returning(*returning), rows).all()

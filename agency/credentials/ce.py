@@ -8,7 +8,8 @@ from decimal import Decimal
 import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
 
-from agency.credentials.models import CERecord, CERule, License
+from agency.core.sqldates import months_before
+from agency.credentials.models import CERecord, CERule, CETopicRequirement, License
 from agency.extensions import db
 
 
@@ -68,11 +69,8 @@ def ce_progress_for(licenses: list[License]) -> dict[int, CEProgress]:
     rules = _rules_by_key()
     therapist_ids = {lic.therapist_id for lic in licenses}
     records_by_therapist: dict[int, list[CERecord]] = defaultdict(list)
-    if therapist_ids:
-        for record in db.session.scalars(
-            sa.select(CERecord).where(CERecord.therapist_id.in_(therapist_ids))
-        ):
-            records_by_therapist[record.therapist_id].append(record)
+    for record in db.session.scalars(sa.select(CERecord).where(CERecord.therapist_id.in_(therapist_ids))):
+        records_by_therapist[record.therapist_id].append(record)
 
     progress = {}
     for lic in licenses:
@@ -94,6 +92,35 @@ def ce_progress_for(licenses: list[License]) -> dict[int, CEProgress]:
             item.rule = None
         progress[lic.id] = item
     return progress
+
+
+def _cents(hours):
+    # Whole cents, so that sums of hours compare exactly on SQLite too, which adds them as floats.
+    return sa.cast(sa.func.round(hours * 100), sa.Integer)
+
+
+def ce_shortfall():
+    """CEProgress.has_shortfall in SQL, for a query that joins License to its CERule.
+
+    The same cycle as ce_progress_for (the cycle_months ending on the expiry date), so the
+    worklist finds in SQL exactly the licenses whose progress shows a shortfall.
+    """
+    start = months_before(License.expires_on, CERule.cycle_months)
+
+    def done(*topic):
+        return (
+            sa.select(sa.func.coalesce(sa.func.sum(_cents(CERecord.hours)), 0))
+            .where(CERecord.therapist_id == License.therapist_id, CERecord.completed_on > start,
+                   CERecord.completed_on <= License.expires_on, *topic)
+            .correlate_except(CERecord)  # to the license and rule of the query around it, however deep
+            .scalar_subquery()
+        )
+
+    topic_short = sa.select(CETopicRequirement.id).where(
+        CETopicRequirement.rule_id == CERule.id,
+        done(CERecord.topic == CETopicRequirement.topic) < _cents(CETopicRequirement.hours),
+    ).exists()
+    return sa.or_(done() < _cents(CERule.hours_required), topic_short)
 
 
 def ce_progress(license: License) -> CEProgress:

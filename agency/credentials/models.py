@@ -66,7 +66,8 @@ class Therapist(db.Model):
     npi: Mapped[str | None] = mapped_column(sa.String(10), unique=True)
     home_state: Mapped[str] = mapped_column(sa.String(2), index=True)
     caqh_id: Mapped[str | None] = mapped_column(sa.String(20))
-    caqh_attested_on: Mapped[date | None]
+    # Indexed for the worklist and the daily scan, which look for attestations falling due.
+    caqh_attested_on: Mapped[date | None] = mapped_column(index=True)
     status: Mapped[str] = mapped_column(sa.String(20), default="active", index=True)
     specialties: Mapped[list] = mapped_column(sa.JSON, default=list)
     availability: Mapped[str] = mapped_column(sa.String(20), default="available")
@@ -130,7 +131,9 @@ class License(db.Model):
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
     therapist: Mapped[Therapist] = relationship(back_populates="licenses")
-    home_license: Mapped["License | None"] = relationship(remote_side=[id], lazy="joined")
+    # Self-referential joined loading needs a depth, or it silently loads lazily, a query per privilege;
+    # one level is all there is: a home license is a full state license, resting on nothing.
+    home_license: Mapped["License | None"] = relationship(remote_side=[id], lazy="joined", join_depth=1)
     verified_by = relationship("User")
 
     @property
@@ -296,7 +299,8 @@ class CredentialReminder(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     item_kind: Mapped[str] = mapped_column(sa.String(30))
     item_id: Mapped[int]
-    due_on: Mapped[date]
+    # The scan reads the keys of reminders for deadlines still ahead, once per run.
+    due_on: Mapped[date] = mapped_column(index=True)
     threshold: Mapped[int]
     sent_on: Mapped[date]
     therapist_id: Mapped[int] = mapped_column(

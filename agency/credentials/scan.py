@@ -1,16 +1,17 @@
 """The daily credential scan: reminders before each expiry, once per threshold per item."""
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.exc import IntegrityError
 
 from agency.core.dates import today
 from agency.core.jobs import job
-from agency.core.outbox import queue_email
+from agency.core.outbox import queue_emails, send_outbox
+from agency.core.persistence import insert_new, write_transaction
 from agency.credentials.models import CredentialReminder
-from agency.credentials.worklist import WorkItem, deadlines
+from agency.credentials.worklist import WorkItem, deadline_rows, work_items
 from agency.extensions import db
 
 
@@ -49,50 +50,80 @@ def _message(item: WorkItem, days_left: int) -> tuple[str, str]:
     return subject, body
 
 
+def _due_reminders(day: date, thresholds: list[int]) -> tuple[list, int]:
+    """The deadlines in reminder range whose threshold has no reminder yet, in key order; and how many had one.
+
+    Two queries whatever the size: the deadline rows (plain columns, no objects) and the keys already sent.
+    """
+    rows = deadline_rows(day, day + timedelta(days=max(thresholds)))
+    in_range = db.session.execute(
+        sa.select(rows.c.kind, rows.c.subject, rows.c.item_id, rows.c.due_on, rows.c.therapist_id, rows.c.state)
+        .where(rows.c.due_on >= day)
+        .order_by(rows.c.subject, rows.c.item_id, rows.c.due_on)
+    ).all()
+    sent_before = set(db.session.execute(
+        sa.select(CredentialReminder.item_kind, CredentialReminder.item_id, CredentialReminder.due_on,
+                  CredentialReminder.threshold).where(CredentialReminder.due_on >= day)
+    ))
+    due, skipped = [], 0
+    for row in in_range:
+        threshold = threshold_for((row.due_on - day).days, thresholds)
+        if threshold is None:
+            continue
+        if (row.subject, row.item_id, row.due_on, threshold) in sent_before:
+            skipped += 1
+        else:
+            due.append((row, threshold))
+    return due, skipped
+
+
+def _remind(batch: list, day: date) -> int:
+    """Record a batch of reminders and queue their emails in one transaction; how many were new.
+
+    Only reminders this scan inserted get emails: one running at the same moment
+    inserts the others, and its ON CONFLICT leaves ours alone (and ours, its).
+    """
+    items = work_items([row for row, _ in batch])
+    write_transaction()
+    inserted = {tuple(r) for r in insert_new(CredentialReminder, [
+        {"item_kind": row.subject, "item_id": row.item_id, "due_on": row.due_on, "threshold": threshold,
+         "sent_on": day, "therapist_id": row.therapist_id} for row, threshold in batch
+    ], returning=(CredentialReminder.item_kind, CredentialReminder.item_id, CredentialReminder.due_on,
+                  CredentialReminder.threshold))}
+    staff = current_app.config["CREDENTIALING_EMAIL"]
+    messages = []
+    for item, (_, threshold) in zip(items, batch, strict=True):
+        if (item.subject, item.item_id, item.due_on, threshold) not in inserted:
+            continue
+        subject, body = _message(item, item.days_left(day))
+        dedupe = f"reminder:{item.subject}:{item.item_id}:{item.due_on}:{threshold}"
+        messages.append({"to_addr": staff, "subject": subject, "body": body, "dedupe_key": f"{dedupe}:staff"})
+        messages.append({"to_addr": item.therapist.email, "subject": subject, "body": body,
+                         "dedupe_key": f"{dedupe}:therapist"})
+    queue_emails(messages)
+    db.session.commit()
+    return len(inserted)
+
+
 @job
 def daily_credential_scan(as_of: str | None = None) -> dict:
     """Queue reminder emails for every deadline crossing a threshold, then send the outbox.
 
-    Each reminder commits on its own with its guard row; a second scan running
-    at the same time trips the unique constraint and skips that item.
+    Set-based: the deadlines and the reminders already sent are read once, and
+    reminders are written CREDENTIAL_SCAN_BATCH_SIZE at a time, each batch with
+    its emails in one commit, so a crash loses at most the batch in flight and
+    a rerun finishes it.
     """
-    from datetime import date
-
-    from agency.core.outbox import send_outbox
-
     day = date.fromisoformat(as_of) if as_of else today()
     thresholds = sorted(int(t) for t in current_app.config["REMINDER_THRESHOLDS"])
-    items = deadlines(day, max(thresholds))
-    sent_before = {
-        (r.item_kind, r.item_id, r.due_on, r.threshold)
-        for r in db.session.scalars(
-            sa.select(CredentialReminder).where(CredentialReminder.due_on >= day)
-        )
-    }
-    staff = current_app.config["CREDENTIALING_EMAIL"]
-    sent = skipped = 0
-    for item in items:
-        days_left = item.days_left(day)
-        threshold = threshold_for(days_left, thresholds)
-        if threshold is None:
-            continue
-        key = (item.subject, item.item_id, item.due_on, threshold)
-        if key in sent_before:
-            skipped += 1
-            continue
-        subject, body = _message(item, days_left)
-        db.session.add(CredentialReminder(
-            item_kind=item.subject, item_id=item.item_id, due_on=item.due_on,
-            threshold=threshold, sent_on=day, therapist_id=item.therapist.id,
-        ))
-        dedupe = f"reminder:{item.subject}:{item.item_id}:{item.due_on}:{threshold}"
-        queue_email(staff, subject, body, dedupe_key=f"{dedupe}:staff")
-        queue_email(item.therapist.email, subject, body, dedupe_key=f"{dedupe}:therapist")
-        try:
-            db.session.commit()
-            sent += 1
-        except IntegrityError:
-            db.session.rollback()
-            skipped += 1
+    due, skipped = _due_reminders(day, thresholds)
+    db.session.rollback()  # end the reads, so that each batch's write transaction begins afresh
+    size = int(current_app.config["CREDENTIAL_SCAN_BATCH_SIZE"])
+    sent = 0
+    for start in range(0, len(due), size):
+        batch = due[start:start + size]
+        new = _remind(batch, day)
+        sent += new
+        skipped += len(batch) - new
     send_outbox()
     return ScanResult(day.isoformat(), sent, skipped).as_dict()

@@ -18,7 +18,7 @@ from agency.core.dates import today
 from agency.core.errors import DomainError
 from agency.core.exports import csv_response, list_csv, wants_csv
 from agency.core.forms import flash_import_report, form_values, read_text_upload, show_errors
-from agency.core.listing import paginate, search_arg, sort_by
+from agency.core.listing import page_args, paginate, search_arg, sort_by
 from agency.core.outbox import OutboxMessage, release_unconfirmed
 from agency.core.permissions import current_actor, requires
 from agency.core.states import STATE_CHOICES
@@ -47,8 +47,8 @@ from agency.credentials.models import (
     PanelEnrollment,
     Therapist,
 )
-from agency.credentials.worklist import KINDS
-from agency.credentials.worklist import worklist as build_worklist
+from agency.credentials.worklist import KINDS, SORTS, URGENCIES, worklist_page
+from agency.credentials.worklist import worklist as full_worklist
 from agency.extensions import db
 
 bp = Blueprint("credentials", __name__)
@@ -74,15 +74,19 @@ def worklist():
         "discipline": _filter("discipline", DISCIPLINES),
         "kind": _filter("kind", KINDS),
     }
+    sort = _filter("sort", SORTS) or "due"
     as_of = today()
-    items = build_worklist(as_of, **filters)
     if wants_csv():
+        items = full_worklist(as_of, **filters, sort=sort)
         return list_csv("credentialing-worklist.csv", ["due_on", "days_left", "kind", "therapist",
                                                        "discipline", "state", "item", "details"],
                         ([i.due_on, i.days_left(as_of), i.kind_label, i.therapist.full_name,
                           i.therapist.discipline, i.state, i.title, i.detail] for i in items))
-    return render_template("credentials/worklist.html", items=items, as_of=as_of, filters=filters,
-                           kinds=KINDS, disciplines=DISCIPLINES, states=STATE_CHOICES)
+    number, per_page = page_args()
+    listing = worklist_page(as_of, **filters, sort=sort, page=number, per_page=per_page)
+    return render_template("credentials/worklist.html", listing=listing, as_of=as_of, filters=filters,
+                           sort=sort, sorts=SORTS, kinds=KINDS, urgencies=URGENCIES, disciplines=DISCIPLINES,
+                           states=STATE_CHOICES)
 
 
 # ----------------------------------------------------------------------------- therapists
@@ -417,8 +421,8 @@ def delete_document(document_id: int):
 @bp.get("/ce-rules")
 @requires("credentials.view")
 def ce_rules():
-    rules = db.session.scalars(sa.select(CERule).order_by(CERule.state, CERule.license_type)).all()
-    return render_template("credentials/ce_rules.html", rules=rules)
+    pagination = paginate(sa.select(CERule).order_by(CERule.state, CERule.license_type, CERule.id), per_page=100)
+    return render_template("credentials/ce_rules.html", pagination=pagination)
 
 
 @bp.route("/ce-rules/new", methods=["GET", "POST"])

@@ -1,18 +1,24 @@
 """Everything due or overdue across the agency's credentials, in one list sorted by urgency.
 
-The daily scan reminds about the same deadlines the worklist shows, so both
-read them from deadlines() below.
+Each kind of deadline is one SELECT of the same columns (kind, subject, item id,
+due date, therapist, state); together, under UNION ALL, they are the worklist,
+and the daily scan and the dashboards read the same rows, so all three agree.
+Filtering, counting, sorting and paging happen in SQL; only the rows shown are
+loaded as objects, one query per source (_work_items).
 """
 
-from dataclasses import dataclass
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import aliased, joinedload
+from sqlalchemy.orm import aliased
 
-from agency.credentials.ce import ce_progress_for
-from agency.credentials.models import Document, License, PanelEnrollment, Therapist
+from agency.core.sqldates import add_days
+from agency.credentials.ce import ce_progress_for, ce_shortfall
+from agency.credentials.models import CERule, Document, License, PanelEnrollment, Therapist
 from agency.extensions import db
 
 KINDS = {
@@ -24,11 +30,19 @@ KINDS = {
     "panel_recredential": "Panel re-credentialing",
     "document_expiring": "Document expiring",
 }
+# The kinds that expire on a date and get reminders; CE shortfalls and follow-ups are chores, not expiries.
+DEADLINE_KINDS = ("license_expiring", "license_expired", "caqh_due", "panel_recredential", "document_expiring")
 
 # How far ahead a CE shortfall is worth chasing: a cycle's last six months.
 CE_LOOKAHEAD_DAYS = 180
 # Panel follow-ups show up a week before the day they are due.
 FOLLOW_UP_LOOKAHEAD_DAYS = 7
+# Urgency bands in days left: within a week, a month, two months, three months.
+URGENCY_BOUNDS = (7, 30, 60, 90)
+URGENCIES = ("overdue", *(f"within_{b}" for b in URGENCY_BOUNDS), "later")
+
+# The worklist's orders; every one ends on the item itself so pages never overlap.
+SORTS = {"due": "Most urgent first", "-due": "Latest first", "therapist": "By therapist", "kind": "By kind"}
 
 
 @dataclass
@@ -50,7 +64,7 @@ class WorkItem:
         days = self.days_left(as_of)
         if days < 0:
             return "overdue"
-        for bound in (7, 30, 60, 90):
+        for bound in URGENCY_BOUNDS:
             if days <= bound:
                 return f"within_{bound}"
         return "later"
@@ -60,136 +74,96 @@ class WorkItem:
         return KINDS[self.kind]
 
 
+# ----------------------------------------------------------------------------- the sources, in SQL
+
+
+def _text(value: str):
+    # Inlined, not bound: the same constant in every branch of the union, typed alike on both databases.
+    return sa.literal_column(f"'{value}'", sa.String)
+
+
+def _row(kind, subject: str, item_id, due_on, state):
+    return (kind.label("kind"), _text(subject).label("subject"), item_id.label("item_id"),
+            due_on.label("due_on"), Therapist.id.label("therapist_id"), state.label("state"),
+            Therapist.last_name.label("last_name"), Therapist.discipline.label("discipline"))
+
+
 def _working_therapists():
     # Inactive therapists are off the roster: nothing of theirs needs chasing.
     return Therapist.status != "inactive"
 
 
-def _license_items(as_of: date, until: date) -> list[WorkItem]:
+def _not_superseded():
+    """A license no later one of the same state and type has replaced (the renewal is what counts)."""
     newer = aliased(License)
+    return ~sa.select(newer.id).where(
+        newer.therapist_id == License.therapist_id, newer.state == License.state,
+        newer.license_type == License.license_type, newer.expires_on > License.expires_on,
+    ).exists()
+
+
+def _licenses(as_of: date, until: date):
     home = aliased(License)
-    superseded = (
-        sa.select(newer.id)
-        .where(
-            newer.therapist_id == License.therapist_id,
-            newer.state == License.state,
-            newer.license_type == License.license_type,
-            newer.expires_on > License.expires_on,
-        )
-        .exists()
-    )
-    query = (
-        sa.select(License)
-        .join(License.therapist)
+    # License.effective_expires_on in SQL: a compact privilege lapses with its home-state license.
+    expires = sa.case((home.expires_on < License.expires_on, home.expires_on), else_=License.expires_on)
+    kind = sa.case((expires < as_of, _text("license_expired")), else_=_text("license_expiring"))
+    return (
+        sa.select(*_row(kind, "license", License.id, expires, License.state))
+        .join(Therapist, Therapist.id == License.therapist_id)
         .outerjoin(home, License.home_license_id == home.id)
+        # The first test lets an index find the candidates: the license's own expiry, or a home license's.
+        .where(sa.or_(License.expires_on <= until, License.home_license_id.is_not(None)), expires <= until,
+               _working_therapists(), _not_superseded())
+    )
+
+
+def _caqh(until: date):
+    window = current_app.config["CAQH_ATTESTATION_DAYS"]
+    due = add_days(Therapist.caqh_attested_on, window)
+    return sa.select(*_row(_text("caqh_due"), "caqh", Therapist.id, due, Therapist.home_state)).where(
+        _working_therapists(), Therapist.caqh_id.is_not(None),
+        Therapist.caqh_attested_on <= until - timedelta(days=window),
+    )
+
+
+def _ce(as_of: date):
+    return (
+        sa.select(*_row(_text("ce_shortfall"), "ce", License.id, License.expires_on, License.state))
+        .join(Therapist, Therapist.id == License.therapist_id)
+        .join(CERule, sa.and_(CERule.state == License.state, CERule.license_type == License.license_type))
         .where(
-            _working_therapists(),
-            sa.or_(License.expires_on <= until, home.expires_on <= until),
-            ~superseded,
+            _working_therapists(), License.kind == "state_license",
+            License.expires_on.between(as_of, as_of + timedelta(days=CE_LOOKAHEAD_DAYS)),
+            _not_superseded(), ce_shortfall(),
         )
-        .options(joinedload(License.therapist))
     )
-    items = []
-    for lic in db.session.scalars(query).unique():
-        expires = lic.effective_expires_on
-        if expires > until:
-            continue
-        kind = "license_expired" if expires < as_of else "license_expiring"
-        detail = f"{lic.kind.replace('_', ' ')} {lic.number}"
-        if expires != lic.expires_on:
-            detail += f" (home license {lic.home_license.state} lapses {expires.isoformat()})"
-        items.append(WorkItem(kind, lic.id, expires, lic.therapist,
-                              f"{lic.state} {lic.license_type}", detail, lic.state, "license"))
-    return items
 
 
-def _caqh_items(until: date) -> list[WorkItem]:
-    window = timedelta(days=current_app.config["CAQH_ATTESTATION_DAYS"])
-    query = sa.select(Therapist).where(
-        _working_therapists(),
-        Therapist.caqh_id.is_not(None),
-        Therapist.caqh_attested_on <= until - window,
+def _recredentialing(until: date):
+    return (
+        sa.select(*_row(_text("panel_recredential"), "panel", PanelEnrollment.id,
+                        PanelEnrollment.recredential_due_on, Therapist.home_state))
+        .join(Therapist, Therapist.id == PanelEnrollment.therapist_id)
+        .where(_working_therapists(), PanelEnrollment.status == "approved",
+               PanelEnrollment.recredential_due_on <= until)
     )
-    return [
-        WorkItem("caqh_due", t.id, t.caqh_attestation_due_on, t, "CAQH re-attestation",
-                 f"CAQH {t.caqh_id}, last attested {t.caqh_attested_on.isoformat()}",
-                 t.home_state, "caqh")
-        for t in db.session.scalars(query)
-    ]
 
 
-def _ce_items(as_of: date) -> list[WorkItem]:
-    newer = aliased(License)
-    superseded = (
-        sa.select(newer.id)
-        .where(newer.therapist_id == License.therapist_id, newer.state == License.state,
-               newer.license_type == License.license_type,
-               newer.expires_on > License.expires_on)
-        .exists()
+def _follow_ups(as_of: date):
+    return (
+        sa.select(*_row(_text("panel_follow_up"), "panel_follow_up", PanelEnrollment.id,
+                        PanelEnrollment.next_follow_up_on, Therapist.home_state))
+        .join(Therapist, Therapist.id == PanelEnrollment.therapist_id)
+        .where(_working_therapists(), PanelEnrollment.status.in_(("not_started", "submitted", "in_review")),
+               PanelEnrollment.next_follow_up_on <= as_of + timedelta(days=FOLLOW_UP_LOOKAHEAD_DAYS))
     )
-    licenses = db.session.scalars(
-        sa.select(License)
-        .join(License.therapist)
-        .where(
-            _working_therapists(),
-            License.kind == "state_license",
-            License.expires_on >= as_of,
-            License.expires_on <= as_of + timedelta(days=CE_LOOKAHEAD_DAYS),
-            ~superseded,
-        )
-        .options(joinedload(License.therapist))
-    ).unique().all()
-    items = []
-    for progress in ce_progress_for(licenses).values():
-        if not progress.has_shortfall:
-            continue
-        lic = progress.license
-        parts = []
-        if progress.hours_short:
-            parts.append(f"{progress.hours_short} of {progress.hours_required} h short")
-        parts += [f"{t.topic.replace('_', ' ')} {t.shortfall} h short" for t in progress.topic_shortfalls]
-        items.append(WorkItem("ce_shortfall", lic.id, lic.expires_on, lic.therapist,
-                              f"CE for {lic.state} {lic.license_type}", "; ".join(parts),
-                              lic.state, "ce"))
-    return items
-
-
-def _panel_items(as_of: date, until: date) -> list[WorkItem]:
-    follow_until = as_of + timedelta(days=FOLLOW_UP_LOOKAHEAD_DAYS)
-    query = (
-        sa.select(PanelEnrollment)
-        .join(PanelEnrollment.therapist)
-        .where(
-            _working_therapists(),
-            sa.or_(
-                sa.and_(PanelEnrollment.next_follow_up_on <= follow_until,
-                        PanelEnrollment.status.in_(("not_started", "submitted", "in_review"))),
-                sa.and_(PanelEnrollment.recredential_due_on <= until,
-                        PanelEnrollment.status == "approved"),
-            ),
-        )
-        .options(joinedload(PanelEnrollment.therapist))
-    )
-    items = []
-    for panel in db.session.scalars(query).unique():
-        t = panel.therapist
-        if panel.status == "approved" and panel.recredential_due_on and panel.recredential_due_on <= until:
-            items.append(WorkItem("panel_recredential", panel.id, panel.recredential_due_on, t,
-                                  f"{panel.payer} re-credentialing", "approved panel",
-                                  t.home_state, "panel"))
-        elif panel.next_follow_up_on and panel.next_follow_up_on <= follow_until:
-            items.append(WorkItem("panel_follow_up", panel.id, panel.next_follow_up_on, t,
-                                  f"{panel.payer} follow-up",
-                                  f"status {panel.status.replace('_', ' ')}", t.home_state,
-                                  "panel_follow_up"))
-    return items
 
 
 # One per license or course: several are current at once, and none replaces another.
 SIDE_BY_SIDE_DOCUMENTS = ("license_copy", "ce_certificate")
 
 
-def _document_items(until: date) -> list[WorkItem]:
+def _documents(until: date):
     newer = aliased(Document)
     # A renewal replaces the document before it: the same kind, filed later, issued no earlier,
     # and lasting longer. An old card filed without an expiry replaces nothing.
@@ -203,43 +177,224 @@ def _document_items(until: date) -> list[WorkItem]:
                sa.or_(newer.expires_on.is_(None), newer.expires_on > Document.expires_on))
         .exists()
     )
-    rows = db.session.execute(
-        sa.select(Document, Therapist)
+    return (
+        sa.select(*_row(_text("document_expiring"), "document", Document.id, Document.expires_on,
+                        Therapist.home_state))
         .join(Therapist, sa.and_(Document.owner_type == "therapist", Document.owner_id == Therapist.id))
         .where(_working_therapists(), Document.expires_on <= until, ~superseded)
-    ).all()
-    return [
-        WorkItem("document_expiring", doc.id, doc.expires_on, t,
-                 doc.doc_type.replace("_", " ").capitalize(), doc.filename, t.home_state,
-                 "document")
-        for doc, t in rows
-    ]
-
-
-def _all_items(as_of: date, until: date) -> list[WorkItem]:
-    return (
-        _license_items(as_of, until) + _caqh_items(until) + _document_items(until)
-        + _panel_items(as_of, until)
     )
+
+
+def _items(as_of: date, until: date, kinds) -> sa.Subquery:
+    """The union of the sources that can give one of the kinds, as a subquery of the common columns."""
+    kinds = set(kinds)
+    sources = []
+    if kinds & {"license_expiring", "license_expired"}:
+        sources.append(_licenses(as_of, until))
+    if "caqh_due" in kinds:
+        sources.append(_caqh(until))
+    if "document_expiring" in kinds:
+        sources.append(_documents(until))
+    if "panel_recredential" in kinds:
+        sources.append(_recredentialing(until))
+    if "panel_follow_up" in kinds:
+        sources.append(_follow_ups(as_of))
+    if "ce_shortfall" in kinds:
+        sources.append(_ce(as_of))
+    items = sa.union_all(*sources).subquery("items")
+    return sa.select(items).where(items.c.kind.in_(kinds)).subquery("wanted")
+
+
+def deadline_rows(as_of: date, until: date) -> sa.Subquery:
+    """The expiry deadlines (licenses, CAQH, documents, panel re-credentialing) due by until, as rows."""
+    return _items(as_of, until, DEADLINE_KINDS)
+
+
+def expiring_by_week(as_of: date, weeks: int) -> list[int]:
+    """How many licenses and documents expire in each of the next weeks, as the worklist lists them.
+
+    One aggregate query: a count per week, nothing loaded.
+    """
+    rows = _items(as_of, as_of + timedelta(weeks=weeks), ("license_expiring", "document_expiring"))
+    starts = [as_of + timedelta(weeks=i) for i in range(weeks + 1)]
+    counts = db.session.execute(sa.select(*(
+        sa.func.count().filter(rows.c.due_on >= starts[i], rows.c.due_on < starts[i + 1]) for i in range(weeks)
+    ))).one()
+    return list(counts)
+
+
+def urgency_of(due_on, as_of: date):
+    """WorkItem.urgency in SQL, for counting without loading."""
+    bands = [(due_on < as_of, _text("overdue"))]
+    bands += [(due_on <= as_of + timedelta(days=b), _text(f"within_{b}")) for b in URGENCY_BOUNDS]
+    return sa.case(*bands, else_=_text("later"))
+
+
+# ----------------------------------------------------------------------------- the rows shown, as objects
+
+
+def _ce_detail(progress) -> str:
+    parts = []
+    if progress.hours_short:
+        parts.append(f"{progress.hours_short} of {progress.hours_required} h short")
+    parts += [f"{t.topic.replace('_', ' ')} {t.shortfall} h short" for t in progress.topic_shortfalls]
+    return "; ".join(parts)
+
+
+def _license_item(row, lic: License) -> WorkItem:
+    detail = f"{lic.kind.replace('_', ' ')} {lic.number}"
+    if row.due_on != lic.expires_on:
+        detail += f" (home license {lic.home_license.state} lapses {row.due_on.isoformat()})"
+    return WorkItem(row.kind, lic.id, row.due_on, lic.therapist, f"{lic.state} {lic.license_type}", detail,
+                    row.state, "license")
+
+
+def _work_items(rows, *, with_ce: bool) -> list[WorkItem]:
+    """WorkItems for rows of the union, in their order: one query per source, whatever the rows.
+
+    Each query runs even when it has nothing to fetch, so a page costs the same
+    statements whatever is on it.
+    """
+    ids = defaultdict(set)
+    for row in rows:
+        ids[row.subject].add(row.item_id)
+    therapists = {t.id: t for t in db.session.scalars(
+        sa.select(Therapist).where(Therapist.id.in_({row.therapist_id for row in rows})))}
+    licenses = {lic.id: lic for lic in db.session.scalars(
+        sa.select(License).where(License.id.in_(ids["license"] | ids["ce"])))}
+    documents = {d.id: d for d in db.session.scalars(sa.select(Document).where(Document.id.in_(ids["document"])))}
+    panels = {p.id: p for p in db.session.scalars(
+        sa.select(PanelEnrollment).where(PanelEnrollment.id.in_(ids["panel"] | ids["panel_follow_up"])))}
+    progress = ce_progress_for([licenses[i] for i in sorted(ids["ce"])]) if with_ce else {}
+
+    items = []
+    for row in rows:
+        t = therapists[row.therapist_id]
+        if row.subject == "license":
+            items.append(_license_item(row, licenses[row.item_id]))
+        elif row.subject == "caqh":
+            items.append(WorkItem(row.kind, t.id, row.due_on, t, "CAQH re-attestation",
+                                  f"CAQH {t.caqh_id}, last attested {t.caqh_attested_on.isoformat()}",
+                                  row.state, "caqh"))
+        elif row.subject == "ce":
+            lic = licenses[row.item_id]
+            items.append(WorkItem(row.kind, lic.id, row.due_on, t, f"CE for {lic.state} {lic.license_type}",
+                                  _ce_detail(progress[lic.id]), row.state, "ce"))
+        elif row.subject == "document":
+            doc = documents[row.item_id]
+            items.append(WorkItem(row.kind, doc.id, row.due_on, t, doc.doc_type.replace("_", " ").capitalize(),
+                                  doc.filename, row.state, "document"))
+        else:
+            panel = panels[row.item_id]
+            if row.subject == "panel":
+                title, detail = f"{panel.payer} re-credentialing", "approved panel"
+            else:
+                title, detail = f"{panel.payer} follow-up", f"status {panel.status.replace('_', ' ')}"
+            items.append(WorkItem(row.kind, panel.id, row.due_on, t, title, detail, row.state, row.subject))
+    return items
+
+
+def work_items(rows) -> list[WorkItem]:
+    """WorkItems for deadline rows (deadline_rows()), in their order; what the scan's reminders say."""
+    return _work_items(rows, with_ce=False)
+
+
+# ----------------------------------------------------------------------------- the lists
 
 
 def deadlines(as_of: date, horizon_days: int) -> list[WorkItem]:
     """Expiry deadlines (licenses, CAQH, documents, panel re-credentialing) up to the horizon."""
-    until = as_of + timedelta(days=horizon_days)
-    return [i for i in _all_items(as_of, until) if i.kind != "panel_follow_up"]
+    rows = deadline_rows(as_of, as_of + timedelta(days=horizon_days))
+    return work_items(db.session.execute(
+        sa.select(rows).order_by(rows.c.due_on, rows.c.kind, rows.c.last_name, rows.c.subject, rows.c.item_id)
+    ).all())
+
+
+@dataclass
+class WorklistPage:
+    """One page of the worklist with the counts of the whole filtered list."""
+
+    items: list[WorkItem]
+    page: int
+    per_page: int
+    by_kind: dict[str, int] = field(default_factory=dict)
+    by_urgency: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_kind.values())
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def prev_num(self) -> int:
+        return self.page - 1
+
+    @property
+    def next_num(self) -> int:
+        return self.page + 1
+
+
+def _filtered(as_of: date, state: str | None, discipline: str | None, kind: str | None):
+    until = as_of + timedelta(days=current_app.config["WORKLIST_HORIZON_DAYS"])
+    items = _items(as_of, until, [kind] if kind else KINDS)
+    query = sa.select(items)
+    if state:
+        query = query.where(items.c.state == state)
+    if discipline:
+        query = query.where(items.c.discipline == discipline)
+    return items, query
+
+
+def _ordered(items, query, sort: str):
+    c = items.c
+    order = {
+        "due": (c.due_on, c.kind, c.last_name),
+        "-due": (c.due_on.desc(), c.kind, c.last_name),
+        "therapist": (c.last_name, c.due_on, c.kind),
+        "kind": (c.kind, c.due_on, c.last_name),
+    }[sort if sort in SORTS else "due"]
+    return query.order_by(*order, c.subject, c.item_id)
+
+
+def worklist_page(as_of: date, *, state: str | None = None, discipline: str | None = None,
+                  kind: str | None = None, sort: str = "due", page: int = 1,
+                  per_page: int = 50) -> WorklistPage:
+    """The credentialing worklist's page: overdue first, then by due date; counts per kind and urgency.
+
+    The counts are one GROUP BY over the filtered list; only the page's rows are loaded.
+    """
+    items, query = _filtered(as_of, state, discipline, kind)
+    listed = query.subquery("listed")
+    counts = sa.select(listed.c.kind, urgency_of(listed.c.due_on, as_of).label("urgency")).subquery("counted")
+    by_kind: dict[str, int] = defaultdict(int)
+    by_urgency: dict[str, int] = defaultdict(int)
+    for kind_, urgency, n in db.session.execute(
+        sa.select(counts.c.kind, counts.c.urgency, sa.func.count()).group_by(counts.c.kind, counts.c.urgency)
+    ):
+        by_kind[kind_] += n
+        by_urgency[urgency] += n
+    result = WorklistPage([], page, per_page, dict(by_kind), dict(by_urgency))
+    result.page = min(max(page, 1), result.pages)
+    rows = db.session.execute(
+        _ordered(items, query, sort).limit(per_page).offset((result.page - 1) * per_page)
+    ).all()
+    result.items = _work_items(rows, with_ce=True)
+    return result
 
 
 def worklist(as_of: date, *, state: str | None = None, discipline: str | None = None,
-             kind: str | None = None) -> list[WorkItem]:
-    """The credentialing worklist: overdue first, then by due date; a bounded number of queries."""
-    horizon = current_app.config["WORKLIST_HORIZON_DAYS"]
-    until = as_of + timedelta(days=horizon)
-    items = _all_items(as_of, until) + _ce_items(as_of)
-    if state:
-        items = [i for i in items if i.state == state]
-    if discipline:
-        items = [i for i in items if i.therapist.discipline == discipline]
-    if kind:
-        items = [i for i in items if i.kind == kind]
-    items.sort(key=lambda i: (i.due_on, i.kind, i.therapist.last_name))
-    return items
+             kind: str | None = None, sort: str = "due") -> list[WorkItem]:
+    """The whole filtered worklist in order (the CSV export); pages use worklist_page()."""
+    items, query = _filtered(as_of, state, discipline, kind)
+    return _work_items(db.session.execute(_ordered(items, query, sort)).all(), with_ce=True)

@@ -14,7 +14,7 @@ from agency.billing.models import Invoice, Payment, TimesheetEntry
 from agency.core.money import to_cents
 from agency.core.outbox import OutboxMessage
 from agency.credentials.models import License, Therapist
-from agency.credentials.worklist import deadlines
+from agency.credentials.worklist import expiring_by_week
 from agency.extensions import db
 from agency.placements.models import CheckIn, Placement
 
@@ -63,11 +63,7 @@ def expirations_by_week(as_of: date, weeks: int = 13) -> list[tuple[date, int]]:
     Counted as the worklist counts them: a privilege by its home license too,
     renewed credentials and therapists no longer working left out.
     """
-    end = as_of + timedelta(weeks=weeks)
-    counts = [0] * weeks
-    for item in deadlines(as_of, (end - as_of).days):
-        if item.kind in ("license_expiring", "document_expiring") and as_of <= item.due_on < end:
-            counts[(item.due_on - as_of).days // 7] += 1
+    counts = expiring_by_week(as_of, weeks)
     return [(as_of + timedelta(weeks=i), counts[i]) for i in range(weeks)]
 
 

@@ -111,10 +111,12 @@ def test_two_scans_on_two_real_workers_at_once_send_each_reminder_once(app, redi
     with workers.jobs_on_redis(app, redis_url):
         enqueue(daily_credential_scan, TODAY.isoformat())
         enqueue(daily_credential_scan, TODAY.isoformat())
-        first, second = workers.start_worker(redis_url), workers.start_worker(redis_url)
+        # In batches of two, so that the two scans overlap over several commits.
+        first, second = (workers.start_worker(redis_url, CREDENTIAL_SCAN_BATCH_SIZE="2") for _ in range(2))
         logs = workers.wait(first) + workers.wait(second)
     assert len(reminders()) == 6, logs
     assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) == 12
+    assert len(set(outbox_keys())) == 12
 
 
 def test_a_document_is_replaced_only_by_its_renewal_not_by_another_license_copy_or_an_old_undated_card():
@@ -132,3 +134,84 @@ def test_a_document_is_replaced_only_by_its_renewal_not_by_another_license_copy_
     factories.document(person, "bls_card", issued_on=TODAY, expires_on=TODAY + timedelta(days=730))  # renewed
     expiring = {i.item_id for i in worklist(TODAY) if i.kind == "document_expiring"}
     assert expiring == {copy.id}
+
+
+def outbox_keys() -> list[str]:
+    db.session.rollback()
+    return db.session.scalars(sa.select(OutboxMessage.dedupe_key).order_by(OutboxMessage.dedupe_key)).all()
+
+
+@pytest.fixture
+def batches_of_three(app):
+    saved = app.config["CREDENTIAL_SCAN_BATCH_SIZE"]
+    app.config["CREDENTIAL_SCAN_BATCH_SIZE"] = 3
+    yield
+    app.config["CREDENTIAL_SCAN_BATCH_SIZE"] = saved
+
+
+def test_a_first_run_catching_up_on_more_reminders_than_a_batch_sends_each_once_and_a_rerun_nothing(
+        app, batches_of_three):
+    people = [factories.therapist(caqh_id=str(n), caqh_attested_on=TODAY - timedelta(days=100)) for n in range(4)]
+    for n, person in enumerate(people):
+        factories.license(person, expires_on=TODAY + timedelta(days=4 + n))
+        factories.document(person, "bls_card", expires_on=TODAY + timedelta(days=40))
+    first = daily_credential_scan(TODAY.isoformat())
+    assert (first["reminders"], first["skipped_already_sent"]) == (12, 0)
+    assert sorted(reminders()) == [("caqh", 30)] * 4 + [("document", 60)] * 4 + [("license", 7)] * 4
+    queued = outbox_keys()
+    assert len(queued) == len(set(queued)) == 24
+    again = daily_credential_scan(TODAY.isoformat())
+    assert (again["reminders"], again["skipped_already_sent"]) == (0, 12)
+    assert outbox_keys() == queued
+
+
+def test_two_scans_started_at_the_same_moment_in_two_threads_send_each_reminder_once(app, batches_of_three):
+    import threading
+
+    for n in range(8):
+        factories.license(factories.therapist(), expires_on=TODAY + timedelta(days=3 + n))
+    start = threading.Barrier(2)
+    results, errors = [], []
+
+    def scan():
+        with app.app_context():
+            try:
+                start.wait()
+                results.append(daily_credential_scan(TODAY.isoformat()))
+            except Exception as exc:  # the assertion below shows it
+                errors.append(exc)
+
+    threads = [threading.Thread(target=scan) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    assert len(results) == 2 and sum(r["reminders"] for r in results) == 8
+    assert sum(r["skipped_already_sent"] for r in results) == 8
+    assert len(reminders()) == 8
+    queued = outbox_keys()
+    assert len(queued) == len(set(queued)) == 16
+
+
+def test_the_scan_reads_in_the_same_number_of_statements_whatever_the_number_of_therapists(app):
+    from tests.test_query_counts import counted
+
+    def selects_of_a_scan(day: int) -> int:
+        with counted() as statements:
+            daily_credential_scan((TODAY + timedelta(days=day)).isoformat())
+        return sum(1 for s in statements if s.lstrip().upper().startswith("SELECT"))
+
+    def grow(n: int) -> None:
+        for _ in range(n):
+            person = factories.therapist(caqh_id="1", caqh_attested_on=TODAY - timedelta(days=110))
+            factories.license(person, expires_on=TODAY + timedelta(days=20))
+            factories.document(person, "tb_test", expires_on=TODAY + timedelta(days=50))
+            factories.panel(person, status="approved", submitted_on=date(2024, 1, 1),
+                            effective_on=date(2024, 3, 1), recredential_due_on=TODAY + timedelta(days=80))
+
+    # Each time: a scan with new reminders to send (one batch), then a rerun with none.
+    grow(2)
+    small = selects_of_a_scan(0), selects_of_a_scan(0)
+    grow(10)
+    assert (selects_of_a_scan(0), selects_of_a_scan(0)) == small
