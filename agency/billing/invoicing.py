@@ -14,8 +14,9 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
+from flask import current_app
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import contains_eager, joinedload, selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from agency.billing.models import (
     LIVE,
@@ -125,10 +126,11 @@ def _load(facility_ids: Iterable[int], period_end: date) -> dict[int, _Bill]:
         sa.select(Invoice.facility_id, sa.func.count(), sa.func.count(Invoice.voided_at))
         .where(Invoice.facility_id.in_(ids)).group_by(Invoice.facility_id))}
     facilities = db.session.scalars(sa.select(Facility).where(Facility.id.in_(ids))).all()
-    entries = db.session.scalars(
-        unbilled_entries_query(period_end, ids)
-        .options(contains_eager(TimesheetEntry.placement).joinedload(Placement.therapist))
-    ).unique().all()
+    # Placements and therapists once each: an entry then finds its placement in the session, no query
+    # (held here until each entry holds its own).
+    placements = db.session.scalars(sa.select(Placement).where(Placement.facility_id.in_(ids))
+                                    .options(joinedload(Placement.therapist))).all()
+    entries = db.session.scalars(unbilled_entries_query(period_end, ids)).all()
     cards = db.session.scalars(
         sa.select(RateCard).where(RateCard.facility_id.in_(ids)).options(selectinload(RateCard.rates))
     ).all()
@@ -140,6 +142,7 @@ def _load(facility_ids: Iterable[int], period_end: date) -> dict[int, _Bill]:
     cards_of: dict[int, list[RateCard]] = defaultdict(list)
     for card in cards:
         cards_of[card.facility_id].append(card)
+    del placements
     return {
         facility.id: _Bill(
             facility, by_facility[facility.id], cards_of[facility.id],
@@ -188,8 +191,7 @@ def _released_weeks(facility_ids: list[int], period_end: date) -> dict[tuple[int
         .where(Placement.facility_id.in_(facility_ids), Placement.billing_basis == "hourly",
                TimesheetEntry.work_date <= period_end, TimesheetEntry.status.in_(("submitted", "rejected")),
                released)
-        .options(joinedload(Placement.therapist))
-    ).unique()
+    )
     return {(placement.id, week_start(work_date)): placement for work_date, placement in rows}
 
 
@@ -250,10 +252,11 @@ def invoice_facility(facility_id: int, period_start: date, period_end: date,
         raise ValidationError.on("facility_id", f"no facility with id {facility_id}")
     bill = _load([facility_id], period_end)[facility_id]
     pricing = _price(bill)
-    invoice = _issue(bill, pricing, period_start, period_end, actor)
+    made = _issue(bill, pricing, period_start, period_end, actor)
+    invoice_id = made.id if made else None
     db.session.commit()
-    _queue_pdf(invoice.id if invoice else None)
-    return invoice, pricing.unpriced
+    _queue_pdf(invoice_id)
+    return (db.session.get(Invoice, invoice_id) if invoice_id else None), pricing.unpriced
 
 
 def _check_period(period_start: date, period_end: date) -> None:
@@ -282,20 +285,20 @@ def _issue(bill: _Bill, pricing: Pricing, period_start: date, period_end: date, 
         return None
     facility, issued = bill.facility, today()
     invoice = Invoice(
-        facility=facility, period_start=period_start, period_end=period_end, issued_on=issued,
+        facility_id=facility.id, period_start=period_start, period_end=period_end, issued_on=issued,
         due_on=issued + timedelta(days=facility.payment_terms_days), total=pricing.total,
-        lines=[InvoiceLine(
-            placement_id=priced.placement_id, position=position, item=priced.item,
-            overtime=priced.overtime, period_key=priced.period_key, description=priced.description[:300],
-            quantity=priced.quantity, unit_price=priced.unit_price, amount=priced.amount,
-            corrects_invoice_id=priced.corrects_invoice_id,
-        ) for position, priced in enumerate(pricing.lines, start=1)],
+        number=next_invoice_number(issued.year),
     )
-    invoice.number = next_invoice_number(issued.year)
     db.session.add(invoice)
     db.session.flush()
+    line_ids = _insert(InvoiceLine, [{
+        "invoice_id": invoice.id, "placement_id": priced.placement_id, "position": position, "item": priced.item,
+        "overtime": priced.overtime, "period_key": priced.period_key, "description": priced.description[:300],
+        "quantity": priced.quantity, "unit_price": priced.unit_price, "amount": priced.amount,
+        "corrects_invoice_id": priced.corrects_invoice_id,
+    } for position, priced in enumerate(pricing.lines, start=1)])
     _bill_entries(
-        [(line.id, entry_id, qty) for line, priced in zip(invoice.lines, pricing.lines, strict=True)
+        [(line_id, entry_id, qty) for line_id, priced in zip(line_ids, pricing.lines, strict=True)
          for entry_id, qty in priced.sources.items()] + on_earlier_lines,
         {**dict.fromkeys(new, invoice.id), **covered},
     )
@@ -327,18 +330,28 @@ def _bill_entries(sources: list[tuple[int, int, object]], invoice_of: dict[int, 
     An entry of a contract week an earlier invoice charged is billed by that line, at no extra charge;
     voiding that invoice releases it with the rest of the week.
     """
-    db.session.execute(sa.insert(LineSource), [
-        {"line_id": line_id, "entry_id": entry_id, "quantity": qty} for line_id, entry_id, qty in sources
-    ])
-    db.session.execute(sa.insert(BilledEntry), [
-        {"invoice_id": invoice_id, "entry_id": entry_id, "live": True}
-        for entry_id, invoice_id in sorted(invoice_of.items())
-    ])
+    _insert(LineSource, [{"line_id": line_id, "entry_id": entry_id, "quantity": qty}
+                         for line_id, entry_id, qty in sources])
+    _insert(BilledEntry, [{"invoice_id": invoice_id, "entry_id": entry_id, "live": True}
+                          for entry_id, invoice_id in sorted(invoice_of.items())])
+
+
+def _insert(model, rows: list[dict]) -> list[int]:
+    """Insert rows in one statement per thousand or so (no ORM bookkeeping per row); their ids in order.
+
+    RETURNING is what makes SQLAlchemy batch the rows into multi-row VALUES on both databases,
+    rather than send them one by one.
+    """
+    if not rows:
+        return []
+    table = model.__table__
+    statement = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    return list(db.session.connection().execute(statement, rows).scalars())
 
 
 def _queue_pdf(invoice_id: int | None) -> None:
     """Render the committed invoice's PDF in a job of its own; with Redis down it waits for the sweep."""
-    if invoice_id is None:
+    if invoice_id is None or not current_app.config["INVOICE_PDF_JOBS"]:
         return
     from agency.billing.jobs import render_invoice_pdf  # the jobs module calls this one
 
