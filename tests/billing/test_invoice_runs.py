@@ -159,3 +159,34 @@ def test_emailing_an_invoice_by_hand_renders_its_pdf_first(app, browser):
     [email] = db.session.scalars(sa.select(OutboxMessage)).all()
     assert email.attachment == db.session.get(Invoice, invoice.id).pdf
     assert email.attachment.startswith(b"%PDF-")
+
+
+def test_a_void_between_the_runs_read_and_its_lock_makes_it_price_that_facility_again(app, monkeypatch):
+    from agency.billing import invoicing
+
+    first, second = (billable(name=name, billing_email=None) for name in ("Clinic A", "Clinic B"))
+    earlier, _ = invoice_facility(second.id, date(2026, 11, 1), date(2026, 11, 2))
+    placement = db.session.scalars(sa.select(Placement).where(Placement.facility_id == second.id)).one()
+    factories.entry(placement, date(2026, 11, 3), direct="8")
+
+    def lock_after_a_void(model, ident):
+        if ident == second.id:  # another request voids the invoice, as the run is about to lock the facility
+            with db.engine.begin() as other:
+                other.execute(sa.update(Invoice).where(Invoice.id == earlier.id).values(
+                    status="void", void_reason="issued to the wrong facility", voided_at=sa.func.now()))
+                other.execute(sa.text("UPDATE billed_entries SET live = false WHERE invoice_id = :id"),
+                              {"id": earlier.id})
+                other.execute(sa.text("UPDATE timesheet_entries SET status = 'approved' WHERE id IN "
+                                      "(SELECT entry_id FROM billed_entries WHERE invoice_id = :id)"),
+                              {"id": earlier.id})
+        return real_lock(model, ident)
+
+    real_lock = invoicing.lock
+    monkeypatch.setattr(invoicing, "lock", lock_after_a_void)
+    made = run_invoices(*MONTH).invoice_ids
+    db.session.rollback()
+    rebill = db.session.get(Invoice, made[-1])
+    assert rebill.facility_id == second.id
+    # Priced again under the lock: the hours the void released are billed with the new day.
+    assert sum(line.quantity for line in rebill.lines) == 16
+    assert ledger_problems(db.session) == []
