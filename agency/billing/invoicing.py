@@ -1,9 +1,14 @@
 """Invoicing: approved, unbilled entries of one facility become one numbered invoice.
 
-One facility's invoice is one transaction under a lock on the facility row:
-a crash leaves nothing behind, a second run at the same time waits and then
-finds nothing left to bill, and the partial unique index on billed entries
-is the last guard against billing an entry twice.
+A run reads what it prices for all its facilities in a few set-based queries,
+prices each facility, and writes each facility's invoice in a short transaction
+of its own under a lock on the facility row, its number taken last: a crash
+leaves nothing behind, and a second run at the same time waits for the lock and
+then finds nothing left to bill. What changed between the run's read and the lock
+(another run, a void, a decision) is seen by the conditional write of the
+entries' status, and that facility is then read and priced again under the lock.
+The partial unique index on billed entries is the last guard against billing an
+entry twice. The PDF and the facility's email follow the commit, in a job.
 """
 
 import logging
