@@ -39,6 +39,6 @@ cron.register(
 cron.register(
     render_missing_pdfs,
     queue_name=_app.config["RQ_QUEUE"],
-    interval=int(_app.config["PDF_SWEEP_SECONDS"]),
+    cron=_app.config["PDF_SWEEP_CRON"],
     name="missing-invoice-pdfs",
 )

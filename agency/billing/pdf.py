@@ -91,9 +91,9 @@ def ensure_pdf(invoice: Invoice) -> bytes:
 
 
 def render_missing_pdfs(limit: int = 200) -> int:
-    """Render the PDFs of invoices older than one sweep interval that still have none (their job could not
-    be queued, Redis being down, or was lost with it); how many this sweep stored."""
-    before = utcnow() - timedelta(seconds=int(current_app.config["PDF_SWEEP_SECONDS"]))
+    """Render the PDFs of invoices that still have none PDF_SWEEP_AFTER_SECONDS after they were made (their
+    job could not be queued, Redis being down, or was lost with it); how many this sweep stored."""
+    before = utcnow() - timedelta(seconds=int(current_app.config["PDF_SWEEP_AFTER_SECONDS"]))
     waiting = db.session.scalars(
         sa.select(Invoice.id).where(Invoice.pdf.is_(None), Invoice.created_at < before).order_by(Invoice.id)
         .limit(limit)

@@ -134,7 +134,7 @@ def test_with_redis_down_the_sweep_renders_the_pdfs_no_job_did_and_queues_each_e
     with workers.jobs_on_redis(app, REDIS_DOWN):
         made = run_invoices(*MONTH).invoice_ids
     assert len(made) == len(places)
-    with settings(app, PDF_SWEEP_SECONDS=0):
+    with settings(app, PDF_SWEEP_AFTER_SECONDS=0):
         assert render_missing_pdfs() == {"stored": 2}
         assert render_missing_pdfs() == {"stored": 0}
     db.session.rollback()
