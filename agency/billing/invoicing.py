@@ -257,7 +257,7 @@ def invoice_facility(facility_id: int, period_start: date, period_end: date,
         raise ValidationError.on("facility_id", f"no facility with id {facility_id}")
     bill = _load([facility_id], period_end)[facility_id]
     pricing = _price(bill)
-    made = _issue(bill, pricing, period_start, period_end, actor)
+    made = _issue(bill, pricing, period_start, period_end, actor, read_under_lock=True)
     invoice_id = made.id if made else None
     db.session.commit()
     _queue_pdf(invoice_id)
@@ -273,17 +273,18 @@ class _Changed(Exception):
     """What a run priced changed before it held the facility's lock: price it again under the lock."""
 
 
-def _issue(bill: _Bill, pricing: Pricing, period_start: date, period_end: date, actor) -> Invoice | None:
+def _issue(bill: _Bill, pricing: Pricing, period_start: date, period_end: date, actor,
+           read_under_lock: bool = False) -> Invoice | None:
     """Write the priced invoice in the transaction holding the facility's lock; its number last.
 
-    Raises _Changed, having written nothing, when the entries priced are no longer all approved and
-    unbilled or the facility's invoices changed since they were read.
+    Unless what was priced was read under that lock, raises _Changed, having written nothing, when the
+    entries priced are no longer all approved or the facility's invoices changed since they were read.
     """
     covered = {entry_id: bill.line_invoices[line_id] for entry_id, line_id in pricing.covered.items()}
     new = pricing.billed_entries if pricing.lines else set()
-    if not new and not covered:
+    if not pricing.lines and not covered:
         return None
-    _mark_invoiced(bill, new | covered.keys())
+    _mark_invoiced(bill, new | covered.keys(), read_under_lock)
     on_earlier_lines = [(line_id, entry_id, ZERO) for entry_id, line_id in pricing.covered.items()]
     if not pricing.lines:
         _bill_entries(on_earlier_lines, covered)
@@ -312,9 +313,15 @@ def _issue(bill: _Bill, pricing: Pricing, period_start: date, period_end: date, 
     return invoice
 
 
-def _mark_invoiced(bill: _Bill, billed: set[int]) -> None:
+def _mark_invoiced(bill: _Bill, billed: set[int], read_under_lock: bool) -> None:
     """Mark the entries invoiced, only if they are all still approved and the facility's invoices are as
     the run read them (one statement, which also locks the entries); else raise _Changed."""
+    if read_under_lock:
+        db.session.execute(sa.update(TimesheetEntry).where(TimesheetEntry.id.in_(sorted(billed)))
+                           .values(status="invoiced").execution_options(synchronize_session=False))
+        return
+    if not billed:
+        raise _Changed()  # lines that bill no new entry (a correction alone): nothing would show a change
     facility_invoices = sa.select(sa.func.count()).where(Invoice.facility_id == bill.facility.id)
     voided = sa.select(sa.func.count(Invoice.voided_at)).where(Invoice.facility_id == bill.facility.id)
     made, void = bill.invoices_seen
@@ -439,7 +446,7 @@ def run_invoices(period_start: date, period_end: date, facility_ids: list[int] |
 
 def _issue_locked(bill: _Bill, pricing: Pricing, period_start: date, period_end: date, actor) -> int | None:
     """The facility's invoice written and committed under its lock; its id, or None."""
-    if not pricing.billed_entries and not pricing.covered:
+    if not pricing.lines and not pricing.covered:
         return None  # nothing to write: no lock, no transaction
     lock(Facility, bill.facility.id)
     invoice = _issue(bill, pricing, period_start, period_end, actor)
