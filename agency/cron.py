@@ -3,7 +3,7 @@
 from rq import cron
 
 from agency import create_app
-from agency.billing.jobs import daily_dunning, invoice_schedule
+from agency.billing.jobs import daily_dunning, invoice_schedule, render_missing_pdfs
 from agency.core.outbox import send_outbox
 from agency.credentials.scan import daily_credential_scan
 
@@ -34,4 +34,11 @@ cron.register(
     queue_name=_app.config["RQ_QUEUE"],
     interval=int(_app.config["OUTBOX_SEND_SECONDS"]),
     name="outbox-send",
+)
+# Invoices whose PDF job could not be queued (Redis down as they committed) get their PDF and email.
+cron.register(
+    render_missing_pdfs,
+    queue_name=_app.config["RQ_QUEUE"],
+    cron=_app.config["PDF_SWEEP_CRON"],
+    name="missing-invoice-pdfs",
 )

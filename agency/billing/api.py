@@ -4,7 +4,7 @@ import io
 
 from flask import send_file
 
-from agency.billing import invoicing, queries, receivables, timesheets
+from agency.billing import invoicing, pdf, queries, receivables, timesheets
 from agency.billing.jobs import generate_invoices
 from agency.billing.models import ENTRY_STATUSES, INVOICE_STATUSES, Invoice, TimesheetEntry
 from agency.billing.receivables import BUCKETS as AGING_BUCKETS
@@ -186,9 +186,10 @@ def get_invoice(invoice_id: int):
 @documented("The invoice PDF (audited)", content_type="application/pdf", errors=(404,))
 def invoice_pdf(invoice_id: int):
     invoice = receivables.get_invoice(invoice_id, current_actor())
+    data = pdf.ensure_pdf(invoice)
     audit.record("download", invoice, f"downloaded invoice {invoice.number} PDF", actor=current_actor())
     db.session.commit()
-    return send_file(io.BytesIO(invoice.pdf), mimetype="application/pdf", as_attachment=True,
+    return send_file(io.BytesIO(data), mimetype="application/pdf", as_attachment=True,
                      download_name=f"{invoice.number}.pdf")
 
 

@@ -1,21 +1,30 @@
 """Invoicing: approved, unbilled entries of one facility become one numbered invoice.
 
-One facility's invoice is one transaction under a lock on the facility row:
-a crash leaves nothing behind, a second run at the same time waits and then
-finds nothing left to bill, and the partial unique index on billed entries
-is the last guard against billing an entry twice.
+A run reads what it prices for all its facilities in a few set-based queries,
+prices each facility, and writes each facility's invoice in a short transaction
+of its own under a lock on the facility row, its number taken last: a crash
+leaves nothing behind, and a second run at the same time waits for the lock and
+then finds nothing left to bill. What changed between the run's read and the lock
+(another run, a void, a decision) is seen by the conditional write of the
+entries' status, and that facility is then read and priced again under the lock.
+The partial unique index on billed entries is the last guard against billing an
+entry twice. The PDF and the facility's email follow the commit, in a job.
 """
 
+import logging
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
+from flask import current_app
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
 from agency.billing.models import (
+    LIVE,
     BilledEntry,
     Invoice,
     InvoiceCounter,
@@ -23,7 +32,7 @@ from agency.billing.models import (
     LineSource,
     TimesheetEntry,
 )
-from agency.billing.pdf import render_invoice_pdf
+from agency.billing.pdf import queue_invoice_email, store_invoice_pdf
 from agency.billing.pricing import (
     ZERO,
     BillingHistory,
@@ -31,18 +40,21 @@ from agency.billing.pricing import (
     Unpriced,
     WeekLedger,
     WorkedDay,
+    month_start,
     price,
     week_start,
 )
 from agency.core import audit
 from agency.core.dates import today
-from agency.core.errors import Conflict, ValidationError
+from agency.core.errors import Conflict, ServiceUnavailable, ValidationError
 from agency.core.integrity import commit_or_conflict
-from agency.core.outbox import queue_email
+from agency.core.jobs import enqueue
 from agency.core.persistence import lock
 from agency.extensions import db
 from agency.facilities.models import Facility, RateCard
 from agency.placements.models import Placement
+
+log = logging.getLogger(__name__)
 
 # Biweekly invoice periods are counted in two-week blocks from this Monday.
 BIWEEKLY_ANCHOR = date(2024, 1, 1)
@@ -58,86 +70,148 @@ class RunResult:
 
 
 def _live_billed():
-    return sa.select(BilledEntry.entry_id).where(BilledEntry.live.is_(True), BilledEntry.entry_id ==
-                                                 TimesheetEntry.id).exists()
+    return sa.select(BilledEntry.entry_id).where(BilledEntry.entry_id == TimesheetEntry.id, LIVE).exists()
 
 
-def unbilled_entries_query(period_end: date, facility_id: int | None = None):
+def unbilled_entries_query(period_end: date, facility_ids: Iterable[int] | None = None):
     """Approved entries up to period_end not on a live invoice, late approvals included."""
     query = (
         sa.select(TimesheetEntry)
         .join(TimesheetEntry.placement)
         .where(TimesheetEntry.status == "approved", TimesheetEntry.work_date <= period_end, ~_live_billed())
     )
-    if facility_id is not None:
-        query = query.where(Placement.facility_id == facility_id)
+    if facility_ids is not None:
+        query = query.where(Placement.facility_id.in_(sorted(set(facility_ids))))
     return query
 
 
 def next_invoice_number(year: int) -> str:
-    """INV-YYYY-NNNNN, without gaps within a year: the counter row is locked until commit."""
-    counter = lock(InvoiceCounter, year)
-    if counter is None:
+    """INV-YYYY-NNNNN, without gaps within a year: the counter row stays locked until commit.
+
+    One conditional UPDATE takes the row lock and the number at once; callers take it last, just
+    before the invoice is written, so other invoices wait for it only for that write and the commit.
+    """
+    bump = (sa.update(InvoiceCounter).where(InvoiceCounter.year == year)
+            .values(last_number=InvoiceCounter.last_number + 1).returning(InvoiceCounter.last_number)
+            .execution_options(synchronize_session=False))
+    number = db.session.scalar(bump)
+    if number is None:
         try:
             with db.session.begin_nested():
                 db.session.add(InvoiceCounter(year=year, last_number=0))
         except IntegrityError:
             pass  # another run created the year's counter first
-        counter = lock(InvoiceCounter, year)
-    counter.last_number += 1
-    return f"INV-{year}-{counter.last_number:05d}"
+        number = db.session.scalar(bump)
+    return f"INV-{year}-{number:05d}"
 
 
-def billing_history(entries: list[TimesheetEntry], facility_id: int, period_end: date) -> BillingHistory:
-    """What live invoices already bill for these entries' placements: their weeks' direct-care hours,
-    by entry and line kind, contract weeks and platform months; and the facility's weeks a void released."""
-    history = BillingHistory(released=_released_weeks(facility_id, period_end))
-    if history.released:
-        history.hours = _week_ledgers({pid for pid, _ in history.released}, min(m for _, m in history.released),
-                                      max(m for _, m in history.released) + timedelta(days=6))
-    placement_ids = {e.placement_id for e in entries}
+@dataclass
+class _Bill:
+    """What one facility's invoice is priced from, read for a whole run at once."""
+
+    facility: Facility
+    entries: list[TimesheetEntry]
+    cards: list[RateCard]
+    history: BillingHistory
+    # The facility's invoices (all, voided) when this was read: a run that finds them changed once it
+    # holds the facility's lock knows another run or a void came between, and prices it again.
+    invoices_seen: tuple[int, int]
+    # Invoice of each earlier line an entry may be billed on without charge (a contract week's).
+    line_invoices: dict[int, int]
+
+
+def _load(facility_ids: Iterable[int], period_end: date) -> dict[int, _Bill]:
+    """Everything the facilities' invoices are priced from, in a fixed number of queries for any number
+    of facilities: entries, placements, therapists, rate cards and rates, and what live invoices bill."""
+    ids = sorted(set(facility_ids))
+    if not ids:
+        return {}
+    # Read first, so that an invoice made or voided while the rest is read shows as a change.
+    seen = {fid: (made, voided) for fid, made, voided in db.session.execute(
+        sa.select(Invoice.facility_id, sa.func.count(), sa.func.count(Invoice.voided_at))
+        .where(Invoice.facility_id.in_(ids)).group_by(Invoice.facility_id))}
+    facilities = db.session.scalars(sa.select(Facility).where(Facility.id.in_(ids))).all()
+    # Placements and therapists once each: an entry then finds its placement in the session, no query
+    # (held here until each entry holds its own).
+    placements = db.session.scalars(sa.select(Placement).where(Placement.facility_id.in_(ids))
+                                    .options(joinedload(Placement.therapist))).all()
+    entries = db.session.scalars(unbilled_entries_query(period_end, ids)).all()
+    cards = db.session.scalars(
+        sa.select(RateCard).where(RateCard.facility_id.in_(ids)).options(selectinload(RateCard.rates))
+    ).all()
+    released = _released_weeks(ids, period_end)
+    shared, line_invoices = _billed_history(entries, released)
+    by_facility: dict[int, list] = defaultdict(list)
+    for entry in entries:
+        by_facility[entry.placement.facility_id].append(entry)
+    cards_of: dict[int, list[RateCard]] = defaultdict(list)
+    for card in cards:
+        cards_of[card.facility_id].append(card)
+    del placements
+    return {
+        facility.id: _Bill(
+            facility, by_facility[facility.id], cards_of[facility.id],
+            BillingHistory(hours=shared.hours, weeks=shared.weeks, months=shared.months,
+                           released={week: p for week, p in released.items() if p.facility_id == facility.id}),
+            seen.get(facility.id, (0, 0)), line_invoices,
+        )
+        for facility in facilities
+    }
+
+
+def _billed_history(entries: list[TimesheetEntry],
+                    released: dict[tuple[int, date], Placement]) -> tuple[BillingHistory, dict[int, int]]:
+    """What live invoices already bill for the weeks and months of these entries and of the released weeks:
+    their direct-care hours by entry and line kind, contract weeks and platform months. Three queries."""
+    history = BillingHistory()
+    placement_ids = {e.placement_id for e in entries} | {pid for pid, _ in released}
     if not placement_ids:
-        return history
-    first = week_start(min(e.work_date for e in entries))
-    last = max(e.work_date for e in entries) + timedelta(days=6)
-    history.hours |= _week_ledgers(placement_ids, first, last)
+        return history, {}
+    days = [e.work_date for e in entries] + [monday for _, monday in released]
+    first, last = week_start(min(days)), week_start(max(days)) + timedelta(days=6)
+    history.hours, line_invoices = _week_ledgers(placement_ids, first, last)
     periodic = db.session.execute(
-        sa.select(InvoiceLine.id, InvoiceLine.placement_id, InvoiceLine.item, InvoiceLine.period_key)
+        sa.select(InvoiceLine.id, InvoiceLine.invoice_id, InvoiceLine.placement_id, InvoiceLine.item,
+                  InvoiceLine.period_key)
         .join(InvoiceLine.invoice)
-        .where(InvoiceLine.placement_id.in_(placement_ids), Invoice.status != "void",
+        .where(InvoiceLine.placement_id.in_(sorted(placement_ids)), Invoice.status != "void",
+               InvoiceLine.period_key.between(month_start(first), last),
                InvoiceLine.item.in_(("contract_week", "telehealth_platform_month")))
     )
-    for line_id, placement_id, item, key in periodic:
+    for line_id, invoice_id, placement_id, item, key in periodic:
         if item == "contract_week":
             history.weeks[(placement_id, key)] = line_id
+            line_invoices[line_id] = invoice_id
         else:
             history.months.add((placement_id, key))
-    return history
+    return history, line_invoices
 
 
-def _released_weeks(facility_id: int, period_end: date) -> dict[tuple[int, date], Placement]:
+def _released_weeks(facility_ids: list[int], period_end: date) -> dict[tuple[int, date], Placement]:
     """Hourly weeks up to period_end with an entry a void released that is not approved now (edited or
     rejected since): what live lines billed with its hours counted may be more than the week owes."""
     released = sa.select(BilledEntry.entry_id).where(BilledEntry.entry_id == TimesheetEntry.id).exists()
     rows = db.session.execute(
         sa.select(TimesheetEntry.work_date, Placement).join(TimesheetEntry.placement)
-        .where(Placement.facility_id == facility_id, Placement.billing_basis == "hourly",
+        .where(Placement.facility_id.in_(facility_ids), Placement.billing_basis == "hourly",
                TimesheetEntry.work_date <= period_end, TimesheetEntry.status.in_(("submitted", "rejected")),
                released)
-        .options(joinedload(Placement.therapist))
-    ).unique()
+    )
     return {(placement.id, week_start(work_date)): placement for work_date, placement in rows}
 
 
-def _week_ledgers(placement_ids: set[int], first: date, last: date) -> dict[tuple[int, date], WeekLedger]:
+def _week_ledgers(placement_ids: set[int], first: date,
+                  last: date) -> tuple[dict[tuple[int, date], WeekLedger], dict[int, int]]:
     """Per (placement, Monday): the days live invoices bill, and the direct-care hours their lines bill,
-    by entry and (overtime, unit price), credits included. Two queries, whatever the number of weeks."""
+    by entry and (overtime, unit price), credits included; and each such line's invoice. Two queries."""
     ledgers: dict[tuple[int, date], WeekLedger] = defaultdict(WeekLedger)
-    in_weeks = sa.and_(TimesheetEntry.placement_id.in_(placement_ids), TimesheetEntry.work_date.between(first, last))
+    line_invoices: dict[int, int] = {}
+    in_weeks = sa.and_(TimesheetEntry.placement_id.in_(sorted(placement_ids)),
+                       TimesheetEntry.work_date.between(first, last))
     days = db.session.execute(
         sa.select(TimesheetEntry.id, TimesheetEntry.placement_id, TimesheetEntry.work_date,
                   TimesheetEntry.direct_care_hours)
-        .join(BilledEntry, sa.and_(BilledEntry.entry_id == TimesheetEntry.id, BilledEntry.live.is_(True)))
+        .join(BilledEntry, sa.and_(BilledEntry.entry_id == TimesheetEntry.id, LIVE))
         .where(in_weeks)
     )
     for entry_id, placement_id, work_date, hours in days:
@@ -159,97 +233,158 @@ def _week_ledgers(placement_ids: set[int], first: date, last: date) -> dict[tupl
             billers.append((invoice_id, number))
         if corrects is None and line_id not in ledger.lines:
             ledger.lines.append(line_id)
-    return dict(ledgers)
+            line_invoices[line_id] = invoice_id
+    return dict(ledgers), line_invoices
+
+
+def _price(bill: _Bill) -> Pricing:
+    return price(bill.entries, bill.cards, bill.history)
 
 
 def preview(facility_id: int, period_end: date) -> Pricing:
     """What an invoice run would bill for the facility now, without writing anything."""
-    entries = db.session.scalars(
-        unbilled_entries_query(period_end, facility_id)
-        .options(joinedload(TimesheetEntry.placement).joinedload(Placement.therapist))
-    ).unique().all()
-    cards = db.session.scalars(
-        sa.select(RateCard).where(RateCard.facility_id == facility_id).options(selectinload(RateCard.rates))
-    ).all()
-    return price(entries, cards, billing_history(entries, facility_id, period_end))
+    bill = _load([facility_id], period_end).get(facility_id)
+    return _price(bill) if bill else Pricing([], [])
 
 
 def invoice_facility(facility_id: int, period_start: date, period_end: date,
                      actor=None) -> tuple[Invoice | None, list[Unpriced]]:
     """Bill a facility's approved, unbilled entries up to period_end in one invoice, or None."""
-    if period_end < period_start:
-        raise ValidationError.on("period_end", "must not be before period_start")
+    _check_period(period_start, period_end)
     # Serialises invoice runs of this facility (and its voids and entry decisions) without blocking rows
     # that merely reference it (placements, entries being recorded meanwhile).
-    facility = lock(Facility, facility_id)
-    if facility is None:
+    if lock(Facility, facility_id) is None:
         raise ValidationError.on("facility_id", f"no facility with id {facility_id}")
-    pricing = preview(facility_id, period_end)
-    if pricing.covered:
-        _bill_on_earlier_lines(pricing.covered)
-    if not pricing.lines:
-        db.session.commit()
-        return None, pricing.unpriced
+    bill = _load([facility_id], period_end)[facility_id]
+    pricing = _price(bill)
+    made = _issue(bill, pricing, period_start, period_end, actor, read_under_lock=True)
+    invoice_id = made.id if made else None
+    db.session.commit()
+    _queue_pdf(invoice_id)
+    return (db.session.get(Invoice, invoice_id) if invoice_id else None), pricing.unpriced
 
-    issued = today()
+
+def _check_period(period_start: date, period_end: date) -> None:
+    if period_end < period_start:
+        raise ValidationError.on("period_end", "must not be before period_start")
+
+
+class _Changed(Exception):
+    """What a run priced changed before it held the facility's lock: price it again under the lock."""
+
+
+def _issue(bill: _Bill, pricing: Pricing, period_start: date, period_end: date, actor,
+           read_under_lock: bool = False) -> Invoice | None:
+    """Write the priced invoice in the transaction holding the facility's lock; its number last.
+
+    Unless what was priced was read under that lock, raises _Changed, having written nothing, when the
+    entries priced are no longer all approved or the facility's invoices changed since they were read.
+    """
+    covered = {entry_id: bill.line_invoices[line_id] for entry_id, line_id in pricing.covered.items()}
+    new = pricing.billed_entries if pricing.lines else set()
+    if not pricing.lines and not covered:
+        return None
+    _mark_invoiced(bill, new | covered.keys(), read_under_lock)
+    on_earlier_lines = [(line_id, entry_id, ZERO) for entry_id, line_id in pricing.covered.items()]
+    if not pricing.lines:
+        _bill_entries(on_earlier_lines, covered)
+        return None
+    facility, issued = bill.facility, today()
     invoice = Invoice(
-        number=next_invoice_number(issued.year), facility=facility, period_start=period_start,
-        period_end=period_end, issued_on=issued, due_on=issued + timedelta(days=facility.payment_terms_days),
-        total=pricing.total,
+        facility_id=facility.id, period_start=period_start, period_end=period_end, issued_on=issued,
+        due_on=issued + timedelta(days=facility.payment_terms_days), total=pricing.total,
+        number=next_invoice_number(issued.year),
     )
     db.session.add(invoice)
-    lines = []
-    for position, priced in enumerate(pricing.lines, start=1):
-        line = InvoiceLine(
-            placement_id=priced.placement_id, position=position, item=priced.item,
-            overtime=priced.overtime, period_key=priced.period_key, description=priced.description[:300],
-            quantity=priced.quantity, unit_price=priced.unit_price, amount=priced.amount,
-            corrects_invoice_id=priced.corrects_invoice_id,
-        )
-        invoice.lines.append(line)
-        lines.append((line, priced))
     db.session.flush()
+    line_ids = _insert(InvoiceLine, [{
+        "invoice_id": invoice.id, "placement_id": priced.placement_id, "position": position, "item": priced.item,
+        "overtime": priced.overtime, "period_key": priced.period_key, "description": priced.description[:300],
+        "quantity": priced.quantity, "unit_price": priced.unit_price, "amount": priced.amount,
+        "corrects_invoice_id": priced.corrects_invoice_id,
+    } for position, priced in enumerate(pricing.lines, start=1)])
     _bill_entries(
-        [(line.id, entry_id, qty) for line, priced in lines for entry_id, qty in priced.sources.items()],
-        {entry_id: invoice.id for entry_id in pricing.billed_entries},
+        [(line_id, entry_id, qty) for line_id, priced in zip(line_ids, pricing.lines, strict=True)
+         for entry_id, qty in priced.sources.items()] + on_earlier_lines,
+        {**dict.fromkeys(new, invoice.id), **covered},
     )
-    invoice.pdf = render_invoice_pdf(invoice)
-    if facility.billing_email:
-        _queue_invoice_email(invoice)
     audit.record("create", invoice, f"invoice {invoice.number} for {facility.name}: ${invoice.total}",
                  actor=actor)
-    db.session.commit()
-    return invoice, pricing.unpriced
+    return invoice
 
 
-def invoice_email_key(invoice: Invoice) -> str:
-    return f"invoice:{invoice.number}"
+def _mark_invoiced(bill: _Bill, billed: set[int], read_under_lock: bool) -> None:
+    """Mark the entries invoiced, only if they are all still approved and the facility's invoices are as
+    the run read them (one statement, which also locks the entries); else raise _Changed."""
+    if read_under_lock:
+        db.session.execute(sa.update(TimesheetEntry).where(TimesheetEntry.id.in_(sorted(billed)))
+                           .values(status="invoiced").execution_options(synchronize_session=False))
+        return
+    if not billed:
+        raise _Changed()  # lines that bill no new entry (a correction alone): nothing would show a change
+    facility_invoices = sa.select(sa.func.count()).where(Invoice.facility_id == bill.facility.id)
+    voided = sa.select(sa.func.count(Invoice.voided_at)).where(Invoice.facility_id == bill.facility.id)
+    made, void = bill.invoices_seen
+    marked = db.session.execute(
+        sa.update(TimesheetEntry)
+        .where(TimesheetEntry.id.in_(sorted(billed)), TimesheetEntry.status == "approved",
+               facility_invoices.scalar_subquery() == made, voided.scalar_subquery() == void)
+        .values(status="invoiced").execution_options(synchronize_session=False)
+    ).rowcount
+    if marked != len(billed):
+        raise _Changed()
 
 
-def _queue_invoice_email(invoice: Invoice) -> bool:
-    """Put the invoice with its PDF in the outbox to the facility's billing email; False if it was before."""
-    facility = invoice.facility
-    return queue_email(
-        facility.billing_email, f"Invoice {invoice.number} from our agency: ${invoice.total} due "
-        f"{invoice.due_on:%B %d, %Y}",
-        f"Dear {facility.name} accounts payable,\n\nPlease find attached invoice {invoice.number} for "
-        f"services from {invoice.period_start:%B %d} to {invoice.period_end:%B %d, %Y}: ${invoice.total}, "
-        f"due {invoice.due_on:%B %d, %Y}.\n\nThank you.",
-        dedupe_key=invoice_email_key(invoice),
-        attachment=(f"{invoice.number}.pdf", "application/pdf", invoice.pdf),
-    )
+def _bill_entries(sources: list[tuple[int, int, object]], invoice_of: dict[int, int]) -> None:
+    """Trace entries to the lines that bill them and mark them billed on their invoice.
+
+    Set-based: one statement each for the traces and the billed-entry guards, whatever the size.
+    An entry of a contract week an earlier invoice charged is billed by that line, at no extra charge;
+    voiding that invoice releases it with the rest of the week.
+    """
+    _insert(LineSource, [{"line_id": line_id, "entry_id": entry_id, "quantity": qty}
+                         for line_id, entry_id, qty in sources])
+    _insert(BilledEntry, [{"invoice_id": invoice_id, "entry_id": entry_id, "live": True}
+                          for entry_id, invoice_id in sorted(invoice_of.items())])
+
+
+def _insert(model, rows: list[dict]) -> list[int]:
+    """Insert rows in one statement per thousand or so (no ORM bookkeeping per row); their ids in order.
+
+    RETURNING is what makes SQLAlchemy batch the rows into multi-row VALUES on both databases,
+    rather than send them one by one.
+    """
+    if not rows:
+        return []
+    table = model.__table__
+    statement = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    return list(db.session.connection().execute(statement, rows).scalars())
+
+
+def _queue_pdf(invoice_id: int | None) -> None:
+    """Render the committed invoice's PDF in a job of its own; with Redis down it waits for the sweep."""
+    if invoice_id is None or not current_app.config["INVOICE_PDF_JOBS"]:
+        return
+    from agency.billing.jobs import render_invoice_pdf  # the jobs module calls this one
+
+    try:
+        enqueue(render_invoice_pdf, invoice_id)
+    except ServiceUnavailable:
+        log.warning("invoice %s committed without its PDF; render_missing_pdfs renders it", invoice_id)
 
 
 def email_invoice(invoice: Invoice, actor=None) -> Invoice:
     """Email an invoice that has not been emailed, e.g. one issued before the facility had a billing email.
 
-    An invoice is emailed once, ever: a second request is a conflict.
+    An invoice is emailed once, ever: a second request is a conflict. Its PDF is rendered first if no
+    job has yet.
     """
     if invoice.status == "void":
         raise Conflict(f"invoice {invoice.number} is void")
     if not invoice.facility.billing_email:
         raise ValidationError.on("billing_email", f"{invoice.facility.name} has no billing email; add it first")
-    if not _queue_invoice_email(invoice):
+    # A PDF rendered only now is stored with its email queued; else the email is queued here, once ever.
+    if not store_invoice_pdf(invoice.id) and not queue_invoice_email(invoice):
         raise Conflict(f"invoice {invoice.number} was emailed already; it is never sent twice")
     audit.record("update", invoice, f"invoice {invoice.number} emailed to {invoice.facility.billing_email}",
                  actor=actor)
@@ -257,57 +392,67 @@ def email_invoice(invoice: Invoice, actor=None) -> Invoice:
     return invoice
 
 
-def _bill_entries(sources: list[tuple[int, int, object]], invoice_of: dict[int, int]) -> None:
-    """Trace entries to the lines that bill them and mark them billed on their invoice.
-
-    Set-based: one statement each for the traces, the billed-entry guards and
-    the statuses, whatever the size.
-    """
-    db.session.execute(sa.insert(LineSource), [
-        {"line_id": line_id, "entry_id": entry_id, "quantity": qty} for line_id, entry_id, qty in sources
-    ])
-    db.session.execute(sa.insert(BilledEntry), [
-        {"invoice_id": invoice_id, "entry_id": entry_id, "live": True}
-        for entry_id, invoice_id in sorted(invoice_of.items())
-    ])
-    db.session.execute(
-        sa.update(TimesheetEntry).where(TimesheetEntry.id.in_(invoice_of)).values(status="invoiced")
-    )
-
-
-def _bill_on_earlier_lines(covered: dict[int, int]) -> None:
-    """Entries of a contract week an earlier invoice charged are billed by that line, at no extra charge.
-
-    Voiding that invoice releases them with the rest of the week.
-    """
-    invoice_of_line = dict(db.session.execute(
-        sa.select(InvoiceLine.id, InvoiceLine.invoice_id).where(InvoiceLine.id.in_(set(covered.values())))
-    ).all())
-    _bill_entries([(line_id, entry_id, ZERO) for entry_id, line_id in covered.items()],
-                  {entry_id: invoice_of_line[line_id] for entry_id, line_id in covered.items()})
-
-
 def facilities_with_unbilled(period_end: date, facility_id: int | None = None) -> list[int]:
+    """Facilities with approved entries up to period_end not on a live invoice (or just this one)."""
+    return _with_unbilled(period_end, None if facility_id is None else [facility_id])
+
+
+def _with_unbilled(period_end: date, facility_ids: Iterable[int] | None) -> list[int]:
     query = (
         sa.select(Placement.facility_id).distinct()
         .join(TimesheetEntry, TimesheetEntry.placement_id == Placement.id)
         .where(TimesheetEntry.status == "approved", TimesheetEntry.work_date <= period_end, ~_live_billed())
     )
-    if facility_id is not None:
-        query = query.where(Placement.facility_id == facility_id)
+    if facility_ids is not None:
+        query = query.where(Placement.facility_id.in_(sorted(set(facility_ids))))
     return sorted(db.session.scalars(query))
 
 
-def run_invoices(period_start: date, period_end: date, facility_id: int | None = None,
+def run_invoices(period_start: date, period_end: date, facility_ids: list[int] | None = None,
                  actor=None) -> RunResult:
-    """Invoice every facility (or one) with approved, unbilled hours; each facility commits on its own."""
+    """Invoice the facilities (None: all) with approved, unbilled hours; each facility commits on its own.
+
+    What is priced is read for all of them at once; each invoice is then written in a short transaction
+    under its facility's lock, and a facility whose entries or invoices changed in between (another run,
+    a void, a decision) is read and priced again under that lock. PDFs follow in jobs of their own.
+    """
+    _check_period(period_start, period_end)
     result = RunResult()
-    for fid in facilities_with_unbilled(period_end, facility_id):
-        invoice, unpriced = invoice_facility(fid, period_start, period_end, actor)
-        if invoice is not None:
-            result.invoice_ids.append(invoice.id)
-        result.unpriced += [{"entry_id": u.entry.id, "reason": u.reason} for u in unpriced]
+    bills = _load(_with_unbilled(period_end, facility_ids), period_end)
+    session = db.session()
+    # What was read for the run stays as read across its facilities' commits (each facility's writes
+    # are guarded against changes since), instead of being reloaded row by row.
+    expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        for facility_id, bill in sorted(bills.items()):
+            pricing = _price(bill)
+            try:
+                invoice_id = _issue_locked(bill, pricing, period_start, period_end, actor)
+            except _Changed:
+                db.session.rollback()
+                invoice, unpriced = invoice_facility(facility_id, period_start, period_end, actor)
+                invoice_id = invoice.id if invoice else None
+            else:
+                unpriced = pricing.unpriced
+                _queue_pdf(invoice_id)
+            if invoice_id is not None:
+                result.invoice_ids.append(invoice_id)
+            result.unpriced += [{"entry_id": u.entry.id, "reason": u.reason} for u in unpriced]
+    finally:
+        session.expire_on_commit = expire_on_commit
+        session.expire_all()
     return result
+
+
+def _issue_locked(bill: _Bill, pricing: Pricing, period_start: date, period_end: date, actor) -> int | None:
+    """The facility's invoice written and committed under its lock; its id, or None."""
+    if not pricing.lines and not pricing.covered:
+        return None  # nothing to write: no lock, no transaction
+    lock(Facility, bill.facility.id)
+    invoice = _issue(bill, pricing, period_start, period_end, actor)
+    invoice_id = invoice.id if invoice else None
+    db.session.commit()
+    return invoice_id
 
 
 def last_closed_period(schedule: str, as_of: date) -> tuple[date, date]:

@@ -1,8 +1,8 @@
-"""Billing jobs: invoice runs, the scheduled fan-out per facility, and the daily dunning."""
+"""Billing jobs: invoice runs, the scheduled fan-out per facility, invoice PDFs, and the daily dunning."""
 
 from datetime import date
 
-from agency.billing import invoicing, receivables
+from agency.billing import invoicing, pdf, receivables
 from agency.core.dates import today
 from agency.core.jobs import enqueue, job
 from agency.core.outbox import send_outbox
@@ -14,9 +14,27 @@ def generate_invoices(period_start: str, period_end: str, facility_id: int | Non
     """Invoice every facility (or one) with approved, unbilled hours in the period."""
     actor = _actor(actor_id)
     result = invoicing.run_invoices(date.fromisoformat(period_start), date.fromisoformat(period_end),
-                                    facility_id, actor)
+                                    None if facility_id is None else [facility_id], actor)
     send_outbox()
     return result.as_dict()
+
+
+@job(label="Invoice PDF")
+def render_invoice_pdf(invoice_id: int) -> dict:
+    """Render and store a committed invoice's PDF, then send the facility's email that waited for it."""
+    stored = pdf.store_invoice_pdf(invoice_id)
+    if stored:
+        send_outbox()
+    return {"invoice_id": invoice_id, "stored": stored}
+
+
+@job(label="Missing invoice PDFs")
+def render_missing_pdfs() -> dict:
+    """Render the PDFs no job rendered (Redis was down when their invoice committed), then their emails."""
+    stored = pdf.render_missing_pdfs()
+    if stored:
+        send_outbox()
+    return {"stored": stored}
 
 
 @job

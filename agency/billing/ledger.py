@@ -12,6 +12,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from agency.billing.models import (
+    LIVE,
     OPEN_INVOICE_STATUSES,
     BilledEntry,
     Invoice,
@@ -138,7 +139,7 @@ def _entries_not_billed_once(session) -> list[str]:
     live = (sa.select(BilledEntry.entry_id, sa.func.count().label("n"), sa.func.min(BilledEntry.invoice_id)
                       .label("invoice_id"))
             .join(Invoice, Invoice.id == BilledEntry.invoice_id)
-            .where(BilledEntry.live.is_(True), Invoice.status != "void").group_by(BilledEntry.entry_id).subquery())
+            .where(LIVE, Invoice.status != "void").group_by(BilledEntry.entry_id).subquery())
     traced = (sa.select(LineSource.id).join(InvoiceLine, InvoiceLine.id == LineSource.line_id)
               .where(LineSource.entry_id == TimesheetEntry.id, InvoiceLine.invoice_id == live.c.invoice_id)
               .exists())
@@ -156,6 +157,6 @@ def _entries_not_billed_once(session) -> list[str]:
                 for entry_id, status, count, _traced in rows]
     stale = session.execute(
         sa.select(BilledEntry.entry_id, Invoice.number).join(Invoice, Invoice.id == BilledEntry.invoice_id)
-        .where(BilledEntry.live.is_(True), Invoice.status == "void"))
+        .where(LIVE, Invoice.status == "void"))
     return problems + [f"timesheet entry {entry_id} still counts as billed on void invoice {number}"
                        for entry_id, number in stale]

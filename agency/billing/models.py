@@ -74,6 +74,9 @@ class Invoice(db.Model):
         sa.CheckConstraint("status <> 'void' OR void_reason IS NOT NULL", name="void_reason"),
         sa.Index("ix_invoices_facility_status", "facility_id", "status"),
         sa.Index("ix_invoices_status_due", "status", "due_on"),
+        # The sweep that renders PDFs a job did not (Redis was down) finds them without reading every PDF.
+        sa.Index("ix_invoices_pdf_missing", "id", postgresql_where=sa.text("pdf IS NULL"),
+                 sqlite_where=sa.text("pdf IS NULL")),
     )
     __audit_type__ = "invoice"
 
@@ -197,6 +200,8 @@ class BilledEntry(db.Model):
             "uq_billed_entries_live_entry", "entry_id", unique=True,
             postgresql_where=sa.text("live"), sqlite_where=sa.text("live"),
         ),
+        # Any billing of an entry, live or voided: the weeks a void released are found by it.
+        sa.Index("ix_billed_entries_entry", "entry_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -205,6 +210,12 @@ class BilledEntry(db.Model):
     live: Mapped[bool] = mapped_column(default=True)
 
     invoice: Mapped[Invoice] = relationship()
+
+
+# "On a live invoice", written exactly as the partial unique index's predicate (a bare column), so
+# that both databases answer it from that index: SQLAlchemy would render `live = 1` on SQLite,
+# and SQLite's planner only uses a partial index for a WHERE term identical to the index's.
+LIVE = sa.text("billed_entries.live")
 
 
 class Payment(db.Model):

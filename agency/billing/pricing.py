@@ -12,6 +12,7 @@ owes, the next invoice carries a credit line naming the week and that invoice.
 """
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -22,6 +23,7 @@ from agency.facilities.models import RateCard
 from agency.placements.models import Placement
 
 ZERO = Decimal("0")
+ONE = Decimal("1")
 CREDIT_WAITS = ("its week's correction credits more than this invoice bills; it waits for the next invoice, "
                 "which bills it with the credit")
 
@@ -136,8 +138,11 @@ class _Lines:
     def __init__(self):
         self.by_key: dict[tuple, PricedLine] = {}
 
-    def add(self, key: tuple, entry_id: int, quantity: Decimal, template: PricedLine) -> None:
-        line = self.by_key.setdefault(key, template)
+    def add(self, key: tuple, entry_id: int, quantity: Decimal, make: Callable[[], PricedLine]) -> None:
+        """Add to the line of key, made (described) only when the key is first met, not per entry."""
+        line = self.by_key.get(key)
+        if line is None:
+            line = self.by_key[key] = make()
         line.sources[entry_id] = line.sources.get(entry_id, ZERO) + quantity
 
 
@@ -147,13 +152,39 @@ def _line(placement: Placement, item: str, description: str, unit: Decimal, **kw
                       unit, **kw)
 
 
+class _RateBook:
+    """The facility's cards: the one in effect on a day and its rate per (item, discipline), each looked
+    up once per pricing rather than once per entry."""
+
+    def __init__(self, cards: list[RateCard]):
+        self.cards = cards
+        self.on_day: dict[date, RateCard | None] = {}
+        self.rates: dict[tuple[int, str, str], Decimal | None] = {}
+
+    def card_on(self, day: date) -> RateCard | None:
+        if day not in self.on_day:
+            self.on_day[day] = card_on(self.cards, day)
+        return self.on_day[day]
+
+    def rate(self, card: RateCard, item: str, discipline: str) -> Decimal | None:
+        key = (id(card), item, discipline)
+        if key not in self.rates:
+            self.rates[key] = card.rate(item, discipline)
+        return self.rates[key]
+
+
+def _ready(line: PricedLine) -> Callable[[], PricedLine]:
+    return lambda: line
+
+
 @dataclass
 class _Charges:
     """What one entry is billed for, besides its direct-care hours, which are priced with their week."""
 
     entry: TimesheetEntry
     card: RateCard
-    parts: list[tuple[tuple, Decimal, PricedLine]] = field(default_factory=list)
+    book: _RateBook
+    parts: list[tuple[tuple, Decimal, Callable[[], PricedLine]]] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     hourly_week: tuple[int, date] | None = None
     covered_by: int | None = None
@@ -162,9 +193,9 @@ class _Charges:
     def discipline(self) -> str:
         return self.entry.placement.therapist.discipline
 
-    def rate(self, item: str) -> Decimal | None:
-        unit = self.card.rate(item, self.discipline)
-        if unit is None:
+    def rate(self, item: str, required: bool = True) -> Decimal | None:
+        unit = self.book.rate(self.card, item, self.discipline)
+        if unit is None and required:
             self.missing.append(item)
         return unit
 
@@ -180,8 +211,8 @@ def _direct_care(charges: _Charges, history: BillingHistory) -> None:
 def _per_diem(charges: _Charges, history: BillingHistory) -> None:
     entry = charges.entry
     if entry.total_hours > 0 and (unit := charges.rate("per_diem_day")) is not None:
-        charges.parts.append((("per_diem", entry.placement_id, unit), Decimal(1),
-                              _line(entry.placement, "per_diem_day", "Per-diem days", unit)))
+        charges.parts.append((("per_diem", entry.placement_id, unit), ONE,
+                              lambda: _line(entry.placement, "per_diem_day", "Per-diem days", unit)))
 
 
 def _contract_week(charges: _Charges, history: BillingHistory) -> None:
@@ -190,7 +221,7 @@ def _contract_week(charges: _Charges, history: BillingHistory) -> None:
     if (entry.placement_id, monday) in history.weeks:
         charges.covered_by = history.weeks[(entry.placement_id, monday)]
     elif (unit := charges.rate("contract_week")) is not None:
-        charges.parts.append((("week", entry.placement_id, monday), Decimal(1), _line(
+        charges.parts.append((("week", entry.placement_id, monday), ONE, lambda: _line(
             entry.placement, "contract_week", f"Contract week of {monday:%b %d, %Y}", unit, period_key=monday)))
 
 
@@ -203,7 +234,7 @@ def _supervision(charges: _Charges, history: BillingHistory) -> None:
     entry = charges.entry
     if entry.supervision_hours > 0 and (unit := charges.rate("supervision_hour")) is not None:
         charges.parts.append((("supervision", entry.placement_id, unit), entry.supervision_hours,
-                              _line(entry.placement, "supervision_hour", "Supervision hours", unit)))
+                              lambda: _line(entry.placement, "supervision_hour", "Supervision hours", unit)))
 
 
 def _travel(charges: _Charges, history: BillingHistory) -> None:
@@ -211,14 +242,14 @@ def _travel(charges: _Charges, history: BillingHistory) -> None:
     entry = charges.entry
     if entry.travel_miles <= 0:
         return
-    per_mile = charges.card.rate("travel_mile", charges.discipline)
-    flat = charges.card.rate("travel_flat", charges.discipline)
+    per_mile = charges.rate("travel_mile", required=False)
+    flat = charges.rate("travel_flat", required=False)
     if per_mile is not None:
         charges.parts.append((("miles", entry.placement_id, per_mile), entry.travel_miles,
-                              _line(entry.placement, "travel_mile", "Travel miles", per_mile)))
+                              lambda: _line(entry.placement, "travel_mile", "Travel miles", per_mile)))
     elif flat is not None:
-        charges.parts.append((("travel_flat", entry.placement_id, flat), Decimal(1),
-                              _line(entry.placement, "travel_flat", "Travel days (flat)", flat)))
+        charges.parts.append((("travel_flat", entry.placement_id, flat), ONE,
+                              lambda: _line(entry.placement, "travel_flat", "Travel days (flat)", flat)))
     else:
         charges.missing.append("travel_mile or travel_flat")
 
@@ -229,9 +260,9 @@ def _platform(charges: _Charges, history: BillingHistory) -> None:
     if not entry.placement.telehealth or (entry.placement_id, month) in history.months:
         return
     # Not every contract charges the platform fee: no rate means no line, not an error.
-    unit = charges.card.rate("telehealth_platform_month", charges.discipline)
+    unit = charges.rate("telehealth_platform_month", required=False)
     if unit is not None:
-        charges.parts.append((("platform", entry.placement_id, month), Decimal(1), _line(
+        charges.parts.append((("platform", entry.placement_id, month), ONE, lambda: _line(
             entry.placement, "telehealth_platform_month", f"Telehealth platform, {month:%B %Y}", unit,
             period_key=month)))
 
@@ -242,7 +273,7 @@ ONCE_PER_PERIOD = ("week", "platform")  # one charge per contract week or platfo
 
 # Direct-care hours, one placement's week at a time.
 
-def _owed(days: list[WorkedDay], cards: list[RateCard], discipline: str,
+def _owed(days: list[WorkedDay], book: _RateBook, discipline: str,
           ledger: WeekLedger) -> tuple[dict[int, dict[HourKey, Decimal]], dict[HourKey, RateCard]]:
     """What one invoice of the whole week would bill each day, in date order, with the card of its date.
 
@@ -252,8 +283,8 @@ def _owed(days: list[WorkedDay], cards: list[RateCard], discipline: str,
     card_of: dict[HourKey, RateCard] = {}
     so_far = ZERO
     for day in sorted(days, key=lambda d: (d.work_date, d.entry_id)):
-        card = card_on(cards, day.work_date)
-        unit = card.rate("direct_care_hour", discipline) if card else None
+        card = book.card_on(day.work_date)
+        unit = book.rate(card, "direct_care_hour", discipline) if card else None
         if unit is None:
             owed[day.entry_id] = dict(ledger.billed.get(day.entry_id, {}))
         else:
@@ -304,7 +335,7 @@ def _credit_line(placement: Placement, key: HourKey, monday: date,
         f"billed on {billed_on}", unit, overtime=overtime, period_key=monday, corrects_invoice_id=invoices[-1][0])
 
 
-def _bill_week(placement: Placement, monday: date, new: list[TimesheetEntry], cards: list[RateCard],
+def _bill_week(placement: Placement, monday: date, new: list[TimesheetEntry], book: _RateBook,
                ledger: WeekLedger, lines: _Lines) -> tuple[bool, set[int]]:
     """Bill a week's direct-care hours: what the week owes less what live lines bill.
 
@@ -312,7 +343,7 @@ def _bill_week(placement: Placement, monday: date, new: list[TimesheetEntry], ca
     (the week's other days gave theirs up to them): no line of this invoice traces those.
     """
     days = ledger.days + [WorkedDay(e.id, e.work_date, e.direct_care_hours) for e in new]
-    owed, card_of = _owed(days, cards, placement.therapist.discipline, ledger)
+    owed, card_of = _owed(days, book, placement.therapist.discipline, ledger)
     credit, week_line, moves = False, None, {}
     for key, by_entry in _differences(owed, ledger.billed).items():
         net = sum(by_entry.values(), ZERO)
@@ -327,30 +358,30 @@ def _bill_week(placement: Placement, monday: date, new: list[TimesheetEntry], ca
             week_line = _credit_line(placement, key, monday, ledger.invoices[key])
             credit = True
         for entry_id, hours in by_entry.items():
-            lines.add(week_line[0], entry_id, hours, week_line[1])
+            lines.add(week_line[0], entry_id, hours, _ready(week_line[1]))
     if week_line is None:
         return credit, set(moves) & {e.id for e in new}
     for entry_id, hours in moves.items():  # they add up to nothing, so the line's quantity stands
-        lines.add(week_line[0], entry_id, hours, week_line[1])
+        lines.add(week_line[0], entry_id, hours, _ready(week_line[1]))
     return credit, set()
 
 
-def _charges_of(entry: TimesheetEntry, card: RateCard, history: BillingHistory) -> _Charges:
-    charges = _Charges(entry, card)
+def _charges_of(entry: TimesheetEntry, card: RateCard, book: _RateBook, history: BillingHistory) -> _Charges:
+    charges = _Charges(entry, card, book)
     BASES[entry.placement.billing_basis](charges, history)
     for item in ITEMS:
         item(charges, history)
     return charges
 
 
-def _price_entries(entries: list[TimesheetEntry], cards: list[RateCard], history: BillingHistory,
+def _price_entries(entries: list[TimesheetEntry], book: _RateBook, history: BillingHistory,
                    skip_weeks: set[tuple[int, date]]) -> Pricing:
     lines = _Lines()
     pricing = Pricing([], [])
     weeks: dict[tuple[int, date], list[TimesheetEntry]] = defaultdict(list)
     traced: set[int] = set()  # entries with a charge of their own on this invoice
     for entry in sorted(entries, key=lambda e: (e.placement_id, e.work_date, e.id)):
-        charges = _priced_entry(entry, cards, history, pricing)
+        charges = _priced_entry(entry, book, history, pricing)
         if charges is None:
             continue
         if charges.parts:
@@ -361,7 +392,7 @@ def _price_entries(entries: list[TimesheetEntry], cards: list[RateCard], history
                       template)
         if charges.hourly_week:
             weeks[charges.hourly_week].append(entry)
-    _bill_weeks(weeks, cards, history, skip_weeks, lines, pricing, traced)
+    _bill_weeks(weeks, book, history, skip_weeks, lines, pricing, traced)
     pricing.lines = sorted(
         (line for line in lines.by_key.values() if line.quantity != 0),
         key=lambda line: (line.placement_id, line.item, line.is_credit, line.overtime, line.period_key or date.min),
@@ -369,7 +400,7 @@ def _price_entries(entries: list[TimesheetEntry], cards: list[RateCard], history
     return pricing
 
 
-def _bill_weeks(weeks: dict[tuple[int, date], list[TimesheetEntry]], cards: list[RateCard],
+def _bill_weeks(weeks: dict[tuple[int, date], list[TimesheetEntry]], book: _RateBook,
                 history: BillingHistory, skip_weeks: set[tuple[int, date]], lines: _Lines, pricing: Pricing,
                 traced: set[int]) -> None:
     """Bill the direct-care hours of each week with new hours, or that a void released, but those waiting."""
@@ -378,7 +409,7 @@ def _bill_weeks(weeks: dict[tuple[int, date], list[TimesheetEntry]], cards: list
         if week in skip_weeks:
             continue
         ledger = history.hours.get(week, WeekLedger())
-        credit, billed_already = _bill_week(placement, week[1], weeks.get(week, []), cards, ledger, lines)
+        credit, billed_already = _bill_week(placement, week[1], weeks.get(week, []), book, ledger, lines)
         if credit:
             pricing.credit_weeks.add(week)
         for entry_id in billed_already - traced:
@@ -386,14 +417,14 @@ def _bill_weeks(weeks: dict[tuple[int, date], list[TimesheetEntry]], cards: list
             pricing.covered[entry_id] = ledger.lines[-1]
 
 
-def _priced_entry(entry: TimesheetEntry, cards: list[RateCard], history: BillingHistory,
+def _priced_entry(entry: TimesheetEntry, book: _RateBook, history: BillingHistory,
                   pricing: Pricing) -> _Charges | None:
     """The entry's charges if it can be billed whole, noting it billed or covered; else None, noting why not."""
-    card = card_on(cards, entry.work_date)
+    card = book.card_on(entry.work_date)
     if card is None:
         pricing.unpriced.append(Unpriced(entry, f"no rate card in effect on {entry.work_date.isoformat()}"))
         return None
-    charges = _charges_of(entry, card, history)
+    charges = _charges_of(entry, card, book, history)
     if charges.missing:
         pricing.unpriced.append(Unpriced(entry, f"the rate card has no {', '.join(charges.missing)} rate for "
                                                 f"{charges.discipline}"))
@@ -418,12 +449,13 @@ def price(entries: list[TimesheetEntry], cards: list[RateCard], history: Billing
     the weeks carrying them wait, whole, for the next invoice (their entries are
     reported like unpriced ones), which prices them again with what is billed by then.
     """
-    pricing = _price_entries(entries, cards, history, set())
+    book = _RateBook(cards)
+    pricing = _price_entries(entries, book, history, set())
     if pricing.total > 0 or not pricing.credit_weeks:
         return pricing
     waiting = pricing.credit_weeks
     kept = _price_entries([e for e in entries if (e.placement_id, week_start(e.work_date)) not in waiting],
-                          cards, history, waiting)
+                          book, history, waiting)
     kept.unpriced += [Unpriced(e, CREDIT_WAITS) for e in entries
                       if (e.placement_id, week_start(e.work_date)) in waiting]
     return kept

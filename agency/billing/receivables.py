@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from agency.billing.models import (
+    LIVE,
     OPEN_INVOICE_STATUSES,
     BilledEntry,
     DunningNotice,
@@ -86,7 +87,7 @@ def void_invoice(invoice: Invoice, reason: str, actor=None) -> Invoice:
         raise Conflict(f"invoice {invoice.number} has payments; refund them before voiding")
     entry_ids = db.session.scalars(
         sa.select(BilledEntry.entry_id)
-        .where(BilledEntry.invoice_id == invoice.id, BilledEntry.live.is_(True))
+        .where(BilledEntry.invoice_id == invoice.id, LIVE)
     ).all()
     db.session.execute(sa.update(BilledEntry).where(BilledEntry.invoice_id == invoice.id).values(live=False))
     db.session.execute(

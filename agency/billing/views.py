@@ -19,7 +19,7 @@ from flask import (
 )
 from sqlalchemy.orm import joinedload, selectinload
 
-from agency.billing import invoicing, queries, receivables, timesheets
+from agency.billing import invoicing, pdf, queries, receivables, timesheets
 from agency.billing.forms import (
     DecideForm,
     EntryForm,
@@ -235,7 +235,7 @@ def invoice(invoice_id: int):
         .order_by(InvoiceLine.position)
     ).all()
     email = db.session.scalar(sa.select(OutboxMessage).where(
-        OutboxMessage.dedupe_key == invoicing.invoice_email_key(found)))
+        OutboxMessage.dedupe_key == pdf.invoice_email_key(found)))
     payment_form = PaymentForm()
     payment_form.received_on.data = today()
     return render_template("billing/invoice.html", invoice=found, lines=lines, email=email,
@@ -260,9 +260,10 @@ def email_invoice(invoice_id: int):
 @requires("invoices.view")
 def invoice_pdf(invoice_id: int):
     found = receivables.get_invoice(invoice_id, current_actor())
+    data = pdf.ensure_pdf(found)
     audit.record("download", found, f"downloaded invoice {found.number} PDF")
     db.session.commit()
-    return send_file(io.BytesIO(found.pdf), mimetype="application/pdf", as_attachment=True,
+    return send_file(io.BytesIO(data), mimetype="application/pdf", as_attachment=True,
                      download_name=f"{found.number}.pdf")
 
 

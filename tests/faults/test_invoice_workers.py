@@ -1,15 +1,21 @@
-"""Nothing lost, nothing twice: invoice runs on real rq workers racing, crashing and re-running."""
+"""Nothing lost, nothing twice: invoice runs on real rq workers racing, crashing and re-running, and
+each invoice's PDF and email following from a job of its own."""
 
+import io
 from datetime import date
 
 import pytest
 import sqlalchemy as sa
+from pypdf import PdfReader
 
 from agency.billing.jobs import generate_invoices
+from agency.billing.ledger import ledger_problems
 from agency.billing.models import BilledEntry, Invoice, InvoiceCounter, TimesheetEntry
 from agency.core.jobs import enqueue
+from agency.core.outbox import OutboxMessage
 from agency.extensions import db
 from tests import factories, workers
+from tests.smtp import smtp_server
 
 pytestmark = pytest.mark.usefixtures("users")
 
@@ -101,3 +107,39 @@ def test_running_again_after_success_bills_nothing_twice(app, postgres, redis_ur
         workers.wait(workers.start_worker(redis_url))
     assert count(Invoice) == 1
     assert count(BilledEntry) == len(entries)
+
+
+def test_an_invoice_commits_first_then_its_pdf_job_stores_the_pdf_and_only_then_the_email_goes(app, redis_url):
+    place, entries = billable_facility()
+    place.billing_email = "ap@clinic.example.org"
+    db.session.commit()
+    with workers.jobs_on_redis(app, redis_url), smtp_server(app) as inbox:
+        # The run, here in the test process, commits the invoice and queues its PDF job for a worker.
+        [invoice_id] = generate_invoices("2026-11-01", "2026-11-30", place.id)["invoice_ids"]
+        db.session.rollback()
+        invoice = db.session.get(Invoice, invoice_id)
+        assert invoice.number == "INV-2026-00001" and invoice.pdf is None
+        assert count(OutboxMessage) == 0 and inbox.messages == []
+
+        mail = {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(app.config["MAIL_PORT"])}
+        log = workers.wait(workers.start_worker(redis_url, **mail))
+        assert "Traceback" not in log, log
+    db.session.rollback()
+    stored = db.session.get(Invoice, invoice_id).pdf
+    assert "INV-2026-00001" in PdfReader(io.BytesIO(stored)).pages[0].extract_text()
+    [mail] = inbox.to("ap@clinic.example.org")
+    attachment = next(mail["message"].iter_attachments())
+    assert attachment.get_payload(decode=True) == stored
+    assert count(BilledEntry, BilledEntry.live.is_(True)) == len(entries)
+
+
+def test_two_workers_render_the_pdfs_of_a_run_each_once(app, postgres, redis_url):
+    places = [billable_facility()[0] for _ in range(4)]
+    with workers.jobs_on_redis(app, redis_url):
+        enqueue(generate_invoices, "2026-11-01", "2026-11-30")
+        first, second = workers.start_worker(redis_url), workers.start_worker(redis_url)
+        logs = workers.wait(first) + workers.wait(second)
+    assert "Traceback" not in logs, logs
+    assert count(Invoice) == len(places)
+    assert count(Invoice, Invoice.pdf.is_(None)) == 0
+    assert ledger_problems(db.session) == []
