@@ -298,11 +298,11 @@ def facilities_with_unbilled(period_end: date, facility_id: int | None = None) -
     return sorted(db.session.scalars(query))
 
 
-def run_invoices(period_start: date, period_end: date, facility_id: int | None = None,
+def run_invoices(period_start: date, period_end: date, facility_ids: list[int] | None = None,
                  actor=None) -> RunResult:
-    """Invoice every facility (or one) with approved, unbilled hours; each facility commits on its own."""
+    """Invoice every facility (or those listed) with approved, unbilled hours; each facility commits on its own."""
     result = RunResult()
-    for fid in facilities_with_unbilled(period_end, facility_id):
+    for fid in facilities_with_unbilled(period_end) if facility_ids is None else sorted(facility_ids):
         invoice, unpriced = invoice_facility(fid, period_start, period_end, actor)
         if invoice is not None:
             result.invoice_ids.append(invoice.id)
