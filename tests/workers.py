@@ -20,11 +20,15 @@ def worker_env(redis_url: str, **settings: str) -> dict:
     return env
 
 
-def start_worker(redis_url: str, *, burst: bool = True, **settings: str) -> subprocess.Popen:
-    """An rq worker on this test run's queue, in a session of its own, with extra AGENCY_ settings."""
+def start_worker(redis_url: str, *, burst: bool = True, max_jobs: int | None = None,
+                 **settings: str) -> subprocess.Popen:
+    """An rq worker on this test run's queue, in a session of its own, with extra AGENCY_ settings;
+    with max_jobs it stops after that many jobs, leaving the rest queued."""
     args = [str(RQ), "worker", "--url", redis_url, os.environ["AGENCY_RQ_QUEUE"]]
     if burst:
         args.insert(2, "--burst")
+    if max_jobs is not None:
+        args[2:2] = ["--max-jobs", str(max_jobs)]
     return subprocess.Popen(args, cwd=ROOT, env=worker_env(redis_url, **settings), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)
 
