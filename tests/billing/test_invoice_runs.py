@@ -45,6 +45,7 @@ def billable_facilities(n: int) -> list:
 @contextmanager
 def refused_invoices(place):
     """The database refuses any invoice of this facility (a trigger), as a broken row or a full disk would."""
+    db.session.rollback()  # changing a table's triggers waits for every transaction that read it
     with db.engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(sa.text("CREATE FUNCTION refuse_invoices() RETURNS trigger LANGUAGE plpgsql AS "
@@ -57,6 +58,7 @@ def refused_invoices(place):
     try:
         yield
     finally:
+        db.session.rollback()
         with db.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(sa.text("DROP TRIGGER refuse_invoices ON invoices"))
