@@ -168,7 +168,8 @@ def record_job(job_id: str, name: str, actor=None) -> JobRecord:
 
 
 def job_status(job_id: str) -> dict:
-    """{"status": queued|started|finished|failed, "result"?, "error"?} of a job started with start_job.
+    """{"status": queued|started|finished|failed, "result"?, "error"?} of a job started with start_job,
+    or of a job made of parts (see composite_job), as its parts recorded it.
 
     A failed job's error is the last line of its exception (or why RQ stopped it).
     """
@@ -239,10 +240,8 @@ def recent_jobs(name: str, limit: int = 10) -> list[dict]:
         sa.select(JobRecord).where(JobRecord.name == name)
         .order_by(JobRecord.created_at.desc()).limit(limit)
     ).all()
-    if name in _COMPOSITES:
-        bodies = _COMPOSITES[name].statuses([record.id for record in records])
-        return [_described(record, bodies[record.id]) for record in records]
-    return [_described(record) for record in records]
+    bodies = _COMPOSITES[name].statuses([record.id for record in records]) if name in _COMPOSITES else {}
+    return [_described(record, bodies.get(record.id)) for record in records]
 
 
 def _described(record: JobRecord, body: dict | None = None) -> dict:
