@@ -205,3 +205,23 @@ def test_only_the_roles_that_run_invoices_see_a_run_or_retry_it(browser, users):
         assert browser(role).get(f"/invoices/runs/{run_id}").status_code == status, role
     refused = browser("recruiter").post(f"/invoices/runs/{run_id}/retry", {}, form_url="/account")
     assert refused.status_code == 403
+
+
+def test_a_runs_page_and_the_list_of_runs_query_as_much_for_six_facilities_as_for_two(browser, users,
+                                                                                      parts_of_two):
+    from tests.test_query_counts import counted
+
+    staff = browser("billing")
+
+    def statements(url: str) -> int:
+        with counted() as seen:
+            assert staff.get(url).status_code == 200
+        return len(seen)
+
+    counts = []
+    for n in (2, 6):
+        billable_facilities(n)
+        run_id = start_invoice_run(date(2026, 11, 1), date(2026, 11, 30), actor=users["billing"]).id
+        assert job_status(run_id)["progress"]["invoices"] == n
+        counts.append((statements(f"/invoices/runs/{run_id}"), statements("/invoices/run")))
+    assert counts[0] == counts[1]
