@@ -29,7 +29,9 @@ JOB_MODULES = (
 @click.option("--queue", "queues", multiple=True, metavar="NAME",
               help="A queue to take jobs from; may be repeated. Default: RQ_QUEUE.")
 @click.option("--name", default=None, help="The worker's name in Redis. Default: one RQ makes up.")
-def worker_command(burst: bool, queues: tuple[str, ...], name: str | None) -> None:
+@click.option("--max-jobs", type=click.IntRange(min=1), default=None,
+              help="Quit after this many jobs, leaving the rest queued.")
+def worker_command(burst: bool, queues: tuple[str, ...], name: str | None, max_jobs: int | None) -> None:
     """Run background jobs from Redis, the app loaded once for all of them."""
     from redis.exceptions import RedisError
     from rq import Queue, Worker
@@ -62,4 +64,4 @@ def worker_command(burst: bool, queues: tuple[str, ...], name: str | None) -> No
                     name=name, connection=connection)
     # Flask runs CLI commands inside an app context; a horse forked from it would run every job
     # in that one inherited context. An empty context here lets each job push its own.
-    contextvars.Context().run(worker.work, burst=burst)
+    contextvars.Context().run(worker.work, burst=burst, max_jobs=max_jobs)

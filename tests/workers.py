@@ -25,14 +25,17 @@ def worker_env(redis_url: str, **settings: str) -> dict:
     return env
 
 
-def start_worker(redis_url: str, *, burst: bool = True, name: str | None = None,
+def start_worker(redis_url: str, *, burst: bool = True, name: str | None = None, max_jobs: int | None = None,
                  **settings: str) -> subprocess.Popen:
-    """The product's worker on this test run's queue, in a session of its own, with extra AGENCY_ settings."""
+    """The product's worker on this test run's queue, in a session of its own, with extra AGENCY_ settings;
+    with max_jobs it stops after that many jobs, leaving the rest queued."""
     args = [str(FLASK), "--app", "wsgi", "worker", "--queue", os.environ["AGENCY_RQ_QUEUE"]]
     if burst:
         args.append("--burst")
     if name:
         args += ["--name", name]
+    if max_jobs is not None:
+        args += ["--max-jobs", str(max_jobs)]
     return subprocess.Popen(args, cwd=ROOT, env=worker_env(redis_url, **settings), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)
 

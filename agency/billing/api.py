@@ -4,8 +4,7 @@ import io
 
 from flask import send_file
 
-from agency.billing import invoicing, pdf, queries, receivables, timesheets
-from agency.billing.jobs import generate_invoices
+from agency.billing import invoicing, pdf, queries, receivables, runs, timesheets
 from agency.billing.models import ENTRY_STATUSES, INVOICE_STATUSES, Invoice, TimesheetEntry
 from agency.billing.receivables import BUCKETS as AGING_BUCKETS
 from agency.core import audit
@@ -31,8 +30,6 @@ from agency.core.api import (
     parse_args,
     reply,
 )
-from agency.core.errors import ValidationError
-from agency.core.jobs import start_job
 from agency.core.openapi import documented
 from agency.core.outbox import send_soon
 from agency.core.permissions import current_actor, requires
@@ -231,11 +228,8 @@ def record_payment(invoice_id: int):
             status=202, errors=(400, 503))
 def generate():
     values = RUN.load(json_body())
-    if values["period_end"] < values["period_start"]:
-        raise ValidationError.on("period_end", "must not be before period_start")
-    actor = current_actor()
-    handle = start_job(generate_invoices, values["period_start"].isoformat(), values["period_end"].isoformat(),
-                       values.get("facility_id"), actor.id, actor=actor)
+    handle = runs.start_invoice_run(values["period_start"], values["period_end"], values.get("facility_id"),
+                                    current_actor())
     return reply(handle, 202)
 
 

@@ -45,6 +45,10 @@ class InvoiceRunForm(FlaskForm):
     submit = SubmitField("Generate invoices")
 
 
+class RetryRunForm(FlaskForm):
+    submit = SubmitField("Retry unfinished parts")
+
+
 class PaymentForm(FlaskForm):
     amount = NumberField("Amount ($)", places=2, validators=[DataRequired(), NumberRange(min=0.01)])
     received_on = DayField("Received on", validators=[DataRequired()])

@@ -65,9 +65,6 @@ class RunResult:
     invoice_ids: list[int] = field(default_factory=list)
     unpriced: list[dict] = field(default_factory=list)
 
-    def as_dict(self) -> dict:
-        return {"invoice_ids": self.invoice_ids, "unpriced": self.unpriced}
-
 
 def _live_billed():
     return sa.select(BilledEntry.entry_id).where(BilledEntry.entry_id == TimesheetEntry.id, LIVE).exists()

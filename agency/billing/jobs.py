@@ -1,22 +1,20 @@
-"""Billing jobs: invoice runs, the scheduled fan-out per facility, invoice PDFs, and the daily dunning."""
+"""Billing jobs: the parts of invoice runs, the scheduled runs, invoice PDFs, and the daily dunning."""
 
+from collections import defaultdict
 from datetime import date
 
-from agency.billing import invoicing, pdf, receivables
+from agency.billing import invoicing, pdf, receivables, runs
 from agency.core.dates import today
-from agency.core.jobs import enqueue, job
+from agency.core.jobs import job
 from agency.core.outbox import send_outbox
 
 
-@job(label="Invoice run")
-def generate_invoices(period_start: str, period_end: str, facility_id: int | None = None,
-                      actor_id: int | None = None) -> dict:
-    """Invoice every facility (or one) with approved, unbilled hours in the period."""
-    actor = _actor(actor_id)
-    result = invoicing.run_invoices(date.fromisoformat(period_start), date.fromisoformat(period_end),
-                                    None if facility_id is None else [facility_id], actor)
+@job(label="Invoice run part")
+def invoice_run_part(run_id: str, part: int) -> dict:
+    """Invoice one part of a run (its facilities not invoiced yet, each on its own), then send the outbox."""
+    outcome = runs.run_part(run_id, part)
     send_outbox()
-    return result.as_dict()
+    return outcome
 
 
 @job(label="Invoice PDF")
@@ -39,12 +37,15 @@ def render_missing_pdfs() -> dict:
 
 @job
 def invoice_schedule(as_of: str | None = None) -> dict:
-    """Fan out one invoice job per facility whose invoice period has closed."""
+    """Start one invoice run per closed period, of the facilities whose schedule closed it."""
     day = date.fromisoformat(as_of) if as_of else today()
-    runs = invoicing.scheduled_runs(day)
-    for facility_id, start, end in runs:
-        enqueue(generate_invoices, start.isoformat(), end.isoformat(), facility_id)
-    return {"as_of": day.isoformat(), "facilities": [run[0] for run in runs]}
+    due = invoicing.scheduled_runs(day)
+    periods = defaultdict(list)
+    for facility_id, start, end in due:
+        periods[(start, end)].append(facility_id)
+    started = [runs.start_invoice_run(start, end, facility_ids=ids).id
+               for (start, end), ids in sorted(periods.items())]
+    return {"as_of": day.isoformat(), "facilities": [facility_id for facility_id, _, _ in due], "runs": started}
 
 
 @job
@@ -53,12 +54,3 @@ def daily_dunning(as_of: str | None = None) -> dict:
     result = receivables.run_dunning(date.fromisoformat(as_of) if as_of else today())
     send_outbox()
     return result
-
-
-def _actor(actor_id: int | None):
-    if actor_id is None:
-        return None
-    from agency.auth.models import User
-    from agency.extensions import db
-
-    return db.session.get(User, actor_id)

@@ -1,4 +1,4 @@
-"""Timesheets, invoices, payments and dunning notices."""
+"""Timesheets, invoices, payments, dunning notices and invoice runs."""
 
 from datetime import date, datetime
 from decimal import Decimal
@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from agency.core.constraints import one_of
 from agency.core.dates import utcnow
+from agency.core.jobs import JobRecord
 from agency.extensions import db
 from agency.facilities.models import RATE_ITEMS, Facility
 from agency.placements.models import Placement
@@ -247,3 +248,50 @@ class DunningNotice(db.Model):
     recipients: Mapped[str] = mapped_column(sa.String(500))
 
     invoice: Mapped[Invoice] = relationship(back_populates="notices")
+
+
+RUN_FACILITY_STATUSES = ("queued", "started", "finished", "failed")
+
+
+class InvoiceRun(db.Model):
+    """A period's invoice run that someone (or the schedule) started: its job record, split into parts.
+
+    Its id is its job's id, so GET /jobs/{id} answers for the whole run; its status comes from the
+    facilities' rows, each part's job writing its own, so no two workers ever update one counter.
+    """
+
+    __tablename__ = "invoice_runs"
+    __table_args__ = (sa.CheckConstraint("period_end >= period_start", name="period"),)
+
+    id: Mapped[str] = mapped_column(sa.ForeignKey("job_records.id", ondelete="CASCADE"), primary_key=True)
+    period_start: Mapped[date]
+    period_end: Mapped[date]
+    # The one facility asked for; null when the run is for every facility with hours to bill.
+    facility_id: Mapped[int | None] = mapped_column(sa.ForeignKey("facilities.id", ondelete="SET NULL"))
+
+    record: Mapped[JobRecord] = relationship()
+    facility: Mapped[Facility | None] = relationship()
+
+
+class InvoiceRunFacility(db.Model):
+    """One facility of a run: the part (batch) whose job invoices it, and how that ended for it."""
+
+    __tablename__ = "invoice_run_facilities"
+    __table_args__ = (
+        sa.UniqueConstraint("run_id", "facility_id"),
+        one_of("status", RUN_FACILITY_STATUSES),
+        sa.Index("ix_invoice_run_facilities_run_part", "run_id", "part"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[str] = mapped_column(sa.ForeignKey("invoice_runs.id", ondelete="CASCADE"))
+    facility_id: Mapped[int] = mapped_column(sa.ForeignKey("facilities.id", ondelete="RESTRICT"))
+    part: Mapped[int]
+    status: Mapped[str] = mapped_column(sa.String(20), default="queued")
+    invoice_ids: Mapped[list] = mapped_column(sa.JSON, default=list)
+    # Entries left unbilled and why: [{"entry_id", "reason"}], as the invoicing reported them.
+    unpriced: Mapped[list] = mapped_column(sa.JSON, default=list)
+    error: Mapped[str | None] = mapped_column(sa.String(500))
+    finished_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+    facility: Mapped[Facility] = relationship()

@@ -19,7 +19,7 @@ from flask import (
 )
 from sqlalchemy.orm import joinedload, selectinload
 
-from agency.billing import invoicing, pdf, queries, receivables, timesheets
+from agency.billing import invoicing, pdf, queries, receivables, runs, timesheets
 from agency.billing.forms import (
     DecideForm,
     EntryForm,
@@ -27,9 +27,9 @@ from agency.billing.forms import (
     ImportForm,
     InvoiceRunForm,
     PaymentForm,
+    RetryRunForm,
     VoidForm,
 )
-from agency.billing.jobs import generate_invoices
 from agency.billing.models import (
     ENTRY_STATUSES,
     INVOICE_STATUSES,
@@ -41,10 +41,10 @@ from agency.billing.models import (
 from agency.core import audit
 from agency.core.bounds import id_or_none
 from agency.core.dates import parse_iso_date, today
-from agency.core.errors import DomainError
+from agency.core.errors import Conflict, DomainError
 from agency.core.exports import csv_response, wants_csv
 from agency.core.forms import errors_sentence, flash_import_report, form_values, read_text_upload, show_errors
-from agency.core.jobs import recent_jobs, start_job
+from agency.core.jobs import recent_jobs
 from agency.core.listing import id_arg, paginate, search_arg, sort_by
 from agency.core.money import to_cents
 from agency.core.outbox import OutboxMessage, send_soon
@@ -196,20 +196,20 @@ def run_invoices():
         if form.period_end.data < form.period_start.data:
             form.period_end.errors = ["must not be before the period start"]
         else:
-            actor = current_actor()
-            handle = start_job(generate_invoices, form.period_start.data.isoformat(),
-                               form.period_end.data.isoformat(), form.facility_id.data or None, actor.id,
-                               actor=actor)
+            handle = runs.start_invoice_run(form.period_start.data, form.period_end.data,
+                                            form.facility_id.data or None, current_actor())
             if handle.status == "finished":
                 made = handle.result["invoice_ids"]
                 flash(f"{len(made)} invoice(s) generated." if made else "Nothing new to bill in that period.",
                       "success")
                 for problem in handle.result["unpriced"][:10]:
                     flash(f"Entry {problem['entry_id']} not billed: {problem['reason']}", "warning")
+                return redirect(url_for(".invoices"))
+            if handle.status == "failed":
+                flash("The invoice run ended, but some facilities were not invoiced; see why below.", "error")
             else:
                 flash("Invoice run queued; this page shows how it ends.", "success")
-                return redirect(url_for("dashboard.job", job_id=handle.id))
-            return redirect(url_for(".invoices"))
+            return redirect(url_for(".invoice_run", job_id=handle.id))
     unbilled = db.session.execute(
         sa.select(Facility.name, sa.func.count(TimesheetEntry.id),
                   sa.func.sum(TimesheetEntry.direct_care_hours))
@@ -219,8 +219,31 @@ def run_invoices():
             TimesheetEntry.id)))
         .group_by(Facility.name).order_by(Facility.name)
     ).all()
-    return render_template("billing/run.html", form=form, unbilled=unbilled,
-                           runs=recent_jobs(generate_invoices.__name__))
+    return render_template("billing/run.html", form=form, unbilled=unbilled, runs=recent_jobs(runs.RUN_JOB))
+
+
+@bp.get("/invoices/runs/<job_id>")
+@requires("invoices.edit")
+def invoice_run(job_id: str):
+    """How an invoice run is going (it refreshes itself until every part is done), then what it made."""
+    return render_template("billing/invoice_run.html", job=runs.describe_run(job_id), retry_form=RetryRunForm(),
+                           refresh=current_app.config["INVOICE_RUN_REFRESH_SECONDS"])
+
+
+@bp.post("/invoices/runs/<job_id>/retry")
+@requires("invoices.edit")
+def retry_invoice_run(job_id: str):
+    """Queue again the parts with facilities not invoiced: failed, or left by a worker that stopped."""
+    if not RetryRunForm().validate_on_submit():
+        flash("The form expired; please try again.", "error")
+    else:
+        try:
+            parts = runs.retry_invoice_run(job_id)
+        except Conflict as exc:
+            flash(f"Nothing retried: {exc.message}", "warning")
+        else:
+            flash(f"{len(parts)} part(s) queued again; what was invoiced already is not billed twice.", "success")
+    return redirect(url_for(".invoice_run", job_id=job_id))
 
 
 @bp.get("/invoices/<int:invoice_id>")

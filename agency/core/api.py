@@ -573,12 +573,22 @@ def api_blueprint(name: str, import_name: str) -> Blueprint:
 bp = api_blueprint("api", __name__)
 
 INVOICE_RUN_RESULT = Schema("InvoiceRunResult", invoice_ids=ListOf(item=Int(), read_only=True))
+_COUNT = {"read_only": True, "nullable": False}
+INVOICE_RUN_PROGRESS = Schema(
+    "InvoiceRunProgress",
+    facilities=Int(**_COUNT, description="facilities with hours to bill when the run started"),
+    facilities_done=Int(**_COUNT, description="of which invoiced or failed"),
+    facilities_failed=Int(**_COUNT), parts=Int(**_COUNT, description="jobs the run is split into"),
+    parts_done=Int(**_COUNT), invoices=Int(**_COUNT, description="invoices made so far"),
+)
 JOB = Schema(
     "Job",
     id=Str(read_only=True),
     status=Choice(read_only=True, choices=("queued", "started", "finished", "failed")),
-    result=Nested(read_only=True, schema=INVOICE_RUN_RESULT, description="a finished run's result"),
-    error=Str(read_only=True, description="why a failed job failed"),
+    result=Nested(read_only=True, schema=INVOICE_RUN_RESULT,
+                  description="a finished run's result; a failed run's lists the invoices its other facilities got"),
+    error=Str(read_only=True, description="why a failed job failed; for a run, which facilities and why"),
+    progress=Nested(read_only=True, schema=INVOICE_RUN_PROGRESS, description="an invoice run's progress"),
 )
 
 

@@ -61,6 +61,8 @@ UNIQUE = {
         "entry_id", "timesheet entry {entry_id} is already on a live invoice"),
     "uq_line_sources_line_id_entry_id": Unique(
         "entry_id", "timesheet entry {entry_id} is already a source of this line"),
+    "uq_invoice_run_facilities_run_id_facility_id": Unique(
+        "facility_id", "facility {facility_id} is already in this invoice run"),
 }
 
 

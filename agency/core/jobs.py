@@ -5,6 +5,7 @@ job a worker runs gets an app context of its own.
 """
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import wraps
@@ -20,6 +21,23 @@ from agency.extensions import db
 _worker_app = None
 # What a person calls each kind of job, by function name, as @job(label=...) gives it.
 _LABELS: dict[str, str] = {}
+# Kinds of job made of parts (an invoice run and its batches), by JobRecord.name: they answer for
+# their own status, from what their parts recorded, and may have a page of their own.
+_COMPOSITES: dict[str, "Composite"] = {}
+
+
+@dataclass
+class Composite:
+    statuses: Callable[[list[str]], dict[str, dict]]
+    page: str | None
+
+
+def composite_job(name: str, *, label: str, statuses: Callable[[list[str]], dict[str, dict]],
+                  page: str | None = None) -> None:
+    """Register a kind of job made of parts: statuses(ids) gives each one's body as job_status does
+    (one call for many, so a list of runs asks once); page is the endpoint that shows one (job_id=...)."""
+    _LABELS[name] = label
+    _COMPOSITES[name] = Composite(statuses, page)
 
 
 def job(func=None, *, label: str | None = None):
@@ -98,6 +116,31 @@ def enqueue(func, *args, job_timeout: int = 600, keep_outcome: bool = False, **k
     return JobHandle(id=rq_job.id, status="queued")
 
 
+def enqueue_many(func, arg_lists: list[tuple], *, job_timeout: int = 600) -> list[JobHandle]:
+    """Queue func once per argument tuple, all in one Redis transaction: all are queued or none is.
+
+    With no REDIS_URL each runs now, in turn; with Redis unreachable this refuses (503), as enqueue
+    does, even with nothing to queue: whether a request works without Redis never depends on the data.
+    """
+    if not current_app.config["REDIS_URL"]:
+        return [JobHandle(id=f"inline-{uuid.uuid4().hex}", status="finished", result=func(*args))
+                for args in arg_lists]
+    from redis.exceptions import RedisError
+    from rq import Queue
+
+    queue = get_queue()
+    try:
+        if not arg_lists:
+            queue.connection.ping()
+        rq_jobs = queue.enqueue_many([Queue.prepare_data(func, args, timeout=job_timeout) for args in arg_lists])
+    except RedisError as exc:
+        raise ServiceUnavailable(
+            "Background jobs are unavailable: the Redis server cannot be reached. "
+            "Nothing was started; try again when it is back."
+        ) from exc
+    return [JobHandle(id=rq_job.id, status="queued") for rq_job in rq_jobs]
+
+
 class JobRecord(db.Model):
     """A job someone started, so its status can be asked for later; inline jobs keep their result here."""
 
@@ -116,24 +159,38 @@ class JobRecord(db.Model):
 def start_job(func, *args, actor=None, **kwargs) -> JobHandle:
     """Enqueue a job on behalf of a user and remember it for GET /jobs/{id}."""
     handle = enqueue(func, *args, keep_outcome=True, **kwargs)
-    db.session.add(JobRecord(
-        id=handle.id, name=func.__name__, started_by_id=getattr(actor, "id", None),
-        inline_status=handle.status if handle.id.startswith("inline-") else None,
-        inline_result=handle.result if handle.id.startswith("inline-") else None,
-    ))
+    record = record_job(handle.id, func.__name__, actor)
+    if handle.id.startswith("inline-"):
+        record.inline_status, record.inline_result = handle.status, handle.result
     db.session.commit()
     return handle
 
 
+def record_job(job_id: str, name: str, actor=None) -> JobRecord:
+    """Remember, in the caller's transaction, a job someone started, for GET /jobs/{id} and its page."""
+    record = JobRecord(id=job_id, name=name, started_by_id=getattr(actor, "id", None))
+    db.session.add(record)
+    return record
+
+
 def job_status(job_id: str) -> dict:
-    """{"status": queued|started|finished|failed, "result"?, "error"?} of a job started with start_job.
+    """{"status": queued|started|finished|failed, "result"?, "error"?} of a job started with start_job,
+    or of a job made of parts (see composite_job), as its parts recorded it.
 
     A failed job's error is the last line of its exception (or why RQ stopped it).
     """
     record = db.session.get(JobRecord, job_id)
     if record is None:
         raise NotFound(f"no job with id {job_id}")
-    return _status_of(record)
+    return _statuses_of([record])[record.id]
+
+
+def _statuses_of(records: list[JobRecord]) -> dict[str, dict]:
+    """Each record's status body, a composite kind's asked for all its records at once."""
+    bodies = {}
+    for name in {record.name for record in records} & set(_COMPOSITES):
+        bodies |= _COMPOSITES[name].statuses([record.id for record in records if record.name == name])
+    return bodies | {record.id: _status_of(record) for record in records if record.id not in bodies}
 
 
 def _status_of(record: JobRecord) -> dict:
@@ -189,17 +246,20 @@ def recent_jobs(name: str, limit: int = 10) -> list[dict]:
         sa.select(JobRecord).where(JobRecord.name == name)
         .order_by(JobRecord.created_at.desc()).limit(limit)
     ).all()
-    return [_described(record) for record in records]
+    bodies = _COMPOSITES[name].statuses([record.id for record in records]) if name in _COMPOSITES else {}
+    return [_described(record, bodies.get(record.id)) for record in records]
 
 
-def _described(record: JobRecord) -> dict:
-    try:
-        body = _status_of(record)
-    except (NotFound, ServiceUnavailable) as exc:
-        body = {"id": record.id, "status": "unknown", "error": exc.message}
+def _described(record: JobRecord, body: dict | None = None) -> dict:
+    if body is None:
+        try:
+            body = _statuses_of([record])[record.id]
+        except (NotFound, ServiceUnavailable) as exc:
+            body = {"id": record.id, "status": "unknown", "error": exc.message}
     label = _LABELS.get(record.name) or record.name.replace("_", " ").capitalize()
+    composite = _COMPOSITES.get(record.name)
     return {**body, "name": record.name, "label": label, "created_at": record.created_at,
-            "started_by_id": record.started_by_id}
+            "started_by_id": record.started_by_id, "page": composite.page if composite else None}
 
 
 def init_jobs(app) -> None:

@@ -103,5 +103,8 @@ def renew_calendar():
 @bp.get("/jobs/<job_id>")
 @requires("jobs.view")
 def job(job_id: str):
-    """How a background run someone started is going, or how it ended."""
-    return render_template("dashboard/job.html", job=describe_job(job_id))
+    """How a background run someone started is going, or how it ended; a run with a page of its own goes there."""
+    described = describe_job(job_id)
+    if described["page"]:
+        return redirect(url_for(described["page"], job_id=job_id))
+    return render_template("dashboard/job.html", job=described)

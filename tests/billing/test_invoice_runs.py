@@ -1,192 +1,227 @@
-"""A month's run at any size: reads that do not grow with its facilities, the billed test on its index,
-and invoices that commit before their PDFs, which a download or the sweep renders when no job could."""
+"""A month's invoice run fits any size: parts of a few facilities, one job each, shared by the workers,
+finished only when every part is; a facility that fails is named and can be retried, billing nothing twice."""
 
-import io
+import json
 from contextlib import contextmanager
 from datetime import date
 
 import pytest
 import sqlalchemy as sa
-from pypdf import PdfReader
 
-from agency.billing.invoicing import invoice_facility, run_invoices, unbilled_entries_query
-from agency.billing.jobs import render_missing_pdfs
+from agency.billing.jobs import invoice_schedule
 from agency.billing.ledger import ledger_problems
-from agency.billing.models import Invoice, TimesheetEntry
-from agency.core.outbox import OutboxMessage
+from agency.billing.models import BilledEntry, Invoice
+from agency.billing.runs import start_invoice_run
+from agency.core.jobs import job_status
 from agency.extensions import db
-from agency.placements.models import Placement
 from tests import factories, workers
 
 pytestmark = pytest.mark.usefixtures("users")
+NOVEMBER = {"period_start": "2026-11-01", "period_end": "2026-11-30"}
+REFUSAL = "invoices of this facility are refused"
 
-MONTH = (date(2026, 11, 1), date(2026, 11, 30))
-# A port nothing listens on: Redis configured but down.
-REDIS_DOWN = "redis://127.0.0.1:1/0"
+
+@pytest.fixture
+def parts_of_two(app):
+    saved = app.config["INVOICE_RUN_BATCH"]
+    app.config["INVOICE_RUN_BATCH"] = 2
+    yield
+    app.config["INVOICE_RUN_BATCH"] = saved
+
+
+def billable_facilities(n: int) -> list:
+    """n facilities, each with two approved November days to bill."""
+    places = []
+    for _ in range(n):
+        place = factories.facility()
+        factories.rate_card(place)
+        placement = factories.active_placement(place)
+        for day in (2, 3):
+            factories.entry(placement, date(2026, 11, day))
+        places.append(place)
+    return places
 
 
 @contextmanager
-def settings(app, **values):
-    saved = {key: app.config[key] for key in values}
-    app.config.update(values)
+def refused_invoices(place):
+    """The database refuses any invoice of this facility (a trigger), as a broken row or a full disk would."""
+    db.session.rollback()  # changing a table's triggers waits for every transaction that read it
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("CREATE FUNCTION refuse_invoices() RETURNS trigger LANGUAGE plpgsql AS "
+                                 f"$$ BEGIN RAISE EXCEPTION '{REFUSAL}'; END $$"))
+            conn.execute(sa.text("CREATE TRIGGER refuse_invoices BEFORE INSERT ON invoices FOR EACH ROW "
+                                 f"WHEN (NEW.facility_id = {int(place.id)}) EXECUTE FUNCTION refuse_invoices()"))
+        else:
+            conn.execute(sa.text(f"CREATE TRIGGER refuse_invoices BEFORE INSERT ON invoices WHEN NEW.facility_id = "
+                                 f"{int(place.id)} BEGIN SELECT RAISE(ABORT, '{REFUSAL}'); END"))
     try:
         yield
     finally:
-        app.config.update(saved)
+        db.session.rollback()
+        with db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("DROP TRIGGER refuse_invoices ON invoices"))
+                conn.execute(sa.text("DROP FUNCTION refuse_invoices()"))
+            else:
+                conn.execute(sa.text("DROP TRIGGER refuse_invoices"))
 
 
-@contextmanager
-def statements():
-    seen = []
-
-    def listen(conn, cursor, statement, *args):
-        seen.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", listen)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", listen)
+def invoices_by_facility() -> dict[int, int]:
+    db.session.rollback()
+    return dict(db.session.execute(sa.select(Invoice.facility_id, sa.func.count()).group_by(Invoice.facility_id)).all())
 
 
-def is_facility_lock(statement: str) -> bool:
-    """The row lock each facility's invoice is written under (lock_all orders by key; PostgreSQL adds FOR ...)."""
-    return statement.startswith("SELECT facilities.") and "ORDER BY facilities.id" in statement
+def progress_shown(page: str, facilities: str, parts: str, invoices: int, failed: int) -> bool:
+    return all(shown in page for shown in (
+        f'<span data-progress="facilities">{facilities}</span>', f'<dd data-progress="parts">{parts}</dd>',
+        f'<dd data-progress="invoices">{invoices}</dd>', f'<dd data-progress="failed">{failed}</dd>'))
 
 
-def facilities_with_a_billed_week_and_late_hours(count: int) -> list[int]:
-    """Facilities each with a week billed and, since, a late approval in that week and new hours."""
-    ids = []
-    for n in range(count):
-        place = factories.facility(name=f"Clinic {count}-{n}", billing_email=f"ap{n}@clinic.example.org")
+def test_a_run_is_split_into_parts_that_workers_share_and_it_is_finished_only_when_every_part_is(
+        app, api, browser, redis_url, parts_of_two):
+    places = billable_facilities(5)
+    billing, staff = api("billing"), browser("billing")
+    with workers.jobs_on_redis(app, redis_url):
+        started = billing.post("/api/v1/invoices/generate", json=NOVEMBER)
+        assert started.status_code == 202
+        run_id = started.json["job_id"]
+        queued = billing.get(f"/api/v1/jobs/{run_id}").json
+        assert queued["status"] == "queued" and queued["result"] is None
+        assert queued["progress"] == {"facilities": 5, "facilities_done": 0, "facilities_failed": 0, "parts": 3,
+                                      "parts_done": 0, "invoices": 0}
+        page = staff.get(f"/invoices/runs/{run_id}").data.decode()
+        assert progress_shown(page, "0 of 5", "0 of 3", 0, 0) and 'http-equiv="refresh"' in page
+
+        # One worker takes one part and stops: the run is under way, not finished, and says how far it got.
+        workers.wait(workers.start_worker(redis_url, max_jobs=1))
+        halfway = billing.get(f"/api/v1/jobs/{run_id}").json
+        assert halfway["status"] == "started" and halfway["result"] is None
+        assert (halfway["progress"]["facilities_done"], halfway["progress"]["parts_done"]) == (2, 1)
+        page = staff.get(f"/invoices/runs/{run_id}").data.decode()
+        assert progress_shown(page, "2 of 5", "1 of 3", 2, 0) and "Not finished yet." in page
+
+        first, second = workers.start_worker(redis_url), workers.start_worker(redis_url)
+        logs = workers.wait(first) + workers.wait(second)
+    done = billing.get(f"/api/v1/jobs/{run_id}").json
+    assert done["status"] == "finished", logs
+    made = db.session.scalars(sa.select(Invoice.id)).all()
+    assert sorted(done["result"]["invoice_ids"]) == sorted(made) and len(made) == 5
+    assert invoices_by_facility() == {place.id: 1 for place in places}
+    assert ledger_problems(db.session) == []
+    page = staff.get(f"/invoices/runs/{run_id}").data.decode()
+    assert progress_shown(page, "5 of 5", "3 of 3", 5, 0) and 'http-equiv="refresh"' not in page
+    assert all(f'href="/invoices/{invoice_id}"' in page for invoice_id in made)
+    assert "Retry unfinished parts" not in page
+
+
+def test_a_facility_that_fails_is_named_with_its_error_while_the_other_parts_finish_and_a_retry_bills_it_once(
+        app, api, browser, users, redis_url, parts_of_two):
+    first, refused, third = billable_facilities(3)  # parts: [first, refused] and [third]
+    staff = browser("billing")
+    with refused_invoices(refused), workers.jobs_on_redis(app, redis_url):
+        run_id = start_invoice_run(date(2026, 11, 1), date(2026, 11, 30), actor=users["billing"]).id
+        logs = workers.wait(workers.start_worker(redis_url)) + workers.wait(workers.start_worker(redis_url))
+        failed = api("billing").get(f"/api/v1/jobs/{run_id}").json
+        page = staff.get(f"/invoices/runs/{run_id}").data.decode()
+    assert failed["status"] == "failed", logs
+    assert len(failed["result"]["invoice_ids"]) == 2  # the others' invoices, in the same part and the next
+    assert failed["error"].startswith("1 of 3 facilities not invoiced: " + refused.name) and REFUSAL in failed["error"]
+    assert invoices_by_facility() == {first.id: 1, third.id: 1}
+    assert progress_shown(page, "3 of 3", "2 of 2", 2, 1)
+    assert "<h2>Not invoiced</h2>" in page and refused.name in page and REFUSAL in page
+    assert "Retry unfinished parts" in page
+
+    with workers.jobs_on_redis(app, redis_url):
+        retried = staff.post(f"/invoices/runs/{run_id}/retry", {}, form_url=f"/invoices/runs/{run_id}",
+                             follow_redirects=True)
+        assert b"1 part(s) queued again" in retried.data
+        pending = job_status(run_id)
+        assert (pending["status"], pending["progress"]["facilities_done"]) == ("started", 2)  # not failed now
+        workers.wait(workers.start_worker(redis_url))
+    done = job_status(run_id)
+    assert done["status"] == "finished" and len(done["result"]["invoice_ids"]) == 3
+    assert invoices_by_facility() == {first.id: 1, refused.id: 1, third.id: 1}
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(BilledEntry)) == 6
+    assert ledger_problems(db.session) == []
+    again = staff.post(f"/invoices/runs/{run_id}/retry", {}, form_url="/invoices/run", follow_redirects=True)
+    assert b"Nothing retried: every facility of this run is invoiced" in again.data
+
+
+def test_without_redis_a_run_finishes_in_the_request_with_every_parts_invoices(api, parts_of_two):
+    places = billable_facilities(3)
+    billing = api("billing")
+    started = billing.post("/api/v1/invoices/generate", json=NOVEMBER)
+    assert started.status_code == 202
+    done = billing.get(f"/api/v1/jobs/{started.json['job_id']}").json
+    assert done["status"] == "finished" and done["progress"]["parts"] == 2
+    assert sorted(done["result"]["invoice_ids"]) == sorted(db.session.scalars(sa.select(Invoice.id)))
+    assert invoices_by_facility() == {place.id: 1 for place in places}
+    one = billing.post("/api/v1/invoices/generate", json={**NOVEMBER, "facility_id": places[0].id})
+    assert billing.get(f"/api/v1/jobs/{one.json['job_id']}").json["result"]["invoice_ids"] == []
+    unknown = billing.post("/api/v1/invoices/generate", json={**NOVEMBER, "facility_id": 99999})
+    assert unknown.status_code == 400 and unknown.json["error"]["fields"] == {
+        "facility_id": ["no facility with id 99999"]}
+
+
+def test_the_cli_names_a_facility_it_could_not_invoice_and_its_retry_bills_the_rest_once(app, parts_of_two):
+    refused, other, third = billable_facilities(3)
+    runner = app.test_cli_runner()
+    with refused_invoices(refused):
+        ran = runner.invoke(args=["billing", "invoice", "--period-start", "2026-11-01", "--period-end", "2026-11-30"])
+    assert ran.exit_code == 1 and refused.name in ran.output and REFUSAL in ran.output
+    result = json.loads(ran.stdout)
+    assert len(result["invoice_ids"]) == 2
+    retried = runner.invoke(args=["billing", "retry", result["job_id"]])
+    assert retried.exit_code == 0, retried.output
+    assert len(json.loads(retried.stdout)["invoice_ids"]) == 3
+    assert invoices_by_facility() == {refused.id: 1, other.id: 1, third.id: 1}
+    assert ledger_problems(db.session) == []
+    assert runner.invoke(args=["billing", "retry", result["job_id"]]).exit_code == 1
+
+
+def test_the_schedule_starts_one_run_per_closed_period_of_the_facilities_it_closed_for(parts_of_two):
+    monthly = [factories.facility(invoice_schedule="monthly") for _ in range(3)]
+    weekly = factories.facility(invoice_schedule="weekly")
+    for place in [*monthly, weekly]:
         factories.rate_card(place)
-        placement = factories.active_placement(place)
-        for day in (2, 3, 4, 5, 6):
-            factories.entry(placement, date(2026, 11, day), direct="9")
-        ids.append(place.id)
-    run_invoices(*MONTH, facility_ids=ids)
-    for place_id in ids:
-        placement = db.session.scalars(sa.select(Placement).where(Placement.facility_id == place_id)).one()
-        factories.entry(placement, date(2026, 11, 7), direct="4")  # the billed week's Saturday: overtime
-        factories.entry(placement, date(2026, 11, 10), direct="8")
-    return ids
+    for place in monthly:
+        factories.entry(factories.active_placement(place), date(2026, 10, 6))
+    factories.entry(factories.active_placement(weekly), date(2026, 11, 17))
+    started = invoice_schedule(factories.TODAY.isoformat())  # Wednesday, November 25
+    assert sorted(started["facilities"]) == sorted(place.id for place in [*monthly, weekly])
+    statuses = [job_status(run_id) for run_id in started["runs"]]
+    assert [(s["status"], s["progress"]["facilities"], s["progress"]["parts"]) for s in statuses] == [
+        ("finished", 3, 2), ("finished", 1, 1)]  # October, then the week of November 16
+    periods = db.session.execute(sa.select(Invoice.facility_id, Invoice.period_start, Invoice.period_end)).all()
+    assert sorted(periods) == sorted([(place.id, date(2026, 10, 1), date(2026, 10, 31)) for place in monthly]
+                                     + [(weekly.id, date(2026, 11, 16), date(2026, 11, 22))])
 
 
-def test_a_run_reads_what_it_prices_with_the_same_queries_for_six_facilities_as_for_two(app):
-    reads = {}
-    # PDF jobs, which run inline here, read their invoice each: they are not the run's reads.
-    with settings(app, INVOICE_PDF_JOBS=False):
-        for count in (2, 6):
-            ids = facilities_with_a_billed_week_and_late_hours(count)
-            with statements() as seen:
-                result = run_invoices(*MONTH, facility_ids=ids)
-            assert len(result.invoice_ids) == count
-            locks = [s for s in seen if is_facility_lock(s)]
-            assert len(locks) == count  # each facility's invoice is written under its own lock
-            reads[count] = [s for s in seen if s.lstrip().upper().startswith("SELECT") and not is_facility_lock(s)]
-    assert len(reads[2]) == len(reads[6]), (reads[2], reads[6])
-    db.session.rollback()
-    assert ledger_problems(db.session) == []
+def test_only_the_roles_that_run_invoices_see_a_run_or_retry_it(browser, users):
+    run_id = start_invoice_run(date(2026, 11, 1), date(2026, 11, 30), actor=users["billing"]).id
+    for role, status in (("admin", 200), ("billing", 200), ("recruiter", 403), ("credentialing", 403),
+                         ("facility", 403)):
+        assert browser(role).get(f"/invoices/runs/{run_id}").status_code == status, role
+    refused = browser("recruiter").post(f"/invoices/runs/{run_id}/retry", {}, form_url="/account")
+    assert refused.status_code == 403
 
 
-def test_the_already_billed_test_is_answered_from_the_index_of_live_billings(app):
-    factories.invoiced_day(factories.facility())
-    query = unbilled_entries_query(MONTH[1], [1, 2]).with_only_columns(TimesheetEntry.id)
-    sql = str(query.compile(db.engine, compile_kwargs={"literal_binds": True}))
-    if db.engine.dialect.name == "sqlite":
-        plan = " ".join(row[3] for row in db.session.execute(sa.text(f"EXPLAIN QUERY PLAN {sql}")))
-    else:
-        # The tables are tiny here: forbid the scan a planner would rightly choose on them, so that the
-        # plan shows which index it can use for the test at all.
-        db.session.execute(sa.text("SET LOCAL enable_seqscan = off"))
-        plan = " ".join(row[0] for row in db.session.execute(sa.text(f"EXPLAIN {sql}")))
-    db.session.rollback()
-    assert "uq_billed_entries_live_entry" in plan, plan
+def test_a_runs_page_and_the_list_of_runs_query_as_much_for_six_facilities_as_for_two(browser, users,
+                                                                                      parts_of_two):
+    from tests.test_query_counts import counted
 
+    staff = browser("billing")
 
-def billable(name="Clinic A", billing_email="ap@clinic-a.example.org"):
-    place = factories.facility(name=name, billing_email=billing_email)
-    factories.rate_card(place)
-    factories.entry(factories.active_placement(place), date(2026, 11, 2), direct="8")
-    return place
+    def statements(url: str) -> int:
+        with counted() as seen:
+            assert staff.get(url).status_code == 200
+        return len(seen)
 
-
-def test_with_redis_down_the_invoice_commits_without_its_pdf_and_a_download_renders_it(app, api):
-    place = billable()
-    with workers.jobs_on_redis(app, REDIS_DOWN):
-        invoice, _ = invoice_facility(place.id, *MONTH)
-    assert invoice.number == "INV-2026-00001" and invoice.pdf is None
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) == 0  # the email waits
-
-    download = api("billing").get(f"/api/v1/invoices/{invoice.id}/pdf")
-    assert download.status_code == 200
-    text = PdfReader(io.BytesIO(download.data)).pages[0].extract_text()
-    assert invoice.number in text
-    db.session.rollback()
-    stored = db.session.get(Invoice, invoice.id)
-    assert stored.pdf == download.data
-    [email] = db.session.scalars(sa.select(OutboxMessage)).all()
-    assert email.attachment == stored.pdf
-
-
-def test_with_redis_down_the_sweep_renders_the_pdfs_no_job_did_and_queues_each_email_once(app):
-    places = [billable(name=f"Clinic {n}", billing_email=f"ap{n}@clinic.example.org") for n in range(2)]
-    with workers.jobs_on_redis(app, REDIS_DOWN):
-        made = run_invoices(*MONTH).invoice_ids
-    assert len(made) == len(places)
-    with settings(app, PDF_SWEEP_AFTER_SECONDS=0):
-        assert render_missing_pdfs() == {"stored": 2}
-        assert render_missing_pdfs() == {"stored": 0}
-    db.session.rollback()
-    invoices = db.session.scalars(sa.select(Invoice).order_by(Invoice.id)).all()
-    assert all(invoice.pdf.startswith(b"%PDF-") for invoice in invoices)
-    emails = db.session.scalars(sa.select(OutboxMessage).order_by(OutboxMessage.id)).all()
-    assert [e.to_addr for e in emails] == ["ap0@clinic.example.org", "ap1@clinic.example.org"]
-    assert [e.attachment for e in emails] == [invoice.pdf for invoice in invoices]
-
-
-def test_emailing_an_invoice_by_hand_renders_its_pdf_first(app, browser):
-    place = billable(billing_email=None)
-    with workers.jobs_on_redis(app, REDIS_DOWN):
-        invoice, _ = invoice_facility(place.id, *MONTH)
-    assert invoice.pdf is None
-    place.billing_email = "ap@clinic-a.example.org"
-    db.session.commit()
-    page = browser("billing").post(f"/invoices/{invoice.id}/email", form_url=f"/invoices/{invoice.id}",
-                                   follow_redirects=True)
-    assert b"goes to ap@clinic-a.example.org" in page.data
-    db.session.rollback()
-    [email] = db.session.scalars(sa.select(OutboxMessage)).all()
-    assert email.attachment == db.session.get(Invoice, invoice.id).pdf
-    assert email.attachment.startswith(b"%PDF-")
-
-
-def test_a_void_between_the_runs_read_and_its_lock_makes_it_price_that_facility_again(app, monkeypatch):
-    from agency.billing import invoicing
-
-    first, second = (billable(name=name, billing_email=None) for name in ("Clinic A", "Clinic B"))
-    earlier, _ = invoice_facility(second.id, date(2026, 11, 1), date(2026, 11, 2))
-    placement = db.session.scalars(sa.select(Placement).where(Placement.facility_id == second.id)).one()
-    factories.entry(placement, date(2026, 11, 3), direct="8")
-
-    def lock_after_a_void(model, ident):
-        if ident == second.id:  # another request voids the invoice, as the run is about to lock the facility
-            with db.engine.begin() as other:
-                other.execute(sa.update(Invoice).where(Invoice.id == earlier.id).values(
-                    status="void", void_reason="issued to the wrong facility", voided_at=sa.func.now()))
-                other.execute(sa.text("UPDATE billed_entries SET live = false WHERE invoice_id = :id"),
-                              {"id": earlier.id})
-                other.execute(sa.text("UPDATE timesheet_entries SET status = 'approved' WHERE id IN "
-                                      "(SELECT entry_id FROM billed_entries WHERE invoice_id = :id)"),
-                              {"id": earlier.id})
-        return real_lock(model, ident)
-
-    real_lock = invoicing.lock
-    monkeypatch.setattr(invoicing, "lock", lock_after_a_void)
-    made = run_invoices(*MONTH).invoice_ids
-    db.session.rollback()
-    rebill = db.session.get(Invoice, made[-1])
-    assert rebill.facility_id == second.id
-    # Priced again under the lock: the hours the void released are billed with the new day.
-    assert sum(line.quantity for line in rebill.lines) == 16
-    assert ledger_problems(db.session) == []
+    counts = []
+    for n in (2, 6):
+        billable_facilities(n)
+        run_id = start_invoice_run(date(2026, 11, 1), date(2026, 11, 30), actor=users["billing"]).id
+        assert job_status(run_id)["progress"]["invoices"] == n
+        counts.append((statements(f"/invoices/runs/{run_id}"), statements("/invoices/run")))
+    assert counts[0] == counts[1]

@@ -76,6 +76,7 @@ def _make_the_rows_the_demo_leaves_out():
 
     from agency.auth.models import User
     from agency.auth.services import issue_token
+    from agency.billing.runs import create_invoice_run
     from agency.credentials.models import CredentialReminder, License
     from agency.placements.models import Assignment, AssignmentAlert
 
@@ -88,3 +89,4 @@ def _make_the_rows_the_demo_leaves_out():
     assignment = db.session.scalar(sa.select(Assignment).limit(1))
     db.session.add(AssignmentAlert(assignment_id=assignment.id, therapist_id=license.therapist_id))
     db.session.commit()
+    create_invoice_run(date(2026, 11, 1), date(2026, 11, 30), facility_ids=[assignment.facility_id])

@@ -8,16 +8,18 @@ import pytest
 import sqlalchemy as sa
 from pypdf import PdfReader
 
-from agency.billing.jobs import generate_invoices
+from agency.billing.invoicing import run_invoices
 from agency.billing.ledger import ledger_problems
 from agency.billing.models import BilledEntry, Invoice, InvoiceCounter, TimesheetEntry
-from agency.core.jobs import enqueue
+from agency.billing.runs import start_invoice_run
+from agency.core.jobs import job_status
 from agency.core.outbox import OutboxMessage
 from agency.extensions import db
 from tests import factories, workers
 from tests.smtp import smtp_server
 
 pytestmark = pytest.mark.usefixtures("users")
+NOVEMBER = (date(2026, 11, 1), date(2026, 11, 30))
 
 
 @pytest.fixture
@@ -50,16 +52,20 @@ def count(model, *where) -> int:
 def test_two_runs_at_once_for_the_same_facility_and_period_make_one_invoice(app, postgres, redis_url):
     place, entries = billable_facility()
     with workers.jobs_on_redis(app, redis_url):
-        for _ in range(2):
-            enqueue(generate_invoices, "2026-11-01", "2026-11-30", place.id)
+        runs = [start_invoice_run(*NOVEMBER, place.id).id for _ in range(2)]
         first, second = workers.start_worker(redis_url), workers.start_worker(redis_url)
         logs = workers.wait(first) + workers.wait(second)
     assert count(Invoice) == 1, logs
+    db.session.rollback()
+    results = [job_status(run_id) for run_id in runs]
+    assert [r["status"] for r in results] == ["finished", "finished"]
+    assert sorted(len(r["result"]["invoice_ids"]) for r in results) == [0, 1]
     assert count(BilledEntry, BilledEntry.live.is_(True)) == len(entries)
     assert count(TimesheetEntry, TimesheetEntry.status == "invoiced") == len(entries)
 
 
-def test_a_worker_killed_mid_invoice_leaves_nothing_and_the_next_run_completes(app, postgres, redis_url):
+def test_a_worker_killed_mid_invoice_leaves_nothing_and_retrying_the_run_completes_it(app, postgres, redis_url,
+                                                                                     browser):
     place, entries = billable_facility()
     # Hold one entry's "billed" slot in an open transaction: the worker's invoice blocks on the
     # unique index after writing its invoice and lines, and is killed there.
@@ -72,7 +78,7 @@ def test_a_worker_killed_mid_invoice_leaves_nothing_and_the_next_run_completes(a
         ).returning(Invoice.id)).scalar_one()
         blocker.execute(sa.insert(BilledEntry).values(invoice_id=hold, entry_id=entries[0].id, live=True))
         with workers.jobs_on_redis(app, redis_url):
-            enqueue(generate_invoices, "2026-11-01", "2026-11-30", place.id)
+            run_id = start_invoice_run(*NOVEMBER, place.id).id
             worker = workers.start_worker(redis_url)
             try:
                 workers.poll(lambda: _waiting_on_billed_entries(), timeout=60)
@@ -92,18 +98,29 @@ def test_a_worker_killed_mid_invoice_leaves_nothing_and_the_next_run_completes(a
     assert count(TimesheetEntry, TimesheetEntry.status == "approved") == len(entries)
     assert (db.session.scalar(sa.select(InvoiceCounter.last_number).where(InvoiceCounter.year == 2026)) or 0) == 0
 
-    result = generate_invoices("2026-11-01", "2026-11-30", place.id)
-    invoice = db.session.get(Invoice, result["invoice_ids"][0])
+    # The killed part never recorded an outcome: the run still says started, and its page offers a retry.
+    assert job_status(run_id)["status"] == "started"
+    billing = browser("billing")
+    with workers.jobs_on_redis(app, redis_url):
+        retried = billing.post(f"/invoices/runs/{run_id}/retry", {}, form_url=f"/invoices/runs/{run_id}",
+                               follow_redirects=True)
+        assert b"1 part(s) queued again" in retried.data
+        workers.wait(workers.start_worker(redis_url))
+    db.session.rollback()
+    result = job_status(run_id)
+    assert result["status"] == "finished"
+    invoice = db.session.get(Invoice, result["result"]["invoice_ids"][0])
     assert invoice.number == "INV-2026-00001"
     assert count(BilledEntry, BilledEntry.live.is_(True)) == len(entries)
+    assert ledger_problems(db.session) == []
 
 
 def test_running_again_after_success_bills_nothing_twice(app, postgres, redis_url):
     place, entries = billable_facility()
     with workers.jobs_on_redis(app, redis_url):
-        enqueue(generate_invoices, "2026-11-01", "2026-11-30", place.id)
+        start_invoice_run(*NOVEMBER, place.id)
         workers.wait(workers.start_worker(redis_url))
-        enqueue(generate_invoices, "2026-11-01", "2026-11-30", place.id)
+        start_invoice_run(*NOVEMBER, place.id)
         workers.wait(workers.start_worker(redis_url))
     assert count(Invoice) == 1
     assert count(BilledEntry) == len(entries)
@@ -115,7 +132,7 @@ def test_an_invoice_commits_first_then_its_pdf_job_stores_the_pdf_and_only_then_
     db.session.commit()
     with workers.jobs_on_redis(app, redis_url), smtp_server(app) as inbox:
         # The run, here in the test process, commits the invoice and queues its PDF job for a worker.
-        [invoice_id] = generate_invoices("2026-11-01", "2026-11-30", place.id)["invoice_ids"]
+        [invoice_id] = run_invoices(*NOVEMBER, [place.id]).invoice_ids
         db.session.rollback()
         invoice = db.session.get(Invoice, invoice_id)
         assert invoice.number == "INV-2026-00001" and invoice.pdf is None
@@ -136,7 +153,7 @@ def test_an_invoice_commits_first_then_its_pdf_job_stores_the_pdf_and_only_then_
 def test_two_workers_render_the_pdfs_of_a_run_each_once(app, postgres, redis_url):
     places = [billable_facility()[0] for _ in range(4)]
     with workers.jobs_on_redis(app, redis_url):
-        enqueue(generate_invoices, "2026-11-01", "2026-11-30")
+        start_invoice_run(*NOVEMBER)
         first, second = workers.start_worker(redis_url), workers.start_worker(redis_url)
         logs = workers.wait(first) + workers.wait(second)
     assert "Traceback" not in logs, logs
