@@ -61,9 +61,18 @@ BIWEEKLY_ANCHOR = date(2024, 1, 1)
 
 
 @dataclass
+class FacilityOutcome:
+    invoice_id: int | None = None
+    unpriced: list[dict] = field(default_factory=list)
+    error: Exception | None = None
+
+
+@dataclass
 class RunResult:
     invoice_ids: list[int] = field(default_factory=list)
     unpriced: list[dict] = field(default_factory=list)
+    # facility id -> what its invoice came to; only facilities that had something to bill
+    facilities: dict[int, FacilityOutcome] = field(default_factory=dict)
 
 
 def _live_billed():
@@ -406,12 +415,13 @@ def _with_unbilled(period_end: date, facility_ids: Iterable[int] | None) -> list
 
 
 def run_invoices(period_start: date, period_end: date, facility_ids: list[int] | None = None,
-                 actor=None) -> RunResult:
+                 actor=None, isolate: bool = False) -> RunResult:
     """Invoice the facilities (None: all) with approved, unbilled hours; each facility commits on its own.
 
     What is priced is read for all of them at once; each invoice is then written in a short transaction
     under its facility's lock, and a facility whose entries or invoices changed in between (another run,
     a void, a decision) is read and priced again under that lock. PDFs follow in jobs of their own.
+    With isolate, a facility that fails is rolled back and its error kept in its outcome; the rest go on.
     """
     _check_period(period_start, period_end)
     result = RunResult()
@@ -422,23 +432,35 @@ def run_invoices(period_start: date, period_end: date, facility_ids: list[int] |
     expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
     try:
         for facility_id, bill in sorted(bills.items()):
-            pricing = _price(bill)
             try:
-                invoice_id = _issue_locked(bill, pricing, period_start, period_end, actor)
-            except _Changed:
+                outcome = _invoice_bill(bill, period_start, period_end, actor)
+            except Exception as exc:
+                if not isolate:
+                    raise
                 db.session.rollback()
-                invoice, unpriced = invoice_facility(facility_id, period_start, period_end, actor)
-                invoice_id = invoice.id if invoice else None
-            else:
-                unpriced = pricing.unpriced
-                _queue_pdf(invoice_id)
-            if invoice_id is not None:
-                result.invoice_ids.append(invoice_id)
-            result.unpriced += [{"entry_id": u.entry.id, "reason": u.reason} for u in unpriced]
+                outcome = FacilityOutcome(error=exc)
+            result.facilities[facility_id] = outcome
+            if outcome.invoice_id is not None:
+                result.invoice_ids.append(outcome.invoice_id)
+            result.unpriced += outcome.unpriced
     finally:
         session.expire_on_commit = expire_on_commit
         session.expire_all()
     return result
+
+
+def _invoice_bill(bill: _Bill, period_start: date, period_end: date, actor) -> FacilityOutcome:
+    pricing = _price(bill)
+    try:
+        invoice_id = _issue_locked(bill, pricing, period_start, period_end, actor)
+    except _Changed:
+        db.session.rollback()
+        invoice, unpriced = invoice_facility(bill.facility.id, period_start, period_end, actor)
+        invoice_id = invoice.id if invoice else None
+    else:
+        unpriced = pricing.unpriced
+        _queue_pdf(invoice_id)
+    return FacilityOutcome(invoice_id, [{"entry_id": u.entry.id, "reason": u.reason} for u in unpriced])
 
 
 def _issue_locked(bill: _Bill, pricing: Pricing, period_start: date, period_end: date, actor) -> int | None:

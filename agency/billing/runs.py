@@ -1,11 +1,12 @@
 """Invoice runs that fit any size: a period's facilities in parts of a few, one job per part.
 
 A run is one job record (GET /jobs/{id} answers for it) with a row per facility. Each part's job
-invoices its facilities one at a time, each committing on its own, so a facility that fails stops
-no other, and writes each facility's outcome on that facility's row under the row's lock: workers
-finishing parts at the same moment never update one counter, and a part run twice (a retry, two
-workers) bills nothing twice (the facility lock sees to that) and records each outcome once. A part
-a stopped worker left, or one that failed, is queued again by retry_invoice_run.
+reads what its facilities bill at once and writes each facility's invoice in its own commit, so a
+facility that fails stops no other; then it writes the facilities' outcomes on their rows under
+the rows' locks: workers finishing parts at the same moment never update one counter, and a part
+run twice (a retry, two workers) bills nothing twice (the facility lock sees to that) and records
+each outcome once. A part a stopped worker left, or one that failed, is queued again by
+retry_invoice_run; a part is the unit of progress the run's page shows.
 """
 
 import traceback
@@ -23,7 +24,7 @@ from agency.billing.models import Invoice, InvoiceRun, InvoiceRunFacility
 from agency.core.dates import utcnow
 from agency.core.errors import Conflict, NotFound, ServiceUnavailable, ValidationError
 from agency.core.jobs import JobHandle, JobRecord, composite_job, enqueue_many, record_job
-from agency.core.persistence import lock, write_transaction
+from agency.core.persistence import lock_all, write_transaction
 from agency.extensions import db
 from agency.facilities.models import Facility
 
@@ -117,29 +118,35 @@ def run_part(run_id: str, part: int) -> dict:
         InvoiceRunFacility.id.in_([row_id for row_id, _ in todo]), InvoiceRunFacility.status == "queued",
     ).values(status="started"))
     db.session.commit()
-    failed = 0
-    for row_id, facility_id in todo:
-        try:
-            result = invoicing.run_invoices(period_start, period_end, facility_ids=[facility_id], actor=actor)
-        except Exception as exc:  # noqa: BLE001 - one facility's failure is its row's, and stops no other
-            db.session.rollback()
-            current_app.logger.exception("invoice run %s: facility %s was not invoiced", run_id, facility_id)
-            _record(row_id, error=_reason(exc))
-            failed += 1
-        else:
-            _record(row_id, invoice_ids=result.invoice_ids, unpriced=result.unpriced)
+    try:
+        result = invoicing.run_invoices(period_start, period_end, [facility_id for _, facility_id in todo], actor,
+                                        isolate=True)
+        outcomes = {facility_id: result.facilities.get(facility_id, invoicing.FacilityOutcome())
+                    for _, facility_id in todo}
+    except Exception as exc:  # noqa: BLE001 - the part's read failed: each of its facilities is told why
+        db.session.rollback()
+        outcomes = {facility_id: invoicing.FacilityOutcome(error=exc) for _, facility_id in todo}
+    for facility_id, outcome in outcomes.items():
+        if outcome.error is not None:
+            current_app.logger.error("invoice run %s: facility %s was not invoiced: %s", run_id, facility_id,
+                                     _reason(outcome.error))
+    _record({row_id: outcomes[facility_id] for row_id, facility_id in todo})
+    failed = sum(outcome.error is not None for outcome in outcomes.values())
     return {"run_id": run_id, "part": part, "facilities": len(todo), "failed": failed}
 
 
-def _record(row_id: int, *, invoice_ids=(), unpriced=(), error: str | None = None) -> None:
-    """Write a facility's outcome on its row; what another run of the same part recorded is kept."""
-    row = lock(InvoiceRunFacility, row_id)
-    if error is None:
-        # A second run of the part finds nothing left to bill: the first one's invoices stay listed.
-        row.invoice_ids = sorted(set(row.invoice_ids) | set(invoice_ids))
-        row.unpriced, row.status, row.error, row.finished_at = list(unpriced), "finished", None, utcnow()
-    elif row.status != "finished":
-        row.status, row.error, row.finished_at = "failed", error, utcnow()
+def _record(outcomes: dict[int, "invoicing.FacilityOutcome"]) -> None:
+    """Write each facility's outcome on its row, in one transaction; what another run of the same part
+    recorded is kept."""
+    for row in lock_all(InvoiceRunFacility, sorted(outcomes)):
+        outcome = outcomes[row.id]
+        if outcome.error is None:
+            # A second run of the part finds nothing left to bill: the first one's invoices stay listed.
+            made = [] if outcome.invoice_id is None else [outcome.invoice_id]
+            row.invoice_ids = sorted(set(row.invoice_ids) | set(made))
+            row.unpriced, row.status, row.error, row.finished_at = outcome.unpriced, "finished", None, utcnow()
+        elif row.status != "finished":
+            row.status, row.error, row.finished_at = "failed", _reason(outcome.error), utcnow()
     db.session.commit()
 
 
