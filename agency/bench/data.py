@@ -32,11 +32,14 @@ from agency.billing.models import (
     Invoice,
     InvoiceCounter,
     InvoiceLine,
+    InvoiceRun,
+    InvoiceRunFacility,
     LineSource,
     Payment,
     TimesheetEntry,
 )
 from agency.billing.pricing import month_start, week_start
+from agency.billing.runs import RUN_JOB
 from agency.core.dates import utcnow
 from agency.core.jobs import JobRecord
 from agency.core.money import to_cents
@@ -163,8 +166,12 @@ def build(scale: float, as_of: date, echo: bool = True, document_files: bool = T
     placements = _placements(n["facilities"], therapists, cal, put)
     entries = _entries(placements, cal, put)
     _invoices(n["facilities"], placements, therapists, entries, cal, put)
-    put(JobRecord, [{"id": "inline-bench", "name": "generate_invoices", "started_by_id": 1,
-                     "inline_status": "finished", "inline_result": {"invoice_ids": [1], "unpriced": []}}])
+    # A finished run of facility #0, for the run's page and the job pages.
+    put(JobRecord, [{"id": "bench-run", "name": RUN_JOB, "started_by_id": 1}])
+    put(InvoiceRun, [{"id": "bench-run", "period_start": as_of - timedelta(days=90),
+                      "period_end": as_of - timedelta(days=61)}])
+    put(InvoiceRunFacility, [{"id": 1, "run_id": "bench-run", "facility_id": 1, "part": 0, "status": "finished",
+                              "invoice_ids": [1], "unpriced": [], "finished_at": utcnow()}])
     _reset_sequences(put.sizes)
     db.session.commit()
     from agency.credentials.services import load_ce_reference
