@@ -270,10 +270,10 @@ def test_matching_costs_the_same_number_of_queries_for_3_or_30_therapists():
         from agency.placements.models import Assignment
 
         candidates = match_assignment(db.session.get(Assignment, job_id), TODAY)
-        # Read everything a matches page shows, so lazy loads would be counted too.
+        # Read everything the matches page and the API show, so lazy loads would be counted too.
         for c in candidates:
-            _ = (c.reasons_for, c.reasons_against, c.therapist.full_name,
-                 [lic.effective_expires_on for lic in c.therapist.licenses])
+            _ = (c.reasons_for, c.reasons_against, c.readiness.as_dict(), c.license_margin_days,
+                 c.therapist.id, c.therapist.full_name, c.therapist.status, c.therapist.discipline)
         return candidates
 
     few = count_queries(match)
