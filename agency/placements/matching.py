@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import sqlalchemy as sa
-from sqlalchemy.orm import joinedload, load_only
+from sqlalchemy.orm import load_only
 
 from agency.credentials.models import License, Therapist, disciplines_for
 from agency.extensions import db
@@ -72,9 +72,10 @@ def match_assignment(assignment: Assignment, as_of: date) -> list[Candidate]:
     ).all()
     snapshot = CredentialSnapshot.for_opening(pool, assignment.facility, assignment.service_states)
     end = assignment.end_on
+    # The other full-time work in the same weeks, as (facility name, start) of the earliest-made placement.
     busy = {}
-    overlapping = db.session.scalars(
-        sa.select(Placement).where(
+    for therapist_id, facility_name, start_on in db.session.execute(
+        sa.select(Placement.therapist_id, Facility.name, Placement.start_on).join(Placement.facility).where(
             Placement.therapist_id.in_(pool),
             Placement.status.in_(("proposed", "onboarding", "active")),
             Placement.start_on <= end,
@@ -82,10 +83,9 @@ def match_assignment(assignment: Assignment, as_of: date) -> list[Candidate]:
             Placement.is_full_time,
             # A proposal for this very assignment is the match itself, not other work.
             sa.or_(Placement.assignment_id.is_(None), Placement.assignment_id != assignment.id),
-        ).order_by(Placement.id).options(joinedload(Placement.facility).load_only(Facility.name))
-    )
-    for placement in overlapping:
-        busy.setdefault(placement.therapist_id, placement)
+        ).order_by(Placement.id)
+    ):
+        busy.setdefault(therapist_id, (facility_name, start_on))
     alerted = set(db.session.scalars(
         sa.select(AssignmentAlert.therapist_id).where(AssignmentAlert.assignment_id == assignment.id)
     ))
@@ -116,9 +116,9 @@ def match_assignment(assignment: Assignment, as_of: date) -> list[Candidate]:
             candidate.reasons_against.append(
                 f"Wants {therapist.hours_per_week} h a week; the job is {assignment.hours_per_week}")
         if therapist.id in busy:
-            other = busy[therapist.id]
+            facility_name, start_on = busy[therapist.id]
             candidate.reasons_against.append(
-                f"Already placed full-time at {other.facility.name} from {other.start_on.isoformat()}")
+                f"Already placed full-time at {facility_name} from {start_on.isoformat()}")
         candidates.append(candidate)
     candidates.sort(key=Candidate.sort_key)
     return candidates
