@@ -60,7 +60,10 @@ def _license_reasons(candidate: Candidate, licenses: list[License], states: list
 
 
 def match_assignment(assignment: Assignment, as_of: date) -> list[Candidate]:
-    """Every active or do-not-place therapist of the discipline, best first, in a fixed number of queries."""
+    """Every active or do-not-place therapist of the discipline, best first, in a fixed number of queries.
+
+    Therapists of equal standing keep the roster's order (by id), so every page of the ranking is stable.
+    """
     pool = sa.select(Therapist.id).where(Therapist.discipline.in_(disciplines_for(assignment.discipline)),
                                          Therapist.status != "inactive")
     # Only the columns ranking and the page read: the pool runs to thousands at a national agency.
