@@ -67,17 +67,23 @@ def ce_progress_for(licenses: list[License]) -> dict[int, CEProgress]:
     boards count CE completed within the renewal period being renewed.
     """
     rules = _rules_by_key()
-    therapist_ids = {lic.therapist_id for lic in licenses}
-    records_by_therapist: dict[int, list[CERecord]] = defaultdict(list)
-    for record in db.session.scalars(sa.select(CERecord).where(CERecord.therapist_id.in_(therapist_ids))):
+    # Compact privileges and temporary licenses carry no CE of their own.
+    counted = {id(lic) for lic in licenses if lic.kind == "state_license" and (lic.state, lic.license_type) in rules}
+    therapist_ids = {lic.therapist_id for lic in licenses if id(lic) in counted}
+    # Plain rows, not ORM records: matching reads the CE of hundreds of therapists at once. The query
+    # runs even for none, so a page makes as many statements whatever the therapist holds.
+    records_by_therapist: dict[int, list] = defaultdict(list)
+    for record in db.session.execute(
+        sa.select(CERecord.therapist_id, CERecord.completed_on, CERecord.hours, CERecord.topic)
+        .where(CERecord.therapist_id.in_(therapist_ids))
+    ):
         records_by_therapist[record.therapist_id].append(record)
 
     progress = {}
     for lic in licenses:
         rule = rules.get((lic.state, lic.license_type))
         item = CEProgress(license=lic, rule=rule)
-        # Compact privileges and temporary licenses carry no CE of their own.
-        if rule is not None and lic.kind == "state_license":
+        if id(lic) in counted:
             item.cycle_end = lic.expires_on
             item.cycle_start = lic.expires_on - relativedelta(months=rule.cycle_months)
             in_cycle = [

@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import sqlalchemy as sa
-from sqlalchemy.orm import joinedload, subqueryload
+from sqlalchemy.orm import load_only
 
 from agency.credentials.models import License, Therapist, disciplines_for
 from agency.extensions import db
+from agency.facilities.models import Facility
 from agency.placements.models import Assignment, AssignmentAlert, Placement
 from agency.placements.readiness import CredentialSnapshot, Readiness, assess
 
@@ -42,10 +43,10 @@ class Candidate:
         )
 
 
-def _license_reasons(candidate: Candidate, states: list[str], start: date) -> None:
+def _license_reasons(candidate: Candidate, licenses: list[License], states: list[str], start: date) -> None:
     margins = []
     for state in states:
-        covering = [lic for lic in candidate.therapist.licenses if lic.state == state and lic.covers(start)]
+        covering = [lic for lic in licenses if lic.state == state and lic.covers(start)]
         if covering:
             best = max(covering, key=License.effective_expires_on.fget)
             margin = (best.effective_expires_on - start).days
@@ -59,34 +60,35 @@ def _license_reasons(candidate: Candidate, states: list[str], start: date) -> No
 
 
 def match_assignment(assignment: Assignment, as_of: date) -> list[Candidate]:
-    """Every active or do-not-place therapist of the discipline, best first, in a fixed number of queries."""
+    """Every active or do-not-place therapist of the discipline, best first, in a fixed number of queries.
+
+    Therapists of equal standing keep the roster's order (by id), so every page of the ranking is stable.
+    """
+    pool = sa.select(Therapist.id).where(Therapist.discipline.in_(disciplines_for(assignment.discipline)),
+                                         Therapist.status != "inactive")
+    # Only the columns ranking and the page read: the pool runs to thousands at a national agency.
     therapists = db.session.scalars(
-        sa.select(Therapist)
-        .where(Therapist.discipline.in_(disciplines_for(assignment.discipline)),
-               Therapist.status != "inactive")
-        # Subquery loads, not selectin: selectin sends one query per 500 therapists, so a larger pool
-        # would mean more statements; these stay one each however many therapists there are.
-        .options(subqueryload(Therapist.licenses).joinedload(License.home_license),
-                 subqueryload(Therapist.panels))
+        sa.select(Therapist).where(Therapist.id.in_(pool)).order_by(Therapist.id).options(load_only(
+            Therapist.first_name, Therapist.last_name, Therapist.discipline, Therapist.status,
+            Therapist.availability, Therapist.available_from, Therapist.hours_per_week,
+            Therapist.caqh_attested_on))
     ).all()
-    snapshot = CredentialSnapshot.load(therapists)
-    ids = [t.id for t in therapists]
+    snapshot = CredentialSnapshot.for_opening(pool, assignment.facility, assignment.service_states)
     end = assignment.end_on
+    # The other full-time work in the same weeks, as (facility name, start) of the earliest-made placement.
     busy = {}
-    if ids:
-        overlapping = db.session.scalars(
-            sa.select(Placement).where(
-                Placement.therapist_id.in_(ids),
-                Placement.status.in_(("proposed", "onboarding", "active")),
-                Placement.start_on <= end,
-                sa.or_(Placement.end_on.is_(None), Placement.end_on >= assignment.start_on),
-                Placement.is_full_time,
-                # A proposal for this very assignment is the match itself, not other work.
-                sa.or_(Placement.assignment_id.is_(None), Placement.assignment_id != assignment.id),
-            ).options(joinedload(Placement.facility))
-        )
-        for placement in overlapping:
-            busy.setdefault(placement.therapist_id, placement)
+    for therapist_id, facility_name, start_on in db.session.execute(
+        sa.select(Placement.therapist_id, Facility.name, Placement.start_on).join(Placement.facility).where(
+            Placement.therapist_id.in_(pool),
+            Placement.status.in_(("proposed", "onboarding", "active")),
+            Placement.start_on <= end,
+            sa.or_(Placement.end_on.is_(None), Placement.end_on >= assignment.start_on),
+            Placement.is_full_time,
+            # A proposal for this very assignment is the match itself, not other work.
+            sa.or_(Placement.assignment_id.is_(None), Placement.assignment_id != assignment.id),
+        ).order_by(Placement.id)
+    ):
+        busy.setdefault(therapist_id, (facility_name, start_on))
     alerted = set(db.session.scalars(
         sa.select(AssignmentAlert.therapist_id).where(AssignmentAlert.assignment_id == assignment.id)
     ))
@@ -97,7 +99,8 @@ def match_assignment(assignment: Assignment, as_of: date) -> list[Candidate]:
                         end, as_of, snapshot=snapshot)
         candidate = Candidate(therapist, result, alerted=therapist.id in alerted)
         candidate.reasons_for.append(f"{therapist.discipline} matches the {assignment.discipline} opening")
-        _license_reasons(candidate, assignment.service_states, assignment.start_on)
+        _license_reasons(candidate, snapshot.licenses.get(therapist.id, []), assignment.service_states,
+                         assignment.start_on)
         candidate.reasons_against += [b.message for b in result.blockers]
         if assignment.facility.bills_insurance and not any(b.code == "panel_not_approved"
                                                            for b in result.blockers):
@@ -116,9 +119,9 @@ def match_assignment(assignment: Assignment, as_of: date) -> list[Candidate]:
             candidate.reasons_against.append(
                 f"Wants {therapist.hours_per_week} h a week; the job is {assignment.hours_per_week}")
         if therapist.id in busy:
-            other = busy[therapist.id]
+            facility_name, start_on = busy[therapist.id]
             candidate.reasons_against.append(
-                f"Already placed full-time at {other.facility.name} from {other.start_on.isoformat()}")
+                f"Already placed full-time at {facility_name} from {start_on.isoformat()}")
         candidates.append(candidate)
     candidates.sort(key=Candidate.sort_key)
     return candidates

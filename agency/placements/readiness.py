@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
 
 from agency.credentials.ce import CEProgress, ce_progress_for
-from agency.credentials.models import Document, License, Therapist
+from agency.credentials.models import Document, License, PanelEnrollment, Therapist
 from agency.extensions import db
 
 # CAQH must be re-attested within this many days of the check, or payers see a stale profile.
@@ -67,22 +68,54 @@ class Readiness:
 
 @dataclass
 class CredentialSnapshot:
-    """Documents and CE progress of a set of therapists, loaded in a fixed number of queries."""
+    """What readiness reads of a set of therapists (licenses, panels, documents, CE progress), by therapist id."""
 
+    licenses: dict[int, list[License]]
+    panels: dict[int, list[PanelEnrollment]]
     documents: dict[int, list[Document]]
     ce: dict[int, CEProgress]
 
     @classmethod
-    def load(cls, therapists: list[Therapist]) -> "CredentialSnapshot":
-        ids = [t.id for t in therapists]
-        docs: dict[int, list[Document]] = defaultdict(list)
-        if ids:
-            for doc in db.session.scalars(
-                sa.select(Document).where(Document.owner_type == "therapist", Document.owner_id.in_(ids))
-            ):
-                docs[doc.owner_id].append(doc)
-        licenses = [lic for t in therapists for lic in t.licenses]
-        return cls(documents=docs, ce=ce_progress_for(licenses))
+    def of(cls, therapist: Therapist, facility) -> "CredentialSnapshot":
+        """One therapist's credentials, through the therapist's own (often already loaded) collections."""
+        return cls(licenses={therapist.id: therapist.licenses}, panels={therapist.id: therapist.panels},
+                   documents=_documents(Document.owner_id == therapist.id, facility.required_documents or []),
+                   ce=ce_progress_for(therapist.licenses))
+
+    @classmethod
+    def for_opening(cls, therapist_ids, facility, service_states: list[str]) -> "CredentialSnapshot":
+        """The credentials of many therapists that can matter for one opening, in a fixed number of queries.
+
+        therapist_ids may be a subquery. Only what assess() looks at is loaded: licenses in the service
+        states (with the home licenses compact privileges rest on), panels if the facility bills
+        insurance, documents of the kinds it requires, and CE for the licenses loaded.
+        """
+        licenses: dict[int, list[License]] = defaultdict(list)
+        panels: dict[int, list[PanelEnrollment]] = defaultdict(list)
+        if service_states:
+            for lic in db.session.scalars(sa.select(License).where(
+                    License.therapist_id.in_(therapist_ids), License.state.in_(service_states))
+                    .order_by(License.state, License.id).options(joinedload(License.home_license))):
+                licenses[lic.therapist_id].append(lic)
+        if facility.bills_insurance:
+            # Only an approved enrollment can be in effect (PanelEnrollment.in_effect_on decides the rest).
+            for panel in db.session.scalars(sa.select(PanelEnrollment).where(
+                    PanelEnrollment.therapist_id.in_(therapist_ids), PanelEnrollment.status == "approved")
+                    .order_by(PanelEnrollment.payer)):
+                panels[panel.therapist_id].append(panel)
+        documents = _documents(Document.owner_id.in_(therapist_ids), facility.required_documents or [])
+        return cls(licenses=licenses, panels=panels, documents=documents,
+                   ce=ce_progress_for([lic for held in licenses.values() for lic in held]))
+
+
+def _documents(owners, doc_types: list[str]) -> dict[int, list[Document]]:
+    """Therapists' documents of the kinds a facility requires, by owner (none asked, no query)."""
+    docs: dict[int, list[Document]] = defaultdict(list)
+    if doc_types:
+        for doc in db.session.scalars(sa.select(Document).where(
+                Document.owner_type == "therapist", owners, Document.doc_type.in_(doc_types))):
+            docs[doc.owner_id].append(doc)
+    return docs
 
 
 def _iso(day: date) -> str:
@@ -91,7 +124,7 @@ def _iso(day: date) -> str:
 
 def _license_findings(therapist: Therapist, state: str, day: date, end: date | None, result: Readiness,
                       snapshot: CredentialSnapshot) -> None:
-    in_state = [lic for lic in therapist.licenses if lic.state == state]
+    in_state = [lic for lic in snapshot.licenses.get(therapist.id, []) if lic.state == state]
     covering = [lic for lic in in_state if lic.covers(day)]
     if not covering:
         lapsed = sorted((lic for lic in in_state if lic.effective_expires_on < day),
@@ -128,7 +161,7 @@ def assess(therapist: Therapist, facility, service_states: list[str], start_on: 
     Credentials are checked on the start date, or on as_of once the placement
     has started: a license that lapsed since still blocks.
     """
-    snapshot = snapshot or CredentialSnapshot.load([therapist])
+    snapshot = snapshot or CredentialSnapshot.of(therapist, facility)
     day = max(start_on, as_of)
     result = Readiness(checked_on=day)
     if therapist.status == "do_not_place":
@@ -147,7 +180,7 @@ def assess(therapist: Therapist, facility, service_states: list[str], start_on: 
 
     if facility.bills_insurance:
         payers = {p.lower() for p in facility.payers or []}
-        approved = any(p.in_effect_on(day) and p.payer.lower() in payers for p in therapist.panels)
+        approved = any(p.in_effect_on(day) and p.payer.lower() in payers for p in snapshot.panels.get(therapist.id, []))
         if not approved:
             result.blockers.append(finding("panel_not_approved", payers=", ".join(facility.payers or [])))
 

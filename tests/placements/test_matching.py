@@ -4,13 +4,18 @@ The usual assignment is a 40-hour, 12-week LCSW job in NY from 2026-12-14
 (through 2027-03-07); today is TODAY (2026-11-25, pinned in config/test.toml).
 """
 
+import random
 from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
 
+from agency.credentials.ce import ce_progress_for
+from agency.credentials.models import CERecord, Document, License, PanelEnrollment, Therapist
 from agency.extensions import db
-from agency.placements.matching import match_assignment
+from agency.placements.matching import Candidate, _license_reasons, match_assignment
+from agency.placements.readiness import CredentialSnapshot, assess
 from agency.placements.services import change_status
 from tests import factories
 from tests.factories import START, TODAY
@@ -270,10 +275,10 @@ def test_matching_costs_the_same_number_of_queries_for_3_or_30_therapists():
         from agency.placements.models import Assignment
 
         candidates = match_assignment(db.session.get(Assignment, job_id), TODAY)
-        # Read everything a matches page shows, so lazy loads would be counted too.
+        # Read everything the matches page and the API show, so lazy loads would be counted too.
         for c in candidates:
-            _ = (c.reasons_for, c.reasons_against, c.therapist.full_name,
-                 [lic.effective_expires_on for lic in c.therapist.licenses])
+            _ = (c.reasons_for, c.reasons_against, c.readiness.as_dict(), c.license_margin_days,
+                 c.therapist.id, c.therapist.full_name, c.therapist.status, c.therapist.discipline)
         return candidates
 
     few = count_queries(match)
@@ -282,3 +287,89 @@ def test_matching_costs_the_same_number_of_queries_for_3_or_30_therapists():
     many = count_queries(match)
     assert len(match()) == 30
     assert few == many
+
+
+# ----------------------------------------------------------------------------- against a plain reference
+
+STATES = ("NY", "NJ", "PA")
+PAYERS = ("Aetna", "aetna", "Cigna", "Optum")
+
+
+def random_roster(rng, elsewhere, size=40):
+    """Therapists of every kind matching meets: counselors under other titles, do-not-place and inactive
+    ones, licenses and privileges lapsing around the start, panels, documents, CE and other work."""
+    people = []
+    for _ in range(size):
+        discipline = rng.choice(("LPC", "LMHC", "LCPC", "LCSW"))
+        attested = rng.choice((None, TODAY - timedelta(days=rng.randint(0, 130))))
+        person = factories.therapist(
+            discipline=discipline, last_name=rng.choice(("Adams", "Baker", "Chen")),
+            status=rng.choice(("active", "active", "active", "do_not_place", "inactive")),
+            availability=rng.choice(("available", "limited", "unavailable")),
+            available_from=rng.choice((None, START + timedelta(days=rng.randint(-20, 20)))),
+            hours_per_week=rng.choice((None, 20, 40)), caqh_attested_on=attested)
+        license_type = "LCSW" if discipline == "LCSW" else discipline
+        held = rng.sample(STATES, rng.choice((0, 1, 2, 2, 3, 3)))
+        home = None
+        for k, state in enumerate(held):
+            # One license a state, each expiring on its own day: ties between licenses are not the point here.
+            expires = START + timedelta(days=rng.randint(-40, 400) * 4 + k)
+            kind = "state_license" if home is None else rng.choice(("state_license", "compact_privilege", "temporary"))
+            lic = License(therapist=person, state=state, license_type=license_type, number=f"R{person.id}-{k}",
+                          kind=kind, issued_on=min(expires - timedelta(days=1), START + timedelta(days=rng.choice(
+                              (-700, -300, -300, 5)))), expires_on=expires,
+                          home_license_id=home.id if kind == "compact_privilege" else None)
+            db.session.add(lic)
+            db.session.flush()
+            home = home or lic
+        for _ in range(rng.randint(0, 4)):
+            db.session.add(CERecord(therapist=person, title="Course", provider="NBCC", hours=Decimal(rng.choice(
+                (3, 6, 12))), topic=rng.choice(("general", "ethics")),
+                completed_on=TODAY - timedelta(days=rng.randint(0, 900))))
+        for payer in rng.sample(PAYERS, rng.randint(0, 3)):
+            status = rng.choice(("approved", "approved", "submitted", "denied"))
+            db.session.add(PanelEnrollment(therapist=person, payer=payer, status=status,
+                                           effective_on=START + timedelta(days=rng.randint(-60, 10))
+                                           if status == "approved" and rng.random() < 0.7 else None))
+        db.session.commit()
+        for doc_type in rng.sample(("tb_test", "bls_card", "malpractice_coi"), rng.choice((0, 2, 2, 3))):
+            factories.document(person, doc_type, expires_on=START + timedelta(days=rng.randint(-30, 300)))
+        if person.status == "active" and rng.random() < 0.2:
+            factories.placement(person, elsewhere, start=START - timedelta(days=rng.randint(0, 60)),
+                                end_on=START + timedelta(days=rng.randint(-5, 60)),
+                                hours_per_week=rng.choice((20, 40)))
+        people.append(person)
+    return people
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("payer_and_papers", [True, False], ids=["insurance-and-documents", "plain"])
+def test_matching_judges_every_candidate_as_readiness_does_on_the_full_record(seed, payer_and_papers):
+    """Matching loads only what can decide the opening; each candidate must still read exactly as
+    readiness judges the therapist's whole record, and the ranking follow from those readings."""
+    rng = random.Random(seed)
+    factories.ce_rule(state="NY", license_type="LPC", hours="24", months=24, topics={"ethics": "3"})
+    factories.ce_rule(state="NJ", license_type="LMHC", hours="12", months=24)
+    place = factories.facility(bills_insurance=payer_and_papers, payers=["AETNA", "Optum"] if payer_and_papers
+                               else [], required_documents=["tb_test", "bls_card"] if payer_and_papers else [])
+    people = random_roster(rng, factories.facility())
+    job = factories.assignment(place, discipline="LPC", service_states=["NY", "NJ"])
+    candidates = ranked(job)
+
+    pool = {p.id for p in people if p.discipline != "LCSW" and p.status != "inactive"}
+    assert [c.therapist.id for c in candidates] != [] and {c.therapist.id for c in candidates} == pool
+    # Equal standing keeps the roster's order.
+    assert candidates == sorted(candidates, key=lambda c: (c.sort_key(), c.therapist.id))
+    db.session.expire_all()
+    for c in candidates:
+        person = db.session.get(Therapist, c.therapist.id)
+        everything = CredentialSnapshot(
+            licenses={person.id: person.licenses}, panels={person.id: person.panels},
+            documents={person.id: db.session.scalars(sa.select(Document).where(Document.owner_id == person.id)).all()},
+            ce=ce_progress_for(person.licenses))
+        reference = assess(person, place, job.service_states, job.start_on, job.end_on, TODAY, snapshot=everything)
+        assert c.readiness.as_dict() == reference.as_dict(), person.id
+        plain = Candidate(person, reference)
+        _license_reasons(plain, person.licenses, job.service_states, job.start_on)
+        assert plain.license_margin_days == c.license_margin_days
+        assert all(reason in c.reasons_for for reason in plain.reasons_for)
