@@ -180,6 +180,20 @@ def client(app):
 
 
 @pytest.fixture
+def setting(app):
+    """Change settings of the app for one test: setting(INVOICE_RUN_BATCH=2); put back after it."""
+    saved = {}
+
+    def change(**values):
+        for key in values:
+            saved.setdefault(key, app.config[key])
+        app.config.update(values)
+
+    yield change
+    app.config.update(saved)
+
+
+@pytest.fixture
 def users(app):
     """One user per role; the facility contact belongs to the Riverside clinic."""
     from agency.auth.services import create_user

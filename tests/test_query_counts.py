@@ -1,29 +1,15 @@
 """Pages do a bounded number of SQL queries whatever the data size."""
 
-from contextlib import contextmanager
 from datetime import date
 
 import sqlalchemy as sa
 
 from agency.extensions import db
 from tests import factories
+from tests.sql import counted, statements_per_page
 
 PAGES = ["/therapists", "/licenses", "/worklist", "/facilities", "/placements", "/assignments?status=",
          "/recruiting", "/timesheets", "/invoices", "/receivables", "/dashboard", "/search?q=ri"]
-
-
-@contextmanager
-def counted():
-    statements = []
-
-    def listen(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", listen)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", listen)
 
 
 def grow(n: int) -> None:
@@ -45,22 +31,12 @@ def grow(n: int) -> None:
                                "start_on": date(2026, 12, 1), "length_weeks": 4, "hours_per_week": 20})
 
 
-def queries_per_page(b) -> dict[str, int]:
-    result = {}
-    for url in PAGES:
-        with counted() as statements:
-            response = b.get(url)
-        assert response.status_code == 200, url
-        result[url] = len(statements)
-    return result
-
-
 def test_list_pages_and_dashboards_do_not_query_per_row(browser):
     b = browser("admin")
     grow(2)
-    small = queries_per_page(b)
+    small = statements_per_page(b, PAGES)
     grow(8)
-    large = queries_per_page(b)
+    large = statements_per_page(b, PAGES)
     assert large == small
 
 

@@ -63,14 +63,9 @@ def contains_text(q: str, *columns):
     return sa.or_(*(sa.func.lower(column).contains(text, autoescape=True) for column in columns))
 
 
-@dataclass
-class ListPage:
-    """One page of a list ranked in Python (matches, a worklist), shaped like a query's pagination."""
-
-    items: list
-    page: int
-    per_page: int
-    total: int
+class Pager:
+    """What the pagination macro reads of a page counted in SQL or ranked in Python: needs page,
+    per_page and total."""
 
     @property
     def pages(self) -> int:
@@ -91,6 +86,16 @@ class ListPage:
     @property
     def next_num(self) -> int:
         return self.page + 1
+
+
+@dataclass
+class ListPage(Pager):
+    """One page of a list ranked in Python (matches, a worklist), shaped like a query's pagination."""
+
+    items: list
+    page: int
+    per_page: int
+    total: int
 
 
 def paginate_list(items: list, per_page: int | None = None) -> ListPage:

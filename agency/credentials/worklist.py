@@ -7,7 +7,6 @@ Filtering, counting, sorting and paging happen in SQL; only the rows shown are
 loaded as objects, one query per source (_work_items).
 """
 
-import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -16,6 +15,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import aliased
 
+from agency.core.listing import Pager
 from agency.core.sqldates import add_days
 from agency.credentials.ce import ce_progress_for, ce_shortfall
 from agency.credentials.models import CERule, Document, License, PanelEnrollment, Therapist
@@ -311,7 +311,7 @@ def deadlines(as_of: date, horizon_days: int) -> list[WorkItem]:
 
 
 @dataclass
-class WorklistPage:
+class WorklistPage(Pager):
     """One page of the worklist with the counts of the whole filtered list."""
 
     items: list[WorkItem]
@@ -323,26 +323,6 @@ class WorklistPage:
     @property
     def total(self) -> int:
         return sum(self.by_kind.values())
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def prev_num(self) -> int:
-        return self.page - 1
-
-    @property
-    def next_num(self) -> int:
-        return self.page + 1
 
 
 def _filtered(as_of: date, state: str | None, discipline: str | None, kind: str | None):

@@ -17,6 +17,7 @@ from agency.core.outbox import OutboxMessage
 from agency.extensions import db
 from agency.placements.models import Placement
 from tests import factories, workers
+from tests.sql import counted
 
 pytestmark = pytest.mark.usefixtures("users")
 
@@ -33,20 +34,6 @@ def settings(app, **values):
         yield
     finally:
         app.config.update(saved)
-
-
-@contextmanager
-def statements():
-    seen = []
-
-    def listen(conn, cursor, statement, *args):
-        seen.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", listen)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", listen)
 
 
 def is_facility_lock(statement: str) -> bool:
@@ -78,7 +65,7 @@ def test_a_run_reads_what_it_prices_with_the_same_queries_for_six_facilities_as_
     with settings(app, INVOICE_PDF_JOBS=False):
         for count in (2, 6):
             ids = facilities_with_a_billed_week_and_late_hours(count)
-            with statements() as seen:
+            with counted() as seen:
                 result = run_invoices(*MONTH, facility_ids=ids)
             assert len(result.invoice_ids) == count
             locks = [s for s in seen if is_facility_lock(s)]

@@ -22,11 +22,8 @@ REFUSAL = "invoices of this facility are refused"
 
 
 @pytest.fixture
-def parts_of_two(app):
-    saved = app.config["INVOICE_RUN_BATCH"]
-    app.config["INVOICE_RUN_BATCH"] = 2
-    yield
-    app.config["INVOICE_RUN_BATCH"] = saved
+def parts_of_two(setting):
+    setting(INVOICE_RUN_BATCH=2)
 
 
 def billable_facilities(n: int) -> list:
@@ -209,7 +206,7 @@ def test_only_the_roles_that_run_invoices_see_a_run_or_retry_it(browser, users):
 
 def test_a_runs_page_and_the_list_of_runs_query_as_much_for_six_facilities_as_for_two(browser, users,
                                                                                       parts_of_two):
-    from tests.test_query_counts import counted
+    from tests.sql import counted
 
     staff = browser("billing")
 

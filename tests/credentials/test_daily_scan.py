@@ -142,11 +142,8 @@ def outbox_keys() -> list[str]:
 
 
 @pytest.fixture
-def batches_of_three(app):
-    saved = app.config["CREDENTIAL_SCAN_BATCH_SIZE"]
-    app.config["CREDENTIAL_SCAN_BATCH_SIZE"] = 3
-    yield
-    app.config["CREDENTIAL_SCAN_BATCH_SIZE"] = saved
+def batches_of_three(setting):
+    setting(CREDENTIAL_SCAN_BATCH_SIZE=3)
 
 
 def test_a_first_run_catching_up_on_more_reminders_than_a_batch_sends_each_once_and_a_rerun_nothing(
@@ -195,7 +192,7 @@ def test_two_scans_started_at_the_same_moment_in_two_threads_send_each_reminder_
 
 
 def test_the_scan_reads_in_the_same_number_of_statements_whatever_the_number_of_therapists(app):
-    from tests.test_query_counts import counted
+    from tests.sql import counted
 
     def selects_of_a_scan(day: int) -> int:
         with counted() as statements:

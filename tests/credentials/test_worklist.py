@@ -7,9 +7,8 @@ from decimal import Decimal
 
 from agency.credentials.ce import ce_progress
 from agency.credentials.worklist import worklist, worklist_page
-from tests import factories
+from tests import factories, sql
 from tests.factories import TODAY
-from tests.test_query_counts import counted
 
 
 def expiring_licenses(n: int, state: str = "NY", first_day: int = 10) -> list:
@@ -103,14 +102,8 @@ def grow(n: int) -> None:
 
 
 def statements_per_page(b, urls) -> dict[str, int]:
-    result = {}
     b.get(urls[0])  # the signed-in user, expired by the factories' commits, is read again once
-    for url in urls:
-        with counted() as statements:
-            response = b.get(url)
-        assert response.status_code == 200, url
-        result[url] = len(statements)
-    return result
+    return sql.statements_per_page(b, urls)
 
 
 def test_credential_pages_cost_the_same_statements_at_any_size_and_at_most_fifteen(browser):

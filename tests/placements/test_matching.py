@@ -19,6 +19,7 @@ from agency.placements.readiness import CredentialSnapshot, assess
 from agency.placements.services import change_status
 from tests import factories
 from tests.factories import START, TODAY
+from tests.sql import count_statements
 
 
 def ranked(assignment):
@@ -247,20 +248,6 @@ def well_documented_therapist(n: int, place, elsewhere):
     return person
 
 
-def count_queries(call) -> int:
-    statements = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        call()
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", count)
-    return len(statements)
-
-
 def test_matching_costs_the_same_number_of_queries_for_3_or_30_therapists():
     factories.ce_rule(state="NY", license_type="LCSW", hours="36", months=36, topics={"ethics": "3"})
     place = factories.facility(bills_insurance=True, payers=["Aetna"], required_documents=["tb_test"])
@@ -281,10 +268,10 @@ def test_matching_costs_the_same_number_of_queries_for_3_or_30_therapists():
                  c.therapist.id, c.therapist.full_name, c.therapist.status, c.therapist.discipline)
         return candidates
 
-    few = count_queries(match)
+    few = count_statements(match)
     for n in range(3, 30):
         well_documented_therapist(n, place, elsewhere)
-    many = count_queries(match)
+    many = count_statements(match)
     assert len(match()) == 30
     assert few == many
 

@@ -28,6 +28,7 @@ from agency.placements.worklist import recruiter_worklist
 from tests import factories
 from tests.conftest import PASSWORD
 from tests.factories import START, TODAY
+from tests.sql import counted
 
 
 def count(model, *where) -> int:
@@ -449,18 +450,10 @@ def test_ticking_an_item_takes_it_off_the_worklist():
 def test_the_worklist_costs_the_same_number_of_queries_whatever_the_data_size():
     def queries() -> tuple[int, int]:
         db.session.expire_all()
-        statements = []
-
-        def count_one(conn, cursor, statement, parameters, context, executemany):
-            statements.append(statement)
-
-        sa.event.listen(db.engine, "before_cursor_execute", count_one)
-        try:
+        with counted() as statements:
             items = recruiter_worklist(TODAY)
             # Read what the page shows, so lazy loads would be counted too.
             _ = [(i.title, i.detail, i.kind_label, i.at_risk) for i in items]
-        finally:
-            sa.event.remove(db.engine, "before_cursor_execute", count_one)
         return len(statements), len(items)
 
     worklist_world(1)
