@@ -76,3 +76,11 @@ def test_a_recruiter_feed_follows_their_own_placements_and_credentialing_gets_it
     theirs = {f"Onboarding: {i.title} ({i.placement.therapist.full_name})"
               for i in db.session.scalars(sa.select(ChecklistItem).where(ChecklistItem.owner == "credentialing"))}
     assert theirs and {e for e in credentialing if e.startswith("Onboarding")} == theirs
+
+
+def test_a_feed_carries_the_soonest_deadlines_up_to_its_size_however_many_there_are(browser, app, setting):
+    setting(CALENDAR_FEED_EVENTS=3)
+    for day in (20, 5, 12, 28, 9):
+        factories.license(factories.therapist(first_name=f"Due{day:02d}"), expires_on=date(2026, 12, day))
+    events = summaries(app.test_client().get(feed_url(browser("credentialing"))).data)
+    assert [re.search(r"Due\d\d", e)[0] for e in events if "Due" in e] == ["Due05", "Due09", "Due12"]

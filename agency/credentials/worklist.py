@@ -302,12 +302,14 @@ def work_items(rows) -> list[WorkItem]:
 # ----------------------------------------------------------------------------- the lists
 
 
-def deadlines(as_of: date, horizon_days: int) -> list[WorkItem]:
-    """Expiry deadlines (licenses, CAQH, documents, panel re-credentialing) up to the horizon."""
+def deadlines(as_of: date, horizon_days: int, *, therapist_ids=None, limit: int | None = None) -> list[WorkItem]:
+    """Expiry deadlines (licenses, CAQH, documents, panel re-credentialing) up to the horizon, soonest
+    first: of the therapists therapist_ids selects (a query of ids; None: all), at most limit of them."""
     rows = deadline_rows(as_of, as_of + timedelta(days=horizon_days))
-    return work_items(db.session.execute(
-        sa.select(rows).order_by(rows.c.due_on, rows.c.kind, rows.c.last_name, rows.c.subject, rows.c.item_id)
-    ).all())
+    query = sa.select(rows).order_by(rows.c.due_on, rows.c.kind, rows.c.last_name, rows.c.subject, rows.c.item_id)
+    if therapist_ids is not None:
+        query = query.where(rows.c.therapist_id.in_(therapist_ids))
+    return work_items(db.session.execute(query.limit(limit)).all())
 
 
 @dataclass

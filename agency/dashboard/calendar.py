@@ -4,6 +4,7 @@ import secrets
 from datetime import date, timedelta
 
 import sqlalchemy as sa
+from flask import current_app
 from icalendar import Calendar, Event
 from sqlalchemy.orm import joinedload
 
@@ -56,21 +57,24 @@ def feed(user: User, as_of: date) -> bytes:
     cal.add("x-wr-calname", f"Agency deadlines ({user.role})")
     # A recruiter follows their own placements; admins see everything, credentialing staff their part.
     own_placements = Placement.recruiter_id == user.id if user.role == "recruiter" else sa.true()
+    # A calendar is for what comes next: each kind of event is the soonest CALENDAR_FEED_EVENTS of them,
+    # so the feed stays one size however large the agency; the worklist and the lists hold the rest.
+    limit = int(current_app.config["CALENDAR_FEED_EVENTS"])
     if user.role in ("admin", "credentialing", "recruiter"):
         placed = None
         if user.role == "recruiter":
-            placed = set(db.session.scalars(sa.select(Placement.therapist_id).where(
-                own_placements, Placement.status.in_(("proposed", "onboarding", "active")))))
-        for item in deadlines(as_of, HORIZON_DAYS):
-            if placed is None or item.therapist.id in placed:
-                cal.add_component(_event(f"{item.kind}-{item.item_id}-{item.due_on.isoformat()}", item.due_on,
-                                         f"{item.kind_label}: {item.therapist.full_name}, {item.title}",
-                                         item.detail))
+            placed = sa.select(Placement.therapist_id).where(
+                own_placements, Placement.status.in_(("proposed", "onboarding", "active")))
+        for item in deadlines(as_of, HORIZON_DAYS, therapist_ids=placed, limit=limit):
+            cal.add_component(_event(f"{item.kind}-{item.item_id}-{item.due_on.isoformat()}", item.due_on,
+                                     f"{item.kind_label}: {item.therapist.full_name}, {item.title}",
+                                     item.detail))
     if can(user, "checklist.edit"):
         query = (
             sa.select(ChecklistItem).join(ChecklistItem.placement)
             .where(ChecklistItem.done.is_(False), Placement.status.in_(("proposed", "onboarding")), own_placements)
             .options(joinedload(ChecklistItem.placement).joinedload(Placement.therapist))
+            .order_by(ChecklistItem.due_on, ChecklistItem.id).limit(limit)
         )
         if user.role == "credentialing":
             query = query.where(ChecklistItem.owner == "credentialing")
@@ -83,6 +87,7 @@ def feed(user: User, as_of: date) -> bytes:
             .where(CheckIn.completed_on.is_(None), Placement.status.in_(("onboarding", "active")), own_placements)
             .options(joinedload(CheckIn.placement).joinedload(Placement.therapist),
                      joinedload(CheckIn.placement).joinedload(Placement.facility))
+            .order_by(CheckIn.due_on, CheckIn.id).limit(limit)
         )
         for checkin in checkins:
             p = checkin.placement
@@ -93,7 +98,7 @@ def feed(user: User, as_of: date) -> bytes:
             joinedload(Invoice.facility))
         if (own := facility_scope(user)) is not None:
             query = query.where(Invoice.facility_id == own)
-        for invoice in db.session.scalars(query):
+        for invoice in db.session.scalars(query.order_by(Invoice.due_on, Invoice.id).limit(limit)):
             cal.add_component(_event(f"invoice-{invoice.id}", invoice.due_on,
                                      f"Invoice {invoice.number} due: ${invoice.balance} ({invoice.facility.name})"))
     return cal.to_ical()
