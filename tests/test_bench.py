@@ -47,7 +47,7 @@ def test_the_built_agency_keeps_every_promise_of_the_ledger(tmp_path):
         assert ledger_problems(db.session) == []
 
 
-def test_no_page_or_endpoint_makes_more_statements_at_a_larger_scale(tmp_path):
+def test_no_page_or_endpoint_makes_more_statements_at_a_larger_scale_or_more_than_fifteen(tmp_path):
     counts = {}
     for scale in (0.01, 0.05):
         bench, _ = build(scale, f"sqlite:///{tmp_path / f'bench-{scale}.db'}", tmp_path / f"documents-{scale}")
@@ -56,3 +56,5 @@ def test_no_page_or_endpoint_makes_more_statements_at_a_larger_scale(tmp_path):
     grown = {path: (counts[0.01][path], counts[0.05][path]) for path in counts[0.01]
              if counts[0.05][path] > counts[0.01][path]}
     assert grown == {}, f"statements per request grow with the data: {grown}"
+    crowded = {path: n for path, n in counts[0.05].items() if n > 15}
+    assert crowded == {}, f"more than 15 statements per request: {crowded}"

@@ -349,14 +349,13 @@ def _ordered(items, query, sort: str):
     return query.order_by(*order, c.subject, c.item_id)
 
 
-def worklist_page(as_of: date, *, state: str | None = None, discipline: str | None = None,
-                  kind: str | None = None, sort: str = "due", page: int = 1,
-                  per_page: int = 50) -> WorklistPage:
-    """The credentialing worklist's page: overdue first, then by due date; counts per kind and urgency.
+def worklist_counts(as_of: date, *, state: str | None = None, discipline: str | None = None,
+                    kind: str | None = None) -> WorklistPage:
+    """The filtered worklist's counts per kind and urgency, one GROUP BY, and no rows loaded."""
+    return _counted(as_of, _filtered(as_of, state, discipline, kind)[1])
 
-    The counts are one GROUP BY over the filtered list; only the page's rows are loaded.
-    """
-    items, query = _filtered(as_of, state, discipline, kind)
+
+def _counted(as_of: date, query) -> WorklistPage:
     listed = query.subquery("listed")
     counts = sa.select(listed.c.kind, urgency_of(listed.c.due_on, as_of).label("urgency")).subquery("counted")
     by_kind: dict[str, int] = defaultdict(int)
@@ -366,7 +365,19 @@ def worklist_page(as_of: date, *, state: str | None = None, discipline: str | No
     ):
         by_kind[kind_] += n
         by_urgency[urgency] += n
-    result = WorklistPage([], page, per_page, dict(by_kind), dict(by_urgency))
+    return WorklistPage([], 1, 1, dict(by_kind), dict(by_urgency))
+
+
+def worklist_page(as_of: date, *, state: str | None = None, discipline: str | None = None,
+                  kind: str | None = None, sort: str = "due", page: int = 1,
+                  per_page: int = 50) -> WorklistPage:
+    """The credentialing worklist's page: overdue first, then by due date; counts per kind and urgency.
+
+    The counts are one GROUP BY over the filtered list; only the page's rows are loaded.
+    """
+    items, query = _filtered(as_of, state, discipline, kind)
+    result = _counted(as_of, query)
+    result.per_page = per_page
     result.page = min(max(page, 1), result.pages)
     rows = db.session.execute(
         _ordered(items, query, sort).limit(per_page).offset((result.page - 1) * per_page)

@@ -8,7 +8,7 @@ from agency.billing.receivables import BUCKET_LABELS, BUCKETS, aging
 from agency.core.dates import today
 from agency.core.jobs import describe_job
 from agency.core.permissions import current_actor, public, requires
-from agency.credentials.worklist import worklist_page
+from agency.credentials.worklist import KINDS, worklist_counts, worklist_page
 from agency.dashboard import calendar, metrics
 from agency.dashboard.search import search as run_search
 from agency.placements.worklist import recruiter_worklist
@@ -42,9 +42,14 @@ def dashboard():
         data["open_assignments"] = sum(1 for i in items if i.kind == "open_assignment")
         data["my_placements"] = metrics.my_placements(current_user.id)
     if role in ("credentialing", "admin"):
-        first = worklist_page(as_of, per_page=15)
-        data["credential_items"] = first.items
-        data["credential_count"] = first.total
+        # Credentialing staff work the list itself; an admin, who has every panel, gets its counts.
+        if role == "admin":
+            counts = worklist_counts(as_of)
+            data["credential_kinds"] = [(KINDS[k], n) for k, n in sorted(counts.by_kind.items())]
+        else:
+            counts = worklist_page(as_of, per_page=15)
+            data["credential_items"] = counts.items
+        data["credential_count"] = counts.total
         data["compliance"] = metrics.compliance(as_of)
         data["expirations"] = metrics.expirations_by_week(as_of)
     if role in ("billing", "admin"):
