@@ -85,23 +85,41 @@ def unbilled_entries_query(period_end: date, facility_ids: Iterable[int] | None 
     return query
 
 
+# The statements each invoice is written with, built once: building them again for every facility of a
+# run costs more than sending them.
+_BUMP = (sa.update(InvoiceCounter).where(InvoiceCounter.year == sa.bindparam("of_year"))
+         .values(last_number=InvoiceCounter.last_number + 1).returning(InvoiceCounter.last_number))
+_MARK = (sa.update(TimesheetEntry).where(TimesheetEntry.id.in_(sa.bindparam("ids", expanding=True)))
+         .values(status="invoiced"))
+# Marks only entries still approved, and only while the facility's invoices are as the run read them.
+_MARK_IF_UNCHANGED = _MARK.where(
+    TimesheetEntry.status == "approved",
+    sa.select(sa.func.count()).where(Invoice.facility_id == sa.bindparam("of_facility"))
+    .scalar_subquery() == sa.bindparam("made"),
+    sa.select(sa.func.count(Invoice.voided_at)).where(Invoice.facility_id == sa.bindparam("of_facility"))
+    .scalar_subquery() == sa.bindparam("voided"),
+)
+
+
+def _write(statement, params):
+    """A prepared write on the session's connection, without the ORM's bookkeeping around it."""
+    return db.session.connection().execute(statement, params)
+
+
 def next_invoice_number(year: int) -> str:
     """INV-YYYY-NNNNN, without gaps within a year: the counter row stays locked until commit.
 
     One conditional UPDATE takes the row lock and the number at once; callers take it last, just
     before the invoice is written, so other invoices wait for it only for that write and the commit.
     """
-    bump = (sa.update(InvoiceCounter).where(InvoiceCounter.year == year)
-            .values(last_number=InvoiceCounter.last_number + 1).returning(InvoiceCounter.last_number)
-            .execution_options(synchronize_session=False))
-    number = db.session.scalar(bump)
+    number = _write(_BUMP, {"of_year": year}).scalar()
     if number is None:
         try:
             with db.session.begin_nested():
                 db.session.add(InvoiceCounter(year=year, last_number=0))
         except IntegrityError:
             pass  # another run created the year's counter first
-        number = db.session.scalar(bump)
+        number = _write(_BUMP, {"of_year": year}).scalar()
     return f"INV-{year}-{number:05d}"
 
 
@@ -257,8 +275,7 @@ def invoice_facility(facility_id: int, period_start: date, period_end: date,
         raise ValidationError.on("facility_id", f"no facility with id {facility_id}")
     bill = _load([facility_id], period_end)[facility_id]
     pricing = _price(bill)
-    made = _issue(bill, pricing, period_start, period_end, actor, read_under_lock=True)
-    invoice_id = made.id if made else None
+    invoice_id = _issue(bill, pricing, period_start, period_end, actor, read_under_lock=True)
     db.session.commit()
     _queue_pdf(invoice_id)
     return (db.session.get(Invoice, invoice_id) if invoice_id else None), pricing.unpriced
@@ -274,8 +291,8 @@ class _Changed(Exception):
 
 
 def _issue(bill: _Bill, pricing: Pricing, period_start: date, period_end: date, actor,
-           read_under_lock: bool = False) -> Invoice | None:
-    """Write the priced invoice in the transaction holding the facility's lock; its number last.
+           read_under_lock: bool = False) -> int | None:
+    """Write the priced invoice in the transaction holding the facility's lock, its number last; its id.
 
     Unless what was priced was read under that lock, raises _Changed, having written nothing, when the
     entries priced are no longer all approved or the facility's invoices changed since they were read.
@@ -290,15 +307,13 @@ def _issue(bill: _Bill, pricing: Pricing, period_start: date, period_end: date, 
         _bill_entries(on_earlier_lines, covered)
         return None
     facility, issued = bill.facility, today()
-    invoice = Invoice(
-        facility_id=facility.id, period_start=period_start, period_end=period_end, issued_on=issued,
-        due_on=issued + timedelta(days=facility.payment_terms_days), total=pricing.total,
-        number=next_invoice_number(issued.year),
-    )
-    db.session.add(invoice)
-    db.session.flush()
-    line_ids = _insert(InvoiceLine, [{
-        "invoice_id": invoice.id, "placement_id": priced.placement_id, "position": position, "item": priced.item,
+    number = next_invoice_number(issued.year)
+    (invoice_id,), = _insert(Invoice, [{
+        "facility_id": facility.id, "period_start": period_start, "period_end": period_end, "issued_on": issued,
+        "due_on": issued + timedelta(days=facility.payment_terms_days), "total": pricing.total, "number": number,
+    }])
+    line_ids = _insert_lines([{
+        "invoice_id": invoice_id, "placement_id": priced.placement_id, "position": position, "item": priced.item,
         "overtime": priced.overtime, "period_key": priced.period_key, "description": priced.description[:300],
         "quantity": priced.quantity, "unit_price": priced.unit_price, "amount": priced.amount,
         "corrects_invoice_id": priced.corrects_invoice_id,
@@ -306,31 +321,24 @@ def _issue(bill: _Bill, pricing: Pricing, period_start: date, period_end: date, 
     _bill_entries(
         [(line_id, entry_id, qty) for line_id, priced in zip(line_ids, pricing.lines, strict=True)
          for entry_id, qty in priced.sources.items()] + on_earlier_lines,
-        {**dict.fromkeys(new, invoice.id), **covered},
+        {**dict.fromkeys(new, invoice_id), **covered},
     )
-    audit.record("create", invoice, f"invoice {invoice.number} for {facility.name}: ${invoice.total}",
-                 actor=actor)
-    return invoice
+    audit.record("create", None, f"invoice {number} for {facility.name}: ${pricing.total}", actor=actor,
+                 object_type=Invoice.__audit_type__, object_id=invoice_id)
+    return invoice_id
 
 
 def _mark_invoiced(bill: _Bill, billed: set[int], read_under_lock: bool) -> None:
     """Mark the entries invoiced, only if they are all still approved and the facility's invoices are as
     the run read them (one statement, which also locks the entries); else raise _Changed."""
     if read_under_lock:
-        db.session.execute(sa.update(TimesheetEntry).where(TimesheetEntry.id.in_(sorted(billed)))
-                           .values(status="invoiced").execution_options(synchronize_session=False))
+        _write(_MARK, {"ids": sorted(billed)})
         return
     if not billed:
         raise _Changed()  # lines that bill no new entry (a correction alone): nothing would show a change
-    facility_invoices = sa.select(sa.func.count()).where(Invoice.facility_id == bill.facility.id)
-    voided = sa.select(sa.func.count(Invoice.voided_at)).where(Invoice.facility_id == bill.facility.id)
-    made, void = bill.invoices_seen
-    marked = db.session.execute(
-        sa.update(TimesheetEntry)
-        .where(TimesheetEntry.id.in_(sorted(billed)), TimesheetEntry.status == "approved",
-               facility_invoices.scalar_subquery() == made, voided.scalar_subquery() == void)
-        .values(status="invoiced").execution_options(synchronize_session=False)
-    ).rowcount
+    made, voided = bill.invoices_seen
+    marked = _write(_MARK_IF_UNCHANGED, {"ids": sorted(billed), "of_facility": bill.facility.id, "made": made,
+                                         "voided": voided}).rowcount
     if marked != len(billed):
         raise _Changed()
 
@@ -348,17 +356,26 @@ def _bill_entries(sources: list[tuple[int, int, object]], invoice_of: dict[int, 
                           for entry_id, invoice_id in sorted(invoice_of.items())])
 
 
-def _insert(model, rows: list[dict]) -> list[int]:
-    """Insert rows in one statement per thousand or so (no ORM bookkeeping per row); their ids in order.
+def _insert(model, rows: list[dict], *returned: str) -> list[tuple]:
+    """Insert rows in one statement per thousand or so (no ORM bookkeeping per row); the returned columns
+    of each row, in no particular order.
 
-    RETURNING is what makes SQLAlchemy batch the rows into multi-row VALUES on both databases,
-    rather than send them one by one.
+    RETURNING is what makes SQLAlchemy batch the rows into multi-row VALUES on both databases, rather
+    than send them one by one; asking for the rows back in parameter order would send them one by one
+    again on SQLite, which cannot promise the order: a caller that needs to know which id is which row's
+    returns a column that tells.
     """
     if not rows:
         return []
     table = model.__table__
-    statement = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    return list(db.session.connection().execute(statement, rows).scalars())
+    statement = sa.insert(table).returning(*(table.c[name] for name in returned or ("id",)))
+    return list(_write(statement, rows).tuples())
+
+
+def _insert_lines(rows: list[dict]) -> list[int]:
+    """The invoice's lines inserted; their ids in the order of the rows (by position, unique per invoice)."""
+    id_at = dict(_insert(InvoiceLine, rows, "position", "id"))
+    return [id_at[row["position"]] for row in rows]
 
 
 def _queue_pdf(invoice_id: int | None) -> None:
@@ -449,8 +466,7 @@ def _issue_locked(bill: _Bill, pricing: Pricing, period_start: date, period_end:
     if not pricing.lines and not pricing.covered:
         return None  # nothing to write: no lock, no transaction
     lock(Facility, bill.facility.id)
-    invoice = _issue(bill, pricing, period_start, period_end, actor)
-    invoice_id = invoice.id if invoice else None
+    invoice_id = _issue(bill, pricing, period_start, period_end, actor)
     db.session.commit()
     return invoice_id
 
