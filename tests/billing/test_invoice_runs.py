@@ -89,6 +89,29 @@ def test_a_run_reads_what_it_prices_with_the_same_queries_for_six_facilities_as_
     assert ledger_problems(db.session) == []
 
 
+def test_an_invoice_of_a_month_of_days_is_written_in_as_many_statements_as_one_of_two_days(app):
+    weekdays = [day for day in (date(2026, 11, d) for d in range(2, 25)) if day.weekday() < 5]
+    writes, lines = {}, {}
+    with settings(app, INVOICE_PDF_JOBS=False):
+        # The year's first invoice also makes the year's number counter: the two compared come after it.
+        for days in (weekdays[:1], weekdays[:2], weekdays):
+            place = factories.facility()
+            factories.rate_card(place)
+            placement = factories.active_placement(place)
+            for day in days:  # nine hours a day: overtime from each week's fifth day
+                factories.entry(placement, day, direct="9", supervision="1")
+            with statements() as seen:
+                [invoice_id] = run_invoices(*MONTH, facility_ids=[place.id]).invoice_ids
+            writes[len(days)] = [s for s in seen if not s.lstrip().upper().startswith("SELECT")]
+            lines[len(days)] = len(db.session.get(Invoice, invoice_id).lines)
+    month = len(weekdays)
+    assert lines[month] > lines[2]
+    # Lines, their sources and the billed-entry guards go in one multi-row INSERT each, never row by row.
+    assert len(writes[month]) == len(writes[2]), (writes[2], writes[month])
+    db.session.rollback()
+    assert ledger_problems(db.session) == []
+
+
 def test_the_already_billed_test_is_answered_from_the_index_of_live_billings(app):
     factories.invoiced_day(factories.facility())
     query = unbilled_entries_query(MONTH[1], [1, 2]).with_only_columns(TimesheetEntry.id)
