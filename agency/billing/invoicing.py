@@ -1,12 +1,14 @@
 """Invoicing: approved, unbilled entries of one facility become one numbered invoice.
 
 A run reads what it prices for all its facilities in a few set-based queries,
-prices each facility, and writes each facility's invoice in a short transaction
-of its own under a lock on the facility row, its number taken last: a crash
-leaves nothing behind, and a second run at the same time waits for the lock and
-then finds nothing left to bill. What changed between the run's read and the lock
-(another run, a void, a decision) is seen by the conditional write of the
-entries' status, and that facility is then read and priced again under the lock.
+prices each facility, and writes the invoices of a batch of facilities in a
+short transaction under locks on their facility rows, the numbers taken last
+and each table's rows in one statement: a crash leaves nothing of the batch
+behind, and a second run at the same time waits for the locks and then finds
+nothing left to bill. What changed between the run's read and the locks
+(another run, a void, a decision) is seen by the conditional write of each
+facility's entries' status; the batch is then written again facility by
+facility, and the one that changed is read and priced again under its lock.
 The partial unique index on billed entries is the last guard against billing an
 entry twice. The PDF and the facility's email follow the commit, in a job.
 """
@@ -49,13 +51,16 @@ from agency.core.dates import today
 from agency.core.errors import Conflict, ServiceUnavailable, ValidationError
 from agency.core.integrity import commit_or_conflict
 from agency.core.jobs import enqueue
-from agency.core.persistence import lock
+from agency.core.persistence import lock, lock_all
 from agency.extensions import db
 from agency.facilities.models import Facility, RateCard
 from agency.placements.models import Placement
 
 log = logging.getLogger(__name__)
 
+# Facilities whose invoices a run writes in one transaction: each table's rows of all of them go in one
+# statement, and their locks and the year's number counter are held only for those few statements.
+BATCH = 20
 # Biweekly invoice periods are counted in two-week blocks from this Monday.
 BIWEEKLY_ANCHOR = date(2024, 1, 1)
 
@@ -88,7 +93,7 @@ def unbilled_entries_query(period_end: date, facility_ids: Iterable[int] | None 
 # The statements each invoice is written with, built once: building them again for every facility of a
 # run costs more than sending them.
 _BUMP = (sa.update(InvoiceCounter).where(InvoiceCounter.year == sa.bindparam("of_year"))
-         .values(last_number=InvoiceCounter.last_number + 1).returning(InvoiceCounter.last_number))
+         .values(last_number=InvoiceCounter.last_number + sa.bindparam("count")).returning(InvoiceCounter.last_number))
 _MARK = (sa.update(TimesheetEntry).where(TimesheetEntry.id.in_(sa.bindparam("ids", expanding=True)))
          .values(status="invoiced"))
 # Marks only entries still approved, and only while the facility's invoices are as the run read them.
@@ -106,21 +111,22 @@ def _write(statement, params):
     return db.session.connection().execute(statement, params)
 
 
-def next_invoice_number(year: int) -> str:
-    """INV-YYYY-NNNNN, without gaps within a year: the counter row stays locked until commit.
+def invoice_numbers(year: int, count: int) -> list[str]:
+    """The next count numbers INV-YYYY-NNNNN, without gaps within a year: the counter row stays locked
+    until commit.
 
-    One conditional UPDATE takes the row lock and the number at once; callers take it last, just
-    before the invoice is written, so other invoices wait for it only for that write and the commit.
+    One conditional UPDATE takes the row lock and the numbers at once; callers take them last, just
+    before the invoices are written, so other invoices wait for it only for that write and the commit.
     """
-    number = _write(_BUMP, {"of_year": year}).scalar()
-    if number is None:
+    last = _write(_BUMP, {"of_year": year, "count": count}).scalar()
+    if last is None:
         try:
             with db.session.begin_nested():
                 db.session.add(InvoiceCounter(year=year, last_number=0))
         except IntegrityError:
             pass  # another run created the year's counter first
-        number = _write(_BUMP, {"of_year": year}).scalar()
-    return f"INV-{year}-{number:05d}"
+        last = _write(_BUMP, {"of_year": year, "count": count}).scalar()
+    return [f"INV-{year}-{number:05d}" for number in range(last - count + 1, last + 1)]
 
 
 @dataclass
@@ -275,7 +281,7 @@ def invoice_facility(facility_id: int, period_start: date, period_end: date,
         raise ValidationError.on("facility_id", f"no facility with id {facility_id}")
     bill = _load([facility_id], period_end)[facility_id]
     pricing = _price(bill)
-    invoice_id = _issue(bill, pricing, period_start, period_end, actor, read_under_lock=True)
+    invoice_id = next(iter(_issue([(bill, pricing)], period_start, period_end, actor, read_under_lock=True)), None)
     db.session.commit()
     _queue_pdf(invoice_id)
     return (db.session.get(Invoice, invoice_id) if invoice_id else None), pricing.unpriced
@@ -290,42 +296,54 @@ class _Changed(Exception):
     """What a run priced changed before it held the facility's lock: price it again under the lock."""
 
 
-def _issue(bill: _Bill, pricing: Pricing, period_start: date, period_end: date, actor,
-           read_under_lock: bool = False) -> int | None:
-    """Write the priced invoice in the transaction holding the facility's lock, its number last; its id.
+def _issue(batch: list[tuple[_Bill, Pricing]], period_start: date, period_end: date, actor,
+           read_under_lock: bool = False) -> list[int]:
+    """Write the priced invoices in the transaction holding their facilities' locks, the numbers last; their
+    ids. Each table's rows go in one statement for the whole batch.
 
-    Unless what was priced was read under that lock, raises _Changed, having written nothing, when the
-    entries priced are no longer all approved or the facility's invoices changed since they were read.
+    Unless what was priced was read under those locks, raises _Changed, having written nothing, when the
+    entries priced are no longer all approved or a facility's invoices changed since they were read.
     """
-    covered = {entry_id: bill.line_invoices[line_id] for entry_id, line_id in pricing.covered.items()}
-    new = pricing.billed_entries if pricing.lines else set()
-    if not pricing.lines and not covered:
-        return None
-    _mark_invoiced(bill, new | covered.keys(), read_under_lock)
-    on_earlier_lines = [(line_id, entry_id, ZERO) for entry_id, line_id in pricing.covered.items()]
-    if not pricing.lines:
-        _bill_entries(on_earlier_lines, covered)
-        return None
-    facility, issued = bill.facility, today()
-    number = next_invoice_number(issued.year)
-    (invoice_id,), = _insert(Invoice, [{
-        "facility_id": facility.id, "period_start": period_start, "period_end": period_end, "issued_on": issued,
-        "due_on": issued + timedelta(days=facility.payment_terms_days), "total": pricing.total, "number": number,
-    }])
-    line_ids = _insert_lines([{
+    invoiced, on_earlier_lines, billed_on = [], [], {}
+    for bill, pricing in batch:
+        covered = {entry_id: bill.line_invoices[line_id] for entry_id, line_id in pricing.covered.items()}
+        new = pricing.billed_entries if pricing.lines else set()
+        if not pricing.lines and not covered:
+            continue
+        _mark_invoiced(bill, new | covered.keys(), read_under_lock)
+        on_earlier_lines += [(line_id, entry_id, ZERO) for entry_id, line_id in pricing.covered.items()]
+        if pricing.lines:
+            invoiced.append((bill, pricing, new, covered))
+        else:
+            billed_on.update(covered)
+    if not invoiced:
+        _bill_entries(on_earlier_lines, billed_on)
+        return []
+    issued = today()
+    numbers = invoice_numbers(issued.year, len(invoiced))
+    id_of = dict(_insert(Invoice, [{
+        "facility_id": bill.facility.id, "period_start": period_start, "period_end": period_end,
+        "issued_on": issued, "due_on": issued + timedelta(days=bill.facility.payment_terms_days),
+        "total": pricing.total, "number": number,
+    } for (bill, pricing, _, _), number in zip(invoiced, numbers, strict=True)], "number", "id"))
+    invoice_ids = [id_of[number] for number in numbers]
+    line_id_of = {(invoice_id, position): line_id for invoice_id, position, line_id in _insert(InvoiceLine, [{
         "invoice_id": invoice_id, "placement_id": priced.placement_id, "position": position, "item": priced.item,
         "overtime": priced.overtime, "period_key": priced.period_key, "description": priced.description[:300],
         "quantity": priced.quantity, "unit_price": priced.unit_price, "amount": priced.amount,
         "corrects_invoice_id": priced.corrects_invoice_id,
-    } for position, priced in enumerate(pricing.lines, start=1)])
-    _bill_entries(
-        [(line_id, entry_id, qty) for line_id, priced in zip(line_ids, pricing.lines, strict=True)
-         for entry_id, qty in priced.sources.items()] + on_earlier_lines,
-        {**dict.fromkeys(new, invoice_id), **covered},
-    )
-    audit.record("create", None, f"invoice {number} for {facility.name}: ${pricing.total}", actor=actor,
-                 object_type=Invoice.__audit_type__, object_id=invoice_id)
-    return invoice_id
+    } for (_, pricing, _, _), invoice_id in zip(invoiced, invoice_ids, strict=True)
+        for position, priced in enumerate(pricing.lines, start=1)], "invoice_id", "position", "id")}
+    sources = list(on_earlier_lines)
+    for (bill, pricing, new, covered), invoice_id, number in zip(invoiced, invoice_ids, numbers, strict=True):
+        sources += [(line_id_of[(invoice_id, position)], entry_id, qty)
+                    for position, priced in enumerate(pricing.lines, start=1)
+                    for entry_id, qty in priced.sources.items()]
+        billed_on.update({**dict.fromkeys(new, invoice_id), **covered})
+        audit.record("create", None, f"invoice {number} for {bill.facility.name}: ${pricing.total}", actor=actor,
+                     object_type=Invoice.__audit_type__, object_id=invoice_id)
+    _bill_entries(sources, billed_on)
+    return invoice_ids
 
 
 def _mark_invoiced(bill: _Bill, billed: set[int], read_under_lock: bool) -> None:
@@ -370,12 +388,6 @@ def _insert(model, rows: list[dict], *returned: str) -> list[tuple]:
     table = model.__table__
     statement = sa.insert(table).returning(*(table.c[name] for name in returned or ("id",)))
     return list(_write(statement, rows).tuples())
-
-
-def _insert_lines(rows: list[dict]) -> list[int]:
-    """The invoice's lines inserted; their ids in the order of the rows (by position, unique per invoice)."""
-    id_at = dict(_insert(InvoiceLine, rows, "position", "id"))
-    return [id_at[row["position"]] for row in rows]
 
 
 def _queue_pdf(invoice_id: int | None) -> None:
@@ -441,34 +453,47 @@ def run_invoices(period_start: date, period_end: date, facility_ids: list[int] |
     # are guarded against changes since), instead of being reloaded row by row.
     expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
     try:
-        for facility_id, bill in sorted(bills.items()):
-            pricing = _price(bill)
+        ordered = [bill for _, bill in sorted(bills.items())]
+        for first in range(0, len(ordered), BATCH):
+            batch = [(bill, _price(bill)) for bill in ordered[first:first + BATCH]]
             try:
-                invoice_id = _issue_locked(bill, pricing, period_start, period_end, actor)
+                made = [(_issue_locked(batch, period_start, period_end, actor),
+                         [u for _, pricing in batch for u in pricing.unpriced])]
             except _Changed:
                 db.session.rollback()
-                invoice, unpriced = invoice_facility(facility_id, period_start, period_end, actor)
-                invoice_id = invoice.id if invoice else None
-            else:
-                unpriced = pricing.unpriced
-                _queue_pdf(invoice_id)
-            if invoice_id is not None:
-                result.invoice_ids.append(invoice_id)
-            result.unpriced += [{"entry_id": u.entry.id, "reason": u.reason} for u in unpriced]
+                made = [_one_by_one(bill, pricing, period_start, period_end, actor) for bill, pricing in batch]
+            for invoice_ids, unpriced in made:
+                for invoice_id in invoice_ids:
+                    _queue_pdf(invoice_id)
+                result.invoice_ids += invoice_ids
+                result.unpriced += [{"entry_id": u.entry.id, "reason": u.reason} for u in unpriced]
     finally:
         session.expire_on_commit = expire_on_commit
         session.expire_all()
     return result
 
 
-def _issue_locked(bill: _Bill, pricing: Pricing, period_start: date, period_end: date, actor) -> int | None:
-    """The facility's invoice written and committed under its lock; its id, or None."""
-    if not pricing.lines and not pricing.covered:
-        return None  # nothing to write: no lock, no transaction
-    lock(Facility, bill.facility.id)
-    invoice_id = _issue(bill, pricing, period_start, period_end, actor)
+def _one_by_one(bill: _Bill, pricing: Pricing, period_start: date, period_end: date,
+                actor) -> tuple[list[int], list[Unpriced]]:
+    """A facility of a batch something changed in, alone: written as priced if it is not the one that
+    changed, else read and priced again under its lock. Its invoice ids and what it could not price."""
+    try:
+        return _issue_locked([(bill, pricing)], period_start, period_end, actor), pricing.unpriced
+    except _Changed:
+        db.session.rollback()
+    invoice, unpriced = invoice_facility(bill.facility.id, period_start, period_end, actor)
+    return [invoice.id] if invoice else [], unpriced
+
+
+def _issue_locked(batch: list[tuple[_Bill, Pricing]], period_start: date, period_end: date, actor) -> list[int]:
+    """The batch's invoices written and committed under their facilities' locks; their ids."""
+    to_write = [(bill, pricing) for bill, pricing in batch if pricing.lines or pricing.covered]
+    if not to_write:
+        return []  # nothing to write: no lock, no transaction
+    lock_all(Facility, [bill.facility.id for bill, _ in to_write])
+    invoice_ids = _issue(to_write, period_start, period_end, actor)
     db.session.commit()
-    return invoice_id
+    return invoice_ids
 
 
 def last_closed_period(schedule: str, as_of: date) -> tuple[date, date]:
