@@ -377,9 +377,10 @@ def drive(app, base_url: str, agency: Agency, seconds: float) -> Tally:
 def _scratch_database(database_url: str | None) -> str:
     if database_url:
         return database_url
+    from agency.core.persistence import remove_sqlite_file
+
     path = Path(current_app.instance_path) / "loadtest.db"
-    for leftover in (path, path.with_name(path.name + "-journal"), path.with_name(path.name + "-wal")):
-        leftover.unlink(missing_ok=True)
+    remove_sqlite_file(path)
     return f"sqlite:///{path}"
 
 

@@ -21,6 +21,7 @@ from flask.cli import with_appcontext
 from agency.bench import measure
 from agency.bench.data import Calendar, counts
 from agency.bench.data import build as build_data
+from agency.core.persistence import remove_sqlite_file
 from agency.extensions import db
 
 
@@ -115,7 +116,7 @@ def bench_command(scale, database_url, json_path, samples, pdf_sample, workers_c
     instance = Path(current_app.instance_path)
     if not database_url:
         path = instance / "bench.db"
-        path.unlink(missing_ok=True)
+        remove_sqlite_file(path)
         database_url = f"sqlite:///{path}"
     redis_url = ""
     if workers_compare:

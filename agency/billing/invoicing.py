@@ -1,12 +1,14 @@
 """Invoicing: approved, unbilled entries of one facility become one numbered invoice.
 
 A run reads what it prices for all its facilities in a few set-based queries,
-prices each facility, and writes each facility's invoice in a short transaction
-of its own under a lock on the facility row, its number taken last: a crash
-leaves nothing behind, and a second run at the same time waits for the lock and
-then finds nothing left to bill. What changed between the run's read and the lock
-(another run, a void, a decision) is seen by the conditional write of the
-entries' status, and that facility is then read and priced again under the lock.
+prices each facility, and writes the invoices of a batch of facilities in a
+short transaction under locks on their facility rows, the numbers taken last
+and each table's rows in one statement: a crash leaves nothing of the batch
+behind, and a second run at the same time waits for the locks and then finds
+nothing left to bill. What changed between the run's read and the locks
+(another run, a void, a decision) is seen by the conditional write of each
+facility's entries' status; the batch is then written again facility by
+facility, and the one that changed is read and priced again under its lock.
 The partial unique index on billed entries is the last guard against billing an
 entry twice. The PDF and the facility's email follow the commit, in a job.
 """
@@ -49,13 +51,16 @@ from agency.core.dates import today
 from agency.core.errors import Conflict, ServiceUnavailable, ValidationError
 from agency.core.integrity import commit_or_conflict
 from agency.core.jobs import enqueue
-from agency.core.persistence import lock
+from agency.core.persistence import lock, lock_all
 from agency.extensions import db
 from agency.facilities.models import Facility, RateCard
 from agency.placements.models import Placement
 
 log = logging.getLogger(__name__)
 
+# Facilities whose invoices a run writes in one transaction: each table's rows of all of them go in one
+# statement, and their locks and the year's number counter are held only for those few statements.
+BATCH = 20
 # Biweekly invoice periods are counted in two-week blocks from this Monday.
 BIWEEKLY_ANCHOR = date(2024, 1, 1)
 
@@ -91,24 +96,43 @@ def unbilled_entries_query(period_end: date, facility_ids: Iterable[int] | None 
     return query
 
 
-def next_invoice_number(year: int) -> str:
-    """INV-YYYY-NNNNN, without gaps within a year: the counter row stays locked until commit.
+# The statements each invoice is written with, built once: building them again for every facility of a
+# run costs more than sending them.
+_BUMP = (sa.update(InvoiceCounter).where(InvoiceCounter.year == sa.bindparam("of_year"))
+         .values(last_number=InvoiceCounter.last_number + sa.bindparam("count")).returning(InvoiceCounter.last_number))
+_MARK = (sa.update(TimesheetEntry).where(TimesheetEntry.id.in_(sa.bindparam("ids", expanding=True)))
+         .values(status="invoiced"))
+# Marks only entries still approved, and only while the facility's invoices are as the run read them.
+_MARK_IF_UNCHANGED = _MARK.where(
+    TimesheetEntry.status == "approved",
+    sa.select(sa.func.count()).where(Invoice.facility_id == sa.bindparam("of_facility"))
+    .scalar_subquery() == sa.bindparam("made"),
+    sa.select(sa.func.count(Invoice.voided_at)).where(Invoice.facility_id == sa.bindparam("of_facility"))
+    .scalar_subquery() == sa.bindparam("voided"),
+)
 
-    One conditional UPDATE takes the row lock and the number at once; callers take it last, just
-    before the invoice is written, so other invoices wait for it only for that write and the commit.
+
+def _write(statement, params):
+    """A prepared write on the session's connection, without the ORM's bookkeeping around it."""
+    return db.session.connection().execute(statement, params)
+
+
+def invoice_numbers(year: int, count: int) -> list[str]:
+    """The next count numbers INV-YYYY-NNNNN, without gaps within a year: the counter row stays locked
+    until commit.
+
+    One conditional UPDATE takes the row lock and the numbers at once; callers take them last, just
+    before the invoices are written, so other invoices wait for it only for that write and the commit.
     """
-    bump = (sa.update(InvoiceCounter).where(InvoiceCounter.year == year)
-            .values(last_number=InvoiceCounter.last_number + 1).returning(InvoiceCounter.last_number)
-            .execution_options(synchronize_session=False))
-    number = db.session.scalar(bump)
-    if number is None:
+    last = _write(_BUMP, {"of_year": year, "count": count}).scalar()
+    if last is None:
         try:
             with db.session.begin_nested():
                 db.session.add(InvoiceCounter(year=year, last_number=0))
         except IntegrityError:
             pass  # another run created the year's counter first
-        number = db.session.scalar(bump)
-    return f"INV-{year}-{number:05d}"
+        last = _write(_BUMP, {"of_year": year, "count": count}).scalar()
+    return [f"INV-{year}-{number:05d}" for number in range(last - count + 1, last + 1)]
 
 
 @dataclass
@@ -261,13 +285,19 @@ def invoice_facility(facility_id: int, period_start: date, period_end: date,
     # that merely reference it (placements, entries being recorded meanwhile).
     if lock(Facility, facility_id) is None:
         raise ValidationError.on("facility_id", f"no facility with id {facility_id}")
+    invoice_id, unpriced = _invoice_locked(facility_id, period_start, period_end, actor)
+    _queue_pdf(invoice_id)
+    return (db.session.get(Invoice, invoice_id) if invoice_id else None), unpriced
+
+
+def _invoice_locked(facility_id: int, period_start: date, period_end: date,
+                    actor) -> tuple[int | None, list[Unpriced]]:
+    """The facility's invoice, read, priced and written under its lock (taken by the caller); committed."""
     bill = _load([facility_id], period_end)[facility_id]
     pricing = _price(bill)
-    made = _issue(bill, pricing, period_start, period_end, actor, read_under_lock=True)
-    invoice_id = made.id if made else None
+    invoice_id = _issue([(bill, pricing)], period_start, period_end, actor, read_under_lock=True).get(facility_id)
     db.session.commit()
-    _queue_pdf(invoice_id)
-    return (db.session.get(Invoice, invoice_id) if invoice_id else None), pricing.unpriced
+    return invoice_id, pricing.unpriced
 
 
 def _check_period(period_start: date, period_end: date) -> None:
@@ -279,64 +309,67 @@ class _Changed(Exception):
     """What a run priced changed before it held the facility's lock: price it again under the lock."""
 
 
-def _issue(bill: _Bill, pricing: Pricing, period_start: date, period_end: date, actor,
-           read_under_lock: bool = False) -> Invoice | None:
-    """Write the priced invoice in the transaction holding the facility's lock; its number last.
+def _issue(batch: list[tuple[_Bill, Pricing]], period_start: date, period_end: date, actor,
+           read_under_lock: bool = False) -> dict[int, int]:
+    """Write the priced invoices in the transaction holding their facilities' locks, the numbers last; their
+    ids by facility. Each table's rows go in one statement for the whole batch.
 
-    Unless what was priced was read under that lock, raises _Changed, having written nothing, when the
-    entries priced are no longer all approved or the facility's invoices changed since they were read.
+    Unless what was priced was read under those locks, raises _Changed, having written nothing, when the
+    entries priced are no longer all approved or a facility's invoices changed since they were read.
     """
-    covered = {entry_id: bill.line_invoices[line_id] for entry_id, line_id in pricing.covered.items()}
-    new = pricing.billed_entries if pricing.lines else set()
-    if not pricing.lines and not covered:
-        return None
-    _mark_invoiced(bill, new | covered.keys(), read_under_lock)
-    on_earlier_lines = [(line_id, entry_id, ZERO) for entry_id, line_id in pricing.covered.items()]
-    if not pricing.lines:
-        _bill_entries(on_earlier_lines, covered)
-        return None
-    facility, issued = bill.facility, today()
-    invoice = Invoice(
-        facility_id=facility.id, period_start=period_start, period_end=period_end, issued_on=issued,
-        due_on=issued + timedelta(days=facility.payment_terms_days), total=pricing.total,
-        number=next_invoice_number(issued.year),
-    )
-    db.session.add(invoice)
-    db.session.flush()
-    line_ids = _insert(InvoiceLine, [{
-        "invoice_id": invoice.id, "placement_id": priced.placement_id, "position": position, "item": priced.item,
+    invoiced, on_earlier_lines, billed_on = [], [], {}
+    for bill, pricing in batch:
+        covered = {entry_id: bill.line_invoices[line_id] for entry_id, line_id in pricing.covered.items()}
+        new = pricing.billed_entries if pricing.lines else set()
+        if not pricing.lines and not covered:
+            continue
+        _mark_invoiced(bill, new | covered.keys(), read_under_lock)
+        on_earlier_lines += [(line_id, entry_id, ZERO) for entry_id, line_id in pricing.covered.items()]
+        if pricing.lines:
+            invoiced.append((bill, pricing, new, covered))
+        else:
+            billed_on.update(covered)
+    if not invoiced:
+        _bill_entries(on_earlier_lines, billed_on)
+        return {}
+    issued = today()
+    numbers = invoice_numbers(issued.year, len(invoiced))
+    id_of = dict(_insert(Invoice, [{
+        "facility_id": bill.facility.id, "period_start": period_start, "period_end": period_end,
+        "issued_on": issued, "due_on": issued + timedelta(days=bill.facility.payment_terms_days),
+        "total": pricing.total, "number": number,
+    } for (bill, pricing, _, _), number in zip(invoiced, numbers, strict=True)], "number", "id"))
+    invoice_ids = [id_of[number] for number in numbers]
+    line_id_of = {(invoice_id, position): line_id for invoice_id, position, line_id in _insert(InvoiceLine, [{
+        "invoice_id": invoice_id, "placement_id": priced.placement_id, "position": position, "item": priced.item,
         "overtime": priced.overtime, "period_key": priced.period_key, "description": priced.description[:300],
         "quantity": priced.quantity, "unit_price": priced.unit_price, "amount": priced.amount,
         "corrects_invoice_id": priced.corrects_invoice_id,
-    } for position, priced in enumerate(pricing.lines, start=1)])
-    _bill_entries(
-        [(line_id, entry_id, qty) for line_id, priced in zip(line_ids, pricing.lines, strict=True)
-         for entry_id, qty in priced.sources.items()] + on_earlier_lines,
-        {**dict.fromkeys(new, invoice.id), **covered},
-    )
-    audit.record("create", invoice, f"invoice {invoice.number} for {facility.name}: ${invoice.total}",
-                 actor=actor)
-    return invoice
+    } for (_, pricing, _, _), invoice_id in zip(invoiced, invoice_ids, strict=True)
+        for position, priced in enumerate(pricing.lines, start=1)], "invoice_id", "position", "id")}
+    sources = list(on_earlier_lines)
+    for (bill, pricing, new, covered), invoice_id, number in zip(invoiced, invoice_ids, numbers, strict=True):
+        sources += [(line_id_of[(invoice_id, position)], entry_id, qty)
+                    for position, priced in enumerate(pricing.lines, start=1)
+                    for entry_id, qty in priced.sources.items()]
+        billed_on.update({**dict.fromkeys(new, invoice_id), **covered})
+        audit.record("create", None, f"invoice {number} for {bill.facility.name}: ${pricing.total}", actor=actor,
+                     object_type=Invoice.__audit_type__, object_id=invoice_id)
+    _bill_entries(sources, billed_on)
+    return {bill.facility.id: invoice_id for (bill, _, _, _), invoice_id in zip(invoiced, invoice_ids, strict=True)}
 
 
 def _mark_invoiced(bill: _Bill, billed: set[int], read_under_lock: bool) -> None:
     """Mark the entries invoiced, only if they are all still approved and the facility's invoices are as
     the run read them (one statement, which also locks the entries); else raise _Changed."""
     if read_under_lock:
-        db.session.execute(sa.update(TimesheetEntry).where(TimesheetEntry.id.in_(sorted(billed)))
-                           .values(status="invoiced").execution_options(synchronize_session=False))
+        _write(_MARK, {"ids": sorted(billed)})
         return
     if not billed:
         raise _Changed()  # lines that bill no new entry (a correction alone): nothing would show a change
-    facility_invoices = sa.select(sa.func.count()).where(Invoice.facility_id == bill.facility.id)
-    voided = sa.select(sa.func.count(Invoice.voided_at)).where(Invoice.facility_id == bill.facility.id)
-    made, void = bill.invoices_seen
-    marked = db.session.execute(
-        sa.update(TimesheetEntry)
-        .where(TimesheetEntry.id.in_(sorted(billed)), TimesheetEntry.status == "approved",
-               facility_invoices.scalar_subquery() == made, voided.scalar_subquery() == void)
-        .values(status="invoiced").execution_options(synchronize_session=False)
-    ).rowcount
+    made, voided = bill.invoices_seen
+    marked = _write(_MARK_IF_UNCHANGED, {"ids": sorted(billed), "of_facility": bill.facility.id, "made": made,
+                                         "voided": voided}).rowcount
     if marked != len(billed):
         raise _Changed()
 
@@ -354,17 +387,20 @@ def _bill_entries(sources: list[tuple[int, int, object]], invoice_of: dict[int, 
                           for entry_id, invoice_id in sorted(invoice_of.items())])
 
 
-def _insert(model, rows: list[dict]) -> list[int]:
-    """Insert rows in one statement per thousand or so (no ORM bookkeeping per row); their ids in order.
+def _insert(model, rows: list[dict], *returned: str) -> list[tuple]:
+    """Insert rows in one statement per thousand or so (no ORM bookkeeping per row); the returned columns
+    of each row, in no particular order.
 
-    RETURNING is what makes SQLAlchemy batch the rows into multi-row VALUES on both databases,
-    rather than send them one by one.
+    RETURNING is what makes SQLAlchemy batch the rows into multi-row VALUES on both databases, rather
+    than send them one by one; asking for the rows back in parameter order would send them one by one
+    again on SQLite, which cannot promise the order: a caller that needs to know which id is which row's
+    returns a column that tells.
     """
     if not rows:
         return []
     table = model.__table__
-    statement = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    return list(db.session.connection().execute(statement, rows).scalars())
+    statement = sa.insert(table).returning(*(table.c[name] for name in returned or ("id",)))
+    return list(_write(statement, rows).tuples())
 
 
 def _queue_pdf(invoice_id: int | None) -> None:
@@ -416,12 +452,13 @@ def _with_unbilled(period_end: date, facility_ids: Iterable[int] | None) -> list
 
 def run_invoices(period_start: date, period_end: date, facility_ids: list[int] | None = None,
                  actor=None, isolate: bool = False) -> RunResult:
-    """Invoice the facilities (None: all) with approved, unbilled hours; each facility commits on its own.
+    """Invoice the facilities (None: all) with approved, unbilled hours, BATCH facilities per commit.
 
-    What is priced is read for all of them at once; each invoice is then written in a short transaction
-    under its facility's lock, and a facility whose entries or invoices changed in between (another run,
-    a void, a decision) is read and priced again under that lock. PDFs follow in jobs of their own.
-    With isolate, a facility that fails is rolled back and its error kept in its outcome; the rest go on.
+    What is priced is read for all of them at once; each batch's invoices are then written in a short
+    transaction under their facilities' locks, and where a facility's entries or invoices changed in
+    between (another run, a void, a decision) the batch is written facility by facility, the changed one
+    read and priced again under its lock. PDFs follow in jobs of their own. With isolate, a facility
+    that fails is rolled back and its error kept in its outcome; the others are invoiced.
     """
     _check_period(period_start, period_end)
     result = RunResult()
@@ -431,47 +468,68 @@ def run_invoices(period_start: date, period_end: date, facility_ids: list[int] |
     # are guarded against changes since), instead of being reloaded row by row.
     expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
     try:
-        for facility_id, bill in sorted(bills.items()):
+        ordered = [bill for _, bill in sorted(bills.items())]
+        for first in range(0, len(ordered), BATCH):
+            bills_of_batch = ordered[first:first + BATCH]
             try:
-                outcome = _invoice_bill(bill, period_start, period_end, actor)
+                batch = [(bill, _price(bill)) for bill in bills_of_batch]
+                made = _issue_locked(batch, period_start, period_end, actor)
             except Exception as exc:
-                if not isolate:
-                    raise
                 db.session.rollback()
-                outcome = FacilityOutcome(error=exc)
-            result.facilities[facility_id] = outcome
-            if outcome.invoice_id is not None:
-                result.invoice_ids.append(outcome.invoice_id)
-            result.unpriced += outcome.unpriced
+                if not isinstance(exc, _Changed) and not isolate:
+                    raise
+                # Something changed, or one facility fails: each is then written on its own.
+                outcomes = {bill.facility.id: _one_by_one(bill, period_start, period_end, actor, isolate)
+                            for bill in bills_of_batch}
+            else:
+                outcomes = {bill.facility.id: FacilityOutcome(made.get(bill.facility.id), _reported(pricing.unpriced))
+                            for bill, pricing in batch}
+            for facility_id, outcome in outcomes.items():
+                _queue_pdf(outcome.invoice_id)
+                result.facilities[facility_id] = outcome
+                if outcome.invoice_id is not None:
+                    result.invoice_ids.append(outcome.invoice_id)
+                result.unpriced += outcome.unpriced
     finally:
         session.expire_on_commit = expire_on_commit
         session.expire_all()
     return result
 
 
-def _invoice_bill(bill: _Bill, period_start: date, period_end: date, actor) -> FacilityOutcome:
-    pricing = _price(bill)
+def _reported(unpriced: list[Unpriced]) -> list[dict]:
+    return [{"entry_id": u.entry.id, "reason": u.reason} for u in unpriced]
+
+
+def _one_by_one(bill: _Bill, period_start: date, period_end: date, actor, isolate: bool) -> FacilityOutcome:
+    """A facility of a batch something changed or failed in, alone: written as priced if it is not the one
+    that changed, else read and priced again under its lock. With isolate, its failure is its outcome."""
     try:
-        invoice_id = _issue_locked(bill, pricing, period_start, period_end, actor)
-    except _Changed:
+        pricing = _price(bill)
+        try:
+            made = _issue_locked([(bill, pricing)], period_start, period_end, actor)
+            return FacilityOutcome(made.get(bill.facility.id), _reported(pricing.unpriced))
+        except _Changed:
+            db.session.rollback()
+        lock(Facility, bill.facility.id)
+        invoice_id, unpriced = _invoice_locked(bill.facility.id, period_start, period_end, actor)
+        return FacilityOutcome(invoice_id, _reported(unpriced))
+    except Exception as exc:
+        if not isolate:
+            raise
         db.session.rollback()
-        invoice, unpriced = invoice_facility(bill.facility.id, period_start, period_end, actor)
-        invoice_id = invoice.id if invoice else None
-    else:
-        unpriced = pricing.unpriced
-        _queue_pdf(invoice_id)
-    return FacilityOutcome(invoice_id, [{"entry_id": u.entry.id, "reason": u.reason} for u in unpriced])
+        return FacilityOutcome(error=exc)
 
 
-def _issue_locked(bill: _Bill, pricing: Pricing, period_start: date, period_end: date, actor) -> int | None:
-    """The facility's invoice written and committed under its lock; its id, or None."""
-    if not pricing.lines and not pricing.covered:
-        return None  # nothing to write: no lock, no transaction
-    lock(Facility, bill.facility.id)
-    invoice = _issue(bill, pricing, period_start, period_end, actor)
-    invoice_id = invoice.id if invoice else None
+def _issue_locked(batch: list[tuple[_Bill, Pricing]], period_start: date, period_end: date,
+                  actor) -> dict[int, int]:
+    """The batch's invoices written and committed under their facilities' locks; their ids by facility."""
+    to_write = [(bill, pricing) for bill, pricing in batch if pricing.lines or pricing.covered]
+    if not to_write:
+        return {}  # nothing to write: no lock, no transaction
+    lock_all(Facility, [bill.facility.id for bill, _ in to_write])
+    invoice_ids = _issue(to_write, period_start, period_end, actor)
     db.session.commit()
-    return invoice_id
+    return invoice_ids
 
 
 def last_closed_period(schedule: str, as_of: date) -> tuple[date, date]:

@@ -54,8 +54,11 @@ def diff(obj, values: dict) -> dict:
 
 
 def record(action: str, obj, summary: str, *, actor=None, changes: dict | None = None,
-           object_type: str | None = None) -> AuditEvent:
-    """Add an audit event to the current transaction, so it commits with the change itself."""
+           object_type: str | None = None, object_id: int | None = None) -> AuditEvent:
+    """Add an audit event to the current transaction, so it commits with the change itself.
+
+    A row written without an ORM object (in bulk) is named by object_type and object_id instead.
+    """
     if actor is None:
         from agency.core.permissions import current_actor
 
@@ -71,7 +74,7 @@ def record(action: str, obj, summary: str, *, actor=None, changes: dict | None =
         actor_label=getattr(actor, "email", None) or "system",
         action=action,
         object_type=object_type or getattr(obj, "__audit_type__", type(obj).__name__.lower()),
-        object_id=getattr(obj, "id", None),
+        object_id=getattr(obj, "id", object_id),
         summary=summary[:500],
         changes={k: _plain(v) for k, v in (changes or {}).items()} or None,
     )

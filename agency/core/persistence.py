@@ -20,6 +20,8 @@ same (two CSV imports listing the same placements in opposite orders), or
 SQLite stay busy past the timeout, the loser is refused cleanly (contention()).
 """
 
+from pathlib import Path
+
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
@@ -103,3 +105,10 @@ def insert_new(model, rows: list[dict], returning=()) -> list:
         db.session.execute(statement, rows)
         return []
     return db.session.execute(statement.returning(*returning), rows).all()
+
+
+def remove_sqlite_file(path: Path) -> None:
+    """Delete a scratch SQLite database with its write-ahead log and journal: a log left behind would be
+    read into the next database made at that path."""
+    for leftover in (path, *(path.with_name(path.name + end) for end in ("-wal", "-shm", "-journal"))):
+        leftover.unlink(missing_ok=True)

@@ -37,7 +37,7 @@ def settings(app, **values):
 
 
 def is_facility_lock(statement: str) -> bool:
-    """The row lock each facility's invoice is written under (lock_all orders by key; PostgreSQL adds FOR ...)."""
+    """The row locks facilities' invoices are written under (lock_all orders by key; PostgreSQL adds FOR ...)."""
     return statement.startswith("SELECT facilities.") and "ORDER BY facilities.id" in statement
 
 
@@ -69,9 +69,32 @@ def test_a_run_reads_what_it_prices_with_the_same_queries_for_six_facilities_as_
                 result = run_invoices(*MONTH, facility_ids=ids)
             assert len(result.invoice_ids) == count
             locks = [s for s in seen if is_facility_lock(s)]
-            assert len(locks) == count  # each facility's invoice is written under its own lock
+            assert len(locks) == 1  # the facilities' invoices are written under their locks, taken at once
             reads[count] = [s for s in seen if s.lstrip().upper().startswith("SELECT") and not is_facility_lock(s)]
     assert len(reads[2]) == len(reads[6]), (reads[2], reads[6])
+    db.session.rollback()
+    assert ledger_problems(db.session) == []
+
+
+def test_an_invoice_of_a_month_of_days_is_written_in_as_many_statements_as_one_of_two_days(app):
+    weekdays = [day for day in (date(2026, 11, d) for d in range(2, 25)) if day.weekday() < 5]
+    writes, lines = {}, {}
+    with settings(app, INVOICE_PDF_JOBS=False):
+        # The year's first invoice also makes the year's number counter: the two compared come after it.
+        for days in (weekdays[:1], weekdays[:2], weekdays):
+            place = factories.facility()
+            factories.rate_card(place)
+            placement = factories.active_placement(place)
+            for day in days:  # nine hours a day: overtime from each week's fifth day
+                factories.entry(placement, day, direct="9", supervision="1")
+            with counted() as seen:
+                [invoice_id] = run_invoices(*MONTH, facility_ids=[place.id]).invoice_ids
+            writes[len(days)] = [s for s in seen if not s.lstrip().upper().startswith("SELECT")]
+            lines[len(days)] = len(db.session.get(Invoice, invoice_id).lines)
+    month = len(weekdays)
+    assert lines[month] > lines[2]
+    # Lines, their sources and the billed-entry guards go in one multi-row INSERT each, never row by row.
+    assert len(writes[month]) == len(writes[2]), (writes[2], writes[month])
     db.session.rollback()
     assert ledger_problems(db.session) == []
 
@@ -156,8 +179,9 @@ def test_a_void_between_the_runs_read_and_its_lock_makes_it_price_that_facility_
     placement = db.session.scalars(sa.select(Placement).where(Placement.facility_id == second.id)).one()
     factories.entry(placement, date(2026, 11, 3), direct="8")
 
-    def lock_after_a_void(model, ident):
-        if ident == second.id:  # another request voids the invoice, as the run is about to lock the facility
+    def lock_after_a_void(model, idents):
+        if second.id in idents and not voided:  # another request voids the invoice, as the run is about to lock
+            voided.append(earlier.id)
             with db.engine.begin() as other:
                 other.execute(sa.update(Invoice).where(Invoice.id == earlier.id).values(
                     status="void", void_reason="issued to the wrong facility", voided_at=sa.func.now()))
@@ -166,10 +190,10 @@ def test_a_void_between_the_runs_read_and_its_lock_makes_it_price_that_facility_
                 other.execute(sa.text("UPDATE timesheet_entries SET status = 'approved' WHERE id IN "
                                       "(SELECT entry_id FROM billed_entries WHERE invoice_id = :id)"),
                               {"id": earlier.id})
-        return real_lock(model, ident)
+        return real_lock_all(model, idents)
 
-    real_lock = invoicing.lock
-    monkeypatch.setattr(invoicing, "lock", lock_after_a_void)
+    voided, real_lock_all = [], invoicing.lock_all
+    monkeypatch.setattr(invoicing, "lock_all", lock_after_a_void)
     made = run_invoices(*MONTH).invoice_ids
     db.session.rollback()
     rebill = db.session.get(Invoice, made[-1])
