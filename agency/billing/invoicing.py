@@ -400,7 +400,7 @@ def _insert(model, rows: list[dict], *returned: str) -> list[tuple]:
         return []
     table = model.__table__
     statement = sa.insert(table).returning(*(table.c[name] for name in returned or ("id",)))
-    return list(_write(statement, rows).tuples())
+    return [tuple(row) for row in _write(statement, rows)]
 
 
 def _queue_pdf(invoice_id: int | None) -> None:
