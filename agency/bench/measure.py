@@ -320,28 +320,24 @@ def _void_month(month) -> None:
         void_invoice(invoice, "benchmark: billed again to time the workers")
 
 
-def _worker_command(app: Flask, redis_url: str, queue: str) -> list[str]:
-    """The app's warm worker command where the app has one, else a plain `rq worker`."""
-    if "worker" in app.cli.commands:
-        return [str(Path(sys.executable).with_name("flask")), "--app", "wsgi", "worker"]
-    return [str(Path(sys.executable).with_name("rq")), "worker", "--url", redis_url, queue]
-
-
 def _run_with_workers(app: Flask, month, workers: int, redis_url: str, database_url: str) -> tuple[int, float]:
-    """The month's invoice run through the product's job on `workers` worker processes: (entries, seconds
-    from enqueueing until every job it fanned out is done)."""
+    """The month's invoice run as the product starts it (its parts queued, their invoices' PDF jobs queued
+    by the workers in turn) on `workers` worker processes: (entries billed, seconds from the start until
+    the queue has stayed empty and idle)."""
     from rq import Queue, Worker
     from rq.registry import StartedJobRegistry
 
-    from agency.billing.jobs import generate_invoices
-    from agency.core.jobs import enqueue, redis_connection
+    from agency.billing.runs import start_invoice_run
+    from agency.core.jobs import redis_connection
 
     queue_name = f"agency-bench-{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "AGENCY_DATABASE_URL": database_url, "AGENCY_REDIS_URL": redis_url,
            "AGENCY_RQ_QUEUE": queue_name, "AGENCY_UPLOAD_DIR": str(app.config["UPLOAD_PATH"]),
            "AGENCY_MAIL_SERVER": ""}
     root = Path(app.root_path).parent
-    processes = [subprocess.Popen(_worker_command(app, redis_url, queue_name), cwd=root, env=env,
+    # The product's warm worker, which loads the app once and forks a work horse per job.
+    command = [str(Path(sys.executable).with_name("flask")), "--app", "wsgi", "worker"]
+    processes = [subprocess.Popen(command, cwd=root, env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
                  for _ in range(workers)]
     app.config.update(REDIS_URL=redis_url, RQ_QUEUE=queue_name)
@@ -356,7 +352,7 @@ def _run_with_workers(app: Flask, month, workers: int, redis_url: str, database_
         before = _billed_count()
         db.session.rollback()
         started = time.perf_counter()
-        enqueue(generate_invoices, month[0].isoformat(), month[1].isoformat())
+        start_invoice_run(*month)
         idle = 0
         while idle < 3:
             time.sleep(0.05)
