@@ -328,13 +328,13 @@ def _worker_command(app: Flask, redis_url: str, queue: str) -> list[str]:
 
 
 def _run_with_workers(app: Flask, month, workers: int, redis_url: str, database_url: str) -> tuple[int, float]:
-    """The month's invoice run through the product's job on `workers` worker processes: (entries, seconds
-    from enqueueing until every job it fanned out is done)."""
+    """The month's invoice run, its parts shared by `workers` worker processes: (entries, seconds from
+    starting it until every part, and every job a part queued, is done)."""
     from rq import Queue, Worker
     from rq.registry import StartedJobRegistry
 
-    from agency.billing.jobs import generate_invoices
-    from agency.core.jobs import enqueue, redis_connection
+    from agency.billing.runs import start_invoice_run
+    from agency.core.jobs import redis_connection
 
     queue_name = f"agency-bench-{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "AGENCY_DATABASE_URL": database_url, "AGENCY_REDIS_URL": redis_url,
@@ -356,7 +356,7 @@ def _run_with_workers(app: Flask, month, workers: int, redis_url: str, database_
         before = _billed_count()
         db.session.rollback()
         started = time.perf_counter()
-        enqueue(generate_invoices, month[0].isoformat(), month[1].isoformat())
+        start_invoice_run(month[0], month[1])
         idle = 0
         while idle < 3:
             time.sleep(0.05)
