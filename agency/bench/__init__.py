@@ -90,7 +90,7 @@ def _print(figures: dict) -> None:
                f"PDF time / xhtml2pdf alone: {inv['pdf_ratio']}")
     if "workers" in figures:
         w = figures["workers"]
-        click.echo(f"that month voided and billed again through the invoice job: one worker "
+        click.echo(f"that month voided and billed again through an invoice run: one worker "
                    f"{w['one_per_s']:.0f} entries/s, two workers {w['two_per_s']:.0f} entries/s "
                    f"(worker_ratio {w['worker_ratio']})")
 

@@ -151,7 +151,7 @@ def record_job(job_id: str, name: str, actor=None) -> JobRecord:
 def _kind(job_id: str) -> Composite:
     record = db.session.get(JobRecord, job_id)
     # A record of a kind no longer registered (a plain job started before runs came in parts) has
-    # nothing left to answer with: its outcome lived in RQ, long expired.
+    # nothing left to answer with: its outcome lived in RQ, long expired, or in the columns 0010 dropped.
     if record is None or record.name not in _COMPOSITES:
         raise NotFound(f"no job with id {job_id}")
     return _COMPOSITES[record.name]
