@@ -20,8 +20,6 @@ from agency.extensions import limiter
 
 ACCOUNT_SCOPE = "sign-in-account"
 ADDRESS_SCOPE = "sign-in-address"
-# Set on a request whose password did not match; only such requests are counted.
-FAILED = "agency.sign_in_failed"
 
 
 def _account() -> str:
@@ -29,8 +27,11 @@ def _account() -> str:
     return (request.form.get("email") or "").strip().casefold() or "(none)"
 
 
-def _failed(_response) -> bool:
-    return request.environ.get(FAILED, False)
+def _counted_by_the_view(_response) -> bool:
+    # A limit with deduct_when is only tested before the view, never counted as the response leaves:
+    # sign_in_failed counts while the view runs, where a count Redis refuses still answers 503
+    # (counts_unreachable), not a 500 from an after_request hook, and no guess goes uncounted.
+    return False
 
 
 def _wait_message(who: str) -> str:
@@ -41,23 +42,29 @@ def _wait_message(who: str) -> str:
 def limit_sign_ins(view):
     """Refuse (429) a sign-in once its account or its address has failed too often of late."""
     view = limiter.shared_limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], ACCOUNT_SCOPE,
-                                key_func=_account, methods=["POST"], deduct_when=_failed,
+                                key_func=_account, methods=["POST"], deduct_when=_counted_by_the_view,
                                 error_message=_wait_message("for this account"))(view)
     return limiter.shared_limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], ADDRESS_SCOPE,
-                                key_func=get_remote_address, methods=["POST"], deduct_when=_failed,
+                                key_func=get_remote_address, methods=["POST"], deduct_when=_counted_by_the_view,
                                 error_message=_wait_message("from your address"))(view)
 
 
 def sign_in_failed() -> None:
-    """Count this request's sign-in as failed (the count is taken as the response leaves)."""
-    request.environ[FAILED] = True
+    """Count this request's sign-in as failed, against its account and its address."""
+    for limit in _sign_in_limits():
+        limiter.limiter.hit(limit.limit, *limit.request_args)
 
 
 def sign_in_succeeded() -> None:
     """A correct password forgets the failures of its account."""
-    for limit in limiter.current_limits:
-        if ACCOUNT_SCOPE in limit.request_args:
-            limiter.limiter.clear(limit.limit, *limit.request_args)
+    for limit in _sign_in_limits(ACCOUNT_SCOPE):
+        limiter.limiter.clear(limit.limit, *limit.request_args)
+
+
+def _sign_in_limits(*scopes: str):
+    """This request's sign-in limits (of the scopes given, else both) as limit_sign_ins set them."""
+    scopes = scopes or (ACCOUNT_SCOPE, ADDRESS_SCOPE)
+    return [limit for limit in limiter.current_limits if any(scope in limit.request_args for scope in scopes)]
 
 
 def init_app(app) -> None:

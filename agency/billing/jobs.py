@@ -9,7 +9,7 @@ from agency.core.jobs import job
 from agency.core.outbox import send_outbox
 
 
-@job(label="Invoice run part")
+@job
 def invoice_run_part(run_id: str, part: int) -> dict:
     """Invoice one part of a run (its facilities not invoiced yet, each on its own), then send the outbox."""
     outcome = runs.run_part(run_id, part)
@@ -17,7 +17,7 @@ def invoice_run_part(run_id: str, part: int) -> dict:
     return outcome
 
 
-@job(label="Invoice PDF")
+@job
 def render_invoice_pdf(invoice_id: int) -> dict:
     """Render and store a committed invoice's PDF, then send the facility's email that waited for it."""
     stored = pdf.store_invoice_pdf(invoice_id)
@@ -26,7 +26,7 @@ def render_invoice_pdf(invoice_id: int) -> dict:
     return {"invoice_id": invoice_id, "stored": stored}
 
 
-@job(label="Missing invoice PDFs")
+@job
 def render_missing_pdfs() -> dict:
     """Render the PDFs no job rendered (Redis was down when their invoice committed), then their emails."""
     stored = pdf.render_missing_pdfs()

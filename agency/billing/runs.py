@@ -248,4 +248,4 @@ def describe_run(run_id: str) -> dict:
             "unpriced": [problem for row in rows for problem in row.unpriced]}
 
 
-composite_job(RUN_JOB, label="Invoice run", statuses=run_statuses, page="billing.invoice_run")
+composite_job(RUN_JOB, statuses=run_statuses, page="billing.invoice_run")

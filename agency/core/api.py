@@ -587,7 +587,7 @@ JOB = Schema(
     status=Choice(read_only=True, choices=("queued", "started", "finished", "failed")),
     result=Nested(read_only=True, schema=INVOICE_RUN_RESULT,
                   description="a finished run's result; a failed run's lists the invoices its other facilities got"),
-    error=Str(read_only=True, description="why a failed job failed; for a run, which facilities and why"),
+    error=Str(read_only=True, description="why a failed run failed: which facilities were not invoiced and why"),
     progress=Nested(read_only=True, schema=INVOICE_RUN_PROGRESS, description="an invoice run's progress"),
 )
 

@@ -6,7 +6,7 @@ from flask_login import current_user, login_required
 from agency.auth.forms import NewTokenForm
 from agency.billing.receivables import BUCKET_LABELS, BUCKETS, aging
 from agency.core.dates import today
-from agency.core.jobs import describe_job
+from agency.core.jobs import job_page
 from agency.core.permissions import current_actor, public, requires
 from agency.credentials.worklist import KINDS, worklist_counts, worklist_page
 from agency.dashboard import calendar, metrics
@@ -108,8 +108,5 @@ def renew_calendar():
 @bp.get("/jobs/<job_id>")
 @requires("jobs.view")
 def job(job_id: str):
-    """How a background run someone started is going, or how it ended; a run with a page of its own goes there."""
-    described = describe_job(job_id)
-    if described["page"]:
-        return redirect(url_for(described["page"], job_id=job_id))
-    return render_template("dashboard/job.html", job=described)
+    """The page of a run someone started: the run's own (an invoice run's is /invoices/runs/<id>)."""
+    return redirect(url_for(job_page(job_id), job_id=job_id))

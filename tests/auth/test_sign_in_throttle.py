@@ -1,9 +1,12 @@
 """Wrong passwords are counted per account and per address, and past the limit sign-in waits."""
 
 import socket
+import uuid
+from urllib.parse import urlsplit
 
 import pytest
 import requests
+from redis import Redis
 
 from tests import live
 from tests.conftest import PASSWORD
@@ -66,6 +69,23 @@ def test_with_the_counts_unreachable_sign_in_answers_503_and_checks_nothing():
         assert "the server that counts failed sign-ins cannot be reached" in answer.text
         assert answer.headers["Retry-After"]
         assert requests.get(site.url + "/login", timeout=30).status_code == 200  # the form itself still shows
+
+
+def test_a_wrong_password_whose_count_redis_refuses_answers_503_so_no_guess_goes_uncounted(redis_url):
+    # Redis answers the check but refuses the count (it reads, it writes nothing), as one out of memory
+    # or a read-only replica does.
+    name = f"agency-test-{uuid.uuid4().hex[:12]}"
+    redis = Redis.from_url(redis_url)
+    redis.acl_setuser(name, enabled=True, passwords=["+counts"], keys=["*"], channels=["*"],
+                      commands=["+@all", "-@write"])
+    where = urlsplit(redis_url)
+    try:
+        with live.server(REDIS_URL=where._replace(netloc=f"{name}:counts@{where.netloc}").geturl()) as site:
+            answer = site.sign_in(requests.Session(), ADMIN, "not the password")
+            assert answer.status_code == 503, site.log_text()
+            assert "the server that counts failed sign-ins cannot be reached" in answer.text
+    finally:
+        redis.acl_deluser(name)
 
 
 def test_behind_a_trusted_proxy_each_client_address_is_counted_apart():

@@ -127,6 +127,7 @@ def test_a_facility_that_fails_is_named_with_its_error_while_the_other_parts_fin
     assert invoices_by_facility() == {first.id: 1, third.id: 1}
     assert progress_shown(page, "3 of 3", "2 of 2", 2, 1)
     assert "<h2>Not invoiced</h2>" in page and refused.name in page and REFUSAL in page
+    assert "Failed: 1 of 3 facilities not invoiced" in page
     assert "Retry unfinished parts" in page
 
     with workers.jobs_on_redis(app, redis_url):

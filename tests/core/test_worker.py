@@ -14,7 +14,7 @@ from tests.smtp import free_port
 def _outcomes(app, redis_url, *calls) -> list[Job]:
     """Queue the (func, *args) calls, run them in order on one burst worker, and fetch the jobs."""
     with workers.jobs_on_redis(app, redis_url):
-        handles = [enqueue(func, *args, keep_outcome=True) for func, *args in calls]
+        handles = [enqueue(func, *args) for func, *args in calls]
         log = workers.wait(workers.start_worker(redis_url))
         return [Job.fetch(handle.id, connection=redis_connection()) for handle in handles], log
 
