@@ -11,7 +11,7 @@ from agency.core.permissions import current_actor, public, requires
 from agency.credentials.worklist import KINDS, worklist_counts, worklist_page
 from agency.dashboard import calendar, metrics
 from agency.dashboard.search import search as run_search
-from agency.placements.worklist import recruiter_worklist
+from agency.placements.worklist import open_assignments, recruiter_worklist
 
 bp = Blueprint("dashboard", __name__)
 
@@ -37,9 +37,8 @@ def dashboard():
     as_of = today()
     data = {"as_of": as_of, "role": role}
     if role in ("recruiter", "admin"):
-        items = recruiter_worklist(as_of)
-        data["recruiting"] = items[:15]
-        data["open_assignments"] = sum(1 for i in items if i.kind == "open_assignment")
+        data["recruiting"] = recruiter_worklist(as_of, limit=15)
+        data["open_assignments"] = open_assignments()
         data["my_placements"] = metrics.my_placements(current_user.id)
     if role in ("credentialing", "admin"):
         # Credentialing staff work the list itself; an admin, who has every panel, gets its counts.

@@ -36,8 +36,12 @@ class RecruiterItem:
         return KINDS[self.kind]
 
 
-def recruiter_worklist(as_of: date, *, kind: str | None = None) -> list[RecruiterItem]:
-    """Everything a recruiter should act on, most urgent first, in four queries."""
+def recruiter_worklist(as_of: date, *, kind: str | None = None, limit: int | None = None) -> list[RecruiterItem]:
+    """Everything a recruiter should act on, most urgent first, in four queries; at most limit items.
+
+    The most urgent limit items are among the most urgent limit of each source, so each query is
+    cut down in SQL and only those are loaded.
+    """
     until = as_of + timedelta(days=LOOKAHEAD_DAYS)
     items: list[RecruiterItem] = []
     onboarding = db.session.scalars(
@@ -45,6 +49,7 @@ def recruiter_worklist(as_of: date, *, kind: str | None = None) -> list[Recruite
         .join(ChecklistItem.placement)
         .where(ChecklistItem.done.is_(False), ChecklistItem.due_on <= until,
                Placement.status.in_(("proposed", "onboarding")))
+        .order_by(ChecklistItem.due_on, ChecklistItem.id).limit(limit)
         .options(joinedload(ChecklistItem.placement).joinedload(Placement.therapist),
                  joinedload(ChecklistItem.placement).joinedload(Placement.facility))
     ).all()
@@ -59,6 +64,7 @@ def recruiter_worklist(as_of: date, *, kind: str | None = None) -> list[Recruite
         sa.select(CheckIn)
         .join(CheckIn.placement)
         .where(CheckIn.completed_on.is_(None), CheckIn.due_on <= until, Placement.status == "active")
+        .order_by(CheckIn.due_on, CheckIn.id).limit(limit)
         .options(joinedload(CheckIn.placement).joinedload(Placement.therapist),
                  joinedload(CheckIn.placement).joinedload(Placement.facility))
     ).all()
@@ -68,13 +74,14 @@ def recruiter_worklist(as_of: date, *, kind: str | None = None) -> list[Recruite
             "checkin", checkin.due_on, f"{checkin.day}-day check-in",
             f"{p.therapist.full_name} at {p.facility.name}", "placements.placement",
             {"placement_id": p.id}, checkin.due_on < as_of))
-    for card in rate_cards_ending(as_of):
+    for card in sorted(rate_cards_ending(as_of), key=lambda c: (c.effective_to, c.id))[:limit]:
         items.append(RecruiterItem(
             "rate_card_renewal", card.effective_to, f"Renew the rate card of {card.facility.name}",
             f"current card ends {card.effective_to.isoformat()}; ask about renewal terms",
             "facilities.facility", {"facility_id": card.facility_id}))
     for assignment in db.session.scalars(
         sa.select(Assignment).where(Assignment.status == "open").options(joinedload(Assignment.facility))
+        .order_by(Assignment.start_on, Assignment.id).limit(limit)
     ):
         items.append(RecruiterItem(
             "open_assignment", assignment.start_on, assignment.title,
@@ -83,4 +90,8 @@ def recruiter_worklist(as_of: date, *, kind: str | None = None) -> list[Recruite
     if kind:
         items = [i for i in items if i.kind == kind]
     items.sort(key=lambda i: (i.due_on, i.kind))
-    return items
+    return items[:limit]
+
+
+def open_assignments() -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Assignment).where(Assignment.status == "open"))
