@@ -338,33 +338,41 @@ def _filtered(as_of: date, state: str | None, discipline: str | None, kind: str 
     return items, query
 
 
-def _ordered(items, query, sort: str):
-    c = items.c
+def _order(c, sort: str):
     order = {
         "due": (c.due_on, c.kind, c.last_name),
         "-due": (c.due_on.desc(), c.kind, c.last_name),
         "therapist": (c.last_name, c.due_on, c.kind),
         "kind": (c.kind, c.due_on, c.last_name),
     }[sort if sort in SORTS else "due"]
-    return query.order_by(*order, c.subject, c.item_id)
+    return (*order, c.subject, c.item_id)
+
+
+def _ordered(items, query, sort: str):
+    return query.order_by(*_order(items.c, sort))
 
 
 def worklist_counts(as_of: date, *, state: str | None = None, discipline: str | None = None,
                     kind: str | None = None) -> WorklistPage:
     """The filtered worklist's counts per kind and urgency, one GROUP BY, and no rows loaded."""
-    return _counted(as_of, _filtered(as_of, state, discipline, kind)[1])
+    counts = _count_rows(as_of, _filtered(as_of, state, discipline, kind)[1].subquery("listed"))
+    return _tallied(db.session.execute(sa.select(counts)).all())
 
 
-def _counted(as_of: date, query) -> WorklistPage:
-    listed = query.subquery("listed")
-    counts = sa.select(listed.c.kind, urgency_of(listed.c.due_on, as_of).label("urgency")).subquery("counted")
+def _count_rows(as_of: date, listed):
+    """The listed rows' numbers per kind and urgency, as a subquery of (kind, urgency, n)."""
+    # Grouped by the column, not the expression: its bound dates would differ between the two places.
+    urged = sa.select(listed.c.kind, urgency_of(listed.c.due_on, as_of).label("urgency")).subquery("urged")
+    return (sa.select(urged.c.kind, urged.c.urgency, sa.func.count().label("n"))
+            .group_by(urged.c.kind, urged.c.urgency).subquery("counted"))
+
+
+def _tallied(counts) -> WorklistPage:
     by_kind: dict[str, int] = defaultdict(int)
     by_urgency: dict[str, int] = defaultdict(int)
-    for kind_, urgency, n in db.session.execute(
-        sa.select(counts.c.kind, counts.c.urgency, sa.func.count()).group_by(counts.c.kind, counts.c.urgency)
-    ):
-        by_kind[kind_] += n
-        by_urgency[urgency] += n
+    for row in counts:
+        by_kind[row.kind] += row.n
+        by_urgency[row.urgency] += row.n
     return WorklistPage([], 1, 1, dict(by_kind), dict(by_urgency))
 
 
@@ -373,16 +381,32 @@ def worklist_page(as_of: date, *, state: str | None = None, discipline: str | No
                   per_page: int = 50) -> WorklistPage:
     """The credentialing worklist's page: overdue first, then by due date; counts per kind and urgency.
 
-    The counts are one GROUP BY over the filtered list; only the page's rows are loaded.
+    One statement gives both the counts (a GROUP BY over the filtered list) and the page's rows:
+    the list is built once, as a common table expression both read, and the page past the end is
+    the last one, worked out in SQL from the counts. Only the page's rows are loaded as objects.
     """
-    items, query = _filtered(as_of, state, discipline, kind)
-    result = _counted(as_of, query)
+    listed = _filtered(as_of, state, discipline, kind)[1].cte("listed")
+    counts = _count_rows(as_of, listed)
+    total = sa.select(sa.cast(sa.func.coalesce(sa.func.sum(counts.c.n), 0), sa.Integer)).scalar_subquery()
+    # Pager.pages and the clamp below, in SQL.
+    pages = sa.case((total > 0, (total + (per_page - 1)) // per_page), else_=1)
+    wanted = max(page, 1)
+    offset = (sa.case((pages < wanted, pages), else_=wanted) - 1) * per_page
+    order = _order(listed.c, sort)
+    shown = (sa.select(listed, sa.cast(sa.null(), sa.String).label("urgency"),
+                       sa.cast(sa.null(), sa.Integer).label("n"),
+                       sa.func.row_number().over(order_by=order).label("position"))
+             .order_by(*order).limit(per_page).offset(offset).subquery("shown"))
+    blank = [sa.null()] * (len(listed.c) - 1)
+    rows = db.session.execute(sa.union_all(
+        sa.select(shown),
+        sa.select(counts.c.kind, *blank, counts.c.urgency, counts.c.n, sa.null()),
+    )).all()
+    result = _tallied(row for row in rows if row.n is not None)
     result.per_page = per_page
-    result.page = min(max(page, 1), result.pages)
-    rows = db.session.execute(
-        _ordered(items, query, sort).limit(per_page).offset((result.page - 1) * per_page)
-    ).all()
-    result.items = _work_items(rows, with_ce=True)
+    result.page = min(wanted, result.pages)
+    result.items = _work_items(sorted((row for row in rows if row.n is None), key=lambda row: row.position),
+                               with_ce=True)
     return result
 
 
