@@ -31,6 +31,8 @@ class TimesheetEntry(db.Model):
         sa.CheckConstraint("direct_care_hours + supervision_hours <= 24", name="day_hours"),
         sa.CheckConstraint("status <> 'rejected' OR rejection_reason IS NOT NULL", name="rejection_reason"),
         sa.Index("ix_timesheet_entries_status_date", "status", "work_date"),
+        # The timesheets list opens newest first: the latest days read off an index, not all entries sorted.
+        sa.Index("ix_timesheet_entries_work_date", "work_date"),
     )
     __audit_type__ = "timesheet_entry"
 

@@ -180,14 +180,16 @@ def aging(as_of: date, actor=None) -> Aging:
     on a past day counts only payments received by then, and an invoice voided later
     was still owed then, so last month's aging reads the same after this month's payments.
     """
-    paid = (sa.select(Payment.invoice_id, sa.func.sum(Payment.amount).label("amount"))
-            .where(Payment.received_on <= as_of).group_by(Payment.invoice_id).subquery())
-    balance = Invoice.total - sa.func.coalesce(paid.c.amount, 0)
+    # What was paid by then is what is paid now less the payments received since (amount_paid is the sum
+    # of an invoice's payments, ledger_problems holds it): the few later payments are summed, not them all.
+    later = (sa.select(Payment.invoice_id, sa.func.sum(Payment.amount).label("amount"))
+             .where(Payment.received_on > as_of).group_by(Payment.invoice_id).subquery())
+    balance = Invoice.total - Invoice.amount_paid + sa.func.coalesce(later.c.amount, 0)
     bucket = bucket_column(as_of).label("bucket")
     query = (
         sa.select(Invoice.facility_id, Facility.name, bucket, sa.func.sum(balance))
         .join(Facility, Facility.id == Invoice.facility_id)
-        .outerjoin(paid, paid.c.invoice_id == Invoice.id)
+        .outerjoin(later, later.c.invoice_id == Invoice.id)
         .where(Invoice.issued_on <= as_of, balance > 0,
                sa.or_(Invoice.voided_at.is_(None), Invoice.voided_at >= start_of(as_of + timedelta(days=1))))
         .group_by(Invoice.facility_id, Facility.name, bucket)

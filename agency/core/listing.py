@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import current_app, request
+from sqlalchemy.orm import lazyload
 
 from agency.core.bounds import id_or_none
 from agency.extensions import db
@@ -41,10 +42,19 @@ def page_args(per_page: int | None = None) -> tuple[int, int]:
 MAX_PER_PAGE = 500
 
 
-def paginate(query, per_page: int | None = None):
+# Lists are counted up to this many rows (or to the page asked for, if further on); past it the pager says
+# "10,000+": counting every one of hundreds of thousands of timesheet entries cost more than the page itself.
+COUNT_CAP = 10_000
+
+
+def paginate(query, per_page: int | None = None) -> "QueryPage":
     """One page of the list; a page number that is not a sensible page opens the first one."""
     number, size = page_args(per_page)
-    return db.paginate(query, page=number, per_page=size, error_out=False)
+    items = list(db.session.execute(query.limit(size).offset((number - 1) * size)).unique().scalars())
+    cap = max(COUNT_CAP, number * size)
+    counted = query.options(lazyload("*")).order_by(None).limit(cap + 1).subquery()
+    total = db.session.execute(sa.select(sa.func.count()).select_from(counted)).scalar()
+    return QueryPage(items, number, size, min(total, cap), capped=total > cap)
 
 
 def id_arg(name: str) -> int | None:
@@ -65,7 +75,9 @@ def contains_text(q: str, *columns):
 
 class Pager:
     """What the pagination macro reads of a page counted in SQL or ranked in Python: needs page,
-    per_page and total."""
+    per_page and total (and capped, when the total only says there are at least that many)."""
+
+    capped = False
 
     @property
     def pages(self) -> int:
@@ -77,7 +89,7 @@ class Pager:
 
     @property
     def has_next(self) -> bool:
-        return self.page < self.pages
+        return self.capped or self.page < self.pages
 
     @property
     def prev_num(self) -> int:
@@ -96,6 +108,17 @@ class ListPage(Pager):
     page: int
     per_page: int
     total: int
+
+
+@dataclass
+class QueryPage(Pager):
+    """One page of a query's rows, counted in SQL up to COUNT_CAP."""
+
+    items: list
+    page: int
+    per_page: int
+    total: int
+    capped: bool = False
 
 
 def paginate_list(items: list, per_page: int | None = None) -> ListPage:

@@ -151,3 +151,25 @@ def test_a_void_reason_or_payment_reference_with_a_line_break_is_refused_and_cha
         assert b"Must be one line" in page.data
     db.session.refresh(invoice)
     assert invoice.status == "issued" and invoice.amount_paid == 0 and not invoice.payments
+
+
+def test_a_long_timesheet_list_counts_only_up_to_the_cap_and_still_pages_on(browser, users, monkeypatch):
+    from agency.core import listing
+
+    placement = factories.active_placement(own_facility(users))
+    for day in range(1, 8):
+        factories.entry(placement, date(2026, 11, day), direct="4", approve=False)
+    monkeypatch.setattr(listing, "COUNT_CAP", 4)
+    billing = browser("billing")
+
+    first = billing.get("/timesheets?per_page=2")
+    assert b"Page 1 of 2+ \xc2\xb7 4+ in all" in first.data and b"Next" in first.data
+    # Paging past the cap counts as far as the page asked for: the last page knows it is the last.
+    last = billing.get("/timesheets?per_page=2&page=4")
+    assert b"Page 4 of 4 \xc2\xb7 7 in all" in last.data and b"Next &rarr;" not in last.data
+    assert b"Nov 01, 2026" in last.data
+    third = billing.get("/timesheets?per_page=2&page=3")
+    assert b"Page 3 of 3+ \xc2\xb7 6+ in all" in third.data and b"Next &rarr;" in third.data
+
+    monkeypatch.setattr(listing, "COUNT_CAP", 10)
+    assert b"Page 1 of 4 \xc2\xb7 7 in all" in billing.get("/timesheets?per_page=2").data
