@@ -102,9 +102,12 @@ _BUMP = (sa.update(InvoiceCounter).where(InvoiceCounter.year == sa.bindparam("of
          .values(last_number=InvoiceCounter.last_number + sa.bindparam("count")).returning(InvoiceCounter.last_number))
 _MARK = (sa.update(TimesheetEntry).where(TimesheetEntry.id.in_(sa.bindparam("ids", expanding=True)))
          .values(status="invoiced"))
-# Marks only entries still approved, and only while the facility's invoices are as the run read them.
+# Marks only entries still approved and not decided again since the run read them (an edit sends an
+# entry back to submitted, and approving it again stamps decided_at anew), and only while the facility's
+# invoices are as the run read them.
 _MARK_IF_UNCHANGED = _MARK.where(
     TimesheetEntry.status == "approved",
+    sa.or_(TimesheetEntry.decided_at.is_(None), TimesheetEntry.decided_at <= sa.bindparam("decided_by")),
     sa.select(sa.func.count()).where(Invoice.facility_id == sa.bindparam("of_facility"))
     .scalar_subquery() == sa.bindparam("made"),
     sa.select(sa.func.count(Invoice.voided_at)).where(Invoice.facility_id == sa.bindparam("of_facility"))
@@ -368,8 +371,9 @@ def _mark_invoiced(bill: _Bill, billed: set[int], read_under_lock: bool) -> None
     if not billed:
         raise _Changed()  # lines that bill no new entry (a correction alone): nothing would show a change
     made, voided = bill.invoices_seen
+    decided_by = max((entry.decided_at for entry in bill.entries if entry.decided_at is not None), default=None)
     marked = _write(_MARK_IF_UNCHANGED, {"ids": sorted(billed), "of_facility": bill.facility.id, "made": made,
-                                         "voided": voided}).rowcount
+                                         "voided": voided, "decided_by": decided_by}).rowcount
     if marked != len(billed):
         raise _Changed()
 
@@ -413,6 +417,10 @@ def _queue_pdf(invoice_id: int | None) -> None:
         enqueue(render_invoice_pdf, invoice_id)
     except ServiceUnavailable:
         log.warning("invoice %s committed without its PDF; render_missing_pdfs renders it", invoice_id)
+    except Exception:  # noqa: BLE001 - the invoice is committed: a PDF that fails (inline) must not undo its outcome
+        db.session.rollback()
+        log.exception("invoice %s committed, its PDF failed; render_missing_pdfs or a download renders it",
+                      invoice_id)
 
 
 def email_invoice(invoice: Invoice, actor=None) -> Invoice:
@@ -514,9 +522,9 @@ def _one_by_one(bill: _Bill, period_start: date, period_end: date, actor, isolat
         invoice_id, unpriced = _invoice_locked(bill.facility.id, period_start, period_end, actor)
         return FacilityOutcome(invoice_id, _reported(unpriced))
     except Exception as exc:
+        db.session.rollback()  # nothing of the facility's is left in the transaction, raised or kept
         if not isolate:
             raise
-        db.session.rollback()
         return FacilityOutcome(error=exc)
 
 

@@ -12,7 +12,7 @@ from pypdf import PdfReader
 from agency.billing.invoicing import invoice_facility, run_invoices, unbilled_entries_query
 from agency.billing.jobs import render_missing_pdfs
 from agency.billing.ledger import ledger_problems
-from agency.billing.models import Invoice, TimesheetEntry
+from agency.billing.models import Invoice, InvoiceLine, TimesheetEntry
 from agency.core.outbox import OutboxMessage
 from agency.extensions import db
 from agency.placements.models import Placement
@@ -201,3 +201,49 @@ def test_a_void_between_the_runs_read_and_its_lock_makes_it_price_that_facility_
     # Priced again under the lock: the hours the void released are billed with the new day.
     assert sum(line.quantity for line in rebill.lines) == 16
     assert ledger_problems(db.session) == []
+
+
+def test_hours_edited_and_approved_again_between_the_runs_read_and_its_lock_are_billed_as_they_now_are(
+        app, monkeypatch, users):
+    from agency.billing import invoicing
+    from agency.billing.timesheets import decide, update_entry
+
+    place = billable(billing_email=None)
+    entry_id = db.session.scalars(sa.select(TimesheetEntry.id).order_by(TimesheetEntry.id)).first()
+    real_lock_all, edited = invoicing.lock_all, []
+
+    def lock_after_an_edit(model, idents):
+        if model is invoicing.Facility and place.id in idents and not edited:
+            edited.append(entry_id)
+            with app.app_context():  # another request: the hours corrected, then approved again
+                entry = db.session.get(TimesheetEntry, entry_id)
+                update_entry(entry, {"direct_care_hours": 2}, users["billing"])
+                decide([db.session.get(TimesheetEntry, entry_id)], True, users["billing"])
+        return real_lock_all(model, idents)
+
+    monkeypatch.setattr(invoicing, "lock_all", lock_after_an_edit)
+    run_invoices(*MONTH)
+    db.session.rollback()
+    worked = db.session.scalar(sa.select(sa.func.sum(TimesheetEntry.direct_care_hours)))
+    assert edited and worked == 2
+    assert db.session.scalar(sa.select(sa.func.sum(InvoiceLine.quantity)).where(
+        InvoiceLine.item == "direct_care_hour")) == worked
+    assert ledger_problems(db.session) == []
+
+
+def test_a_pdf_that_fails_after_its_invoice_committed_leaves_the_invoice_in_its_runs_outcome(app, monkeypatch):
+    from agency.billing import pdf, runs
+
+    billable(name="Clinic A", billing_email=None)
+    billable(name="Clinic B", billing_email=None)
+
+    def broken(html):
+        raise pdf.PdfError("the invoice PDF could not be rendered (1 errors)")
+
+    monkeypatch.setattr(pdf, "_render", broken)
+    handle = runs.start_invoice_run(*MONTH)  # no Redis: the parts, and the PDF jobs they queue, run here
+    db.session.rollback()
+    made = db.session.scalars(sa.select(Invoice.id).order_by(Invoice.id)).all()
+    assert len(made) == 2 and handle.status == "finished"
+    assert sorted(handle.result["invoice_ids"]) == made
+    assert db.session.scalar(sa.select(sa.func.count()).where(Invoice.pdf.is_(None))) == 2  # for the sweep
