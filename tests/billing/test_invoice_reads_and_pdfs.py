@@ -2,7 +2,6 @@
 and invoices that commit before their PDFs, which a download or the sweep renders when no job could."""
 
 import io
-from contextlib import contextmanager
 from datetime import date
 
 import pytest
@@ -24,16 +23,6 @@ pytestmark = pytest.mark.usefixtures("users")
 MONTH = (date(2026, 11, 1), date(2026, 11, 30))
 # A port nothing listens on: Redis configured but down.
 REDIS_DOWN = "redis://127.0.0.1:1/0"
-
-
-@contextmanager
-def settings(app, **values):
-    saved = {key: app.config[key] for key in values}
-    app.config.update(values)
-    try:
-        yield
-    finally:
-        app.config.update(saved)
 
 
 def is_facility_lock(statement: str) -> bool:
@@ -59,38 +48,38 @@ def facilities_with_a_billed_week_and_late_hours(count: int) -> list[int]:
     return ids
 
 
-def test_a_run_reads_what_it_prices_with_the_same_queries_for_six_facilities_as_for_two(app):
+def test_a_run_reads_what_it_prices_with_the_same_queries_for_six_facilities_as_for_two(app, setting):
     reads = {}
     # PDF jobs, which run inline here, read their invoice each: they are not the run's reads.
-    with settings(app, INVOICE_PDF_JOBS=False):
-        for count in (2, 6):
-            ids = facilities_with_a_billed_week_and_late_hours(count)
-            with counted() as seen:
-                result = run_invoices(*MONTH, facility_ids=ids)
-            assert len(result.invoice_ids) == count
-            locks = [s for s in seen if is_facility_lock(s)]
-            assert len(locks) == 1  # the facilities' invoices are written under their locks, taken at once
-            reads[count] = [s for s in seen if s.lstrip().upper().startswith("SELECT") and not is_facility_lock(s)]
+    setting(INVOICE_PDF_JOBS=False)
+    for count in (2, 6):
+        ids = facilities_with_a_billed_week_and_late_hours(count)
+        with counted() as seen:
+            result = run_invoices(*MONTH, facility_ids=ids)
+        assert len(result.invoice_ids) == count
+        locks = [s for s in seen if is_facility_lock(s)]
+        assert len(locks) == 1  # the facilities' invoices are written under their locks, taken at once
+        reads[count] = [s for s in seen if s.lstrip().upper().startswith("SELECT") and not is_facility_lock(s)]
     assert len(reads[2]) == len(reads[6]), (reads[2], reads[6])
     db.session.rollback()
     assert ledger_problems(db.session) == []
 
 
-def test_an_invoice_of_a_month_of_days_is_written_in_as_many_statements_as_one_of_two_days(app):
+def test_an_invoice_of_a_month_of_days_is_written_in_as_many_statements_as_one_of_two_days(app, setting):
     weekdays = [day for day in (date(2026, 11, d) for d in range(2, 25)) if day.weekday() < 5]
     writes, lines = {}, {}
-    with settings(app, INVOICE_PDF_JOBS=False):
-        # The year's first invoice also makes the year's number counter: the two compared come after it.
-        for days in (weekdays[:1], weekdays[:2], weekdays):
-            place = factories.facility()
-            factories.rate_card(place)
-            placement = factories.active_placement(place)
-            for day in days:  # nine hours a day: overtime from each week's fifth day
-                factories.entry(placement, day, direct="9", supervision="1")
-            with counted() as seen:
-                [invoice_id] = run_invoices(*MONTH, facility_ids=[place.id]).invoice_ids
-            writes[len(days)] = [s for s in seen if not s.lstrip().upper().startswith("SELECT")]
-            lines[len(days)] = len(db.session.get(Invoice, invoice_id).lines)
+    setting(INVOICE_PDF_JOBS=False)
+    # The year's first invoice also makes the year's number counter: the two compared come after it.
+    for days in (weekdays[:1], weekdays[:2], weekdays):
+        place = factories.facility()
+        factories.rate_card(place)
+        placement = factories.active_placement(place)
+        for day in days:  # nine hours a day: overtime from each week's fifth day
+            factories.entry(placement, day, direct="9", supervision="1")
+        with counted() as seen:
+            [invoice_id] = run_invoices(*MONTH, facility_ids=[place.id]).invoice_ids
+        writes[len(days)] = [s for s in seen if not s.lstrip().upper().startswith("SELECT")]
+        lines[len(days)] = len(db.session.get(Invoice, invoice_id).lines)
     month = len(weekdays)
     assert lines[month] > lines[2]
     # Lines, their sources and the billed-entry guards go in one multi-row INSERT each, never row by row.
@@ -139,14 +128,14 @@ def test_with_redis_down_the_invoice_commits_without_its_pdf_and_a_download_rend
     assert email.attachment == stored.pdf
 
 
-def test_with_redis_down_the_sweep_renders_the_pdfs_no_job_did_and_queues_each_email_once(app):
+def test_with_redis_down_the_sweep_renders_the_pdfs_no_job_did_and_queues_each_email_once(app, setting):
     places = [billable(name=f"Clinic {n}", billing_email=f"ap{n}@clinic.example.org") for n in range(2)]
     with workers.jobs_on_redis(app, REDIS_DOWN):
         made = run_invoices(*MONTH).invoice_ids
     assert len(made) == len(places)
-    with settings(app, PDF_SWEEP_AFTER_SECONDS=0):
-        assert render_missing_pdfs() == {"stored": 2}
-        assert render_missing_pdfs() == {"stored": 0}
+    setting(PDF_SWEEP_AFTER_SECONDS=0)
+    assert render_missing_pdfs() == {"stored": 2}
+    assert render_missing_pdfs() == {"stored": 0}
     db.session.rollback()
     invoices = db.session.scalars(sa.select(Invoice).order_by(Invoice.id)).all()
     assert all(invoice.pdf.startswith(b"%PDF-") for invoice in invoices)
