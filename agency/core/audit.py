@@ -11,7 +11,8 @@ from agency.core.dates import utcnow
 from agency.core.integrity import flush_or_conflict
 from agency.extensions import db
 
-ACTIONS = ("create", "update", "delete", "download", "login", "override", "revoke", "verify")
+ACTIONS = ("create", "update", "delete", "download", "login", "override", "revoke", "verify",
+           "login_failed", "lockout", "unlock", "logout", "password_change", "export")
 
 
 class AuditEvent(db.Model):
