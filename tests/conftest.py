@@ -180,6 +180,25 @@ def client(app):
 
 
 @pytest.fixture
+def scratch_url(app, tmp_path):
+    """A second, empty database of the kind the suite runs on, dropped afterwards."""
+    if db.engine.dialect.name == "sqlite":
+        yield f"sqlite:///{tmp_path / 'scratch.db'}"
+        return
+    url = db.engine.url.set(database=f"{db.engine.url.database}_scratch")
+    admin = sa.create_engine(db.engine.url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{url.database}"'))
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
 def setting(app):
     """Change settings of the app for one test: setting(INVOICE_RUN_BATCH=2); put back after it."""
     saved = {}

@@ -3,31 +3,10 @@
 import re
 
 import pytest
-import sqlalchemy as sa
 
-from agency.extensions import db
 from agency.loadtest import loopback_url, percentile
 
 KINDS = ("login", "page", "record hours", "approve hours", "invoice run", "credential scan")
-
-
-@pytest.fixture
-def scratch_url(app, tmp_path):
-    """An empty database of the kind the suite runs on, dropped afterwards."""
-    if db.engine.dialect.name == "sqlite":
-        yield f"sqlite:///{tmp_path / 'loadtest.db'}"
-        return
-    url = db.engine.url.set(database=f"{db.engine.url.database}_loadtest")
-    admin = sa.create_engine(db.engine.url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{url.database}"'))
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_a_short_load_test_reports_every_kind_of_request_and_a_sound_ledger(app, scratch_url):

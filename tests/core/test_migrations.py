@@ -20,20 +20,6 @@ def flask(url: str, *args: str) -> str:
     return result.stdout + result.stderr
 
 
-def scratch_url(app, tmp_path) -> str:
-    """A second, empty database of the same kind as the test database."""
-    url = sa.engine.make_url(app.config["SQLALCHEMY_DATABASE_URI"])
-    if url.get_backend_name() == "sqlite":
-        return f"sqlite:///{tmp_path / 'migrations.db'}"
-    name = f"{url.database}_migrations"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
-
-
 def tables(url: str) -> set[str]:
     engine = sa.create_engine(url)
     try:
@@ -42,10 +28,10 @@ def tables(url: str) -> set[str]:
         engine.dispose()
 
 
-def test_upgrade_from_empty_matches_the_models_and_downgrade_reaches_base(app, tmp_path):
+def test_upgrade_from_empty_matches_the_models_and_downgrade_reaches_base(app, scratch_url):
     from agency.extensions import db
 
-    url = scratch_url(app, tmp_path)
+    url = scratch_url
     flask(url, "upgrade")
     assert tables(url) == set(db.metadata.tables)
     assert "No new upgrade operations detected" in flask(url, "check")
