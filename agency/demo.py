@@ -19,6 +19,7 @@ from dateutil.relativedelta import relativedelta
 from flask import current_app
 from flask.cli import with_appcontext
 
+from agency.auth.models import User
 from agency.auth.services import create_user
 from agency.billing import invoicing, receivables, timesheets
 from agency.billing.models import Invoice, TimesheetEntry
@@ -30,6 +31,7 @@ from agency.credentials.documents import store_document
 from agency.credentials.models import Therapist
 from agency.extensions import db
 from agency.facilities import services as facilities
+from agency.facilities.models import Facility
 from agency.placements import services as placements
 from agency.placements.models import Placement
 from agency.placements.readiness import readiness
@@ -493,8 +495,28 @@ class DemoAgency:
         db.session.commit()
 
 
+class SeedRefused(Exception):
+    """seed-demo may not run here."""
+
+
+class DatabaseHoldsData(SeedRefused):
+    """The database is not empty: the demo would mix made-up people into real records."""
+
+
+def refuse_unless_allowed() -> None:
+    """Raise SeedRefused in production mode, DatabaseHoldsData when the database already holds data."""
+    if current_app.config["ENV"] == "production":
+        raise SeedRefused(
+            "seed-demo does not run in production mode: it makes sign-ins such as admin@demo.agency "
+            "whose password is printed in the README.")
+    if any(db.session.scalar(sa.select(sa.exists().select_from(model))) for model in (User, Therapist, Facility)):
+        raise DatabaseHoldsData("The database already has users, therapists or facilities; "
+                                "seed-demo only fills an empty one.")
+
+
 def seed(as_of: date | None = None, log=click.echo) -> dict:
-    """Build the demo agency; returns counts of what was made."""
+    """Build the demo agency; returns counts of what was made. Refused as refuse_unless_allowed() says."""
+    refuse_unless_allowed()
     agency = DemoAgency(as_of or today())
     log("Loading CE reference rules…")
     creds.load_ce_reference()
@@ -525,13 +547,16 @@ def seed(as_of: date | None = None, log=click.echo) -> dict:
 @click.option("--if-empty", is_flag=True, help="Do nothing (and say so) when the database already has data.")
 @with_appcontext
 def seed_demo_command(if_empty):
-    """Fill an empty database with a realistic demo agency."""
-    if db.session.scalar(sa.select(sa.func.count()).select_from(Therapist)):
-        if if_empty:
-            click.echo("The database already has data; the demo agency was not added.")
-            return
-        raise click.ClickException("The database already has therapists; seed-demo only fills an empty one.")
-    counts = seed()
+    """Fill an empty database with a realistic demo agency (never in production mode)."""
+    try:
+        counts = seed()
+    except DatabaseHoldsData as exc:
+        if not if_empty:
+            raise click.ClickException(str(exc)) from None
+        click.echo("The database already has data; the demo agency was not added.")
+        return
+    except SeedRefused as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"Demo agency ready: {counts['therapists']} therapists, {counts['facilities']} facilities, "
                f"{counts['entries']} timesheet entries.")
     click.echo("Sign in at /login with any of these (password: demo-password):")

@@ -1,9 +1,10 @@
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, SubmitField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from agency.core.forms import LineField, WholeNumberField
+from agency.core.audit import ACTIONS
+from agency.core.forms import DayField, LineField, WholeNumberField
 from agency.core.permissions import ROLES
 
 
@@ -33,3 +34,33 @@ class UserForm(FlaskForm):
 
 class ActiveForm(FlaskForm):
     submit = SubmitField("Save")
+
+
+class AuditFilterForm(FlaskForm):
+    """The audit log's filters: a GET form, so no CSRF token in the address."""
+
+    class Meta:
+        csrf = False
+
+    action = SelectField("Action", choices=[SelectChoice("", "Any action")]
+                         + [SelectChoice(a, a.replace("_", " ").capitalize()) for a in ACTIONS],
+                         validate_choice=False)  # validate_action says what is wrong in plainer words
+    user = LineField("User", validators=[Optional(), Length(max=255)], description="An email or a user id")
+    object_type = LineField("Object type", validators=[Optional(), Length(max=40)])
+    object_id = WholeNumberField("Object id", validators=[Optional()])
+    date_from = DayField("From", validators=[Optional()])
+    date_to = DayField("To", validators=[Optional()])
+    q = LineField("Summary contains", validators=[Optional(), Length(max=100)])
+
+    def validate_action(self, field):
+        if field.data and field.data not in ACTIONS:
+            raise ValidationError("Not a kind of event the log records; choose one from the list.")
+
+    def validate_object_id(self, field):
+        # Here rather than NumberRange, which would add its own complaint to "not a valid integer".
+        if field.data is not None and field.data < 1:
+            raise ValidationError("Record ids start at 1.")
+
+    def validate_date_to(self, field):
+        if field.data and self.date_from.data and field.data < self.date_from.data:
+            raise ValidationError("Must not be before the From day.")

@@ -1,14 +1,16 @@
 """The audit log: who created, changed, deleted or downloaded what, and when."""
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from agency.core.bounds import id_or_none
 from agency.core.constraints import one_of
-from agency.core.dates import utcnow
+from agency.core.dates import start_of, utcnow
 from agency.core.integrity import flush_or_conflict
+from agency.core.listing import contains_text
 from agency.extensions import db
 
 ACTIONS = ("create", "update", "delete", "download", "login", "override", "revoke", "verify",
@@ -19,6 +21,8 @@ class AuditEvent(db.Model):
     __tablename__ = "audit_events"
     __table_args__ = (
         sa.Index("ix_audit_events_object", "object_type", "object_id"),
+        # The log filtered by kind (every sign-in is an event) reads its newest page off this index.
+        sa.Index("ix_audit_events_action", "action", "occurred_at"),
         one_of("action", ACTIONS),
     )
 
@@ -81,3 +85,30 @@ def record(action: str, obj, summary: str, *, actor=None, changes: dict | None =
     )
     db.session.add(event)
     return event
+
+
+def search(*, action: str | None = None, user: str | None = None, object_type: str | None = None,
+           object_id: int | None = None, date_from: date | None = None, date_to: date | None = None,
+           text: str | None = None):
+    """The events matching every filter given, newest first, as a select() to page or export.
+
+    user is an actor's id, or part of the email they signed as (the label kept on each event, so a
+    later change of address does not rewrite history); the days are the agency's, both included.
+    """
+    query = sa.select(AuditEvent).order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+    if action:
+        query = query.where(AuditEvent.action == action)
+    if user:
+        user_id = id_or_none(user)
+        query = query.where(AuditEvent.user_id == user_id if user_id else contains_text(user, AuditEvent.actor_label))
+    if object_type:
+        query = query.where(AuditEvent.object_type == object_type)
+    if object_id:
+        query = query.where(AuditEvent.object_id == object_id)
+    if date_from:
+        query = query.where(AuditEvent.occurred_at >= start_of(date_from))
+    if date_to:
+        query = query.where(AuditEvent.occurred_at < start_of(date_to + timedelta(days=1)))
+    if text:
+        query = query.where(contains_text(text, AuditEvent.summary))
+    return query

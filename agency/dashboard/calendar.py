@@ -35,6 +35,25 @@ def user_for_calendar(token: str) -> User | None:
     return user if user is not None and user.active else None
 
 
+def note_fetch(user: User, address: str | None) -> None:
+    """Audit a fetch of the user's feed unless one from the same address was audited in the last day; commit.
+
+    Calendar apps poll a feed every few minutes to hours: an event per fetch would bury the log under
+    thousands a day that say nothing new. Once a day per address still shows that the link is in use,
+    and a link that leaked shows up as fetches from an address that is not the user's. (The day is
+    the clock's last 24 hours, as events are stamped: not the agency's "today", which tests and the
+    demo may pin.)
+    """
+    summary = f"calendar feed of {user.email} fetched from {address or 'an unknown address'}"
+    seen = sa.select(audit.AuditEvent.id).where(
+        audit.AuditEvent.action == "download", audit.AuditEvent.object_type == user.__audit_type__,
+        audit.AuditEvent.object_id == user.id, audit.AuditEvent.occurred_at >= utcnow() - timedelta(days=1),
+        audit.AuditEvent.summary == summary[:500])
+    if db.session.scalar(seen.limit(1)) is None:
+        audit.record("download", user, summary, actor=user)
+        db.session.commit()
+
+
 def _text(value: str) -> str:
     """An iCalendar TEXT value (RFC 5545 3.3.11): backslash, semicolon, comma and newline escaped."""
     return (value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")

@@ -89,6 +89,7 @@ def calendar_feed(token: str):
     user = calendar.user_for_calendar(token)
     if user is None:
         abort(404)
+    calendar.note_fetch(user, request.remote_addr)
     return Response(calendar.feed(user, today()), mimetype="text/calendar",
                     headers={"Content-Disposition": 'inline; filename="agency-deadlines.ics"',
                              "Cache-Control": "private, max-age=900"})
