@@ -90,8 +90,7 @@ def calendar_feed(token: str):
     if user is None:
         abort(404)
     return Response(calendar.feed(user, today()), mimetype="text/calendar",
-                    headers={"Content-Disposition": 'inline; filename="agency-deadlines.ics"',
-                             "Cache-Control": "private, max-age=900"})
+                    headers={"Content-Disposition": 'inline; filename="agency-deadlines.ics"'})
 
 
 @bp.post("/account/calendar")
