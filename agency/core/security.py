@@ -4,9 +4,9 @@ from flask import Flask, Response, current_app, request
 
 # Nothing inline: scripts and styles come only from static/, so markup injected into a page cannot
 # run (no inline <script>, on...= handlers, javascript: URLs or style attributes). Charts are SVG
-# drawn on the server; img-src allows data: URLs for small icons a stylesheet may embed. No page may
-# frame this one (the facility portal must not be overlaid by another site: clickjacking), and
-# forms post only back here.
+# drawn inline on the server, which the policy allows; images may also be data: URLs, which cannot
+# run script. No page may frame this one (the facility portal must not be overlaid by another site:
+# clickjacking), and forms post only back here.
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "object-src 'none'",
     "base-uri 'none'", "form-action 'self'", "frame-ancestors 'none'",
