@@ -46,7 +46,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     throttle.init_app(app)
 
     from agency.core import api as core_api
-    from agency.core import errors, templating
+    from agency.core import errors, security, templating
     from agency.core.jobs import init_jobs
     from agency.core.outbox import init_outbox
 
@@ -54,6 +54,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     init_outbox(app)
     templating.init_app(app)
     errors.init_app(app)
+    security.init_app(app)
 
     from agency.auth.views import bp as auth_bp
     from agency.billing.api import bp as billing_api

@@ -1,6 +1,5 @@
 """Billing pages: timesheets, invoices, payments, receivables, and the facility portal."""
 
-import csv
 import io
 from datetime import date
 from decimal import Decimal
@@ -8,7 +7,6 @@ from decimal import Decimal
 import sqlalchemy as sa
 from flask import (
     Blueprint,
-    Response,
     current_app,
     flash,
     redirect,
@@ -42,7 +40,7 @@ from agency.core import audit
 from agency.core.bounds import id_or_none
 from agency.core.dates import parse_iso_date, today
 from agency.core.errors import Conflict, DomainError
-from agency.core.exports import csv_response, wants_csv
+from agency.core.exports import csv_response, list_csv, wants_csv
 from agency.core.forms import errors_sentence, flash_import_report, form_values, read_text_upload, show_errors
 from agency.core.jobs import recent_jobs
 from agency.core.listing import id_arg, paginate, search_arg, sort_by
@@ -332,17 +330,11 @@ def void(invoice_id: int):
 def receivables_page():
     as_of = _day_arg("as_of") or today()
     report = receivables.aging(as_of, current_actor())
-    if request.args.get("format") == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(["facility_id", "facility", *receivables.BUCKETS, "total"])
-        for row in report.facilities:
-            writer.writerow([row.facility_id, row.name, *(row.buckets[b] for b in receivables.BUCKETS),
-                             row.total])
-        writer.writerow(["", "All facilities", *(report.buckets[b] for b in receivables.BUCKETS),
-                         report.total])
-        return Response(out.getvalue(), mimetype="text/csv", headers={
-            "Content-Disposition": f"attachment; filename=aging-{as_of.isoformat()}.csv"})
+    if wants_csv():
+        return list_csv(f"aging-{as_of.isoformat()}.csv", ["facility_id", "facility", *receivables.BUCKETS, "total"], [
+            *([row.facility_id, row.name, *(row.buckets[b] for b in receivables.BUCKETS), row.total]
+              for row in report.facilities),
+            ["", "All facilities", *(report.buckets[b] for b in receivables.BUCKETS), report.total]])
     return render_template(
         "billing/receivables.html", report=report, buckets=receivables.BUCKETS,
         labels=receivables.BUCKET_LABELS,

@@ -91,8 +91,7 @@ def calendar_feed(token: str):
         abort(404)
     calendar.note_fetch(user, request.remote_addr)
     return Response(calendar.feed(user, today()), mimetype="text/calendar",
-                    headers={"Content-Disposition": 'inline; filename="agency-deadlines.ics"',
-                             "Cache-Control": "private, max-age=900"})
+                    headers={"Content-Disposition": 'inline; filename="agency-deadlines.ics"'})
 
 
 @bp.post("/account/calendar")

@@ -41,6 +41,11 @@ class Journey:
     def __init__(self, page, base: str, name: str):
         self.page, self.base, self.name, self.step = page, base, name, 0
         page.on("dialog", lambda dialog: dialog.accept())  # confirm() before destructive actions
+        # What the Content-Security-Policy blocked (an inline style, handler or script): Chromium says so
+        # on the console, and the screen is then missing a piece.
+        self.blocked: list[str] = []
+        page.on("console", lambda message: self.blocked.append(message.text)
+                if message.type == "error" and "Content Security Policy" in message.text else None)
 
     def go(self, path: str):
         self.page.goto(self.base + path)
@@ -66,5 +71,7 @@ def journey(chromium, live_server, request):
     context = chromium.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     page = context.new_page()
     page.set_default_timeout(15000)
-    yield Journey(page, live_server, request.node.name.removeprefix("test_"))
+    made = Journey(page, live_server, request.node.name.removeprefix("test_"))
+    yield made
     context.close()
+    assert not made.blocked, made.blocked

@@ -56,6 +56,7 @@ def test_without_scripts_the_placement_form_lists_the_matches_of_what_was_typed(
         page.get_by_label("Facility: matches").select_option(label="Hudson Valley CMHC")
         page.get_by_role("button", name="Save placement").click()
         expect(page.locator(".flash-success")).to_contain_text("Placement proposed")
+        assert not journey.blocked, journey.blocked
     finally:
         context.close()
     assert db.session.scalar(sa.select(Placement.therapist_id)) == rosa.id
