@@ -45,7 +45,7 @@ def clean_filename(name: str, extension: str) -> str:
     return base + extension
 
 
-def _write_private(storage_name: str, data: bytes) -> Path:
+def write_private(storage_name: str, data: bytes) -> Path:
     """Write a stored file readable by the app's user only: 0600 in 0700 folders."""
     root = upload_root()
     folder = root / storage_name[:2]
@@ -79,7 +79,7 @@ def store_document(therapist: Therapist, stream, filename: str, doc_type: str,
     checked = uploads.check(data)
 
     storage_name = secrets.token_hex(16) + checked.extension
-    target = _write_private(storage_name, checked.data)
+    target = write_private(storage_name, checked.data)
     document = Document(
         owner_type="therapist", owner_id=therapist.id, doc_type=doc_type,
         filename=clean_filename(filename, checked.extension), content_type=checked.content_type,

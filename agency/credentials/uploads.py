@@ -52,6 +52,17 @@ PDF_REFUSED_NAMES = {
 }
 # Too short to tell from glyph names in a font's encoding; the walk finds them as keys, where they mean it.
 PDF_AMBIGUOUS_NAMES = {"/JS", "/EF"}
+
+
+def _written_any_way(name: str) -> bytes:
+    # A PDF name may write any of its characters as #xx: /J#61vaScript is /JavaScript.
+    return b"/" + b"".join(b"(?:%s|#(?i:%02x))" % (re.escape(c.encode()), ord(c)) for c in name[1:])
+
+
+# Any of the refused names long enough to mean it, as it may be written: a file without one needs no
+# closer look, which keeps the byte scan quick for every honest file.
+PDF_SUSPECT = re.compile(b"|".join(_written_any_way(name) for name in PDF_REFUSED_NAMES
+                                   if name not in PDF_AMBIGUOUS_NAMES))
 # Keys whose value names what a dictionary is or does (an action's /S, an annotation's /Subtype).
 PDF_KIND_KEYS = ("/S", "/Type", "/Subtype")
 # Outside streams, a PDF's syntax is names, strings, comments and numbers; names in strings and
@@ -179,6 +190,8 @@ def _scan_pdf_bytes(data: bytes) -> None:
     """
     outside = PDF_STREAM.sub(b"stream\nendstream", data)
     _refuse_markup([outside])
+    if not PDF_SUSPECT.search(outside):
+        return
     position = 0
     while match := PDF_TOKEN.search(outside, position):
         token = match.group()
