@@ -109,7 +109,7 @@ def _is_zip(data: bytes, content_type: str) -> bool:
         with zipfile.ZipFile(BytesIO(data)) as archive:
             if archive.namelist():
                 return True
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
+    except Exception:  # whatever the reason, a file zipfile cannot open is not a ZIP to anyone
         pass
     end = data.rfind(END_MARKERS[content_type])
     return end >= 0 and b"PK\x03\x04" in data[end:]
@@ -159,18 +159,28 @@ def _walk_pdf_object(obj) -> None:
         item = stack.pop()
         if isinstance(item, DictionaryObject):
             for key, value in dict.items(item):
-                if key in PDF_REFUSED_NAMES:
-                    raise refuse(PDF_REFUSED_NAMES[key])
-                if key in PDF_KIND_KEYS:
-                    kind = value.get_object() if isinstance(value, IndirectObject) else value
-                    if isinstance(kind, str) and kind in PDF_REFUSED_NAMES:
-                        raise refuse(PDF_REFUSED_NAMES[kind])
+                _check_pdf_entry(key, value)
                 if not isinstance(value, IndirectObject):
                     stack.append(value)
             if isinstance(item, StreamObject) and _is_text_stream(item):
                 _refuse_markup([item.get_data()])
         elif isinstance(item, ArrayObject):
             stack.extend(value for value in item if not isinstance(value, IndirectObject))
+
+
+def _check_pdf_entry(key: str, value) -> None:
+    if key in PDF_REFUSED_NAMES:
+        raise refuse(PDF_REFUSED_NAMES[key])
+    if key not in PDF_KIND_KEYS and key != "/URI":
+        return
+    value = value.get_object() if isinstance(value, IndirectObject) else value
+    if not isinstance(value, str):
+        return
+    if key in PDF_KIND_KEYS and value in PDF_REFUSED_NAMES:
+        raise refuse(PDF_REFUSED_NAMES[value])
+    # A link to a javascript: address runs script in readers that follow it.
+    if key == "/URI" and value.strip().lower().startswith("javascript:"):
+        raise refuse(PDF_REFUSED_NAMES["/JavaScript"])
 
 
 def _is_text_stream(stream: StreamObject) -> bool:

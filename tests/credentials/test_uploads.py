@@ -184,6 +184,9 @@ REFUSED = {
     "a PDF whose JavaScript OpenAction is compressed in an object stream": (
         lambda: pdf_with_object_stream(b"<< /S /JavaScript /JS (app.alert\\(1\\)) >>"), JAVASCRIPT),
     "a PDF whose page runs JavaScript when opened": (lambda: pdf_with(page_opens_with_script), JAVASCRIPT),
+    "a PDF with a link to a javascript: address": (
+        lambda: pdf_with(annotation("/Link", A=action("/URI", URI=TextStringObject(" JavaScript:alert(1)")))),
+        JAVASCRIPT),
     "a PDF whose OpenAction launches a program": (
         lambda: pdf_with(on_open(lambda _w: action("/Launch", F=TextStringObject("calc.exe")))), LAUNCH),
     "a PDF with a launch at the end of an action chain": (
