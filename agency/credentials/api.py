@@ -27,7 +27,7 @@ from agency.core.dates import parse_iso_date, today
 from agency.core.errors import ValidationError
 from agency.core.openapi import documented
 from agency.core.permissions import current_actor, requires
-from agency.credentials import documents, queries, services
+from agency.credentials import documents, queries, services, uploads
 from agency.credentials.ce import ce_progress_for
 from agency.credentials.models import (
     AVAILABILITY,
@@ -141,7 +141,7 @@ DOCUMENT = Schema(
     expires_on=Date(read_only=True),
     uploaded_at=Timestamp(),
 )
-STORED_TYPES = tuple(kind for _, kind, _ in documents.SIGNATURES)  # a download is what was stored
+STORED_TYPES = tuple(uploads.EXTENSIONS)  # a download is what was stored
 UPLOAD = {
     "type": "object",
     "required": ["file", "doc_type"],

@@ -15,10 +15,6 @@ from agency.credentials import uploads
 from agency.credentials.models import DOC_TYPES, Document, Therapist
 from agency.extensions import db
 
-# Kept for the API's description of what a download can be.
-SIGNATURES = uploads.SIGNATURES
-# Characters that reorder or hide what a name shows ("report\u202efdp.exe" reads as "reportexe.pdf").
-BIDI_CONTROLS = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F)}
 KNOWN_EXTENSIONS = {".pdf", ".png", ".jpg", ".jpeg"}
 
 
@@ -36,7 +32,9 @@ def clean_filename(name: str, extension: str) -> str:
     "poly.html" uploaded as a PNG becomes "poly.png", "report.pdf.exe" a PDF "report.pdf".
     """
     name = unicodedata.normalize("NFC", os.path.basename((name or "").replace("\\", "/")))
-    name = "".join(c for c in name if c not in BIDI_CONTROLS and c.isprintable() and c not in '<>:"/\\|?*')
+    # Control and format characters are not printable, the bidi controls among them (U+202A-U+202E,
+    # U+2066-U+2069, U+200E/F), which reorder what a name shows: "report\u202efdp.exe" reads "reportexe.pdf".
+    name = "".join(c for c in name if c.isprintable() and c not in '<>:"/\\|?*')
     base, _ = os.path.splitext(name.strip(" ."))
     inner, inner_ext = os.path.splitext(base)
     if inner_ext.lower() in KNOWN_EXTENSIONS:

@@ -271,6 +271,13 @@ def test_a_decompression_bomb_is_refused_from_its_header_without_decoding_it(upl
     assert not created and "larger than" in error and time.monotonic() - started < 2
 
 
+def test_the_pixel_cap_comes_from_configuration(upload, setting):
+    setting(MAX_IMAGE_PIXELS=2000)
+    created, error = upload(files.png((64, 40)), "card.png")
+    assert not created and "is larger than 2,000 pixels" in error
+    assert upload(files.png((50, 40)), "card.png")[0]
+
+
 def test_a_pdf_longer_than_the_page_cap_is_refused(upload, setting):
     setting(MAX_PDF_PAGES=3)
     created, error = upload(files.pdf(pages=4), "references.pdf")
