@@ -94,6 +94,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 def _configure_sqlite(engine) -> None:
     if engine.dialect.name != "sqlite":
         return
+    _private_sqlite_file(engine.url.database)
     from sqlalchemy import event
 
     @event.listens_for(engine, "connect")
@@ -110,6 +111,23 @@ def _configure_sqlite(engine) -> None:
         if dbapi_connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             dbapi_connection.execute("PRAGMA journal_mode=WAL")
         dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+
+
+def _private_sqlite_file(database: str | None) -> None:
+    """The database file readable by the app's user only, made so before SQLite first opens it.
+
+    SQLite gives the -wal and -shm files it creates the database file's mode; ones left from
+    before are tightened with it.
+    """
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.parent.is_dir():
+        return  # SQLite reports the missing folder when it opens the file
+    os.close(os.open(path, os.O_RDONLY | os.O_CREAT, 0o600))  # an empty file is an empty database
+    for each in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if each.exists() and each.stat().st_mode & 0o077:
+            each.chmod(0o600)
 
 
 def _import_models() -> None:

@@ -44,6 +44,7 @@ from agency.core.dates import utcnow
 from agency.core.jobs import JobRecord
 from agency.core.money import to_cents
 from agency.core.states import npi_is_valid
+from agency.credentials.documents import write_private
 from agency.credentials.models import (
     CE_TOPICS,
     DOC_TYPES,
@@ -218,7 +219,6 @@ def _facilities(count: int, cal: Calendar, put: Inserter, password: str) -> None
 def _therapists(count: int, cal: Calendar, put: Inserter, document_files: bool) -> list[dict]:
     therapists, licenses, ces, panels, documents = [], [], [], [], []
     license_id = doc_id = 0
-    root = current_app.config["UPLOAD_PATH"]
     digest = hashlib.sha256(DOCUMENT_BYTES).hexdigest()
     for t in range(count):
         rng = _rng("therapist", t)
@@ -280,9 +280,7 @@ def _therapists(count: int, cal: Calendar, put: Inserter, document_files: bool) 
                 "expires_on": issued + timedelta(days=730), "uploaded_by_id": 1,
             })
             if document_files:
-                path = root / storage[:2] / storage
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(DOCUMENT_BYTES)
+                write_private(storage, DOCUMENT_BYTES)
     put(Therapist, therapists)
     put(License, licenses)
     put(CERecord, ces)

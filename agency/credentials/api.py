@@ -1,7 +1,7 @@
 """JSON API for therapists and their credentials: licenses, CE records, panels, documents."""
 
 import sqlalchemy as sa
-from flask import request, send_file
+from flask import request
 
 from agency.core.api import (
     Choice,
@@ -27,7 +27,7 @@ from agency.core.dates import parse_iso_date, today
 from agency.core.errors import ValidationError
 from agency.core.openapi import documented
 from agency.core.permissions import current_actor, requires
-from agency.credentials import documents, queries, services
+from agency.credentials import documents, queries, services, uploads
 from agency.credentials.ce import ce_progress_for
 from agency.credentials.models import (
     AVAILABILITY,
@@ -141,12 +141,15 @@ DOCUMENT = Schema(
     expires_on=Date(read_only=True),
     uploaded_at=Timestamp(),
 )
-STORED_TYPES = tuple(kind for _, kind, _ in documents.SIGNATURES)  # a download is what was stored
+STORED_TYPES = tuple(uploads.EXTENSIONS)  # a download is what was stored
 UPLOAD = {
     "type": "object",
     "required": ["file", "doc_type"],
     "properties": {
-        "file": {"type": "string", "format": "binary", "description": "PDF, PNG or JPEG"},
+        "file": {"type": "string", "format": "binary", "description": (
+            "PDF, PNG or JPEG. A PDF that does not parse, is encrypted, or carries JavaScript, launch "
+            "actions, embedded files, rich media, XFA or submit actions is refused, as is any file that also "
+            "reads as HTML or ZIP; an image is re-encoded (no metadata) within a pixel cap.")},
         "doc_type": {"type": "string", "enum": list(DOC_TYPES)},
         "issued_on": {"type": "string", "format": "date"},
         "expires_on": {"type": "string", "format": "date"},
@@ -372,9 +375,7 @@ def get_document(document_id: int):
 @requires("documents.download")
 @documented("Download the stored file (audited)", content_type=STORED_TYPES, errors=(404,))
 def download_document(document_id: int):
-    document = _document(document_id)
-    path = documents.record_download(document, current_actor())
-    return send_file(path, mimetype=document.content_type, as_attachment=True, download_name=document.filename)
+    return documents.download(_document(document_id), current_actor())
 
 
 @bp.delete("/documents/<int:document_id>")

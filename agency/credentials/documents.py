@@ -3,38 +3,19 @@
 import hashlib
 import os
 import secrets
+import unicodedata
 from pathlib import Path
 
-from flask import current_app
+from flask import current_app, send_file
 
 from agency.core import audit
 from agency.core.dates import today
 from agency.core.errors import NotFound, ValidationError
+from agency.credentials import uploads
 from agency.credentials.models import DOC_TYPES, Document, Therapist
 from agency.extensions import db
 
-# What the file really is, read from its first bytes; the name and the browser's
-# claimed type are not trusted.
-SIGNATURES = (
-    (b"%PDF-", "application/pdf", ".pdf"),
-    (b"\x89PNG\r\n\x1a\n", "image/png", ".png"),
-    (b"\xff\xd8\xff", "image/jpeg", ".jpg"),
-)
-
-
-def sniff(head: bytes, tail: bytes) -> tuple[str, str] | None:
-    """(content type, extension) when the bytes are a PDF, PNG or JPEG; else None."""
-    for magic, content_type, ext in SIGNATURES:
-        if head.startswith(magic):
-            # A truncated or disguised file lacks the format's end marker.
-            if content_type == "application/pdf" and b"%%EOF" not in tail:
-                return None
-            if content_type == "image/png" and b"IEND" not in tail:
-                return None
-            if content_type == "image/jpeg" and b"\xff\xd9" not in tail:
-                return None
-            return content_type, ext
-    return None
+KNOWN_EXTENSIONS = {".pdf", ".png", ".jpg", ".jpeg"}
 
 
 def upload_root() -> Path:
@@ -45,10 +26,37 @@ def path_of(document: Document) -> Path:
     return upload_root() / document.storage_name[:2] / document.storage_name
 
 
-def _safe_filename(name: str) -> str:
-    name = os.path.basename((name or "").replace("\\", "/")).strip()
-    cleaned = "".join(c for c in name if c.isprintable() and c not in '<>:"/\\|?*')
-    return cleaned[:200] or "document"
+def clean_filename(name: str, extension: str) -> str:
+    """The uploader's name, stripped of folders, control and bidi characters, with the detected extension.
+
+    "poly.html" uploaded as a PNG becomes "poly.png", "report.pdf.exe" a PDF "report.pdf".
+    """
+    name = unicodedata.normalize("NFC", os.path.basename((name or "").replace("\\", "/")))
+    # Control and format characters are not printable, the bidi controls among them (U+202A-U+202E,
+    # U+2066-U+2069, U+200E/F), which reorder what a name shows: "report\u202efdp.exe" reads "reportexe.pdf".
+    name = "".join(c for c in name if c.isprintable() and c not in '<>:"/\\|?*')
+    base, _ = os.path.splitext(name.strip(" ."))
+    inner, inner_ext = os.path.splitext(base)
+    if inner_ext.lower() in KNOWN_EXTENSIONS:
+        base = inner
+    base = base.strip(" .")[:200] or "document"
+    return base + extension
+
+
+def write_private(storage_name: str, data: bytes) -> Path:
+    """Write a stored file readable by the app's user only: 0600 in 0700 folders."""
+    root = upload_root()
+    folder = root / storage_name[:2]
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for each in (root, folder):  # also folders made before files were private
+        each.chmod(0o700)
+    target = folder / storage_name
+    tmp = target.with_suffix(".part")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    os.replace(tmp, target)
+    return target
 
 
 def store_document(therapist: Therapist, stream, filename: str, doc_type: str,
@@ -66,22 +74,14 @@ def store_document(therapist: Therapist, stream, filename: str, doc_type: str,
         raise ValidationError.on("file", "the file is empty")
     if len(data) > limit:
         raise ValidationError.on("file", f"is larger than the {limit // (1024 * 1024)} MB limit")
-    kind = sniff(data[:16], data[-1024:])
-    if kind is None:
-        raise ValidationError.on("file", "must be a PDF, PNG or JPEG file")
-    content_type, ext = kind
+    checked = uploads.check(data)
 
-    storage_name = secrets.token_hex(16) + ext
-    target = upload_root() / storage_name[:2] / storage_name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".part")
-    tmp.write_bytes(data)
-    os.replace(tmp, target)
-
+    storage_name = secrets.token_hex(16) + checked.extension
+    target = write_private(storage_name, checked.data)
     document = Document(
         owner_type="therapist", owner_id=therapist.id, doc_type=doc_type,
-        filename=_safe_filename(filename), content_type=content_type, size=len(data),
-        sha256=hashlib.sha256(data).hexdigest(), storage_name=storage_name,
+        filename=clean_filename(filename, checked.extension), content_type=checked.content_type,
+        size=len(checked.data), sha256=hashlib.sha256(checked.data).hexdigest(), storage_name=storage_name,
         issued_on=issued_on, expires_on=expires_on, uploaded_by_id=getattr(actor, "id", None),
     )
     db.session.add(document)
@@ -96,15 +96,19 @@ def store_document(therapist: Therapist, stream, filename: str, doc_type: str,
     return document
 
 
-def record_download(document: Document, actor) -> Path:
-    """The stored file's path, after auditing who downloaded it; NotFound when the file is gone."""
+def download(document: Document, actor):
+    """The stored file as an attachment named and typed by what it was found to be, after auditing who
+    downloaded it; NotFound when the file is gone."""
     path = path_of(document)
     if not path.is_file():
         raise NotFound("the stored file is missing; upload it again")
     audit.record("download", document, f"downloaded {document.doc_type} '{document.filename}'",
                  actor=actor)
     db.session.commit()
-    return path
+    # Named afresh on the way out, so a document stored before names were cleaned downloads safely too.
+    extension = uploads.EXTENSIONS[document.content_type]
+    return send_file(path, mimetype=document.content_type, as_attachment=True,
+                     download_name=clean_filename(document.filename, extension))
 
 
 def delete_document(document: Document, actor=None) -> None:

@@ -8,7 +8,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 
@@ -399,10 +398,7 @@ def upload_document(therapist_id: int):
 @bp.get("/documents/<int:document_id>/file")
 @requires("documents.download")
 def download_document(document_id: int):
-    doc = db.get_or_404(Document, document_id)
-    path = documents.record_download(doc, current_actor())
-    return send_file(path, mimetype=doc.content_type, as_attachment=True,
-                     download_name=doc.filename)
+    return documents.download(db.get_or_404(Document, document_id), current_actor())
 
 
 @bp.post("/documents/<int:document_id>/delete")

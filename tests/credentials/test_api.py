@@ -9,8 +9,9 @@ from agency.core.audit import AuditEvent
 from agency.credentials.models import Document, License, Therapist
 from agency.extensions import db
 from tests import factories
+from tests.factories import files
 
-PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+PDF = files.pdf()
 NEW = {"first_name": "Ana", "last_name": "Lopez", "email": "ana@example.org", "discipline": "LPC",
        "npi": "1234567893", "home_state": "TX"}
 

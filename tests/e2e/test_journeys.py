@@ -11,6 +11,7 @@ from agency.facilities.models import Facility
 from agency.placements.models import Placement
 from tests import factories
 from tests.e2e.conftest import Journey
+from tests.factories import files
 
 
 def pick(page, label: str, typed: str, choice: str) -> None:
@@ -107,7 +108,7 @@ def test_a_credentialing_user_uploads_a_renewed_license_and_sees_the_worklist_cl
     page.get_by_role("link", name="Upload document").click()
     page.get_by_label("Document type").select_option("license_copy")
     pdf = tmp_path / "nj-license-renewal.pdf"
-    pdf.write_bytes(b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
+    pdf.write_bytes(files.pdf())
     page.get_by_label("File (PDF, PNG or JPEG)").set_input_files(str(pdf))
     page.get_by_label("Issued on").fill("2026-11-20")
     page.get_by_label("Expires on").fill("2028-12-15")
