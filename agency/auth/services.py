@@ -147,12 +147,12 @@ def record_lockout(email: str, until: datetime, failures: int) -> None:
 
 
 def locked_users(window: timedelta) -> list[tuple[User, int, set[str]]]:
-    """Accounts locked now, each with its failed sign-ins in the window that locked it and their addresses."""
+    """Accounts locked now, each with its failed sign-ins in the window before the lock and their addresses."""
     now = utcnow()
     users = db.session.scalars(sa.select(User).where(User.locked_until > now).order_by(User.locked_at)).all()
     if not users:
         return []
-    since = min(as_utc(user.locked_until) for user in users) - window
+    since = min(as_utc(user.locked_at) for user in users) - window
     failures = db.session.execute(
         sa.select(AuditEvent.object_id, AuditEvent.occurred_at, AuditEvent.changes)
         .where(AuditEvent.action == "login_failed", AuditEvent.object_type == "user",
@@ -160,7 +160,7 @@ def locked_users(window: timedelta) -> list[tuple[User, int, set[str]]]:
     rows = []
     for user in users:
         mine = [changes or {} for user_id, at, changes in failures
-                if user_id == user.id and as_utc(at) >= as_utc(user.locked_until) - window]
+                if user_id == user.id and as_utc(at) >= as_utc(user.locked_at) - window]
         rows.append((user, len(mine), {c.get("address") or "unknown" for c in mine}))
     return rows
 

@@ -29,7 +29,7 @@ class _SecureWhenServedSecurely(SecureCookieSessionInterface):
 
 def begin() -> None:
     """Stamp a session that has just signed in."""
-    session[BEGAN] = session[SEEN] = int(time.time())
+    session[BEGAN] = session[SEEN] = time.time()
 
 
 def _ended() -> str | None:
@@ -49,8 +49,7 @@ def _check_session():
     if "_user_id" not in session or request.path.startswith("/api/") or request.endpoint == "static":
         return None
     if (why := _ended()) is None:
-        if int(time.time()) != session[SEEN]:
-            session[SEEN] = int(time.time())
+        session[SEEN] = time.time()
         return None
     logout_user()
     session.clear()
