@@ -67,13 +67,14 @@ def test_signing_out_ends_the_users_sessions_on_every_device():
 def test_a_password_change_ends_the_other_sessions_and_keeps_this_one():
     with live.server() as site:
         laptop, phone = signed_in(site), signed_in(site)
-        changed = submit(site, laptop, "/account/password", {
-            "current_password": PASSWORD, "new_password": "a brand new passphrase", "confirm": "a brand new passphrase"})
+        new = "a brand new passphrase"
+        changed = submit(site, laptop, "/account/password",
+                         {"current_password": PASSWORD, "new_password": new, "confirm": new})
         assert changed.status_code == 302, changed.text
         assert opens_invoices(site, laptop)
         assert not opens_invoices(site, phone)
         assert site.sign_in(requests.Session(), BILLING, PASSWORD).status_code == 200  # the old one is gone
-        assert site.sign_in(requests.Session(), BILLING, "a brand new passphrase").status_code == 302
+        assert site.sign_in(requests.Session(), BILLING, new).status_code == 302
 
 
 def test_deactivating_a_user_ends_their_session_and_reactivating_does_not_revive_it(users):
