@@ -5,7 +5,13 @@ shares, so wrong passwords sent to different servers add up; with no Redis
 configured (one machine) they live in the process's memory. Only failures
 count: a person who signs in correctly is never slowed, and doing so forgets
 their account's failures (not their address's, or one good account would let
-an address guess at the others).
+an address guess at the others). A wrong current password on the password-change
+page counts as a failed sign-in of the signed-in account.
+
+An account whose allowance is used up is locked: the failure that does it is
+reported once (sign_in_failed), the lock is noted on the user and in the audit
+log, and it lasts until its oldest failure leaves the window, or until an
+administrator unlocks it (forget_account_failures).
 """
 
 import math
