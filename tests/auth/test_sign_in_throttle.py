@@ -118,7 +118,7 @@ def test_a_locked_account_stays_locked_for_the_right_password_until_an_admin_unl
         admin = requests.Session()
         assert site.sign_in(admin, ADMIN, PASSWORD).status_code == 302
         page, token = _admin_page(site, admin, "/admin/users")
-        locked = page[page.index('id="locked"'):page.index('<div class="grid">')]
+        locked = page[page.index('id="locked"'):page.index('id="users"')]
         assert billing in locked and "<td>5</td>" in locked
         unlocked = admin.post(f"{site.url}/admin/users/{users['billing'].id}/unlock", data={"csrf_token": token},
                               allow_redirects=False, timeout=60)
