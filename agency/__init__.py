@@ -41,8 +41,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     login_manager.init_app(app)
     csrf.init_app(app)
-    from agency.auth import throttle
+    from agency.auth import sessions, throttle
 
+    sessions.init_app(app)
     throttle.init_app(app)
 
     from agency.core import api as core_api

@@ -1,11 +1,15 @@
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, SubmitField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
 
+from agency.auth.passwords import MIN_LENGTH
 from agency.core.audit import ACTIONS
 from agency.core.forms import DayField, LineField, WholeNumberField
 from agency.core.permissions import ROLES
+
+POLICY = (f"At least {MIN_LENGTH} characters, not a common password, not your email address: "
+          "a few words you will remember make a good one.")
 
 
 class LoginForm(FlaskForm):
@@ -28,7 +32,8 @@ class UserForm(FlaskForm):
     role = SelectField("Role", choices=[SelectChoice(r, r.capitalize()) for r in ROLES])
     facility_id = WholeNumberField("Facility id (facility contacts only)", validators=[Optional()])
     password = PasswordField("Initial password", validators=[DataRequired(), Length(max=200)],
-                             description="At least 10 characters; ask the user to change it.")
+                             description=f"At least {MIN_LENGTH} characters, not a common password, not their "
+                                         "email address; ask the user to change it.")
     submit = SubmitField("Create user")
 
 
@@ -64,3 +69,22 @@ class AuditFilterForm(FlaskForm):
     def validate_date_to(self, field):
         if field.data and self.date_from.data and field.data < self.date_from.data:
             raise ValidationError("Must not be before the From day.")
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[DataRequired(), Length(max=200)])
+    new_password = PasswordField("New password", validators=[DataRequired(), Length(max=200)], description=POLICY)
+    confirm = PasswordField("New password again", validators=[
+        DataRequired(), EqualTo("new_password", message="Must match the new password.")])
+    submit = SubmitField("Change password")
+
+
+class ResetPasswordForm(FlaskForm):
+    new_password = PasswordField("New password", validators=[DataRequired(), Length(max=200)],
+                                 description=f"At least {MIN_LENGTH} characters, not a common password, not their "
+                                             "email address. Every session of the user ends.")
+    submit = SubmitField("Set password")
+
+
+class UnlockForm(FlaskForm):
+    submit = SubmitField("Unlock")

@@ -1,6 +1,7 @@
 """Users of the agency app and their API tokens."""
 
 import hashlib
+import secrets
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -13,6 +14,10 @@ from agency.core.constraints import one_of
 from agency.core.dates import utcnow
 from agency.core.permissions import ROLES
 from agency.extensions import db
+
+
+def new_session_token() -> str:
+    return secrets.token_urlsafe(32)
 
 
 class User(UserMixin, db.Model):
@@ -38,6 +43,11 @@ class User(UserMixin, db.Model):
     last_login_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     # The secret in this user's private calendar feed URL; replacing it revokes old links.
     calendar_token: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    # Every signed-in session carries this value (get_id); a new one ends all of them at once.
+    session_token: Mapped[str] = mapped_column(sa.String(64), default=new_session_token)
+    # When too many failed sign-ins last locked the account, and until when (the sign-in limit's window).
+    locked_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    locked_until: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), index=True)
 
     tokens: Mapped[list["ApiToken"]] = relationship(back_populates="user")
 
@@ -54,6 +64,14 @@ class User(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:
         return self.active
+
+    def get_id(self) -> str:
+        # What Flask-Login keeps in the session: the token ties it to the user's current sessions.
+        return f"{self.id}:{self.session_token}"
+
+    def end_sessions(self) -> None:
+        """Sign the user out everywhere: sessions holding the old token no longer load."""
+        self.session_token = new_session_token()
 
     @property
     def display_name(self) -> str:

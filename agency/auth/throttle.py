@@ -5,26 +5,46 @@ shares, so wrong passwords sent to different servers add up; with no Redis
 configured (one machine) they live in the process's memory. Only failures
 count: a person who signs in correctly is never slowed, and doing so forgets
 their account's failures (not their address's, or one good account would let
-an address guess at the others).
+an address guess at the others). A wrong current password on the password-change
+page counts as a failed sign-in of the signed-in account.
+
+An account whose allowance is used up is locked: the failure that does it is
+reported once (sign_in_failed), the lock is noted on the user and in the audit
+log, and it lasts until its oldest failure leaves the window, or until an
+administrator unlocks it (forget_account_failures).
 """
 
 import math
 import time
+from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from flask import current_app, render_template, request
 from flask_limiter.errors import RateLimitExceeded
 from flask_limiter.util import get_remote_address
+from flask_login import current_user
+from limits import parse
 from limits.errors import StorageError
 
+from agency.core.text import email_address
 from agency.extensions import limiter
 
 ACCOUNT_SCOPE = "sign-in-account"
 ADDRESS_SCOPE = "sign-in-address"
 
 
+def account_key(email: str) -> str:
+    """The account an address names, in the form the user lookup reads it, so no spelling of it
+    (case, quoting) counts apart; an address that is not one is still one key."""
+    try:
+        return email_address(email)
+    except ValueError:
+        return (email or "").strip().casefold() or "(none)"
+
+
 def _account() -> str:
-    # The address typed, as the account lookup reads it; an empty one is still one key.
-    return (request.form.get("email") or "").strip().casefold() or "(none)"
+    # Signing in: the address typed. Changing a password: the signed-in user's own account.
+    return account_key(current_user.email if current_user.is_authenticated else request.form.get("email", ""))
 
 
 def _counted_by_the_view(_response) -> bool:
@@ -49,22 +69,48 @@ def limit_sign_ins(view):
                                 error_message=_wait_message("from your address"))(view)
 
 
-def sign_in_failed() -> None:
-    """Count this request's sign-in as failed, against its account and its address."""
-    for limit in _sign_in_limits():
+class Lockout(NamedTuple):
+    until: datetime
+    failures: int
+
+
+def sign_in_failed() -> Lockout | None:
+    """Count this request's sign-in as failed, against its account and its address.
+
+    When this failure is the one that uses up its account's allowance, the account is locked from
+    now: the answer says until when (its oldest failure leaves the window) and after how many.
+    Later attempts are refused before they get here, so a lockout is reported once.
+    """
+    lockout = None
+    for limit in limiter.current_limits:
+        if ACCOUNT_SCOPE not in limit.request_args and ADDRESS_SCOPE not in limit.request_args:
+            continue
         limiter.limiter.hit(limit.limit, *limit.request_args)
+        if ACCOUNT_SCOPE in limit.request_args and not limiter.limiter.test(limit.limit, *limit.request_args):
+            reset = limiter.limiter.get_window_stats(limit.limit, *limit.request_args).reset_time
+            lockout = Lockout(datetime.fromtimestamp(math.ceil(reset), UTC), limit.limit.amount)
+    return lockout
 
 
 def sign_in_succeeded() -> None:
     """A correct password forgets the failures of its account."""
-    for limit in _sign_in_limits(ACCOUNT_SCOPE):
-        limiter.limiter.clear(limit.limit, *limit.request_args)
+    forget_account_failures(_account())
 
 
-def _sign_in_limits(*scopes: str):
-    """This request's sign-in limits (of the scopes given, else both) as limit_sign_ins set them."""
-    scopes = scopes or (ACCOUNT_SCOPE, ADDRESS_SCOPE)
-    return [limit for limit in limiter.current_limits if any(scope in limit.request_args for scope in scopes)]
+def forget_account_failures(email: str) -> None:
+    """Clear an account's failed sign-ins (a correct password, or an administrator unlocking it)."""
+    prefix = current_app.config["RATE_LIMIT_KEY_PREFIX"]
+    # The counter's key as Flask-Limiter builds it for a shared limit: prefix, key, scope.
+    limiter.limiter.clear(_account_limit(), *(part for part in (prefix, account_key(email), ACCOUNT_SCOPE) if part))
+
+
+def _account_limit():
+    return parse(current_app.config["LOGIN_LIMIT_PER_ACCOUNT"])
+
+
+def account_window() -> timedelta:
+    """How far back the account's failures count."""
+    return timedelta(seconds=_account_limit().get_expiry())
 
 
 def init_app(app) -> None:

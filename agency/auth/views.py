@@ -4,11 +4,23 @@ import json
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
+from limits.errors import StorageError
 
-from agency.auth import services, throttle
-from agency.auth.forms import ActiveForm, AuditFilterForm, LoginForm, NewTokenForm, RevokeTokenForm, UserForm
+from agency.auth import services, sessions, throttle
+from agency.auth.forms import (
+    ActiveForm,
+    AuditFilterForm,
+    ChangePasswordForm,
+    LoginForm,
+    NewTokenForm,
+    ResetPasswordForm,
+    RevokeTokenForm,
+    UnlockForm,
+    UserForm,
+)
 from agency.auth.models import ApiToken, User
 from agency.core import audit
 from agency.core.dates import iso
@@ -28,8 +40,7 @@ login_manager.login_message_category = "info"
 
 @login_manager.user_loader
 def load_user(user_id: str):
-    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-    return user if user is not None and user.active else None
+    return services.user_for_session(user_id)
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -50,25 +61,57 @@ def login():
         return redirect(url_for("dashboard.home"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = services.authenticate(form.email.data, form.password.data)
+        user = services.authenticate(form.email.data, form.password.data, get_remote_address())
         if user is None:
-            throttle.sign_in_failed()
+            _count_failure(form.email.data)
             flash("That email and password do not match an active account.", "error")
         else:
             throttle.sign_in_succeeded()
             login_user(user)
+            sessions.begin()
             flash(f"Welcome back, {user.display_name}.", "success")
             return redirect(_safe_next(request.args.get("next")) or url_for("dashboard.home"))
     return render_template("auth/login.html", form=form)
+
+
+def _count_failure(email: str) -> None:
+    """Count a wrong password against the account and the address; note the lockout it may cause."""
+    if (lockout := throttle.sign_in_failed()) is not None:
+        services.record_lockout(email, *lockout)
 
 
 @bp.post("/logout")
 @login_required
 @public
 def logout():
+    services.sign_out(current_user._get_current_object())
     logout_user()
+    session.clear()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+@public
+@throttle.limit_sign_ins
+def change_password():
+    """A signed-in user changes their own password; their other sessions end, this one goes on."""
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        user = current_user._get_current_object()
+        try:
+            services.change_password(user, form.current_password.data, form.new_password.data,
+                                     get_remote_address())
+        except DomainError as exc:
+            if "current_password" in exc.fields:
+                _count_failure(user.email)
+            show_errors(form, exc)
+        else:
+            login_user(user)  # this session, with the new token
+            flash("Your password is changed. You stay signed in here; your other sessions have ended.", "success")
+            return redirect(url_for("auth.account"))
+    return render_template("auth/password.html", form=form)
 
 
 @bp.route("/account", methods=["GET", "POST"])
@@ -138,7 +181,44 @@ def users():
             flash(f"{user.email} can now sign in as {user.role}.", "success")
             return redirect(url_for("auth.users"))
     everyone = db.session.scalars(sa.select(User).order_by(User.role, User.email)).all()
-    return render_template("auth/users.html", form=form, users=everyone, active_form=ActiveForm())
+    return render_template("auth/users.html", form=form, users=everyone, active_form=ActiveForm(),
+                           locked=services.locked_users(throttle.account_window()), unlock_form=UnlockForm())
+
+
+@bp.post("/admin/users/<int:user_id>/unlock")
+@requires("users.manage")
+def unlock(user_id: int):
+    """Let a locked-out user try again now rather than wait out the window."""
+    user = db.get_or_404(User, user_id)
+    if not UnlockForm().validate_on_submit():
+        flash("The form expired; please try again.", "error")
+        return redirect(url_for("auth.users"))
+    try:
+        throttle.forget_account_failures(user.email)
+    except StorageError:
+        flash("The server that counts failed sign-ins cannot be reached; nothing was unlocked. Try again shortly.",
+              "error")
+    else:
+        services.unlock(user, current_actor())
+        flash(f"{user.email} may sign in again.", "success")
+    return redirect(url_for("auth.users"))
+
+
+@bp.route("/admin/users/<int:user_id>/password", methods=["GET", "POST"])
+@requires("users.manage")
+def reset_password(user_id: int):
+    """An administrator sets a new password for a user who forgot theirs; the user's sessions end."""
+    user = db.get_or_404(User, user_id)
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.reset_password(user, form.new_password.data, current_actor())
+        except DomainError as exc:
+            show_errors(form, exc)
+        else:
+            flash(f"{user.email} has a new password; tell them through a channel you trust.", "success")
+            return redirect(url_for("auth.users"))
+    return render_template("auth/reset_password.html", form=form, user=user)
 
 
 @bp.post("/admin/users/<int:user_id>/active")

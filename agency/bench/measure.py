@@ -47,6 +47,7 @@ PARAMS = {
     "invoice_id": "SELECT min(id) FROM invoices",
     "rule_id": "SELECT min(id) FROM ce_rules",
     "job_id": "SELECT min(id) FROM job_records",
+    "user_id": "SELECT min(id) FROM users",
     "token": "SELECT calendar_token FROM users WHERE role = 'admin' ORDER BY id LIMIT 1",
 }
 

@@ -1,6 +1,8 @@
 """Wrong passwords are counted per account and per address, and past the limit sign-in waits."""
 
+import re
 import socket
+import time
 import uuid
 from urllib.parse import urlsplit
 
@@ -97,3 +99,39 @@ def test_behind_a_trusted_proxy_each_client_address_is_counted_apart():
 
         assert [attempt("203.0.113.7", f"{n}@nowhere.example") for n in range(3)] == [200, 200, 429]
         assert attempt("198.51.100.2", ADMIN, PASSWORD) == 302
+
+
+def _admin_page(site, admin, path):
+    page = admin.get(site.url + path, timeout=60)
+    return page.text, re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text).group(1)
+
+
+def test_a_locked_account_stays_locked_for_the_right_password_until_an_admin_unlocks_it(users):
+    billing = users["billing"].email
+    with live.server() as site:
+        answers = [site.sign_in(requests.Session(), billing, f"guess number {n}").status_code for n in range(5)]
+        assert answers == [200] * 5
+        for _ in range(2):
+            refused = site.sign_in(requests.Session(), billing, PASSWORD)
+            assert refused.status_code == 429 and "Wait a few minutes" in refused.text
+            assert 0 < int(refused.headers["Retry-After"]) <= 15 * 60
+        admin = requests.Session()
+        assert site.sign_in(admin, ADMIN, PASSWORD).status_code == 302
+        page, token = _admin_page(site, admin, "/admin/users")
+        locked = page[page.index('id="locked"'):page.index('id="users"')]
+        assert billing in locked and "<td>5</td>" in locked
+        unlocked = admin.post(f"{site.url}/admin/users/{users['billing'].id}/unlock", data={"csrf_token": token},
+                              allow_redirects=False, timeout=60)
+        assert unlocked.status_code == 302, site.log_text()
+        assert site.sign_in(requests.Session(), billing, PASSWORD).status_code == 302
+        assert "No account is locked." in _admin_page(site, admin, "/admin/users")[0]
+
+
+def test_a_locked_account_opens_again_by_itself_once_its_failures_leave_the_window(users):
+    billing = users["billing"].email
+    with live.server(LOGIN_LIMIT_PER_ACCOUNT="2 per 2 seconds") as site:
+        assert [site.sign_in(requests.Session(), billing, "a wrong guess").status_code for _ in range(2)] == [200, 200]
+        refused = site.sign_in(requests.Session(), billing, PASSWORD)
+        assert refused.status_code == 429 and int(refused.headers["Retry-After"]) <= 2
+        time.sleep(2.2)
+        assert site.sign_in(requests.Session(), billing, PASSWORD).status_code == 302
