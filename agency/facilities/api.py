@@ -166,7 +166,7 @@ def remove_contact(contact_id: int):
 
 
 @bp.get("/facilities/<int:facility_id>/rate-cards")
-@requires("facilities.view")
+@requires("rate_cards.view")
 @documented("A facility's rate cards", response=RATE_CARD, many=True, errors=(400, 404))
 def list_rate_cards(facility_id: int):
     _visible(facility_id)
@@ -197,7 +197,7 @@ def _card(card_id: int) -> RateCard:
 
 
 @bp.get("/rate-cards/<int:card_id>")
-@requires("facilities.view")
+@requires("rate_cards.view")
 @documented("A rate card", response=RATE_CARD, errors=(404,))
 def get_rate_card(card_id: int):
     return reply(_card(card_id))
