@@ -13,6 +13,7 @@ from agency.core import audit
 from agency.core.dates import today, utcnow
 from agency.core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationError
 from agency.core.outbox import queue_email
+from agency.core.permissions import can
 from agency.core.persistence import lock
 from agency.core.states import is_state
 from agency.credentials.models import Therapist, disciplines_for
@@ -118,7 +119,7 @@ def send_assignment_alert(assignment: Assignment, therapist_ids: list[int], acto
             f"{assignment.hours_per_week} hours a week, {mode}.\n"
             f"Service states: {', '.join(assignment.service_states)}.\n\n"
             "Reply to this email or call your recruiter if you are interested.",
-            dedupe_key=f"assignment-alert:{assignment.id}:{therapist.id}",
+            dedupe_key=f"assignment-alert:{assignment.id}:{therapist.id}", kind="placement",
         )
         sent += 1
     if sent:
@@ -291,7 +292,7 @@ def _move(placement: Placement, new_status: str, actor, reason: str | None, over
                     "the placement is not ready: " + "; ".join(b.message for b in result.blockers),
                     {"status": [b.code for b in result.blockers]},
                 )
-            if getattr(actor, "role", None) != "admin":
+            if not can(actor, "placements.override"):
                 raise Forbidden("only an admin may activate a placement that is not ready")
             if not override_reason.strip():
                 raise ValidationError.on("override_reason", "say why the placement starts anyway")
@@ -384,6 +385,6 @@ def _escalate(checkin: CheckIn) -> None:
             f"{placement.facility.name}, started {placement.start_on.isoformat()}.\n"
             f"Satisfaction: {checkin.satisfaction} of 5.\nNotes: {checkin.notes or '(none)'}\n\n"
             "A concern was raised at the check-in; please follow up before it ends the placement.",
-            dedupe_key=f"checkin-concern:{checkin.id}:{email}",
+            dedupe_key=f"checkin-concern:{checkin.id}:{email}", kind="placement",
         )
     checkin.escalated_at = utcnow()
