@@ -34,6 +34,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "facilities.billing_email.edit": ("billing",),
     # A facility sees its own contract rates; credentialing staff have no need of prices.
     "rate_cards.view": ("recruiter", "billing", "facility"),
+    "rate_cards.notes": ("recruiter", "billing"),
     "rate_cards.edit": ("recruiter", "billing"),
     "assignments.view": ("recruiter", "credentialing", "billing"),
     "assignments.edit": ("recruiter",),
