@@ -43,9 +43,9 @@ MAIL_KINDS = {
     "placement": "outbox.placement_mail",  # assignment alerts, check-in escalations
     "account": "outbox.account_mail",  # anything else: sign-in and account notices
 }
-# The kind of a message queued without one, by the first part of its dedupe key; migration 0016
-# filled the messages queued before kinds existed by the same rule.
-KIND_OF_KEY = {"reminder": "credential", "document-request": "credential", "invoice": "billing",
+# A message's kind is named by the first part of its dedupe key; migration 0016 filled the messages
+# queued before kinds existed by the same rule. Mail of a new kind adds its key here.
+KIND_OF_KEY = {"reminder": "credential", "invoice": "billing",
                "dunning": "billing", "billing-email-changed": "billing", "assignment-alert": "placement",
                "checkin-concern": "placement"}
 
@@ -118,11 +118,11 @@ def _mail_rolled_back(session) -> None:
 
 
 def queue_email(to_addr: str, subject: str, body: str, dedupe_key: str | None = None, *,
-                attachment: tuple[str, str, bytes] | None = None, kind: str | None = None) -> bool:
+                attachment: tuple[str, str, bytes] | None = None) -> bool:
     """Add a message to the outbox in the caller's transaction; False if already queued.
 
-    attachment is (file name, content type, bytes); kind (one of MAIL_KINDS) defaults to the one
-    its dedupe key names. Once the transaction commits, the request sends it as it ends.
+    attachment is (file name, content type, bytes); the dedupe key names its kind (kind_for).
+    Once the transaction commits, the request sends it as it ends.
     """
     if dedupe_key is not None:
         exists = db.session.scalar(
@@ -131,7 +131,7 @@ def queue_email(to_addr: str, subject: str, body: str, dedupe_key: str | None = 
         if exists:
             return False
     message = OutboxMessage(to_addr=to_addr, subject=subject, body=body, dedupe_key=dedupe_key,
-                            kind=_checked_kind(kind or kind_for(dedupe_key)))
+                            kind=kind_for(dedupe_key))
     if attachment is not None:
         message.attachment_name, message.attachment_type, message.attachment = attachment
     db.session.add(message)
@@ -140,25 +140,18 @@ def queue_email(to_addr: str, subject: str, body: str, dedupe_key: str | None = 
 
 
 def queue_emails(messages: list[dict]) -> int:
-    """Add many messages ({to_addr, subject, body, dedupe_key, kind?}) in one statement; how many were new.
+    """Add many messages ({to_addr, subject, body, dedupe_key}) in one statement; how many were new.
 
     A message whose dedupe key is already queued, by this run or one at the same
     moment, is left out (ON CONFLICT DO NOTHING), as queue_email() would.
     """
     now = utcnow()
-    rows = [{**m, "kind": _checked_kind(m.get("kind") or kind_for(m.get("dedupe_key"))), "created_at": now,
-             "attempts": 0} for m in messages]
+    rows = [{**m, "kind": kind_for(m.get("dedupe_key")), "created_at": now, "attempts": 0} for m in messages]
     inserted = insert_new(OutboxMessage, rows,
                           returning=(OutboxMessage.id,))
     if inserted:
         db.session.info[_QUEUED] = True
     return len(inserted)
-
-
-def _checked_kind(kind: str) -> str:
-    if kind not in MAIL_KINDS:
-        raise ValueError(f"unknown kind of mail {kind!r}")
-    return kind
 
 
 def withdraw_unsent(dedupe_prefix: str) -> list[str]:

@@ -107,7 +107,7 @@ def _tell_previous_billing_address(facility: Facility, previous: str) -> None:
         f"On {now:%B %d, %Y} the address {config['AGENCY_NAME']} sends your invoices and payment "
         f"reminders to was changed from {previous} to {facility.billing_email or '(none)'}.\n\n"
         f"If you did not ask for this change, please contact us right away at {config['BILLING_EMAIL']}.",
-        dedupe_key=f"billing-email-changed:{facility.id}:{now.isoformat()}", kind="billing",
+        dedupe_key=f"billing-email-changed:{facility.id}:{now.isoformat()}",
     )
 
 

@@ -119,7 +119,7 @@ def send_assignment_alert(assignment: Assignment, therapist_ids: list[int], acto
             f"{assignment.hours_per_week} hours a week, {mode}.\n"
             f"Service states: {', '.join(assignment.service_states)}.\n\n"
             "Reply to this email or call your recruiter if you are interested.",
-            dedupe_key=f"assignment-alert:{assignment.id}:{therapist.id}", kind="placement",
+            dedupe_key=f"assignment-alert:{assignment.id}:{therapist.id}",
         )
         sent += 1
     if sent:
@@ -385,6 +385,6 @@ def _escalate(checkin: CheckIn) -> None:
             f"{placement.facility.name}, started {placement.start_on.isoformat()}.\n"
             f"Satisfaction: {checkin.satisfaction} of 5.\nNotes: {checkin.notes or '(none)'}\n\n"
             "A concern was raised at the check-in; please follow up before it ends the placement.",
-            dedupe_key=f"checkin-concern:{checkin.id}:{email}", kind="placement",
+            dedupe_key=f"checkin-concern:{checkin.id}:{email}",
         )
     checkin.escalated_at = utcnow()

@@ -17,7 +17,7 @@ depends_on = None
 
 KINDS = ('credential', 'billing', 'placement', 'account')
 # The first part of a dedupe key -> kind, as core/outbox.py KIND_OF_KEY had it when kinds came in.
-KIND_OF_KEY = {'reminder': 'credential', 'document-request': 'credential', 'invoice': 'billing',
+KIND_OF_KEY = {'reminder': 'credential', 'invoice': 'billing',
                'dunning': 'billing', 'billing-email-changed': 'billing', 'assignment-alert': 'placement',
                'checkin-concern': 'placement'}
 
