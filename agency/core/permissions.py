@@ -9,7 +9,7 @@ ROLES = ("admin", "recruiter", "credentialing", "billing", "facility")
 STAFF = ("admin", "recruiter", "credentialing", "billing")
 
 # Permission -> roles that hold it. Admin holds every permission. Every visibility decision is a
-# line here, used alike by pages, API, CSV and search: no role is compared anywhere else.
+# line here, and pages, API, CSV and search ask can() of it rather than compare roles themselves.
 PERMISSIONS: dict[str, tuple[str, ...]] = {
     "therapists.view": STAFF,
     "therapists.edit": ("recruiter", "credentialing"),
