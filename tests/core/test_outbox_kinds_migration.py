@@ -2,11 +2,11 @@
 
 import sqlalchemy as sa
 
-from tests.core.test_migrations import flask, scratch_url
+from tests.core.test_migrations import flask
 
 
-def test_mail_queued_before_kinds_gets_the_kind_its_key_names(app, tmp_path):
-    url = scratch_url(app, tmp_path)
+def test_mail_queued_before_kinds_gets_the_kind_its_key_names(scratch_url):
+    url = scratch_url
     flask(url, "upgrade", "0014")
     engine = sa.create_engine(url)
     keys = {"reminder:license:7:2026-12-25:30:therapist": "credential", "invoice:INV-2026-00001": "billing",
