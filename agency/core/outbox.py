@@ -25,21 +25,50 @@ from flask import current_app
 from sqlalchemy.orm import Mapped, deferred, mapped_column
 
 from agency.core import audit
+from agency.core.constraints import one_of
 from agency.core.dates import as_utc, utcnow
-from agency.core.errors import Conflict, ServiceUnavailable
+from agency.core.errors import Conflict, NotFound, ServiceUnavailable
 from agency.core.jobs import enqueue, job
+from agency.core.permissions import can
 from agency.core.persistence import insert_new
 from agency.extensions import db
 
 log = logging.getLogger(__name__)
 
+# Whose mail a message is, and so who sees and releases it in the outbox: each kind has its
+# permission (core/permissions.py), and an admin holds them all.
+MAIL_KINDS = {
+    "credential": "outbox.credential_mail",  # license, CE, panel and document reminders
+    "billing": "outbox.billing_mail",  # invoices, dunning, billing email changes
+    "placement": "outbox.placement_mail",  # assignment alerts, check-in escalations
+    "account": "outbox.account_mail",  # anything else: sign-in and account notices
+}
+# A message's kind is named by the first part of its dedupe key; migration 0016 filled the messages
+# queued before kinds existed by the same rule. Mail of a new kind adds its key here.
+KIND_OF_KEY = {"reminder": "credential", "invoice": "billing",
+               "dunning": "billing", "billing-email-changed": "billing", "assignment-alert": "placement",
+               "checkin-concern": "placement"}
+
+
+def kind_for(dedupe_key: str | None) -> str:
+    """The kind of a message by its dedupe key: mail with no known key is an admin's to see."""
+    return KIND_OF_KEY.get((dedupe_key or "").split(":", 1)[0], "account")
+
+
+def visible_kinds(actor) -> list[str]:
+    """The kinds of message this person may see and release in the outbox."""
+    return [kind for kind, permission in MAIL_KINDS.items() if can(actor, permission)]
+
 
 class OutboxMessage(db.Model):
     __tablename__ = "outbox_messages"
-    __table_args__ = (sa.Index("ix_outbox_messages_pending", "sent_at", "attempts"),)
+    __table_args__ = (sa.Index("ix_outbox_messages_pending", "sent_at", "attempts"),
+                      sa.Index("ix_outbox_messages_kind", "kind", "id"),
+                      one_of("kind", tuple(MAIL_KINDS)))
     __audit_type__ = "email"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(20))
     to_addr: Mapped[str] = mapped_column(sa.String(255))
     subject: Mapped[str] = mapped_column(sa.String(255))
     body: Mapped[str] = mapped_column(sa.Text)
@@ -92,8 +121,8 @@ def queue_email(to_addr: str, subject: str, body: str, dedupe_key: str | None = 
                 attachment: tuple[str, str, bytes] | None = None) -> bool:
     """Add a message to the outbox in the caller's transaction; False if already queued.
 
-    attachment is (file name, content type, bytes). Once the transaction
-    commits, the request sends it as it ends.
+    attachment is (file name, content type, bytes); the dedupe key names its kind (kind_for).
+    Once the transaction commits, the request sends it as it ends.
     """
     if dedupe_key is not None:
         exists = db.session.scalar(
@@ -101,7 +130,8 @@ def queue_email(to_addr: str, subject: str, body: str, dedupe_key: str | None = 
         )
         if exists:
             return False
-    message = OutboxMessage(to_addr=to_addr, subject=subject, body=body, dedupe_key=dedupe_key)
+    message = OutboxMessage(to_addr=to_addr, subject=subject, body=body, dedupe_key=dedupe_key,
+                            kind=kind_for(dedupe_key))
     if attachment is not None:
         message.attachment_name, message.attachment_type, message.attachment = attachment
     db.session.add(message)
@@ -116,7 +146,8 @@ def queue_emails(messages: list[dict]) -> int:
     moment, is left out (ON CONFLICT DO NOTHING), as queue_email() would.
     """
     now = utcnow()
-    inserted = insert_new(OutboxMessage, [{**m, "created_at": now, "attempts": 0} for m in messages],
+    rows = [{**m, "kind": kind_for(m.get("dedupe_key")), "created_at": now, "attempts": 0} for m in messages]
+    inserted = insert_new(OutboxMessage, rows,
                           returning=(OutboxMessage.id,))
     if inserted:
         db.session.info[_QUEUED] = True
@@ -324,6 +355,20 @@ def init_outbox(app) -> None:
                 log.exception("sending the outbox after a request failed")
                 db.session.rollback()
         return response
+
+
+def outbox_query(actor):
+    """The messages this person may see in the outbox, newest first: only the kinds that are theirs."""
+    return (sa.select(OutboxMessage).where(OutboxMessage.kind.in_(visible_kinds(actor)))
+            .order_by(OutboxMessage.id.desc()))
+
+
+def visible_message(actor, message_id: int) -> OutboxMessage:
+    """One message of a kind this person may see; another kind's is as unknown as a missing one."""
+    message = db.session.get(OutboxMessage, message_id)
+    if message is None or message.kind not in visible_kinds(actor):
+        raise NotFound(f"no email with id {message_id}")
+    return message
 
 
 def release_unconfirmed(message: OutboxMessage, actor=None) -> OutboxMessage:

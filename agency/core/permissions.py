@@ -8,7 +8,8 @@ from flask_login import current_user
 ROLES = ("admin", "recruiter", "credentialing", "billing", "facility")
 STAFF = ("admin", "recruiter", "credentialing", "billing")
 
-# Permission -> roles that hold it. Admin holds every permission.
+# Permission -> roles that hold it. Admin holds every permission. Every visibility decision is a
+# line here, and pages, API, CSV and search ask can() of it rather than compare roles themselves.
 PERMISSIONS: dict[str, tuple[str, ...]] = {
     "therapists.view": STAFF,
     "therapists.edit": ("recruiter", "credentialing"),
@@ -21,15 +22,31 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "ce_rules.edit": (),
     "users.manage": (),
     "audit.view": (),
-    "outbox.view": ("credentialing",),
+    # The outbox by kind of message: each team sees and releases its own mail (core/outbox.py MAIL_KINDS).
+    "outbox.credential_mail": ("credentialing",),
+    "outbox.billing_mail": ("billing",),
+    "outbox.placement_mail": ("recruiter",),
+    "outbox.account_mail": (),
     # Facility contacts see their own facility and its placements (scoped by the queries).
     "facilities.view": STAFF + ("facility",),
     "facilities.edit": ("recruiter", "billing"),
+    # Where invoices and dunning go: changing it redirects the agency's money mail, so billing decides.
+    "facilities.billing_email.edit": ("billing",),
+    # A facility sees its own contract rates; credentialing staff have no need of prices.
+    "rate_cards.view": ("recruiter", "billing", "facility"),
+    "rate_cards.notes": ("recruiter", "billing"),
     "rate_cards.edit": ("recruiter", "billing"),
     "assignments.view": ("recruiter", "credentialing", "billing"),
     "assignments.edit": ("recruiter",),
     "placements.view": STAFF + ("facility",),
     "placements.edit": ("recruiter",),
+    # What the agency keeps to itself about a placement; a facility contact sees none of it.
+    "placements.notes": STAFF,
+    "placements.status_reasons": STAFF,
+    "readiness.details": STAFF,
+    "checkins.details": STAFF,
+    # An admin's second look: starting a placement that is not ready.
+    "placements.override": (),
     "checklist.edit": ("recruiter", "credentialing"),
     "checkins.edit": ("recruiter",),
     "timesheets.view": STAFF + ("facility",),
@@ -42,6 +59,9 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "receivables.view": ("billing",),
     "jobs.view": STAFF,
 }
+# The outbox page is open to whoever may see some kind of message in it.
+PERMISSIONS["outbox.view"] = tuple(sorted({role for name, roles in PERMISSIONS.items()
+                                           if name.startswith("outbox.") for role in roles}))
 
 
 def facility_scope(actor) -> int | None:
@@ -55,6 +75,16 @@ def can(user, permission: str) -> bool:
     if user is None or not getattr(user, "is_authenticated", False):
         return False
     return user.role == "admin" or user.role in PERMISSIONS[permission]
+
+
+def withheld(model, actor) -> dict[str, None]:
+    """The fields of a model this viewer may not see, each as None, for a schema's dump.
+
+    A model names them in __restricted__ = {field: permission}; the pages ask the same
+    permissions of can() in their templates.
+    """
+    return {name: None for name, permission in getattr(model, "__restricted__", {}).items()
+            if not can(actor, permission)}
 
 
 def current_actor():

@@ -18,7 +18,7 @@ from agency.core.errors import DomainError
 from agency.core.exports import csv_response, list_csv, wants_csv
 from agency.core.forms import flash_import_report, form_values, read_text_upload, show_errors
 from agency.core.listing import page_args, paginate, search_arg, sort_by
-from agency.core.outbox import OutboxMessage, release_unconfirmed
+from agency.core.outbox import outbox_query, release_unconfirmed, visible_kinds, visible_message
 from agency.core.permissions import current_actor, requires
 from agency.core.states import STATE_CHOICES
 from agency.credentials import documents, queries, roster, services
@@ -445,15 +445,15 @@ def edit_ce_rule(rule_id: int | None = None):
 @bp.get("/outbox")
 @requires("outbox.view")
 def outbox():
-    query = sa.select(OutboxMessage).order_by(OutboxMessage.id.desc())
-    pagination = paginate(query, per_page=100)
-    return render_template("credentials/outbox.html", pagination=pagination)
+    actor = current_actor()
+    pagination = paginate(outbox_query(actor), per_page=100)
+    return render_template("credentials/outbox.html", pagination=pagination, kinds=visible_kinds(actor))
 
 
 @bp.post("/outbox/<int:message_id>/release")
 @requires("outbox.view")
 def release_email(message_id: int):
-    message = db.get_or_404(OutboxMessage, message_id)
+    message = visible_message(current_actor(), message_id)
     try:
         release_unconfirmed(message, current_actor())
     except DomainError as exc:

@@ -25,7 +25,7 @@ from agency.core.api import (
 )
 from agency.core.errors import NotFound, ValidationError
 from agency.core.openapi import documented
-from agency.core.permissions import current_actor, facility_scope, requires
+from agency.core.permissions import current_actor, facility_scope, requires, withheld
 from agency.credentials.models import DISCIPLINES, DOC_TYPES
 from agency.extensions import db
 from agency.facilities import queries, services
@@ -83,7 +83,7 @@ RATE_CARD = Schema(
     effective_to=Date(),
     overtime_threshold_hours=Dec(),
     overtime_multiplier=Dec(nullable=False),
-    notes=Str(max_length=5000, multiline=True),
+    notes=Str(max_length=5000, multiline=True, description="the agency's notes; null for a facility contact"),
     rates=ListOf(required=True, item=Nested(schema=RATE), max_items=500),
 )
 
@@ -166,12 +166,13 @@ def remove_contact(contact_id: int):
 
 
 @bp.get("/facilities/<int:facility_id>/rate-cards")
-@requires("facilities.view")
+@requires("rate_cards.view")
 @documented("A facility's rate cards", response=RATE_CARD, many=True, errors=(400, 404))
 def list_rate_cards(facility_id: int):
     _visible(facility_id)
     return page(sa.select(RateCard).where(RateCard.facility_id == facility_id)
-                .options(selectinload(RateCard.rates)), RateCard.id)
+                .options(selectinload(RateCard.rates)), RateCard.id,
+                lambda rows: [withheld(RateCard, current_actor())] * len(rows))
 
 
 @bp.post("/facilities/<int:facility_id>/rate-cards")
@@ -185,7 +186,7 @@ def create_rate_card(facility_id: int):
     if rates is None:
         raise ValidationError.on("rates", "is required")
     card = services.save_rate_card(facility, None, _card_values(body, partial=False), rates, current_actor())
-    return created(card, "facilities_api.get_rate_card", {"card_id": card.id})
+    return created(card, "facilities_api.get_rate_card", {"card_id": card.id}, **withheld(RateCard, current_actor()))
 
 
 def _card(card_id: int) -> RateCard:
@@ -197,10 +198,10 @@ def _card(card_id: int) -> RateCard:
 
 
 @bp.get("/rate-cards/<int:card_id>")
-@requires("facilities.view")
+@requires("rate_cards.view")
 @documented("A rate card", response=RATE_CARD, errors=(404,))
 def get_rate_card(card_id: int):
-    return reply(_card(card_id))
+    return reply(_card(card_id), **withheld(RateCard, current_actor()))
 
 
 @bp.patch("/rate-cards/<int:card_id>")
@@ -212,4 +213,4 @@ def update_rate_card(card_id: int):
     body = json_body()
     saved = services.save_rate_card(card.facility, card, _card_values(body, partial=True), _rates(body),
                                     current_actor())
-    return reply(saved)
+    return reply(saved, **withheld(RateCard, current_actor()))

@@ -97,6 +97,8 @@ class FacilityContact(db.Model):
 class RateCard(db.Model):
     """A facility's contract prices for a date range; ranges of one facility never overlap."""
 
+    # The agency's notes on a contract (how a rate was negotiated) are not the facility's to read.
+    __restricted__ = {"notes": "rate_cards.notes"}
     __tablename__ = "rate_cards"
     __table_args__ = (
         sa.CheckConstraint("effective_to IS NULL OR effective_to >= effective_from", name="range"),

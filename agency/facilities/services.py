@@ -4,11 +4,15 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.orm import joinedload
 
 from agency.core import audit
-from agency.core.errors import Conflict, NotFound, ValidationError
+from agency.core.dates import utcnow
+from agency.core.errors import Conflict, Forbidden, NotFound, ValidationError
 from agency.core.integrity import commit_or_conflict, duplicate
+from agency.core.outbox import queue_email
+from agency.core.permissions import can
 from agency.core.persistence import lock, lock_value
 from agency.core.text import check_text, normalise_email
 from agency.credentials.models import DISCIPLINES, DOC_TYPES
@@ -68,15 +72,43 @@ def create_facility(values: dict, actor=None) -> Facility:
 
 
 def update_facility(facility: Facility, values: dict, actor=None) -> Facility:
-    """Change a facility's details; only the given fields change."""
+    """Change a facility's details; only the given fields change.
+
+    The billing email is where invoices and payment reminders go, so only those holding
+    facilities.billing_email.edit change it, and the address it leaves is told.
+    """
     values = _check_facility(values, facility)
+    previous = facility.billing_email
+    moved = "billing_email" in values and values["billing_email"] != previous
+    if moved and not can(actor, "facilities.billing_email.edit"):
+        raise Forbidden("only billing staff may change the billing email, where invoices and reminders go",
+                        {"billing_email": ["only billing staff may change where invoices go"]})
     changes = audit.diff(facility, values)
     for key, value in values.items():
         setattr(facility, key, value)
     if changes:
-        audit.record("update", facility, f"facility {facility.name}", actor=actor, changes=changes)
+        summary = f"facility {facility.name}"
+        if moved:
+            summary += f": billing email {previous or '(none)'} → {facility.billing_email or '(none)'}"
+        audit.record("update", facility, summary, actor=actor, changes=changes)
+    if moved and previous:
+        _tell_previous_billing_address(facility, previous)
     commit_or_conflict()
     return facility
+
+
+def _tell_previous_billing_address(facility: Facility, previous: str) -> None:
+    """Warn the address invoices used to go to: a change nobody there asked for is how invoice fraud starts."""
+    config = current_app.config
+    now = utcnow()
+    queue_email(
+        previous, f"The billing email for {facility.name} was changed",
+        f"Dear {facility.name} accounts payable,\n\n"
+        f"On {now:%B %d, %Y} the address {config['AGENCY_NAME']} sends your invoices and payment "
+        f"reminders to was changed from {previous} to {facility.billing_email or '(none)'}.\n\n"
+        f"If you did not ask for this change, please contact us right away at {config['BILLING_EMAIL']}.",
+        dedupe_key=f"billing-email-changed:{facility.id}:{now.isoformat()}",
+    )
 
 
 def add_contact(facility: Facility, values: dict, actor=None) -> FacilityContact:

@@ -9,7 +9,7 @@ from agency.core.errors import DomainError
 from agency.core.exports import csv_response, wants_csv
 from agency.core.forms import errors_sentence, form_values, show_errors
 from agency.core.listing import paginate, search_arg, sort_by
-from agency.core.permissions import can, current_actor, facility_scope, requires
+from agency.core.permissions import current_actor, facility_scope, requires
 from agency.core.pickers import options_response
 from agency.core.states import STATE_CHOICES
 from agency.extensions import db
@@ -93,9 +93,7 @@ def facility(facility_id: int):
         .order_by(Placement.start_on.desc()).limit(50)
     ).all()
     return render_template("facilities/facility.html", facility=place, placements=placements,
-                           contact_form=ContactForm(), as_of=today(),
-                           show_rates=can(actor, "rate_cards.edit") or actor.role == "facility"
-                           or can(actor, "facilities.edit"))
+                           contact_form=ContactForm(), as_of=today())
 
 
 @bp.route("/facilities/<int:facility_id>/edit", methods=["GET", "POST"])

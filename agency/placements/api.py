@@ -1,5 +1,7 @@
 """JSON API for open assignments, matching, placements, readiness, checklists and check-ins."""
 
+import sqlalchemy as sa
+
 from agency.core.api import (
     AS_OF,
     Bool,
@@ -25,7 +27,7 @@ from agency.core.api import (
 )
 from agency.core.dates import today
 from agency.core.openapi import documented
-from agency.core.permissions import current_actor, requires
+from agency.core.permissions import current_actor, requires, withheld
 from agency.credentials.models import DISCIPLINES
 from agency.extensions import db
 from agency.placements import queries, services
@@ -35,6 +37,7 @@ from agency.placements.models import (
     BILLING_BASES,
     PLACEMENT_STATUSES,
     Assignment,
+    CheckIn,
     Placement,
 )
 from agency.placements.readiness import readiness
@@ -73,7 +76,7 @@ PLACEMENT = Schema(
     hours_per_week=Int(minimum=1, maximum=80),
     telehealth=Bool(nullable=False),
     status=Choice(read_only=True, choices=PLACEMENT_STATUSES),
-    notes=Str(max_length=5000, multiline=True),
+    notes=Str(max_length=5000, multiline=True, description="the agency's internal notes; null for a facility contact"),
 )
 PLACEMENT_PATCH = Schema(
     "PlacementChange",
@@ -88,6 +91,7 @@ PLACEMENT_FILTERS = Schema("PlacementFilters", status=Choice(choices=PLACEMENT_S
                            facility_id=IdArg(), therapist_id=IdArg())
 FINDING = Schema("Finding", code=Str(read_only=True), message=Str(read_only=True))
 READINESS = Schema("Readiness", ready=Bool(read_only=True), checked_on=Date(read_only=True),
+                   # A facility contact gets ready or not, with one neutral blocker (in_progress) and no warnings.
                    blockers=ListOf(read_only=True, item=Nested(schema=FINDING)),
                    warnings=ListOf(read_only=True, item=Nested(schema=FINDING)))
 CHECKLIST_ITEM = Schema(
@@ -103,8 +107,10 @@ CHECKIN = Schema(
     "CheckIn",
     id=Int(read_only=True), placement_id=Int(read_only=True), day=Int(read_only=True), due_on=Date(read_only=True),
     completed_on=Date(), satisfaction=Int(required=True, nullable=True, minimum=1, maximum=5,
-                                          description="1-5; null until the check-in is done"),
-    notes=Str(max_length=5000, multiline=True), concern=Bool(nullable=False),
+                                          description="1-5; null until the check-in is done, and for a "
+                                          "facility contact"),
+    notes=Str(max_length=5000, multiline=True, description="null for a facility contact"),
+    concern=Bool(nullable=True, description="null (no concern) when recording; null for a facility contact"),
 )
 MATCH = Schema(
     "Match",
@@ -185,13 +191,23 @@ def _placement(placement_id: int) -> Placement:
     return queries.visible_placement(current_actor(), placement_id)
 
 
+def _withheld(model, rows: list) -> list[dict]:
+    """What the caller may not see of each row, as values for the schema's dump."""
+    return [withheld(model, current_actor())] * len(rows)
+
+
+def _reply_placement(placement: Placement, status: int = 200):
+    return reply(placement, status, **withheld(Placement, current_actor()))
+
+
 @bp.get("/placements")
 @requires("placements.view")
 @documented("List placements (a facility contact sees only its own facility's)", response=PLACEMENT, many=True,
             query=PLACEMENT_FILTERS)
 def list_placements():
     filters = parse_args()
-    return page(queries.placements_query(current_actor(), **filters), Placement.id)
+    return page(queries.placements_query(current_actor(), **filters), Placement.id,
+                lambda rows: _withheld(Placement, rows))
 
 
 @bp.post("/placements")
@@ -200,14 +216,15 @@ def list_placements():
             status=201, errors=(400, 404, 409))
 def create_placement():
     placement = services.create_placement(PLACEMENT.load(json_body()), current_actor())
-    return created(placement, "placements_api.get_placement", {"placement_id": placement.id})
+    return created(placement, "placements_api.get_placement", {"placement_id": placement.id},
+                   **withheld(Placement, current_actor()))
 
 
 @bp.get("/placements/<int:placement_id>")
 @requires("placements.view")
 @documented("A placement", response=PLACEMENT, errors=(404,))
 def get_placement(placement_id: int):
-    return reply(_placement(placement_id))
+    return _reply_placement(_placement(placement_id))
 
 
 @bp.patch("/placements/<int:placement_id>")
@@ -223,14 +240,15 @@ def update_placement(placement_id: int):
     override = values.pop("override_reason", None)
     services.update_placement(placement, values, current_actor(), status=status, reason=reason,
                               override_reason=override)
-    return reply(placement)
+    return _reply_placement(placement)
 
 
 @bp.get("/placements/<int:placement_id>/readiness")
 @requires("placements.view")
-@documented("Blockers and warnings for the start", response=READINESS, errors=(400, 404), query=AS_OF)
+@documented("Blockers and warnings for the start; a facility contact learns only whether it is ready",
+            response=READINESS, errors=(400, 404), query=AS_OF)
 def get_readiness(placement_id: int):
-    return reply(readiness(_placement(placement_id), as_of_arg()))
+    return reply(readiness(_placement(placement_id), as_of_arg()).as_seen_by(current_actor()))
 
 
 @bp.get("/placements/<int:placement_id>/checklist")
@@ -253,9 +271,12 @@ def update_checklist_item(item_id: int):
 
 @bp.get("/placements/<int:placement_id>/checkins")
 @requires("placements.view")
-@documented("The 30- and 60-day check-ins", response=CHECKIN, many=True, errors=(404,))
+@documented("The 30- and 60-day check-ins; a facility contact sees when, not what was said",
+            response=CHECKIN, many=True, errors=(404,))
 def checkins(placement_id: int):
-    return page_of_list(_placement(placement_id).checkins)
+    placement = _placement(placement_id)
+    return page(sa.select(CheckIn).where(CheckIn.placement_id == placement.id), CheckIn.id,
+                lambda rows: _withheld(CheckIn, rows))
 
 
 @bp.patch("/checkins/<int:checkin_id>")
@@ -266,4 +287,4 @@ def record_checkin(checkin_id: int):
     checkin = queries.checkin(current_actor(), checkin_id)
     services.record_checkin(checkin, CHECKIN.load(json_body()), current_actor())
     db.session.refresh(checkin)
-    return reply(checkin)
+    return reply(checkin, **withheld(CheckIn, current_actor()))

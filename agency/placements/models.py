@@ -98,6 +98,8 @@ class Placement(db.Model):
         sa.Index("ix_placements_status", "status"),
     )
     __audit_type__ = "placement"
+    # The agency's own notes: never shown to the facility (core/permissions.py withheld).
+    __restricted__ = {"notes": "placements.notes"}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     therapist_id: Mapped[int] = mapped_column(sa.ForeignKey("therapists.id", ondelete="RESTRICT"))
@@ -154,6 +156,8 @@ class PlacementEvent(db.Model):
     """One step of a placement's story: a status change, with who, when and why."""
 
     __tablename__ = "placement_events"
+    # Why it moved (an admin's override of readiness, a cancellation) is the agency's to know.
+    __restricted__ = {"reason": "placements.status_reasons"}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     placement_id: Mapped[int] = mapped_column(sa.ForeignKey("placements.id", ondelete="CASCADE"), index=True)
@@ -208,6 +212,9 @@ class CheckIn(db.Model):
         sa.Index("ix_checkins_open_due", "completed_on", "due_on"),
     )
     __audit_type__ = "checkin"
+    # What the therapist told the agency about the placement stays with the agency.
+    __restricted__ = {"satisfaction": "checkins.details", "notes": "checkins.details",
+                      "concern": "checkins.details"}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     placement_id: Mapped[int] = mapped_column(sa.ForeignKey("placements.id", ondelete="CASCADE"))

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
+from agency.core.permissions import can
 from agency.credentials.ce import CEProgress, ce_progress_for
 from agency.credentials.models import Document, License, PanelEnrollment, Therapist
 from agency.extensions import db
@@ -31,6 +32,7 @@ CODES = {
                                         "{expires}, before the placement ends on {end}",
     "ce_shortfall": "CE short for the {state} {license_type} renewal on {expires}: {detail}",
     "caqh_attestation_due": "{detail}",
+    "in_progress": "Credentialing in progress",
 }
 
 
@@ -56,6 +58,13 @@ class Readiness:
     @property
     def ready(self) -> bool:
         return not self.blockers
+
+    def as_seen_by(self, actor) -> "Readiness":
+        """What this viewer may know: every finding with readiness.details; otherwise (a facility
+        contact) only ready or not, with one neutral reason and none of the credentials behind it."""
+        if can(actor, "readiness.details"):
+            return self
+        return Readiness(self.checked_on, blockers=[] if self.ready else [finding("in_progress")])
 
     def as_dict(self) -> dict:
         return {

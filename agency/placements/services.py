@@ -13,6 +13,7 @@ from agency.core import audit
 from agency.core.dates import today, utcnow
 from agency.core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationError
 from agency.core.outbox import queue_email
+from agency.core.permissions import can
 from agency.core.persistence import lock
 from agency.core.states import is_state
 from agency.credentials.models import Therapist, disciplines_for
@@ -291,7 +292,7 @@ def _move(placement: Placement, new_status: str, actor, reason: str | None, over
                     "the placement is not ready: " + "; ".join(b.message for b in result.blockers),
                     {"status": [b.code for b in result.blockers]},
                 )
-            if getattr(actor, "role", None) != "admin":
+            if not can(actor, "placements.override"):
                 raise Forbidden("only an admin may activate a placement that is not ready")
             if not override_reason.strip():
                 raise ValidationError.on("override_reason", "say why the placement starts anyway")

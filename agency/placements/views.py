@@ -10,7 +10,7 @@ from agency.core.errors import DomainError
 from agency.core.exports import csv_response, list_csv, wants_csv
 from agency.core.forms import form_values, show_errors
 from agency.core.listing import id_arg, paginate, paginate_list, search_arg, sort_by
-from agency.core.permissions import current_actor, facility_scope, requires
+from agency.core.permissions import can, current_actor, requires
 from agency.core.pickers import options_response
 from agency.credentials import queries as credential_queries
 from agency.credentials.forms import choices
@@ -232,19 +232,18 @@ def placement(placement_id: int):
     actor = current_actor()
     found = queries.visible_placement(actor, placement_id)
     as_of = today()
-    staff = facility_scope(actor) is None
     status_form = StatusForm()
     status_form.status.choices = choices((s, s.capitalize()) for s in found.allowed_next)
     documents = []
-    if staff:
+    if can(actor, "credentials.view"):
         documents = db.session.scalars(
             credential_queries.documents_query(therapist_id=found.therapist_id)
             .order_by(Document.doc_type, Document.id.desc())
         ).all()
     return render_template(
         "placements/placement.html", placement=found, as_of=as_of,
-        readiness=readiness(found, as_of) if staff else None, documents=documents,
-        status_form=status_form, toggle_form=ChecklistToggleForm(), staff=staff,
+        readiness=readiness(found, as_of).as_seen_by(actor), documents=documents,
+        status_form=status_form, toggle_form=ChecklistToggleForm(),
     )
 
 

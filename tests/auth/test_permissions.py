@@ -16,8 +16,9 @@ def test_every_route_declares_a_permission_or_is_public(app):
     assert undeclared == []
 
 
-FACILITY_CONTACT_MAY = {"facilities.view", "placements.view", "timesheets.view", "timesheets.decide",
-                        "invoices.view"}
+# A facility contact sees its own contract's rates, and nothing the agency keeps to itself.
+FACILITY_CONTACT_MAY = {"facilities.view", "rate_cards.view", "placements.view", "timesheets.view",
+                        "timesheets.decide", "invoices.view"}
 
 
 def test_admin_holds_every_permission_and_facility_contacts_only_see_their_own_work(users):
@@ -41,7 +42,7 @@ ROLE_PAGES = {
     "/therapists/new": {"admin", "credentialing", "recruiter"},
     "/ce-rules": {"admin", "credentialing", "recruiter", "billing"},
     "/ce-rules/new": {"admin"},
-    "/outbox": {"admin", "credentialing"},
+    "/outbox": {"admin", "credentialing", "billing", "recruiter"},  # each sees only its own kinds of mail
     "/admin/audit": {"admin"},
 }
 
