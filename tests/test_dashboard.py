@@ -49,3 +49,21 @@ def test_expirations_by_week_count_privileges_by_their_home_license_and_only_wor
     weeks = expirations_by_week(today)
     assert weeks[1] == (date(2026, 12, 2), 2)  # the home license and the privilege resting on it
     assert sum(count for _, count in weeks) == 2
+
+
+@pytest.mark.parametrize("role, url", [("billing", "/"), ("credentialing", "/"), ("admin", "/"),
+                                       ("billing", "/receivables")])
+def test_every_chart_has_a_legend_that_its_svg_points_to(browser, role, url):
+    factories.invoiced_day(factories.facility())
+    page = browser(role).get(url, follow_redirects=True).data.decode()
+    charts = re.findall(r'<svg class="chart"[^>]*aria-describedby="([^"]+)"', page)
+    assert charts and len(charts) == page.count('<svg class="chart"')
+    for legend in charts:
+        assert f'<ul class="chart-legend" id="{legend}"' in page
+
+
+def test_the_aging_legend_names_each_bucket_in_its_colour(browser):
+    page = browser("billing").get("/receivables").data.decode()
+    legend = page[page.index('<ul class="chart-legend"'):]
+    legend = legend[:legend.index("</ul>")]
+    assert legend.count("<li>") == 5 and 'fill="#b3261e"' in legend and "Bar heights in dollars" in legend

@@ -7,6 +7,8 @@ from agency.auth.passwords import MIN_LENGTH
 from agency.core.audit import ACTIONS
 from agency.core.forms import DayField, LineField, WholeNumberField
 from agency.core.permissions import ROLES
+from agency.core.pickers import PickerField
+from agency.facilities.queries import FACILITY_PICKER
 
 POLICY = (f"At least {MIN_LENGTH} characters, not a common password, not your email address: "
           "a few words you will remember make a good one.")
@@ -30,7 +32,8 @@ class UserForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(), Length(max=255)])
     name = LineField("Name", validators=[Optional(), Length(max=120)])
     role = SelectField("Role", choices=[SelectChoice(r, r.capitalize()) for r in ROLES])
-    facility_id = WholeNumberField("Facility id (facility contacts only)", validators=[Optional()])
+    facility_id = PickerField("Facility (facility contacts only)", picker=FACILITY_PICKER,
+                              blank="None: staff, not a facility contact")
     password = PasswordField("Initial password", validators=[DataRequired(), Length(max=200)],
                              description=f"At least {MIN_LENGTH} characters, not a common password, not their "
                                          "email address; ask the user to change it.")

@@ -183,8 +183,20 @@ def _check_returning_hours(entries: list[TimesheetEntry]) -> None:
 
 # ----------------------------------------------------------------------------- CSV import
 
-CSV_COLUMNS = ("placement_id", "work_date", "direct_care_hours", "supervision_hours", "travel_miles")
-CSV_LAYOUT = CsvLayout(CSV_COLUMNS, ("placement_id", "work_date"))
+# A row names its placement by placement_id, or by therapist (name or NPI) and facility (name): the one
+# billable placement of that therapist at that facility whose dates hold the work date.
+CSV_COLUMNS = ("placement_id", "therapist", "facility", "work_date", "direct_care_hours", "supervision_hours",
+               "travel_miles")
+CSV_LAYOUT = CsvLayout(CSV_COLUMNS, ("work_date",))
+CSV_COLUMN_HELP = {
+    "placement_id": "the placement's number, as on its page; or leave it blank and give therapist and facility",
+    "therapist": "the therapist's full name (First Last) or 10-digit NPI",
+    "facility": "the facility's name, as on its page",
+    "work_date": "the day worked, YYYY-MM-DD",
+    "direct_care_hours": "hours of direct care (blank is 0)",
+    "supervision_hours": "hours of supervision (blank is 0)",
+    "travel_miles": "miles travelled (blank is 0)",
+}
 
 
 @dataclass
@@ -192,16 +204,64 @@ class ImportReport(csvimport.ImportReport):
     imported: int = 0
 
 
+def _therapist_matches(text: str):
+    """The therapists a cell names: by NPI when it is ten digits, else by full name, case aside."""
+    if text.isdigit() and len(text) == 10:
+        return Therapist.npi == text
+    name = " ".join(text.lower().split())
+    return sa.func.lower(Therapist.first_name + " " + Therapist.last_name) == name
+
+
+def _facility_named(text: str):
+    return sa.func.lower(Facility.name) == " ".join(text.lower().split())
+
+
+def placement_named(therapist: str, facility: str, work_date: date) -> int:
+    """The id of the one billable placement of the therapist at the facility covering the work date.
+
+    None or several is a refusal that says which, so a person can fix the row.
+    """
+    if not therapist or not facility:
+        raise ValidationError.on("placement_id", "give placement_id, or both therapist and facility")
+    query = (
+        sa.select(Placement.id)
+        .join(Therapist, Therapist.id == Placement.therapist_id)
+        .join(Facility, Facility.id == Placement.facility_id)
+        .where(_therapist_matches(therapist), _facility_named(facility),
+               Placement.status.in_(BILLABLE_PLACEMENT_STATUSES), Placement.start_on <= work_date,
+               sa.or_(Placement.end_on.is_(None), Placement.end_on >= work_date))
+        .order_by(Placement.id).limit(2)
+    )
+    found = db.session.scalars(query).all()
+    if len(found) == 1:
+        return found[0]
+    if found:
+        raise ValidationError.on("therapist", f"{therapist} has more than one active placement at {facility} "
+                                 f"on {work_date.isoformat()}; give the placement_id instead")
+    known = db.session.scalar(sa.select(sa.func.count()).select_from(Therapist).where(_therapist_matches(therapist)))
+    if not known:
+        raise ValidationError.on("therapist", f"nobody on the roster is named {therapist} "
+                                 "(give the full name, First Last, or the 10-digit NPI)")
+    if not db.session.scalar(sa.select(Facility.id).where(_facility_named(facility)).limit(1)):
+        raise ValidationError.on("facility", f"no facility is named {facility} (give its name as on its page)")
+    raise ValidationError.on("placement_id", f"{therapist} has no active or completed placement at {facility} "
+                             f"on {work_date.isoformat()}")
+
+
 def _parse_row(row: dict) -> dict:
-    try:
-        placement_id = parse_id(row.get("placement_id") or "")
-    except ValueError as exc:
-        raise ValidationError.on("placement_id", str(exc)) from None
-    values = {"placement_id": placement_id}
+    values = {}
     try:
         values["work_date"] = parse_iso_date((row.get("work_date") or "").strip())
     except ValueError as exc:
         raise ValidationError.on("work_date", str(exc)) from None
+    if raw_id := (row.get("placement_id") or "").strip():
+        try:
+            values["placement_id"] = parse_id(raw_id)
+        except ValueError as exc:
+            raise ValidationError.on("placement_id", str(exc)) from None
+    else:
+        values["placement_id"] = placement_named((row.get("therapist") or "").strip(),
+                                                 (row.get("facility") or "").strip(), values["work_date"])
     for key in ("direct_care_hours", "supervision_hours", "travel_miles"):
         raw = (row.get(key) or "").strip() or "0"
         try:

@@ -158,7 +158,7 @@ def import_timesheets():
         report = timesheets.import_csv(text, current_actor(), dry_run=form.dry_run.data)
         flash_import_report(report, form.dry_run.data, f"Imported {report.imported} entries.")
     return render_template("billing/import.html", form=form, report=report,
-                           columns=timesheets.CSV_COLUMNS)
+                           columns=timesheets.CSV_COLUMN_HELP)
 
 
 # ----------------------------------------------------------------------------- invoices

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from agency.auth.models import User
 from agency.auth.services import issue_token, user_for_token
 from agency.extensions import db
+from agency.facilities.models import Facility
 from tests.conftest import PASSWORD, Browser
 
 
@@ -47,3 +48,26 @@ def test_an_admin_cannot_deactivate_themselves(browser, users):
     assert b"cannot deactivate your own account" in page.data
     db.session.refresh(users["admin"])
     assert users["admin"].active
+
+
+def test_an_admin_picks_a_facility_contacts_facility_by_searching_its_name(browser, users):
+    b = browser("admin")
+    clinic = db.session.get(Facility, users["facility"].facility_id)
+    form_page = b.get("/admin/users?facility_id-q=riverside").data.decode()
+    assert 'data-picker-url="/facilities/options"' in form_page and "Facility id" not in form_page
+    options = b.get("/facilities/options?q=river").get_json()
+    assert [item["label"] for item in options["items"]] == [clinic.name]
+    response = b.post("/admin/users", {"email": "ap@riverside.example.org", "role": "facility",
+                                       "password": "long enough pw", "facility_id": str(options["items"][0]["id"]),
+                                       "facility_id-q": "river"})
+    assert response.status_code == 302
+    assert db.session.scalar(sa.select(User).where(User.email == "ap@riverside.example.org")).facility_id == clinic.id
+
+
+def test_a_facility_searched_for_but_not_picked_is_refused_and_its_matches_offered(browser, users):
+    response = browser("admin").post("/admin/users", {"email": "ap@riverside.example.org", "role": "facility",
+                                                      "password": "long enough pw", "facility_id-q": "river"})
+    page = response.data.decode()
+    assert response.status_code == 200 and "a facility contact needs its facility" in page
+    assert f'<option value="{users["facility"].facility_id}">Riverside Community Mental Health Center' in page
+    assert db.session.scalar(sa.select(User).where(User.email == "ap@riverside.example.org")) is None
