@@ -1,11 +1,15 @@
 """Forms for therapists, licenses, CE, panels, documents and CE rules."""
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
+from flask import request
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
+    FieldList,
+    Form,
+    FormField,
     SelectField,
     SubmitField,
     TextAreaField,
@@ -25,7 +29,6 @@ from agency.core.forms import (
     EmailAddressField,
     LineField,
     ListInput,
-    ListTextArea,
     NumberField,
     WholeNumberField,
 )
@@ -138,45 +141,66 @@ class DocumentForm(FlaskForm):
     submit = SubmitField("Upload")
 
 
+class CETopicRowForm(Form):
+    """One mandatory topic of a CE rule and the hours it needs; a row left blank is no topic."""
+
+    topic = SelectField("Topic", choices=choices(((t, t.replace("_", " ").capitalize()) for t in CE_TOPICS),
+                                                 blank="Choose a topic"))
+    hours = NumberField("Hours", places=None, validators=[Optional()])
+
+
+# Empty topic rows offered beyond those filled in, so a form without scripts can add topics.
+BLANK_TOPIC_ROWS = 3
+
+
 class CERuleForm(FlaskForm):
     state = SelectField("State", choices=STATE_SELECT, validators=[DataRequired()])
     license_type = SelectField("License type", choices=_choices(LICENSE_TYPES))
     hours_required = NumberField("Hours per renewal cycle", places=2,
                                  validators=[DataRequired(), NumberRange(min=0.5, max=500)])
     cycle_months = WholeNumberField("Cycle length (months)", validators=[DataRequired(), NumberRange(1, 60)])
-    topics = ListTextArea(
-        "Mandatory topics", validators=[Optional(), Length(max=2000)],
-        render=lambda topics: "\n".join(f"{t.topic}: {t.hours.normalize():f}" for t in topics),
-        description="One per line as topic: hours, e.g. ethics: 3. Topics: " + ", ".join(CE_TOPICS),
-    )
+    topics = FieldList(FormField(CETopicRowForm), label="Mandatory topics", max_entries=len(CE_TOPICS) * 2)
     notes = TextAreaField("Notes", validators=[Optional(), Length(max=5000)])
     submit = SubmitField("Save CE rule")
 
     FIELDS = ("state", "license_type", "hours_required", "cycle_months", "notes")
 
+    def offer_blank_rows(self) -> None:
+        """Top the topic rows up to BLANK_TOPIC_ROWS empty ones, for the page to show."""
+        blank = sum(1 for row in self.topics if not row.topic.data and row.hours.raw_data in (None, [], [""]))
+        for _ in range(BLANK_TOPIC_ROWS - blank):
+            self.topics.append_entry()
+
+    def topics_sent(self) -> bool:
+        """Whether the post carried topic rows at all; a post without them leaves the rule's topics as they are."""
+        return any(key.startswith("topics-") for key in request.form)
+
     def validate_topics(self, field):
-        self.topic_hours()
+        problems = False
+        seen = set()
+        for number, row in enumerate(field, start=1):
+            topic, hours = row.topic.data, row.hours.data
+            if row.hours.errors:
+                problems = True
+                continue
+            if not topic and hours is None:
+                continue
+            if not topic:
+                row.topic.errors = [f"Row {number}: choose the topic these hours are for."]
+            elif hours is None:
+                row.hours.errors = [f"Row {number}: give the hours {topic.replace('_', ' ')} needs."]
+            elif hours <= 0 or hours != hours.quantize(Decimal("0.01")):
+                row.hours.errors = [f"Row {number}: hours must be a positive number, at most 2 decimals."]
+            elif topic in seen:
+                row.topic.errors = [f"Row {number}: {topic.replace('_', ' ')} is listed twice; keep one row."]
+            seen.add(topic)
+            problems = problems or bool(row.topic.errors or row.hours.errors)
+        if problems:
+            raise ValidationError("Fix the topic rows marked below.")
 
     def topic_hours(self) -> dict[str, Decimal]:
-        """Parse "topic: hours" lines; a bad line is reported with its number."""
-        hours = {}
-        for number, line in enumerate((self.topics.data or "").splitlines(), start=1):
-            if not line.strip():
-                continue
-            topic, _, amount = line.partition(":")
-            topic = topic.strip().lower().replace(" ", "_")
-            if topic not in CE_TOPICS:
-                raise ValidationError(f"line {number}: unknown topic {topic!r}")
-            try:
-                value = Decimal(amount.strip())
-            except InvalidOperation:
-                raise ValidationError(f"line {number}: hours must be a number") from None
-            if value <= 0 or value != value.quantize(Decimal("0.01")):
-                raise ValidationError(f"line {number}: hours must be positive, at most 2 decimals")
-            if topic in hours:
-                raise ValidationError(f"line {number}: {topic} is listed twice")
-            hours[topic] = value
-        return hours
+        """The filled-in rows as {topic: hours} (call after validation)."""
+        return {row.topic.data: row.hours.data for row in self.topics if row.topic.data}
 
 
 class RosterForm(FlaskForm):

@@ -428,14 +428,15 @@ def edit_ce_rule(rule_id: int | None = None):
     rule = db.get_or_404(CERule, rule_id) if rule_id else None
     form = CERuleForm(obj=rule)
     if form.validate_on_submit():
+        topics = form.topic_hours() if form.topics_sent() else {t.topic: t.hours for t in (rule.topics if rule else [])}
         try:
-            saved = services.save_ce_rule(rule, form_values(form, CERuleForm.FIELDS),
-                                          form.topic_hours(), current_actor())
+            saved = services.save_ce_rule(rule, form_values(form, CERuleForm.FIELDS), topics, current_actor())
         except DomainError as exc:
             show_errors(form, exc)
         else:
             flash(f"CE rule for {saved.state} {saved.license_type} saved.", "success")
             return redirect(url_for(".ce_rules"))
+    form.offer_blank_rows()
     return render_template("credentials/ce_rule_form.html", form=form, rule=rule)
 
 

@@ -158,3 +158,49 @@ document.addEventListener("change", function (event) {
     });
   }
 });
+
+// CE rule topics: rows of topic and hours. The page offers a few blank rows for use without scripts; with
+// them, "Add a topic" copies a blank row (numbered after the last, as WTForms reads topics-N-field) and
+// "Remove" takes a row out, so its topic is no longer sent.
+(function () {
+  function renumber(row, index) {
+    Array.prototype.forEach.call(row.querySelectorAll("[name]"), function (input) {
+      var name = input.getAttribute("name").replace(/^topics-[0-9]+-/, "topics-" + index + "-");
+      input.setAttribute("name", name);
+      input.id = name;
+      var label = input.getAttribute("aria-label");
+      if (label) {
+        input.setAttribute("aria-label", label.replace(/row [0-9]+$/, "row " + (index + 1)));
+      }
+      input.removeAttribute("aria-invalid");
+    });
+    Array.prototype.forEach.call(row.querySelectorAll(".error"), function (note) { note.remove(); });
+  }
+
+  function setUp(box) {
+    var body = box.querySelector("tbody");
+    var add = box.querySelector("[data-add-topic-row]");
+    var next = body.querySelectorAll("[data-topic-row]").length;
+    var pattern = body.querySelector("[data-topic-row]").cloneNode(true);
+    Array.prototype.forEach.call(box.querySelectorAll("[data-remove-topic-row]"), function (b) { b.hidden = false; });
+    add.hidden = false;
+    add.addEventListener("click", function () {
+      var row = pattern.cloneNode(true);
+      renumber(row, next);
+      next += 1;
+      Array.prototype.forEach.call(row.querySelectorAll("select, input"), function (input) { input.value = ""; });
+      row.querySelector("[data-remove-topic-row]").hidden = false;
+      body.appendChild(row);
+      row.querySelector("select").focus();
+    });
+    body.addEventListener("click", function (event) {
+      var button = event.target.closest("[data-remove-topic-row]");
+      if (button) {
+        button.closest("[data-topic-row]").remove();
+        add.focus();
+      }
+    });
+  }
+
+  Array.prototype.forEach.call(document.querySelectorAll("[data-topic-rows]"), setUp);
+})();

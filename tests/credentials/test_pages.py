@@ -3,6 +3,7 @@
 import io
 from datetime import date
 
+import pytest
 import sqlalchemy as sa
 
 from agency.core.audit import AuditEvent
@@ -101,17 +102,57 @@ def test_a_text_file_named_pdf_is_refused_beside_the_file_field(browser, app):
     assert count(Document) == 0
 
 
-def test_an_admin_edits_the_ce_rule_topics(browser):
+RULE = {"state": "NY", "license_type": "LCSW", "hours_required": "36", "cycle_months": "36", "topics-shown": "1"}
+
+
+def _rows(*pairs):
+    return {key: value for i, (topic, hours) in enumerate(pairs)
+            for key, value in ((f"topics-{i}-topic", topic), (f"topics-{i}-hours", hours))}
+
+
+def test_the_ce_rule_form_shows_one_row_per_topic_and_blank_rows_to_add_more(browser):
+    rule = factories.ce_rule(topics={"ethics": "3", "implicit_bias": "2"})
+    page = browser("admin").get(f"/ce-rules/{rule.id}/edit").data.decode()
+    assert page.count("<tr data-topic-row>") == 2 + 3  # two topics and three blank rows
+    assert '<option selected value="ethics">' in page and 'name="topics-1-hours"' in page
+    assert 'value="2.00"' in page and "implicit_bias: 2" not in page
+
+
+def test_an_admin_edits_the_ce_rule_topics_as_rows(browser):
     rule = factories.ce_rule(topics={"ethics": "3"})
     b = browser("admin")
     response = b.post(f"/ce-rules/{rule.id}/edit", {
-        "state": "NY", "license_type": "LCSW", "hours_required": "36", "cycle_months": "36",
-        "topics": "ethics: 4\nimplicit bias: 2",
-    })
+        **RULE, **_rows(("ethics", "4"), ("", ""), ("implicit_bias", "2"), ("", ""))})
     assert response.status_code == 302
     db.session.expire_all()
     rule = db.session.get(CERule, rule.id)
     assert {t.topic: str(t.hours) for t in rule.topics} == {"ethics": "4.00", "implicit_bias": "2.00"}
+
+
+def test_removing_every_topic_row_clears_the_topics(browser):
+    rule = factories.ce_rule(topics={"ethics": "3"})
+    assert browser("admin").post(f"/ce-rules/{rule.id}/edit", RULE).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(CERule, rule.id).topics == []
+
+
+@pytest.mark.parametrize("rows, message", [
+    ((("ethics", "3"), ("ethics", "1")), "Row 2: ethics is listed twice; keep one row."),
+    ((("ethics", "0"),), "Row 1: hours must be a positive number, at most 2 decimals."),
+    ((("ethics", "-2"),), "Row 1: hours must be a positive number, at most 2 decimals."),
+    ((("ethics", "1.255"),), "Row 1: hours must be a positive number, at most 2 decimals."),
+    ((("ethics", "three"),), "Not a valid decimal value."),
+    ((("", "2"),), "Row 1: choose the topic these hours are for."),
+    ((("implicit_bias", ""),), "Row 1: give the hours implicit bias needs."),
+    ((("astrology", "2"),), "Not a valid choice."),
+])
+def test_a_bad_topic_row_is_refused_beside_it_and_nothing_changes(browser, rows, message):
+    rule = factories.ce_rule(topics={"ethics": "3"})
+    response = browser("admin").post(f"/ce-rules/{rule.id}/edit", {**RULE, **_rows(*rows)})
+    page = response.data.decode()
+    assert response.status_code == 200 and message in page and "Fix the topic rows marked below." in page
+    db.session.expire_all()
+    assert {t.topic: str(t.hours) for t in db.session.get(CERule, rule.id).topics} == {"ethics": "3.00"}
 
 
 def test_a_form_sent_without_its_list_boxes_keeps_the_lists(browser):
@@ -119,7 +160,6 @@ def test_a_form_sent_without_its_list_boxes_keeps_the_lists(browser):
     person = factories.therapist(specialties=["trauma"])
     b = browser("admin")
     assert b'value="trauma"' in b.get(f"/therapists/{person.id}/edit").data
-    assert b"ethics: 3</textarea>" in b.get(f"/ce-rules/{rule.id}/edit").data
     response = b.post(f"/ce-rules/{rule.id}/edit", {
         "state": "NY", "license_type": "LCSW", "hours_required": "36", "cycle_months": "36"})
     assert response.status_code == 302
@@ -136,8 +176,8 @@ def test_a_form_sent_without_its_list_boxes_keeps_the_lists(browser):
 def test_topic_hours_beyond_the_cycle_total_are_refused(browser):
     b = browser("admin")
     response = b.post("/ce-rules/new", {
-        "state": "TX", "license_type": "LPC", "hours_required": "4", "cycle_months": "24",
-        "topics": "ethics: 3\nsuicide_prevention: 2",
+        **RULE, "state": "TX", "license_type": "LPC", "hours_required": "4", "cycle_months": "24",
+        **_rows(("ethics", "3"), ("suicide_prevention", "2")),
     })
     assert response.status_code == 200 and b"exceed" in response.data
     assert count(CERule) == 0
