@@ -106,6 +106,22 @@ class VerifyForm(FlaskForm):
     submit = SubmitField("Record verification")
 
 
+class RenewalForm(FlaskForm):
+    """A license renewal on one page: the new dates, the primary-source check and the new copy."""
+
+    number = LineField("License number", validators=[DataRequired(), Length(max=40)],
+                       description="Unchanged unless the board issued a new number")
+    issued_on = DayField("Renewed on", validators=[DataRequired()])
+    expires_on = DayField("New expiry", validators=[DataRequired()])
+    verified_on = DayField("Verified on", validators=[DataRequired()])
+    verification_source = LineField("Primary source", validators=[DataRequired(), Length(max=255)],
+                                    description="e.g. the state board's online license lookup")
+    file = FileField("Copy of the renewed license (PDF, PNG or JPEG; optional)")
+    submit = SubmitField("Save renewal")
+
+    FIELDS = ("number", "issued_on", "expires_on")
+
+
 class CERecordForm(FlaskForm):
     title = LineField("Course title", validators=[DataRequired(), Length(max=200)])
     provider = LineField("Provider", validators=[DataRequired(), Length(max=200)])

@@ -192,13 +192,15 @@ def update_license(license: License, values: dict, actor=None) -> License:
     return license
 
 
-def verify_license(license: License, verified_on: date, source: str, actor) -> License:
-    """Record a primary-source verification: when, by whom and against what source."""
+def _check_verification(verified_on: date, source: str) -> None:
     if verified_on > today():
         raise ValidationError.on("verified_on", "cannot be in the future")
     if not source or not source.strip():
         raise ValidationError.on("verification_source", "say where the license was verified")
     check_text(License, {"verification_source": source})
+
+
+def _record_verification(license: License, verified_on: date, source: str, actor) -> None:
     license.verified_on = verified_on
     license.verified_by_id = getattr(actor, "id", None)
     license.verification_source = source.strip()
@@ -207,7 +209,31 @@ def verify_license(license: License, verified_on: date, source: str, actor) -> L
         f"{license.state} {license.license_type} {license.number} verified at {source}",
         actor=actor,
     )
+
+
+def verify_license(license: License, verified_on: date, source: str, actor) -> License:
+    """Record a primary-source verification: when, by whom and against what source."""
+    _check_verification(verified_on, source)
+    _record_verification(license, verified_on, source, actor)
     db.session.commit()
+    return license
+
+
+def check_renewal(license: License, values: dict, verified_on: date, source: str) -> None:
+    """Refuse a renewal the rules do not allow, writing nothing (so a file sent with it can wait on this)."""
+    if values["expires_on"] <= license.expires_on:
+        raise ValidationError.on("expires_on", f"a renewal runs past the current expiry, "
+                                 f"{license.expires_on.isoformat()}")
+    check_license(values, license.therapist, license)
+    _check_verification(verified_on, source)
+
+
+def renew_license(license: License, values: dict, verified_on: date, source: str, actor=None) -> License:
+    """A renewal in one step: the license's new number and dates, verified at the primary source."""
+    check_renewal(license, values, verified_on, source)
+    _apply(license, values, f"{license.state} {license.license_type} {license.number} renewed", actor)
+    _record_verification(license, verified_on, source, actor)
+    commit_or_conflict()
     return license
 
 

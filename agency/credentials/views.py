@@ -1,5 +1,7 @@
 """Credentialing pages: therapists, licenses, CE, panels, documents, CE rules, the worklist."""
 
+from urllib.parse import urlsplit
+
 import sqlalchemy as sa
 from flask import (
     Blueprint,
@@ -29,6 +31,7 @@ from agency.credentials.forms import (
     DocumentForm,
     LicenseForm,
     PanelForm,
+    RenewalForm,
     RosterForm,
     TherapistForm,
     VerifyForm,
@@ -46,7 +49,7 @@ from agency.credentials.models import (
     PanelEnrollment,
     Therapist,
 )
-from agency.credentials.worklist import KINDS, SORTS, URGENCIES, worklist_page
+from agency.credentials.worklist import KINDS, SORTS, URGENCIES, WINDOWS, worklist_page
 from agency.credentials.worklist import worklist as full_worklist
 from agency.extensions import db
 
@@ -65,14 +68,29 @@ STATE_CODES = {code for code, _ in STATE_CHOICES}
 # ----------------------------------------------------------------------------- worklist
 
 
-@bp.get("/worklist")
-@requires("worklist.view")
-def worklist():
-    filters = {
+def _back(default: str) -> str:
+    """Where a form opened from the worklist returns after saving: that worklist page, filters and all."""
+    target = request.args.get("next") or ""
+    parts = urlsplit(target)
+    if not parts.scheme and not parts.netloc and parts.path == url_for(".worklist"):
+        return target
+    return default
+
+
+def _worklist_filters() -> dict:
+    return {
         "state": _filter("state", STATE_CODES),
         "discipline": _filter("discipline", DISCIPLINES),
         "kind": _filter("kind", KINDS),
+        "q": search_arg(),
+        "window": _filter("window", WINDOWS),
     }
+
+
+@bp.get("/worklist")
+@requires("worklist.view")
+def worklist():
+    filters = _worklist_filters()
     sort = _filter("sort", SORTS) or "due"
     as_of = today()
     if wants_csv():
@@ -85,7 +103,21 @@ def worklist():
     listing = worklist_page(as_of, **filters, sort=sort, page=number, per_page=per_page)
     return render_template("credentials/worklist.html", listing=listing, as_of=as_of, filters=filters,
                            sort=sort, sorts=SORTS, kinds=KINDS, urgencies=URGENCIES, disciplines=DISCIPLINES,
-                           states=STATE_CHOICES)
+                           states=STATE_CHOICES, windows=WINDOWS, here=request.full_path.rstrip("?"))
+
+
+@bp.post("/therapists/<int:therapist_id>/caqh-attested")
+@requires("therapists.edit")
+def caqh_attested(therapist_id: int):
+    """One click from the worklist: the therapist re-attested their CAQH profile today."""
+    person = db.get_or_404(Therapist, therapist_id)
+    try:
+        services.update_therapist(person, {"caqh_attested_on": today()}, current_actor())
+    except DomainError as exc:
+        flash(f"Not recorded: {exc.message}", "error")
+    else:
+        flash(f"CAQH attestation for {person.full_name} recorded as of today.", "success")
+    return redirect(_back(url_for(".therapist", therapist_id=person.id)))
 
 
 # ----------------------------------------------------------------------------- therapists
@@ -278,8 +310,36 @@ def verify_license(license_id: int):
             show_errors(form, exc)
         else:
             flash("Primary-source verification recorded.", "success")
-            return redirect(url_for(".therapist", therapist_id=lic.therapist_id))
+            return redirect(_back(url_for(".therapist", therapist_id=lic.therapist_id)))
     return render_template("credentials/verify_form.html", form=form, license=lic)
+
+
+@bp.route("/licenses/<int:license_id>/renew", methods=["GET", "POST"])
+@requires("credentials.edit")
+def renew_license(license_id: int):
+    """A renewal on one form: new dates, primary-source verification and the new copy of the license."""
+    lic = db.get_or_404(License, license_id)
+    form = RenewalForm()
+    if request.method == "GET":
+        form.number.data = lic.number
+        form.verified_on.data = today()
+    if form.validate_on_submit():
+        values = form_values(form, RenewalForm.FIELDS)
+        upload = form.file.data
+        try:
+            services.check_renewal(lic, values, form.verified_on.data, form.verification_source.data)
+            if upload and upload.filename:
+                documents.store_document(lic.therapist, upload.stream, upload.filename, "license_copy",
+                                         values["issued_on"], values["expires_on"], current_actor())
+            services.renew_license(lic, values, form.verified_on.data, form.verification_source.data,
+                                   current_actor())
+        except DomainError as exc:
+            show_errors(form, exc)
+        else:
+            flash(f"{lic.state} {lic.license_type} {lic.number} renewed to {lic.expires_on:%b %d, %Y}.", "success")
+            return redirect(_back(url_for(".therapist", therapist_id=lic.therapist_id)))
+    return render_template("credentials/renew_form.html", form=form, license=lic,
+                           back=_back(url_for(".therapist", therapist_id=lic.therapist_id)))
 
 
 @bp.post("/licenses/<int:license_id>/delete")
@@ -320,7 +380,7 @@ def new_ce_record(therapist_id: int):
             show_errors(form, exc)
         else:
             flash("CE record added.", "success")
-            return redirect(url_for(".therapist", therapist_id=person.id) + "#ce")
+            return redirect(_back(url_for(".therapist", therapist_id=person.id) + "#ce"))
     return render_template("credentials/ce_form.html", form=form, therapist=person)
 
 
@@ -365,7 +425,7 @@ def edit_panel(panel_id: int):
             show_errors(form, exc)
         else:
             flash(f"{panel.payer} enrollment saved.", "success")
-            return redirect(url_for(".therapist", therapist_id=panel.therapist_id) + "#panels")
+            return redirect(_back(url_for(".therapist", therapist_id=panel.therapist_id) + "#panels"))
     return render_template("credentials/panel_form.html", form=form, therapist=panel.therapist,
                            panel=panel)
 
@@ -391,7 +451,7 @@ def upload_document(therapist_id: int):
             show_errors(form, exc)
         else:
             flash(f"{doc.filename} uploaded.", "success")
-            return redirect(url_for(".therapist", therapist_id=person.id) + "#documents")
+            return redirect(_back(url_for(".therapist", therapist_id=person.id) + "#documents"))
     return render_template("credentials/document_form.html", form=form, therapist=person)
 
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import aliased
 
-from agency.core.listing import Pager
+from agency.core.listing import Pager, contains_text
 from agency.core.sqldates import add_days
 from agency.credentials.ce import ce_progress_for, ce_shortfall
 from agency.credentials.models import CERule, Document, License, PanelEnrollment, Therapist
@@ -40,6 +40,29 @@ FOLLOW_UP_LOOKAHEAD_DAYS = 7
 # Urgency bands in days left: within a week, a month, two months, three months.
 URGENCY_BOUNDS = (7, 30, 60, 90)
 URGENCIES = ("overdue", *(f"within_{b}" for b in URGENCY_BOUNDS), "later")
+
+# Due windows the list can be narrowed to: the urgency bands, each as days left from..to (None: open).
+WINDOWS = {
+    "overdue": ("Overdue", None, -1),
+    "within_7": ("Due within 7 days", 0, 7),
+    "within_30": ("Due in 8 to 30 days", 8, 30),
+    "within_60": ("Due in 31 to 60 days", 31, 60),
+    "within_90": ("Due in 61 to 90 days", 61, 90),
+    "later": ("Due after 90 days", 91, None),
+}
+
+# What clears each kind of item, and where: (button text, the form's endpoint, which argument names the
+# item, the permission it needs). CAQH is a one-click button on the row (a POST), the rest open their form.
+ACTIONS = {
+    "license_expiring": ("Renew", "credentials.renew_license", "license_id", "credentials.edit"),
+    "license_expired": ("Renew", "credentials.renew_license", "license_id", "credentials.edit"),
+    "caqh_due": ("Attested today", "credentials.caqh_attested", "therapist_id", "therapists.edit"),
+    "ce_shortfall": ("Add CE", "credentials.new_ce_record", "therapist_id", "credentials.edit"),
+    "panel_follow_up": ("Follow up", "credentials.edit_panel", "panel_id", "credentials.edit"),
+    "panel_recredential": ("Re-credential", "credentials.edit_panel", "panel_id", "credentials.edit"),
+    "document_expiring": ("Upload renewal", "credentials.upload_document", "therapist_id", "documents.upload"),
+}
+ONE_CLICK = {"caqh_due"}
 
 # The worklist's orders; every one ends on the item itself so pages never overlap.
 SORTS = {"due": "Most urgent first", "-due": "Latest first", "therapist": "By therapist", "kind": "By kind"}
@@ -72,6 +95,27 @@ class WorkItem:
     @property
     def kind_label(self) -> str:
         return KINDS[self.kind]
+
+    # Set for documents: the type a renewal upload is preselected to.
+    doc_type: str | None = None
+
+    @property
+    def action(self) -> tuple[str, str, dict, str]:
+        """(button text, endpoint, url arguments, permission) of the form that clears this item."""
+        label, endpoint, key, permission = ACTIONS[self.kind]
+        args = {key: self.therapist.id if key == "therapist_id" else self.item_id}
+        if self.doc_type:
+            args["doc_type"] = self.doc_type
+        return label, endpoint, args, permission
+
+    @property
+    def one_click(self) -> bool:
+        return self.kind in ONE_CLICK
+
+    @property
+    def verifiable(self) -> bool:
+        """A license row may also just record a primary-source verification."""
+        return self.subject == "license"
 
 
 # ----------------------------------------------------------------------------- the sources, in SQL
@@ -283,7 +327,7 @@ def _work_items(rows, *, with_ce: bool) -> list[WorkItem]:
         elif row.subject == "document":
             doc = documents[row.item_id]
             items.append(WorkItem(row.kind, doc.id, row.due_on, t, doc.doc_type.replace("_", " ").capitalize(),
-                                  doc.filename, row.state, "document"))
+                                  doc.filename, row.state, "document", doc_type=doc.doc_type))
         else:
             panel = panels[row.item_id]
             if row.subject == "panel":
@@ -327,7 +371,8 @@ class WorklistPage(Pager):
         return sum(self.by_kind.values())
 
 
-def _filtered(as_of: date, state: str | None, discipline: str | None, kind: str | None):
+def _filtered(as_of: date, state: str | None, discipline: str | None, kind: str | None,
+              q: str | None = None, window: str | None = None):
     until = as_of + timedelta(days=current_app.config["WORKLIST_HORIZON_DAYS"])
     items = _items(as_of, until, [kind] if kind else KINDS)
     query = sa.select(items)
@@ -335,6 +380,18 @@ def _filtered(as_of: date, state: str | None, discipline: str | None, kind: str 
         query = query.where(items.c.state == state)
     if discipline:
         query = query.where(items.c.discipline == discipline)
+    if q:
+        # A therapist by name (first, last or both) or NPI: ids first, so the union keeps its columns.
+        named = sa.select(Therapist.id).where(contains_text(
+            q, Therapist.first_name + " " + Therapist.last_name, Therapist.last_name + ", " + Therapist.first_name,
+            Therapist.npi))
+        query = query.where(items.c.therapist_id.in_(named))
+    if window in WINDOWS:
+        _, first, last = WINDOWS[window]
+        if first is not None:
+            query = query.where(items.c.due_on >= as_of + timedelta(days=first))
+        if last is not None:
+            query = query.where(items.c.due_on <= as_of + timedelta(days=last))
     return items, query
 
 
@@ -353,9 +410,9 @@ def _ordered(items, query, sort: str):
 
 
 def worklist_counts(as_of: date, *, state: str | None = None, discipline: str | None = None,
-                    kind: str | None = None) -> WorklistPage:
+                    kind: str | None = None, q: str | None = None, window: str | None = None) -> WorklistPage:
     """The filtered worklist's counts per kind and urgency, one GROUP BY, and no rows loaded."""
-    counts = _count_rows(as_of, _filtered(as_of, state, discipline, kind)[1].subquery("listed"))
+    counts = _count_rows(as_of, _filtered(as_of, state, discipline, kind, q, window)[1].subquery("listed"))
     return _tallied(db.session.execute(sa.select(counts)).all())
 
 
@@ -377,15 +434,15 @@ def _tallied(counts) -> WorklistPage:
 
 
 def worklist_page(as_of: date, *, state: str | None = None, discipline: str | None = None,
-                  kind: str | None = None, sort: str = "due", page: int = 1,
-                  per_page: int = 50) -> WorklistPage:
+                  kind: str | None = None, q: str | None = None, window: str | None = None, sort: str = "due",
+                  page: int = 1, per_page: int = 50) -> WorklistPage:
     """The credentialing worklist's page: overdue first, then by due date; counts per kind and urgency.
 
     One statement gives both the counts (a GROUP BY over the filtered list) and the page's rows:
     the list is built once, as a common table expression both read, and the page past the end is
     the last one, worked out in SQL from the counts. Only the page's rows are loaded as objects.
     """
-    listed = _filtered(as_of, state, discipline, kind)[1].cte("listed")
+    listed = _filtered(as_of, state, discipline, kind, q, window)[1].cte("listed")
     counts = _count_rows(as_of, listed)
     total = sa.select(sa.cast(sa.func.coalesce(sa.func.sum(counts.c.n), 0), sa.Integer)).scalar_subquery()
     # Pager.pages and the clamp below, in SQL.
@@ -411,7 +468,8 @@ def worklist_page(as_of: date, *, state: str | None = None, discipline: str | No
 
 
 def worklist(as_of: date, *, state: str | None = None, discipline: str | None = None,
-             kind: str | None = None, sort: str = "due") -> list[WorkItem]:
+             kind: str | None = None, q: str | None = None, window: str | None = None,
+             sort: str = "due") -> list[WorkItem]:
     """The whole filtered worklist in order (the CSV export); pages use worklist_page()."""
-    items, query = _filtered(as_of, state, discipline, kind)
+    items, query = _filtered(as_of, state, discipline, kind, q, window)
     return _work_items(db.session.execute(_ordered(items, query, sort)).all(), with_ce=True)
