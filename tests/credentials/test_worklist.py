@@ -112,7 +112,8 @@ def test_credential_pages_cost_the_same_statements_at_any_size_and_at_most_fifte
     person = factories.therapist()
     b = browser("credentialing")
     urls = ["/worklist", "/worklist?page=2&per_page=5", "/worklist?kind=ce_shortfall", "/worklist?state=PA",
-            "/worklist?sort=therapist&discipline=LCSW", "/dashboard", f"/therapists/{person.id}", "/licenses",
+            "/worklist?sort=therapist&discipline=LCSW", "/worklist?q=dana&window=within_30&per_page=5",
+            "/worklist?window=overdue", "/dashboard", f"/therapists/{person.id}", "/licenses",
             "/licenses?status=expiring", "/therapists", "/ce-rules", "/outbox"]
     small = statements_per_page(b, urls)
     grow(12)
