@@ -1,6 +1,7 @@
 """A timesheet CSV names its placement by placement_id, or by therapist (name or NPI) and facility name."""
 
 from datetime import date
+from io import BytesIO
 
 import sqlalchemy as sa
 
@@ -88,13 +89,23 @@ def test_the_import_page_documents_every_accepted_column(browser):
     assert "therapist's full name (First Last) or 10-digit NPI" in page.replace("&#39;", "'")
 
 
-def test_the_import_page_takes_a_file_by_names(browser, users):
+def test_the_import_page_takes_a_file_by_names(browser):
     place = _clinic()
     factories.active_placement(place, factories.licensed_therapist(first_name="Ana", last_name="Lopez"))
-    from io import BytesIO
     body = b"therapist,facility,work_date,direct_care_hours\nAna Lopez,Maple Grove Behavioral Health,2026-11-02,4\n"
     response = browser("billing").post("/timesheets/import", data={
         "file": (BytesIO(body), "hours.csv"), "dry_run": ""}, content_type="multipart/form-data",
         follow_redirects=True)
     assert response.status_code == 200 and "Imported 1 entries" in response.data.decode()
     assert _count() == 1
+
+
+def test_the_api_import_takes_rows_by_names_too(api):
+    place = _clinic()
+    factories.active_placement(place, factories.licensed_therapist(first_name="Ana", last_name="Lopez"))
+    body = "therapist,facility,work_date,direct_care_hours\nAna Lopez,Maple Grove Behavioral Health,2026-11-02,4\n"
+    response = api("billing").post("/api/v1/timesheets/import", json={"csv": body, "dry_run": False})
+    assert response.status_code == 200 and response.get_json()["imported"] == 1
+    refused = api("billing").post("/api/v1/timesheets/import", json={
+        "csv": body.replace("Ana Lopez", "Ann Lopez"), "dry_run": False})
+    assert refused.status_code == 400 and refused.get_json()["errors"][0]["line"] == 2
