@@ -169,3 +169,12 @@ def test_a_recruiter_sees_only_the_actions_it_may_take(browser):
     page = browser("recruiter").get("/worklist").data.decode()
     assert "Attested today" in page  # recruiters keep therapist profiles
     assert "/renew?" not in page and "/verify?" not in page  # credentials are the credentialing team's
+
+
+def test_each_urgency_count_links_to_its_due_window(browser):
+    factories.license(factories.therapist(), expires_on=TODAY - timedelta(days=3))
+    factories.license(factories.therapist(), expires_on=TODAY + timedelta(days=25))
+    page = unescape(browser("credentialing").get("/worklist?state=NY").data.decode())
+    link = re.search(r'href="(/worklist\?[^"]*window=overdue[^"]*)"', page).group(1)
+    assert "state=NY" in link
+    assert len(_rows(browser("credentialing").get(link))) == 1
