@@ -51,6 +51,8 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "checkins.edit": ("recruiter",),
     "timesheets.view": STAFF + ("facility",),
     "timesheets.edit": ("recruiter", "billing"),
+    # The agency's notes on a day of work; the facility approves the hours, not the notes.
+    "timesheets.notes": STAFF,
     # Facility contacts approve or reject their own facility's hours (scoped by the queries).
     "timesheets.decide": ("billing", "facility"),
     "invoices.view": ("billing", "facility"),
