@@ -67,6 +67,9 @@ def login():
             flash("That email and password do not match an active account.", "error")
         else:
             throttle.sign_in_succeeded()
+            # A fresh session, not the one the sign-in page was served in: a cookie planted before sign-in
+            # (a sibling subdomain, plain HTTP on a first visit) must not carry its CSRF secret into it.
+            session.clear()
             login_user(user)
             sessions.begin()
             flash(f"Welcome back, {user.display_name}.", "success")

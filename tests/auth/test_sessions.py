@@ -57,6 +57,19 @@ def test_a_cookie_saved_before_signing_out_opens_nothing_afterwards():
         assert replayed.status_code == 302 and "/login" in replayed.headers["Location"]
 
 
+def test_a_form_token_from_before_signing_in_is_refused_once_signed_in():
+    # Whoever planted the cookie the victim signs in with (ASVS 3.2.1) read this token off the sign-in page.
+    with live.server() as site:
+        planted = requests.Session()
+        known = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', planted.get(site.url + "/login").text).group(1)
+        victim = copy_of(planted)
+        assert site.sign_in(victim, BILLING, PASSWORD).status_code == 302
+        forged = victim.post(site.url + "/account/calendar", data={"csrf_token": known}, allow_redirects=False,
+                             timeout=60)
+        assert forged.status_code == 400
+        assert submit(site, victim, "/account", {}, action="/account/calendar").status_code == 302
+
+
 def test_signing_out_ends_the_users_sessions_on_every_device():
     with live.server() as site:
         laptop, phone = signed_in(site), signed_in(site)
