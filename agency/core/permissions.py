@@ -48,6 +48,8 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     # An admin's second look: starting a placement that is not ready.
     "placements.override": (),
     "checklist.edit": ("recruiter", "credentialing"),
+    # Which of the agency's staff ticked an onboarding item, by email: the facility's pages name nobody's address.
+    "checklist.done_by": STAFF,
     "checkins.edit": ("recruiter",),
     "timesheets.view": STAFF + ("facility",),
     "timesheets.edit": ("recruiter", "billing"),

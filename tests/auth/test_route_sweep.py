@@ -62,6 +62,7 @@ EXPECTED = {
     "readiness.details": STAFF,
     "checkins.details": STAFF,
     "checklist.edit": {"admin", "recruiter", "credentialing"},
+    "checklist.done_by": STAFF,
     "checkins.edit": {"admin", "recruiter"},
     "timesheets.view": EVERYONE,
     "timesheets.edit": {"admin", "recruiter", "billing"},
@@ -373,6 +374,23 @@ def test_the_agencys_notes_on_a_day_of_work_stay_with_the_agency_in_the_api(app,
     rejected = contact.post(f"/api/v1/timesheets/{entries[1].id}/reject", {"reason": "Not on the sign-in sheet"})
     assert (approved.status_code, rejected.status_code) == (200, 200)
     assert approved.json["notes"] is None and rejected.json["notes"] is None
+
+
+def test_the_facility_is_not_given_the_email_of_whoever_at_the_agency_ticked_an_onboarding_item(app, users):
+    from agency.facilities.models import Facility
+    from agency.placements.services import set_checklist_item
+
+    placement = _not_ready_placement(db.session.get(Facility, users["facility"].facility_id))
+    ticked, other = placement.checklist[0], placement.checklist[1]
+    set_checklist_item(ticked, True, users["recruiter"])
+    for role in ROLES:
+        _, api = _signed_in(app, users, role)
+        items = {i["id"]: i for i in api.get(f"/api/v1/placements/{placement.id}/checklist").json["items"]}
+        assert items[ticked.id]["done"] and items[ticked.id]["done_by"] == (
+            None if role == "facility" else users["recruiter"].email), role
+    _, recruiter = _signed_in(app, users, "recruiter")
+    assert recruiter.patch(f"/api/v1/checklist-items/{other.id}", {"done": True}).json["done_by"] == users[
+        "recruiter"].email
 
 
 def test_check_in_satisfaction_notes_and_concerns_are_not_shown_to_the_facility(app, users):
