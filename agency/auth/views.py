@@ -109,8 +109,11 @@ def change_password():
         except DomainError as exc:
             if "current_password" in exc.fields:
                 _count_failure(user.email)
+            else:  # the current password was right; only the new one was refused
+                throttle.sign_in_succeeded()
             show_errors(form, exc)
         else:
+            throttle.sign_in_succeeded()
             login_user(user)  # this session, with the new token
             flash("Your password is changed. You stay signed in here; your other sessions have ended.", "success")
             return redirect(url_for("auth.account"))
