@@ -69,6 +69,15 @@ def test_a_failed_sign_in_for_no_account_is_audited_without_a_user(users, guest)
     assert event.actor_label == "anonymous" and event.changes["email"] == "nobody@nowhere.example"
 
 
+def test_a_password_typed_into_the_email_field_stays_out_of_the_audit_log(users, guest):
+    for _ in range(5):
+        guest().login("Tr0ub4dor&3 horse", "not the password")
+    logged = events("login_failed") + events("lockout")
+    assert len(logged) == 6
+    assert not [e for e in logged if "Tr0ub4dor" in e.summary or "Tr0ub4dor" in str(e.changes)]
+    assert all("(not an email address)" in e.summary for e in logged)
+
+
 def test_a_sign_in_and_a_sign_out_are_audited(users, guest):
     b = guest()
     assert b.login(ADMIN).status_code == 302
