@@ -147,8 +147,8 @@ def test_the_api_answers_a_token_even_from_a_browser_whose_session_has_timed_out
         assert not opens_invoices(site, browser)  # the session itself did end
 
 
-def _session_cookie(answer: requests.Response) -> str:
-    cookie = next(c for c in answer.raw.headers.getlist("Set-Cookie") if c.startswith("session="))
+def _session_cookie(answer: requests.Response, name: str = "session") -> str:
+    cookie = next(c for c in answer.raw.headers.getlist("Set-Cookie") if c.startswith(name + "="))
     return cookie.lower()
 
 
@@ -178,5 +178,7 @@ def test_an_untrusted_forwarded_proto_does_not_make_the_cookie_secure():
 
 def test_in_production_the_cookie_is_secure_even_over_plain_http():
     with live.server(ENV="production", SECRET_KEY="a-production-secret-for-this-test-only-0123456789") as site:
-        cookie = _session_cookie(requests.get(site.url + "/login", timeout=60))
+        cookie = _session_cookie(requests.get(site.url + "/login", timeout=60), "__Host-session")
         assert "; secure" in cookie and "httponly" in cookie and "samesite=lax" in cookie
+        # The __Host- prefix: only this host sets it, for the whole site and no other domain.
+        assert "; path=/" in cookie and "domain=" not in cookie
