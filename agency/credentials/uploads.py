@@ -16,7 +16,7 @@ from io import BytesIO
 from flask import current_app
 from PIL import Image, ImageOps
 from pypdf import PdfReader
-from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, StreamObject
+from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
 
 from agency.core.errors import ValidationError
 
@@ -83,8 +83,6 @@ PDF_TOKEN = re.compile(rb"[(%]|/[^\s()<>\[\]{}/%]*")
 PDF_STREAM = re.compile(rb"stream\r?\n.*?endstream", re.DOTALL)
 PDF_LINE_END = re.compile(rb"[\r\n]")
 PDF_STRING_PART = re.compile(rb"\\.|[()]", re.DOTALL)
-# Unfiltered streams of these kinds are binary samples or font programs, not text to scan for markup.
-PDF_BINARY_SUBTYPES = {"/Image", "/Type1C", "/CIDFontType0C", "/OpenType"}
 
 
 @dataclass(frozen=True)
@@ -174,8 +172,6 @@ def _walk_pdf_object(obj) -> None:
                 _check_pdf_entry(key, value)
                 if not isinstance(value, IndirectObject):
                     stack.append(value)
-            if isinstance(item, StreamObject) and _is_text_stream(item):
-                _refuse_markup([item.get_data()])
         elif isinstance(item, ArrayObject):
             stack.extend(value for value in item if not isinstance(value, IndirectObject))
 
@@ -196,23 +192,17 @@ def _check_pdf_entry(key: str, value) -> None:
         raise refuse(PDF_REFUSED_NAMES["/JavaScript"])
 
 
-def _is_text_stream(stream: StreamObject) -> bool:
-    # A stream stored as written (no filter) that is not samples or a font program is text
-    # (page contents, XMP metadata), where markup would be read by anything treating the file as text.
-    if "/Filter" in stream or "/Length1" in stream:
-        return False
-    return dict.get(stream, "/Subtype") not in PDF_BINARY_SUBTYPES
-
-
 def _scan_pdf_bytes(data: bytes) -> None:
-    """Refuse names and markup in the file's bytes that the walk did not see.
+    """Refuse markup anywhere in the file's bytes, and names in them that the walk did not see.
 
+    Markup is looked for in every byte, streams too: a browser reading the file as a page reads
+    a stream stored as written (an image's samples, a JPEG, an object no table lists) as it is.
     A reader that rebuilds a damaged cross-reference table, or reads an older revision, can find
     objects pypdf did not; their syntax lies outside stream data, where a byte scan sees it.
     Names inside compressed object streams are hidden from it: the walk is the check for those.
     """
+    _refuse_markup([data])
     outside = PDF_STREAM.sub(b"stream\nendstream", data)
-    _refuse_markup([outside])
     if not PDF_SUSPECT.search(outside):
         return
     position = 0
