@@ -176,9 +176,11 @@ def locked_users(window: timedelta) -> list[tuple[User, int, set[str]]]:
     return rows
 
 
-def unlock(user: User, actor) -> None:
-    """Forget the recorded lock (the caller clears the failure counts) and audit who opened it."""
-    audit.record("unlock", user, f"sign-in for {user.email} unlocked by {actor.email}", actor=actor,
+def unlock(user: User, actor=None) -> None:
+    """Forget the recorded lock (the caller clears the failure counts) and audit who opened it (None: the
+    command line)."""
+    by = actor.email if actor is not None else "the command line"
+    audit.record("unlock", user, f"sign-in for {user.email} unlocked by {by}", actor=actor,
                  changes={"locked_until": [user.locked_until, None]})
     user.locked_at = user.locked_until = None
     db.session.commit()

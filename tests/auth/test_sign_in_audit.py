@@ -114,3 +114,15 @@ def test_the_admin_sees_the_locked_account_and_unlocking_lets_its_user_in(users,
     assert unlocked.user_id == users["admin"].id and unlocked.object_id == users["billing"].id
     page = admin.get("/admin/users").get_data(as_text=True)
     assert "No account is locked." in page
+
+
+def test_an_admin_locked_out_with_every_other_admin_is_let_in_again_from_the_command_line(app, users, guest):
+    for _ in range(5):
+        guest().login(ADMIN, "not the password")
+    assert guest().login(ADMIN).status_code == 429
+    done = app.test_cli_runner().invoke(args=["users", "unlock", ADMIN.upper()])
+    assert done.exit_code == 0 and f"{ADMIN} may sign in again" in done.output, done.output
+    assert guest().login(ADMIN).status_code == 302
+    (unlocked,) = events("unlock")
+    assert unlocked.object_id == users["admin"].id and "by the command line" in unlocked.summary
+    assert db.session.get(User, users["admin"].id).locked_until is None
