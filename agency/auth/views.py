@@ -117,6 +117,11 @@ def change_password():
             login_user(user)  # this session, with the new token
             flash("Your password is changed. You stay signed in here; your other sessions have ended.", "success")
             return redirect(url_for("auth.account"))
+    elif form.is_submitted() and form.current_password.data and current_user.check_password(
+            form.current_password.data):
+        # Counted as it came in, like every attempt; a right current password with the new one mistyped
+        # twice differently is no guess, and takes its count back.
+        throttle.sign_in_succeeded()
     return render_template("auth/password.html", form=form)
 
 
