@@ -1,10 +1,11 @@
-"""`flask users create` and `flask users token`."""
+"""`flask users create`, `flask users token` and `flask users unlock`."""
 
 import secrets
 
 import click
+from flask import current_app
 
-from agency.auth import services
+from agency.auth import services, throttle
 from agency.core.errors import CommandGroup
 from agency.core.permissions import ROLES
 
@@ -37,3 +38,16 @@ def token(email):
     value = services.issue_token(user)
     click.echo(f"New API token for {user.email} (shown once; store it safely):")
     click.echo(value)
+
+
+@users_cli.command("unlock")
+@click.argument("email")
+def unlock(email):
+    """Let a user locked out by failed sign-ins try again now: the way back in when every admin is locked out."""
+    user = services.user_by_email(email)
+    throttle.forget_account_failures(user.email)
+    services.unlock(user)
+    click.echo(f"{user.email} may sign in again.")
+    if not current_app.config["REDIS_URL"]:
+        click.echo("Without AGENCY_REDIS_URL each web server counts failures in its own memory, which this command "
+                   "cannot reach: restart the web servers to clear those counts.")

@@ -19,6 +19,11 @@ MIN_LENGTH = 12
 MIN_DISTINCT = 5
 COMMON_PASSWORDS = Path(__file__).with_name("common-passwords.txt")
 _EMAIL_LIKE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# What people pad a common password with to reach the length: digits, punctuation, spaces
+# ("iloveyou1234", "Summer2024!!"). Guessing tools try every common word so padded first.
+_PADDING = re.compile(r"^[\W\d_]+|[\W\d_]+$")
+# At most this share of neighbouring characters may step by one ("abcdefghijkl", "123456789012").
+MAX_SEQUENTIAL_SHARE = 0.5
 
 
 @cache
@@ -35,6 +40,8 @@ def _problem(password: str, email: str | None = None) -> str | None:
         return f"must be at least {MIN_LENGTH} characters (a few words make a good one)"
     if folded in common_passwords():
         return "is one of the most common passwords, which attackers try first; choose another"
+    if (core := _PADDING.sub("", folded)) != folded and core in common_passwords():
+        return "is a common password with digits or symbols added, which attackers try first; choose another"
     if email:
         email = email.casefold()
         local = email.partition("@")[0]
@@ -45,6 +52,12 @@ def _problem(password: str, email: str | None = None) -> str | None:
     most = Counter(folded).most_common(1)[0][1]
     if len(set(folded)) < MIN_DISTINCT or most * 2 > len(folded):
         return "is mostly one character repeated; use several different words or characters"
+    steps = sum(abs(ord(b) - ord(a)) == 1 for a, b in zip(folded, folded[1:], strict=False))
+    if steps > MAX_SEQUENTIAL_SHARE * (len(folded) - 1):
+        return "is mostly a run of letters or digits in order; use several different words"
+    if any(len(folded) % size == 0 and folded == folded[:size] * (len(folded) // size)
+           for size in range(1, len(folded) // 2 + 1)):
+        return "is one piece repeated; use several different words"
     return None
 
 

@@ -77,8 +77,19 @@ def _stand_in_hash() -> str:
     return _hash_of_nothing(current_app.config["PASSWORD_HASH_METHOD"])
 
 
-def _audit_failure(user: User | None, email: str, address: str | None, doing: str) -> None:
+def _as_typed(email: str) -> str:
+    """The email field as typed, for the audit log; text that is no address stays out of it, since that
+    is most often a password typed into the wrong field (ASVS 7.1.1: no credentials in logs)."""
     typed = (email or "")[:255]
+    try:
+        email_address(typed)
+    except ValueError:
+        return "(not an email address)"
+    return typed
+
+
+def _audit_failure(user: User | None, email: str, address: str | None, doing: str) -> None:
+    typed = _as_typed(email)
     where = f" from {address}" if address else ""
     event = audit.record("login_failed", user, f"failed sign-in {doing} as {typed!r}{where}", actor=user,
                          changes={"email": typed, "address": address}, object_type="user")
@@ -137,7 +148,7 @@ def record_lockout(email: str, until: datetime, failures: int) -> None:
     user = _by_email(email)
     if user is not None:
         user.locked_at, user.locked_until = utcnow(), until
-    typed = (email or "")[:255]
+    typed = _as_typed(email)
     event = audit.record("lockout", user, f"sign-in as {typed!r} locked until {until:%Y-%m-%d %H:%M} UTC after "
                          f"{failures} failed attempts", actor=user, object_type="user",
                          changes={"email": typed, "locked_until": until, "failures": failures})
@@ -165,9 +176,11 @@ def locked_users(window: timedelta) -> list[tuple[User, int, set[str]]]:
     return rows
 
 
-def unlock(user: User, actor) -> None:
-    """Forget the recorded lock (the caller clears the failure counts) and audit who opened it."""
-    audit.record("unlock", user, f"sign-in for {user.email} unlocked by {actor.email}", actor=actor,
+def unlock(user: User, actor=None) -> None:
+    """Forget the recorded lock (the caller clears the failure counts) and audit who opened it (None: the
+    command line)."""
+    by = actor.email if actor is not None else "the command line"
+    audit.record("unlock", user, f"sign-in for {user.email} unlocked by {by}", actor=actor,
                  changes={"locked_until": [user.locked_until, None]})
     user.locked_at = user.locked_until = None
     db.session.commit()

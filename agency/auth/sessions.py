@@ -67,4 +67,8 @@ def init_app(app) -> None:
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     if app.config["ENV"] == "production":
         app.config["SESSION_COOKIE_SECURE"] = True
+        # Browsers keep a __Host- cookie only when Secure, for Path=/ and without a Domain, and never let
+        # a sibling subdomain (or plain HTTP) set or overwrite it (ASVS 3.4.4). Outside production the
+        # cookie is Secure only over HTTPS, which the prefix cannot wait for.
+        app.config["SESSION_COOKIE_NAME"] = "__Host-session"
     app.before_request(_check_session)

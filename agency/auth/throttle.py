@@ -8,6 +8,11 @@ their account's failures (not their address's, or one good account would let
 an address guess at the others). A wrong current password on the password-change
 page counts as a failed sign-in of the signed-in account.
 
+An account's attempt is counted before its password is checked, in one atomic step
+that refuses it when the allowance is used up: a check made first and a count made
+after would let a burst of guesses sent at once all through the check before any
+was counted. A correct password takes the count back with the account's failures.
+
 An account whose allowance is used up is locked: the failure that does it is
 reported once (sign_in_failed), the lock is noted on the user and in the audit
 log, and it lasts until its oldest failure leaves the window, or until an
@@ -61,8 +66,9 @@ def _wait_message(who: str) -> str:
 
 def limit_sign_ins(view):
     """Refuse (429) a sign-in once its account or its address has failed too often of late."""
+    # Counted as the request comes in (atomically, see above); sign_in_succeeded takes it back.
     view = limiter.shared_limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], ACCOUNT_SCOPE,
-                                key_func=_account, methods=["POST"], deduct_when=_counted_by_the_view,
+                                key_func=_account, methods=["POST"],
                                 error_message=_wait_message("for this account"))(view)
     return limiter.shared_limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], ADDRESS_SCOPE,
                                 key_func=get_remote_address, methods=["POST"], deduct_when=_counted_by_the_view,
@@ -75,7 +81,7 @@ class Lockout(NamedTuple):
 
 
 def sign_in_failed() -> Lockout | None:
-    """Count this request's sign-in as failed, against its account and its address.
+    """Count this request's sign-in as failed against its address (its account counted it on the way in).
 
     When this failure is the one that uses up its account's allowance, the account is locked from
     now: the answer says until when (its oldest failure leaves the window) and after how many.
@@ -83,9 +89,8 @@ def sign_in_failed() -> Lockout | None:
     """
     lockout = None
     for limit in limiter.current_limits:
-        if ACCOUNT_SCOPE not in limit.request_args and ADDRESS_SCOPE not in limit.request_args:
-            continue
-        limiter.limiter.hit(limit.limit, *limit.request_args)
+        if ADDRESS_SCOPE in limit.request_args:
+            limiter.limiter.hit(limit.limit, *limit.request_args)
         if ACCOUNT_SCOPE in limit.request_args and not limiter.limiter.test(limit.limit, *limit.request_args):
             reset = limiter.limiter.get_window_stats(limit.limit, *limit.request_args).reset_time
             lockout = Lockout(datetime.fromtimestamp(math.ceil(reset), UTC), limit.limit.amount)
@@ -93,7 +98,7 @@ def sign_in_failed() -> Lockout | None:
 
 
 def sign_in_succeeded() -> None:
-    """A correct password forgets the failures of its account."""
+    """A correct password forgets the failures of its account, and the count of this attempt."""
     forget_account_failures(_account())
 
 

@@ -67,6 +67,9 @@ def login():
             flash("That email and password do not match an active account.", "error")
         else:
             throttle.sign_in_succeeded()
+            # A fresh session, not the one the sign-in page was served in: a cookie planted before sign-in
+            # (a sibling subdomain, plain HTTP on a first visit) must not carry its CSRF secret into it.
+            session.clear()
             login_user(user)
             sessions.begin()
             flash(f"Welcome back, {user.display_name}.", "success")
@@ -106,11 +109,19 @@ def change_password():
         except DomainError as exc:
             if "current_password" in exc.fields:
                 _count_failure(user.email)
+            else:  # the current password was right; only the new one was refused
+                throttle.sign_in_succeeded()
             show_errors(form, exc)
         else:
+            throttle.sign_in_succeeded()
             login_user(user)  # this session, with the new token
             flash("Your password is changed. You stay signed in here; your other sessions have ended.", "success")
             return redirect(url_for("auth.account"))
+    elif form.is_submitted() and form.current_password.data and current_user.check_password(
+            form.current_password.data):
+        # Counted as it came in, like every attempt; a right current password with the new one mistyped
+        # twice differently is no guess, and takes its count back.
+        throttle.sign_in_succeeded()
     return render_template("auth/password.html", form=form)
 
 

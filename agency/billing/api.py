@@ -32,7 +32,7 @@ from agency.core.api import (
 )
 from agency.core.openapi import documented
 from agency.core.outbox import send_soon
-from agency.core.permissions import current_actor, requires
+from agency.core.permissions import current_actor, requires, withheld
 from agency.extensions import db
 
 bp = api_blueprint("billing_api", __name__)
@@ -47,7 +47,7 @@ ENTRY = Schema(
     travel_miles=Dec(minimum=None, nullable=False),
     status=Choice(read_only=True, choices=ENTRY_STATUSES),
     rejection_reason=Str(read_only=True),
-    notes=Str(max_length=500, multiline=True),
+    notes=Str(max_length=500, multiline=True, description="null for a facility contact"),
 )
 ENTRY_FILTERS = Schema("TimesheetFilters", status=Choice(choices=ENTRY_STATUSES), placement_id=IdArg(),
                        facility_id=IdArg(), **{"from": Date(), "to": Date()})
@@ -104,7 +104,12 @@ AGING = Schema("Aging", as_of=Date(read_only=True, nullable=False),
 def list_entries():
     filters = parse_args()
     filters["date_from"], filters["date_to"] = filters.pop("from", None), filters.pop("to", None)
-    return page(queries.entries_query(current_actor(), **filters), TimesheetEntry.id)
+    return page(queries.entries_query(current_actor(), **filters), TimesheetEntry.id,
+                lambda rows: [withheld(TimesheetEntry, current_actor())] * len(rows))
+
+
+def _reply_entry(entry: TimesheetEntry, status: int = 200):
+    return reply(entry, status, **withheld(TimesheetEntry, current_actor()))
 
 
 @bp.post("/timesheets")
@@ -119,7 +124,7 @@ def create_entry():
 @requires("timesheets.view")
 @documented("A timesheet entry", response=ENTRY, errors=(404,))
 def get_entry(entry_id: int):
-    return reply(timesheets.get_entry(entry_id, current_actor()))
+    return _reply_entry(timesheets.get_entry(entry_id, current_actor()))
 
 
 @bp.patch("/timesheets/<int:entry_id>")
@@ -137,7 +142,7 @@ def update_entry(entry_id: int):
 def approve(entry_id: int):
     entry = timesheets.get_entry(entry_id, current_actor())
     timesheets.decide([entry], True, current_actor())
-    return reply(entry)
+    return _reply_entry(entry)
 
 
 @bp.post("/timesheets/<int:entry_id>/reject")
@@ -146,7 +151,7 @@ def approve(entry_id: int):
 def reject(entry_id: int):
     entry = timesheets.get_entry(entry_id, current_actor())
     timesheets.decide([entry], False, current_actor(), reason=REJECTION.load(json_body())["reason"])
-    return reply(entry)
+    return _reply_entry(entry)
 
 
 @bp.post("/timesheets/import")

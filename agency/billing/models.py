@@ -35,6 +35,7 @@ class TimesheetEntry(db.Model):
         sa.Index("ix_timesheet_entries_work_date", "work_date"),
     )
     __audit_type__ = "timesheet_entry"
+    __restricted__ = {"notes": "timesheets.notes"}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     placement_id: Mapped[int] = mapped_column(sa.ForeignKey("placements.id", ondelete="RESTRICT"))

@@ -534,12 +534,15 @@ def page(query, id_column, values: Callable[[list], list[dict]] | None = None):
     return jsonify(_page_body(rows, next_cursor, values))
 
 
-def page_of_list(items: list):
-    """One page of a list already built in its order (a ranking, a checklist): the cursor is a position."""
+def page_of_list(items: list, values: Callable[[list], list[dict]] | None = None):
+    """One page of a list already built in its order (a ranking, a checklist): the cursor is a position.
+
+    `values(rows)` as for page().
+    """
     limit = _limit()
     start = 0 if (cursor := request.args.get("cursor")) is None else _decode_cursor(cursor)
     more = start + limit < len(items)
-    return jsonify(_page_body(items[start:start + limit], _encode_cursor(start + limit) if more else None, None))
+    return jsonify(_page_body(items[start:start + limit], _encode_cursor(start + limit) if more else None, values))
 
 
 # --------------------------------------------------------------------------- blueprints

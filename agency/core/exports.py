@@ -6,6 +6,7 @@ spreadsheet formula, and each download is in the audit log with the filters it u
 
 import csv
 import io
+import re
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from decimal import Decimal
@@ -21,6 +22,11 @@ BATCH = 500
 # OWASP's CSV injection rule: a spreadsheet reads a cell starting with one of these as a formula
 # (tab and carriage return because Excel skips them and reads what follows).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A spreadsheet set to split on semicolons (Excel in most of Europe) or tabs starts a new cell
+# inside "Acme;=cmd|' /C calc'!A0", which the comma-separated file writes unquoted: a trigger after
+# a separator (and any spaces) is neutralised the same way (OWASP: mind the field separators too).
+# A separator first in the text is the leading rule's.
+SMUGGLED = re.compile(r"(?<=.)([,;\t\r\n][ ]*)(?=[=+\-@])", re.DOTALL)
 # What the app writes itself: amounts, hours, ids, dates and flags. A negative amount (a credit)
 # starts with "-" yet is a number a spreadsheet must add up, not text a user typed, so it stays
 # as it is; everything else is text and is checked.
@@ -37,7 +43,7 @@ def cell(value):
         return ""
     if isinstance(value, APP_VALUES):  # bool is an int
         return value
-    text = str(value)
+    text = SMUGGLED.sub(r"\1'", str(value))
     # The leading quote makes the spreadsheet show the text as typed instead of evaluating it.
     return "'" + text if text.startswith(FORMULA_START) else text
 

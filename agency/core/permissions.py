@@ -48,9 +48,13 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     # An admin's second look: starting a placement that is not ready.
     "placements.override": (),
     "checklist.edit": ("recruiter", "credentialing"),
+    # Which of the agency's staff ticked an onboarding item, by email: the facility's pages name nobody's address.
+    "checklist.done_by": STAFF,
     "checkins.edit": ("recruiter",),
     "timesheets.view": STAFF + ("facility",),
     "timesheets.edit": ("recruiter", "billing"),
+    # The agency's notes on a day of work; the facility approves the hours, not the notes.
+    "timesheets.notes": STAFF,
     # Facility contacts approve or reject their own facility's hours (scoped by the queries).
     "timesheets.decide": ("billing", "facility"),
     "invoices.view": ("billing", "facility"),

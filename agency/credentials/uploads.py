@@ -16,7 +16,7 @@ from io import BytesIO
 from flask import current_app
 from PIL import Image, ImageOps
 from pypdf import PdfReader
-from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, StreamObject
+from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
 
 from agency.core.errors import ValidationError
 
@@ -30,9 +30,15 @@ SIGNATURES = (
 EXTENSIONS = {content_type: ext for _, content_type, ext in SIGNATURES}
 END_MARKERS = {PDF: b"%%EOF", PNG: b"IEND", JPEG: b"\xff\xd9"}
 
-# Markup a browser would render if the file reached one as a page. Each needs the character that
-# ends a tag name after it, which random compressed bytes carry by chance far too rarely to matter.
-MARKUP = re.compile(rb"<(?:html|script|body|iframe|svg)[\s>/]|<!doctype\s+html", re.IGNORECASE)
+# Markup a browser would render if the file reached one as a page: the elements that run script,
+# load or navigate by themselves (an <img onerror>, a <meta> refresh, an <object>), and any tag with
+# an on... handler. Each needs the character that ends a tag name after it, which random compressed
+# bytes carry by chance far too rarely to matter. None is a PDF hex string (<feff0041>, hex digits
+# only) or an XMP metadata tag (always prefixed: <dc:title>, <xmpGImg:image>).
+MARKUP = re.compile(
+    rb"<(?:html|head|body|script|iframe|frame|frameset|svg|math|img|meta|base|link|style|object|embed|applet"
+    rb"|form|input|video|audio|details|marquee|isindex)[\s>/]"
+    rb"|<[a-z][^<>]{0,500}\son[a-z]+\s*=|<!doctype\s+html|<\?xml-stylesheet", re.IGNORECASE)
 
 # What a PDF may not carry, by the PDF name that introduces it, and why a reviewer refuses it.
 PDF_REFUSED_NAMES = {
@@ -47,6 +53,10 @@ PDF_REFUSED_NAMES = {
     "/RichMediaContent": "carries rich media (Flash or video)",
     "/RichMediaExecute": "carries rich media (Flash or video)",
     "/XFA": "carries an XFA form",
+    # A go-to into another file or an attachment: opening \\host\share\x.pdf sends the reader's
+    # Windows credentials to that host.
+    "/GoToR": "carries an action that opens another file",
+    "/GoToE": "carries an action that opens another file",
     "/SubmitForm": "carries a form action that sends or imports data",
     "/ImportData": "carries a form action that sends or imports data",
 }
@@ -63,6 +73,8 @@ def _written_any_way(name: str) -> bytes:
 # closer look, which keeps the byte scan quick for every honest file.
 PDF_SUSPECT = re.compile(b"|".join(_written_any_way(name) for name in PDF_REFUSED_NAMES
                                    if name not in PDF_AMBIGUOUS_NAMES))
+URL_IGNORED = re.compile(r"[\x00-\x20\x7f]")
+SCRIPT_URL = re.compile(r"(?:javascript|vbscript):", re.IGNORECASE)
 # Keys whose value names what a dictionary is or does (an action's /S, an annotation's /Subtype).
 PDF_KIND_KEYS = ("/S", "/Type", "/Subtype")
 # Outside streams, a PDF's syntax is names, strings, comments and numbers; names in strings and
@@ -71,8 +83,6 @@ PDF_TOKEN = re.compile(rb"[(%]|/[^\s()<>\[\]{}/%]*")
 PDF_STREAM = re.compile(rb"stream\r?\n.*?endstream", re.DOTALL)
 PDF_LINE_END = re.compile(rb"[\r\n]")
 PDF_STRING_PART = re.compile(rb"\\.|[()]", re.DOTALL)
-# Unfiltered streams of these kinds are binary samples or font programs, not text to scan for markup.
-PDF_BINARY_SUBTYPES = {"/Image", "/Type1C", "/CIDFontType0C", "/OpenType"}
 
 
 @dataclass(frozen=True)
@@ -162,8 +172,6 @@ def _walk_pdf_object(obj) -> None:
                 _check_pdf_entry(key, value)
                 if not isinstance(value, IndirectObject):
                     stack.append(value)
-            if isinstance(item, StreamObject) and _is_text_stream(item):
-                _refuse_markup([item.get_data()])
         elif isinstance(item, ArrayObject):
             stack.extend(value for value in item if not isinstance(value, IndirectObject))
 
@@ -178,28 +186,23 @@ def _check_pdf_entry(key: str, value) -> None:
         return
     if key in PDF_KIND_KEYS and value in PDF_REFUSED_NAMES:
         raise refuse(PDF_REFUSED_NAMES[value])
-    # A link to a javascript: address runs script in readers that follow it.
-    if key == "/URI" and value.strip().lower().startswith("javascript:"):
+    # A link to a javascript: address runs script in readers that follow it; browsers drop the
+    # whitespace and control characters in a URL ("java\tscript:" is "javascript:" to them).
+    if key == "/URI" and SCRIPT_URL.match(URL_IGNORED.sub("", value)):
         raise refuse(PDF_REFUSED_NAMES["/JavaScript"])
 
 
-def _is_text_stream(stream: StreamObject) -> bool:
-    # A stream stored as written (no filter) that is not samples or a font program is text
-    # (page contents, XMP metadata), where markup would be read by anything treating the file as text.
-    if "/Filter" in stream or "/Length1" in stream:
-        return False
-    return dict.get(stream, "/Subtype") not in PDF_BINARY_SUBTYPES
-
-
 def _scan_pdf_bytes(data: bytes) -> None:
-    """Refuse names and markup in the file's bytes that the walk did not see.
+    """Refuse markup anywhere in the file's bytes, and names in them that the walk did not see.
 
+    Markup is looked for in every byte, streams too: a browser reading the file as a page reads
+    a stream stored as written (an image's samples, a JPEG, an object no table lists) as it is.
     A reader that rebuilds a damaged cross-reference table, or reads an older revision, can find
     objects pypdf did not; their syntax lies outside stream data, where a byte scan sees it.
     Names inside compressed object streams are hidden from it: the walk is the check for those.
     """
+    _refuse_markup([data])
     outside = PDF_STREAM.sub(b"stream\nendstream", data)
-    _refuse_markup([outside])
     if not PDF_SUSPECT.search(outside):
         return
     position = 0

@@ -38,6 +38,7 @@ from agency.placements.models import (
     PLACEMENT_STATUSES,
     Assignment,
     CheckIn,
+    ChecklistItem,
     Placement,
 )
 from agency.placements.readiness import readiness
@@ -99,7 +100,7 @@ CHECKLIST_ITEM = Schema(
     id=Int(read_only=True), title=Str(read_only=True), owner=Str(read_only=True),
     due_on=Date(read_only=True, nullable=True), done=Bool(required=True),
     done_at=Timestamp(nullable=True),
-    done_by=Str(read_only=True, description="the email of who ticked it",
+    done_by=Str(read_only=True, description="the email of who ticked it; null for a facility contact",
                 source=lambda item: item.done_by.email if item.done_by else None),
     threatens_start=Bool(read_only=True, nullable=False, source=lambda item: item.threatens_start(today())),
 )
@@ -256,7 +257,7 @@ def get_readiness(placement_id: int):
 @documented("The onboarding checklist", response=CHECKLIST_ITEM, many=True, errors=(404,))
 def checklist(placement_id: int):
     placement = _placement(placement_id)
-    return page_of_list(placement.checklist)
+    return page_of_list(placement.checklist, lambda rows: _withheld(ChecklistItem, rows))
 
 
 @bp.patch("/checklist-items/<int:item_id>")
@@ -266,7 +267,7 @@ def checklist(placement_id: int):
 def update_checklist_item(item_id: int):
     item = queries.checklist_item(current_actor(), item_id)
     services.set_checklist_item(item, CHECKLIST_ITEM.load(json_body())["done"], current_actor())
-    return reply(item)
+    return reply(item, **withheld(ChecklistItem, current_actor()))
 
 
 @bp.get("/placements/<int:placement_id>/checkins")

@@ -181,6 +181,7 @@ class ChecklistItem(db.Model):
         sa.Index("ix_checklist_items_open_due", "done", "due_on"),
     )
     __audit_type__ = "checklist_item"
+    __restricted__ = {"done_by": "checklist.done_by"}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     placement_id: Mapped[int] = mapped_column(sa.ForeignKey("placements.id", ondelete="CASCADE"))

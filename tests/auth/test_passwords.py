@@ -23,6 +23,12 @@ REFUSED = {
     "one character": ("aaaaaaaaaaaa", "mostly one character repeated"),
     "mostly one character": ("aaaaaaaaab12x", "mostly one character repeated"),
     "two characters taking turns": ("abababababab", "mostly one character repeated"),
+    # At twelve characters or more, the common ones are mostly common words padded out to the length.
+    "a common word with digits added": ("iloveyou1234", "a common password with digits or symbols added"),
+    "a common word with a year and symbols": ("Summer2024!!", "a common password with digits or symbols added"),
+    "digits in order": ("123456789012", "a run of letters or digits in order"),
+    "letters in order, backwards too": ("zyxwvutsrqpo", "a run of letters or digits in order"),
+    "a word twice": ("passwordpassword", "one piece repeated"),
 }
 
 

@@ -10,6 +10,7 @@ not reach them) and tries every other method as the roles that may not use it.
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
@@ -61,9 +62,11 @@ EXPECTED = {
     "readiness.details": STAFF,
     "checkins.details": STAFF,
     "checklist.edit": {"admin", "recruiter", "credentialing"},
+    "checklist.done_by": STAFF,
     "checkins.edit": {"admin", "recruiter"},
     "timesheets.view": EVERYONE,
     "timesheets.edit": {"admin", "recruiter", "billing"},
+    "timesheets.notes": STAFF,
     "timesheets.decide": {"admin", "billing", "facility"},
     "invoices.view": {"admin", "billing", "facility"},
     "invoices.edit": {"admin", "billing"},
@@ -347,6 +350,47 @@ def test_the_agencys_placement_notes_stay_with_the_agency_in_the_api_pages_and_c
         assert (one["notes"] is not None) == sees and (listed[placement.id]["notes"] is not None) == sees, role
         assert ("Asked for Fridays off" in page) == sees, role
         assert "Asked for Fridays off" not in csv and str(placement.therapist.last_name) in csv
+
+
+def test_the_agencys_notes_on_a_day_of_work_stay_with_the_agency_in_the_api(app, users):
+    from agency.billing import timesheets
+    from agency.facilities.models import Facility
+
+    place = db.session.get(Facility, users["facility"].facility_id)
+    factories.rate_card(place)
+    placement = factories.active_placement(place)
+    note = "Covered for Dr. Ames; therapist late twice this week"
+    entries = [timesheets.record_entry({"placement_id": placement.id, "work_date": day,
+                                        "direct_care_hours": Decimal("8"), "notes": note})
+               for day in (date(2026, 11, 2), date(2026, 11, 3))]
+    for role in ROLES:
+        _, api = _signed_in(app, users, role)
+        sees = role != "facility"
+        listed = {e["id"]: e for e in api.get(f"/api/v1/timesheets?placement_id={placement.id}").json["items"]}
+        one = api.get(f"/api/v1/timesheets/{entries[0].id}").json
+        assert (listed[entries[0].id]["notes"] is not None) == sees and (one["notes"] is not None) == sees, role
+    _, contact = _signed_in(app, users, "facility")
+    approved = contact.post(f"/api/v1/timesheets/{entries[0].id}/approve")
+    rejected = contact.post(f"/api/v1/timesheets/{entries[1].id}/reject", {"reason": "Not on the sign-in sheet"})
+    assert (approved.status_code, rejected.status_code) == (200, 200)
+    assert approved.json["notes"] is None and rejected.json["notes"] is None
+
+
+def test_the_facility_is_not_given_the_email_of_whoever_at_the_agency_ticked_an_onboarding_item(app, users):
+    from agency.facilities.models import Facility
+    from agency.placements.services import set_checklist_item
+
+    placement = _not_ready_placement(db.session.get(Facility, users["facility"].facility_id))
+    ticked, other = placement.checklist[0], placement.checklist[1]
+    set_checklist_item(ticked, True, users["recruiter"])
+    for role in ROLES:
+        _, api = _signed_in(app, users, role)
+        items = {i["id"]: i for i in api.get(f"/api/v1/placements/{placement.id}/checklist").json["items"]}
+        assert items[ticked.id]["done"] and items[ticked.id]["done_by"] == (
+            None if role == "facility" else users["recruiter"].email), role
+    _, recruiter = _signed_in(app, users, "recruiter")
+    assert recruiter.patch(f"/api/v1/checklist-items/{other.id}", {"done": True}).json["done_by"] == users[
+        "recruiter"].email
 
 
 def test_check_in_satisfaction_notes_and_concerns_are_not_shown_to_the_facility(app, users):

@@ -57,6 +57,19 @@ def test_a_cookie_saved_before_signing_out_opens_nothing_afterwards():
         assert replayed.status_code == 302 and "/login" in replayed.headers["Location"]
 
 
+def test_a_form_token_from_before_signing_in_is_refused_once_signed_in():
+    # Whoever planted the cookie the victim signs in with (ASVS 3.2.1) read this token off the sign-in page.
+    with live.server() as site:
+        planted = requests.Session()
+        known = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', planted.get(site.url + "/login").text).group(1)
+        victim = copy_of(planted)
+        assert site.sign_in(victim, BILLING, PASSWORD).status_code == 302
+        forged = victim.post(site.url + "/account/calendar", data={"csrf_token": known}, allow_redirects=False,
+                             timeout=60)
+        assert forged.status_code == 400
+        assert submit(site, victim, "/account", {}, action="/account/calendar").status_code == 302
+
+
 def test_signing_out_ends_the_users_sessions_on_every_device():
     with live.server() as site:
         laptop, phone = signed_in(site), signed_in(site)
@@ -134,8 +147,8 @@ def test_the_api_answers_a_token_even_from_a_browser_whose_session_has_timed_out
         assert not opens_invoices(site, browser)  # the session itself did end
 
 
-def _session_cookie(answer: requests.Response) -> str:
-    cookie = next(c for c in answer.raw.headers.getlist("Set-Cookie") if c.startswith("session="))
+def _session_cookie(answer: requests.Response, name: str = "session") -> str:
+    cookie = next(c for c in answer.raw.headers.getlist("Set-Cookie") if c.startswith(name + "="))
     return cookie.lower()
 
 
@@ -165,5 +178,7 @@ def test_an_untrusted_forwarded_proto_does_not_make_the_cookie_secure():
 
 def test_in_production_the_cookie_is_secure_even_over_plain_http():
     with live.server(ENV="production", SECRET_KEY="a-production-secret-for-this-test-only-0123456789") as site:
-        cookie = _session_cookie(requests.get(site.url + "/login", timeout=60))
+        cookie = _session_cookie(requests.get(site.url + "/login", timeout=60), "__Host-session")
         assert "; secure" in cookie and "httponly" in cookie and "samesite=lax" in cookie
+        # The __Host- prefix: only this host sets it, for the whole site and no other domain.
+        assert "; path=/" in cookie and "domain=" not in cookie

@@ -69,6 +69,15 @@ def test_a_failed_sign_in_for_no_account_is_audited_without_a_user(users, guest)
     assert event.actor_label == "anonymous" and event.changes["email"] == "nobody@nowhere.example"
 
 
+def test_a_password_typed_into_the_email_field_stays_out_of_the_audit_log(users, guest):
+    for _ in range(5):
+        guest().login("Tr0ub4dor&3 horse", "not the password")
+    logged = events("login_failed") + events("lockout")
+    assert len(logged) == 6
+    assert not [e for e in logged if "Tr0ub4dor" in e.summary or "Tr0ub4dor" in str(e.changes)]
+    assert all("(not an email address)" in e.summary for e in logged)
+
+
 def test_a_sign_in_and_a_sign_out_are_audited(users, guest):
     b = guest()
     assert b.login(ADMIN).status_code == 302
@@ -105,3 +114,15 @@ def test_the_admin_sees_the_locked_account_and_unlocking_lets_its_user_in(users,
     assert unlocked.user_id == users["admin"].id and unlocked.object_id == users["billing"].id
     page = admin.get("/admin/users").get_data(as_text=True)
     assert "No account is locked." in page
+
+
+def test_an_admin_locked_out_with_every_other_admin_is_let_in_again_from_the_command_line(app, users, guest):
+    for _ in range(5):
+        guest().login(ADMIN, "not the password")
+    assert guest().login(ADMIN).status_code == 429
+    done = app.test_cli_runner().invoke(args=["users", "unlock", ADMIN.upper()])
+    assert done.exit_code == 0 and f"{ADMIN} may sign in again" in done.output, done.output
+    assert guest().login(ADMIN).status_code == 302
+    (unlocked,) = events("unlock")
+    assert unlocked.object_id == users["admin"].id and "by the command line" in unlocked.summary
+    assert db.session.get(User, users["admin"].id).locked_until is None

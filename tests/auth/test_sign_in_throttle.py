@@ -2,6 +2,7 @@
 
 import re
 import socket
+import threading
 import time
 import uuid
 from urllib.parse import urlsplit
@@ -99,6 +100,50 @@ def test_behind_a_trusted_proxy_each_client_address_is_counted_apart():
 
         assert [attempt("203.0.113.7", f"{n}@nowhere.example") for n in range(3)] == [200, 200, 429]
         assert attempt("198.51.100.2", ADMIN, PASSWORD) == 302
+
+
+def test_guesses_sent_all_at_once_get_no_more_tries_than_guesses_sent_one_by_one(users):
+    # A check before the password and a count after it would let every guess of a burst pass the check.
+    billing = users["billing"].email
+    with live.server() as site:
+        browsers = [requests.Session() for _ in range(20)]
+        tokens = [re.search(r'name="csrf_token"[^>]*value="([^"]+)"', b.get(site.url + "/login", timeout=60).text)
+                  .group(1) for b in browsers]
+        together, answers = threading.Barrier(len(browsers)), [None] * len(browsers)
+
+        def guess(n):
+            together.wait()
+            answers[n] = browsers[n].post(site.url + "/login", timeout=60, allow_redirects=False, data={
+                "email": billing, "password": f"guess number {n}", "csrf_token": tokens[n]}).status_code
+
+        threads = [threading.Thread(target=guess, args=(n,)) for n in range(len(browsers))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(answers) == [200] * 5 + [429] * 15, site.log_text()
+        assert site.sign_in(requests.Session(), billing, PASSWORD).status_code == 429
+
+
+def test_a_password_change_refused_for_its_new_password_does_not_use_up_the_allowance(users):
+    # Each attempt is counted as it comes in; one whose current password is right takes its count back.
+    with live.server() as site:
+        browser = requests.Session()
+        assert site.sign_in(browser, users["billing"].email, PASSWORD).status_code == 302
+
+        def change(new, confirm):
+            page = browser.get(site.url + "/account/password", timeout=60).text
+            token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+            return browser.post(site.url + "/account/password", timeout=60, data={
+                "current_password": PASSWORD, "new_password": new, "confirm": confirm, "csrf_token": token})
+
+        for _ in range(6):
+            refused = change("short", "short")
+            assert refused.status_code == 200 and "at least 12 characters" in refused.text
+        for _ in range(6):
+            mistyped = change("a long new passphrase", "a long new passprase")
+            assert mistyped.status_code == 200 and "Must match the new password" in mistyped.text
+        assert site.sign_in(requests.Session(), users["billing"].email, PASSWORD).status_code == 302
 
 
 def _admin_page(site, admin, path):

@@ -101,3 +101,34 @@ def test_numbers_and_dates_the_app_writes_stay_values(written):
 def test_plain_text_and_empty_values_pass_unchanged():
     assert (cell("Riverside Community Mental Health Center"), cell("O'Brien"), cell(None)) == (
         "Riverside Community Mental Health Center", "O'Brien", "")
+
+
+SEMICOLON_DDE = "Acme;=cmd|' /C calc'!A0"
+
+
+def test_a_formula_after_a_separator_cannot_start_a_cell_in_a_semicolon_spreadsheet(browser):
+    # Excel set to a European list separator splits on ";" and reads the file unquoted, so the part of a
+    # name after a semicolon starts a cell of its own; LibreOffice offers tab and semicolon splitting too.
+    factories.invoiced_day(factories.facility(name=SEMICOLON_DDE))
+    reason = "Hours short; +2+3+cmd|' /C calc'!A0"
+    entry = factories.entry(factories.active_placement(factories.facility(name="Lakeside; @SUM(1)")),
+                            date(2026, 11, 3), approve=False)
+    admin = browser("admin")
+    admin.post("/timesheets/decide", {"entry_ids": [str(entry.id)], "reject": "Reject selected", "reason": reason,
+                                      "next": "/timesheets"}, form_url="/timesheets")
+    from agency.extensions import db
+
+    db.session.refresh(entry)
+    assert entry.rejection_reason == reason
+    for page in ("/facilities", "/timesheets", "/invoices", "/placements"):
+        text = admin.get(page + "?format=csv").get_data(as_text=True)
+        assert "cmd|" in text or "@SUM" in text, page
+        split = [part.lstrip(" \t") for line in text.splitlines() for part in re.split(r"[;\t]", line)[1:]]
+        assert not [part for part in split if part.startswith(FORMULA_START)], page
+
+
+@pytest.mark.parametrize(("typed", "shown"), [
+    (SEMICOLON_DDE, "Acme;'=cmd|' /C calc'!A0"), ("trauma; @SUM(1+1)", "trauma; '@SUM(1+1)"),
+    ("late,\t-2+3", "late,\t'-2+3"), ("=1;+1", "'=1;'+1")])
+def test_a_formula_after_a_separator_inside_text_is_shown_as_typed(typed, shown):
+    assert cell(typed) == shown

