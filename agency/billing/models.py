@@ -4,7 +4,6 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from agency.core.constraints import one_of
@@ -144,14 +143,10 @@ class Invoice(db.Model):
     def days_past_due(self, as_of: date) -> int:
         return (as_of - self.due_on).days
 
-    @hybrid_method
     def is_overdue(self, as_of: date) -> bool:
-        """Open with a balance and past its due date on that day; the same rule in SQL for queries."""
+        """Open with a balance and past its due date on that day: what the pages mark, and what the aging's
+        buckets past current add up (receivables.aging, in SQL)."""
         return self.is_open and self.total > self.amount_paid and self.due_on < as_of
-
-    @is_overdue.expression
-    def is_overdue(cls, as_of: date):
-        return sa.and_(cls.status.in_(OPEN_INVOICE_STATUSES), cls.total > cls.amount_paid, cls.due_on < as_of)
 
 
 class InvoiceLine(db.Model):

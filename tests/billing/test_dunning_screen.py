@@ -130,3 +130,13 @@ def test_the_portal_open_balance_is_receivables_total_for_the_facility_to_the_ce
     assert f"<dt>Open</dt><dd>{money}</dd>" in portal and f"<dt>Overdue</dt><dd>{money}</dd>" in portal
     receivables = browser("billing").get("/receivables").data.decode()
     assert money in receivables
+
+
+def test_an_invoice_page_says_its_email_is_queued_until_the_outbox_has_sent_it(app, browser):
+    invoice = overdue("Hazel Clinic", days_late=0)
+    billing = browser("billing")
+    assert "queued to ap@hazel.example.org, not sent yet" in billing.get(f"/invoices/{invoice.id}").data.decode()
+    with smtp_server(app):
+        send_outbox()
+    page = billing.get(f"/invoices/{invoice.id}").data.decode()
+    assert "sent to ap@hazel.example.org" in page and "not sent yet" not in page
