@@ -1,9 +1,11 @@
 """Billing sees its collections: each overdue invoice's place on the dunning ladder, the reminders sent and
 their real state in the outbox, with a facility's reminders paused and a due level sent now, once."""
 
+import threading
 from datetime import date, timedelta
 from decimal import Decimal
 
+import pytest
 import sqlalchemy as sa
 
 from agency.billing.invoicing import invoice_facility
@@ -78,6 +80,36 @@ def test_send_now_queues_the_due_level_through_the_run_once_however_often_it_is_
         raise AssertionError("a second send of a sent level must be refused")
     assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(
         AuditEvent.summary.contains("sent now"))) == 1
+
+
+def test_two_clicks_of_send_now_at_once_queue_the_reminder_once(app):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises every writer; two sends at once need PostgreSQL (AGENCY_DATABASE_URL)")
+    invoice_id = overdue("Poplar Clinic", days_late=8).id
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def click():
+        with app.app_context():
+            invoice = db.session.get(Invoice, invoice_id)
+            barrier.wait(timeout=10)
+            try:
+                send_next_now(invoice, TODAY)
+                outcomes.append("queued")
+            except Conflict:
+                db.session.rollback()
+                outcomes.append("refused")
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=click) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    assert sorted(outcomes) == ["queued", "refused"]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.dedupe_key.startswith("dunning:"))) == 1
 
 
 def test_a_paused_facility_gets_no_reminders_from_the_run_until_resumed_and_the_pause_is_audited(app, browser):
