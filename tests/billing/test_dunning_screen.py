@@ -18,6 +18,7 @@ from agency.extensions import db
 from agency.facilities.models import Facility
 from tests import factories
 from tests.smtp import smtp_server
+from tests.sql import counted
 
 TODAY = factories.TODAY
 
@@ -172,3 +173,18 @@ def test_an_invoice_page_says_its_email_is_queued_until_the_outbox_has_sent_it(a
         send_outbox()
     page = billing.get(f"/invoices/{invoice.id}").data.decode()
     assert "sent to ap@hazel.example.org" in page and "not sent yet" not in page
+
+
+def test_the_ladder_reads_a_page_in_as_many_statements_for_six_chased_invoices_as_for_two(app, browser):
+    billing = browser("billing")
+    counts = []
+    for total in (2, 6):
+        while db.session.scalar(sa.select(sa.func.count()).select_from(Invoice)) < total:
+            n = db.session.scalar(sa.select(sa.func.count()).select_from(Invoice))
+            overdue(f"Ladder{n} Clinic", days_late=8 + 25 * (n % 3))
+        run_dunning(TODAY)
+        with counted() as statements:
+            page = billing.get("/receivables/dunning")
+        assert page.status_code == 200 and page.data.decode().count("days past due)") == total
+        counts.append(len(statements))
+    assert counts[0] == counts[1], counts
