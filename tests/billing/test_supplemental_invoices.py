@@ -40,6 +40,9 @@ def test_a_second_invoice_for_a_billed_month_says_it_is_supplemental_everywhere_
     page = billing.get(f"/invoices/{second.id}").data.decode()
     assert said in page.replace(f'<a href="/invoices/{first.id}">{first.number}</a>', first.number)
     assert said not in billing.get(f"/invoices/{first.id}").data.decode().replace("\n", " ")
+    listed = billing.get("/invoices").data.decode()
+    assert listed.count("badge-supplemental") == 1
+    assert f'{second.number}</a> <span class="badge badge-supplemental">' in listed
 
     pdf = PdfReader(io.BytesIO(billing.get(f"/invoices/{second.id}/pdf").data))
     text = " ".join(" ".join(page.extract_text().split()) for page in pdf.pages)
