@@ -71,6 +71,8 @@ INVOICE = Schema(
     due_on=Date(read_only=True), status=Choice(read_only=True, nullable=False, choices=INVOICE_STATUSES),
     total=Money(read_only=True, nullable=False), amount_paid=Money(read_only=True, nullable=False),
     balance=Money(read_only=True, nullable=False), void_reason=Str(read_only=True),
+    supplements_invoice_id=Int(read_only=True, description="the earlier invoice of the same facility and period "
+                               "this supplemental one adds to (hours approved after it was issued); null if none"),
     lines=ListOf(read_only=True, item=Nested(schema=LINE)),
     notices=ListOf(read_only=True, item=Nested(schema=NOTICE), description="reminders sent"),
 )

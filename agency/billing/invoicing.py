@@ -96,6 +96,20 @@ def unbilled_entries_query(period_end: date, facility_ids: Iterable[int] | None 
     return query
 
 
+def unbilled_by_facility(as_of: date) -> list[tuple[str, int, object]]:
+    """(facility name, entries, direct-care hours) of what an invoice run up to as_of would bill, by facility.
+
+    Counted straight from the run's own query (entries joined to their facility), not as entries IN that
+    query: the IN made the database read the entries twice over.
+    """
+    return db.session.execute(
+        unbilled_entries_query(as_of)
+        .with_only_columns(Facility.name, sa.func.count(TimesheetEntry.id),
+                           sa.func.sum(TimesheetEntry.direct_care_hours))
+        .join(Placement.facility).group_by(Facility.name).order_by(Facility.name)
+    ).all()
+
+
 # The statements each invoice is written with, built once: building them again for every facility of a
 # run costs more than sending them.
 _BUMP = (sa.update(InvoiceCounter).where(InvoiceCounter.year == sa.bindparam("of_year"))
@@ -151,18 +165,27 @@ class _Bill:
     invoices_seen: tuple[int, int]
     # Invoice of each earlier line an entry may be billed on without charge (a contract week's).
     line_invoices: dict[int, int]
+    # The latest live invoice of the facility whose period overlaps the run's: the one a new invoice of
+    # that period supplements. Read with invoices_seen, so a change to it shows as theirs does.
+    supplements: int | None = None
 
 
-def _load(facility_ids: Iterable[int], period_end: date) -> dict[int, _Bill]:
+def _load(facility_ids: Iterable[int], period_end: date, period_start: date | None = None) -> dict[int, _Bill]:
     """Everything the facilities' invoices are priced from, in a fixed number of queries for any number
-    of facilities: entries, placements, therapists, rate cards and rates, and what live invoices bill."""
+    of facilities: entries, placements, therapists, rate cards and rates, what live invoices bill, and
+    (given the period's start) the earlier invoice of the period a new one would supplement."""
     ids = sorted(set(facility_ids))
     if not ids:
         return {}
     # Read first, so that an invoice made or voided while the rest is read shows as a change.
-    seen = {fid: (made, voided) for fid, made, voided in db.session.execute(
-        sa.select(Invoice.facility_id, sa.func.count(), sa.func.count(Invoice.voided_at))
-        .where(Invoice.facility_id.in_(ids)).group_by(Invoice.facility_id))}
+    same_period = (sa.and_(Invoice.status != "void", Invoice.period_start <= period_end,
+                           Invoice.period_end >= period_start) if period_start else sa.false())
+    seen, supplements = {}, {}
+    for fid, made, voided, earlier in db.session.execute(
+            sa.select(Invoice.facility_id, sa.func.count(), sa.func.count(Invoice.voided_at),
+                      sa.func.max(sa.case((same_period, Invoice.id))))
+            .where(Invoice.facility_id.in_(ids)).group_by(Invoice.facility_id)):
+        seen[fid], supplements[fid] = (made, voided), earlier
     facilities = db.session.scalars(sa.select(Facility).where(Facility.id.in_(ids))).all()
     # Placements and therapists once each: an entry then finds its placement in the session, no query
     # (held here until each entry holds its own).
@@ -186,7 +209,7 @@ def _load(facility_ids: Iterable[int], period_end: date) -> dict[int, _Bill]:
             facility, by_facility[facility.id], cards_of[facility.id],
             BillingHistory(hours=shared.hours, weeks=shared.weeks, months=shared.months,
                            released={week: p for week, p in released.items() if p.facility_id == facility.id}),
-            seen.get(facility.id, (0, 0)), line_invoices,
+            seen.get(facility.id, (0, 0)), line_invoices, supplements.get(facility.id),
         )
         for facility in facilities
     }
@@ -296,7 +319,7 @@ def invoice_facility(facility_id: int, period_start: date, period_end: date,
 def _invoice_locked(facility_id: int, period_start: date, period_end: date,
                     actor) -> tuple[int | None, list[Unpriced]]:
     """The facility's invoice, read, priced and written under its lock (taken by the caller); committed."""
-    bill = _load([facility_id], period_end)[facility_id]
+    bill = _load([facility_id], period_end, period_start)[facility_id]
     pricing = _price(bill)
     invoice_id = _issue([(bill, pricing)], period_start, period_end, actor, read_under_lock=True).get(facility_id)
     db.session.commit()
@@ -340,7 +363,7 @@ def _issue(batch: list[tuple[_Bill, Pricing]], period_start: date, period_end: d
     id_of = dict(_insert(Invoice, [{
         "facility_id": bill.facility.id, "period_start": period_start, "period_end": period_end,
         "issued_on": issued, "due_on": issued + timedelta(days=bill.facility.payment_terms_days),
-        "total": pricing.total, "number": number,
+        "total": pricing.total, "number": number, "supplements_invoice_id": bill.supplements,
     } for (bill, pricing, _, _), number in zip(invoiced, numbers, strict=True)], "number", "id"))
     invoice_ids = [id_of[number] for number in numbers]
     line_id_of = {(invoice_id, position): line_id for invoice_id, position, line_id in _insert(InvoiceLine, [{
@@ -470,7 +493,7 @@ def run_invoices(period_start: date, period_end: date, facility_ids: list[int] |
     """
     _check_period(period_start, period_end)
     result = RunResult()
-    bills = _load(_with_unbilled(period_end, facility_ids), period_end)
+    bills = _load(_with_unbilled(period_end, facility_ids), period_end, period_start)
     session = db.session()
     # What was read for the run stays as read across its facilities' commits (each facility's writes
     # are guarded against changes since), instead of being reloaded row by row.

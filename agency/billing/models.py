@@ -98,8 +98,13 @@ class Invoice(db.Model):
     voided_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     pdf: Mapped[bytes | None] = deferred(mapped_column(sa.LargeBinary))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    # The earlier, still-live invoice of the same facility and period this one adds to (hours approved
+    # after it was issued), recorded as it is issued. A voided invoice is never supplemented: the invoice
+    # that bills its hours again replaces it.
+    supplements_invoice_id: Mapped[int | None] = mapped_column(sa.ForeignKey("invoices.id", ondelete="RESTRICT"))
 
     facility: Mapped[Facility] = relationship()
+    supplements: Mapped["Invoice | None"] = relationship(remote_side=[id], foreign_keys=[supplements_invoice_id])
     lines: Mapped[list["InvoiceLine"]] = relationship(
         back_populates="invoice", cascade="all, delete-orphan", order_by="InvoiceLine.position",
         foreign_keys="InvoiceLine.invoice_id",
@@ -128,8 +133,21 @@ class Invoice(db.Model):
     def charges(self) -> Decimal:
         return self.total - self.credits
 
+    @property
+    def supplement_note(self) -> str | None:
+        """What the page, the PDF and the email say of a supplemental invoice, so it never reads as a duplicate."""
+        if self.supplements is None:
+            return None
+        return (f"Supplemental to {self.supplements.number}: hours approved after that invoice was issued, "
+                f"for the same period")
+
     def days_past_due(self, as_of: date) -> int:
         return (as_of - self.due_on).days
+
+    def is_overdue(self, as_of: date) -> bool:
+        """Open with a balance and past its due date on that day: what the pages mark, and what the aging's
+        buckets past current add up (receivables.aging, in SQL)."""
+        return self.is_open and self.total > self.amount_paid and self.due_on < as_of
 
 
 class InvoiceLine(db.Model):

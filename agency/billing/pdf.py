@@ -47,7 +47,8 @@ def _render(html: str) -> bytes:
 def _with_lines(invoice_id: int) -> Invoice | None:
     return db.session.scalar(
         sa.select(Invoice).where(Invoice.id == invoice_id)
-        .options(joinedload(Invoice.facility), selectinload(Invoice.lines).joinedload(InvoiceLine.placement)
+        .options(joinedload(Invoice.facility), joinedload(Invoice.supplements),
+                 selectinload(Invoice.lines).joinedload(InvoiceLine.placement)
                  .joinedload(Placement.therapist))
     )
 
@@ -108,12 +109,14 @@ def invoice_email_key(invoice: Invoice) -> str:
 def queue_invoice_email(invoice: Invoice) -> bool:
     """Put the invoice with its PDF in the outbox to the facility's billing email; False if it was before."""
     facility = invoice.facility
+    kind = "Supplemental invoice" if invoice.supplements else "Invoice"
+    supplement = f"\n\n{invoice.supplement_note}; it adds to that invoice." if invoice.supplements else ""
     return queue_email(
-        facility.billing_email, f"Invoice {invoice.number} from our agency: ${invoice.total} due "
+        facility.billing_email, f"{kind} {invoice.number} from our agency: ${invoice.total} due "
         f"{invoice.due_on:%B %d, %Y}",
-        f"Dear {facility.name} accounts payable,\n\nPlease find attached invoice {invoice.number} for "
+        f"Dear {facility.name} accounts payable,\n\nPlease find attached {kind.lower()} {invoice.number} for "
         f"services from {invoice.period_start:%B %d} to {invoice.period_end:%B %d, %Y}: ${invoice.total}, "
-        f"due {invoice.due_on:%B %d, %Y}.\n\nThank you.",
+        f"due {invoice.due_on:%B %d, %Y}.{supplement}\n\nThank you.",
         dedupe_key=invoice_email_key(invoice),
         attachment=(f"{invoice.number}.pdf", "application/pdf", invoice.pdf),
     )

@@ -23,7 +23,7 @@ from agency.core import audit
 from agency.core.dates import start_of, today, utcnow
 from agency.core.errors import Conflict, NotFound, ValidationError
 from agency.core.money import to_cents
-from agency.core.outbox import queue_email, withdraw_unsent
+from agency.core.outbox import OutboxMessage, queue_email, withdraw_unsent
 from agency.core.permissions import facility_scope
 from agency.core.persistence import lock
 from agency.extensions import db
@@ -150,6 +150,11 @@ class Aging:
         return sum(self.buckets.values(), ZERO)
 
     @property
+    def overdue(self) -> Decimal:
+        """What is past its due date: every bucket but current (Invoice.is_overdue, summed)."""
+        return self.total - self.buckets["current"]
+
+    @property
     def over_60(self) -> Decimal:
         return self.buckets["61_90"] + self.buckets["over_90"]
 
@@ -173,7 +178,10 @@ BILLED_ROW = "billed_90_days"
 
 
 def aging(as_of: date, actor=None) -> Aging:
-    """Open balances by days past due, per facility and in total, as they stood on a day.
+    """Open balances by days past due, per facility and in total, as they stood on a day: what Receivables,
+    the dashboards and a facility's portal all show as owed, so they never disagree.
+
+    An invoice dated after the day is not yet owed on it.
 
     One statement whatever the number of invoices: the balances grouped by facility
     and bucket, and one more row for the last 90 days' billing (for the DSO). A balance
@@ -243,11 +251,46 @@ def _notice(invoice: Invoice, level: dict, days: int, statement: list[Invoice]) 
     return subject, body
 
 
+def dunning_levels() -> list[dict]:
+    """The configured reminder levels, earliest first."""
+    return sorted(current_app.config["DUNNING_LEVELS"], key=lambda lv: lv["days"])
+
+
+def _open_to_chase():
+    return sa.select(Invoice).where(Invoice.status.in_(OPEN_INVOICE_STATUSES), Invoice.total > Invoice.amount_paid)
+
+
+def _recipient(invoice: Invoice, level: dict) -> str | None:
+    return current_app.config["LEADERSHIP_EMAIL"] if level["to"] == "leadership" else invoice.facility.billing_email
+
+
+def _send_level(invoice: Invoice, level: dict, as_of: date, statement: list[Invoice]) -> str | None:
+    """Queue one reminder level of an invoice and record it as sent, in one commit; the address it was queued
+    to, or None when another run or click queued it first (the notice's unique level and the mail's dedupe
+    key let only one through) or there is no one to send it to."""
+    to = _recipient(invoice, level)
+    if not to:
+        return None
+    subject, body = _notice(invoice, level, invoice.days_past_due(as_of), statement)
+    try:
+        db.session.add(DunningNotice(invoice_id=invoice.id, level=level["key"], sent_on=as_of, recipients=to))
+        queued = queue_email(to, subject, body, dedupe_key=_reminder_key(invoice, level["key"]))
+        if queued:
+            db.session.commit()
+    except IntegrityError:
+        queued = False
+    if not queued:
+        db.session.rollback()
+        return None
+    return to
+
+
 def run_dunning(as_of: date) -> dict:
-    """Send each invoice's due reminder level once, never after it is paid; returns what was sent."""
-    levels = sorted(current_app.config["DUNNING_LEVELS"], key=lambda lv: lv["days"])
+    """Send each invoice's due reminder level once, never after it is paid nor while its facility's dunning
+    is paused; returns what was sent."""
+    levels = dunning_levels()
     invoices = db.session.scalars(
-        sa.select(Invoice).where(Invoice.status.in_(OPEN_INVOICE_STATUSES), Invoice.total > Invoice.amount_paid)
+        _open_to_chase().join(Invoice.facility).where(Facility.dunning_paused.is_(False))
         .options(joinedload(Invoice.facility))
     ).all()
     sent_levels = defaultdict(set)
@@ -258,21 +301,88 @@ def run_dunning(as_of: date) -> dict:
         by_facility[invoice.facility_id].append(invoice)
     sent = []
     for invoice in invoices:
-        days = invoice.days_past_due(as_of)
-        level = dunning_level_for(days, levels)
+        level = dunning_level_for(invoice.days_past_due(as_of), levels)
         if level is None or level["key"] in sent_levels[invoice.id]:
             continue
-        to = (current_app.config["LEADERSHIP_EMAIL"] if level["to"] == "leadership"
-              else invoice.facility.billing_email)
-        if not to:
-            continue
-        subject, body = _notice(invoice, level, days, by_facility[invoice.facility_id])
-        db.session.add(DunningNotice(invoice_id=invoice.id, level=level["key"], sent_on=as_of, recipients=to))
-        queue_email(to, subject, body, dedupe_key=_reminder_key(invoice, level["key"]))
-        try:
-            db.session.commit()
-        except IntegrityError:
-            db.session.rollback()  # another run sent this level first
-            continue
-        sent.append({"invoice_id": invoice.id, "level": level["key"]})
+        if _send_level(invoice, level, as_of, by_facility[invoice.facility_id]):
+            sent.append({"invoice_id": invoice.id, "level": level["key"]})
     return {"as_of": as_of.isoformat(), "sent": sent}
+
+
+def next_level(invoice: Invoice, sent: set[str], as_of: date, levels: list[dict]) -> tuple[dict, date] | None:
+    """The level an invoice's dunning sends next and the day it is due: the level reached if it was not
+    sent, else the first one after it; None when the ladder is done."""
+    reached = dunning_level_for(invoice.days_past_due(as_of), levels)
+    if reached is not None and reached["key"] not in sent:
+        return reached, invoice.due_on + timedelta(days=reached["days"])
+    later = [lv for lv in levels if lv["key"] not in sent and (reached is None or lv["days"] > reached["days"])]
+    return (later[0], invoice.due_on + timedelta(days=later[0]["days"])) if later else None
+
+
+def send_next_now(invoice: Invoice, as_of: date, actor=None) -> tuple[dict, str]:
+    """Queue the reminder level an invoice has reached and not been sent, now rather than with the next daily
+    run, through the run's own send, once: a second click, or two at once, finds it sent. Only a level
+    already due goes (never the next one early), and a paused facility's too: a person decided to send it."""
+    invoice = db.session.scalar(_open_to_chase().where(Invoice.id == invoice.id)
+                                .options(joinedload(Invoice.facility)))
+    if invoice is None:
+        raise Conflict("the invoice is paid or void; it is not chased")
+    sent = set(db.session.scalars(sa.select(DunningNotice.level).where(DunningNotice.invoice_id == invoice.id)))
+    upcoming = next_level(invoice, sent, as_of, dunning_levels())
+    if upcoming is None:
+        raise Conflict(f"every reminder level of {invoice.number} was sent already")
+    level, due = upcoming
+    if due > as_of:
+        raise Conflict(f"no reminder of {invoice.number} is due yet; the next, {level['key'].replace('_', ' ')}, "
+                       f"is due {due:%b %d, %Y}")
+    if not _recipient(invoice, level):
+        raise ValidationError.on("billing_email", f"{invoice.facility.name} has no billing email; add it first")
+    statement = db.session.scalars(_open_to_chase().where(Invoice.facility_id == invoice.facility_id)
+                                   .order_by(Invoice.due_on, Invoice.id)).all()
+    audit.record("update", invoice, f"{level['key'].replace('_', ' ')} reminder for {invoice.number} sent now",
+                 actor=actor)
+    to = _send_level(invoice, level, as_of, statement)
+    if to is None:
+        raise Conflict(f"the {level['key'].replace('_', ' ')} reminder of {invoice.number} was queued already")
+    return level, to
+
+
+@dataclass
+class DunningRow:
+    """An invoice on the dunning ladder: what it reached, what goes next and when, and the mail sent."""
+
+    invoice: Invoice
+    days_past_due: int
+    reached: DunningNotice | None
+    upcoming: tuple[dict, date] | None
+    messages: list
+
+
+def dunning_ladder(as_of: date):
+    """The open invoices the dunning chases on a day (their first level reached), most overdue first, as a
+    query for a page of them; dunning_rows() then fills in a page in two more queries."""
+    levels = dunning_levels()
+    first = levels[0]["days"] if levels else 0
+    return (_open_to_chase().where(Invoice.due_on <= as_of - timedelta(days=first))
+            .options(joinedload(Invoice.facility)).order_by(Invoice.due_on, Invoice.id))
+
+
+def dunning_rows(invoices: list[Invoice], as_of: date) -> list[DunningRow]:
+    """The ladder of a page of invoices: their notices and their reminders' outbox messages, two queries."""
+    levels = dunning_levels()
+    ids = [invoice.id for invoice in invoices]
+    notices = defaultdict(list)
+    for notice in db.session.scalars(sa.select(DunningNotice).where(DunningNotice.invoice_id.in_(ids))
+                                     .order_by(DunningNotice.sent_on, DunningNotice.id)) if ids else []:
+        notices[notice.invoice_id].append(notice)
+    keys = [_reminder_key(invoice, level["key"]) for invoice in invoices for level in levels]
+    mail = {m.dedupe_key: m for m in db.session.scalars(
+        sa.select(OutboxMessage).where(OutboxMessage.dedupe_key.in_(keys)))} if keys else {}
+    rows = []
+    for invoice in invoices:
+        sent = notices[invoice.id]
+        rows.append(DunningRow(
+            invoice, invoice.days_past_due(as_of), sent[-1] if sent else None,
+            next_level(invoice, {n.level for n in sent}, as_of, levels),
+            [(n, mail.get(_reminder_key(invoice, n.level))) for n in sent]))
+    return rows

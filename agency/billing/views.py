@@ -2,7 +2,6 @@
 
 import io
 from datetime import date
-from decimal import Decimal
 
 import sqlalchemy as sa
 from flask import (
@@ -31,7 +30,6 @@ from agency.billing.forms import (
 from agency.billing.models import (
     ENTRY_STATUSES,
     INVOICE_STATUSES,
-    OPEN_INVOICE_STATUSES,
     Invoice,
     InvoiceLine,
     TimesheetEntry,
@@ -44,11 +42,11 @@ from agency.core.exports import csv_response, list_csv, wants_csv
 from agency.core.forms import errors_sentence, flash_import_report, form_values, read_text_upload, show_errors
 from agency.core.jobs import recent_jobs
 from agency.core.listing import id_arg, paginate, search_arg, sort_by
-from agency.core.money import to_cents
 from agency.core.outbox import OutboxMessage, send_soon
 from agency.core.permissions import current_actor, facility_scope, requires
 from agency.core.pickers import options_response
 from agency.extensions import db
+from agency.facilities import services as facility_services
 from agency.facilities.models import Facility
 from agency.placements.models import Placement
 
@@ -208,15 +206,8 @@ def run_invoices():
             else:
                 flash("Invoice run queued; this page shows how it ends.", "success")
             return redirect(url_for(".invoice_run", job_id=handle.id))
-    # Counted straight from the run's own query (entries joined to their facility), not as entries IN that
-    # query: the IN made the database read the entries twice over.
-    unbilled = db.session.execute(
-        invoicing.unbilled_entries_query(today())
-        .with_only_columns(Facility.name, sa.func.count(TimesheetEntry.id),
-                           sa.func.sum(TimesheetEntry.direct_care_hours))
-        .join(Placement.facility).group_by(Facility.name).order_by(Facility.name)
-    ).all()
-    return render_template("billing/run.html", form=form, unbilled=unbilled, runs=recent_jobs(runs.RUN_JOB))
+    return render_template("billing/run.html", form=form, unbilled=invoicing.unbilled_by_facility(today()),
+                           runs=recent_jobs(runs.RUN_JOB))
 
 
 @bp.get("/invoices/runs/<job_id>")
@@ -271,8 +262,7 @@ def email_invoice(invoice_id: int):
     except DomainError as exc:
         flash(f"Not emailed: {exc.message}", "error")
     else:
-        when = "now" if send_soon() else "with the outbox's next send"
-        flash(f"Invoice {found.number} goes to {found.facility.billing_email} {when}.", "success")
+        flash(f"Invoice {found.number} queued to {found.facility.billing_email}; {_when_sent()}.", "success")
     return redirect(url_for(".invoice", invoice_id=invoice_id))
 
 
@@ -343,6 +333,55 @@ def receivables_page():
     )
 
 
+# ----------------------------------------------------------------------------- dunning
+
+
+@bp.get("/receivables/dunning")
+@requires("receivables.view")
+def dunning():
+    """The invoices the dunning chases: the level each reached, what goes next and when, and the mail sent."""
+    as_of = today()
+    pagination = paginate(receivables.dunning_ladder(as_of))
+    return render_template("billing/dunning.html", pagination=pagination, as_of=as_of,
+                           rows=receivables.dunning_rows(pagination.items, as_of),
+                           levels=receivables.dunning_levels())
+
+
+@bp.post("/receivables/dunning/facilities/<int:facility_id>/pause")
+@requires("dunning.manage")
+def pause_dunning(facility_id: int):
+    """Pause (or, with resume, restart) a facility's payment reminders; the change is audited."""
+    facility = facility_services.get_facility(facility_id)
+    paused = request.form.get("resume") != "1"
+    try:
+        facility_services.update_facility(facility, {"dunning_paused": paused}, current_actor())
+    except DomainError as exc:
+        flash(f"Nothing changed: {exc.message}", "error")
+    else:
+        flash(f"Payment reminders to {facility.name} {'paused' if paused else 'resumed'}.", "success")
+    return redirect(url_for(".dunning"))
+
+
+@bp.post("/receivables/dunning/invoices/<int:invoice_id>/send")
+@requires("dunning.manage")
+def send_reminder_now(invoice_id: int):
+    """Queue an invoice's next reminder level now, through the dunning run's own send, once."""
+    found = receivables.get_invoice(invoice_id)
+    try:
+        level, to = receivables.send_next_now(found, today(), current_actor())
+    except DomainError as exc:
+        flash(f"Nothing sent: {exc.message}", "warning")
+    else:
+        flash(f"{level['key'].replace('_', ' ').capitalize()} notice for {found.number} queued to {to}; "
+              f"{_when_sent()}.", "success")
+    return redirect(url_for(".dunning"))
+
+
+def _when_sent() -> str:
+    """When the outbox sends what a request queued: as the request ends, or with its next periodic send."""
+    return "the outbox sends it in a moment" if send_soon() else "the outbox sends it with its next send"
+
+
 # ----------------------------------------------------------------------------- facility portal
 
 
@@ -367,13 +406,9 @@ def portal():
         queries.invoices_query(actor).where(Invoice.status != "void").order_by(Invoice.issued_on.desc(),
                                                                                Invoice.id.desc()).limit(size)
     ).all()
-    balance, is_open = Invoice.total - Invoice.amount_paid, Invoice.status.in_(OPEN_INVOICE_STATUSES)
-    open_total, overdue_total = db.session.execute(
-        sa.select(sa.func.coalesce(sa.func.sum(balance).filter(is_open), 0),
-                  sa.func.coalesce(sa.func.sum(balance).filter(is_open, Invoice.due_on < as_of), 0))
-        .where(Invoice.facility_id == own)).one()
+    owed = receivables.aging(as_of, actor)  # what Receivables shows for this facility, to the cent
     return render_template(
         "billing/portal.html", facility=facility, waiting=waiting, placements=placements,
-        statement=statement, as_of=as_of, decide_form=DecideForm(),
-        open_total=to_cents(Decimal(str(open_total))), overdue_total=to_cents(Decimal(str(overdue_total))),
+        statement=statement, as_of=as_of, decide_form=DecideForm(), open_total=owed.total,
+        overdue_total=owed.overdue,
     )

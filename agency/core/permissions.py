@@ -61,6 +61,8 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "invoices.edit": ("billing",),
     "payments.record": ("billing",),
     "receivables.view": ("billing",),
+    # Pausing a facility's payment reminders or sending one now: the dunning screen's changes.
+    "dunning.manage": ("billing",),
     "jobs.view": STAFF,
 }
 # The outbox page is open to whoever may see some kind of message in it.

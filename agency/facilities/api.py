@@ -69,6 +69,8 @@ FACILITY = Schema(
     required_documents=ListOf(item=Choice(choices=DOC_TYPES), nullable=False),
     orientation_requirements=Str(max_length=5000, multiline=True),
     active=Bool(nullable=False),
+    dunning_paused=Bool(nullable=False, description="no payment reminders go to the facility while true; "
+                        "billing and admin change it"),
     contacts=ListOf(read_only=True, item=Nested(schema=CONTACT)),
 )
 FACILITY_FILTERS = Schema("FacilityFilters", q=Str(max_length=100), facility_type=Choice(choices=FACILITY_TYPES),

@@ -57,6 +57,8 @@ class Facility(db.Model):
     required_documents: Mapped[list] = mapped_column(sa.JSON, default=list)
     orientation_requirements: Mapped[str | None] = mapped_column(sa.Text)
     active: Mapped[bool] = mapped_column(default=True)
+    # No payment reminders for this facility while set (billing is talking to them); the invoices still age.
+    dunning_paused: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
     contacts: Mapped[list["FacilityContact"]] = relationship(

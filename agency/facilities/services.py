@@ -60,10 +60,19 @@ def _check_facility(values: dict, facility: Facility | None) -> dict:
     return values
 
 
+def _check_dunning_pause(values: dict, facility: Facility | None, actor) -> None:
+    """Whether a facility is chased for payment is billing's call (dunning.manage), at creation as after."""
+    current = facility.dunning_paused if facility is not None else False
+    if values.get("dunning_paused", current) != current and not can(actor, "dunning.manage"):
+        raise Forbidden("only billing staff may pause or resume a facility's payment reminders",
+                        {"dunning_paused": ["only billing staff may pause payment reminders"]})
+
+
 def create_facility(values: dict, actor=None) -> Facility:
     """Add a facility the agency staffs."""
     values = {k: v for k, v in values.items() if v is not None or k not in ("payers", "required_documents")}
     values = _check_facility(values, None)
+    _check_dunning_pause(values, None, actor)
     facility = Facility(**values)
     db.session.add(facility)
     audit.record("create", facility, f"facility {facility.name}", actor=actor)
@@ -83,6 +92,7 @@ def update_facility(facility: Facility, values: dict, actor=None) -> Facility:
     if moved and not can(actor, "facilities.billing_email.edit"):
         raise Forbidden("only billing staff may change the billing email, where invoices and reminders go",
                         {"billing_email": ["only billing staff may change where invoices go"]})
+    _check_dunning_pause(values, facility, actor)
     changes = audit.diff(facility, values)
     for key, value in values.items():
         setattr(facility, key, value)
@@ -90,6 +100,8 @@ def update_facility(facility: Facility, values: dict, actor=None) -> Facility:
         summary = f"facility {facility.name}"
         if moved:
             summary += f": billing email {previous or '(none)'} → {facility.billing_email or '(none)'}"
+        if "dunning_paused" in changes:
+            summary += ": payment reminders " + ("paused" if facility.dunning_paused else "resumed")
         audit.record("update", facility, summary, actor=actor, changes=changes)
     if moved and previous:
         _tell_previous_billing_address(facility, previous)

@@ -72,6 +72,7 @@ EXPECTED = {
     "invoices.edit": {"admin", "billing"},
     "payments.record": {"admin", "billing"},
     "receivables.view": {"admin", "billing"},
+    "dunning.manage": {"admin", "billing"},
     "jobs.view": STAFF,
 }
 

@@ -153,7 +153,7 @@ def test_emailing_an_invoice_by_hand_renders_its_pdf_first(app, browser):
     db.session.commit()
     page = browser("billing").post(f"/invoices/{invoice.id}/email", form_url=f"/invoices/{invoice.id}",
                                    follow_redirects=True)
-    assert b"goes to ap@clinic-a.example.org" in page.data
+    assert b"queued to ap@clinic-a.example.org" in page.data
     db.session.rollback()
     [email] = db.session.scalars(sa.select(OutboxMessage)).all()
     assert email.attachment == db.session.get(Invoice, invoice.id).pdf
