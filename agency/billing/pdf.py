@@ -17,8 +17,9 @@ from sqlalchemy.orm import joinedload, selectinload
 from xhtml2pdf import pisa
 
 from agency.billing.models import Invoice, InvoiceLine
-from agency.core.dates import utcnow
-from agency.core.outbox import queue_email
+from agency.core.dates import human_day, utcnow
+from agency.core.money import format_money
+from agency.core.outbox import queue_email, remittance
 from agency.extensions import db
 from agency.placements.models import Placement
 
@@ -108,12 +109,13 @@ def invoice_email_key(invoice: Invoice) -> str:
 def queue_invoice_email(invoice: Invoice) -> bool:
     """Put the invoice with its PDF in the outbox to the facility's billing email; False if it was before."""
     facility = invoice.facility
+    agency = current_app.config["AGENCY_NAME"]
     return queue_email(
-        facility.billing_email, f"Invoice {invoice.number} from our agency: ${invoice.total} due "
-        f"{invoice.due_on:%B %d, %Y}",
-        f"Dear {facility.name} accounts payable,\n\nPlease find attached invoice {invoice.number} for "
-        f"services from {invoice.period_start:%B %d} to {invoice.period_end:%B %d, %Y}: ${invoice.total}, "
-        f"due {invoice.due_on:%B %d, %Y}.\n\nThank you.",
+        facility.billing_email, f"Invoice {invoice.number} from {agency}: {format_money(invoice.total)} due "
+        f"{human_day(invoice.due_on)}",
+        f"Dear {facility.name} accounts payable,\n\nPlease find attached invoice {invoice.number} from {agency} "
+        f"for services from {human_day(invoice.period_start)} to {human_day(invoice.period_end)}: "
+        f"{format_money(invoice.total)}, due {human_day(invoice.due_on)}.\n\n{remittance()}\n\nThank you.",
         dedupe_key=invoice_email_key(invoice),
         attachment=(f"{invoice.number}.pdf", "application/pdf", invoice.pdf),
     )

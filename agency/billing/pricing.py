@@ -18,6 +18,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from agency.billing.models import TimesheetEntry
+from agency.core.dates import human_day
 from agency.core.money import to_cents
 from agency.facilities.models import RateCard
 from agency.placements.models import Placement
@@ -422,7 +423,7 @@ def _priced_entry(entry: TimesheetEntry, book: _RateBook, history: BillingHistor
     """The entry's charges if it can be billed whole, noting it billed or covered; else None, noting why not."""
     card = book.card_on(entry.work_date)
     if card is None:
-        pricing.unpriced.append(Unpriced(entry, f"no rate card in effect on {entry.work_date.isoformat()}"))
+        pricing.unpriced.append(Unpriced(entry, f"no rate card in effect on {human_day(entry.work_date)}"))
         return None
     charges = _charges_of(entry, card, book, history)
     if charges.missing:

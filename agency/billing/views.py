@@ -44,7 +44,7 @@ from agency.core.exports import csv_response, list_csv, wants_csv
 from agency.core.forms import errors_sentence, flash_import_report, form_values, read_text_upload, show_errors
 from agency.core.jobs import recent_jobs
 from agency.core.listing import id_arg, paginate, search_arg, sort_by
-from agency.core.money import to_cents
+from agency.core.money import format_money, to_cents
 from agency.core.outbox import OutboxMessage, send_soon
 from agency.core.permissions import current_actor, facility_scope, requires
 from agency.core.pickers import options_response
@@ -142,7 +142,7 @@ def decide():
             changed = timesheets.decide(entries, approve=bool(form.approve.data), actor=current_actor(),
                                         reason=form.reason.data)
         except DomainError as exc:
-            flash(f"Nothing changed: {exc.message}", "error")
+            flash(f"Nothing changed. {exc.sentence}", "error")
         else:
             flash(f"{changed} entr{'y' if changed == 1 else 'ies'} "
                   f"{'approved' if form.approve.data else 'rejected'}.", "success")
@@ -237,7 +237,7 @@ def retry_invoice_run(job_id: str):
         try:
             parts = runs.retry_invoice_run(job_id)
         except Conflict as exc:
-            flash(f"Nothing retried: {exc.message}", "warning")
+            flash(f"Nothing retried. {exc.sentence}", "warning")
         else:
             flash(f"{len(parts)} part(s) queued again; what was invoiced already is not billed twice.", "success")
     return redirect(url_for(".invoice_run", job_id=job_id))
@@ -269,7 +269,7 @@ def email_invoice(invoice_id: int):
     try:
         invoicing.email_invoice(found, current_actor())
     except DomainError as exc:
-        flash(f"Not emailed: {exc.message}", "error")
+        flash(f"Not emailed. {exc.sentence}", "error")
     else:
         when = "now" if send_soon() else "with the outbox's next send"
         flash(f"Invoice {found.number} goes to {found.facility.billing_email} {when}.", "success")
@@ -297,9 +297,10 @@ def record_payment(invoice_id: int):
             receivables.record_payment(found, form.amount.data, form.received_on.data, form.reference.data,
                                        current_actor())
         except DomainError as exc:
-            flash(f"Payment not recorded: {exc.message}", "error")
+            flash(f"Payment not recorded. {exc.sentence}", "error")
         else:
-            flash(f"Payment of ${form.amount.data:.2f} recorded; balance ${found.balance}.", "success")
+            flash(f"Payment of {format_money(form.amount.data)} recorded; balance {format_money(found.balance)}.",
+                  "success")
     else:
         flash(f"Payment not recorded: {errors_sentence(form)}", "error")
     return redirect(url_for(".invoice", invoice_id=invoice_id))
@@ -314,7 +315,7 @@ def void(invoice_id: int):
         try:
             receivables.void_invoice(found, form.reason.data, current_actor())
         except DomainError as exc:
-            flash(f"Not voided: {exc.message}", "error")
+            flash(f"Not voided. {exc.sentence}", "error")
         else:
             flash(f"Invoice {found.number} voided; its hours can be billed again.", "success")
     else:

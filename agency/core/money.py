@@ -13,7 +13,25 @@ def to_cents(value) -> Decimal:
 
 
 def money_str(value: Decimal | None) -> str | None:
+    """Money for machines (JSON, CSV): a plain decimal string, no separators."""
     return None if value is None else str(to_cents(value))
+
+
+# A true minus sign, not a hyphen: it reads as negative in every font and a screen reader says "minus".
+MINUS = "\u2212"
+
+
+def format_money(value: Decimal | int | None) -> str:
+    """Money for people (pages, PDFs, emails, flashes, the audit log): "$12,345.60", "−$1,234.00".
+
+    Floats are refused: a float has already lost cents a person would see.
+    """
+    if value is None:
+        return "—"
+    if isinstance(value, float) or isinstance(value, bool):
+        raise TypeError("money is a Decimal, never a float")
+    cents = to_cents(value)
+    return f"{MINUS if cents < 0 else ''}${abs(cents):,}"
 
 
 def parse_decimal(value, *, places: int = 2, minimum: Decimal | None = Decimal("0"),

@@ -121,7 +121,7 @@ def add_contact(facility_id: int):
         try:
             contact = services.add_contact(place, form_values(form, ContactForm.FIELDS), current_actor())
         except DomainError as exc:
-            flash(exc.message, "error")
+            flash(exc.sentence, "error")
         else:
             flash(f"{contact.name} added as {contact.role.replace('_', ' ')}.", "success")
     else:
