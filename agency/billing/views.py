@@ -38,7 +38,7 @@ from agency.billing.models import (
 )
 from agency.core import audit
 from agency.core.bounds import id_or_none
-from agency.core.dates import parse_iso_date, today
+from agency.core.dates import human_day, parse_iso_date, today
 from agency.core.errors import Conflict, DomainError
 from agency.core.exports import csv_response, list_csv, wants_csv
 from agency.core.forms import errors_sentence, flash_import_report, form_values, read_text_upload, show_errors
@@ -119,7 +119,7 @@ def edit_entry(entry_id: int | None = None):
         except DomainError as exc:
             show_errors(form, exc)
         else:
-            flash(f"Entry for {saved.work_date:%b %d, %Y} saved; it awaits approval.", "success")
+            flash(f"Entry for {human_day(saved.work_date)} saved; it awaits approval.", "success")
             return redirect(url_for(".timesheets_list"))
     return render_template("billing/entry_form.html", form=form, entry=entry)
 

@@ -30,7 +30,7 @@ def test_the_pdf_reads_back_with_number_facility_therapist_total_and_due_date():
     invoice = billed()
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(invoice.pdf)).pages)
     therapist = invoice.lines[0].placement.therapist.full_name
-    for expected in (invoice.number, "Clinic A", therapist, "$775.00", "December 25, 2026", "Remittance"):
+    for expected in (invoice.number, "Clinic A", therapist, "$775.00", "Dec 25, 2026", "Remittance"):
         assert expected in text, expected
 
 
@@ -125,7 +125,7 @@ def test_each_dunning_level_goes_out_once_escalation_reaches_leadership_and_paid
     with smtp_server(app) as later:
         send_outbox()
     assert [m["subject"].split(":")[0] for m in inbox.to("ap@clinic-b.example.org")] == [
-        f"Invoice {late.number} from our agency", f"Invoice {late.number} is 35 days past due"]
+        f"Invoice {late.number} from {app.config['AGENCY_NAME']}", f"Invoice {late.number} is 35 days past due"]
     assert not [m for m in later.messages if late.number in m["subject"]]
     assert db.session.scalars(sa.select(DunningNotice.level).where(
         DunningNotice.invoice_id == late.id)).all() == ["reminder_30"]

@@ -60,7 +60,7 @@ def test_a_license_lapsing_before_the_start_is_a_reason_against():
     person = factories.licensed_therapist(expires_on=date(2026, 12, 10))
     (candidate,) = ranked(job)
     assert candidate.therapist == person and not candidate.eligible
-    assert "lapsed on 2026-12-10" in against(candidate)
+    assert "lapsed on Dec 10, 2026" in against(candidate)
 
 
 def test_a_license_lapsing_during_the_assignment_ranks_below_one_that_lasts():
@@ -145,7 +145,7 @@ def test_required_documents_on_file_and_current_are_a_reason_for():
     candidates = ranked(job)
     assert [c.therapist for c in candidates] == [complete, stale]
     assert "Every required document on file and current" in candidates[0].reasons_for
-    assert "Tb test is missing or expired on 2026-12-14" in against(candidates[1])
+    assert "TB test is missing or expired on Dec 14, 2026" in against(candidates[1])
     assert "Every required document on file and current" not in candidates[1].reasons_for
 
 

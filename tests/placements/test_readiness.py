@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from agency.core.dates import human_day
 from agency.credentials import services as credentials
 from agency.placements.readiness import readiness
 from tests import factories
@@ -62,7 +63,7 @@ def test_a_license_that_lapses_before_the_start_date_blocks_as_expired():
     person = factories.licensed_therapist(expires_on=date(2026, 12, 10))
     result = readiness(onboarded(person, factories.facility()), TODAY)
     assert blockers(result) == ["license_expired"]
-    assert "lapsed on 2026-12-10" in result.blockers[0].message
+    assert "lapsed on Dec 10, 2026" in result.blockers[0].message
 
 
 def test_a_license_in_force_through_the_start_date_itself_passes():
@@ -304,4 +305,4 @@ def test_once_started_credentials_are_checked_on_the_day_asked():
     after = readiness(placement, TODAY)
     assert before.checked_on == date(2026, 11, 1) and before.ready
     assert after.checked_on == TODAY and blockers(after) == ["license_expired"]
-    assert f"lapsed on 2026-11-15, before {TODAY}" in after.blockers[0].message
+    assert f"lapsed on Nov 15, 2026, before {human_day(TODAY)}" in after.blockers[0].message
