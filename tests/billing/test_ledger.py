@@ -9,6 +9,7 @@ from agency.billing.invoicing import invoice_facility
 from agency.billing.ledger import ledger_problems
 from agency.billing.models import BilledEntry, Invoice, InvoiceCounter, Payment, TimesheetEntry
 from agency.billing.receivables import record_payment, void_invoice
+from agency.core.money import format_money
 from agency.extensions import db
 from tests import factories
 
@@ -66,7 +67,8 @@ def test_a_day_over_24_hours_and_a_total_that_is_not_its_lines_are_named():
     raw(sa.update(Invoice).where(Invoice.id == paid.id).values(total=total + 1))
     problems = ledger_problems(db.session)
     assert f"therapist {therapist_id} has 30.00 hours on 2026-11-09, more than 24" in problems
-    assert f"invoice {paid.number}: total ${total + 1} but its lines add up to ${total}" in problems
+    assert (f"invoice {paid.number}: total {format_money(total + 1)} but its lines add up to "
+            f"{format_money(total)}") in problems
 
 
 def test_a_gap_in_the_numbers_and_an_entry_billed_twice_or_not_at_all_are_named():

@@ -104,7 +104,7 @@ def test_each_dunning_level_goes_out_once_escalation_reaches_leadership_and_paid
     # Every reminder sent is listed on the invoice, on its page and in the API.
     page = browser("billing").get(f"/invoices/{invoice.id}").data.decode()
     for line in ("Dec 22, 2026: Courtesy to ap@clinic-a.example.org",
-                 "Jan 01, 2027: Reminder 7 to ap@clinic-a.example.org",
+                 "Jan 1, 2027: Reminder 7 to ap@clinic-a.example.org",
                  f"Feb 23, 2027: Escalation 60 to {app.config['LEADERSHIP_EMAIL']}"):
         assert line in page, line
     notices = api("billing").get(f"/api/v1/invoices/{invoice.id}").json["notices"]
