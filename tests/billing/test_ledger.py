@@ -48,8 +48,8 @@ def test_cash_that_disagrees_with_the_invoice_is_named():
     raw(sa.insert(Payment).values(invoice_id=paid.id, amount=Decimal("100.00"), received_on=date(2026, 11, 21)))
     raw(sa.insert(Payment).values(invoice_id=voided.id, amount=Decimal("5.00"), received_on=date(2026, 11, 21)))
     problems = ledger_problems(db.session)
-    assert f"invoice {paid.number}: payments sum to $200.00, amount paid reads $100.00, total ${paid.total}" \
-        in problems
+    assert (f"invoice {paid.number}: payments sum to $200.00, amount paid reads $100.00, "
+            f"total {format_money(paid.total)}") in problems
     assert f"void invoice {voided.number} holds 1 payment(s)" in problems
 
 
@@ -92,6 +92,7 @@ def test_a_status_its_payments_do_not_make_a_counter_out_of_step_and_a_live_invo
     raw(sa.update(Invoice).where(Invoice.id == rebilled.id).values(total=Decimal("0.00")))
     raw(sa.update(InvoiceCounter).values(last_number=InvoiceCounter.last_number + 1))
     problems = ledger_problems(db.session)
-    assert f"invoice {paid.number} reads paid with ${paid.amount_paid} paid of ${paid.total}" in problems
+    assert (f"invoice {paid.number} reads paid with {format_money(paid.amount_paid)} paid of "
+            f"{format_money(paid.total)}") in problems
     assert f"live invoice {rebilled.number} totals $0.00" in problems
     assert "the 2026 invoice counter reads 4 but 3 invoices carry its numbers" in problems

@@ -87,7 +87,8 @@ def test_an_invoice_issued_before_the_facility_had_a_billing_email_is_emailed_on
                              follow_redirects=True)
         send_outbox()
     assert b"goes to ap@clinic-a.example.org" in first.data
-    assert [m["subject"].split(":")[0] for m in inbox.messages] == [f"Invoice {invoice.number} from our agency"]
+    agency = app.config["AGENCY_NAME"]
+    assert [m["subject"].split(":")[0] for m in inbox.messages] == [f"Invoice {invoice.number} from {agency}"]
     again = billing.post(f"/invoices/{invoice.id}/email", form_url=f"/invoices/{invoice.id}", follow_redirects=True)
     assert b"Not emailed" in again.data and b"never sent twice" in again.data
     assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) == 1
