@@ -240,7 +240,7 @@ def set_active(user_id: int):
         try:
             services.set_active(user, request.form.get("active") == "1", current_actor())
         except DomainError as exc:
-            flash(exc.message, "error")
+            flash(exc.sentence, "error")
         else:
             flash(f"{user.email} is now {'active' if user.active else 'deactivated'}.", "success")
     return redirect(url_for("auth.users"))

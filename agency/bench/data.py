@@ -40,7 +40,7 @@ from agency.billing.models import (
 )
 from agency.billing.pricing import month_start, week_start
 from agency.billing.runs import RUN_JOB
-from agency.core.dates import utcnow
+from agency.core.dates import human_day, utcnow
 from agency.core.jobs import JobRecord
 from agency.core.money import to_cents
 from agency.core.states import npi_is_valid
@@ -445,13 +445,13 @@ def _price_history(placement: dict, entries: list[dict], drafts: dict, week_line
             if over := entry["direct_care_hours"] - regular:
                 ot = to_cents(unit * OVERTIME_MULTIPLIER)
                 line("direct_care_hour", f"Direct care overtime (over {_fmt(OVERTIME_THRESHOLD)} h, week of "
-                     f"{monday:%b %d, %Y}, {_fmt(OVERTIME_MULTIPLIER)}x)", ot, ("ot", pid, monday, ot), over,
+                     f"{human_day(monday)}, {_fmt(OVERTIME_MULTIPLIER)}x)", ot, ("ot", pid, monday, ot), over,
                      overtime=True, period_key=monday)
         elif placement["billing_basis"] == "per_diem":
             unit = RATES["per_diem_day"]
             line("per_diem_day", "Per-diem days", unit, ("per_diem", pid, unit), Decimal(1))
         elif (pid, monday) not in week_line:
-            week_line[(pid, monday)] = line("contract_week", f"Contract week of {monday:%b %d, %Y}",
+            week_line[(pid, monday)] = line("contract_week", f"Contract week of {human_day(monday)}",
                                             RATES["contract_week"], ("week", pid, monday), Decimal(1),
                                             period_key=monday)
             week_line[(pid, monday)]["draft"] = draft

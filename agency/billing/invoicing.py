@@ -51,6 +51,7 @@ from agency.core.dates import today
 from agency.core.errors import Conflict, ServiceUnavailable, ValidationError
 from agency.core.integrity import commit_or_conflict
 from agency.core.jobs import enqueue
+from agency.core.money import format_money
 from agency.core.persistence import lock, lock_all
 from agency.extensions import db
 from agency.facilities.models import Facility, RateCard
@@ -379,8 +380,8 @@ def _issue(batch: list[tuple[_Bill, Pricing]], period_start: date, period_end: d
                     for position, priced in enumerate(pricing.lines, start=1)
                     for entry_id, qty in priced.sources.items()]
         billed_on.update({**dict.fromkeys(new, invoice_id), **covered})
-        audit.record("create", None, f"invoice {number} for {bill.facility.name}: ${pricing.total}", actor=actor,
-                     object_type=Invoice.__audit_type__, object_id=invoice_id)
+        audit.record("create", None, f"invoice {number} for {bill.facility.name}: {format_money(pricing.total)}",
+                     actor=actor, object_type=Invoice.__audit_type__, object_id=invoice_id)
     _bill_entries(sources, billed_on)
     return {bill.facility.id: invoice_id for (bill, _, _, _), invoice_id in zip(invoiced, invoice_ids, strict=True)}
 

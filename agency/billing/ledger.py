@@ -23,6 +23,7 @@ from agency.billing.models import (
     TimesheetEntry,
 )
 from agency.billing.timesheets import DAY_LIMIT
+from agency.core.money import format_money
 from agency.placements.models import Placement
 
 NUMBER = re.compile(r"^INV-(\d{4})-(\d+)$")
@@ -56,8 +57,9 @@ def _payments_disagree(session) -> list[str]:
         .where(sa.or_(_cents(Invoice.amount_paid) != sa.func.coalesce(paid.c.sum, 0),
                       _cents(Invoice.amount_paid) > _cents(Invoice.total)))
         .order_by(Invoice.id))
-    return [f"invoice {number}: payments sum to ${Decimal(received) / 100:.2f}, amount paid reads ${amount_paid}, "
-            f"total ${total}" for number, total, amount_paid, received in rows]
+    return [f"invoice {number}: payments sum to {format_money(Decimal(received) / 100)}, amount paid reads "
+            f"{format_money(amount_paid)}, total {format_money(total)}"
+            for number, total, amount_paid, received in rows]
 
 
 def _statuses_disagree(session) -> list[str]:
@@ -69,14 +71,15 @@ def _statuses_disagree(session) -> list[str]:
         sa.select(Invoice.number, Invoice.status, Invoice.amount_paid, Invoice.total)
         .where(Invoice.status.in_((*OPEN_INVOICE_STATUSES, "paid")), Invoice.status != expected)
         .order_by(Invoice.id))
-    return [f"invoice {number} reads {status} with ${paid} paid of ${total}" for number, status, paid, total in rows]
+    return [f"invoice {number} reads {status} with {format_money(paid)} paid of {format_money(total)}"
+            for number, status, paid, total in rows]
 
 
 def _live_invoices_not_positive(session) -> list[str]:
     """Credits wait for an invoice they fit on: no live invoice is at zero or below."""
     rows = session.execute(sa.select(Invoice.number, Invoice.total)
                            .where(Invoice.status != "void", Invoice.total <= 0).order_by(Invoice.id))
-    return [f"live invoice {number} totals ${total}" for number, total in rows]
+    return [f"live invoice {number} totals {format_money(total)}" for number, total in rows]
 
 
 def _void_invoices_holding_cash(session) -> list[str]:
@@ -95,7 +98,8 @@ def _totals_disagree(session) -> list[str]:
         sa.select(Invoice.number, Invoice.total, sa.func.coalesce(lines.c.sum, 0))
         .outerjoin(lines, lines.c.invoice_id == Invoice.id)
         .where(_cents(Invoice.total) != sa.func.coalesce(lines.c.sum, 0)))
-    return [f"invoice {number}: total ${total} but its lines add up to ${Decimal(added) / 100:.2f}"
+    return [f"invoice {number}: total {format_money(total)} but its lines add up to "
+            f"{format_money(Decimal(added) / 100)}"
             for number, total, added in rows]
 
 

@@ -17,8 +17,9 @@ from sqlalchemy.orm import joinedload, selectinload
 from xhtml2pdf import pisa
 
 from agency.billing.models import Invoice, InvoiceLine
-from agency.core.dates import utcnow
-from agency.core.outbox import queue_email
+from agency.core.dates import human_day, utcnow
+from agency.core.money import format_money
+from agency.core.outbox import queue_email, remittance
 from agency.extensions import db
 from agency.placements.models import Placement
 
@@ -109,14 +110,16 @@ def invoice_email_key(invoice: Invoice) -> str:
 def queue_invoice_email(invoice: Invoice) -> bool:
     """Put the invoice with its PDF in the outbox to the facility's billing email; False if it was before."""
     facility = invoice.facility
+    agency = current_app.config["AGENCY_NAME"]
     kind = "Supplemental invoice" if invoice.supplements else "Invoice"
     supplement = f"\n\n{invoice.supplement_note}; it adds to that invoice." if invoice.supplements else ""
     return queue_email(
-        facility.billing_email, f"{kind} {invoice.number} from our agency: ${invoice.total} due "
-        f"{invoice.due_on:%B %d, %Y}",
-        f"Dear {facility.name} accounts payable,\n\nPlease find attached {kind.lower()} {invoice.number} for "
-        f"services from {invoice.period_start:%B %d} to {invoice.period_end:%B %d, %Y}: ${invoice.total}, "
-        f"due {invoice.due_on:%B %d, %Y}.{supplement}\n\nThank you.",
+        facility.billing_email, f"{kind} {invoice.number} from {agency}: {format_money(invoice.total)} due "
+        f"{human_day(invoice.due_on)}",
+        f"Dear {facility.name} accounts payable,\n\nPlease find attached {kind.lower()} {invoice.number} from "
+        f"{agency} for services from {human_day(invoice.period_start)} to {human_day(invoice.period_end)}: "
+        f"{format_money(invoice.total)}, due {human_day(invoice.due_on)}.{supplement}\n\n{remittance()}"
+        "\n\nThank you.",
         dedupe_key=invoice_email_key(invoice),
         attachment=(f"{invoice.number}.pdf", "application/pdf", invoice.pdf),
     )

@@ -18,6 +18,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from agency.billing.models import TimesheetEntry
+from agency.core.dates import human_day
 from agency.core.money import to_cents
 from agency.facilities.models import RateCard
 from agency.placements.models import Placement
@@ -222,7 +223,7 @@ def _contract_week(charges: _Charges, history: BillingHistory) -> None:
         charges.covered_by = history.weeks[(entry.placement_id, monday)]
     elif (unit := charges.rate("contract_week")) is not None:
         charges.parts.append((("week", entry.placement_id, monday), ONE, lambda: _line(
-            entry.placement, "contract_week", f"Contract week of {monday:%b %d, %Y}", unit, period_key=monday)))
+            entry.placement, "contract_week", f"Contract week of {human_day(monday)}", unit, period_key=monday)))
 
 
 BASES = {"hourly": _direct_care, "per_diem": _per_diem, "weekly": _contract_week}
@@ -318,8 +319,8 @@ def _charge_line(placement: Placement, key: HourKey, card: RateCard | None,
     overtime, unit = key
     if not overtime:
         return ("direct", placement.id, unit), _line(placement, "direct_care_hour", "Direct care hours", unit)
-    terms = (f"over {_fmt(card.overtime_threshold_hours)} h, week of {monday:%b %d, %Y}, "
-             f"{_fmt(card.overtime_multiplier)}x" if card else f"week of {monday:%b %d, %Y}, credited before")
+    terms = (f"over {_fmt(card.overtime_threshold_hours)} h, week of {human_day(monday)}, "
+             f"{_fmt(card.overtime_multiplier)}x" if card else f"week of {human_day(monday)}, credited before")
     return ("ot", placement.id, monday, unit), _line(
         placement, "direct_care_hour", f"Direct care overtime ({terms})", unit, overtime=True, period_key=monday)
 
@@ -331,7 +332,7 @@ def _credit_line(placement: Placement, key: HourKey, monday: date,
     kind = "overtime hours" if overtime else "hours"
     billed_on = ", ".join(number for _, number in invoices)
     return ("credit", placement.id, monday, overtime, unit), _line(
-        placement, "direct_care_hour", f"Credit: direct care {kind} of the week of {monday:%b %d, %Y} "
+        placement, "direct_care_hour", f"Credit: direct care {kind} of the week of {human_day(monday)} "
         f"billed on {billed_on}", unit, overtime=overtime, period_key=monday, corrects_invoice_id=invoices[-1][0])
 
 
@@ -422,7 +423,7 @@ def _priced_entry(entry: TimesheetEntry, book: _RateBook, history: BillingHistor
     """The entry's charges if it can be billed whole, noting it billed or covered; else None, noting why not."""
     card = book.card_on(entry.work_date)
     if card is None:
-        pricing.unpriced.append(Unpriced(entry, f"no rate card in effect on {entry.work_date.isoformat()}"))
+        pricing.unpriced.append(Unpriced(entry, f"no rate card in effect on {human_day(entry.work_date)}"))
         return None
     charges = _charges_of(entry, card, book, history)
     if charges.missing:

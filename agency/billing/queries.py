@@ -7,6 +7,7 @@ from sqlalchemy.orm import joinedload
 
 from agency.billing.models import Invoice, TimesheetEntry
 from agency.billing.timesheets import BILLABLE_PLACEMENT_STATUSES
+from agency.core.dates import human_day
 from agency.core.listing import contains_text
 from agency.core.permissions import facility_scope
 from agency.core.pickers import Picker
@@ -70,5 +71,5 @@ BILLABLE_PLACEMENT_PICKER = Picker(
     rows=_billable_placements,
     search=lambda: (Therapist.full_name, Facility.name),
     order=lambda: (),
-    label=lambda p: f"{p.therapist.full_name} at {p.facility.name} (from {p.start_on.isoformat()})",
+    label=lambda p: f"{p.therapist.full_name} at {p.facility.name} (from {human_day(p.start_on)})",
 )

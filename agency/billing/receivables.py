@@ -20,10 +20,10 @@ from agency.billing.models import (
     TimesheetEntry,
 )
 from agency.core import audit
-from agency.core.dates import start_of, today, utcnow
+from agency.core.dates import human_day, start_of, today, utcnow
 from agency.core.errors import Conflict, NotFound, ValidationError
-from agency.core.money import to_cents
-from agency.core.outbox import OutboxMessage, queue_email, withdraw_unsent
+from agency.core.money import format_money, to_cents
+from agency.core.outbox import OutboxMessage, queue_email, remittance, withdraw_unsent
 from agency.core.permissions import facility_scope
 from agency.core.persistence import lock
 from agency.extensions import db
@@ -56,7 +56,7 @@ def record_payment(invoice: Invoice, amount: Decimal, received_on: date, referen
     if amount <= 0 or amount != to_cents(amount):
         raise ValidationError.on("amount", "must be a positive amount in cents")
     if amount > invoice.balance:
-        raise ValidationError.on("amount", f"is more than the balance of ${invoice.balance}; "
+        raise ValidationError.on("amount", f"is more than the balance of {format_money(invoice.balance)}; "
                                            "overpayments are not accepted")
     if received_on > today():
         raise ValidationError.on("received_on", "cannot be in the future")
@@ -69,7 +69,7 @@ def record_payment(invoice: Invoice, amount: Decimal, received_on: date, referen
     invoice.status = "paid" if invoice.amount_paid == invoice.total else "partially_paid"
     if invoice.status == "paid":
         _withdraw_reminders(invoice)
-    audit.record("create", payment, f"payment ${amount} on {invoice.number}", actor=actor)
+    audit.record("create", payment, f"payment {format_money(amount)} on {invoice.number}", actor=actor)
     db.session.commit()
     return payment
 
@@ -235,19 +235,20 @@ def _notice(invoice: Invoice, level: dict, days: int, statement: list[Invoice]) 
     facility = invoice.facility
     when = (f"is due in {-days} days" if days < 0 else
             "is due today" if days == 0 else f"is {days} days past due")
-    subject = f"Invoice {invoice.number} {when}: ${invoice.balance} open"
-    body = (f"Invoice {invoice.number} to {facility.name}, issued {invoice.issued_on:%B %d, %Y}, "
-            f"due {invoice.due_on:%B %d, %Y}, {when}. Balance: ${invoice.balance}.\n")
+    subject = f"Invoice {invoice.number} {when}: {format_money(invoice.balance)} open"
+    body = (f"Invoice {invoice.number} to {facility.name}, issued {human_day(invoice.issued_on)}, "
+            f"due {human_day(invoice.due_on)}, {when}. Balance: {format_money(invoice.balance)}.\n")
     if level["to"] == "leadership":
         subject = f"Escalation: {facility.name} is {days} days past due on {invoice.number}"
         open_total = sum((i.balance for i in statement), ZERO)
-        body += f"\nAccount summary for {facility.name}: ${open_total} open on {len(statement)} invoice(s).\n"
+        body += (f"\nAccount summary for {facility.name}: {format_money(open_total)} open on "
+                 f"{len(statement)} invoice(s).\n")
         for other in statement:
-            body += (f"  {other.number}  issued {other.issued_on.isoformat()}  due {other.due_on.isoformat()}"
-                     f"  balance ${other.balance}\n")
+            body += (f"  {other.number}  issued {human_day(other.issued_on)}  due {human_day(other.due_on)}"
+                     f"  balance {format_money(other.balance)}\n")
         body += "\nPlease reach out to the facility's leadership."
     else:
-        body += f"\n{current_app.config['REMIT_TO']}\nThank you."
+        body += f"\n{remittance()}\n\nThank you."
     return subject, body
 
 

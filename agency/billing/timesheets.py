@@ -12,7 +12,7 @@ from agency.billing.models import TimesheetEntry
 from agency.core import audit, csvimport
 from agency.core.bounds import parse_id
 from agency.core.csvimport import CsvLayout, run_import
-from agency.core.dates import parse_iso_date, today, utcnow
+from agency.core.dates import human_day, parse_iso_date, today, utcnow
 from agency.core.errors import Conflict, NotFound, ValidationError
 from agency.core.integrity import refuse_taken
 from agency.core.money import parse_decimal
@@ -66,8 +66,8 @@ def _check(values: dict, entry: TimesheetEntry | None) -> Placement:
         raise ValidationError.on("work_date", "is required")
     if work_date < placement.start_on or (placement.end_on and work_date > placement.end_on):
         raise ValidationError.on("work_date", "is outside the placement's dates "
-                                 f"({placement.start_on.isoformat()} to "
-                                 f"{placement.end_on.isoformat() if placement.end_on else 'open'})")
+                                 f"({human_day(placement.start_on)} to "
+                                 f"{human_day(placement.end_on) if placement.end_on else 'open'})")
     if work_date > today():
         raise ValidationError.on("work_date", "cannot be in the future")
     hours = {}
@@ -89,7 +89,7 @@ def _check(values: dict, entry: TimesheetEntry | None) -> Placement:
     if recorded_hours(placement.therapist_id, work_date, excluding=entry) + day_total > DAY_LIMIT:
         raise ValidationError.on("direct_care_hours",
                                  f"{placement.therapist.full_name} would have more than 24 hours on "
-                                 f"{work_date.isoformat()} across all placements")
+                                 f"{human_day(work_date)} across all placements")
     return placement
 
 
@@ -100,12 +100,12 @@ def record_entry(values: dict, actor=None) -> TimesheetEntry:
         TimesheetEntry.placement_id == placement.id, TimesheetEntry.work_date == values["work_date"])
     if db.session.scalar(duplicate):
         raise Conflict(f"{placement.therapist.full_name} already has an entry on "
-                       f"{values['work_date'].isoformat()} for this placement; edit it instead",
+                       f"{human_day(values['work_date'])} for this placement; edit it instead",
                        {"work_date": ["already has an entry"]})
     entry = TimesheetEntry(**{k: v for k, v in values.items() if v is not None},
                            created_by_id=getattr(actor, "id", None))
     db.session.add(entry)
-    audit.record("create", entry, f"{entry.work_date.isoformat()}: {entry.direct_care_hours} h direct care "
+    audit.record("create", entry, f"{human_day(entry.work_date)}: {entry.direct_care_hours} h direct care "
                  f"for {placement.therapist.full_name}", actor=actor)
     try:
         db.session.commit()
@@ -134,7 +134,7 @@ def update_entry(entry: TimesheetEntry, values: dict, actor=None) -> TimesheetEn
         entry.status, entry.rejection_reason, entry.decided_at, entry.decided_by_id = (
             "submitted", None, None, None)
     if changes:
-        audit.record("update", entry, f"timesheet entry {entry.work_date.isoformat()}", actor=actor,
+        audit.record("update", entry, f"timesheet entry {human_day(entry.work_date)}", actor=actor,
                      changes=changes)
     db.session.commit()
     return entry
@@ -149,7 +149,7 @@ def decide(entries: list[TimesheetEntry], approve: bool, actor, reason: str | No
     entries = lock_all(TimesheetEntry, [entry.id for entry in entries])
     for entry in entries:
         if entry.status == "invoiced":
-            raise Conflict(f"the entry of {entry.work_date.isoformat()} is already invoiced")
+            raise Conflict(f"the entry of {human_day(entry.work_date)} is already invoiced")
     if approve:
         _check_returning_hours([entry for entry in entries if entry.status == "rejected"])
     changed = 0
@@ -162,7 +162,7 @@ def decide(entries: list[TimesheetEntry], approve: bool, actor, reason: str | No
         entry.rejection_reason = None if approve else reason.strip()
         entry.decided_at = utcnow()
         entry.decided_by_id = getattr(actor, "id", None)
-        audit.record("update", entry, f"{entry.work_date.isoformat()} {target}", actor=actor,
+        audit.record("update", entry, f"{human_day(entry.work_date)} {target}", actor=actor,
                      changes={"status": [old, target]} | ({} if approve else {"reason": reason.strip()}))
         changed += 1
     db.session.commit()
@@ -178,7 +178,7 @@ def _check_returning_hours(entries: list[TimesheetEntry]) -> None:
     for (therapist, day), hours in returning.items():
         if recorded_hours(therapist.id, day) + hours > DAY_LIMIT:
             raise ValidationError.on("status", f"{therapist.full_name} would have more than 24 hours on "
-                                     f"{day.isoformat()} across all placements")
+                                     f"{human_day(day)} across all placements")
 
 
 # ----------------------------------------------------------------------------- CSV import

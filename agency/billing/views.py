@@ -36,12 +36,13 @@ from agency.billing.models import (
 )
 from agency.core import audit
 from agency.core.bounds import id_or_none
-from agency.core.dates import parse_iso_date, today
+from agency.core.dates import human_day, parse_iso_date, today
 from agency.core.errors import Conflict, DomainError
 from agency.core.exports import csv_response, list_csv, wants_csv
 from agency.core.forms import errors_sentence, flash_import_report, form_values, read_text_upload, show_errors
 from agency.core.jobs import recent_jobs
 from agency.core.listing import id_arg, paginate, search_arg, sort_by
+from agency.core.money import format_money
 from agency.core.outbox import OutboxMessage, send_soon
 from agency.core.permissions import current_actor, facility_scope, requires
 from agency.core.pickers import options_response
@@ -117,7 +118,7 @@ def edit_entry(entry_id: int | None = None):
         except DomainError as exc:
             show_errors(form, exc)
         else:
-            flash(f"Entry for {saved.work_date:%b %d, %Y} saved; it awaits approval.", "success")
+            flash(f"Entry for {human_day(saved.work_date)} saved; it awaits approval.", "success")
             return redirect(url_for(".timesheets_list"))
     return render_template("billing/entry_form.html", form=form, entry=entry)
 
@@ -140,7 +141,7 @@ def decide():
             changed = timesheets.decide(entries, approve=bool(form.approve.data), actor=current_actor(),
                                         reason=form.reason.data)
         except DomainError as exc:
-            flash(f"Nothing changed: {exc.message}", "error")
+            flash(f"Nothing changed. {exc.sentence}", "error")
         else:
             flash(f"{changed} entr{'y' if changed == 1 else 'ies'} "
                   f"{'approved' if form.approve.data else 'rejected'}.", "success")
@@ -228,7 +229,7 @@ def retry_invoice_run(job_id: str):
         try:
             parts = runs.retry_invoice_run(job_id)
         except Conflict as exc:
-            flash(f"Nothing retried: {exc.message}", "warning")
+            flash(f"Nothing retried. {exc.sentence}", "warning")
         else:
             flash(f"{len(parts)} part(s) queued again; what was invoiced already is not billed twice.", "success")
     return redirect(url_for(".invoice_run", job_id=job_id))
@@ -260,7 +261,7 @@ def email_invoice(invoice_id: int):
     try:
         invoicing.email_invoice(found, current_actor())
     except DomainError as exc:
-        flash(f"Not emailed: {exc.message}", "error")
+        flash(f"Not emailed. {exc.sentence}", "error")
     else:
         flash(f"Invoice {found.number} queued to {found.facility.billing_email}; {_when_sent()}.", "success")
     return redirect(url_for(".invoice", invoice_id=invoice_id))
@@ -287,9 +288,10 @@ def record_payment(invoice_id: int):
             receivables.record_payment(found, form.amount.data, form.received_on.data, form.reference.data,
                                        current_actor())
         except DomainError as exc:
-            flash(f"Payment not recorded: {exc.message}", "error")
+            flash(f"Payment not recorded. {exc.sentence}", "error")
         else:
-            flash(f"Payment of ${form.amount.data:.2f} recorded; balance ${found.balance}.", "success")
+            flash(f"Payment of {format_money(form.amount.data)} recorded; balance {format_money(found.balance)}.",
+                  "success")
     else:
         flash(f"Payment not recorded: {errors_sentence(form)}", "error")
     return redirect(url_for(".invoice", invoice_id=invoice_id))
@@ -304,7 +306,7 @@ def void(invoice_id: int):
         try:
             receivables.void_invoice(found, form.reason.data, current_actor())
         except DomainError as exc:
-            flash(f"Not voided: {exc.message}", "error")
+            flash(f"Not voided. {exc.sentence}", "error")
         else:
             flash(f"Invoice {found.number} voided; its hours can be billed again.", "success")
     else:

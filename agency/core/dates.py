@@ -44,6 +44,19 @@ def parse_iso_date(value) -> date:
     return check_day(day)
 
 
+def human_day(value: date | datetime | None) -> str:
+    """A day as people write it in a sentence ("Dec 1, 2026"); a timestamp adds its UTC time.
+
+    ISO stays for machines: the API, CSV, <input type=date> values and <time datetime> attributes.
+    """
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        value = as_utc(value)
+        return f"{value:%b} {value.day}, {value:%Y %H:%M} UTC"
+    return f"{value:%b} {value.day}, {value:%Y}"
+
+
 def iso(value) -> str | None:
     if value is None:
         return None

@@ -19,6 +19,33 @@ class DomainError(Exception):
         self.message = message
         self.fields = fields or {}
 
+    @property
+    def sentence(self) -> str:
+        """The refusal as a page says it: a sentence, with no field's code name leaking into it.
+
+        The API keeps message and fields as they are ("reason: say why the hours are rejected");
+        a page reads "Say why the hours are rejected."
+        """
+        text = self.message
+        if len(self.fields) == 1:
+            ((name, messages),) = self.fields.items()
+            if messages and text == f"{name}: {messages[0]}":
+                text = _about(name, messages[0])
+        text = text[:1].upper() + text[1:]
+        return text if text.endswith((".", "!", "?")) else f"{text}."
+
+
+# A field's message that starts with one of these is a predicate about the field ("must be after the
+# issue date"); anything else is an instruction or a sentence of its own ("say why ...").
+_PREDICATES = {"must", "is", "are", "cannot", "can", "has", "have", "was", "were", "does", "do", "needs",
+               "overlaps", "includes", "exceeds", "applies", "should", "may", "lapses"}
+
+
+def _about(name: str, message: str) -> str:
+    if message.split(" ", 1)[0] not in _PREDICATES:
+        return message
+    return f"{name.removesuffix('_id').replace('_', ' ').capitalize()} {message}"
+
 
 class ValidationError(DomainError):
     status = 400

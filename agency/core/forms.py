@@ -112,7 +112,7 @@ def show_errors(form, exc: DomainError) -> None:
             form[name].errors = list(form[name].errors) + list(messages)
             placed = True
     if not placed:
-        form.form_errors.append(exc.message)
+        form.form_errors.append(exc.sentence)
 
 
 def errors_sentence(form) -> str:

@@ -13,7 +13,22 @@ def to_cents(value) -> Decimal:
 
 
 def money_str(value: Decimal | None) -> str | None:
+    """Money for machines (JSON, CSV): a plain decimal string, no separators."""
     return None if value is None else str(to_cents(value))
+
+
+def format_money(value: Decimal | int | None) -> str:
+    """Money for people (pages, PDFs, emails, flashes, the audit log): "$12,345.60"; a credit "($1,234.00)".
+
+    Negatives in parentheses, as accountants write credits: no sign to lose in a PDF font or a narrow column.
+    Floats are refused: a float has already lost cents a person would see.
+    """
+    if value is None:
+        return "—"
+    if isinstance(value, float | bool):
+        raise TypeError("money is a Decimal, never a float")
+    cents = to_cents(value)
+    return f"(${-cents:,})" if cents < 0 else f"${cents:,}"
 
 
 def parse_decimal(value, *, places: int = 2, minimum: Decimal | None = Decimal("0"),

@@ -117,11 +117,33 @@ def _mail_rolled_back(session) -> None:
     session.info.pop(_QUEUED, None)
 
 
+# The desk that answers each kind of mail, named under the signature (config keys); other mail gives the phone.
+_DESK = {"credential": "CREDENTIALING_EMAIL", "billing": "BILLING_EMAIL"}
+
+
+def signature(kind: str) -> str:
+    """The agency's signature under every email it sends: its configured name, address, phone and desk."""
+    config = current_app.config
+    desk = f" · {config[_DESK[kind]]}" if kind in _DESK else ""
+    return f"-- \n{config['AGENCY_NAME']}\n{config['AGENCY_ADDRESS']}\n{config['AGENCY_PHONE']}{desk}"
+
+
+def remittance() -> str:
+    """How to pay the agency, for billing mail: the name and address that REMIT_TO's checks go to, then REMIT_TO."""
+    config = current_app.config
+    return f"Please remit to:\n{config['AGENCY_NAME']}\n{config['AGENCY_ADDRESS']}\n{config['REMIT_TO']}"
+
+
+def _signed(body: str, kind: str) -> str:
+    return f"{body.rstrip()}\n\n{signature(kind)}"
+
+
 def queue_email(to_addr: str, subject: str, body: str, dedupe_key: str | None = None, *,
                 attachment: tuple[str, str, bytes] | None = None) -> bool:
     """Add a message to the outbox in the caller's transaction; False if already queued.
 
-    attachment is (file name, content type, bytes); the dedupe key names its kind (kind_for).
+    attachment is (file name, content type, bytes); the dedupe key names its kind (kind_for). The body is
+    signed here with the agency's signature, so no email goes out without it.
     Once the transaction commits, the request sends it as it ends.
     """
     if dedupe_key is not None:
@@ -130,8 +152,9 @@ def queue_email(to_addr: str, subject: str, body: str, dedupe_key: str | None = 
         )
         if exists:
             return False
-    message = OutboxMessage(to_addr=to_addr, subject=subject, body=body, dedupe_key=dedupe_key,
-                            kind=kind_for(dedupe_key))
+    kind = kind_for(dedupe_key)
+    message = OutboxMessage(to_addr=to_addr, subject=subject, body=_signed(body, kind), dedupe_key=dedupe_key,
+                            kind=kind)
     if attachment is not None:
         message.attachment_name, message.attachment_type, message.attachment = attachment
     db.session.add(message)
@@ -146,7 +169,10 @@ def queue_emails(messages: list[dict]) -> int:
     moment, is left out (ON CONFLICT DO NOTHING), as queue_email() would.
     """
     now = utcnow()
-    rows = [{**m, "kind": kind_for(m.get("dedupe_key")), "created_at": now, "attempts": 0} for m in messages]
+    rows = []
+    for m in messages:
+        kind = kind_for(m.get("dedupe_key"))
+        rows.append({**m, "body": _signed(m["body"], kind), "kind": kind, "created_at": now, "attempts": 0})
     inserted = insert_new(OutboxMessage, rows,
                           returning=(OutboxMessage.id,))
     if inserted:

@@ -1,11 +1,15 @@
-"""Template helpers: permission checks, date and money formatting, the agency's today."""
+"""Template helpers: permission checks, date and money formatting, the agency's today.
 
-from datetime import date, datetime
+Pages, PDFs and emails format money and days through the same functions (core.money.format_money,
+core.dates.human_day), so a figure reads the same wherever a facility meets it.
+"""
+
+from datetime import date
 
 from flask_login import current_user
 
 from agency.core import dates
-from agency.core.money import to_cents
+from agency.core.money import format_money
 from agency.core.permissions import can
 
 
@@ -19,24 +23,13 @@ def init_app(app):
 
     @app.template_filter("day")
     def format_day(value):
-        if value is None:
-            return "—"
-        if isinstance(value, datetime):
-            return value.strftime("%b %d, %Y %H:%M UTC")
-        if isinstance(value, date):
-            return value.strftime("%b %d, %Y")
-        return value
+        return dates.human_day(value) if value is None or isinstance(value, date) else value
 
-    @app.template_filter("money")
-    def format_money(value):
-        if value is None:
-            return "—"
-        cents = to_cents(value)
-        return f"{'-' if cents < 0 else ''}${abs(cents):,}"
+    app.add_template_filter(format_money, "money")
 
     @app.template_filter("short_day")
     def format_short_day(value):
-        return value.strftime("%b %d")
+        return f"{value:%b} {value.day}"
 
     @app.template_filter("month")
     def format_month(value):

@@ -12,7 +12,7 @@ from agency.core import audit
 from agency.core.dates import today
 from agency.core.errors import NotFound, ValidationError
 from agency.credentials import uploads
-from agency.credentials.models import DOC_TYPES, Document, Therapist
+from agency.credentials.models import DOC_TYPES, Document, Therapist, doc_type_label
 from agency.extensions import db
 
 KNOWN_EXTENSIONS = {".pdf", ".png", ".jpg", ".jpeg"}
@@ -87,7 +87,7 @@ def store_document(therapist: Therapist, stream, filename: str, doc_type: str,
     db.session.add(document)
     try:
         audit.record("create", document,
-                     f"{doc_type} '{document.filename}' for {therapist.full_name}", actor=actor)
+                     f"{doc_type_label(doc_type)} '{document.filename}' for {therapist.full_name}", actor=actor)
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -102,7 +102,7 @@ def download(document: Document, actor):
     path = path_of(document)
     if not path.is_file():
         raise NotFound("the stored file is missing; upload it again")
-    audit.record("download", document, f"downloaded {document.doc_type} '{document.filename}'",
+    audit.record("download", document, f"downloaded {doc_type_label(document.doc_type)} '{document.filename}'",
                  actor=actor)
     db.session.commit()
     # Named afresh on the way out, so a document stored before names were cleaned downloads safely too.
@@ -114,7 +114,7 @@ def download(document: Document, actor):
 def delete_document(document: Document, actor=None) -> None:
     """Remove a document and its file."""
     path = path_of(document)
-    audit.record("delete", document, f"{document.doc_type} '{document.filename}'", actor=actor)
+    audit.record("delete", document, f"{doc_type_label(document.doc_type)} '{document.filename}'", actor=actor)
     db.session.delete(document)
     db.session.commit()
     path.unlink(missing_ok=True)

@@ -37,7 +37,7 @@ from agency.credentials.models import (
     AVAILABILITY,
     CE_TOPICS,
     DISCIPLINES,
-    DOC_TYPES,
+    DOC_TYPE_LABELS,
     LICENSE_KINDS,
     LICENSE_TYPES,
     PANEL_STATUSES,
@@ -150,7 +150,7 @@ class PanelForm(FlaskForm):
 
 
 class DocumentForm(FlaskForm):
-    doc_type = SelectField("Document type", choices=_choices(DOC_TYPES))
+    doc_type = SelectField("Document type", choices=choices(DOC_TYPE_LABELS.items()))
     file = FileField("File (PDF, PNG or JPEG)", validators=[FileRequired("Choose a file to upload")])
     issued_on = DayField("Issued on", validators=[Optional()])
     expires_on = DayField("Expires on", validators=[Optional()])

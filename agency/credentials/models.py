@@ -44,6 +44,31 @@ DOC_TYPES = (
     "background_check", "exclusion_check", "drug_screen", "hipaa_training", "i9",
     "references", "orientation", "placement_agreement", "other",
 )
+# How people name each document type: acronyms stay capitals, which capitalising the code would lose.
+DOC_TYPE_LABELS = {
+    "license_copy": "License copy",
+    "ce_certificate": "CE certificate",
+    "malpractice_coi": "Malpractice COI",
+    "bls_card": "BLS card",
+    "tb_test": "TB test",
+    "background_check": "Background check",
+    "exclusion_check": "Exclusion check",
+    "drug_screen": "Drug screen",
+    "hipaa_training": "HIPAA training",
+    "i9": "I-9",
+    "references": "References",
+    "orientation": "Orientation",
+    "placement_agreement": "Placement agreement",
+    "other": "Other document",
+}
+assert set(DOC_TYPE_LABELS) == set(DOC_TYPES)
+
+
+def doc_type_label(doc_type: str | None) -> str:
+    """A document type as people write it ("Malpractice COI"); an unknown code reads as itself."""
+    if doc_type is None:
+        return "—"
+    return DOC_TYPE_LABELS.get(doc_type, doc_type)
 DOC_OWNER_TYPES = ("therapist",)
 
 

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from flask import current_app
 
-from agency.core.dates import today
+from agency.core.dates import human_day, today
 from agency.core.jobs import job
 from agency.core.outbox import queue_emails, send_outbox
 from agency.core.persistence import insert_new, write_transaction
@@ -38,13 +38,14 @@ def threshold_for(days_left: int, thresholds: list[int]) -> int | None:
 
 def _message(item: WorkItem, days_left: int) -> tuple[str, str]:
     therapist = item.therapist
-    subject = f"{item.title} for {therapist.full_name} due in {days_left} days ({item.due_on:%b %d, %Y})"
+    agency = current_app.config["AGENCY_NAME"]
+    subject = f"{item.title} for {therapist.full_name} due in {days_left} days ({human_day(item.due_on)})"
     body = (
         f"{item.kind_label}: {item.title}\n"
         f"Therapist: {therapist.full_name} ({therapist.discipline})\n"
         f"Details: {item.detail}\n"
-        f"Due: {item.due_on.isoformat()} ({days_left} days from today)\n\n"
-        "Please renew or update it in the agency's credentialing worklist before it lapses; "
+        f"Due: {human_day(item.due_on)} ({days_left} days from today)\n\n"
+        f"Please renew or update it before it lapses and let the credentialing team at {agency} know; "
         "an expired credential keeps the therapist from working."
     )
     return subject, body

@@ -13,7 +13,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from agency.core import audit
-from agency.core.dates import today
+from agency.core.dates import human_day, today
 from agency.core.errors import Conflict, NotFound, ValidationError
 from agency.core.integrity import commit_or_conflict, duplicate
 from agency.core.persistence import lock_value
@@ -135,7 +135,7 @@ def check_license(values: dict, therapist: Therapist, license: License | None) -
                                      f"{home.license_type}")
         if home.effective_expires_on < today():
             raise ValidationError.on("home_license_id", f"the home license expired on "
-                                     f"{home.effective_expires_on.isoformat()}; renew it first")
+                                     f"{human_day(home.effective_expires_on)}; renew it first")
         if home.state == merged["state"]:
             raise ValidationError.on("state", "a compact privilege is for a state other than home")
     elif merged["home_license_id"]:

@@ -48,12 +48,15 @@ from agency.credentials.models import (
     License,
     PanelEnrollment,
     Therapist,
+    doc_type_label,
 )
 from agency.credentials.worklist import KINDS, SORTS, URGENCIES, WINDOWS, worklist_page
 from agency.credentials.worklist import worklist as full_worklist
 from agency.extensions import db
 
 bp = Blueprint("credentials", __name__)
+# Every page, of any area, names a document type the same way.
+bp.add_app_template_filter(doc_type_label, "doc_type")
 
 
 def _filter(name: str, allowed) -> str | None:
@@ -350,7 +353,7 @@ def delete_license(license_id: int):
     try:
         services.delete_license(lic, current_actor())
     except DomainError as exc:
-        flash(exc.message, "error")
+        flash(exc.sentence, "error")
     else:
         flash("License removed.", "success")
     return redirect(url_for(".therapist", therapist_id=therapist_id))
@@ -518,7 +521,7 @@ def release_email(message_id: int):
     try:
         release_unconfirmed(message, current_actor())
     except DomainError as exc:
-        flash(f"Not released: {exc.message}", "error")
+        flash(f"Not released. {exc.sentence}", "error")
     else:
         flash(f"The email to {message.to_addr} goes out with the next send.", "success")
     return redirect(url_for(".outbox"))

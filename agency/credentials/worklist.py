@@ -15,10 +15,11 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import aliased
 
+from agency.core.dates import human_day
 from agency.core.listing import Pager, contains_text
 from agency.core.sqldates import add_days
 from agency.credentials.ce import ce_progress_for, ce_shortfall
-from agency.credentials.models import CERule, Document, License, PanelEnrollment, Therapist
+from agency.credentials.models import CERule, Document, License, PanelEnrollment, Therapist, doc_type_label
 from agency.extensions import db
 
 KINDS = {
@@ -288,7 +289,7 @@ def _ce_detail(progress) -> str:
 def _license_item(row, lic: License) -> WorkItem:
     detail = f"{lic.kind.replace('_', ' ')} {lic.number}"
     if row.due_on != lic.expires_on:
-        detail += f" (home license {lic.home_license.state} lapses {row.due_on.isoformat()})"
+        detail += f" (home license {lic.home_license.state} lapses {human_day(row.due_on)})"
     return WorkItem(row.kind, lic.id, row.due_on, lic.therapist, f"{lic.state} {lic.license_type}", detail,
                     row.state, "license")
 
@@ -318,7 +319,7 @@ def _work_items(rows, *, with_ce: bool) -> list[WorkItem]:
             items.append(_license_item(row, licenses[row.item_id]))
         elif row.subject == "caqh":
             items.append(WorkItem(row.kind, t.id, row.due_on, t, "CAQH re-attestation",
-                                  f"CAQH {t.caqh_id}, last attested {t.caqh_attested_on.isoformat()}",
+                                  f"CAQH {t.caqh_id}, last attested {human_day(t.caqh_attested_on)}",
                                   row.state, "caqh"))
         elif row.subject == "ce":
             lic = licenses[row.item_id]
@@ -326,7 +327,7 @@ def _work_items(rows, *, with_ce: bool) -> list[WorkItem]:
                                   _ce_detail(progress[lic.id]), row.state, "ce"))
         elif row.subject == "document":
             doc = documents[row.item_id]
-            items.append(WorkItem(row.kind, doc.id, row.due_on, t, doc.doc_type.replace("_", " ").capitalize(),
+            items.append(WorkItem(row.kind, doc.id, row.due_on, t, doc_type_label(doc.doc_type),
                                   doc.filename, row.state, "document", doc_type=doc.doc_type))
         else:
             panel = panels[row.item_id]

@@ -11,6 +11,7 @@ from agency.auth.models import User
 from agency.billing.models import OPEN_INVOICE_STATUSES, Invoice
 from agency.core import audit
 from agency.core.dates import utcnow
+from agency.core.money import format_money
 from agency.core.permissions import can, facility_scope
 from agency.credentials.worklist import deadlines
 from agency.extensions import db
@@ -141,8 +142,8 @@ def feed(user: User, as_of: date) -> bytes:
         if (own := facility_scope(user)) is not None:
             query = query.where(Invoice.facility_id == own)
         for invoice in db.session.scalars(query.order_by(Invoice.due_on, Invoice.id).limit(limit)):
-            cal.extend(_event(f"invoice-{invoice.id}", invoice.due_on,
-                                     f"Invoice {invoice.number} due: ${invoice.balance} ({invoice.facility.name})"))
+            due = f"Invoice {invoice.number} due: {format_money(invoice.balance)} ({invoice.facility.name})"
+            cal.extend(_event(f"invoice-{invoice.id}", invoice.due_on, due))
     cal.append("END:VCALENDAR")
     return "".join(f"{_fold(line)}\r\n" for line in cal).encode()
 

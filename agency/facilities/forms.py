@@ -15,7 +15,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from agency.core.forms import DayField, EmailAddressField, LineField, ListTextArea, NumberField, WholeNumberField
 from agency.credentials.forms import STATE_SELECT, _choices, choices
-from agency.credentials.models import DISCIPLINES, DOC_TYPES
+from agency.credentials.models import DISCIPLINES, DOC_TYPE_LABELS
 from agency.facilities.models import (
     CONTACT_ROLES,
     FACILITY_TYPE_LABELS,
@@ -41,7 +41,7 @@ class FacilityForm(FlaskForm):
     bills_insurance = BooleanField("Bills insurance for our therapists' services")
     payers = ListTextArea("Payers", validators=[Optional(), Length(max=2000)], render="\n".join,
                           description="One payer per line, e.g. Aetna")
-    required_documents = SelectMultipleField("Required credential documents", choices=_choices(DOC_TYPES))
+    required_documents = SelectMultipleField("Required credential documents", choices=choices(DOC_TYPE_LABELS.items()))
     orientation_requirements = TextAreaField("Orientation requirements",
                                              validators=[Optional(), Length(max=5000)])
     active = BooleanField("Active", default=True)

@@ -8,7 +8,7 @@ from flask import current_app
 from sqlalchemy.orm import joinedload
 
 from agency.core import audit
-from agency.core.dates import utcnow
+from agency.core.dates import human_day, utcnow
 from agency.core.errors import Conflict, Forbidden, NotFound, ValidationError
 from agency.core.integrity import commit_or_conflict, duplicate
 from agency.core.outbox import queue_email
@@ -116,7 +116,7 @@ def _tell_previous_billing_address(facility: Facility, previous: str) -> None:
     queue_email(
         previous, f"The billing email for {facility.name} was changed",
         f"Dear {facility.name} accounts payable,\n\n"
-        f"On {now:%B %d, %Y} the address {config['AGENCY_NAME']} sends your invoices and payment "
+        f"On {human_day(now.date())} the address {config['AGENCY_NAME']} sends your invoices and payment "
         f"reminders to was changed from {previous} to {facility.billing_email or '(none)'}.\n\n"
         f"If you did not ask for this change, please contact us right away at {config['BILLING_EMAIL']}.",
         dedupe_key=f"billing-email-changed:{facility.id}:{now.isoformat()}",
@@ -198,9 +198,9 @@ def save_rate_card(facility: Facility, card: RateCard | None, values: dict, rate
     _lock_facility(facility)
     clash = _overlapping(facility.id, start, end, card.id if card else None)
     if clash is not None:
-        until = clash.effective_to.isoformat() if clash.effective_to else "open-ended"
+        until = human_day(clash.effective_to) if clash.effective_to else "open-ended"
         raise Conflict(
-            f"overlaps the rate card effective {clash.effective_from.isoformat()} to {until}",
+            f"overlaps the rate card effective {human_day(clash.effective_from)} to {until}",
             {"effective_from": ["overlaps another rate card of this facility"]},
         )
     if card is None:
@@ -224,7 +224,7 @@ def save_rate_card(facility: Facility, card: RateCard | None, values: dict, rate
                 card.rates.append(Rate(item=key[0], discipline=key[1], amount=amount))
     audit.record(
         action, card,
-        f"rate card {start.isoformat()} to {end.isoformat() if end else 'open'} for {facility.name}",
+        f"rate card {human_day(start)} to {human_day(end) if end else 'open'} for {facility.name}",
         actor=actor,
         changes={"rates": {f"{r['item']}/{r['discipline']}": str(r["amount"]) for r in rates}}
         if rates is not None else None,

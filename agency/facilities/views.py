@@ -4,7 +4,7 @@ import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy.orm import joinedload
 
-from agency.core.dates import today
+from agency.core.dates import human_day, today
 from agency.core.errors import DomainError
 from agency.core.exports import csv_response, wants_csv
 from agency.core.forms import errors_sentence, form_values, show_errors
@@ -121,7 +121,7 @@ def add_contact(facility_id: int):
         try:
             contact = services.add_contact(place, form_values(form, ContactForm.FIELDS), current_actor())
         except DomainError as exc:
-            flash(exc.message, "error")
+            flash(exc.sentence, "error")
         else:
             flash(f"{contact.name} added as {contact.role.replace('_', ' ')}.", "success")
     else:
@@ -160,7 +160,7 @@ def edit_rate_card(facility_id: int | None = None, card_id: int | None = None):
         except DomainError as exc:
             show_errors(form, exc)
         else:
-            flash(f"Rate card from {saved.effective_from:%b %d, %Y} saved.", "success")
+            flash(f"Rate card from {human_day(saved.effective_from)} saved.", "success")
             return redirect(url_for(".facility", facility_id=place.id) + "#rate-cards")
     return render_template("facilities/rate_card_form.html", form=form, facility=place, card=card,
                            rows=RATE_ROWS)

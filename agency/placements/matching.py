@@ -11,6 +11,7 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.orm import load_only
 
+from agency.core.dates import human_day
 from agency.credentials.models import License, Therapist, disciplines_for
 from agency.extensions import db
 from agency.facilities.models import Facility
@@ -53,7 +54,7 @@ def _license_reasons(candidate: Candidate, licenses: list[License], states: list
             margins.append(margin)
             kind = "compact privilege" if best.kind == "compact_privilege" else best.kind.replace("_", " ")
             candidate.reasons_for.append(
-                f"{state} {best.license_type} {kind} valid to {best.effective_expires_on.isoformat()} "
+                f"{state} {best.license_type} {kind} valid to {human_day(best.effective_expires_on)} "
                 f"({margin} days past the start)"
             )
     candidate.license_margin_days = min(margins) if len(margins) == len(states) else None
@@ -112,7 +113,7 @@ def match_assignment(assignment: Assignment, as_of: date) -> list[Candidate]:
             candidate.reasons_against.append("Marked unavailable")
         elif therapist.available_from and therapist.available_from > assignment.start_on:
             candidate.reasons_against.append(
-                f"Available only from {therapist.available_from.isoformat()}")
+                f"Available only from {human_day(therapist.available_from)}")
         else:
             candidate.reasons_for.append(f"Availability: {therapist.availability}")
         if therapist.hours_per_week and assignment.hours_per_week > therapist.hours_per_week:
@@ -121,7 +122,7 @@ def match_assignment(assignment: Assignment, as_of: date) -> list[Candidate]:
         if therapist.id in busy:
             facility_name, start_on = busy[therapist.id]
             candidate.reasons_against.append(
-                f"Already placed full-time at {facility_name} from {start_on.isoformat()}")
+                f"Already placed full-time at {facility_name} from {human_day(start_on)}")
         candidates.append(candidate)
     candidates.sort(key=Candidate.sort_key)
     return candidates

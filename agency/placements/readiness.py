@@ -12,9 +12,10 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
+from agency.core.dates import human_day
 from agency.core.permissions import can
 from agency.credentials.ce import CEProgress, ce_progress_for
-from agency.credentials.models import Document, License, PanelEnrollment, Therapist
+from agency.credentials.models import Document, License, PanelEnrollment, Therapist, doc_type_label
 from agency.extensions import db
 
 # CAQH must be re-attested within this many days of the check, or payers see a stale profile.
@@ -127,10 +128,6 @@ def _documents(owners, doc_types: list[str]) -> dict[int, list[Document]]:
     return docs
 
 
-def _iso(day: date) -> str:
-    return day.isoformat()
-
-
 def _license_findings(therapist: Therapist, state: str, day: date, end: date | None, result: Readiness,
                       snapshot: CredentialSnapshot) -> None:
     in_state = [lic for lic in snapshot.licenses.get(therapist.id, []) if lic.state == state]
@@ -142,15 +139,15 @@ def _license_findings(therapist: Therapist, state: str, day: date, end: date | N
             lic = lapsed[-1]
             result.blockers.append(finding(
                 "license_expired", state=state, license_type=lic.license_type, number=lic.number,
-                expired=_iso(lic.effective_expires_on), day=_iso(day)))
+                expired=human_day(lic.effective_expires_on), day=human_day(day)))
         else:
-            result.blockers.append(finding("no_license_in_state", state=state, day=_iso(day)))
+            result.blockers.append(finding("no_license_in_state", state=state, day=human_day(day)))
         return
     best = max(covering, key=License.effective_expires_on.fget)
     if end is not None and best.effective_expires_on < end:
         result.warnings.append(finding(
             "license_expires_during_placement", state=state, license_type=best.license_type,
-            number=best.number, expires=_iso(best.effective_expires_on), end=_iso(end)))
+            number=best.number, expires=human_day(best.effective_expires_on), end=human_day(end)))
     progress = snapshot.ce.get(best.id)
     if progress is not None and progress.has_shortfall:
         parts = []
@@ -159,7 +156,7 @@ def _license_findings(therapist: Therapist, state: str, day: date, end: date | N
         parts += [f"{t.topic.replace('_', ' ')} {t.shortfall} h" for t in progress.topic_shortfalls]
         result.warnings.append(finding(
             "ce_shortfall", state=state, license_type=best.license_type,
-            expires=_iso(best.expires_on), detail=", ".join(parts)))
+            expires=human_day(best.expires_on), detail=", ".join(parts)))
 
 
 def assess(therapist: Therapist, facility, service_states: list[str], start_on: date,
@@ -184,8 +181,8 @@ def assess(therapist: Therapist, facility, service_states: list[str], start_on: 
     docs = snapshot.documents.get(therapist.id, [])
     for doc_type in facility.required_documents or []:
         if not any(d.doc_type == doc_type and d.is_current_on(day) for d in docs):
-            result.blockers.append(finding("document_missing", doc=doc_type.replace("_", " ").capitalize(),
-                                           day=_iso(day)))
+            result.blockers.append(finding("document_missing", doc=doc_type_label(doc_type),
+                                           day=human_day(day)))
 
     if facility.bills_insurance:
         payers = {p.lower() for p in facility.payers or []}
@@ -206,7 +203,7 @@ def assess(therapist: Therapist, facility, service_states: list[str], start_on: 
         if facility.bills_insurance:
             result.warnings.append(finding("caqh_attestation_due", detail="No CAQH attestation on file"))
     elif due <= day + timedelta(days=CAQH_WARNING_DAYS):
-        result.warnings.append(finding("caqh_attestation_due", detail=f"CAQH attestation due {_iso(due)}"))
+        result.warnings.append(finding("caqh_attestation_due", detail=f"CAQH attestation due {human_day(due)}"))
     return result
 
 

@@ -10,7 +10,7 @@ from dateutil.relativedelta import relativedelta
 from flask import current_app
 
 from agency.core import audit
-from agency.core.dates import today, utcnow
+from agency.core.dates import human_day, today, utcnow
 from agency.core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationError
 from agency.core.outbox import queue_email
 from agency.core.permissions import can
@@ -115,7 +115,7 @@ def send_assignment_alert(assignment: Assignment, therapist_ids: list[int], acto
             f"New {assignment.discipline} assignment: {assignment.title}",
             f"Hello {therapist.first_name},\n\n"
             f"{facility.name} is looking for a {assignment.discipline} for {assignment.title}.\n"
-            f"Start: {assignment.start_on:%B %d, %Y} for {assignment.length_weeks} weeks, "
+            f"Start: {human_day(assignment.start_on)} for {assignment.length_weeks} weeks, "
             f"{assignment.hours_per_week} hours a week, {mode}.\n"
             f"Service states: {', '.join(assignment.service_states)}.\n\n"
             "Reply to this email or call your recruiter if you are interested.",
@@ -220,7 +220,7 @@ def create_placement(values: dict, actor=None) -> Placement:
     _build_schedule(placement)
     placement.events.append(PlacementEvent(to_status="proposed", by_id=getattr(actor, "id", None)))
     audit.record("create", placement, f"{therapist.full_name} proposed at {facility.name} "
-                 f"from {placement.start_on.isoformat()}", actor=actor)
+                 f"from {human_day(placement.start_on)}", actor=actor)
     db.session.commit()
     return placement
 
@@ -289,7 +289,9 @@ def _move(placement: Placement, new_status: str, actor, reason: str | None, over
         if not result.ready:
             if override_reason is None:
                 raise Conflict(
-                    "the placement is not ready: " + "; ".join(b.message for b in result.blockers),
+                    "the placement is not ready: " + "; ".join(b.message for b in result.blockers)
+                    + (". An admin may activate it anyway by giving an override reason, which is audited"
+                       if can(actor, "placements.override") else ""),
                     {"status": [b.code for b in result.blockers]},
                 )
             if not can(actor, "placements.override"):
@@ -382,7 +384,7 @@ def _escalate(checkin: CheckIn) -> None:
             f"Concern at the {checkin.day}-day check-in: {placement.therapist.full_name} at "
             f"{placement.facility.name}",
             f"{placement.therapist.full_name} ({placement.therapist.discipline}) at "
-            f"{placement.facility.name}, started {placement.start_on.isoformat()}.\n"
+            f"{placement.facility.name}, started {human_day(placement.start_on)}.\n"
             f"Satisfaction: {checkin.satisfaction} of 5.\nNotes: {checkin.notes or '(none)'}\n\n"
             "A concern was raised at the check-in; please follow up before it ends the placement.",
             dedupe_key=f"checkin-concern:{checkin.id}:{email}",

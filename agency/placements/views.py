@@ -131,7 +131,7 @@ def send_alerts(assignment_id: int):
         try:
             sent, told = services.send_assignment_alert(job, form.therapist_ids.data or [], current_actor())
         except DomainError as exc:
-            flash(exc.message, "error")
+            flash(exc.sentence, "error")
         else:
             flash(f"Sent to {sent} therapist(s)" + (f"; {told} had already been told." if told else "."),
                   "success")
@@ -153,7 +153,7 @@ def propose(assignment_id: int):
         placement = services.create_placement(
             {"assignment_id": job.id, "therapist_id": therapist_id}, current_actor())
     except DomainError as exc:
-        flash(exc.message, "error")
+        flash(exc.sentence, "error")
         return redirect(url_for(".assignment", assignment_id=job.id))
     flash(f"{placement.therapist.full_name} proposed for {job.title}.", "success")
     return redirect(url_for(".placement", placement_id=placement.id))
@@ -259,7 +259,7 @@ def change_status(placement_id: int):
             services.change_status(found, form.status.data, current_actor(),
                                    reason=(form.reason.data or "").strip() or None, override_reason=override)
         except DomainError as exc:
-            flash(f"Status not changed: {exc.message}", "error")
+            flash(f"Status not changed. {exc.sentence}", "error")
         else:
             flash(f"The placement is now {found.status}.", "success")
     else:
@@ -276,7 +276,7 @@ def toggle_checklist_item(item_id: int):
         try:
             services.set_checklist_item(item, form.done.data == "1", current_actor())
         except DomainError as exc:
-            flash(exc.message, "error")
+            flash(exc.sentence, "error")
         else:
             flash(f"“{item.title}” {'done' if item.done else 'reopened'}.", "success")
     return redirect(url_for(".placement", placement_id=item.placement_id) + "#checklist")

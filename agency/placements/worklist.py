@@ -6,6 +6,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
+from agency.core.dates import human_day
 from agency.extensions import db
 from agency.facilities.services import rate_cards_ending
 from agency.placements.models import Assignment, CheckIn, ChecklistItem, Placement
@@ -57,7 +58,7 @@ def recruiter_worklist(as_of: date, *, kind: str | None = None, limit: int | Non
         p = item.placement
         items.append(RecruiterItem(
             "onboarding_item", item.due_on, item.title,
-            f"{p.therapist.full_name} at {p.facility.name}, starts {p.start_on.isoformat()} "
+            f"{p.therapist.full_name} at {p.facility.name}, starts {human_day(p.start_on)} "
             f"(owner: {item.owner})",
             "placements.placement", {"placement_id": p.id}, item.threatens_start(as_of)))
     checkins = db.session.scalars(
@@ -77,7 +78,7 @@ def recruiter_worklist(as_of: date, *, kind: str | None = None, limit: int | Non
     for card in sorted(rate_cards_ending(as_of), key=lambda c: (c.effective_to, c.id))[:limit]:
         items.append(RecruiterItem(
             "rate_card_renewal", card.effective_to, f"Renew the rate card of {card.facility.name}",
-            f"current card ends {card.effective_to.isoformat()}; ask about renewal terms",
+            f"current card ends {human_day(card.effective_to)}; ask about renewal terms",
             "facilities.facility", {"facility_id": card.facility_id}))
     for assignment in db.session.scalars(
         sa.select(Assignment).where(Assignment.status == "open").options(joinedload(Assignment.facility))

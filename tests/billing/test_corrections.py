@@ -79,7 +79,7 @@ def test_correction_that_lowers_a_live_line_issues_a_credit_naming_the_week_and_
     assert rebill.total == D("540.00")
     credit = rebill.lines[1]
     assert credit.corrects_invoice_id == second.id
-    assert "week of Nov 02, 2026" in credit.description and second.number in credit.description
+    assert "week of Nov 2, 2026" in credit.description and second.number in credit.description
     assert week_bills([placement.id]) == {(placement.id, WEEK): {(False, D("90.00")): D("40"),
                                                                  (True, D("135.00")): D("4")}}
     # Nothing already issued changes.
@@ -88,12 +88,12 @@ def test_correction_that_lowers_a_live_line_issues_a_credit_naming_the_week_and_
     assert ledger_problems(db.session) == []
 
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(rebill.pdf)).pages)
-    for expected in ("Credit: direct care overtime hours of the week of Nov 02, 2026", second.number,
-                     "-$2,160.00", "Charges", "$2,700.00", "$540.00"):
+    for expected in ("Credit: direct care overtime hours of the week of Nov 2, 2026", second.number,
+                     "($2,160.00)", "Charges", "$2,700.00", "$540.00"):
         assert expected in text, expected
     page = browser("billing").get(f"/invoices/{rebill.id}").data.decode()
     assert f'href="/invoices/{second.id}">the invoice it corrects' in page
-    assert "-$2,160.00" in page and "Credits for hours billed on earlier invoices" in page
+    assert "($2,160.00)" in page and "Credits for hours billed on earlier invoices" in page
 
 
 def test_rerun_never_credits_twice():

@@ -143,7 +143,7 @@ def test_a_facility_that_fails_is_named_with_its_error_while_the_other_parts_fin
     assert db.session.scalar(sa.select(sa.func.count()).select_from(BilledEntry)) == 6
     assert ledger_problems(db.session) == []
     again = staff.post(f"/invoices/runs/{run_id}/retry", {}, form_url="/invoices/run", follow_redirects=True)
-    assert b"Nothing retried: every facility of this run is invoiced" in again.data
+    assert b"Nothing retried. Every facility of this run is invoiced" in again.data
 
 
 def test_without_redis_a_run_finishes_in_the_request_with_every_parts_invoices(api, parts_of_two):

@@ -9,6 +9,7 @@ from agency.billing.invoicing import invoice_facility
 from agency.billing.ledger import ledger_problems
 from agency.billing.models import BilledEntry, Invoice, InvoiceCounter, Payment, TimesheetEntry
 from agency.billing.receivables import record_payment, void_invoice
+from agency.core.money import format_money
 from agency.extensions import db
 from tests import factories
 
@@ -47,8 +48,8 @@ def test_cash_that_disagrees_with_the_invoice_is_named():
     raw(sa.insert(Payment).values(invoice_id=paid.id, amount=Decimal("100.00"), received_on=date(2026, 11, 21)))
     raw(sa.insert(Payment).values(invoice_id=voided.id, amount=Decimal("5.00"), received_on=date(2026, 11, 21)))
     problems = ledger_problems(db.session)
-    assert f"invoice {paid.number}: payments sum to $200.00, amount paid reads $100.00, total ${paid.total}" \
-        in problems
+    assert (f"invoice {paid.number}: payments sum to $200.00, amount paid reads $100.00, "
+            f"total {format_money(paid.total)}") in problems
     assert f"void invoice {voided.number} holds 1 payment(s)" in problems
 
 
@@ -66,7 +67,8 @@ def test_a_day_over_24_hours_and_a_total_that_is_not_its_lines_are_named():
     raw(sa.update(Invoice).where(Invoice.id == paid.id).values(total=total + 1))
     problems = ledger_problems(db.session)
     assert f"therapist {therapist_id} has 30.00 hours on 2026-11-09, more than 24" in problems
-    assert f"invoice {paid.number}: total ${total + 1} but its lines add up to ${total}" in problems
+    assert (f"invoice {paid.number}: total {format_money(total + 1)} but its lines add up to "
+            f"{format_money(total)}") in problems
 
 
 def test_a_gap_in_the_numbers_and_an_entry_billed_twice_or_not_at_all_are_named():
@@ -90,6 +92,7 @@ def test_a_status_its_payments_do_not_make_a_counter_out_of_step_and_a_live_invo
     raw(sa.update(Invoice).where(Invoice.id == rebilled.id).values(total=Decimal("0.00")))
     raw(sa.update(InvoiceCounter).values(last_number=InvoiceCounter.last_number + 1))
     problems = ledger_problems(db.session)
-    assert f"invoice {paid.number} reads paid with ${paid.amount_paid} paid of ${paid.total}" in problems
+    assert (f"invoice {paid.number} reads paid with {format_money(paid.amount_paid)} paid of "
+            f"{format_money(paid.total)}") in problems
     assert f"live invoice {rebilled.number} totals $0.00" in problems
     assert "the 2026 invoice counter reads 4 but 3 invoices carry its numbers" in problems

@@ -30,7 +30,7 @@ def test_the_pdf_reads_back_with_number_facility_therapist_total_and_due_date():
     invoice = billed()
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(invoice.pdf)).pages)
     therapist = invoice.lines[0].placement.therapist.full_name
-    for expected in (invoice.number, "Clinic A", therapist, "$775.00", "December 25, 2026", "Remittance"):
+    for expected in (invoice.number, "Clinic A", therapist, "$775.00", "Dec 25, 2026", "Remittance"):
         assert expected in text, expected
 
 
@@ -87,7 +87,8 @@ def test_an_invoice_issued_before_the_facility_had_a_billing_email_is_emailed_on
                              follow_redirects=True)
         send_outbox()
     assert b"queued to ap@clinic-a.example.org" in first.data
-    assert [m["subject"].split(":")[0] for m in inbox.messages] == [f"Invoice {invoice.number} from our agency"]
+    agency = app.config["AGENCY_NAME"]
+    assert [m["subject"].split(":")[0] for m in inbox.messages] == [f"Invoice {invoice.number} from {agency}"]
     again = billing.post(f"/invoices/{invoice.id}/email", form_url=f"/invoices/{invoice.id}", follow_redirects=True)
     assert b"Not emailed" in again.data and b"never sent twice" in again.data
     assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) == 1
@@ -104,7 +105,7 @@ def test_each_dunning_level_goes_out_once_escalation_reaches_leadership_and_paid
     # Every reminder sent is listed on the invoice, on its page and in the API.
     page = browser("billing").get(f"/invoices/{invoice.id}").data.decode()
     for line in ("Dec 22, 2026: Courtesy to ap@clinic-a.example.org",
-                 "Jan 01, 2027: Reminder 7 to ap@clinic-a.example.org",
+                 "Jan 1, 2027: Reminder 7 to ap@clinic-a.example.org",
                  f"Feb 23, 2027: Escalation 60 to {app.config['LEADERSHIP_EMAIL']}"):
         assert line in page, line
     notices = api("billing").get(f"/api/v1/invoices/{invoice.id}").json["notices"]
@@ -125,7 +126,7 @@ def test_each_dunning_level_goes_out_once_escalation_reaches_leadership_and_paid
     with smtp_server(app) as later:
         send_outbox()
     assert [m["subject"].split(":")[0] for m in inbox.to("ap@clinic-b.example.org")] == [
-        f"Invoice {late.number} from our agency", f"Invoice {late.number} is 35 days past due"]
+        f"Invoice {late.number} from {app.config['AGENCY_NAME']}", f"Invoice {late.number} is 35 days past due"]
     assert not [m for m in later.messages if late.number in m["subject"]]
     assert db.session.scalars(sa.select(DunningNotice.level).where(
         DunningNotice.invoice_id == late.id)).all() == ["reminder_30"]

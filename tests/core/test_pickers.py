@@ -6,6 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from agency.billing.models import TimesheetEntry
+from agency.core.dates import human_day
 from agency.extensions import db
 from agency.placements.models import Placement
 from tests import factories
@@ -72,7 +73,7 @@ def test_hours_may_be_recorded_only_against_active_or_completed_placements(brows
     proposed = factories.placement(factories.therapist(last_name="Proposedson"), place)
     items = browser("billing").get("/timesheets/placement-options?q=lakeshore").get_json()["items"]
     assert [i["id"] for i in items] == [active.id]
-    assert items[0]["label"].endswith(f"at Lakeshore Hospital (from {active.start_on.isoformat()})")
+    assert items[0]["label"].endswith(f"at Lakeshore Hospital (from {human_day(active.start_on)})")
     assert proposed.id not in [i["id"] for i in items]
 
 

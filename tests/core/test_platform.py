@@ -30,5 +30,5 @@ def test_money_reads_as_dollars_with_thousands_separators_and_cents_half_up(app)
     render = app.jinja_env.from_string("{{ value|money }}").render
     assert render(value=Decimal("1234567.5")) == "$1,234,567.50"
     assert render(value=Decimal("0.005")) == "$0.01"
-    assert render(value=Decimal("-42")) == "-$42.00"
+    assert render(value=Decimal("-42")) == "($42.00)"
     assert render(value=None) == "—"

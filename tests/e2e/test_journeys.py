@@ -136,7 +136,7 @@ def test_a_facility_contact_approves_hours_opens_the_invoice_and_downloads_its_p
         factories.entry(placement, date(2026, 11, day), approve=False)
     journey.sign_in(users["facility"].email)
     page = journey.page
-    expect(page.locator("#approvals")).to_contain_text("Nov 02, 2026")
+    expect(page.locator("#approvals")).to_contain_text("Nov 2, 2026")
     journey.shot("portal")
     page.get_by_label("Pick all").check()
     page.get_by_role("button", name="Approve selected").click()

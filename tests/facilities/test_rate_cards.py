@@ -22,7 +22,7 @@ def cards_of(place) -> int:
 def test_an_open_ended_card_overlapping_a_later_card_is_refused_and_nothing_is_saved():
     place = factories.facility()
     factories.rate_card(place, date(2027, 1, 1), date(2027, 12, 31))
-    with pytest.raises(Conflict, match="overlaps the rate card effective 2027-01-01 to 2027-12-31"):
+    with pytest.raises(Conflict, match="overlaps the rate card effective Jan 1, 2027 to Dec 31, 2027"):
         factories.rate_card(place, date(2026, 1, 1), None)
     db.session.rollback()
     assert cards_of(place) == 1

@@ -75,6 +75,6 @@ def test_only_an_unconfirmed_email_can_be_released(app, browser):
         send_outbox()
     page = browser("billing").post(f"/outbox/{message.id}/release", form_url="/outbox",
                                          follow_redirects=True)
-    assert b"Not released: the message is sent" in page.data
+    assert b"Not released. The message is sent" in page.data
     assert fresh(message).attempts == 1
 

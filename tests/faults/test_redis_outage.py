@@ -116,7 +116,7 @@ def test_redis_stopped_then_started_pages_work_jobs_refuse_then_succeed_and_mail
     db.session.rollback()
     invoice = db.session.scalars(sa.select(Invoice)).one()
     assert sorted((m["to"][0], m["subject"].split(":")[0]) for m in inbox.messages) == [
-        ("ap@clinic.example.org", f"Invoice {invoice.number} from our agency"),
+        ("ap@clinic.example.org", f"Invoice {invoice.number} from {app.config['AGENCY_NAME']}"),
         ("omar@example.org", "New LCSW assignment"),
         ("rosa@example.org", "New LCSW assignment"),
     ]

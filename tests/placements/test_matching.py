@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
+from agency.core.dates import human_day
 from agency.credentials.ce import ce_progress_for
 from agency.credentials.models import CERecord, Document, License, PanelEnrollment, Therapist
 from agency.extensions import db
@@ -50,7 +51,7 @@ def test_licensed_therapists_rank_first_the_longest_license_margin_leading():
     candidates = ranked(job)
     assert [c.therapist for c in candidates] == [long, short, unlicensed]
     assert candidates[0].eligible and candidates[0].license_margin_days == 564
-    assert "NY LCSW state license valid to 2028-06-30 (564 days past the start)" in candidates[0].reasons_for
+    assert "NY LCSW state license valid to Jun 30, 2028 (564 days past the start)" in candidates[0].reasons_for
     assert not candidates[2].eligible and candidates[2].license_margin_days is None
     assert "No active license or compact privilege in NY" in against(candidates[2])
 
@@ -60,7 +61,7 @@ def test_a_license_lapsing_before_the_start_is_a_reason_against():
     person = factories.licensed_therapist(expires_on=date(2026, 12, 10))
     (candidate,) = ranked(job)
     assert candidate.therapist == person and not candidate.eligible
-    assert "lapsed on 2026-12-10" in against(candidate)
+    assert "lapsed on Dec 10, 2026" in against(candidate)
 
 
 def test_a_license_lapsing_during_the_assignment_ranks_below_one_that_lasts():
@@ -83,7 +84,7 @@ def test_a_license_is_needed_in_every_service_state():
     candidates = by_therapist(ranked(job))
     both = candidates[person.id]
     assert both.eligible and both.license_margin_days == (date(2027, 6, 30) - START).days
-    assert any(r.startswith("NJ LPC compact privilege valid to 2027-06-30") for r in both.reasons_for)
+    assert any(r.startswith("NJ LPC compact privilege valid to Jun 30, 2027") for r in both.reasons_for)
     assert "No active license or compact privilege in NJ" in against(candidates[only_ny.id])
     assert candidates[only_ny.id].license_margin_days is None
 
@@ -145,7 +146,7 @@ def test_required_documents_on_file_and_current_are_a_reason_for():
     candidates = ranked(job)
     assert [c.therapist for c in candidates] == [complete, stale]
     assert "Every required document on file and current" in candidates[0].reasons_for
-    assert "Tb test is missing or expired on 2026-12-14" in against(candidates[1])
+    assert "TB test is missing or expired on Dec 14, 2026" in against(candidates[1])
     assert "Every required document on file and current" not in candidates[1].reasons_for
 
 
@@ -163,7 +164,7 @@ def test_a_therapist_available_only_after_the_start_is_a_reason_against():
     job = factories.assignment(factories.facility())
     factories.licensed_therapist(available_from=START + timedelta(days=1))
     (candidate,) = ranked(job)
-    assert candidate.reasons_against == ["Available only from 2026-12-15"]
+    assert candidate.reasons_against == ["Available only from Dec 15, 2026"]
 
 
 def test_a_therapist_available_by_the_start_is_a_reason_for():
@@ -195,7 +196,7 @@ def test_an_overlapping_full_time_placement_is_a_reason_against(other_start, oth
     elif status == "cancelled":
         change_status(other, "cancelled", reason="facility froze hiring")
     (candidate,) = ranked(job)
-    reason = f"Already placed full-time at Capital District Psychiatric Center from {other_start.isoformat()}"
+    reason = f"Already placed full-time at Capital District Psychiatric Center from {human_day(other_start)}"
     assert (reason in candidate.reasons_against) is busy
     assert candidate.eligible is not busy
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from agency.core.dates import human_day
 from agency.credentials import services as credentials
 from agency.placements.readiness import readiness
 from tests import factories
@@ -48,7 +49,7 @@ def test_no_license_in_one_of_the_service_states_blocks():
                           service_states=["NY", "NJ"])
     result = readiness(placement, TODAY)
     assert blockers(result) == ["no_license_in_state"]
-    assert "NJ" in result.blockers[0].message and "2026-12-14" in result.blockers[0].message
+    assert "NJ" in result.blockers[0].message and "Dec 14, 2026" in result.blockers[0].message
 
 
 def test_a_license_issued_only_after_the_start_date_does_not_count():
@@ -62,7 +63,7 @@ def test_a_license_that_lapses_before_the_start_date_blocks_as_expired():
     person = factories.licensed_therapist(expires_on=date(2026, 12, 10))
     result = readiness(onboarded(person, factories.facility()), TODAY)
     assert blockers(result) == ["license_expired"]
-    assert "lapsed on 2026-12-10" in result.blockers[0].message
+    assert "lapsed on Dec 10, 2026" in result.blockers[0].message
 
 
 def test_a_license_in_force_through_the_start_date_itself_passes():
@@ -87,7 +88,7 @@ def test_a_compact_privilege_lapses_with_its_home_license():
                       home_license_id=home.id, expires_on=date(2028, 6, 30))
     result = readiness(onboarded(person, factories.facility(state="NJ")), TODAY)
     assert blockers(result) == ["license_expired"]
-    assert "NJ" in result.blockers[0].message and "2026-12-01" in result.blockers[0].message
+    assert "NJ" in result.blockers[0].message and "Dec 1, 2026" in result.blockers[0].message
 
 
 def test_a_home_license_lapsing_during_the_placement_warns_through_the_privilege():
@@ -98,7 +99,7 @@ def test_a_home_license_lapsing_during_the_placement_warns_through_the_privilege
     placement = onboarded(person, factories.facility(state="NJ"), end_on=date(2027, 6, 30))
     result = readiness(placement, TODAY)
     assert result.ready and warnings(result) == ["license_expires_during_placement"]
-    assert "2027-02-28" in result.warnings[0].message
+    assert "Feb 28, 2027" in result.warnings[0].message
 
 
 def test_a_license_lapsing_before_the_placement_ends_warns():
@@ -134,7 +135,7 @@ def test_each_required_document_that_is_absent_blocks():
     place = factories.facility(required_documents=["bls_card", "tb_test"])
     result = readiness(onboarded(factories.licensed_therapist(), place), TODAY)
     assert blockers(result) == ["document_missing", "document_missing"]
-    assert [b.message.split(" is ")[0] for b in result.blockers] == ["Bls card", "Tb test"]
+    assert [b.message.split(" is ")[0] for b in result.blockers] == ["BLS card", "TB test"]
 
 
 def test_a_document_current_today_but_expired_on_the_start_date_blocks():
@@ -271,7 +272,7 @@ def test_a_caqh_attestation_falling_due_around_the_start_warns():
     approved(person, "Aetna")
     result = readiness(onboarded(person, insurer()), TODAY)
     assert result.ready and warnings(result) == ["caqh_attestation_due"]
-    assert "2026-11-29" in result.warnings[0].message
+    assert "Nov 29, 2026" in result.warnings[0].message
 
 
 def test_no_caqh_attestation_on_file_warns_where_the_facility_bills_insurance():
@@ -304,4 +305,4 @@ def test_once_started_credentials_are_checked_on_the_day_asked():
     after = readiness(placement, TODAY)
     assert before.checked_on == date(2026, 11, 1) and before.ready
     assert after.checked_on == TODAY and blockers(after) == ["license_expired"]
-    assert f"lapsed on 2026-11-15, before {TODAY}" in after.blockers[0].message
+    assert f"lapsed on Nov 15, 2026, before {human_day(TODAY)}" in after.blockers[0].message
