@@ -27,7 +27,7 @@ SCREENSHOT_SIZES = ("desktop", "tablet")
 ROLES = ("admin", "recruiter", "credentialing", "billing", "facility")
 LAYOUT_CHECK = (Path(__file__).parent / "layout.js").read_text()
 # A long page is cut here in its screenshot: what is below repeats what is above.
-SCREENSHOT_HEIGHT = 2400
+SCREENSHOT_HEIGHT = 1800
 
 
 @pytest.fixture(autouse=True)
