@@ -102,3 +102,32 @@ def test_each_page_holds_at_each_size_and_axe_finds_nothing(role, app, demo, chr
         assert not journey.blocked, journey.blocked
     finally:
         context.close()
+
+
+CSS = (Path(__file__).parents[2] / "static" / "css" / "app.css").read_text()
+
+
+def layout_problems(chromium, body: str, width: int = 820) -> list[str]:
+    page = chromium.new_page(viewport={"width": width, "height": 600})
+    try:
+        page.set_content(f"<style>{CSS} .test-cover {{ position: relative; margin-top: -2.5rem; height: 3rem;"
+                         f" background: #fff; }}</style><main>{body}</main>")
+        return page.evaluate(LAYOUT_CHECK)
+    finally:
+        page.close()
+
+
+def test_the_layout_check_finds_covered_buttons_overlaps_and_a_page_too_wide(chromium):
+    wide_row = "".join(f"<td>column-{n}-with-a-long-unbreakable-value</td>" for n in range(12))
+    assert layout_problems(chromium, f"""
+        <section class="panel"><h2>Aging</h2><div class="table-scroll"><table><tr>{wide_row}</tr></table></div>
+        <button>Record payment</button></section>""") == []
+
+    covered = layout_problems(chromium, '<section class="panel"><button>Deactivate</button>'
+                                        '<div class="test-cover"><h2>Add a user</h2></div></section>')
+    assert any("a click on <button> “Deactivate”" in problem for problem in covered), covered
+    assert any("<button> “Deactivate” overlaps <h2> “Add a user”" in problem for problem in covered), covered
+
+    too_wide = layout_problems(chromium, f'<section class="panel"><table><tr>{wide_row}</tr></table></section>')
+    assert any(problem.startswith("the page is") for problem in too_wide), too_wide
+    assert any("spills out of its panel" in problem for problem in too_wide), too_wide
