@@ -51,10 +51,10 @@ class Journey:
         self.page.goto(self.base + path)
         return self.page
 
-    def sign_in(self, email: str):
+    def sign_in(self, email: str, password: str = PASSWORD):
         self.go("/login")
         self.page.get_by_label("Email").fill(email)
-        self.page.get_by_label("Password").fill(PASSWORD)
+        self.page.get_by_label("Password").fill(password)
         self.page.get_by_role("button", name="Sign in").click()
         self.page.wait_for_load_state()
 
