@@ -124,7 +124,8 @@ MATCH = Schema(
     alerted=Bool(read_only=True, nullable=False),
     readiness=Nested(read_only=True, nullable=False, schema=READINESS),
 )
-ALERTS_SENT = Schema("AlertsSent", sent=Int(read_only=True, nullable=False),
+ALERTS_SENT = Schema("AlertsSent", sent=Int(read_only=True, nullable=False,
+                                            description="emails queued in the outbox (mailed when it sends)"),
                      already_told=Int(read_only=True, nullable=False))
 
 
@@ -175,7 +176,7 @@ def matches(assignment_id: int):
 
 @bp.post("/assignments/<int:assignment_id>/alerts")
 @requires("assignments.edit")
-@documented("Email the assignment to therapists, once each", request=ALERT, response=ALERTS_SENT,
+@documented("Queue the assignment's email to therapists, once each", request=ALERT, response=ALERTS_SENT,
             errors=(400, 404, 409))
 def send_alerts(assignment_id: int):
     assignment = services.get(Assignment, assignment_id)

@@ -133,7 +133,8 @@ def send_alerts(assignment_id: int):
         except DomainError as exc:
             flash(exc.message, "error")
         else:
-            flash(f"Sent to {sent} therapist(s)" + (f"; {told} had already been told." if told else "."),
+            flash(f"Queued for {sent} therapist(s); the email goes out from the outbox"
+                  + (f"; {told} had already been told." if told else "."),
                   "success")
     else:
         flash("The form expired; please try again.", "error")

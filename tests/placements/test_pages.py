@@ -85,7 +85,7 @@ def test_a_recruiter_matches_proposes_works_the_checklist_and_activates(browser)
     b = browser("recruiter")
     response = b.post("/assignments/new", {
         "facility_id": str(place.id), "title": "Adult outpatient therapist", "discipline": "LCSW",
-        "start_on": "2026-12-14", "length_weeks": "26", "hours_per_week": "40", "billing_basis": "hourly",
+        "start_on": "2026-11-25", "length_weeks": "26", "hours_per_week": "40", "billing_basis": "hourly",
     })
     assert response.status_code == 302, response.data
     job = db.session.scalar(sa.select(Assignment))
@@ -98,7 +98,7 @@ def test_a_recruiter_matches_proposes_works_the_checklist_and_activates(browser)
 
     sent = b.post(f"/assignments/{job.id}/alerts", {"therapist_ids": [str(ready.id)]},
                   form_url=f"/assignments/{job.id}", follow_redirects=True)
-    assert b"Sent to 1 therapist" in sent.data
+    assert b"Queued for 1 therapist(s); the email goes out from the outbox" in sent.data
 
     response = b.post(f"/assignments/{job.id}/propose", {"therapist_id": str(ready.id)},
                       form_url=f"/assignments/{job.id}")
