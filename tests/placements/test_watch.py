@@ -1,0 +1,159 @@
+"""The compliance watch: every onboarding and active placement that is, or will become before it ends,
+not ready; the blocker, the day it bites and where it is fixed; agreeing with readiness on each rule."""
+
+from datetime import date, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from agency.extensions import db
+from agency.placements.models import Placement
+from agency.placements.readiness import readiness
+from agency.placements.watch import Watch
+from tests import factories
+from tests.factories import TODAY
+from tests.sql import counted
+
+END = date(2027, 3, 31)
+
+
+def live(therapist, place, *, status="active", start=date(2026, 9, 1), end=END, **values) -> Placement:
+    """A placement put straight into its status: how it got there is not what the watch is about."""
+    placement = factories.placement(therapist, place, start, end_on=end, **values)
+    if status != "proposed":
+        factories.finish_checklist(placement)
+        placement.status = status
+        db.session.commit()
+    return placement
+
+
+@pytest.fixture(autouse=True)
+def links(app):
+    """Items carry the links that fix them, built as a page would build them."""
+    with app.test_request_context():
+        yield
+
+
+@pytest.fixture
+def agency():
+    """One placement per blocker, one placement that is fine, and some that are not watched."""
+    clinic = factories.facility(name="Albany Clinic")
+    made = {}
+    made["lapses"] = live(factories.licensed_therapist(expires_on=date(2026, 12, 31)), clinic)
+    made["no_license"] = live(factories.licensed_therapist(), clinic, service_states=["NY", "NJ"])
+    caqh = factories.licensed_therapist(caqh_id="12345678", caqh_attested_on=date(2026, 8, 15))
+    made["caqh"] = live(caqh, clinic)
+    made["do_not_place"] = live(factories.licensed_therapist(), clinic)
+    made["do_not_place"].therapist.status = "do_not_place"
+    made["onboarding"] = live(factories.licensed_therapist(), clinic, status="onboarding",
+                              start=TODAY + timedelta(days=19))
+    made["onboarding"].checklist[0].done, made["onboarding"].checklist[0].done_at = False, None
+
+    renewed = factories.licensed_therapist(expires_on=date(2026, 12, 31))
+    factories.license(renewed, issued_on=date(2026, 12, 15), expires_on=date(2028, 12, 31))
+    made["renewed"] = live(renewed, clinic)
+
+    # A compact privilege that lapses with its home-state license.
+    home = factories.therapist(home_state="MO", discipline="LPC")
+    home_license = factories.license(home, state="MO", license_type="LPC", expires_on=date(2027, 2, 28))
+    factories.license(home, state="NY", license_type="LPC", kind="compact_privilege", expires_on=date(2028, 6, 30),
+                      home_license_id=home_license.id)
+    made["privilege"] = live(home, clinic)
+
+    insured = factories.facility(name="Insured IOP", bills_insurance=True, payers=["Aetna"],
+                                 required_documents=["bls_card"])
+    covered = factories.licensed_therapist(caqh_attested_on=date(2026, 11, 1))
+    factories.panel(covered, payer="aetna", status="approved", submitted_on=date(2026, 1, 1),
+                    effective_on=date(2026, 2, 1))
+    factories.document(covered, "bls_card", expires_on=date(2027, 1, 15))
+    made["document"] = live(covered, insured, end=date(2027, 2, 28))
+    uninsured = factories.licensed_therapist(caqh_attested_on=date(2026, 11, 1))
+    factories.document(uninsured, "bls_card", expires_on=date(2028, 1, 15))
+    made["panel"] = live(uninsured, insured, end=date(2027, 2, 28))
+
+    made["fine"] = live(factories.licensed_therapist(), clinic)
+    made["proposed"] = live(factories.therapist(), clinic, status="proposed")
+    made["completed"] = live(factories.therapist(), clinic, status="completed")
+    db.session.commit()
+    return made
+
+
+def by_placement(watch) -> dict[int, set]:
+    found: dict[int, set] = {}
+    for item in watch[:]:
+        found.setdefault(item.placement_id, set()).add((item.code, item.bites_on))
+    return found
+
+
+def test_the_watch_lists_each_blocker_on_the_day_it_bites(agency):
+    found = by_placement(Watch(TODAY))
+    expected = {
+        "lapses": {("license_expired", date(2027, 1, 1))},
+        "no_license": {("no_license_in_state", TODAY)},
+        "caqh": {("caqh_attestation_due", date(2026, 12, 13))},
+        "do_not_place": {("do_not_place", TODAY)},
+        "onboarding": {("onboarding_incomplete", TODAY + timedelta(days=19))},
+        "privilege": {("license_expired", date(2027, 3, 1))},
+        "document": {("document_missing", date(2027, 1, 16))},
+        "panel": {("panel_not_approved", TODAY)},
+    }
+    assert {name: found.get(agency[name].id) for name in expected} == expected
+    for quiet in ("renewed", "fine", "proposed", "completed"):
+        assert agency[quiet].id not in found, quiet
+
+
+def test_the_watch_and_readiness_agree_on_every_blocker(agency):
+    """Each item is what readiness says on the day it bites, and (but for CAQH, which readiness warns of a
+    month ahead) not the day before."""
+    for item in Watch(TODAY)[:]:
+        placement = db.session.get(Placement, item.placement_id)
+        judged = readiness(placement, item.bites_on)
+        findings = judged.blockers + judged.warnings
+        assert item.code in {f.code for f in findings}, item
+        assert item.message in {f.message for f in findings}, item
+        first_day = max(placement.start_on, TODAY)
+        if item.bites_on > first_day and item.code != "caqh_attestation_due":
+            before = readiness(placement, item.bites_on - timedelta(days=1))
+            assert item.code not in {f.code for f in before.blockers}, item
+
+
+def test_each_item_links_to_the_form_that_fixes_it(agency):
+    items = {(i.placement_id, i.code): i for i in Watch(TODAY)[:]}
+    lapsing = agency["lapses"].therapist.licenses[0]
+    assert items[agency["lapses"].id, "license_expired"].fix_url == f"/licenses/{lapsing.id}/edit"
+    home = [lic for lic in agency["privilege"].therapist.licenses if lic.state == "MO"][0]
+    assert items[agency["privilege"].id, "license_expired"].fix_url == f"/licenses/{home.id}/edit"
+    assert items[agency["no_license"].id, "no_license_in_state"].fix_url == (
+        f"/therapists/{agency['no_license'].therapist_id}/licenses/new")
+    assert items[agency["document"].id, "document_missing"].fix_url == (
+        f"/therapists/{agency['document'].therapist_id}/documents/new?doc_type=bls_card")
+    assert items[agency["caqh"].id, "caqh_attestation_due"].fix_url == (
+        f"/therapists/{agency['caqh'].therapist_id}/edit")
+    assert items[agency["onboarding"].id, "onboarding_incomplete"].fix_url == (
+        f"/placements/{agency['onboarding'].id}#checklist")
+
+
+def test_a_renewal_takes_the_item_off_at_once(agency):
+    lapsing = agency["lapses"].therapist
+    factories.license(lapsing, issued_on=date(2026, 12, 20), expires_on=date(2028, 12, 31))
+    assert agency["lapses"].id not in by_placement(Watch(TODAY))
+
+
+def test_a_license_gap_between_two_licenses_bites_on_its_first_day(agency):
+    gapped = factories.licensed_therapist(expires_on=date(2026, 12, 31))
+    factories.license(gapped, issued_on=date(2027, 1, 10), expires_on=date(2028, 12, 31))
+    placement = live(gapped, factories.facility())
+    assert by_placement(Watch(TODAY))[placement.id] == {("license_expired", date(2027, 1, 1))}
+
+
+def test_the_watch_costs_the_same_statements_however_many_placements(agency):
+    with counted() as few:
+        Watch(TODAY)[:50]
+    clinic = factories.facility()
+    for _ in range(6):
+        live(factories.licensed_therapist(expires_on=date(2026, 12, 31)), clinic, service_states=["NY", "NJ"])
+    with counted() as many:
+        watch = Watch(TODAY)
+        watch[:50]
+    assert len(watch) > len(agency) - 4
+    assert len(many) == len(few)
