@@ -178,12 +178,9 @@ def watch_rows(as_of: date) -> sa.Subquery:
                         _caqh(w)).subquery("watch")
 
 
-def _ordered(as_of: date, *, placement_ids=None):
+def _ordered(as_of: date):
     rows = watch_rows(as_of)
-    query = sa.select(rows).order_by(rows.c.bites_on, rows.c.code, rows.c.placement_id, rows.c.detail)
-    if placement_ids is not None:
-        query = query.where(rows.c.placement_id.in_(placement_ids))
-    return query
+    return sa.select(rows).order_by(rows.c.bites_on, rows.c.code, rows.c.placement_id, rows.c.detail)
 
 
 # ----------------------------------------------------------------------------- the rows shown, as items
@@ -277,9 +274,10 @@ class Watch(Sequence):
     """The whole watch in order, counted; its items are made only for the slice asked for (a page,
     the soonest few), so a page costs the same statements however long the watch is."""
 
-    def __init__(self, as_of: date, *, placement_ids=None):
+    def __init__(self, as_of: date, *, code: str | None = None):
         self.as_of = as_of
-        self.rows = db.session.execute(_ordered(as_of, placement_ids=placement_ids)).all()
+        self.all_rows = db.session.execute(_ordered(as_of)).all()
+        self.rows = [row for row in self.all_rows if code in (None, row.code)]
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -291,16 +289,18 @@ class Watch(Sequence):
 
     @property
     def by_code(self) -> dict[str, int]:
-        return dict(Counter(row.code for row in self.rows))
+        """How many of each blocker, whatever the filter."""
+        return dict(Counter(row.code for row in self.all_rows))
 
     @property
     def placements(self) -> int:
+        """How many placements the listed blockers fall on."""
         return len({row.placement_id for row in self.rows})
 
-    def due_within(self, days: int) -> int:
-        """How many bite within the days from as_of (those already biting included)."""
-        until = self.as_of + timedelta(days=days)
-        return sum(1 for row in self.rows if row.bites_on <= until)
+    @property
+    def biting(self) -> int:
+        """How many of the listed blockers bite already (today or on a start that has come)."""
+        return sum(1 for row in self.rows if row.bites_on <= self.as_of)
 
 
 # What each code is called in the watch's filters, counts and CSV.

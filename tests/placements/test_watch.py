@@ -1,10 +1,10 @@
 """The compliance watch: every onboarding and active placement that is, or will become before it ends,
 not ready; the blocker, the day it bites and where it is fixed; agreeing with readiness on each rule."""
 
+import re
 from datetime import date, timedelta
 
 import pytest
-import sqlalchemy as sa
 
 from agency.extensions import db
 from agency.placements.models import Placement
@@ -157,3 +157,57 @@ def test_the_watch_costs_the_same_statements_however_many_placements(agency):
         watch[:50]
     assert len(watch) > len(agency) - 4
     assert len(many) == len(few)
+
+
+# ----------------------------------------------------------------------------- the screen, the API, the CSV
+
+
+def test_the_watch_page_lists_pages_and_filters_with_the_fix_for_each(browser, agency):
+    page = browser("credentialing").get("/placements/watch?per_page=3")
+    text = page.data.decode()
+    assert page.status_code == 200
+    assert "Page 1 of" in text and text.count('data-code="') == 3
+    lapsing = agency["lapses"].therapist.licenses[0]
+    filtered = browser("recruiter").get("/placements/watch?code=license_expired").data.decode()
+    assert f'href="/licenses/{lapsing.id}/edit">Renew the NY license' in filtered
+    assert set(re.findall(r'data-code="([a-z_]+)"', filtered)) == {"license_expired"}
+
+
+def test_the_watch_csv_has_every_item_with_its_code_and_day(browser, agency):
+    csv = browser("recruiter").get("/placements/watch?format=csv").data.decode().splitlines()
+    assert csv[0] == "bites_on,placement_id,therapist,facility,status,code,message,fix_url"
+    assert len(csv) - 1 == len(Watch(TODAY))
+    assert any(line.startswith(f"2027-01-01,{agency['lapses'].id},") and ",license_expired," in line for line in csv)
+
+
+def test_the_watch_api_lists_items_and_judges_as_of_a_day(api, agency):
+    caller = api("credentialing")
+    items = caller.get("/api/v1/placements/watch").json["items"]
+    lapses = [i for i in items if i["placement_id"] == agency["lapses"].id]
+    assert lapses == [{
+        "placement_id": agency["lapses"].id, "therapist_id": agency["lapses"].therapist_id,
+        "facility_id": agency["lapses"].facility_id, "status": "active", "code": "license_expired",
+        "message": lapses[0]["message"], "bites_on": "2027-01-01",
+        "fix_url": f"/licenses/{agency['lapses'].therapist.licenses[0].id}/edit"}]
+    assert "lapsed on 2026-12-31" in lapses[0]["message"]
+    later = caller.get("/api/v1/placements/watch?as_of=2027-01-10&code=license_expired").json["items"]
+    assert {i["placement_id"] for i in later} == {agency["lapses"].id, agency["privilege"].id}
+    assert {i["bites_on"] for i in later if i["placement_id"] == agency["lapses"].id} == {"2027-01-10"}
+    assert caller.get("/api/v1/placements/watch?as_of=soon").status_code == 400
+    assert caller.get("/api/v1/placements/watch?code=late").status_code == 400
+
+
+@pytest.mark.parametrize(("role", "allowed"), [
+    ("admin", True), ("recruiter", True), ("credentialing", True), ("billing", False), ("facility", False)])
+def test_who_may_see_the_watch(browser, api, agency, role, allowed):
+    assert (browser(role).get("/placements/watch").status_code == 200) == allowed
+    assert (api(role).get("/api/v1/placements/watch").status_code == 200) == allowed
+
+
+@pytest.mark.parametrize("role", ["recruiter", "credentialing"])
+def test_the_dashboard_shows_the_watch_counts_and_the_soonest(browser, agency, role):
+    text = browser(role).get("/dashboard").data.decode()
+    watch = Watch(TODAY)
+    assert f"Compliance watch: {len(watch)} blocker(s) on {watch.placements} placement(s)" in text
+    soonest = watch[:5]
+    assert all(item.message in text.replace("&#39;", "'") for item in soonest)
