@@ -16,7 +16,7 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 from flask import current_app, url_for
-from sqlalchemy.orm import aliased, joinedload, selectinload
+from sqlalchemy.orm import aliased, joinedload
 
 from agency.core.sqldates import add_days
 from agency.credentials.models import Document, License, PanelEnrollment, Therapist
@@ -243,7 +243,7 @@ def watch_items(rows) -> list[WatchItem]:
     placements = {p.id: p for p in db.session.scalars(
         sa.select(Placement).where(Placement.id.in_(ids))
         .options(joinedload(Placement.therapist), joinedload(Placement.facility),
-                 selectinload(Placement.checklist)))}
+                 joinedload(Placement.checklist))).unique()}
     therapist_ids = {p.therapist_id for p in placements.values()}
     licenses: dict[int, list[License]] = defaultdict(list)
     for lic in db.session.scalars(sa.select(License).where(License.therapist_id.in_(therapist_ids))

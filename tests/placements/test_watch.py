@@ -211,3 +211,10 @@ def test_the_dashboard_shows_the_watch_counts_and_the_soonest(browser, agency, r
     assert f"Compliance watch: {len(watch)} blocker(s) on {watch.placements} placement(s)" in text
     soonest = watch[:5]
     assert all(item.message in text.replace("&#39;", "'") for item in soonest)
+
+
+def test_the_admin_dashboard_counts_the_watch_by_blocker(browser, agency):
+    text = browser("admin").get("/dashboard").data.decode()
+    watch = Watch(TODAY)
+    assert f"Compliance watch: {len(watch)} blocker(s) on {watch.placements} placement(s)" in text
+    assert f"License lapses: {watch.by_code['license_expired']}" in text
