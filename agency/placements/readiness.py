@@ -127,6 +127,11 @@ def _documents(owners, doc_types: list[str]) -> dict[int, list[Document]]:
     return docs
 
 
+def document_label(doc_type: str) -> str:
+    """How a document type is named in a finding (the watch finds its findings by it)."""
+    return doc_type.replace("_", " ").capitalize()
+
+
 def _iso(day: date) -> str:
     return day.isoformat()
 
@@ -184,8 +189,7 @@ def assess(therapist: Therapist, facility, service_states: list[str], start_on: 
     docs = snapshot.documents.get(therapist.id, [])
     for doc_type in facility.required_documents or []:
         if not any(d.doc_type == doc_type and d.is_current_on(day) for d in docs):
-            result.blockers.append(finding("document_missing", doc=doc_type.replace("_", " ").capitalize(),
-                                           day=_iso(day)))
+            result.blockers.append(finding("document_missing", doc=document_label(doc_type), day=_iso(day)))
 
     if facility.bills_insurance:
         payers = {p.lower() for p in facility.payers or []}

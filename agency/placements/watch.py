@@ -23,7 +23,7 @@ from agency.credentials.models import Document, License, PanelEnrollment, Therap
 from agency.extensions import db
 from agency.facilities.models import Facility
 from agency.placements.models import ChecklistItem, Placement
-from agency.placements.readiness import CredentialSnapshot, assess
+from agency.placements.readiness import CredentialSnapshot, assess, document_label
 
 # The placements watched: those a facility counts on now or soon.
 WATCHED_STATUSES = ("onboarding", "active")
@@ -52,9 +52,10 @@ def _watched(as_of: date):
             .cte("watched"))
 
 
-def _row(w, code, bites_on, detail=None):
+def _row(w, code, bites_on):
+    """A blocker of the placement as a whole (no state or document type to name)."""
     return (w.c.placement_id.label("placement_id"), code.label("code"), bites_on.label("bites_on"),
-            sa.cast(detail if detail is not None else sa.null(), sa.String).label("detail"))
+            sa.cast(sa.null(), sa.String).label("detail"))
 
 
 def _therapist_status(w):
@@ -200,9 +201,6 @@ class WatchItem:
     facility_id = property(lambda self: self.placement.facility_id)
     status = property(lambda self: self.placement.status)
 
-    def days_left(self, as_of: date) -> int:
-        return (self.bites_on - as_of).days
-
 
 def _fix(placement: Placement, code: str, detail: str | None, bites_on: date,
          licenses: list[License]) -> tuple[str, str]:
@@ -232,9 +230,13 @@ def _fix(placement: Placement, code: str, detail: str | None, bites_on: date,
 def _message(code: str, detail: str | None, findings) -> str:
     """Readiness's own words for the blocker on the day it bites (the state's or document's, if several)."""
     for found in findings:
-        if found.code == code and (detail is None or detail.replace("_", " ").lower() in found.message.lower()):
+        if found.code != code:
+            continue
+        if (detail is None or f" {detail} " in found.message  # a state: "in NJ on", "The NJ LCSW license"
+                or found.message.startswith(document_label(detail) + " ")):  # a document type
             return found.message
-    return next(found.message for found in findings if found.code == code)
+    # The agreement tests keep this from happening; if it ever did, the row still reads sensibly.
+    return next((found.message for found in findings if found.code == code), CODE_LABELS[code])
 
 
 def watch_items(rows) -> list[WatchItem]:

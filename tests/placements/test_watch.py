@@ -8,7 +8,7 @@ import pytest
 
 from agency.extensions import db
 from agency.placements.models import Placement
-from agency.placements.readiness import readiness
+from agency.placements.readiness import document_label, readiness
 from agency.placements.watch import Watch
 from tests import factories
 from tests.factories import TODAY
@@ -218,3 +218,16 @@ def test_the_admin_dashboard_counts_the_watch_by_blocker(browser, agency):
     watch = Watch(TODAY)
     assert f"Compliance watch: {len(watch)} blocker(s) on {watch.placements} placement(s)" in text
     assert f"License lapses: {watch.by_code['license_expired']}" in text
+
+
+def test_each_state_and_document_missing_is_its_own_item_in_its_own_words():
+    place = factories.facility(required_documents=["bls_card", "tb_test"])
+    placement = live(factories.licensed_therapist(), place, service_states=["NY", "NJ", "PA"])
+    items = {(i.code, i.message) for i in Watch(TODAY)[:] if i.placement_id == placement.id}
+    day = TODAY.isoformat()
+    assert items == {
+        ("no_license_in_state", f"No active license or compact privilege in NJ on {day}"),
+        ("no_license_in_state", f"No active license or compact privilege in PA on {day}"),
+        ("document_missing", f"{document_label('bls_card')} is missing or expired on {day}"),
+        ("document_missing", f"{document_label('tb_test')} is missing or expired on {day}"),
+    }
