@@ -320,6 +320,6 @@ def checkin(checkin_id: int):
             show_errors(form, exc)
         else:
             flash(f"{found.day}-day check-in recorded" + (
-                "; the concern was escalated to an admin." if found.concern else "."), "success")
+                "; an email about the concern is queued for the admins." if found.concern else "."), "success")
             return redirect(url_for(".placement", placement_id=found.placement_id) + "#checkins")
     return render_template("placements/checkin_form.html", form=form, checkin=found)

@@ -153,6 +153,8 @@ def test_a_checkin_with_a_concern_is_recorded_and_escalated(browser):
     response = b.post(f"/checkins/{checkin.id}", {"completed_on": "2026-11-02", "satisfaction": "2",
                                                   "notes": "Caseload too heavy", "concern": "y"})
     assert response.status_code == 302
+    # The mail waits in the outbox until it is sent, and the notice says so.
+    assert "an email about the concern is queued for the admins" in b.get(response.headers["Location"]).data.decode()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) >= 1
 
 
