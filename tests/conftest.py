@@ -66,7 +66,8 @@ class _DocumentedResponses:
 
         self.components = document["components"]
         self.operations = []
-        for path, ops in document["paths"].items():
+        # As OpenAPI matches: a concrete path (/placements/watch) before a templated one (/placements/{id}).
+        for path, ops in sorted(document["paths"].items(), key=lambda item: item[0].count("{")):
             pattern = re.compile("^/api/v1" + re.sub(r"\\{\w+\\}", "[^/]+", re.escape(path)) + "$")
             self.operations.append((pattern, ops))
         self._validators: dict[str, Draft202012Validator] = {}

@@ -47,6 +47,8 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "checkins.details": STAFF,
     # An admin's second look: starting a placement that is not ready.
     "placements.override": (),
+    # The compliance watch: placements that are or will become not ready, and the forms that fix them.
+    "placements.watch": ("recruiter", "credentialing"),
     "checklist.edit": ("recruiter", "credentialing"),
     # Which of the agency's staff ticked an onboarding item, by email: the facility's pages name nobody's address.
     "checklist.done_by": STAFF,

@@ -11,6 +11,7 @@ from agency.core.permissions import current_actor, public, requires
 from agency.credentials.worklist import KINDS, worklist_counts, worklist_page
 from agency.dashboard import calendar, metrics
 from agency.dashboard.search import search as run_search
+from agency.placements.watch import CODE_LABELS, Watch
 from agency.placements.worklist import open_assignments, recruiter_worklist
 
 bp = Blueprint("dashboard", __name__)
@@ -36,6 +37,11 @@ def dashboard():
         return redirect(url_for("billing.portal"))
     as_of = today()
     data = {"as_of": as_of, "role": role}
+    if role in ("recruiter", "credentialing", "admin"):
+        # Those who clear blockers see the soonest; an admin, who has every panel, gets the counts.
+        data["watch"] = Watch(as_of)
+        data["watch_soonest"] = data["watch"][:5] if role != "admin" else None
+        data["watch_labels"] = CODE_LABELS
     if role in ("recruiter", "admin"):
         data["recruiting"] = recruiter_worklist(as_of, limit=15)
         data["open_assignments"] = open_assignments()

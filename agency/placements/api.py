@@ -42,6 +42,7 @@ from agency.placements.models import (
     Placement,
 )
 from agency.placements.readiness import readiness
+from agency.placements.watch import CODE_LABELS, Watch
 
 bp = api_blueprint("placements_api", __name__)
 
@@ -125,7 +126,22 @@ MATCH = Schema(
     alerted=Bool(read_only=True, nullable=False),
     readiness=Nested(read_only=True, nullable=False, schema=READINESS),
 )
-ALERTS_SENT = Schema("AlertsSent", sent=Int(read_only=True, nullable=False),
+WATCH_ITEM = Schema(
+    "WatchItem",
+    placement_id=Int(read_only=True, nullable=False), therapist_id=Int(read_only=True, nullable=False),
+    facility_id=Int(read_only=True, nullable=False),
+    status=Choice(read_only=True, nullable=False, choices=PLACEMENT_STATUSES),
+    code=Choice(read_only=True, nullable=False, choices=tuple(CODE_LABELS),
+                description="the readiness code of the blocker"),
+    message=Str(read_only=True, nullable=False, description="readiness's words for it, on the day it bites"),
+    bites_on=Date(read_only=True, nullable=False,
+                  description="the first day the placement is not ready for it (the start, or as_of, if already)"),
+    fix_url=Str(read_only=True, nullable=False, description="the page where it is put right (a path)"),
+)
+WATCH_FILTERS = Schema("WatchFilters", as_of=Date(description="the day to judge by; today if left out"),
+                       code=Choice(choices=tuple(CODE_LABELS)))
+ALERTS_SENT = Schema("AlertsSent", sent=Int(read_only=True, nullable=False,
+                                            description="emails queued in the outbox (mailed when it sends)"),
                      already_told=Int(read_only=True, nullable=False))
 
 
@@ -176,7 +192,7 @@ def matches(assignment_id: int):
 
 @bp.post("/assignments/<int:assignment_id>/alerts")
 @requires("assignments.edit")
-@documented("Email the assignment to therapists, once each", request=ALERT, response=ALERTS_SENT,
+@documented("Queue the assignment's email to therapists, once each", request=ALERT, response=ALERTS_SENT,
             errors=(400, 404, 409))
 def send_alerts(assignment_id: int):
     assignment = services.get(Assignment, assignment_id)
@@ -219,6 +235,15 @@ def create_placement():
     placement = services.create_placement(PLACEMENT.load(json_body()), current_actor())
     return created(placement, "placements_api.get_placement", {"placement_id": placement.id},
                    **withheld(Placement, current_actor()))
+
+
+@bp.get("/placements/watch")
+@requires("placements.watch")
+@documented("The compliance watch: onboarding and active placements that are, or will become before they end, "
+            "not ready, soonest first", response=WATCH_ITEM, many=True, errors=(400,), query=WATCH_FILTERS)
+def watch():
+    filters = parse_args()
+    return page_of_list(Watch(filters.get("as_of") or today(), code=filters.get("code")))
 
 
 @bp.get("/placements/<int:placement_id>")

@@ -27,8 +27,12 @@ TRANSITIONS = {
     "cancelled": (),
 }
 
-# An open onboarding item this close to the start date threatens it.
+# An open onboarding item threatens the start once it is overdue or the start is this close.
 AT_RISK_DAYS = 7
+
+# A check-in may be held from a week before its day: a call on day 24 is the 30-day check-in,
+# one on day 10 is not (and the recruiter worklist shows it from then on).
+CHECKIN_OPENS_DAYS = 7
 
 # A placement of at least this many hours a week is full-time: a therapist holds one at a time.
 FULL_TIME_HOURS = 30
@@ -198,10 +202,18 @@ class ChecklistItem(db.Model):
     done_by = relationship("User")
 
     def threatens_start(self, as_of: date) -> bool:
-        """Open and overdue, or open with the start a week or less away."""
-        if self.done:
+        """Whether this open item can still make the start late: it is overdue, or the start is
+        AT_RISK_DAYS or less away, while the placement is proposed or onboarding and has not started.
+
+        Done items, items due after the start, and every item once the placement is active, finished
+        or past its start date threaten nothing: the start they were for has happened or gone.
+        """
+        placement = self.placement
+        if self.done or placement.status not in ("proposed", "onboarding") or placement.start_on < as_of:
             return False
-        return self.due_on < as_of or self.placement.start_on <= as_of + timedelta(days=AT_RISK_DAYS)
+        if self.due_on > placement.start_on:
+            return False
+        return self.due_on < as_of or placement.start_on <= as_of + timedelta(days=AT_RISK_DAYS)
 
 
 class CheckIn(db.Model):
@@ -229,3 +241,8 @@ class CheckIn(db.Model):
     completed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
 
     placement: Mapped[Placement] = relationship(back_populates="checkins")
+
+    @property
+    def opens_on(self) -> date:
+        """The first day it may be recorded as held: CHECKIN_OPENS_DAYS before it is due, never before the start."""
+        return max(self.due_on - timedelta(days=CHECKIN_OPENS_DAYS), self.placement.start_on)

@@ -28,7 +28,7 @@ from agency.placements.models import (
     Placement,
     PlacementEvent,
 )
-from agency.placements.readiness import readiness
+from agency.placements.readiness import Finding, readiness
 
 CHECKLIST_FILE = Path(__file__).with_name("checklists.toml")
 
@@ -87,7 +87,7 @@ def save_assignment(assignment: Assignment | None, values: dict, actor=None) -> 
 
 
 def send_assignment_alert(assignment: Assignment, therapist_ids: list[int], actor=None) -> tuple[int, int]:
-    """Email the open assignment to these therapists, once each; returns (sent, already told)."""
+    """Queue the open assignment's email to these therapists, once each; returns (queued, already told)."""
     if assignment.status != "open":
         raise Conflict("only an open assignment can be sent out")
     if not therapist_ids:
@@ -123,7 +123,7 @@ def send_assignment_alert(assignment: Assignment, therapist_ids: list[int], acto
         )
         sent += 1
     if sent:
-        audit.record("update", assignment, f"alert sent to {sent} therapist(s)", actor=actor)
+        audit.record("update", assignment, f"alert queued for {sent} therapist(s)", actor=actor)
     db.session.commit()
     return sent, len(therapists) - sent
 
@@ -285,21 +285,20 @@ def _move(placement: Placement, new_status: str, actor, reason: str | None, over
     if override_reason is not None and new_status != "active":
         raise ValidationError.on("override_reason", "applies only to activation")
     if new_status == "active":
-        result = readiness(placement, today())
-        if not result.ready:
+        refusals = _activation_refusals(placement, today())
+        if refusals:
             if override_reason is None:
                 raise Conflict(
-                    "the placement is not ready: " + "; ".join(b.message for b in result.blockers)
-                    + (". An admin may activate it anyway by giving an override reason, which is audited"
-                       if can(actor, "placements.override") else ""),
-                    {"status": [b.code for b in result.blockers]},
+                    "the placement is not ready: " + "; ".join(f.message for f in refusals)
+                    + ". " + _override_hint(actor),
+                    {"status": [f.code for f in refusals]},
                 )
             if not can(actor, "placements.override"):
-                raise Forbidden("only an admin may activate a placement that is not ready")
+                raise Forbidden("only an admin may activate a placement that is not ready or not started")
             if not override_reason.strip():
                 raise ValidationError.on("override_reason", "say why the placement starts anyway")
             audit.record("override", placement,
-                         f"activated despite: {', '.join(b.code for b in result.blockers)}",
+                         f"activated despite: {', '.join(f.code for f in refusals)}",
                          actor=actor, changes={"override_reason": override_reason.strip()})
             reason = override_reason.strip()
     if new_status == "cancelled" and not (reason or "").strip():
@@ -317,6 +316,23 @@ def _move(placement: Placement, new_status: str, actor, reason: str | None, over
             assignment.status = "open"
     audit.record("update", placement, f"placement of {placement.therapist.full_name}: {old} → {new_status}",
                  actor=actor, changes={"status": [old, new_status]})
+
+
+def _activation_refusals(placement: Placement, as_of: date) -> list[Finding]:
+    """What stands between this placement and active: its readiness blockers, and a start still to come."""
+    refusals = list(readiness(placement, as_of).blockers)
+    if placement.start_on > as_of:
+        refusals.append(Finding("not_started", f"it starts on {placement.start_on:%b %d, %Y}, "
+                                               f"{(placement.start_on - as_of).days} day(s) from today"))
+    return refusals
+
+
+def _override_hint(actor) -> str:
+    """How the refusal can be overridden, said to the one who may do it."""
+    if can(actor, "placements.override"):
+        return ("As an admin you can activate it anyway: give an override reason (the placement page's "
+                "“Override reason”, or \"override_reason\" in the API); it is audited.")
+    return "An admin can activate it anyway with an override reason, which is audited."
 
 
 def _still_filled(assignment: Assignment, leaving: Placement) -> bool:
@@ -354,6 +370,10 @@ def record_checkin(checkin: CheckIn, values: dict, actor=None) -> CheckIn:
     completed = values.get("completed_on") or today()
     if completed > today():
         raise ValidationError.on("completed_on", "cannot be in the future")
+    if completed < checkin.opens_on:
+        raise ValidationError.on(
+            "completed_on", f"is too early: the {checkin.day}-day check-in can be held from "
+            f"{checkin.opens_on:%b %d, %Y} (a week before it is due, and not before the start)")
     satisfaction = values.get("satisfaction")
     if satisfaction is None:
         raise ValidationError.on("satisfaction", "rate the therapist's satisfaction from 1 to 5")

@@ -9,7 +9,7 @@ from agency.core.dates import today
 from agency.core.errors import DomainError
 from agency.core.exports import csv_response, list_csv, wants_csv
 from agency.core.forms import form_values, show_errors
-from agency.core.listing import id_arg, paginate, paginate_list, search_arg, sort_by
+from agency.core.listing import id_arg, page_args, paginate, paginate_list, search_arg, sort_by
 from agency.core.permissions import can, current_actor, requires
 from agency.core.pickers import options_response
 from agency.credentials import queries as credential_queries
@@ -35,6 +35,7 @@ from agency.placements.models import (
     Placement,
 )
 from agency.placements.readiness import readiness
+from agency.placements.watch import CODE_LABELS, Watch
 from agency.placements.worklist import KINDS, recruiter_worklist
 
 bp = Blueprint("placements", __name__)
@@ -61,6 +62,25 @@ def recruiting():
                         ([i.due_on, i.kind_label, i.title, i.detail, i.at_risk] for i in items))
     return render_template("placements/recruiting.html", pagination=paginate_list(items), kinds=KINDS, kind=kind,
                            as_of=as_of)
+
+
+# ----------------------------------------------------------------------------- compliance watch
+
+
+@bp.get("/placements/watch")
+@requires("placements.watch")
+def watch():
+    """Onboarding and active placements that are, or will become before they end, not ready."""
+    code = request.args.get("code") if request.args.get("code") in CODE_LABELS else None
+    as_of = today()
+    found = Watch(as_of, code=code)
+    if wants_csv():
+        return list_csv("compliance-watch.csv", [
+            "bites_on", "placement_id", "therapist", "facility", "status", "code", "message", "fix_url"],
+            ([i.bites_on, i.placement_id, i.placement.therapist.full_name, i.placement.facility.name, i.status,
+              i.code, i.message, request.host_url.rstrip("/") + i.fix_url] for i in found[:]))
+    return render_template("placements/watch.html", pagination=paginate_list(found, page_args()[1]), watch=found,
+                           codes=CODE_LABELS, code=code, as_of=as_of)
 
 
 # ----------------------------------------------------------------------------- assignments
@@ -133,7 +153,8 @@ def send_alerts(assignment_id: int):
         except DomainError as exc:
             flash(exc.sentence, "error")
         else:
-            flash(f"Sent to {sent} therapist(s)" + (f"; {told} had already been told." if told else "."),
+            flash(f"Queued for {sent} therapist(s); the email goes out from the outbox"
+                  + (f"; {told} had already been told." if told else "."),
                   "success")
     else:
         flash("The form expired; please try again.", "error")
@@ -299,6 +320,6 @@ def checkin(checkin_id: int):
             show_errors(form, exc)
         else:
             flash(f"{found.day}-day check-in recorded" + (
-                "; the concern was escalated to an admin." if found.concern else "."), "success")
+                "; an email about the concern is queued for the admins." if found.concern else "."), "success")
             return redirect(url_for(".placement", placement_id=found.placement_id) + "#checkins")
     return render_template("placements/checkin_form.html", form=form, checkin=found)

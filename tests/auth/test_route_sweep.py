@@ -59,6 +59,7 @@ EXPECTED = {
     "placements.notes": STAFF,
     "placements.status_reasons": STAFF,
     "placements.override": {"admin"},
+    "placements.watch": {"admin", "recruiter", "credentialing"},
     "readiness.details": STAFF,
     "checkins.details": STAFF,
     "checklist.edit": {"admin", "recruiter", "credentialing"},

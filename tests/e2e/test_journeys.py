@@ -70,8 +70,9 @@ def test_a_recruiter_matches_a_therapist_works_the_checklist_and_activates_the_p
     factories.therapist(first_name="Tom", last_name="Unlicensed")
     from agency.placements.services import save_assignment
 
+    # It starts today: a recruiter activates nothing before its start date.
     job = save_assignment(None, {"facility_id": place.id, "title": "Adult outpatient LCSW", "discipline": "LCSW",
-                                 "start_on": date(2026, 12, 14), "length_weeks": 26, "hours_per_week": 40})
+                                 "start_on": date(2026, 11, 25), "length_weeks": 26, "hours_per_week": 40})
     journey.sign_in(users["recruiter"].email)
     page = journey.go(f"/assignments/{job.id}")
     rows = page.locator("#candidates tbody tr")

@@ -85,7 +85,7 @@ def test_a_recruiter_matches_proposes_works_the_checklist_and_activates(browser)
     b = browser("recruiter")
     response = b.post("/assignments/new", {
         "facility_id": str(place.id), "title": "Adult outpatient therapist", "discipline": "LCSW",
-        "start_on": "2026-12-14", "length_weeks": "26", "hours_per_week": "40", "billing_basis": "hourly",
+        "start_on": "2026-11-25", "length_weeks": "26", "hours_per_week": "40", "billing_basis": "hourly",
     })
     assert response.status_code == 302, response.data
     job = db.session.scalar(sa.select(Assignment))
@@ -98,7 +98,7 @@ def test_a_recruiter_matches_proposes_works_the_checklist_and_activates(browser)
 
     sent = b.post(f"/assignments/{job.id}/alerts", {"therapist_ids": [str(ready.id)]},
                   form_url=f"/assignments/{job.id}", follow_redirects=True)
-    assert b"Sent to 1 therapist" in sent.data
+    assert b"Queued for 1 therapist(s); the email goes out from the outbox" in sent.data
 
     response = b.post(f"/assignments/{job.id}/propose", {"therapist_id": str(ready.id)},
                       form_url=f"/assignments/{job.id}")
@@ -153,6 +153,8 @@ def test_a_checkin_with_a_concern_is_recorded_and_escalated(browser):
     response = b.post(f"/checkins/{checkin.id}", {"completed_on": "2026-11-02", "satisfaction": "2",
                                                   "notes": "Caseload too heavy", "concern": "y"})
     assert response.status_code == 302
+    # The mail waits in the outbox until it is sent, and the notice says so.
+    assert "an email about the concern is queued for the admins" in b.get(response.headers["Location"]).data.decode()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) >= 1
 
 

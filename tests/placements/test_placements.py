@@ -27,7 +27,7 @@ from agency.placements.services import (
 from agency.placements.worklist import recruiter_worklist
 from tests import factories
 from tests.conftest import PASSWORD
-from tests.factories import START, TODAY
+from tests.factories import TODAY
 from tests.sql import counted
 
 
@@ -43,7 +43,8 @@ def snapshot(placement):
             count(AuditEvent))
 
 
-def ready_placement(place=None, start=START, **values):
+def ready_placement(place=None, start=TODAY, **values):
+    """Licensed, onboarded and starting today: nothing stands between it and active."""
     placement = factories.placement(factories.licensed_therapist(), place or factories.facility(), start, **values)
     factories.finish_checklist(placement)
     return placement
@@ -118,7 +119,8 @@ def test_activating_an_unready_placement_is_refused_with_its_blockers(users):
     before = snapshot(placement)
     with pytest.raises(Conflict, match="not ready") as refused:
         change_status(placement, "active", users["recruiter"])
-    assert refused.value.fields == {"status": ["no_license_in_state", "onboarding_incomplete"]}
+    assert refused.value.fields == {"status": ["no_license_in_state", "onboarding_incomplete", "not_started"]}
+    assert "An admin can activate it anyway with an override reason" in refused.value.message
     db.session.rollback()
     assert snapshot(placement) == before
 
