@@ -178,6 +178,7 @@ class DemoAgency:
         self.rng = random.Random(2026)
         self.as_of = as_of
         self.admin = None
+        self.collected = 0
 
     def days(self, n: int) -> date:
         return self.as_of + timedelta(days=n)
@@ -566,22 +567,25 @@ class DemoAgency:
             month += relativedelta(months=1)
         # The dunning run, weekly: every level's window is longer than a week, so an unpaid invoice
         # climbs its ladder one level at a time.
-        for day in range(150, -1, -7):
-            with _as_if(self.days(-day)):
-                receivables.run_dunning(self.days(-day))
+        for weeks_ago in range(22, -1, -1):
+            day = self.days(-7 * weeks_ago)
+            with _as_if(day):
+                receivables.run_dunning(day)
 
     def _invoice(self, month: date, billing_user, overdue_facility: Facility, overdue_month: date):
         end = month + relativedelta(months=1) - timedelta(days=1)
         with _as_if(end + timedelta(days=1)):
             result = invoicing.run_invoices(month, end, actor=billing_user)
-        for n, invoice_id in enumerate(result.invoice_ids):
+        for invoice_id in result.invoice_ids:
             invoice = db.session.get(Invoice, invoice_id)
             if invoice.facility_id == overdue_facility.id and month == overdue_month:
                 continue  # PROBLEMS' overdue invoice: never paid, chased level by level
-            self._collect(invoice, n, billing_user)
+            self._collect(invoice, billing_user)
 
-    def _collect(self, invoice: Invoice, n: int, billing_user):
-        pattern = (invoice.id + n) % 6
+    def _collect(self, invoice: Invoice, billing_user):
+        # Invoices take turns at being voided, paid, half paid or left to age.
+        self.collected += 1
+        pattern = self.collected % 6
         if pattern == 0 and invoice.issued_on + timedelta(days=2) <= self.as_of:
             with _as_if(invoice.issued_on + timedelta(days=2)):
                 receivables.void_invoice(invoice, "Issued against the superseded rate card", billing_user)
@@ -643,18 +647,20 @@ def wipe() -> None:
     """
     refuse_production()
     files = [path_of(document) for document in db.session.scalars(sa.select(Document))]
+    db.session.close()
     tables = db.metadata.sorted_tables
     if db.engine.dialect.name == "postgresql":
-        db.session.execute(sa.text(f"TRUNCATE {', '.join(t.name for t in tables)} RESTART IDENTITY CASCADE"))
+        with db.engine.begin() as conn:
+            conn.execute(sa.text(f"TRUNCATE {', '.join(t.name for t in tables)} RESTART IDENTITY CASCADE"))
     else:
-        # A row that points at its own table (a privilege's home license) blocks deleting it: cut those first.
-        for table in tables:
-            for key in table.foreign_keys:
-                if key.column.table is table:
-                    db.session.execute(table.update().values({key.parent.name: None}))
-        for table in reversed(tables):
-            db.session.execute(table.delete())
-    db.session.commit()
+        with db.engine.connect() as conn:
+            # A privilege points at its home license in the same table: rows go in any order only with
+            # foreign keys off, which SQLite switches only outside a transaction.
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            for table in reversed(tables):
+                conn.execute(table.delete())
+            conn.commit()
+            conn.exec_driver_sql("PRAGMA foreign_keys=ON")
     for path in files:
         path.unlink(missing_ok=True)
 
