@@ -434,8 +434,8 @@ class DemoAgency:
             until = covered_until
             if PROBLEM_OF["license_expiring"] == t.full_name:
                 until = self.as_of.replace(day=1) + relativedelta(months=1, days=14)
-            if any(lic.state == state and lic.issued_on <= start and lic.covers(start)
-                   and lic.effective_expires_on >= until for lic in t.licenses):
+            if any(lic.state == state and lic.covers(start) and lic.effective_expires_on >= until
+                   for lic in t.licenses):
                 continue
             lic = creds.add_license(t, {
                 "state": state, "license_type": _license_type(t.discipline, state),
