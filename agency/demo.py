@@ -1,8 +1,16 @@
 """`flask seed-demo`: a realistic demo agency, built through the same services staff use.
 
-The agency's recent past is replayed: hours are recorded and approved week
-by week and invoices issued month by month with "today" set to each of those
-days, so the aging page, the dunning history and the charts tell a story.
+The agency's recent past is replayed: placements are proposed, onboarded and
+activated on their start dates, hours are recorded and approved week by week,
+invoices issued on the first of each month and reminders sent day by day, each
+with "today" set to that day. Nothing is dated after the day the demo is seeded.
+
+Every active placement is compliant (licensed in the facility's state before
+its start, the facility's documents and payer panels in place), and most open
+assignments have ready candidates, so matching has someone to offer. What is
+wrong is wrong on purpose: the few problems in PROBLEMS, each of which a
+worklist or a dashboard catches. The rest of the roster, the bench, carries the
+ordinary clutter of a credentialing team's week.
 """
 
 import random
@@ -27,14 +35,13 @@ from agency.core.dates import today, utcnow
 from agency.core.outbox import OutboxMessage
 from agency.core.states import npi_is_valid
 from agency.credentials import services as creds
-from agency.credentials.documents import store_document
-from agency.credentials.models import Therapist
+from agency.credentials.documents import path_of, store_document
+from agency.credentials.models import Document, Therapist, disciplines_for
 from agency.extensions import db
 from agency.facilities import services as facilities
 from agency.facilities.models import Facility
 from agency.placements import services as placements
 from agency.placements.models import Placement
-from agency.placements.readiness import readiness
 
 PASSWORD = "demo-password"
 STAFF = [
@@ -60,6 +67,44 @@ COUNSELOR_TYPE = {"NY": "LMHC", "FL": "LMHC", "MA": "LMHC", "IL": "LCPC", "CA": 
 STATES = ["NY", "NJ", "PA", "TX", "CA", "FL", "IL", "GA", "MA", "OH"]
 VERIFY_SOURCE = "{state} licensing board online verification"
 STREETS = ["Main", "Lake", "Market", "Oak", "River", "Bay", "Pacific", "Peachtree"]
+# The demo's deliberate problems: (what, who, the screen that catches it). Nothing else on an active
+# placement is wrong; tests/test_demo.py checks each of these is there and that nothing else is.
+PROBLEMS = [
+    ("license_expiring", "James Bennett", "His Illinois license lapses next month, during his placement at "
+                                          "Lakeshore: the credentialing worklist."),
+    ("caqh_due", "Maria Alvarez", "Her CAQH attestation is overdue: the credentialing worklist."),
+    ("document_expiring", "Daniel Diallo", "His HIPAA training expires within three weeks: the worklist."),
+    ("stalled_approval", "Emily Kowalski", "Riverside has not approved a week of her hours for over a week: "
+                                           "the facility portal and the billing dashboard."),
+    ("overdue_invoice", "Lakeshore Behavioral Hospital", "An invoice more than 30 days past due, its "
+                                                         "reminders sent level by level: receivables."),
+]
+PROBLEM_OF = {kind: who for kind, who, _ in PROBLEMS}
+
+# Placements: (therapist index among the active, facility index, start offset days, weeks, basis, hours, status).
+PLAN = [
+    (0, 0, -150, 52, "hourly", 40, "active"), (1, 1, -120, 40, "hourly", 40, "active"),
+    (2, 2, -100, 26, "per_diem", 32, "active"), (3, 3, -90, 30, "hourly", 40, "active"),
+    (4, 6, -80, 40, "hourly", 20, "active"), (5, 7, -140, 26, "hourly", 40, "active"),
+    (6, 4, -130, 30, "weekly", 37, "active"), (8, 5, -160, 16, "hourly", 40, "completed"),
+    (9, 0, -60, 40, "hourly", 24, "active"), (10, 3, 12, 20, "hourly", 40, "onboarding"),
+    (11, 6, 20, 26, "hourly", 20, "onboarding"), (12, 1, 30, 26, "hourly", 40, "proposed"),
+    (14, 7, 9, 12, "hourly", 30, "cancelled"), (15, 2, 5, 20, "per_diem", 32, "onboarding"),
+]
+# Open assignments: (facility index, title, discipline, service states, start offset, weeks, hours, telehealth,
+# basis, ready candidates). The telehealth opening needs two licenses nobody on the bench holds: recruiting.
+OPENINGS = [
+    (0, "Adult outpatient therapist, evening clinic", "LCSW", ["NY"], 21, 26, 40, False, "hourly", 2),
+    (2, "PHP group and individual therapist", "LPC", ["NJ"], 14, 12, 32, False, "per_diem", 1),
+    (6, "Telehealth therapist for adolescents", "LMFT", ["CA", "TX"], 28, 24, 20, True, "hourly", 0),
+    (3, "IOP psychologist, testing and groups", "PSYCHOLOGIST", ["TX"], 35, 16, 24, False, "hourly", 1),
+    (4, "School-based counselor, spring term", "LPC", ["PA"], 45, 20, 37, False, "weekly", 2),
+]
+# Documents: kind, days valid (None: no expiry), file type.
+DOC_KINDS = [("bls_card", 730, "png"), ("malpractice_coi", 365, "pdf"), ("tb_test", 365, "pdf"),
+             ("background_check", None, "pdf"), ("hipaa_training", 365, "pdf"), ("license_copy", None, "pdf"),
+             ("exclusion_check", 30, "pdf"), ("drug_screen", None, "pdf")]
+
 PAYERS = ["Aetna", "Cigna", "UnitedHealthcare/Optum", "Magellan", "Empire BCBS", "Highmark BCBS",
           "Fidelis Care (Medicaid MCO)", "Superior HealthPlan (Medicaid MCO)"]
 
@@ -133,6 +178,7 @@ class DemoAgency:
         self.rng = random.Random(2026)
         self.as_of = as_of
         self.admin = None
+        self.collected = 0
 
     def days(self, n: int) -> date:
         return self.as_of + timedelta(days=n)
@@ -257,15 +303,13 @@ class DemoAgency:
                     values["next_follow_up_on"] = self.days(self.rng.choice([-6, -1, 0, 3, 12]))
                 creds.add_panel(t, values, self.admin)
 
-    def documents(self, people: list[Therapist]):
-        kinds = [("bls_card", 730, "png"), ("malpractice_coi", 365, "pdf"), ("tb_test", 365, "pdf"),
-                 ("background_check", None, "pdf"), ("hipaa_training", 365, "pdf"), ("license_copy", None, "pdf"),
-                 ("exclusion_check", 30, "pdf"), ("drug_screen", None, "pdf")]
+    def documents(self, people: list[Therapist], skip: set[tuple[int, str]]):
+        """The roster's files, with gaps and lapses; `skip` (therapist id, kind) are filed by credential()."""
         for i, t in enumerate(people):
             if t.status == "inactive":
                 continue
-            for n, (doc_type, valid_days, ext) in enumerate(kinds):
-                if (i + n) % 5 == 4:
+            for n, (doc_type, valid_days, _) in enumerate(DOC_KINDS):
+                if (i + n) % 5 == 4 or (t.id, doc_type) in skip:
                     continue  # some gaps, so readiness finds missing documents
                 # Renewed on time, so current unless picked below to be expiring or lapsed.
                 issued = self.days(-self.rng.randint(5, valid_days - 10 if valid_days else 300))
@@ -275,9 +319,13 @@ class DemoAgency:
                     if (i + n) % 7 == 0:
                         expires = self.days(self.rng.choice([9, 24, 58, -4]))
                         issued = min(issued, expires - timedelta(days=1))
-                name = f"{t.last_name.lower()}_{doc_type}.{ext}"
-                body = _png(i + n) if ext == "png" else _pdf(f"{doc_type.replace('_', ' ').title()}: {t.full_name}")
-                store_document(t, BytesIO(body), name, doc_type, issued, expires, self.admin)
+                self._file(t, doc_type, issued, expires)
+
+    def _file(self, t: Therapist, doc_type: str, issued: date, expires: date | None):
+        ext = dict((kind, ext) for kind, _, ext in DOC_KINDS).get(doc_type, "pdf")
+        body = _png(t.id) if ext == "png" else _pdf(f"{doc_type.replace('_', ' ').title()}: {t.full_name}")
+        store_document(t, BytesIO(body), f"{t.last_name.lower()}_{doc_type}.{ext}", doc_type, issued, expires,
+                       self.admin)
 
     # ------------------------------------------------------------------ facilities and placements
     def facilities(self):
@@ -341,15 +389,8 @@ class DemoAgency:
         return made
 
     def assignments(self, places):
-        specs = [
-            (0, "Adult outpatient therapist, evening clinic", "LCSW", ["NY"], 21, 26, 40, False, "hourly"),
-            (2, "PHP group and individual therapist", "LPC", ["NJ"], 14, 12, 32, False, "per_diem"),
-            (6, "Telehealth therapist for adolescents", "LMFT", ["CA", "TX"], 28, 24, 20, True, "hourly"),
-            (3, "IOP psychologist, testing and groups", "PSYCHOLOGIST", ["TX"], 35, 16, 24, False, "hourly"),
-            (4, "School-based counselor, spring term", "LPC", ["PA"], 45, 20, 37, False, "weekly"),
-        ]
         made = []
-        for index, title, discipline, states, start, weeks, hours, tele, basis in specs:
+        for index, title, discipline, states, start, weeks, hours, tele, basis, _ in OPENINGS:
             made.append(placements.save_assignment(None, {
                 "facility_id": places[index].id, "title": title, "discipline": discipline,
                 "service_states": states, "start_on": self.days(start), "length_weeks": weeks,
@@ -357,73 +398,144 @@ class DemoAgency:
             }, self.admin))
         return made
 
+    # ------------------------------------------------------------------ who works where
+    def cast(self, people: list[Therapist], places: list[Facility], openings) -> list[tuple]:
+        """Who is placed or offered where: (therapist, facility, service states, start, end, plan row or None).
+
+        Placed therapists are those of PLAN; each opening gets the ready candidates OPENINGS asks for,
+        taken from the bench of its discipline and made available for its hours.
+        """
+        active = [t for t in people if t.status == "active"]
+        cast = []
+        for row in PLAN:
+            idx, fac, start, weeks = row[:4]
+            facility = places[fac]
+            cast.append((active[idx], facility, [facility.state], self.days(start),
+                         self.days(start + weeks * 7 - 1), row))
+        taken = {t.id for t, *_ in cast}
+        for spec, opening in zip(OPENINGS, openings, strict=True):
+            wanted = spec[-1]
+            bench = [t for t in active if t.id not in taken and t.discipline in disciplines_for(opening.discipline)]
+            for t in bench[:wanted]:
+                creds.update_therapist(t, {"availability": "available", "available_from": None,
+                                           "hours_per_week": max(opening.hours_per_week, t.hours_per_week or 0)},
+                                       self.admin)
+                cast.append((t, opening.facility, opening.service_states, opening.start_on, opening.end_on, None))
+                taken.add(t.id)
+        return cast
+
+    def credential(self, t: Therapist, facility: Facility, states: list[str], start: date, end: date | None):
+        """Make t fit to work at the facility from start to end, as a credentialing team would have by then:
+        a license in each state issued well before the start, the facility's documents filed before it,
+        an approved panel with one of its payers and a recent CAQH attestation. PROBLEMS are left in."""
+        covered_until = max(end or start, self.as_of) + timedelta(days=400)
+        issued = start - timedelta(days=400)
+        for state in states:
+            until = covered_until
+            if PROBLEM_OF["license_expiring"] == t.full_name:
+                until = self.as_of.replace(day=1) + relativedelta(months=1, days=14)
+            if any(lic.state == state and lic.covers(start) and lic.effective_expires_on >= until
+                   for lic in t.licenses):
+                continue
+            lic = creds.add_license(t, {
+                "state": state, "license_type": _license_type(t.discipline, state),
+                "number": f"{state}-{800000 + t.id * 97}", "kind": "state_license",
+                "issued_on": issued, "expires_on": until}, self.admin)
+            creds.verify_license(lic, min(start, self.as_of) - timedelta(days=30),
+                                 VERIFY_SOURCE.format(state=state), self.admin)
+        valid = {kind: days for kind, days, _ in DOC_KINDS}
+        for doc_type in facility.required_documents or []:
+            filed = min(start, self.as_of) - timedelta(days=20)
+            expires = filed + timedelta(days=valid[doc_type]) if valid.get(doc_type) else None
+            if PROBLEM_OF["document_expiring"] == t.full_name and doc_type == "hipaa_training":
+                expires = self.days(18)
+                filed = min(filed, expires - timedelta(days=valid[doc_type]))
+            self._file(t, doc_type, filed, expires)
+        payers = facility.payers or []
+        if facility.bills_insurance and not any(p.in_effect_on(start) and p.payer in payers for p in t.panels):
+            values = {"status": "approved", "submitted_on": start - timedelta(days=200),
+                      "effective_on": start - timedelta(days=90),
+                      "recredential_due_on": start + relativedelta(months=33)}
+            held = {p.payer: p for p in t.panels}
+            if payers[0] in held:
+                creds.update_panel(held[payers[0]], values, self.admin)
+            else:
+                creds.add_panel(t, {"payer": payers[0], **values}, self.admin)
+        overdue = PROBLEM_OF["caqh_due"] == t.full_name
+        attested = self.days(-130 if overdue else -30)
+        creds.update_therapist(t, {"caqh_id": t.caqh_id or f"{10900000 + t.id * 7919}",
+                                   "caqh_attested_on": attested}, self.admin)
+
     def _ready(self, placement, upto: int | None = None):
         for item in placement.checklist[:upto]:
             placements.set_checklist_item(item, True, self.admin)
 
-    def placements(self, people, places, assignments, recruiter):
-        """Placements in every state of the pipeline; returns the ones that bill hours."""
-        active = [t for t in people if t.status == "active"]
+    def placements(self, cast, assignments, recruiter):
+        """Placements in every state of the pipeline, each step taken on its day; returns those that bill hours.
+
+        A placement is proposed 25 days before its start, onboarded 21 days before, its checklist done by
+        three days before and activated on its start date, which readiness allows only because the
+        therapist is credentialed; a check-in is recorded the day after its window opens.
+        """
         billing = []
-        plan = [
-            # (therapist index in active, facility index, start offset days, weeks, basis, hours, target status)
-            (0, 0, -150, 52, "hourly", 40, "active"), (1, 1, -120, 40, "hourly", 40, "active"),
-            (2, 2, -100, 26, "per_diem", 32, "active"), (3, 3, -90, 30, "hourly", 40, "active"),
-            (4, 6, -80, 40, "hourly", 20, "active"), (5, 7, -140, 26, "hourly", 40, "active"),
-            (6, 4, -130, 30, "weekly", 37, "active"), (8, 5, -160, 16, "hourly", 40, "completed"),
-            (9, 0, -60, 40, "hourly", 24, "active"), (10, 3, 12, 20, "hourly", 40, "onboarding"),
-            (11, 6, 20, 26, "hourly", 20, "onboarding"), (12, 1, 30, 26, "hourly", 40, "proposed"),
-            (14, 7, 9, 12, "hourly", 30, "cancelled"), (15, 2, 5, 20, "per_diem", 32, "onboarding"),
-        ]
-        for idx, fac, start, weeks, basis, hours, status in plan:
-            therapist, facility = active[idx], places[fac]
-            values = {"therapist_id": therapist.id, "facility_id": facility.id, "start_on": self.days(start),
-                      "end_on": self.days(start + weeks * 7 - 1), "billing_basis": basis,
-                      "hours_per_week": hours, "service_states": [facility.state],
+        for t, facility, states, start, end, row in cast:
+            if row is None:
+                continue
+            idx, _, _, _, basis, hours, status = row
+            values = {"therapist_id": t.id, "facility_id": facility.id, "start_on": start, "end_on": end,
+                      "billing_basis": basis, "hours_per_week": hours, "service_states": states,
                       "telehealth": facility.facility_type == "telehealth"}
-            with _as_if(min(self.as_of, self.days(start - 25))):
+            with _as_if(min(self.as_of, start - timedelta(days=25))):
                 p = placements.create_placement(values, recruiter)
             if status == "proposed":
                 continue
-            if status == "cancelled":
-                placements.change_status(p, "cancelled", recruiter, reason="Therapist accepted a permanent role")
-                continue
-            placements.change_status(p, "onboarding", recruiter)
+            with _as_if(min(self.as_of, start - timedelta(days=21))):
+                if status == "cancelled":
+                    placements.change_status(p, "cancelled", recruiter, reason="Therapist accepted a permanent role")
+                    continue
+                placements.change_status(p, "onboarding", recruiter)
             if status == "onboarding":
                 self._ready(p, upto=3)
                 continue
-            self._ready(p)
-            readiness_ok = readiness(p, self.as_of).ready
-            if readiness_ok:
+            with _as_if(start - timedelta(days=3)):
+                self._ready(p)
+            with _as_if(start):
                 placements.change_status(p, "active", recruiter)
-            else:
-                placements.change_status(p, "active", self.admin,
-                                         override_reason="Facility accepted documents pending renewal")
+            last = min(end, self.as_of - timedelta(days=2))
             for checkin in p.checkins:
-                if checkin.due_on <= self.as_of - timedelta(days=3):
-                    concern = idx == 5 and checkin.day == 60
+                done = checkin.due_on + timedelta(days=1)
+                if done > last:
+                    continue
+                concern = idx == 5 and checkin.day == 60
+                with _as_if(done):
                     placements.record_checkin(checkin, {
-                        "completed_on": checkin.due_on + timedelta(days=1),
-                        "satisfaction": 2 if concern else self.rng.choice([4, 5]),
+                        "completed_on": done, "satisfaction": 2 if concern else self.rng.choice([4, 5]),
                         "notes": "Caseload has doubled since the unit lost a clinician." if concern
                         else "Settled in well; good rapport with the clinical director.",
                         "concern": concern}, recruiter)
             if status == "completed":
-                placements.change_status(p, "completed", recruiter)
+                with _as_if(end):
+                    placements.change_status(p, "completed", recruiter)
             billing.append(p)
-        # One proposal straight from an open assignment, waiting for onboarding.
-        used = {active[idx].id for idx, *_ in plan}
-        lcsw = next(t for t in active if t.discipline == "LCSW" and t.id not in used)
-        placements.create_placement({"assignment_id": assignments[0].id, "therapist_id": lcsw.id}, recruiter)
+        # One proposal straight from an open assignment, for the first of its ready candidates.
+        first = next(t for t, facility, *_, row in cast if row is None and facility.id == assignments[0].facility_id)
+        placements.create_placement({"assignment_id": assignments[0].id, "therapist_id": first.id}, recruiter)
         return billing
 
     # ------------------------------------------------------------------ money
-    def money(self, billed: list[Placement], billing_user):
-        """Replay five months: hours each week, approvals, month-end invoices, payments and dunning."""
+    def money(self, billed: list[Placement], billing_user, overdue_facility: Facility):
+        """Replay five months: hours each week, approvals, invoices on the first, payments and reminders."""
         first_month = (self.as_of - relativedelta(months=5)).replace(day=1)
+        overdue_month = self.as_of.replace(day=1) - relativedelta(months=3)
+        stalled = next(p for p in billed if p.therapist.full_name == PROBLEM_OF["stalled_approval"])
+        month = first_month
         week = first_month - timedelta(days=first_month.weekday())
         while week + timedelta(days=6) < self.as_of:
             sunday = week + timedelta(days=6)
+            # A month is invoiced on the first of the next, before the hours approved after that day.
+            while month + relativedelta(months=1) <= sunday:
+                self._invoice(month, billing_user, overdue_facility, overdue_month)
+                month += relativedelta(months=1)
             with _as_if(sunday):
                 entries = []
                 for p in billed:
@@ -439,45 +551,55 @@ class DemoAgency:
                             "supervision_hours": Decimal("1") if offset == 2 else Decimal("0"),
                             "travel_miles": Decimal(self.rng.choice(["0", "0", "12.5", "23"])),
                         }, billing_user))
-                # Most weeks are approved by the facility right away; the latest week waits.
+                # Most weeks are approved by the facility right away; the latest week waits, and one
+                # facility sits on a week of the stalled placement's hours.
                 if sunday < self.as_of - timedelta(days=7):
+                    if sunday >= self.as_of - timedelta(days=14):
+                        entries = [e for e in entries if e.placement_id != stalled.id]
                     rejected = entries[:1] if week.day <= 7 else []
                     if rejected:
                         timesheets.decide(rejected, False, billing_user,
                                           reason="Hours do not match the unit sign-in sheet")
                     timesheets.decide(entries[len(rejected):], True, billing_user)
             week += timedelta(days=7)
-        month = first_month
-        while month + relativedelta(months=1) <= self.as_of.replace(day=1):
-            end = month + relativedelta(months=1) - timedelta(days=1)
-            with _as_if(end + timedelta(days=2)):
-                result = invoicing.run_invoices(month, end, actor=billing_user)
-            self._collect(result.invoice_ids, billing_user)
+        while month + relativedelta(months=1) <= self.as_of:
+            self._invoice(month, billing_user, overdue_facility, overdue_month)
             month += relativedelta(months=1)
-        for day in range(150, -1, -7):
-            with _as_if(self.days(-day)):
-                receivables.run_dunning(self.days(-day))
+        # The dunning run, weekly: every level's window is longer than a week, so an unpaid invoice
+        # climbs its ladder one level at a time.
+        for weeks_ago in range(22, -1, -1):
+            day = self.days(-7 * weeks_ago)
+            with _as_if(day):
+                receivables.run_dunning(day)
 
-    def _collect(self, invoice_ids: list[int], billing_user):
-        from agency.billing.models import Invoice
-
-        for n, invoice_id in enumerate(invoice_ids):
+    def _invoice(self, month: date, billing_user, overdue_facility: Facility, overdue_month: date):
+        end = month + relativedelta(months=1) - timedelta(days=1)
+        with _as_if(end + timedelta(days=1)):
+            result = invoicing.run_invoices(month, end, actor=billing_user)
+        for invoice_id in result.invoice_ids:
             invoice = db.session.get(Invoice, invoice_id)
-            pattern = (invoice.id + n) % 6
-            if pattern == 0:
-                with _as_if(invoice.issued_on + timedelta(days=2)):
-                    receivables.void_invoice(invoice, "Issued against the superseded rate card", billing_user)
-                continue
-            pay_on = invoice.due_on + timedelta(days=self.rng.choice([-5, 3, 12]))
-            if pattern in (1, 2, 3) and pay_on <= self.as_of:
-                with _as_if(pay_on):
-                    receivables.record_payment(invoice, invoice.total, pay_on, f"ACH {700000 + invoice.id}",
-                                               billing_user)
-            elif pattern == 4 and pay_on <= self.as_of:
-                with _as_if(pay_on):
-                    receivables.record_payment(invoice, (invoice.total / 2).quantize(Decimal("0.01")), pay_on,
-                                               f"Check {4100 + invoice.id}", billing_user)
-            # pattern 5 stays unpaid: it ages and gets chased.
+            if invoice.facility_id == overdue_facility.id and month == overdue_month:
+                continue  # PROBLEMS' overdue invoice: never paid, chased level by level
+            self._collect(invoice, billing_user)
+
+    def _collect(self, invoice: Invoice, billing_user):
+        # Invoices take turns at being voided, paid, half paid or left to age.
+        self.collected += 1
+        pattern = self.collected % 6
+        if pattern == 0 and invoice.issued_on + timedelta(days=2) <= self.as_of:
+            with _as_if(invoice.issued_on + timedelta(days=2)):
+                receivables.void_invoice(invoice, "Issued against the superseded rate card", billing_user)
+            return
+        pay_on = invoice.due_on + timedelta(days=self.rng.choice([-5, 3, 12]))
+        if pattern in (1, 2, 3) and pay_on <= self.as_of:
+            with _as_if(pay_on):
+                receivables.record_payment(invoice, invoice.total, pay_on, f"ACH {700000 + invoice.id}",
+                                           billing_user)
+        elif pattern == 4 and pay_on <= self.as_of:
+            with _as_if(pay_on):
+                receivables.record_payment(invoice, (invoice.total / 2).quantize(Decimal("0.01")), pay_on,
+                                           f"Check {4100 + invoice.id}", billing_user)
+        # Otherwise it stays unpaid: it ages and gets chased.
 
     def delivered_mail(self):
         """Mark the mail of the replayed months as delivered, as the sender would have by now.
@@ -503,15 +625,44 @@ class DatabaseHoldsData(SeedRefused):
     """The database is not empty: the demo would mix made-up people into real records."""
 
 
-def refuse_unless_allowed() -> None:
-    """Raise SeedRefused in production mode, DatabaseHoldsData when the database already holds data."""
+def refuse_production() -> None:
     if current_app.config["ENV"] == "production":
         raise SeedRefused(
             "seed-demo does not run in production mode: it makes sign-ins such as admin@demo.agency "
             "whose password is printed in the README.")
+
+
+def refuse_unless_allowed() -> None:
+    """Raise SeedRefused in production mode, DatabaseHoldsData when the database already holds data."""
+    refuse_production()
     if any(db.session.scalar(sa.select(sa.exists().select_from(model))) for model in (User, Therapist, Facility)):
         raise DatabaseHoldsData("The database already has users, therapists or facilities; "
                                 "seed-demo only fills an empty one.")
+
+
+def wipe() -> None:
+    """Delete every row of every table and the files of the uploaded documents (seed-demo --reset).
+
+    Never in production mode. The schema and its migration version stay.
+    """
+    refuse_production()
+    files = [path_of(document) for document in db.session.scalars(sa.select(Document))]
+    db.session.close()
+    tables = db.metadata.sorted_tables
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.begin() as conn:
+            conn.execute(sa.text(f"TRUNCATE {', '.join(t.name for t in tables)} RESTART IDENTITY CASCADE"))
+    else:
+        with db.engine.connect() as conn:
+            # A privilege points at its home license in the same table: rows go in any order only with
+            # foreign keys off, which SQLite switches only outside a transaction.
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            for table in reversed(tables):
+                conn.execute(table.delete())
+            conn.commit()
+            conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+    for path in files:
+        path.unlink(missing_ok=True)
 
 
 def seed(as_of: date | None = None, log=click.echo) -> dict:
@@ -522,20 +673,24 @@ def seed(as_of: date | None = None, log=click.echo) -> dict:
     creds.load_ce_reference()
     log("Creating staff users…")
     staff = agency.users()
-    log("Adding 40 therapists with licenses, CE, panels and documents…")
+    log("Adding 40 therapists, 8 facilities and their rate cards, and 5 open assignments…")
     people = agency.therapists()
-    agency.licenses(people)
-    agency.ce(people)
-    agency.panels(people)
-    agency.documents(people)
-    log("Adding facilities, rate cards and open assignments…")
     places = agency.facilities()
     create_user("facility@demo.agency", "facility", PASSWORD, facility_id=places[0].id, name="Dana Reyes")
     jobs = agency.assignments(places)
+    cast = agency.cast(people, places, jobs)
+    log("Recording licenses, CE, panels and documents…")
+    agency.licenses(people)
+    agency.ce(people)
+    agency.panels(people)
+    agency.documents(people, skip={(t.id, kind) for t, facility, *_ in cast
+                                   for kind in facility.required_documents or []})
+    for t, facility, states, start, end, _ in cast:
+        agency.credential(t, facility, states, start, end)
     log("Placing therapists and working their checklists…")
-    billed = agency.placements(people, places, jobs, staff["recruiter"])
+    billed = agency.placements(cast, jobs, staff["recruiter"])
     log("Replaying five months of timesheets, invoices, payments and reminders…")
-    agency.money(billed, staff["billing"])
+    agency.money(billed, staff["billing"], next(f for f in places if f.name == PROBLEM_OF["overdue_invoice"]))
     agency.delivered_mail()
     return {
         "therapists": len(people), "facilities": len(places),
@@ -545,14 +700,17 @@ def seed(as_of: date | None = None, log=click.echo) -> dict:
 
 @click.command("seed-demo")
 @click.option("--if-empty", is_flag=True, help="Do nothing (and say so) when the database already has data.")
+@click.option("--reset", is_flag=True, help="Delete everything in the database, and its uploaded files, first.")
 @with_appcontext
-def seed_demo_command(if_empty):
+def seed_demo_command(if_empty, reset):
     """Fill an empty database with a realistic demo agency (never in production mode)."""
     try:
+        if reset:
+            wipe()
         counts = seed()
     except DatabaseHoldsData as exc:
         if not if_empty:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(f"{exc} Add --reset to delete everything and start over.") from None
         click.echo("The database already has data; the demo agency was not added.")
         return
     except SeedRefused as exc:

@@ -1,53 +1,205 @@
-"""`flask seed-demo` builds an agency in which every screen has something to show."""
+"""`flask seed-demo` builds an agency in which every screen has something true to show.
+
+The demo is slow to build and the suite cleans the database after every test, so each seeded
+agency is built once and examined at length by one test.
+"""
 
 from collections import Counter
+from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
+from dateutil.relativedelta import relativedelta
 
 from agency.auth.models import User
-from agency.billing.models import Invoice, TimesheetEntry
-from agency.core.dates import today
+from agency.billing.models import DunningNotice, Invoice, Payment, TimesheetEntry
+from agency.billing.receivables import aging
+from agency.core.audit import AuditEvent
+from agency.core.dates import start_of
 from agency.core.outbox import OutboxMessage
-from agency.credentials.models import License, PanelEnrollment, Therapist
+from agency.credentials.documents import path_of, upload_root
+from agency.credentials.models import CERecord, Document, License, PanelEnrollment, Therapist
 from agency.credentials.worklist import KINDS, worklist
+from agency.dashboard.metrics import billed_and_collected
+from agency.demo import PASSWORD as DEMO_PASSWORD
+from agency.demo import PROBLEM_OF, PROBLEMS
 from agency.extensions import db
 from agency.facilities.models import Facility
-from agency.placements.models import PLACEMENT_STATUSES, Placement
+from agency.placements.matching import match_assignment
+from agency.placements.models import PLACEMENT_STATUSES, Assignment, CheckIn, Placement
+from agency.placements.readiness import readiness
 from tests import factories
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, Browser
+
+# Days on which something already happened: none may be after the day the demo is seeded.
+PAST_DATES = [Invoice.issued_on, Invoice.period_end, Payment.received_on, CheckIn.completed_on,
+              TimesheetEntry.work_date, DunningNotice.sent_on, Document.issued_on, License.issued_on,
+              License.verified_on, CERecord.completed_on, PanelEnrollment.submitted_on,
+              PanelEnrollment.effective_on, Therapist.caqh_attested_on]
 
 
 def counts(column):
     return dict(db.session.execute(sa.select(column, sa.func.count()).group_by(column)).all())
 
 
-def test_the_demo_agency_has_every_status_and_every_worklist_item(app):
+def every_table() -> dict[str, int]:
+    return {t.name: db.session.scalar(sa.select(sa.func.count()).select_from(t)) for t in db.metadata.sorted_tables}
+
+
+def _days_to_seed():
+    # Ahead of the real clock: stored timestamps (a void's voided_at, a sent mail's sent_at) come from
+    # it, and a demo seeded as of a past day would have them dated after its "today".
+    first = (date.today() + relativedelta(months=1)).replace(day=1)
+    return [pytest.param(first, id="the first of a month"), pytest.param(first.replace(day=17), id="mid-month")]
+
+
+def stored_files() -> set:
+    return {path for path in upload_root().rglob("*") if path.is_file()}
+
+
+def shows(page, amount) -> bool:
+    return f"${amount:,}" in page.text or f"${amount}" in page.text
+
+
+def signed_in(app, email):
+    browser = Browser(app.test_client())
+    response = browser.login(email, DEMO_PASSWORD)
+    assert response.status_code in (200, 302), response.status_code
+    return browser
+
+
+@pytest.mark.parametrize("as_of", _days_to_seed())
+def test_the_demo_agency_works_and_is_wrong_only_where_it_says(app, setting, as_of):
+    setting(PINNED_TODAY=as_of.isoformat())
     runner = app.test_cli_runner()
+    earlier_files = stored_files()  # the suite cleans tables between tests, not the upload folder
     result = runner.invoke(args=["seed-demo"])
     assert result.exit_code == 0, result.output
     assert "admin@demo.agency" in result.output
+    seeded = every_table()
 
+    # A full agency: every status, every kind of credential and every worklist item.
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Therapist)) == 40
     assert len(counts(Therapist.home_state)) >= 6
     assert set(counts(Therapist.status)) == {"active", "inactive", "do_not_place"}
     assert set(counts(License.kind)) == {"state_license", "compact_privilege", "temporary"}
-    assert {lic.status_on(today()) for lic in db.session.scalars(sa.select(License))} == {
+    assert {lic.status_on(as_of) for lic in db.session.scalars(sa.select(License))} == {
         "active", "expiring", "expired"}
     assert set(counts(PanelEnrollment.status)) == {"not_started", "submitted", "in_review", "approved",
                                                    "denied", "terminated"}
     assert set(counts(Placement.status)) == set(PLACEMENT_STATUSES)
     assert set(counts(Invoice.status)) == {"issued", "partially_paid", "paid", "void"}
-    assert {"submitted", "approved", "rejected", "invoiced"} <= set(counts(TimesheetEntry.status))
-    assert set(Counter(item.kind for item in worklist(today()))) == set(KINDS)
+    assert {"submitted", "rejected", "invoiced"} <= set(counts(TimesheetEntry.status))
+    if as_of.day >= 15:  # on the first, last month's approved hours were all invoiced this morning
+        assert "approved" in counts(TimesheetEntry.status)
+    items = worklist(as_of)
+    assert set(Counter(item.kind for item in items)) == set(KINDS)
+
+    # Nothing has happened after today.
+    for column in PAST_DATES:
+        latest = db.session.scalar(sa.select(sa.func.max(column)))
+        assert latest is not None and latest <= as_of, (column, latest)
+    tomorrow = start_of(as_of + timedelta(days=1))
+    for table in db.metadata.sorted_tables:
+        for column in table.columns:
+            if isinstance(column.type, sa.DateTime):
+                latest = db.session.scalar(sa.select(sa.func.max(column)))
+                assert latest is None or latest.replace(tzinfo=None) < tomorrow.replace(tzinfo=None), column
+    for checkin in db.session.scalars(sa.select(CheckIn).where(CheckIn.completed_on.is_not(None))):
+        assert checkin.completed_on >= checkin.placement.start_on + timedelta(days=checkin.day), checkin.id
+    assert not db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)
+                                 .where(AuditEvent.action == "override"))
+
+    # Every active placement is compliant; what the demo gets wrong on purpose shows as warnings.
+    active = db.session.scalars(sa.select(Placement).where(Placement.status == "active")).all()
+    assert len(active) >= 7
+    blocked = {p.therapist.full_name: readiness(p, as_of).blockers for p in active if not readiness(p, as_of).ready}
+    assert set(blocked) <= set(PROBLEM_OF.values()), blocked
+    for p in active:  # licensed in the state on the start date (readiness itself looks at today)
+        assert any(lic.state == p.facility.state and lic.covers(p.start_on) for lic in p.therapist.licenses), p.id
+    warned = {p.therapist.full_name: {w.code for w in readiness(p, as_of).warnings} for p in active}
+    assert "license_expires_during_placement" in warned[PROBLEM_OF["license_expiring"]]
+    assert "caqh_attestation_due" in warned[PROBLEM_OF["caqh_due"]]
+
+    # Credentialing: each deliberate problem is on the worklist, about the therapist it names.
+    listed = {(item.kind, item.therapist.full_name) for item in items}
+    for kind, who, _ in PROBLEMS:
+        if kind in KINDS:
+            assert (kind, who) in listed, (kind, who)
+    lapsing = next(i for i in items if (i.kind, i.therapist.full_name) == ("license_expiring", PROBLEM_OF[
+        "license_expiring"]))
+    assert (lapsing.due_on.year, lapsing.due_on.month) == ((as_of + relativedelta(months=1)).year,
+                                                          (as_of + relativedelta(months=1)).month)
+
+    # Recruiting: at least half the open assignments have someone ready to offer.
+    openings = db.session.scalars(sa.select(Assignment)).all()
+    offers = {a: [c.therapist.full_name for c in match_assignment(a, as_of) if c.eligible and c.readiness.ready]
+              for a in openings}
+    ready = [a for a in openings if offers[a]]
+    assert len(ready) * 2 >= len(openings) and len(openings) == 5
+
+    # Billing: this month's invoices were issued on a day already here, so the month has billing.
+    billed = billed_and_collected(as_of)[-1][1]
+    assert billed > 0
+    overdue_at = db.session.scalar(sa.select(Facility).where(Facility.name == PROBLEM_OF["overdue_invoice"]))
+    overdue = [i for i in db.session.scalars(sa.select(Invoice).where(Invoice.facility_id == overdue_at.id))
+               if 30 < i.days_past_due(as_of) < 60 and i.amount_paid == 0]
+    assert len(overdue) >= 1
+    chased = overdue[0]
+    ladder = db.session.execute(sa.select(DunningNotice.level, DunningNotice.sent_on)
+                                .where(DunningNotice.invoice_id == chased.id).order_by(DunningNotice.sent_on)).all()
+    assert [level for level, _ in ladder] == ["courtesy", "reminder_7", "reminder_30"]
+    assert [sent for _, sent in ladder] == sorted({sent for _, sent in ladder})  # one level per run
+    assert all(chased.due_on - timedelta(days=3) <= sent <= as_of for _, sent in ladder)
+    reminders = db.session.scalars(sa.select(OutboxMessage).where(
+        OutboxMessage.dedupe_key.like(f"dunning:{chased.number}:%"))).all()
+    assert len(reminders) == 3 and all(m.sent_at is not None for m in reminders)
     waiting = db.session.scalars(sa.select(OutboxMessage.dedupe_key).where(OutboxMessage.sent_at.is_(None))).all()
     assert waiting and all(key.startswith("invoice:") for key in waiting)  # the replayed months' mail went out
 
+    # A facility sits on a week of one therapist's hours; everyone else's wait less than a week.
+    # (A week's hours are submitted on its Sunday.)
+    stale = [e for e in db.session.scalars(sa.select(TimesheetEntry).where(TimesheetEntry.status == "submitted"))
+             if e.work_date + timedelta(days=6 - e.work_date.weekday()) < as_of - timedelta(days=7)]
+    assert stale and {e.placement.therapist.full_name for e in stale} == {PROBLEM_OF["stalled_approval"]}
+
+    # Each role's home page shows it.
+    admin = signed_in(app, "admin@demo.agency").get("/dashboard")
+    assert admin.status_code == 200 and shows(admin, billed)
+    recruiter = signed_in(app, "recruiter@demo.agency")
+    assert "5 open assignment(s)" in recruiter.get("/dashboard").text
+    for a in ready:
+        assert offers[a][0] in recruiter.get(f"/assignments/{a.id}").text
+    credentialing = signed_in(app, "credentialing@demo.agency").get("/dashboard")
+    assert credentialing.status_code == 200
+    billing = signed_in(app, "billing@demo.agency")
+    assert billing.get("/dashboard").status_code == 200
+    assert chased.number in billing.get(f"/invoices/{chased.id}").text
+    portal = signed_in(app, "facility@demo.agency").get("/portal")
+    assert portal.status_code == 200
+    riverside = db.session.get(User, db.session.scalar(
+        sa.select(User.id).where(User.email == "facility@demo.agency"))).facility_id
+    assert any(e.placement.facility_id == riverside for e in stale)
+    assert PROBLEM_OF["stalled_approval"] in portal.text
+    owed = next(f.total for f in aging(as_of).facilities if f.facility_id == riverside)
+    assert shows(portal, owed), owed  # the same open balance as Receivables
+
+    # Seeding again is refused, --if-empty passes quietly, and --reset starts over: the same agency
+    # again, nothing doubled, no stray files. (Resetting takes another seeding: once is enough.)
     again = runner.invoke(args=["seed-demo"])
-    assert again.exit_code != 0 and "only fills an empty one" in again.output
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(Therapist)) == 40
+    assert again.exit_code != 0 and "only fills an empty one" in again.output and "--reset" in again.output
     quiet = runner.invoke(args=["seed-demo", "--if-empty"])
     assert quiet.exit_code == 0 and "not added" in quiet.output
+    if as_of.day == 1:
+        return
+    old_files = {path_of(d) for d in db.session.scalars(sa.select(Document))}
+    db.session.remove()
+    reset = runner.invoke(args=["seed-demo", "--reset"])
+    assert reset.exit_code == 0, reset.output
+    assert every_table() == seeded
+    files = stored_files() - earlier_files
+    assert files == {path_of(d) for d in db.session.scalars(sa.select(Document))}
+    assert not files & old_files
 
 
 def holdings() -> dict[str, int]:
@@ -55,12 +207,14 @@ def holdings() -> dict[str, int]:
             for model in (User, Therapist, Facility)}
 
 
-@pytest.mark.parametrize("flags", [[], ["--if-empty"]])
+@pytest.mark.parametrize("flags", [[], ["--if-empty"], ["--reset"]])
 def test_seed_demo_refuses_production_mode_whatever_the_flags(app, setting, flags):
+    factories.facility()
+    before = holdings()
     setting(ENV="production")
     result = app.test_cli_runner().invoke(args=["seed-demo", *flags])
     assert result.exit_code != 0 and "does not run in production mode" in result.output
-    assert holdings() == {"User": 0, "Therapist": 0, "Facility": 0}
+    assert holdings() == before
 
 
 def _one_user():
