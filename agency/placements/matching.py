@@ -48,7 +48,7 @@ def _license_reasons(candidate: Candidate, licenses: list[License], states: list
     for state in states:
         covering = [lic for lic in licenses if lic.state == state and lic.covers(start)]
         if covering:
-            best = max(covering, key=License.effective_expires_on.fget)
+            best = max(covering, key=lambda lic: lic.effective_expires_on)
             margin = (best.effective_expires_on - start).days
             margins.append(margin)
             kind = "compact privilege" if best.kind == "compact_privilege" else best.kind.replace("_", " ")
