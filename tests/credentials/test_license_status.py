@@ -10,6 +10,7 @@ from agency.credentials.models import License
 from agency.extensions import db
 from tests import factories
 
+
 def _cases(as_of: date, expiring_days: int) -> dict[str, tuple[License, str]]:
     """Licenses on each side of each boundary, with the status each has on as_of."""
 
