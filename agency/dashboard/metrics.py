@@ -128,7 +128,7 @@ def escalations(limit: int = 20) -> list[CheckIn]:
 def my_placements(user_id: int, limit: int = 20) -> list[Placement]:
     return db.session.scalars(
         sa.select(Placement).where(Placement.recruiter_id == user_id,
-                                   Placement.status.in_(("proposed", "onboarding", "active")))
+                                   Placement.status.in_(Placement.LIVE))
         .options(joinedload(Placement.therapist), joinedload(Placement.facility))
         .order_by(Placement.start_on).limit(limit)
     ).all()

@@ -80,7 +80,7 @@ def match_assignment(assignment: Assignment, as_of: date) -> list[Candidate]:
     for therapist_id, facility_name, start_on in db.session.execute(
         sa.select(Placement.therapist_id, Facility.name, Placement.start_on).join(Placement.facility).where(
             Placement.therapist_id.in_(pool),
-            Placement.status.in_(("proposed", "onboarding", "active")),
+            Placement.status.in_(Placement.LIVE),
             Placement.start_on <= end,
             sa.or_(Placement.end_on.is_(None), Placement.end_on >= assignment.start_on),
             Placement.is_full_time,
