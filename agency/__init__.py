@@ -65,10 +65,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     from agency.dashboard.views import bp as dashboard_bp
     from agency.facilities.api import bp as facilities_api
     from agency.facilities.views import bp as facilities_bp
+    from agency.outbox.views import bp as outbox_bp
     from agency.placements.api import bp as placements_api
     from agency.placements.views import bp as placements_bp
 
-    for bp in (auth_bp, dashboard_bp, credentials_bp, facilities_bp, placements_bp, billing_bp):
+    for bp in (auth_bp, dashboard_bp, credentials_bp, facilities_bp, placements_bp, billing_bp, outbox_bp):
         app.register_blueprint(bp)
     for api_bp in (core_api.bp, credentials_api, facilities_api, placements_api, billing_api):
         csrf.exempt(api_bp)

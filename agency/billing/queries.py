@@ -6,7 +6,6 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
 from agency.billing.models import Invoice, TimesheetEntry
-from agency.billing.timesheets import BILLABLE_PLACEMENT_STATUSES
 from agency.core.dates import human_day
 from agency.core.listing import contains_text
 from agency.core.permissions import facility_scope
@@ -61,7 +60,7 @@ def invoices_query(actor, *, status: str | None = None, facility_id: int | None 
 
 
 def _billable_placements(actor):
-    return (placements_query(actor).where(Placement.status.in_(BILLABLE_PLACEMENT_STATUSES))
+    return (placements_query(actor).where(Placement.status.in_(Placement.STARTED))
             .join(Placement.therapist).join(Placement.facility))
 
 

@@ -26,7 +26,6 @@ from agency.placements.models import Placement
 DAY_LIMIT = Decimal("24")
 # Travel billed for one day: beyond this it is a typo, not a trip.
 DAY_MILES_LIMIT = Decimal("2000")
-BILLABLE_PLACEMENT_STATUSES = ("active", "completed")
 
 
 def get_entry(entry_id: int, actor=None) -> TimesheetEntry:
@@ -58,7 +57,7 @@ def _check(values: dict, entry: TimesheetEntry | None) -> Placement:
     placement = lock(Placement, placement_id or 0)  # its status as committed, not as loaded
     if placement is None:
         raise ValidationError.on("placement_id", "is not a placement")
-    if placement.status not in BILLABLE_PLACEMENT_STATUSES:
+    if placement.status not in Placement.STARTED:
         raise ValidationError.on("placement_id", f"the placement is {placement.status}; time is recorded "
                                  "only for active or completed placements")
     work_date = values.get("work_date", entry.work_date if entry else None)
@@ -228,7 +227,7 @@ def placement_named(therapist: str, facility: str, work_date: date) -> int:
         .join(Therapist, Therapist.id == Placement.therapist_id)
         .join(Facility, Facility.id == Placement.facility_id)
         .where(_therapist_matches(therapist), _facility_named(facility),
-               Placement.status.in_(BILLABLE_PLACEMENT_STATUSES), Placement.start_on <= work_date,
+               Placement.status.in_(Placement.STARTED), Placement.start_on <= work_date,
                sa.or_(Placement.end_on.is_(None), Placement.end_on >= work_date))
         .order_by(Placement.id).limit(2)
     )

@@ -401,7 +401,7 @@ def portal():
     waiting = paginate(queries.entries_query(actor, status="submitted").order_by(TimesheetEntry.work_date))
     placements = db.session.scalars(
         sa.select(Placement).where(Placement.facility_id == own, Placement.status.in_(
-            ("onboarding", "active"))).options(joinedload(Placement.therapist)).order_by(Placement.start_on)
+            Placement.COMMITTED)).options(joinedload(Placement.therapist)).order_by(Placement.start_on)
         .limit(size)
     ).all()
     statement = db.session.scalars(

@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.ext.hybrid import hybrid_property
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.ext.hybrid import hybrid_method, hybrid_property
+from sqlalchemy.orm import Mapped, aliased, mapped_column, relationship
 
 from agency.core.constraints import one_of
 from agency.core.dates import today, utcnow
@@ -30,6 +30,11 @@ LICENSE_TYPES = (
 )
 LICENSE_KINDS = ("state_license", "compact_privilege", "temporary")
 LICENSE_STATUSES = ("active", "expiring", "expired")
+
+
+def _expiring_until(as_of: date) -> date:
+    """The last day a license still counts as expiring, not active, seen from as_of."""
+    return as_of + timedelta(days=current_app.config["LICENSE_EXPIRING_DAYS"])
 
 CE_TOPICS = (
     "general", "ethics", "suicide_prevention", "implicit_bias", "human_trafficking",
@@ -161,20 +166,39 @@ class License(db.Model):
     home_license: Mapped["License | None"] = relationship(remote_side=[id], lazy="joined", join_depth=1)
     verified_by = relationship("User")
 
-    @property
+    # A license's status, in Python and in SQL side by side: the lists filter on the same rule the badges show.
+    @hybrid_property
     def effective_expires_on(self) -> date:
         """A compact privilege can never outlive the home-state license it rests on."""
         if self.home_license is not None:
             return min(self.expires_on, self.home_license.effective_expires_on)
         return self.expires_on
 
+    @effective_expires_on.inplace.expression
+    @classmethod
+    def _effective_expires_on_expression(cls):
+        # One level is all there is: a home license is a full state license, resting on nothing.
+        home = aliased(License)
+        earlier = sa.case((home.expires_on < cls.expires_on, home.expires_on), else_=cls.expires_on)
+        of_home = sa.select(earlier).where(home.id == cls.home_license_id).scalar_subquery()
+        # Only a privilege looks its home license up (CASE stops there); the foreign key keeps that home in place.
+        return sa.case((cls.home_license_id.is_(None), cls.expires_on), else_=of_home)
+
+    @hybrid_method
     def status_on(self, as_of: date) -> str:
-        expires = self.effective_expires_on
+        """Expired, expiring (within LICENSE_EXPIRING_DAYS) or active on that day, by the effective expiry."""
+        expires, soon = self.effective_expires_on, _expiring_until(as_of)
         if expires < as_of:
             return "expired"
-        if expires <= as_of + timedelta(days=current_app.config["LICENSE_EXPIRING_DAYS"]):
+        if expires <= soon:
             return "expiring"
         return "active"
+
+    @status_on.inplace.expression
+    @classmethod
+    def _status_on_expression(cls, as_of: date):
+        expires, soon = cls.effective_expires_on, _expiring_until(as_of)
+        return sa.case((expires < as_of, "expired"), (expires <= soon, "expiring"), else_="active")
 
     @property
     def status(self) -> str:

@@ -1,10 +1,8 @@
 """The filtered lists that both the pages and the API show: one query builder per list."""
 
-from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import current_app
-from sqlalchemy.orm import aliased, joinedload, selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from agency.core.dates import today
 from agency.core.listing import contains_text
@@ -32,11 +30,7 @@ def therapists_query(*, q: str | None = None, discipline: str | None = None,
 
 def licenses_query(*, therapist_id: int | None = None, state: str | None = None,
                    kind: str | None = None, status: str | None = None, q: str | None = None):
-    """Licenses with their therapist; status filters by dates as of today.
-
-    The status filter reads the effective expiry, like License.status: a compact
-    privilege lapses with the home-state license it rests on.
-    """
+    """Licenses with their therapist; status filters as License.status_on reads it today."""
     query = sa.select(License).options(joinedload(License.therapist))
     if q:
         query = query.join(License.therapist).where(contains_text(q, Therapist.full_name, License.number))
@@ -47,16 +41,7 @@ def licenses_query(*, therapist_id: int | None = None, state: str | None = None,
     if kind:
         query = query.where(License.kind == kind)
     if status:
-        day = today()
-        soon = day + timedelta(days=current_app.config["LICENSE_EXPIRING_DAYS"])
-        home = aliased(License)
-        expires = sa.case((home.expires_on < License.expires_on, home.expires_on), else_=License.expires_on)
-        condition = {
-            "expired": expires < day,
-            "expiring": sa.and_(expires >= day, expires <= soon),
-            "active": expires > soon,
-        }[status]
-        query = query.outerjoin(home, License.home_license_id == home.id).where(condition)
+        query = query.where(License.status_on(today()) == status)
     return query
 
 

@@ -20,7 +20,6 @@ from agency.core.errors import DomainError
 from agency.core.exports import csv_response, list_csv, wants_csv
 from agency.core.forms import flash_import_report, form_values, read_text_upload, show_errors
 from agency.core.listing import page_args, paginate, search_arg, sort_by
-from agency.core.outbox import outbox_query, release_unconfirmed, visible_kinds, visible_message
 from agency.core.permissions import current_actor, requires
 from agency.core.states import STATE_CHOICES
 from agency.credentials import documents, queries, roster, services
@@ -501,27 +500,3 @@ def edit_ce_rule(rule_id: int | None = None):
             return redirect(url_for(".ce_rules"))
     form.offer_blank_rows()
     return render_template("credentials/ce_rule_form.html", form=form, rule=rule)
-
-
-# ----------------------------------------------------------------------------- outbox
-
-
-@bp.get("/outbox")
-@requires("outbox.view")
-def outbox():
-    actor = current_actor()
-    pagination = paginate(outbox_query(actor), per_page=100)
-    return render_template("credentials/outbox.html", pagination=pagination, kinds=visible_kinds(actor))
-
-
-@bp.post("/outbox/<int:message_id>/release")
-@requires("outbox.view")
-def release_email(message_id: int):
-    message = visible_message(current_actor(), message_id)
-    try:
-        release_unconfirmed(message, current_actor())
-    except DomainError as exc:
-        flash(f"Not released. {exc.sentence}", "error")
-    else:
-        flash(f"The email to {message.to_addr} goes out with the next send.", "success")
-    return redirect(url_for(".outbox"))

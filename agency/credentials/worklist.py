@@ -148,14 +148,11 @@ def _not_superseded():
 
 
 def _licenses(as_of: date, until: date):
-    home = aliased(License)
-    # License.effective_expires_on in SQL: a compact privilege lapses with its home-state license.
-    expires = sa.case((home.expires_on < License.expires_on, home.expires_on), else_=License.expires_on)
-    kind = sa.case((expires < as_of, _text("license_expired")), else_=_text("license_expiring"))
+    expires = License.effective_expires_on
+    kind = sa.case((License.status_on(as_of) == "expired", _text("license_expired")), else_=_text("license_expiring"))
     return (
         sa.select(*_row(kind, "license", License.id, expires, License.state))
         .join(Therapist, Therapist.id == License.therapist_id)
-        .outerjoin(home, License.home_license_id == home.id)
         # The first test lets an index find the candidates: the license's own expiry, or a home license's.
         .where(sa.or_(License.expires_on <= until, License.home_license_id.is_not(None)), expires <= until,
                _working_therapists(), _not_superseded())

@@ -107,7 +107,7 @@ def feed(user: User, as_of: date) -> bytes:
         placed = None
         if user.role == "recruiter":
             placed = sa.select(Placement.therapist_id).where(
-                own_placements, Placement.status.in_(("proposed", "onboarding", "active")))
+                own_placements, Placement.status.in_(Placement.LIVE))
         for item in deadlines(as_of, HORIZON_DAYS, therapist_ids=placed, limit=limit):
             cal.extend(_event(f"{item.kind}-{item.item_id}-{item.due_on.isoformat()}", item.due_on,
                                      f"{item.kind_label}: {item.therapist.full_name}, {item.title}",
@@ -115,7 +115,7 @@ def feed(user: User, as_of: date) -> bytes:
     if can(user, "checklist.edit"):
         query = (
             sa.select(ChecklistItem).join(ChecklistItem.placement)
-            .where(ChecklistItem.done.is_(False), Placement.status.in_(("proposed", "onboarding")), own_placements)
+            .where(ChecklistItem.done.is_(False), Placement.status.in_(Placement.BEFORE_START), own_placements)
             .options(joinedload(ChecklistItem.placement).joinedload(Placement.therapist))
             .order_by(ChecklistItem.due_on, ChecklistItem.id).limit(limit)
         )
@@ -127,7 +127,7 @@ def feed(user: User, as_of: date) -> bytes:
     if can(user, "checkins.edit"):
         checkins = db.session.scalars(
             sa.select(CheckIn).join(CheckIn.placement)
-            .where(CheckIn.completed_on.is_(None), Placement.status.in_(("onboarding", "active")), own_placements)
+            .where(CheckIn.completed_on.is_(None), Placement.status.in_(Placement.COMMITTED), own_placements)
             .options(joinedload(CheckIn.placement).joinedload(Placement.therapist),
                      joinedload(CheckIn.placement).joinedload(Placement.facility))
             .order_by(CheckIn.due_on, CheckIn.id).limit(limit)

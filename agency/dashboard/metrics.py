@@ -41,7 +41,7 @@ def compliance(as_of: date) -> Compliance:
     """
     newer = aliased(License)
     lapsed = sa.select(License.id).where(
-        License.therapist_id == Therapist.id, License.expires_on < as_of,
+        License.therapist_id == Therapist.id, License.status_on(as_of) == "expired",
         ~sa.select(newer.id).where(newer.therapist_id == License.therapist_id, newer.state == License.state,
                                    newer.license_type == License.license_type,
                                    newer.expires_on > License.expires_on).exists(),
@@ -128,7 +128,7 @@ def escalations(limit: int = 20) -> list[CheckIn]:
 def my_placements(user_id: int, limit: int = 20) -> list[Placement]:
     return db.session.scalars(
         sa.select(Placement).where(Placement.recruiter_id == user_id,
-                                   Placement.status.in_(("proposed", "onboarding", "active")))
+                                   Placement.status.in_(Placement.LIVE))
         .options(joinedload(Placement.therapist), joinedload(Placement.facility))
         .order_by(Placement.start_on).limit(limit)
     ).all()

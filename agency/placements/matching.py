@@ -49,7 +49,7 @@ def _license_reasons(candidate: Candidate, licenses: list[License], states: list
     for state in states:
         covering = [lic for lic in licenses if lic.state == state and lic.covers(start)]
         if covering:
-            best = max(covering, key=License.effective_expires_on.fget)
+            best = max(covering, key=lambda lic: lic.effective_expires_on)
             margin = (best.effective_expires_on - start).days
             margins.append(margin)
             kind = "compact privilege" if best.kind == "compact_privilege" else best.kind.replace("_", " ")
@@ -81,7 +81,7 @@ def match_assignment(assignment: Assignment, as_of: date) -> list[Candidate]:
     for therapist_id, facility_name, start_on in db.session.execute(
         sa.select(Placement.therapist_id, Facility.name, Placement.start_on).join(Placement.facility).where(
             Placement.therapist_id.in_(pool),
-            Placement.status.in_(("proposed", "onboarding", "active")),
+            Placement.status.in_(Placement.LIVE),
             Placement.start_on <= end,
             sa.or_(Placement.end_on.is_(None), Placement.end_on >= assignment.start_on),
             Placement.is_full_time,

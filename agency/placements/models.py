@@ -102,6 +102,12 @@ class Placement(db.Model):
         sa.Index("ix_placements_status", "status"),
     )
     __audit_type__ = "placement"
+
+    # The statuses that answer the same question everywhere, in queries and templates alike.
+    LIVE = ("proposed", "onboarding", "active")  # not ended: it holds the therapist's time
+    BEFORE_START = ("proposed", "onboarding")  # details may still change, onboarding items are due
+    COMMITTED = ("onboarding", "active")  # agreed with the facility: it fills the assignment
+    STARTED = ("active", "completed")  # the work began: its time is billed and its check-ins recorded
     # The agency's own notes: never shown to the facility (core/permissions.py withheld).
     __restricted__ = {"notes": "placements.notes"}
 

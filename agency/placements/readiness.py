@@ -133,7 +133,7 @@ def _license_findings(therapist: Therapist, state: str, day: date, end: date | N
     in_state = [lic for lic in snapshot.licenses.get(therapist.id, []) if lic.state == state]
     covering = [lic for lic in in_state if lic.covers(day)]
     if not covering:
-        lapsed = sorted((lic for lic in in_state if lic.effective_expires_on < day),
+        lapsed = sorted((lic for lic in in_state if lic.status_on(day) == "expired"),
                         key=lambda lic: lic.effective_expires_on)
         if lapsed:
             lic = lapsed[-1]
@@ -143,7 +143,7 @@ def _license_findings(therapist: Therapist, state: str, day: date, end: date | N
         else:
             result.blockers.append(finding("no_license_in_state", state=state, day=human_day(day)))
         return
-    best = max(covering, key=License.effective_expires_on.fget)
+    best = max(covering, key=lambda lic: lic.effective_expires_on)
     if end is not None and best.effective_expires_on < end:
         result.warnings.append(finding(
             "license_expires_during_placement", state=state, license_type=best.license_type,

@@ -32,10 +32,6 @@ from agency.placements.readiness import Finding, readiness
 
 CHECKLIST_FILE = Path(__file__).with_name("checklists.toml")
 
-# Statuses in which a placement holds the therapist's time.
-LIVE_STATUSES = ("proposed", "onboarding", "active")
-
-
 def get(model, object_id: int):
     obj = db.session.get(model, object_id)
     if obj is None:
@@ -225,9 +221,6 @@ def create_placement(values: dict, actor=None) -> Placement:
     return placement
 
 
-EDITABLE_WHILE = ("proposed", "onboarding")
-
-
 def update_placement(placement: Placement, values: dict, actor=None, *, status: str | None = None,
                      reason: str | None = None, override_reason: str | None = None) -> Placement:
     """Change a placement's terms and, when asked, its status: all of it or, if anything is refused, none.
@@ -260,7 +253,7 @@ def _amend_terms(placement: Placement, values: dict, actor) -> None:
     if not values:
         return
     changed = {key for key, value in values.items() if getattr(placement, key) != value}
-    if placement.status not in EDITABLE_WHILE and changed - {"notes", "end_on"}:
+    if placement.status not in Placement.BEFORE_START and changed - {"notes", "end_on"}:
         raise Conflict(
             f"a {placement.status} placement's terms are fixed; only its end date and notes change"
         )
@@ -309,7 +302,7 @@ def _move(placement: Placement, new_status: str, actor, reason: str | None, over
                                            by_id=getattr(actor, "id", None), reason=reason))
     assignment = placement.assignment
     if assignment is not None:
-        if new_status in ("onboarding", "active") and assignment.status == "open":
+        if new_status in Placement.COMMITTED and assignment.status == "open":
             assignment.status = "filled"
         elif new_status == "cancelled" and assignment.status == "filled" and not _still_filled(
                 assignment, placement):
@@ -340,7 +333,7 @@ def _still_filled(assignment: Assignment, leaving: Placement) -> bool:
     return db.session.scalar(
         sa.select(Placement.id).where(
             Placement.assignment_id == assignment.id, Placement.id != leaving.id,
-            Placement.status.in_(("onboarding", "active")),
+            Placement.status.in_(Placement.COMMITTED),
         ).limit(1)
     ) is not None
 
@@ -349,7 +342,7 @@ def set_checklist_item(item: ChecklistItem, done: bool, actor=None) -> Checklist
     """Tick or untick an onboarding item, recording who and when."""
     lock(Placement, item.placement_id)  # no tick while the placement ends, and one tick of an item at a time
     item = lock(ChecklistItem, item.id)
-    if item.placement.status in ("completed", "cancelled"):
+    if item.placement.status not in Placement.LIVE:
         raise Conflict(f"the placement is {item.placement.status}")
     if item.done != done:
         item.done = done
@@ -365,7 +358,7 @@ def record_checkin(checkin: CheckIn, values: dict, actor=None) -> CheckIn:
     """Record a 30/60-day check-in; a concern escalates to the agency's admins by email."""
     lock(Placement, checkin.placement_id)
     checkin = lock(CheckIn, checkin.id)  # a concern escalates once, however many record it at once
-    if checkin.placement.status not in ("active", "completed"):
+    if checkin.placement.status not in Placement.STARTED:
         raise Conflict("check-ins are recorded once the placement is active")
     completed = values.get("completed_on") or today()
     if completed > today():

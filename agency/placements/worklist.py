@@ -49,7 +49,7 @@ def recruiter_worklist(as_of: date, *, kind: str | None = None, limit: int | Non
         sa.select(ChecklistItem)
         .join(ChecklistItem.placement)
         .where(ChecklistItem.done.is_(False), ChecklistItem.due_on <= until,
-               Placement.status.in_(("proposed", "onboarding")))
+               Placement.status.in_(Placement.BEFORE_START))
         .order_by(ChecklistItem.due_on, ChecklistItem.id).limit(limit)
         .options(joinedload(ChecklistItem.placement).joinedload(Placement.therapist),
                  joinedload(ChecklistItem.placement).joinedload(Placement.facility))
