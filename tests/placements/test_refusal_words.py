@@ -19,10 +19,11 @@ def test_a_refused_activation_tells_an_admin_about_the_override_and_a_recruiter_
     told_admin = browser("admin").post(f"{url}/status", {"status": "active"}, form_url=url,
                                        follow_redirects=True).data.decode()
     assert "Status not changed. The placement is not ready: No active license or compact privilege in NY" in told_admin
-    assert "An admin may activate it anyway by giving an override reason" in told_admin
+    assert "As an admin you can activate it anyway: give an override reason" in told_admin
     told_recruiter = browser("recruiter").post(f"{url}/status", {"status": "active"}, form_url=url,
                                                follow_redirects=True).data.decode()
-    assert "The placement is not ready" in told_recruiter and "override reason" not in told_recruiter
+    assert "The placement is not ready" in told_recruiter and "As an admin you can" not in told_recruiter
+    assert "An admin can activate it anyway" in told_recruiter
 
 
 def test_rejecting_hours_without_a_reason_asks_for_one_in_a_sentence(browser):

@@ -6,9 +6,11 @@ from datetime import date, timedelta
 
 import pytest
 
+from agency.core.dates import human_day
+from agency.credentials.models import doc_type_label
 from agency.extensions import db
 from agency.placements.models import Placement
-from agency.placements.readiness import document_label, readiness
+from agency.placements.readiness import readiness
 from agency.placements.watch import Watch
 from tests import factories
 from tests.factories import TODAY
@@ -189,7 +191,7 @@ def test_the_watch_api_lists_items_and_judges_as_of_a_day(api, agency):
         "facility_id": agency["lapses"].facility_id, "status": "active", "code": "license_expired",
         "message": lapses[0]["message"], "bites_on": "2027-01-01",
         "fix_url": f"/licenses/{agency['lapses'].therapist.licenses[0].id}/edit"}]
-    assert "lapsed on 2026-12-31" in lapses[0]["message"]
+    assert "lapsed on Dec 31, 2026" in lapses[0]["message"]
     later = caller.get("/api/v1/placements/watch?as_of=2027-01-10&code=license_expired").json["items"]
     assert {i["placement_id"] for i in later} == {agency["lapses"].id, agency["privilege"].id}
     assert {i["bites_on"] for i in later if i["placement_id"] == agency["lapses"].id} == {"2027-01-10"}
@@ -224,10 +226,10 @@ def test_each_state_and_document_missing_is_its_own_item_in_its_own_words():
     place = factories.facility(required_documents=["bls_card", "tb_test"])
     placement = live(factories.licensed_therapist(), place, service_states=["NY", "NJ", "PA"])
     items = {(i.code, i.message) for i in Watch(TODAY)[:] if i.placement_id == placement.id}
-    day = TODAY.isoformat()
+    day = human_day(TODAY)
     assert items == {
         ("no_license_in_state", f"No active license or compact privilege in NJ on {day}"),
         ("no_license_in_state", f"No active license or compact privilege in PA on {day}"),
-        ("document_missing", f"{document_label('bls_card')} is missing or expired on {day}"),
-        ("document_missing", f"{document_label('tb_test')} is missing or expired on {day}"),
+        ("document_missing", f"{doc_type_label('bls_card')} is missing or expired on {day}"),
+        ("document_missing", f"{doc_type_label('tb_test')} is missing or expired on {day}"),
     }
