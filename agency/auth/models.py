@@ -50,6 +50,7 @@ class User(UserMixin, db.Model):
     locked_until: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), index=True)
 
     tokens: Mapped[list["ApiToken"]] = relationship(back_populates="user")
+    facility = relationship("Facility")
 
     __audit_type__ = "user"
 

@@ -8,6 +8,7 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 from limits.errors import StorageError
+from sqlalchemy.orm import joinedload
 
 from agency.auth import services, sessions, throttle
 from agency.auth.forms import (
@@ -191,7 +192,8 @@ def users():
         else:
             flash(f"{user.email} can now sign in as {user.role}.", "success")
             return redirect(url_for("auth.users"))
-    everyone = db.session.scalars(sa.select(User).order_by(User.role, User.email)).all()
+    everyone = db.session.scalars(
+        sa.select(User).options(joinedload(User.facility)).order_by(User.role, User.email)).all()
     return render_template("auth/users.html", form=form, users=everyone, active_form=ActiveForm(),
                            locked=services.locked_users(throttle.account_window()), unlock_form=UnlockForm())
 

@@ -62,6 +62,8 @@ def test_an_admin_picks_a_facility_contacts_facility_by_searching_its_name(brows
                                        "facility_id-q": "river"})
     assert response.status_code == 302
     assert db.session.scalar(sa.select(User).where(User.email == "ap@riverside.example.org")).facility_id == clinic.id
+    listed = b.get("/admin/users").data.decode()
+    assert f"facility · {clinic.name}" in listed and f"facility {clinic.id}<" not in listed
 
 
 def test_a_facility_searched_for_but_not_picked_is_refused_and_its_matches_offered(browser, users):
