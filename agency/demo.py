@@ -33,6 +33,7 @@ from agency.billing import invoicing, receivables, timesheets
 from agency.billing.models import Invoice, TimesheetEntry
 from agency.core.dates import today, utcnow
 from agency.core.outbox import OutboxMessage
+from agency.core.persistence import empty_every_table
 from agency.core.states import npi_is_valid
 from agency.credentials import services as creds
 from agency.credentials.documents import path_of, store_document
@@ -647,20 +648,7 @@ def wipe() -> None:
     """
     refuse_production()
     files = [path_of(document) for document in db.session.scalars(sa.select(Document))]
-    db.session.close()
-    tables = db.metadata.sorted_tables
-    if db.engine.dialect.name == "postgresql":
-        with db.engine.begin() as conn:
-            conn.execute(sa.text(f"TRUNCATE {', '.join(t.name for t in tables)} RESTART IDENTITY CASCADE"))
-    else:
-        with db.engine.connect() as conn:
-            # A privilege points at its home license in the same table: rows go in any order only with
-            # foreign keys off, which SQLite switches only outside a transaction.
-            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
-            for table in reversed(tables):
-                conn.execute(table.delete())
-            conn.commit()
-            conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+    empty_every_table()
     for path in files:
         path.unlink(missing_ok=True)
 

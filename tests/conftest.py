@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from agency import ROOT, create_app
+from agency.core.persistence import empty_every_table
 from agency.extensions import db
 
 TEST_CONFIG = ROOT / "config" / "test.toml"
@@ -163,21 +164,7 @@ def _clean_database(app):
 
 def empty_database():
     """Every table emptied, identities restarted: each test starts from nothing."""
-    db.session.rollback()
-    db.session.remove()
-    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
-    if db.engine.dialect.name == "postgresql":
-        with db.engine.begin() as conn:
-            conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-    else:
-        with db.engine.connect() as conn:
-            # Self-referencing rows (a privilege and its home license) delete in any order only
-            # with foreign keys off; SQLite allows switching them only outside a transaction.
-            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
-            for table in tables:
-                conn.execute(sa.text(f"DELETE FROM {table}"))
-            conn.commit()
-            conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+    empty_every_table()
 
 
 @pytest.fixture

@@ -112,3 +112,21 @@ def remove_sqlite_file(path: Path) -> None:
     read into the next database made at that path."""
     for leftover in (path, *(path.with_name(path.name + end) for end in ("-wal", "-shm", "-journal"))):
         leftover.unlink(missing_ok=True)
+
+
+def empty_every_table() -> None:
+    """Delete every row of every table and restart identities; the schema and its migration version stay."""
+    db.session.remove()
+    tables = list(reversed(db.metadata.sorted_tables))
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.begin() as conn:
+            conn.execute(sa.text(f"TRUNCATE {', '.join(t.name for t in tables)} RESTART IDENTITY CASCADE"))
+        return
+    with db.engine.connect() as conn:
+        # A privilege points at its home license in the same table: rows go in any order only with
+        # foreign keys off, which SQLite switches only outside a transaction.
+        conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        for table in tables:
+            conn.execute(table.delete())
+        conn.commit()
+        conn.exec_driver_sql("PRAGMA foreign_keys=ON")
