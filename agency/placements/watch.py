@@ -76,38 +76,29 @@ def _licenses(w):
     pairs = (sa.select(w.c.placement_id, w.c.therapist_id, w.c.first_day, w.c.last_day,
                        states.c.value.label("state"))
              .select_from(w).join(states, sa.true()).cte("service_pairs"))
-    home = aliased(License)
-    # License.effective_expires_on in SQL: a compact privilege lapses with its home-state license.
-    expires = sa.case((home.expires_on < License.expires_on, home.expires_on), else_=License.expires_on)
-
-    lapse_days = (sa.select(pairs.c.placement_id, pairs.c.state.label("detail"), add_days(expires, 1).label("day"),
+    # A compact privilege lapses with its home-state license: the effective expiry says so.
+    lapse_days = (sa.select(pairs.c.placement_id, pairs.c.state.label("detail"),
+                            add_days(License.effective_expires_on, 1).label("day"),
                             pairs.c.first_day, pairs.c.last_day, pairs.c.therapist_id)
                   .select_from(pairs).join(License, sa.and_(License.therapist_id == pairs.c.therapist_id,
-                                                            License.state == pairs.c.state))
-                  .outerjoin(home, License.home_license_id == home.id))
+                                                            License.state == pairs.c.state)))
     first_days = sa.select(pairs.c.placement_id, pairs.c.state.label("detail"), pairs.c.first_day.label("day"),
                            pairs.c.first_day, pairs.c.last_day, pairs.c.therapist_id)
     days = sa.union_all(first_days, lapse_days).subquery("license_days")
     covering = aliased(License)
-    covering_home = aliased(License)
-    covering_expires = sa.case((covering_home.expires_on < covering.expires_on, covering_home.expires_on),
-                               else_=covering.expires_on)
-    covered = (sa.select(covering.id).outerjoin(covering_home, covering.home_license_id == covering_home.id)
+    covered = (sa.select(covering.id)
                .where(covering.therapist_id == days.c.therapist_id, covering.state == days.c.detail,
-                      covering.issued_on <= days.c.day, covering_expires >= days.c.day).exists())
+                      covering.issued_on <= days.c.day, covering.effective_expires_on >= days.c.day).exists())
     gaps = (sa.select(days.c.placement_id, days.c.detail, sa.func.min(days.c.day).label("day"),
                       sa.func.min(days.c.first_day).label("first_day"),
                       sa.func.min(days.c.therapist_id).label("therapist_id"))
             .where(days.c.day >= days.c.first_day, days.c.day <= days.c.last_day, ~covered)
             .group_by(days.c.placement_id, days.c.detail).subquery("license_gaps"))
     lapsed_before = aliased(License)
-    lapsed_home = aliased(License)
-    lapsed_expires = sa.case((lapsed_home.expires_on < lapsed_before.expires_on, lapsed_home.expires_on),
-                             else_=lapsed_before.expires_on)
     # As readiness words it: a license that lapsed before the day, or none ever held in the state.
-    lapsed = (sa.select(lapsed_before.id).outerjoin(lapsed_home, lapsed_before.home_license_id == lapsed_home.id)
+    lapsed = (sa.select(lapsed_before.id)
               .where(lapsed_before.therapist_id == gaps.c.therapist_id, lapsed_before.state == gaps.c.detail,
-                     lapsed_expires < gaps.c.day).exists())
+                     lapsed_before.effective_expires_on < gaps.c.day).exists())
     code = sa.case((lapsed, _text("license_expired")), else_=_text("no_license_in_state"))
     return sa.select(gaps.c.placement_id, code.label("code"), gaps.c.day.label("bites_on"),
                      sa.cast(gaps.c.detail, sa.String).label("detail"))
