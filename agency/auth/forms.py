@@ -10,6 +10,8 @@ from agency.core.permissions import ROLES
 from agency.core.pickers import PickerField
 from agency.facilities.queries import FACILITY_PICKER
 
+# The policy in words where an admin sets someone else's password; POLICY speaks to a user setting their own.
+THEIR_POLICY = f"At least {MIN_LENGTH} characters, not a common password, not their email address"
 POLICY = (f"At least {MIN_LENGTH} characters, not a common password, not your email address: "
           "a few words you will remember make a good one.")
 
@@ -35,8 +37,7 @@ class UserForm(FlaskForm):
     facility_id = PickerField("Facility (facility contacts only)", picker=FACILITY_PICKER,
                               blank="None: staff, not a facility contact")
     password = PasswordField("Initial password", validators=[DataRequired(), Length(max=200)],
-                             description=f"At least {MIN_LENGTH} characters, not a common password, not their "
-                                         "email address; ask the user to change it.")
+                             description=THEIR_POLICY + "; ask the user to change it.")
     submit = SubmitField("Create user")
 
 
@@ -84,8 +85,7 @@ class ChangePasswordForm(FlaskForm):
 
 class ResetPasswordForm(FlaskForm):
     new_password = PasswordField("New password", validators=[DataRequired(), Length(max=200)],
-                                 description=f"At least {MIN_LENGTH} characters, not a common password, not their "
-                                             "email address. Every session of the user ends.")
+                                 description=THEIR_POLICY + ". Every session of the user ends.")
     submit = SubmitField("Set password")
 
 
