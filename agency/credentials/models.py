@@ -355,3 +355,75 @@ class CredentialReminder(db.Model):
     therapist_id: Mapped[int] = mapped_column(
         sa.ForeignKey("therapists.id", ondelete="CASCADE"), index=True
     )
+
+
+SCREENING_SOURCES = ("oig_leie", "state_medicaid")
+HIT_MATCHES = ("npi", "name")
+# An NPI match is a hit outright; a name match waits for a person to confirm or dismiss it (the files carry no SSN).
+HIT_STATUSES = ("confirmed", "pending", "dismissed")
+
+
+class ExclusionScreening(db.Model):
+    """One run of every therapist against one exclusion file: the dated evidence facilities ask for."""
+
+    __tablename__ = "exclusion_screenings"
+    __table_args__ = (
+        one_of("source", SCREENING_SOURCES),
+        sa.CheckConstraint("rows >= 0 AND therapists_screened >= 0", name="counts"),
+    )
+    __audit_type__ = "screening"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(sa.String(20))
+    # The state whose Medicaid list this is; none for the federal OIG file.
+    list_state: Mapped[str | None] = mapped_column(sa.String(2))
+    filename: Mapped[str] = mapped_column(sa.String(255))
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    rows: Mapped[int]
+    therapists_screened: Mapped[int]
+    screened_on: Mapped[date] = mapped_column(index=True)
+    screened_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+    screened_by = relationship("User")
+    hits: Mapped[list["ExclusionHit"]] = relationship(
+        back_populates="screening", cascade="all, delete-orphan", order_by="ExclusionHit.id"
+    )
+
+
+class ExclusionHit(db.Model):
+    """A therapist found on an exclusion file, by NPI (confirmed) or by name and state (pending a person)."""
+
+    __tablename__ = "exclusion_hits"
+    __table_args__ = (
+        sa.UniqueConstraint("screening_id", "therapist_id"),
+        one_of("match", HIT_MATCHES),
+        one_of("status", HIT_STATUSES),
+        sa.CheckConstraint("reinstated_on IS NULL OR reinstated_on > excluded_on", name="reinstated_after"),
+        sa.Index("ix_exclusion_hits_therapist_status", "therapist_id", "status"),
+    )
+    __audit_type__ = "exclusion_hit"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    screening_id: Mapped[int] = mapped_column(sa.ForeignKey("exclusion_screenings.id", ondelete="CASCADE"))
+    therapist_id: Mapped[int] = mapped_column(sa.ForeignKey("therapists.id", ondelete="CASCADE"))
+    match: Mapped[str] = mapped_column(sa.String(10))
+    status: Mapped[str] = mapped_column(sa.String(20))
+    # EXCLDATE: hours worked from this day on are not billable to federal health care programs.
+    excluded_on: Mapped[date]
+    reinstated_on: Mapped[date | None]
+    exclusion_type: Mapped[str | None] = mapped_column(sa.String(20))
+    # The file's row as it was read, the evidence of what was matched.
+    record: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    decision_note: Mapped[str | None] = mapped_column(sa.String(500))
+
+    screening: Mapped[ExclusionScreening] = relationship(back_populates="hits")
+    therapist: Mapped[Therapist] = relationship()
+    decided_by = relationship("User")
+
+    def excludes_on(self, day: date) -> bool:
+        """A confirmed exclusion in force that day: from the exclusion date until any reinstatement."""
+        return (self.status == "confirmed" and self.excluded_on <= day
+                and (self.reinstated_on is None or day < self.reinstated_on))
