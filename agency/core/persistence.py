@@ -119,8 +119,14 @@ def empty_every_table() -> None:
     db.session.remove()
     tables = list(reversed(db.metadata.sorted_tables))
     if db.engine.dialect.name == "postgresql":
+        # DELETE rather than TRUNCATE: truncating every table makes new files for each, about a second
+        # however few rows there are; deleting them (dependants first) costs milliseconds.
         with db.engine.begin() as conn:
-            conn.execute(sa.text(f"TRUNCATE {', '.join(t.name for t in tables)} RESTART IDENTITY CASCADE"))
+            conn.execute(sa.text("; ".join(f"DELETE FROM {t.name}" for t in tables)))
+            used = conn.scalars(sa.text("SELECT quote_ident(sequencename) FROM pg_sequences "
+                                        "WHERE schemaname = current_schema() AND last_value IS NOT NULL")).all()
+            if used:
+                conn.execute(sa.text("; ".join(f"ALTER SEQUENCE {name} RESTART" for name in used)))
         return
     with db.engine.connect() as conn:
         # A privilege points at its home license in the same table: rows go in any order only with
