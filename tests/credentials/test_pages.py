@@ -102,7 +102,8 @@ def test_a_text_file_named_pdf_is_refused_beside_the_file_field(browser, app):
     assert count(Document) == 0
 
 
-RULE = {"state": "NY", "license_type": "LCSW", "hours_required": "36", "cycle_months": "36", "topics-shown": "1"}
+RULE = {"state": "NY", "license_type": "LCSW", "hours_required": "36", "cycle_months": "36", "topics-shown": "1",
+        "source": "NYSED Office of the Professions", "checked_on": "2026-11-02"}
 
 
 def _rows(*pairs):
