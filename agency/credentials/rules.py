@@ -61,15 +61,19 @@ class CAQHReminders:
 # ----------------------------------------------------------------------------- checks
 
 
-def check_source(values: dict, model) -> None:
-    """A rule says where it comes from and when someone checked it there: never later than today."""
+def check_source(values: dict, model, *, shipped: bool = False) -> None:
+    """A rule says where it comes from and when someone checked it there: never later than today.
+
+    A shipped reference file's date is its maintainers' word, not an entry to hold against this
+    machine's (possibly pinned) clock.
+    """
     source = values.get("source")
     if not source or not str(source).strip():
         raise ValidationError.on("source", "say where the rule comes from (a regulation, a board, a payer notice)")
     checked = values.get("checked_on")
     if checked is None:
         raise ValidationError.on("checked_on", "is required: the day the rule was checked at its source")
-    if checked > today():
+    if checked > today() and not shipped:
         raise ValidationError.on("checked_on", "cannot be in the future")
     check_text(model, values)
 
@@ -78,7 +82,7 @@ def _merged(rule, values: dict, keys) -> dict:
     return {key: values[key] if key in values else getattr(rule, key, None) for key in keys}
 
 
-def check_caqh_rule(values: dict, rule: CAQHRule | None) -> dict:
+def check_caqh_rule(values: dict, rule: CAQHRule | None, *, shipped: bool = False) -> dict:
     """The rule's values as kept (reminders largest first), or the first rule they break."""
     merged = _merged(rule, values, ("state", "interval_days", "reminder_days", "source", "checked_on", "notes"))
     state = merged["state"]
@@ -99,7 +103,7 @@ def check_caqh_rule(values: dict, rule: CAQHRule | None) -> dict:
     if max(reminders) >= days:
         raise ValidationError.on("reminder_days", f"must each be fewer than the {days} days of the interval")
     merged["reminder_days"] = sorted(reminders, reverse=True)
-    check_source(merged, CAQHRule)
+    check_source(merged, CAQHRule, shipped=shipped)
     # One rule per state, and one default: the unique constraint cannot see two defaults (NULL is no value).
     lock_value("caqh rule", state or "")
     query = sa.select(CAQHRule.id).where(CAQHRule.state.is_(None) if state is None else CAQHRule.state == state)
@@ -112,7 +116,7 @@ def check_caqh_rule(values: dict, rule: CAQHRule | None) -> dict:
     return merged
 
 
-def check_payer_rule(values: dict, rule: PayerRule | None) -> dict:
+def check_payer_rule(values: dict, rule: PayerRule | None, *, shipped: bool = False) -> dict:
     """The rule's values as kept (the payer's name trimmed), or the first rule they break."""
     merged = _merged(rule, values, ("payer", "months", "source", "checked_on", "notes"))
     payer = merged["payer"]
@@ -122,7 +126,7 @@ def check_payer_rule(values: dict, rule: PayerRule | None) -> dict:
     months = merged["months"]
     if not isinstance(months, int) or isinstance(months, bool) or not 1 <= months <= 120:
         raise ValidationError.on("months", "must be a whole number of months from 1 to 120")
-    check_source(merged, PayerRule)
+    check_source(merged, PayerRule, shipped=shipped)
     # A payer is the same payer in any letter case, as enrollments are matched to it.
     lock_value("payer rule", payer or "")
     query = sa.select(PayerRule.id).where(
@@ -164,17 +168,17 @@ def _save(model, rule, values: dict, label, summary: str, actor):
     return rule
 
 
-def save_caqh_rule(rule: CAQHRule | None, values: dict, actor=None) -> CAQHRule:
+def save_caqh_rule(rule: CAQHRule | None, values: dict, actor=None, *, shipped: bool = False) -> CAQHRule:
     """Create or edit a state's CAQH rule (or the default): every CAQH due date of the state follows it."""
-    values = check_caqh_rule(values, rule)
+    values = check_caqh_rule(values, rule, shipped=shipped)
     summary = (f"every {values['interval_days']} days, reminders "
                f"{', '.join(map(str, values['reminder_days']))} days before")
     return _save(CAQHRule, rule, values, caqh_label, summary, actor)
 
 
-def save_payer_rule(rule: PayerRule | None, values: dict, actor=None) -> PayerRule:
+def save_payer_rule(rule: PayerRule | None, values: dict, actor=None, *, shipped: bool = False) -> PayerRule:
     """Create or edit a payer's re-credentialing rule (or the default): its enrollments' due dates follow it."""
-    values = check_payer_rule(values, rule)
+    values = check_payer_rule(values, rule, shipped=shipped)
     return _save(PayerRule, rule, values, payer_label, f"{values['months']} months after approval", actor)
 
 
@@ -229,7 +233,7 @@ def load_caqh_reference(path: Path | None = None, actor=None) -> tuple[int, int]
         save_caqh_rule(None, {"state": state, "interval_days": int(entry["interval_days"]),
                               "reminder_days": [int(d) for d in entry["reminder_days"]],
                               "source": entry["source"], "checked_on": _checked(entry),
-                              "notes": entry.get("notes")}, actor)
+                              "notes": entry.get("notes")}, actor, shipped=True)
         created += 1
     return created, skipped
 
@@ -244,7 +248,7 @@ def load_payer_reference(path: Path | None = None, actor=None) -> tuple[int, int
             skipped += 1
             continue
         save_payer_rule(None, {"payer": payer, "months": int(entry["months"]), "source": entry["source"],
-                               "checked_on": _checked(entry), "notes": entry.get("notes")}, actor)
+                               "checked_on": _checked(entry), "notes": entry.get("notes")}, actor, shipped=True)
         created += 1
     return created, skipped
 

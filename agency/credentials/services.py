@@ -353,12 +353,14 @@ def update_panel(panel: PanelEnrollment, values: dict, actor=None) -> PanelEnrol
 # ----------------------------------------------------------------------------- CE rules
 
 
-def save_ce_rule(rule: CERule | None, values: dict, topics: dict[str, Decimal], actor=None) -> CERule:
+def save_ce_rule(rule: CERule | None, values: dict, topics: dict[str, Decimal], actor=None, *,
+                 shipped: bool = False) -> CERule:
     """Create or edit a state's CE rule for a license type, with its mandatory topic hours, its source
     and the day it was checked there; the audit keeps the old and new values."""
     if sum(topics.values(), Decimal(0)) > values.get("hours_required", rule and rule.hours_required):
         raise ValidationError.on("topics", "mandatory topic hours exceed the hours required")
-    check_source({key: values.get(key, getattr(rule, key, None)) for key in ("source", "checked_on")}, CERule)
+    check_source({key: values.get(key, getattr(rule, key, None)) for key in ("source", "checked_on")}, CERule,
+                 shipped=shipped)
     check_text(CERule, values)
     key = {"state": values.get("state", rule and rule.state),
            "license_type": values.get("license_type", rule and rule.license_type)}
@@ -425,6 +427,6 @@ def load_ce_reference(path: Path | None = None, actor=None) -> tuple[int, int]:
             "hours_required": Decimal(rule["hours"]), "cycle_months": int(rule["cycle_months"]),
             "notes": rule.get("notes"), "source": rule["source"],
             "checked_on": date.fromisoformat(str(rule["checked_on"])),
-        }, {topic: Decimal(hours) for topic, hours in rule.get("topics", {}).items()}, actor)
+        }, {topic: Decimal(hours) for topic, hours in rule.get("topics", {}).items()}, actor, shipped=True)
         created += 1
     return created, skipped
