@@ -105,6 +105,7 @@ def downgrade():
             recredential_due_override=_as_date(row.effective_on) + relativedelta(months=DEFAULT_MONTHS)))
     with op.batch_alter_table('panel_enrollments', schema=None) as batch_op:
         batch_op.alter_column('recredential_due_override', new_column_name='recredential_due_on')
+    with op.batch_alter_table('panel_enrollments', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_panel_enrollments_recredential_due_on'), ['recredential_due_on'],
                               unique=False)
     # Records and rules of the new topics cannot exist under the old rule: the downgrade refuses while any do.
