@@ -376,3 +376,26 @@ def test_the_default_36_months_is_relativedelta_months_in_sql_too(app, shipped):
     assert panel.recredential_due_on == date(2024, 2, 29) + relativedelta(months=36) == date(2027, 2, 28)
     in_sql = db.session.scalar(sa.select(PanelEnrollment.recredential_due_on).where(PanelEnrollment.id == panel.id))
     assert in_sql == date(2027, 2, 28)
+
+
+def test_the_reference_page_and_the_rule_lists_cost_the_same_statements_however_many_rules(app, shipped, browser,
+                                                                                          api):
+    from tests.sql import statements_per_page
+
+    b, caller = browser("credentialing"), api("credentialing")
+    urls = ["/reference-rules", "/therapists"]
+    apis = ["/api/v1/reference/caqh-rules", "/api/v1/reference/payer-rules", "/api/v1/reference/ce-rules",
+            "/api/v1/therapists"]
+
+    def costs():
+        db.session.expire_all()
+        return statements_per_page(b, urls), statements_per_page(caller, apis)
+
+    attested("IL", 10)
+    small = costs()
+    for n, state in enumerate(("OH", "NJ", "GA", "MA", "WA")):
+        caqh_rule(state, interval_days=100 + n)
+        payer_rule(f"Plan {n}", months=24 + n)
+        factories.ce_rule(state=state, topics={"ethics": "3", "general": "1"})
+        attested(state, 10)
+    assert costs() == small
