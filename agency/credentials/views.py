@@ -540,6 +540,11 @@ def reference_rules():
                            ce=ce, as_of=today())
 
 
+def _sentence(label: str) -> str:
+    # Capitalised at the start only: "CAQH rule IL" keeps its capitals.
+    return label[:1].upper() + label[1:]
+
+
 def _edit_rule(model, rule_id, form_class, save, template: str, anchor: str, values=form_values):
     rule = db.get_or_404(model, rule_id) if rule_id else None
     form = form_class(obj=rule)
@@ -549,8 +554,8 @@ def _edit_rule(model, rule_id, form_class, save, template: str, anchor: str, val
         except DomainError as exc:
             show_errors(form, exc)
         else:
-            flash(f"{(rules.caqh_label if model is CAQHRule else rules.payer_label)(saved).capitalize()} saved: "
-                  "every date that follows it has moved with it.", "success")
+            label = (rules.caqh_label if model is CAQHRule else rules.payer_label)(saved)
+            flash(f"{_sentence(label)} saved: every date that follows it has moved with it.", "success")
             return redirect(url_for(".reference_rules") + anchor)
     return render_template(template, form=form, rule=rule)
 
@@ -573,7 +578,7 @@ def delete_caqh_rule(caqh_rule_id: int):
     rule = db.get_or_404(CAQHRule, caqh_rule_id)
     label = rules.caqh_label(rule)
     rules.delete_caqh_rule(rule, current_actor())
-    flash(f"{label.capitalize()} removed.", "success")
+    flash(f"{_sentence(label)} removed.", "success")
     return redirect(url_for(".reference_rules") + "#caqh")
 
 
@@ -591,5 +596,5 @@ def delete_payer_rule(payer_rule_id: int):
     rule = db.get_or_404(PayerRule, payer_rule_id)
     label = rules.payer_label(rule)
     rules.delete_payer_rule(rule, current_actor())
-    flash(f"{label.capitalize()} removed.", "success")
+    flash(f"{_sentence(label)} removed.", "success")
     return redirect(url_for(".reference_rules") + "#payers")
