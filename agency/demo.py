@@ -38,6 +38,7 @@ from agency.core.states import npi_is_valid
 from agency.credentials import services as creds
 from agency.credentials.documents import path_of, store_document
 from agency.credentials.models import Document, Therapist, disciplines_for
+from agency.credentials.rules import load_reference
 from agency.extensions import db
 from agency.facilities import services as facilities
 from agency.facilities.models import Facility
@@ -297,9 +298,10 @@ class DemoAgency:
                 if status in ("approved", "terminated"):
                     values["effective_on"] = submitted + timedelta(days=self.rng.randint(60, 150))
                     values["effective_on"] = min(values["effective_on"], self.as_of)
-                    values["recredential_due_on"] = values["effective_on"] + relativedelta(months=36)
-                    if i % 9 == 0:
-                        values["recredential_due_on"] = self.days(50)
+                    if i % 9 == 0 and status == "approved":
+                        # Approved almost three years ago: the payer's 36 months fall due in 50 days.
+                        values["effective_on"] = self.days(50) - relativedelta(months=36)
+                        values["submitted_on"] = values["effective_on"] - timedelta(days=120)
                 if status in ("submitted", "in_review", "not_started"):
                     values["next_follow_up_on"] = self.days(self.rng.choice([-6, -1, 0, 3, 12]))
                 creds.add_panel(t, values, self.admin)
@@ -455,8 +457,7 @@ class DemoAgency:
         payers = facility.payers or []
         if facility.bills_insurance and not any(p.in_effect_on(start) and p.payer in payers for p in t.panels):
             values = {"status": "approved", "submitted_on": start - timedelta(days=200),
-                      "effective_on": start - timedelta(days=90),
-                      "recredential_due_on": start + relativedelta(months=33)}
+                      "effective_on": start - timedelta(days=90)}
             held = {p.payer: p for p in t.panels}
             if payers[0] in held:
                 creds.update_panel(held[payers[0]], values, self.admin)
@@ -466,6 +467,14 @@ class DemoAgency:
         attested = self.days(-130 if overdue else -30)
         creds.update_therapist(t, {"caqh_id": t.caqh_id or f"{10900000 + t.id * 7919}",
                                    "caqh_attested_on": attested}, self.admin)
+
+    def caqh_in_illinois(self, people: list[Therapist], placed: set[int]) -> Therapist:
+        """An Illinois therapist who attested 160 days ago: due in 20 days on Illinois' 180-day CAQH rule,
+        where the 120 days of every other state would have made her 40 days overdue."""
+        person = next(t for t in people if t.home_state == "IL" and t.status == "active" and t.id not in placed)
+        creds.update_therapist(person, {"caqh_id": person.caqh_id or f"{10800000 + person.id * 7919}",
+                                        "caqh_attested_on": self.days(-160)}, self.admin)
+        return person
 
     def _ready(self, placement, upto: int | None = None):
         for item in placement.checklist[:upto]:
@@ -657,8 +666,8 @@ def seed(as_of: date | None = None, log=click.echo) -> dict:
     """Build the demo agency; returns counts of what was made. Refused as refuse_unless_allowed() says."""
     refuse_unless_allowed()
     agency = DemoAgency(as_of or today())
-    log("Loading CE reference rules…")
-    creds.load_ce_reference()
+    log("Loading the reference rules (CAQH per state, re-credentialing per payer, CE), with their sources…")
+    load_reference()
     log("Creating staff users…")
     staff = agency.users()
     log("Adding 40 therapists, 8 facilities and their rate cards, and 5 open assignments…")
@@ -675,6 +684,7 @@ def seed(as_of: date | None = None, log=click.echo) -> dict:
                                    for kind in facility.required_documents or []})
     for t, facility, states, start, end, _ in cast:
         agency.credential(t, facility, states, start, end)
+    agency.caqh_in_illinois(people, {t.id for t, *_ in cast})
     log("Placing therapists and working their checklists…")
     billed = agency.placements(cast, jobs, staff["recruiter"])
     log("Replaying five months of timesheets, invoices, payments and reminders…")

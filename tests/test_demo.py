@@ -131,6 +131,19 @@ def test_the_demo_agency_works_and_is_wrong_only_where_it_says(app, setting, as_
     assert (lapsing.due_on.year, lapsing.due_on.month) == ((as_of + relativedelta(months=1)).year,
                                                           (as_of + relativedelta(months=1)).month)
 
+    # Rules as data: the reference rules are loaded with their sources and checked dates, and Illinois
+    # therapists re-attest on Illinois' 180 days: one of them is on the worklist, due soon, not overdue.
+    from agency.credentials.models import CAQHRule, CERule, PayerRule
+
+    for model in (CAQHRule, PayerRule, CERule):
+        stored = db.session.scalars(sa.select(model)).all()
+        assert stored and all(r.source and r.checked_on for r in stored), model
+    illinois = db.session.scalars(sa.select(Therapist).where(Therapist.home_state == "IL",
+                                                              Therapist.caqh_attested_on.is_not(None))).all()
+    assert illinois and all(t.caqh_attestation_due_on == t.caqh_attested_on + timedelta(days=180) for t in illinois)
+    assert any(i.kind == "caqh_due" and i.therapist.home_state == "IL" and as_of < i.due_on
+               and i.therapist.caqh_attested_on + timedelta(days=120) < as_of for i in items)
+
     # Recruiting: at least half the open assignments have someone ready to offer.
     openings = db.session.scalars(sa.select(Assignment)).all()
     offers = {a: [c.therapist.full_name for c in match_assignment(a, as_of) if c.eligible and c.readiness.ready]

@@ -175,9 +175,9 @@ def build(scale: float, as_of: date, echo: bool = True, document_files: bool = T
                               "invoice_ids": [1], "unpriced": [], "finished_at": utcnow()}])
     _reset_sequences(put.sizes)
     db.session.commit()
-    from agency.credentials.services import load_ce_reference
+    from agency.credentials.rules import load_reference
 
-    load_ce_reference()
+    load_reference()
     # A database that has just taken a bulk load has no statistics until autovacuum (or SQLite's
     # ANALYZE) gathers them; the planner would guess, and the bench would time plans no running
     # agency gets.
@@ -259,11 +259,15 @@ def _therapists(count: int, cal: Calendar, put: Inserter, document_files: bool) 
         for payer in payers:
             status = "approved" if t == 0 else rng.choice(PANEL_STATUSES)
             submitted = cal.as_of - timedelta(days=rng.randint(30, 400)) if status != "not_started" else None
+            effective = None
+            if status == "approved":
+                # Re-credentialing falls due 36 months (the default payer rule) after approval, spread
+                # from just overdue to years ahead, so the worklist has its share.
+                effective = cal.as_of + timedelta(days=rng.randint(-10, 900)) - relativedelta(months=36)
+                submitted = min(submitted, effective - timedelta(days=45))
             panels.append({
                 "therapist_id": tid, "payer": payer, "status": status, "submitted_on": submitted,
-                "effective_on": submitted + timedelta(days=45) if status == "approved" else None,
-                "recredential_due_on": cal.as_of + timedelta(days=rng.randint(-10, 900))
-                if status == "approved" else None,
+                "effective_on": effective,
                 "next_follow_up_on": cal.as_of + timedelta(days=rng.randint(-5, 20))
                 if status in ("submitted", "in_review") else None,
             })

@@ -46,6 +46,8 @@ PARAMS = {
     "entry_id": "SELECT min(id) FROM timesheet_entries",
     "invoice_id": "SELECT min(id) FROM invoices",
     "rule_id": "SELECT min(id) FROM ce_rules",
+    "caqh_rule_id": "SELECT min(id) FROM caqh_rules",
+    "payer_rule_id": "SELECT min(id) FROM payer_rules",
     "job_id": "SELECT min(id) FROM job_records",
     "user_id": "SELECT min(id) FROM users",
     "token": "SELECT calendar_token FROM users WHERE role = 'admin' ORDER BY id LIMIT 1",

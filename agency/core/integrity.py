@@ -41,6 +41,8 @@ UNIQUE = {
     "uq_ce_topic_requirements_rule_id_topic": Unique("topics", "the rule already lists {topic}"),
     "uq_exclusion_hits_screening_id_therapist_id": Unique(
         "therapist_id", "the screening already lists therapist {therapist_id}"),
+    "uq_caqh_rules_state": Unique("state", "a CAQH rule for {state} exists"),
+    "uq_payer_rules_payer": Unique("payer", "a re-credentialing rule for {payer} exists"),
     "uq_users_email": Unique("email", "a user with email {email} exists"),
     "uq_users_calendar_token": Unique("calendar_token", "this calendar link is already given out"),
     "uq_api_tokens_token_hash": Unique("token", "this API token is already issued"),

@@ -19,7 +19,9 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "documents.download": ("credentialing", "recruiter"),
     "documents.delete": ("credentialing",),
     "worklist.view": ("credentialing", "recruiter"),
-    "ce_rules.edit": (),
+    # The rules every derived date follows (CAQH per state, re-credentialing per payer, CE): staff see them,
+    # an admin changes them, and every change moves dates across the agency.
+    "reference_rules.edit": (),
     "users.manage": (),
     "audit.view": (),
     # The outbox by kind of message: each team sees and releases its own mail (core/outbox.py MAIL_KINDS).

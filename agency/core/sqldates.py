@@ -29,6 +29,37 @@ def _add_days_sqlite(element, compiler, **kw):
     return f"date({compiler.process(day, **kw)}, printf('%+d days', {compiler.process(days, **kw)}))"
 
 
+class add_months(FunctionElement):
+    """The date so many calendar months later, the day kept or cut to the month's last (as relativedelta).
+
+    31 January plus one month is 28 (or 29) February, not 3 March.
+    """
+
+    type = sa.Date()
+    inherit_cache = True
+    name = "add_months"
+
+
+@compiles(add_months)
+def _add_months_pg(element, compiler, **kw):
+    day, months = list(element.clauses)
+    return (f"CAST({compiler.process(day, **kw)} + make_interval(months => "
+            f"CAST({compiler.process(months, **kw)} AS INTEGER)) AS DATE)")
+
+
+def _shift_months_sqlite(day: str, months: str) -> str:
+    # The first of the target month, then the same day of it, capped at that month's last day.
+    first = f"date({day}, 'start of month', printf('%+d months', {months})"
+    return (f"min({first}, printf('+%d days', CAST(strftime('%d', {day}) AS INTEGER) - 1)), "
+            f"{first}, '+1 month', '-1 day'))")
+
+
+@compiles(add_months, "sqlite")
+def _add_months_sqlite(element, compiler, **kw):
+    day, months = (compiler.process(c, **kw) for c in element.clauses)
+    return _shift_months_sqlite(day, months)
+
+
 class months_before(FunctionElement):
     """The date so many calendar months earlier, the day kept or cut to the month's last (as relativedelta).
 
@@ -50,7 +81,4 @@ def _months_before_pg(element, compiler, **kw):
 @compiles(months_before, "sqlite")
 def _months_before_sqlite(element, compiler, **kw):
     day, months = (compiler.process(c, **kw) for c in element.clauses)
-    # The first of the target month, then the same day of it, capped at that month's last day.
-    first = f"date({day}, 'start of month', printf('-%d months', {months})"
-    return (f"min({first}, printf('+%d days', CAST(strftime('%d', {day}) AS INTEGER) - 1)), "
-            f"{first}, '+1 month', '-1 day'))")
+    return _shift_months_sqlite(day, f"-({months})")

@@ -1,5 +1,7 @@
 """JSON API for therapists and their credentials: licenses, CE records, panels, documents."""
 
+from decimal import Decimal
+
 import sqlalchemy as sa
 from flask import request
 
@@ -27,7 +29,7 @@ from agency.core.dates import parse_iso_date, today
 from agency.core.errors import ValidationError
 from agency.core.openapi import documented
 from agency.core.permissions import current_actor, requires
-from agency.credentials import documents, queries, services, uploads
+from agency.credentials import documents, queries, rules, services, uploads
 from agency.credentials.ce import ce_progress_for
 from agency.credentials.models import (
     AVAILABILITY,
@@ -39,10 +41,13 @@ from agency.credentials.models import (
     LICENSE_TYPES,
     PANEL_STATUSES,
     THERAPIST_STATUSES,
+    CAQHRule,
     CERecord,
+    CERule,
     Document,
     License,
     PanelEnrollment,
+    PayerRule,
     Therapist,
 )
 
@@ -62,7 +67,9 @@ THERAPIST = Schema(
     home_state=State(required=True),
     caqh_id=Str(max_length=20),
     caqh_attested_on=Date(),
-    caqh_attestation_due_on=Date(read_only=True, description="120 days after the last attestation"),
+    caqh_attestation_due_on=Date(read_only=True, description="the last attestation plus the interval of the "
+                                 "CAQH rule of the therapist's home state (120 days by default, 180 in Illinois)"),
+    caqh_attestation_days=Int(read_only=True, nullable=False, description="that interval, in days"),
     status=Choice(choices=THERAPIST_STATUSES, nullable=False),
     specialties=ListOf(item=Str(max_length=60), nullable=False),
     availability=Choice(choices=AVAILABILITY, nullable=False),
@@ -123,7 +130,9 @@ PANEL = Schema(
     status=Choice(choices=PANEL_STATUSES, nullable=False),
     submitted_on=Date(),
     effective_on=Date(),
-    recredential_due_on=Date(),
+    recredential_due_on=Date(read_only=True, description="recredential_due_override when given; otherwise, once "
+                             "approved, effective_on plus the payer rule's months (36 by default, NCQA)"),
+    recredential_due_override=Date(description="a re-credentialing date the payer gave; null follows the payer rule"),
     next_follow_up_on=Date(),
     notes=Str(max_length=5000, multiline=True),
 )
@@ -307,7 +316,7 @@ def list_panels(therapist_id: int):
             errors=(400, 404, 409))
 def create_panel(therapist_id: int):
     therapist = services.get_or_404(Therapist, therapist_id)
-    panel = services.add_panel(therapist, PANEL.load(json_body()), current_actor())
+    panel = services.add_panel(therapist, _panel_body(), current_actor())
     return created(panel, "credentials_api.get_panel", {"panel_id": panel.id})
 
 
@@ -323,7 +332,16 @@ def get_panel(panel_id: int):
 @documented("Move an enrollment along its pipeline", request=PANEL, response=PANEL, errors=(400, 404, 409))
 def update_panel(panel_id: int):
     panel = services.get_or_404(PanelEnrollment, panel_id)
-    return reply(services.update_panel(panel, PANEL.load(json_body(), partial=True), current_actor()))
+    return reply(services.update_panel(panel, _panel_body(partial=True), current_actor()))
+
+
+def _panel_body(*, partial: bool = False) -> dict:
+    body = json_body()
+    # The due date is derived; a client that still sends it is told where an explicit date goes.
+    if "recredential_due_on" in body:
+        raise ValidationError.on("recredential_due_on", "is derived from the payer rule; send the payer's own "
+                                 "date as recredential_due_override")
+    return PANEL.load(body, partial=partial)
 
 
 # ----------------------------------------------------------------------------- documents
@@ -383,4 +401,184 @@ def download_document(document_id: int):
 @documented("Remove a document and its file", status=204, errors=(404,))
 def delete_document(document_id: int):
     documents.delete_document(_document(document_id), current_actor())
+    return "", 204
+
+
+# ----------------------------------------------------------------------------- reference rules
+
+def _source(kept_without: bool = False) -> dict:
+    """Where a rule comes from and when it was checked: required on every write; a CE rule kept from before
+    sources were recorded may still return none."""
+    nullable = True if kept_without else None
+    return {"source": Str(required=True, nullable=nullable, max_length=255, description="where the rule comes from"),
+            "checked_on": Date(required=True, nullable=nullable,
+                               description="the day it was last checked at its source; not in the future"),
+            "notes": Str(max_length=5000, multiline=True)}
+CAQH_RULE = Schema(
+    "CAQHRule",
+    id=ID,
+    state=State(description="null: the default, for every state without a rule of its own; a therapist "
+                "follows the rule of their home state"),
+    interval_days=Int(required=True, minimum=1, maximum=3650, description="days between attestations"),
+    reminder_days=ListOf(required=True, item=Int(minimum=1, maximum=3649), min_items=1, max_items=rules.MAX_REMINDERS,
+                         description="days before the due date a reminder goes out: distinct, each fewer than "
+                         "interval_days; kept largest first"),
+    **_source(),
+)
+PAYER_RULE = Schema(
+    "PayerRule",
+    id=ID,
+    payer=Str(max_length=120, description="matched to enrollments whatever the letter case; null: the default, "
+              "for every other payer"),
+    months=Int(required=True, minimum=1, maximum=120, description="months after the effective date"),
+    **_source(),
+)
+CE_TOPIC = Schema("CETopicHours", topic=Choice(required=True, choices=CE_TOPICS),
+                  hours=Dec(required=True, minimum=Decimal("0.01"), maximum=Decimal("500")))
+CE_RULE = Schema(
+    "CERule",
+    id=ID,
+    state=State(required=True),
+    license_type=Choice(required=True, choices=LICENSE_TYPES),
+    hours_required=Dec(required=True, minimum=Decimal("0.5"), maximum=Decimal("500")),
+    cycle_months=Int(required=True, minimum=1, maximum=60),
+    topics=ListOf(item=Nested(schema=CE_TOPIC), max_items=len(CE_TOPICS), nullable=False,
+                  source=lambda rule: [{"topic": t.topic, "hours": t.hours} for t in rule.topics],
+                  description="mandatory topic hours within the total, every cycle; each topic once"),
+    **_source(kept_without=True),
+)
+
+
+@bp.get("/reference/caqh-rules")
+@requires("credentials.view")
+@documented("CAQH re-attestation rules per state, the default first", response=CAQH_RULE, many=True)
+def list_caqh_rules():
+    return page(sa.select(CAQHRule), CAQHRule.id)
+
+
+@bp.post("/reference/caqh-rules")
+@requires("reference_rules.edit")
+@documented("Add a state's CAQH rule (or the default); every due date of the state follows it",
+            request=CAQH_RULE, response=CAQH_RULE, status=201, errors=(400, 409))
+def create_caqh_rule():
+    rule = rules.save_caqh_rule(None, CAQH_RULE.load(json_body()), current_actor())
+    return created(rule, "credentials_api.get_caqh_rule", {"caqh_rule_id": rule.id})
+
+
+@bp.get("/reference/caqh-rules/<int:caqh_rule_id>")
+@requires("credentials.view")
+@documented("A CAQH rule", response=CAQH_RULE, errors=(404,))
+def get_caqh_rule(caqh_rule_id: int):
+    return reply(services.get_or_404(CAQHRule, caqh_rule_id))
+
+
+@bp.patch("/reference/caqh-rules/<int:caqh_rule_id>")
+@requires("reference_rules.edit")
+@documented("Change a CAQH rule (audited); due dates, worklist and watch move at once", request=CAQH_RULE,
+            response=CAQH_RULE, errors=(400, 404, 409))
+def update_caqh_rule(caqh_rule_id: int):
+    rule = services.get_or_404(CAQHRule, caqh_rule_id)
+    return reply(rules.save_caqh_rule(rule, CAQH_RULE.load(json_body(), partial=True), current_actor()))
+
+
+@bp.delete("/reference/caqh-rules/<int:caqh_rule_id>")
+@requires("reference_rules.edit")
+@documented("Remove a CAQH rule; its therapists follow the default", status=204, errors=(404,))
+def delete_caqh_rule(caqh_rule_id: int):
+    rules.delete_caqh_rule(services.get_or_404(CAQHRule, caqh_rule_id), current_actor())
+    return "", 204
+
+
+@bp.get("/reference/payer-rules")
+@requires("credentials.view")
+@documented("Re-credentialing rules per payer", response=PAYER_RULE, many=True)
+def list_payer_rules():
+    return page(sa.select(PayerRule), PayerRule.id)
+
+
+@bp.post("/reference/payer-rules")
+@requires("reference_rules.edit")
+@documented("Add a payer's re-credentialing rule (or the default)", request=PAYER_RULE, response=PAYER_RULE,
+            status=201, errors=(400, 409))
+def create_payer_rule():
+    rule = rules.save_payer_rule(None, PAYER_RULE.load(json_body()), current_actor())
+    return created(rule, "credentials_api.get_payer_rule", {"payer_rule_id": rule.id})
+
+
+@bp.get("/reference/payer-rules/<int:payer_rule_id>")
+@requires("credentials.view")
+@documented("A payer rule", response=PAYER_RULE, errors=(404,))
+def get_payer_rule(payer_rule_id: int):
+    return reply(services.get_or_404(PayerRule, payer_rule_id))
+
+
+@bp.patch("/reference/payer-rules/<int:payer_rule_id>")
+@requires("reference_rules.edit")
+@documented("Change a payer rule (audited); re-credentialing dates and the worklist move at once",
+            request=PAYER_RULE, response=PAYER_RULE, errors=(400, 404, 409))
+def update_payer_rule(payer_rule_id: int):
+    rule = services.get_or_404(PayerRule, payer_rule_id)
+    return reply(rules.save_payer_rule(rule, PAYER_RULE.load(json_body(), partial=True), current_actor()))
+
+
+@bp.delete("/reference/payer-rules/<int:payer_rule_id>")
+@requires("reference_rules.edit")
+@documented("Remove a payer rule; its enrollments follow the default", status=204, errors=(404,))
+def delete_payer_rule(payer_rule_id: int):
+    rules.delete_payer_rule(services.get_or_404(PayerRule, payer_rule_id), current_actor())
+    return "", 204
+
+
+def _ce_topics(values: dict, rule: CERule | None) -> dict:
+    """The topic rows as {topic: hours}; a topic listed twice is refused, and leaving them out keeps them."""
+    rows = values.pop("topics", None)
+    if rows is None:
+        return {t.topic: t.hours for t in rule.topics} if rule is not None else {}
+    topics = {}
+    for row in rows:
+        if row["topic"] in topics:
+            raise ValidationError.on("topics", f"lists {row['topic']} twice; keep it once")
+        topics[row["topic"]] = row["hours"]
+    return topics
+
+
+@bp.get("/reference/ce-rules")
+@requires("credentials.view")
+@documented("CE rules per state and license type", response=CE_RULE, many=True)
+def list_ce_rules():
+    return page(sa.select(CERule), CERule.id)
+
+
+@bp.post("/reference/ce-rules")
+@requires("reference_rules.edit")
+@documented("Add a CE rule for a state and license type", request=CE_RULE, response=CE_RULE, status=201,
+            errors=(400, 409))
+def create_ce_rule():
+    values = CE_RULE.load(json_body())
+    rule = services.save_ce_rule(None, values, _ce_topics(values, None), current_actor())
+    return created(rule, "credentials_api.get_ce_rule", {"rule_id": rule.id})
+
+
+@bp.get("/reference/ce-rules/<int:rule_id>")
+@requires("credentials.view")
+@documented("A CE rule", response=CE_RULE, errors=(404,))
+def get_ce_rule(rule_id: int):
+    return reply(services.get_or_404(CERule, rule_id))
+
+
+@bp.patch("/reference/ce-rules/<int:rule_id>")
+@requires("reference_rules.edit")
+@documented("Change a CE rule (audited); CE progress and shortfalls follow it at once", request=CE_RULE,
+            response=CE_RULE, errors=(400, 404, 409))
+def update_ce_rule(rule_id: int):
+    rule = services.get_or_404(CERule, rule_id)
+    values = CE_RULE.load(json_body(), partial=True)
+    return reply(services.save_ce_rule(rule, values, _ce_topics(values, rule), current_actor()))
+
+
+@bp.delete("/reference/ce-rules/<int:rule_id>")
+@requires("reference_rules.edit")
+@documented("Remove a CE rule", status=204, errors=(404,))
+def delete_ce_rule(rule_id: int):
+    rules.delete_ce_rule(services.get_or_404(CERule, rule_id), current_actor())
     return "", 204

@@ -6,7 +6,7 @@ import click
 
 from agency.core.errors import CommandGroup
 
-credentials_cli = CommandGroup("credentials", help="Credential scans and CE reference data.")
+credentials_cli = CommandGroup("credentials", help="Credential scans and reference rules (CAQH, payers, CE).")
 
 
 @credentials_cli.command("scan")
@@ -29,6 +29,15 @@ def load_ce_rules(path):
 
     created, skipped = load_ce_reference(Path(path) if path else None)
     click.echo(f"{created} CE rule(s) loaded, {skipped} already present and left as they are.")
+
+
+@credentials_cli.command("load-rules")
+def load_rules():
+    """Load every shipped reference rule (CAQH per state, re-credentialing per payer, CE), keeping edited ones."""
+    from agency.credentials.rules import load_reference
+
+    for kind, (created, skipped) in load_reference().items():
+        click.echo(f"{kind}: {created} rule(s) loaded, {skipped} already present and left as they are.")
 
 
 @credentials_cli.command("import-roster")

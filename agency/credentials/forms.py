@@ -140,12 +140,13 @@ class PanelForm(FlaskForm):
     status = SelectField("Status", choices=_choices(PANEL_STATUSES))
     submitted_on = DayField("Submitted on", validators=[Optional()])
     effective_on = DayField("Effective on", validators=[Optional()])
-    recredential_due_on = DayField("Re-credentialing due", validators=[Optional()])
+    # Blank: the payer's re-credentialing rule gives the date (PanelEnrollment.recredential_due_on).
+    recredential_due_override = DayField("Re-credentialing date from the payer", validators=[Optional()])
     next_follow_up_on = DayField("Next follow-up", validators=[Optional()])
     notes = TextAreaField("Notes", validators=[Optional(), Length(max=5000)])
     submit = SubmitField("Save enrollment")
 
-    FIELDS = ("payer", "status", "submitted_on", "effective_on", "recredential_due_on",
+    FIELDS = ("payer", "status", "submitted_on", "effective_on", "recredential_due_override",
               "next_follow_up_on", "notes")
 
 
@@ -177,9 +178,11 @@ class CERuleForm(FlaskForm):
     cycle_months = WholeNumberField("Cycle length (months)", validators=[DataRequired(), NumberRange(1, 60)])
     topics = FieldList(FormField(CETopicRowForm), label="Mandatory topics", max_entries=len(CE_TOPICS) * 2)
     notes = TextAreaField("Notes", validators=[Optional(), Length(max=5000)])
+    source = LineField("Source", validators=[Optional(), Length(max=255)])
+    checked_on = DayField("Checked at the source on", validators=[Optional()])
     submit = SubmitField("Save CE rule")
 
-    FIELDS = ("state", "license_type", "hours_required", "cycle_months", "notes")
+    FIELDS = ("state", "license_type", "hours_required", "cycle_months", "notes", "source", "checked_on")
 
     def offer_blank_rows(self) -> None:
         """Top the topic rows up to BLANK_TOPIC_ROWS empty ones, for the page to show."""
@@ -217,6 +220,48 @@ class CERuleForm(FlaskForm):
     def topic_hours(self) -> dict[str, Decimal]:
         """The filled-in rows as {topic: hours} (call after validation)."""
         return {row.topic.data: row.hours.data for row in self.topics if row.topic.data}
+
+
+def _days_list(value) -> str:
+    return ", ".join(str(d) for d in value)
+
+
+class CAQHRuleForm(FlaskForm):
+    """A state's CAQH re-attestation rule; no state is the default for every other state."""
+
+    state = SelectField("State", choices=choices(STATE_CHOICES, blank="Every other state (the default)"))
+    interval_days = WholeNumberField("Re-attest every (days)", validators=[DataRequired(), NumberRange(1, 3650)])
+    reminder_days = ListInput("Reminders, days before the due date", render=_days_list,
+                              validators=[Optional(), Length(max=100)])
+    source = LineField("Source", validators=[Optional(), Length(max=255)])
+    checked_on = DayField("Checked at the source on", validators=[Optional()])
+    notes = TextAreaField("Notes", validators=[Optional(), Length(max=5000)])
+    submit = SubmitField("Save CAQH rule")
+
+    FIELDS = ("state", "interval_days", "source", "checked_on", "notes")
+
+    def validate_reminder_days(self, field):
+        parts = [part.strip() for part in (field.data or "").split(",") if part.strip()]
+        if not all(part.isdigit() and len(part) <= 4 for part in parts):
+            raise ValidationError("Give whole numbers of days, separated by commas (e.g. 15, 10, 5).")
+
+    def days(self) -> list[int]:
+        """The reminder days as numbers (call after validation); the service checks the rest."""
+        return [int(part) for part in (self.reminder_days.data or "").split(",") if part.strip()]
+
+
+class PayerRuleForm(FlaskForm):
+    """A payer's re-credentialing interval; no payer is the default for every other payer."""
+
+    payer = LineField("Payer", validators=[Optional(), Length(max=120)])
+    months = WholeNumberField("Re-credential every (months after approval)",
+                              validators=[DataRequired(), NumberRange(1, 120)])
+    source = LineField("Source", validators=[Optional(), Length(max=255)])
+    checked_on = DayField("Checked at the source on", validators=[Optional()])
+    notes = TextAreaField("Notes", validators=[Optional(), Length(max=5000)])
+    submit = SubmitField("Save payer rule")
+
+    FIELDS = ("payer", "months", "source", "checked_on", "notes")
 
 
 class RosterForm(FlaskForm):

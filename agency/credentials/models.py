@@ -4,12 +4,14 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
+from dateutil.relativedelta import relativedelta
 from flask import current_app
 from sqlalchemy.ext.hybrid import hybrid_method, hybrid_property
-from sqlalchemy.orm import Mapped, aliased, mapped_column, relationship
+from sqlalchemy.orm import Mapped, aliased, column_property, mapped_column, relationship
 
 from agency.core.constraints import one_of
 from agency.core.dates import today, utcnow
+from agency.core.sqldates import add_days, add_months
 from agency.extensions import db
 
 DISCIPLINES = ("LCSW", "LPC", "LMFT", "PSYCHOLOGIST", "PMHNP", "LMHC", "LCPC", "LPCC", "OTHER")
@@ -39,7 +41,7 @@ def _expiring_until(as_of: date) -> date:
 CE_TOPICS = (
     "general", "ethics", "suicide_prevention", "implicit_bias", "human_trafficking",
     "cultural_competence", "clinical_supervision", "domestic_violence", "substance_use",
-    "laws_and_rules", "pharmacology",
+    "laws_and_rules", "pharmacology", "medical_errors", "sexual_harassment_prevention", "child_abuse",
 )
 
 PANEL_STATUSES = ("not_started", "submitted", "in_review", "approved", "denied", "terminated")
@@ -122,11 +124,26 @@ class Therapist(db.Model):
         return self.first_name + " " + self.last_name
 
     @property
+    def caqh_attestation_days(self) -> int:
+        """The re-attestation interval of the CAQH rule of the therapist's home state (CAQHRule.days_for)."""
+        if sa.inspect(self).persistent:
+            days = self.caqh_rule_days  # loaded with the row, so a list of therapists costs no query more
+        else:
+            days = db.session.scalar(sa.select(CAQHRule.days_for(sa.literal(self.home_state))))
+        return days if days is not None else current_app.config["CAQH_ATTESTATION_DAYS"]
+
+    @hybrid_property
     def caqh_attestation_due_on(self) -> date | None:
-        """CAQH ProView asks for re-attestation every 120 days."""
+        """The last attestation plus the home state's CAQH interval: it moves when the rule changes."""
         if self.caqh_attested_on is None:
             return None
-        return self.caqh_attested_on + timedelta(days=current_app.config["CAQH_ATTESTATION_DAYS"])
+        return self.caqh_attested_on + timedelta(days=self.caqh_attestation_days)
+
+    @caqh_attestation_due_on.inplace.expression
+    @classmethod
+    def _caqh_attestation_due_on_expression(cls):
+        days = sa.func.coalesce(cls.caqh_rule_days, current_app.config["CAQH_ATTESTATION_DAYS"])
+        return add_days(cls.caqh_attested_on, sa.cast(days, sa.Integer))
 
 
 class License(db.Model):
@@ -227,6 +244,9 @@ class CERule(db.Model):
     hours_required: Mapped[Decimal] = mapped_column(sa.Numeric(6, 2))
     cycle_months: Mapped[int] = mapped_column(default=24)
     notes: Mapped[str | None] = mapped_column(sa.Text)
+    # Where the rule comes from and when someone last checked it there; none on rules kept from before.
+    source: Mapped[str | None] = mapped_column(sa.String(255))
+    checked_on: Mapped[date | None]
 
     topics: Mapped[list["CETopicRequirement"]] = relationship(
         back_populates="rule", cascade="all, delete-orphan", order_by="CETopicRequirement.topic",
@@ -293,11 +313,39 @@ class PanelEnrollment(db.Model):
     status: Mapped[str] = mapped_column(sa.String(20), default="not_started")
     submitted_on: Mapped[date | None]
     effective_on: Mapped[date | None]
-    recredential_due_on: Mapped[date | None] = mapped_column(index=True)
+    # A date the payer gave, entered by staff: it wins over the payer's rule (recredential_due_on).
+    recredential_due_override: Mapped[date | None]
     next_follow_up_on: Mapped[date | None]
     notes: Mapped[str | None] = mapped_column(sa.Text)
 
     therapist: Mapped[Therapist] = relationship(back_populates="panels")
+
+    @property
+    def recredential_months(self) -> int:
+        """The re-credentialing interval of the payer's rule (PayerRule.months_for)."""
+        if sa.inspect(self).persistent:
+            months = self.payer_rule_months  # loaded with the row
+        else:
+            months = db.session.scalar(sa.select(PayerRule.months_for(sa.literal(self.payer))))
+        return months if months is not None else current_app.config["RECREDENTIAL_MONTHS"]
+
+    @hybrid_property
+    def recredential_due_on(self) -> date | None:
+        """The payer's date when staff entered one; otherwise, once approved, the effective date plus the
+        payer's re-credentialing months (36 by default, the NCQA standard). It moves when the rule changes."""
+        if self.recredential_due_override is not None:
+            return self.recredential_due_override
+        if self.status != "approved" or self.effective_on is None:
+            return None
+        return self.effective_on + relativedelta(months=self.recredential_months)
+
+    @recredential_due_on.inplace.expression
+    @classmethod
+    def _recredential_due_on_expression(cls):
+        months = sa.func.coalesce(cls.payer_rule_months, current_app.config["RECREDENTIAL_MONTHS"])
+        by_rule = sa.case((sa.and_(cls.status == "approved", cls.effective_on.is_not(None)),
+                           add_months(cls.effective_on, sa.cast(months, sa.Integer))))
+        return sa.func.coalesce(cls.recredential_due_override, by_rule)
 
     def in_effect_on(self, day: date) -> bool:
         """Approved and effective by the day: claims for sessions before the effective date are denied."""
@@ -427,3 +475,70 @@ class ExclusionHit(db.Model):
         """A confirmed exclusion in force that day: from the exclusion date until any reinstatement."""
         return (self.status == "confirmed" and self.excluded_on <= day
                 and (self.reinstated_on is None or day < self.reinstated_on))
+
+
+# ----------------------------------------------------------------------------- rules as data
+
+
+class CAQHRule(db.Model):
+    """How often CAQH ProView wants a re-attestation in a state, and the reminders before the date.
+
+    A therapist follows the rule of their home state, where CAQH knows them as practising;
+    the row without a state is the default for every state without a rule of its own.
+    """
+
+    __tablename__ = "caqh_rules"
+    __table_args__ = (
+        sa.UniqueConstraint("state"),
+        sa.CheckConstraint("interval_days BETWEEN 1 AND 3650", name="interval_days"),
+    )
+    __audit_type__ = "caqh_rule"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    state: Mapped[str | None] = mapped_column(sa.String(2))
+    interval_days: Mapped[int]
+    # Days before the due date a reminder goes out, largest first (CAQH's own: 15, 10 and 5).
+    reminder_days: Mapped[list] = mapped_column(sa.JSON, default=list)
+    source: Mapped[str] = mapped_column(sa.String(255))
+    checked_on: Mapped[date]
+    notes: Mapped[str | None] = mapped_column(sa.Text)
+
+    @classmethod
+    def days_for(cls, state):
+        """The interval in force for a state (a column or value) in SQL: its own rule, else the default;
+        NULL when neither is stored (then CAQH_ATTESTATION_DAYS applies)."""
+        own = sa.select(cls.interval_days).where(cls.state == state).scalar_subquery()
+        default = sa.select(cls.interval_days).where(cls.state.is_(None)).scalar_subquery()
+        return sa.func.coalesce(own, default)
+
+
+class PayerRule(db.Model):
+    """How many months after approval a payer re-credentials; the row without a payer is the default."""
+
+    __tablename__ = "payer_rules"
+    __table_args__ = (
+        sa.UniqueConstraint("payer"),
+        sa.CheckConstraint("months BETWEEN 1 AND 120", name="months"),
+    )
+    __audit_type__ = "payer_rule"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Matched to an enrollment's payer whatever the letter case.
+    payer: Mapped[str | None] = mapped_column(sa.String(120))
+    months: Mapped[int]
+    source: Mapped[str] = mapped_column(sa.String(255))
+    checked_on: Mapped[date]
+    notes: Mapped[str | None] = mapped_column(sa.Text)
+
+    @classmethod
+    def months_for(cls, payer):
+        """The months in force for a payer (a column or value) in SQL: its own rule, else the default."""
+        own = sa.select(cls.months).where(sa.func.lower(cls.payer) == sa.func.lower(payer)).scalar_subquery()
+        default = sa.select(cls.months).where(cls.payer.is_(None)).scalar_subquery()
+        return sa.func.coalesce(own, default)
+
+
+# Read with every therapist and enrollment row, so every date derived from a rule is computed from the rule
+# in force, in Python and in SQL alike, never copied at write time.
+Therapist.caqh_rule_days = column_property(CAQHRule.days_for(Therapist.home_state))
+PanelEnrollment.payer_rule_months = column_property(PayerRule.months_for(PanelEnrollment.payer))

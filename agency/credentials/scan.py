@@ -11,6 +11,7 @@ from agency.core.jobs import job
 from agency.core.outbox import queue_emails, send_outbox
 from agency.core.persistence import insert_new, write_transaction
 from agency.credentials.models import CredentialReminder
+from agency.credentials.rules import CAQHReminders
 from agency.credentials.worklist import WorkItem, deadline_rows, work_items
 from agency.extensions import db
 
@@ -54,9 +55,12 @@ def _message(item: WorkItem, days_left: int) -> tuple[str, str]:
 def _due_reminders(day: date, thresholds: list[int]) -> tuple[list, int]:
     """The deadlines in reminder range whose threshold has no reminder yet, in key order; and how many had one.
 
-    Two queries whatever the size: the deadline rows (plain columns, no objects) and the keys already sent.
+    A CAQH attestation is reminded on the days of its home state's CAQH rule (CAQH's own 15, 10, 5),
+    every other deadline on the thresholds. Three queries whatever the size: the CAQH rules, the
+    deadline rows (plain columns, no objects) and the keys already sent.
     """
-    rows = deadline_rows(day, day + timedelta(days=max(thresholds)))
+    caqh = CAQHReminders()
+    rows = deadline_rows(day, day + timedelta(days=max(*thresholds, caqh.widest)))
     in_range = db.session.execute(
         sa.select(rows.c.kind, rows.c.subject, rows.c.item_id, rows.c.due_on, rows.c.therapist_id, rows.c.state)
         .where(rows.c.due_on >= day)
@@ -68,7 +72,9 @@ def _due_reminders(day: date, thresholds: list[int]) -> tuple[list, int]:
     ))
     due, skipped = [], 0
     for row in in_range:
-        threshold = threshold_for((row.due_on - day).days, thresholds)
+        # A CAQH row's state is the therapist's home state, whose rule applies.
+        days = caqh.days_for(row.state) if row.subject == "caqh" else thresholds
+        threshold = threshold_for((row.due_on - day).days, days)
         if threshold is None:
             continue
         if (row.subject, row.item_id, row.due_on, threshold) in sent_before:

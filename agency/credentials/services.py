@@ -28,6 +28,7 @@ from agency.credentials.models import (
     Therapist,
     disciplines_for,
 )
+from agency.credentials.rules import check_source
 from agency.extensions import db
 
 
@@ -298,6 +299,14 @@ PANEL_STATUS_NEEDS = {
 }
 
 
+def _explicit_due(values: dict) -> dict:
+    """A re-credentialing date handed in (recredential_due_on) is the payer's own: it overrides the rule."""
+    values = dict(values)
+    if "recredential_due_on" in values:
+        values["recredential_due_override"] = values.pop("recredential_due_on")
+    return values
+
+
 def _check_panel(values: dict, therapist: Therapist, panel: PanelEnrollment | None) -> None:
     merged = {
         key: values.get(key, getattr(panel, key, None))
@@ -323,6 +332,7 @@ def _check_panel(values: dict, therapist: Therapist, panel: PanelEnrollment | No
 
 def add_panel(therapist: Therapist, values: dict, actor=None) -> PanelEnrollment:
     """Start tracking a payer panel enrollment."""
+    values = _explicit_due(values)
     _check_panel(values, therapist, None)
     panel = PanelEnrollment(therapist=therapist, **values)
     db.session.add(panel)
@@ -333,6 +343,7 @@ def add_panel(therapist: Therapist, values: dict, actor=None) -> PanelEnrollment
 
 def update_panel(panel: PanelEnrollment, values: dict, actor=None) -> PanelEnrollment:
     """Move an enrollment along its pipeline or change its dates."""
+    values = _explicit_due(values)
     _check_panel(values, panel.therapist, panel)
     _apply(panel, values, f"{panel.payer} panel for {panel.therapist.full_name}", actor)
     commit_or_conflict()
@@ -342,10 +353,14 @@ def update_panel(panel: PanelEnrollment, values: dict, actor=None) -> PanelEnrol
 # ----------------------------------------------------------------------------- CE rules
 
 
-def save_ce_rule(rule: CERule | None, values: dict, topics: dict[str, Decimal], actor=None) -> CERule:
-    """Create or edit a state's CE rule for a license type, with its mandatory topic hours."""
+def save_ce_rule(rule: CERule | None, values: dict, topics: dict[str, Decimal], actor=None, *,
+                 shipped: bool = False) -> CERule:
+    """Create or edit a state's CE rule for a license type, with its mandatory topic hours, its source
+    and the day it was checked there; the audit keeps the old and new values."""
     if sum(topics.values(), Decimal(0)) > values.get("hours_required", rule and rule.hours_required):
         raise ValidationError.on("topics", "mandatory topic hours exceed the hours required")
+    check_source({key: values.get(key, getattr(rule, key, None)) for key in ("source", "checked_on")}, CERule,
+                 shipped=shipped)
     check_text(CERule, values)
     key = {"state": values.get("state", rule and rule.state),
            "license_type": values.get("license_type", rule and rule.license_type)}
@@ -354,11 +369,13 @@ def save_ce_rule(rule: CERule | None, values: dict, topics: dict[str, Decimal], 
         query = query.where(CERule.id != rule.id)
     if holder := db.session.scalar(query):
         raise duplicate("uq_ce_rules_state_license_type", key, holder)
+    old_topics = {req.topic: str(req.hours) for req in rule.topics} if rule is not None else {}
     if rule is None:
         rule = CERule(**values)
         db.session.add(rule)
-        action = "create"
+        action, changes = "create", {k: [None, v] for k, v in values.items() if v is not None}
     else:
+        changes = audit.diff(rule, values)
         for key, value in values.items():
             setattr(rule, key, value)
         action = "update"
@@ -373,9 +390,12 @@ def save_ce_rule(rule: CERule | None, values: dict, topics: dict[str, Decimal], 
             existing[topic].hours = hours
         else:
             rule.topics.append(CETopicRequirement(topic=topic, hours=hours))
-    audit.record(action, rule, f"CE rule {rule.state} {rule.license_type}: {rule.hours_required} h "
-                 f"per {rule.cycle_months} months", actor=actor,
-                 changes={"topics": {t: str(h) for t, h in topics.items()}})
+    new_topics = {t: str(h) for t, h in topics.items()}
+    if new_topics != old_topics:
+        changes["topics"] = [old_topics, new_topics]
+    if changes or action == "create":
+        audit.record(action, rule, f"CE rule {rule.state} {rule.license_type}: {rule.hours_required} h "
+                     f"per {rule.cycle_months} months", actor=actor, changes=changes)
     commit_or_conflict()
     return rule
 
@@ -405,7 +425,8 @@ def load_ce_reference(path: Path | None = None, actor=None) -> tuple[int, int]:
         save_ce_rule(None, {
             "state": rule["state"], "license_type": rule["license_type"],
             "hours_required": Decimal(rule["hours"]), "cycle_months": int(rule["cycle_months"]),
-            "notes": rule.get("notes"),
-        }, {topic: Decimal(hours) for topic, hours in rule.get("topics", {}).items()}, actor)
+            "notes": rule.get("notes"), "source": rule["source"],
+            "checked_on": date.fromisoformat(str(rule["checked_on"])),
+        }, {topic: Decimal(hours) for topic, hours in rule.get("topics", {}).items()}, actor, shipped=True)
         created += 1
     return created, skipped

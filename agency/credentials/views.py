@@ -15,21 +15,23 @@ from flask import (
 
 from agency.core.audit import AuditEvent
 from agency.core.bounds import id_or_none
-from agency.core.dates import today
+from agency.core.dates import human_day, today
 from agency.core.errors import DomainError
 from agency.core.exports import csv_response, list_csv, wants_csv
 from agency.core.forms import flash_import_report, form_values, read_text_upload, show_errors
 from agency.core.listing import page_args, paginate, search_arg, sort_by
 from agency.core.permissions import current_actor, requires
 from agency.core.states import STATE_CHOICES
-from agency.credentials import documents, queries, roster, services
+from agency.credentials import documents, queries, roster, rules, services
 from agency.credentials.ce import ce_progress_for
 from agency.credentials.forms import (
+    CAQHRuleForm,
     CERecordForm,
     CERuleForm,
     DocumentForm,
     LicenseForm,
     PanelForm,
+    PayerRuleForm,
     RenewalForm,
     RosterForm,
     TherapistForm,
@@ -41,11 +43,13 @@ from agency.credentials.models import (
     LICENSE_KINDS,
     LICENSE_STATUSES,
     THERAPIST_STATUSES,
+    CAQHRule,
     CERecord,
     CERule,
     Document,
     License,
     PanelEnrollment,
+    PayerRule,
     Therapist,
     doc_type_label,
 )
@@ -399,6 +403,18 @@ def delete_ce_record(record_id: int):
 # ----------------------------------------------------------------------------- panels
 
 
+def _due_hint(panel: PanelEnrollment | None) -> str:
+    """What the override field means: blank follows the payer's rule, which the hint states."""
+    if panel is None:
+        return ("Only a date the payer gave. Leave blank to follow the payer's re-credentialing rule "
+                "(Reference rules): months after the effective date.")
+    rule = (f"Leave blank to follow {panel.payer}'s rule: {panel.recredential_months} months after the "
+            "effective date")
+    if panel.recredential_due_override is None and panel.recredential_due_on is not None:
+        rule += f", now {human_day(panel.recredential_due_on)}"
+    return f"Only a date the payer gave. {rule}."
+
+
 @bp.route("/therapists/<int:therapist_id>/panels/new", methods=["GET", "POST"])
 @requires("credentials.edit")
 def new_panel(therapist_id: int):
@@ -412,7 +428,8 @@ def new_panel(therapist_id: int):
         else:
             flash(f"{panel.payer} enrollment added.", "success")
             return redirect(url_for(".therapist", therapist_id=person.id) + "#panels")
-    return render_template("credentials/panel_form.html", form=form, therapist=person, panel=None)
+    return render_template("credentials/panel_form.html", form=form, therapist=person, panel=None,
+                           due_hint=_due_hint(None))
 
 
 @bp.route("/panels/<int:panel_id>/edit", methods=["GET", "POST"])
@@ -429,7 +446,7 @@ def edit_panel(panel_id: int):
             flash(f"{panel.payer} enrollment saved.", "success")
             return redirect(_back(url_for(".therapist", therapist_id=panel.therapist_id) + "#panels"))
     return render_template("credentials/panel_form.html", form=form, therapist=panel.therapist,
-                           panel=panel)
+                           panel=panel, due_hint=_due_hint(panel))
 
 
 # ----------------------------------------------------------------------------- documents
@@ -485,7 +502,7 @@ def ce_rules():
 
 @bp.route("/ce-rules/new", methods=["GET", "POST"])
 @bp.route("/ce-rules/<int:rule_id>/edit", methods=["GET", "POST"])
-@requires("ce_rules.edit")
+@requires("reference_rules.edit")
 def edit_ce_rule(rule_id: int | None = None):
     rule = db.get_or_404(CERule, rule_id) if rule_id else None
     form = CERuleForm(obj=rule)
@@ -497,6 +514,87 @@ def edit_ce_rule(rule_id: int | None = None):
             show_errors(form, exc)
         else:
             flash(f"CE rule for {saved.state} {saved.license_type} saved.", "success")
-            return redirect(url_for(".ce_rules"))
+            return redirect(url_for(".reference_rules") + "#ce")
     form.offer_blank_rows()
     return render_template("credentials/ce_rule_form.html", form=form, rule=rule)
+
+
+@bp.post("/ce-rules/<int:rule_id>/delete")
+@requires("reference_rules.edit")
+def delete_ce_rule(rule_id: int):
+    rule = db.get_or_404(CERule, rule_id)
+    rules.delete_ce_rule(rule, current_actor())
+    flash(f"CE rule for {rule.state} {rule.license_type} removed.", "success")
+    return redirect(url_for(".reference_rules") + "#ce")
+
+
+# ----------------------------------------------------------------------------- reference rules
+
+
+@bp.get("/reference-rules")
+@requires("credentials.view")
+def reference_rules():
+    """The rules every derived date follows (CAQH per state, re-credentialing per payer, CE), with sources."""
+    ce = db.session.scalars(sa.select(CERule).order_by(CERule.state, CERule.license_type, CERule.id)).all()
+    return render_template("credentials/reference_rules.html", caqh=rules.caqh_rules(), payers=rules.payer_rules(),
+                           ce=ce, as_of=today())
+
+
+def _sentence(label: str) -> str:
+    # Capitalised at the start only: "CAQH rule IL" keeps its capitals.
+    return label[:1].upper() + label[1:]
+
+
+def _edit_rule(model, rule_id, form_class, save, template: str, anchor: str, values=form_values):
+    rule = db.get_or_404(model, rule_id) if rule_id else None
+    form = form_class(obj=rule)
+    if form.validate_on_submit():
+        try:
+            saved = save(rule, values(form, form_class.FIELDS), current_actor())
+        except DomainError as exc:
+            show_errors(form, exc)
+        else:
+            label = (rules.caqh_label if model is CAQHRule else rules.payer_label)(saved)
+            flash(f"{_sentence(label)} saved: every date that follows it has moved with it.", "success")
+            return redirect(url_for(".reference_rules") + anchor)
+    return render_template(template, form=form, rule=rule)
+
+
+def _caqh_values(form: CAQHRuleForm, names) -> dict:
+    return {**form_values(form, names), "reminder_days": form.days()}
+
+
+@bp.route("/reference-rules/caqh/new", methods=["GET", "POST"])
+@bp.route("/reference-rules/caqh/<int:caqh_rule_id>/edit", methods=["GET", "POST"])
+@requires("reference_rules.edit")
+def edit_caqh_rule(caqh_rule_id: int | None = None):
+    return _edit_rule(CAQHRule, caqh_rule_id, CAQHRuleForm, rules.save_caqh_rule, "credentials/caqh_rule_form.html",
+                      "#caqh", _caqh_values)
+
+
+@bp.post("/reference-rules/caqh/<int:caqh_rule_id>/delete")
+@requires("reference_rules.edit")
+def delete_caqh_rule(caqh_rule_id: int):
+    rule = db.get_or_404(CAQHRule, caqh_rule_id)
+    label = rules.caqh_label(rule)
+    rules.delete_caqh_rule(rule, current_actor())
+    flash(f"{_sentence(label)} removed.", "success")
+    return redirect(url_for(".reference_rules") + "#caqh")
+
+
+@bp.route("/reference-rules/payers/new", methods=["GET", "POST"])
+@bp.route("/reference-rules/payers/<int:payer_rule_id>/edit", methods=["GET", "POST"])
+@requires("reference_rules.edit")
+def edit_payer_rule(payer_rule_id: int | None = None):
+    return _edit_rule(PayerRule, payer_rule_id, PayerRuleForm, rules.save_payer_rule,
+                      "credentials/payer_rule_form.html", "#payers")
+
+
+@bp.post("/reference-rules/payers/<int:payer_rule_id>/delete")
+@requires("reference_rules.edit")
+def delete_payer_rule(payer_rule_id: int):
+    rule = db.get_or_404(PayerRule, payer_rule_id)
+    label = rules.payer_label(rule)
+    rules.delete_payer_rule(rule, current_actor())
+    flash(f"{_sentence(label)} removed.", "success")
+    return redirect(url_for(".reference_rules") + "#payers")

@@ -19,7 +19,7 @@ from agency.core.dates import human_day
 from agency.core.listing import Pager, contains_text
 from agency.core.sqldates import add_days
 from agency.credentials.ce import ce_progress_for, ce_shortfall
-from agency.credentials.models import CERule, Document, License, PanelEnrollment, Therapist, doc_type_label
+from agency.credentials.models import CAQHRule, CERule, Document, License, PanelEnrollment, Therapist, doc_type_label
 from agency.extensions import db
 
 KINDS = {
@@ -160,11 +160,14 @@ def _licenses(as_of: date, until: date):
 
 
 def _caqh(until: date):
-    window = current_app.config["CAQH_ATTESTATION_DAYS"]
-    due = add_days(Therapist.caqh_attested_on, window)
+    due = Therapist.caqh_attestation_due_on  # the home state's CAQH rule, as it stands now
+    # The first test lets an index find the candidates: no rule's interval is shorter than the shortest.
+    shortest = sa.select(sa.func.min(CAQHRule.interval_days)).scalar_subquery()
+    fallback = current_app.config["CAQH_ATTESTATION_DAYS"]
+    window = sa.case((shortest < fallback, shortest), else_=fallback)
     return sa.select(*_row(_text("caqh_due"), "caqh", Therapist.id, due, Therapist.home_state)).where(
         _working_therapists(), Therapist.caqh_id.is_not(None),
-        Therapist.caqh_attested_on <= until - timedelta(days=window),
+        Therapist.caqh_attested_on <= add_days(sa.literal(until), -window), due <= until,
     )
 
 

@@ -6,7 +6,6 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
-from flask import current_app
 from sqlalchemy.orm import aliased, joinedload
 
 from agency.billing.invoicing import unbilled_entries_query
@@ -48,7 +47,7 @@ def compliance(as_of: date) -> Compliance:
     ).exists()
     stale_caqh = sa.and_(
         Therapist.caqh_id.is_not(None),
-        Therapist.caqh_attested_on < as_of - timedelta(days=current_app.config["CAQH_ATTESTATION_DAYS"]),
+        Therapist.caqh_attestation_due_on < as_of,  # the home state's CAQH rule
     )
     row = db.session.execute(
         sa.select(sa.func.count(), sa.func.count().filter(~lapsed, ~stale_caqh))

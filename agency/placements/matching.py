@@ -72,7 +72,7 @@ def match_assignment(assignment: Assignment, as_of: date) -> list[Candidate]:
         sa.select(Therapist).where(Therapist.id.in_(pool)).order_by(Therapist.id).options(load_only(
             Therapist.first_name, Therapist.last_name, Therapist.discipline, Therapist.status,
             Therapist.availability, Therapist.available_from, Therapist.hours_per_week,
-            Therapist.caqh_attested_on))
+            Therapist.caqh_attested_on, Therapist.caqh_rule_days))
     ).all()
     snapshot = CredentialSnapshot.for_opening(pool, assignment.facility, assignment.service_states)
     end = assignment.end_on

@@ -152,7 +152,7 @@ def _panels(w):
 def _caqh(w):
     """A CAQH attestation that falls due before the end (readiness warns of it), or none on file where
     the facility bills insurance."""
-    due = add_days(Therapist.caqh_attested_on, current_app.config["CAQH_ATTESTATION_DAYS"])
+    due = Therapist.caqh_attestation_due_on  # the home state's CAQH rule, as it stands now
     bites = sa.case((Therapist.caqh_attested_on.is_(None), w.c.first_day),
                     (due < w.c.first_day, w.c.first_day), else_=due)
     return (sa.select(*_row(w, _text("caqh_attestation_due"), bites))

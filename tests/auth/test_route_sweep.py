@@ -36,7 +36,7 @@ EXPECTED = {
     "documents.download": {"admin", "recruiter", "credentialing"},
     "documents.delete": {"admin", "credentialing"},
     "worklist.view": {"admin", "recruiter", "credentialing"},
-    "ce_rules.edit": {"admin"},
+    "reference_rules.edit": {"admin"},
     "users.manage": {"admin"},
     "audit.view": {"admin"},
     # Each team checks and releases its own mail; only an admin sees all of it.
@@ -147,7 +147,8 @@ def build_world(users) -> World:
     shared = {
         "therapist_id": therapist.id, "license_id": therapist.licenses[0].id,
         "panel_id": factories.panel(therapist).id, "record_id": factories.ce_record(therapist).id,
-        "rule_id": factories.ce_rule().id, "document_id": document.id, "user_id": users["billing"].id,
+        "rule_id": factories.ce_rule().id, **_reference_rules(), "document_id": document.id,
+        "user_id": users["billing"].id,
         "message_id": db.session.scalar(sa.select(OutboxMessage.id)),
         "token_id": _token_id(issue_token(users["admin"])),
         "job_id": start_invoice_run(date(2026, 12, 1), date(2026, 12, 31), None, users["billing"]).id,
@@ -155,6 +156,16 @@ def build_world(users) -> World:
     }
     db.session.commit()
     return World(own, other, shared)
+
+
+def _reference_rules() -> dict:
+    from agency.credentials import rules
+
+    caqh = rules.save_caqh_rule(None, {"state": "IL", "interval_days": 180, "reminder_days": [15, 10, 5],
+                                       "source": "CAQH ProView", "checked_on": date(2026, 11, 2)})
+    payer = rules.save_payer_rule(None, {"payer": "Aetna", "months": 36, "source": "NCQA",
+                                         "checked_on": date(2026, 11, 2)})
+    return {"caqh_rule_id": caqh.id, "payer_rule_id": payer.id}
 
 
 def _token_id(token: str) -> int:

@@ -43,12 +43,13 @@ def test_caqh_documents_and_panel_recredentialing_are_reminded_too(app):
     from agency.credentials.documents import store_document
     from tests.credentials.test_api import PDF
 
-    person = factories.therapist(caqh_id="12345", caqh_attested_on=TODAY - timedelta(days=60))
+    # Due in 10 days: CAQH's own 10-day reminder (with no CAQH rule stored, CAQH_REMINDER_DAYS).
+    person = factories.therapist(caqh_id="12345", caqh_attested_on=TODAY - timedelta(days=110))
     store_document(person, io.BytesIO(PDF), "bls.pdf", "bls_card", None, TODAY + timedelta(days=7))
     factories.panel(person, payer="Cigna", status="approved", submitted_on=date(2023, 6, 1),
                     effective_on=date(2023, 9, 1), recredential_due_on=TODAY + timedelta(days=30))
     daily_credential_scan(TODAY.isoformat())
-    assert sorted(reminders()) == [("caqh", 60), ("document", 7), ("panel", 30)]
+    assert sorted(reminders()) == [("caqh", 10), ("document", 7), ("panel", 30)]
 
 
 def test_a_renewed_license_starts_its_reminders_afresh_and_inactive_therapists_get_none(app):
@@ -148,13 +149,13 @@ def batches_of_three(setting):
 
 def test_a_first_run_catching_up_on_more_reminders_than_a_batch_sends_each_once_and_a_rerun_nothing(
         app, batches_of_three):
-    people = [factories.therapist(caqh_id=str(n), caqh_attested_on=TODAY - timedelta(days=100)) for n in range(4)]
+    people = [factories.therapist(caqh_id=str(n), caqh_attested_on=TODAY - timedelta(days=108)) for n in range(4)]
     for n, person in enumerate(people):
         factories.license(person, expires_on=TODAY + timedelta(days=4 + n))
         factories.document(person, "bls_card", expires_on=TODAY + timedelta(days=40))
     first = daily_credential_scan(TODAY.isoformat())
     assert (first["reminders"], first["skipped_already_sent"]) == (12, 0)
-    assert sorted(reminders()) == [("caqh", 30)] * 4 + [("document", 60)] * 4 + [("license", 7)] * 4
+    assert sorted(reminders()) == [("caqh", 15)] * 4 + [("document", 60)] * 4 + [("license", 7)] * 4
     queued = outbox_keys()
     assert len(queued) == len(set(queued)) == 24
     again = daily_credential_scan(TODAY.isoformat())

@@ -102,7 +102,8 @@ def test_a_text_file_named_pdf_is_refused_beside_the_file_field(browser, app):
     assert count(Document) == 0
 
 
-RULE = {"state": "NY", "license_type": "LCSW", "hours_required": "36", "cycle_months": "36", "topics-shown": "1"}
+RULE = {"state": "NY", "license_type": "LCSW", "hours_required": "36", "cycle_months": "36", "topics-shown": "1",
+        "source": "NYSED Office of the Professions", "checked_on": "2026-11-02"}
 
 
 def _rows(*pairs):
@@ -161,7 +162,8 @@ def test_a_form_sent_without_its_list_boxes_keeps_the_lists(browser):
     b = browser("admin")
     assert b'value="trauma"' in b.get(f"/therapists/{person.id}/edit").data
     response = b.post(f"/ce-rules/{rule.id}/edit", {
-        "state": "NY", "license_type": "LCSW", "hours_required": "36", "cycle_months": "36"})
+        "state": "NY", "license_type": "LCSW", "hours_required": "36", "cycle_months": "36",
+        "source": RULE["source"], "checked_on": RULE["checked_on"]})
     assert response.status_code == 302
     response = b.post(f"/therapists/{person.id}/edit", {
         "first_name": person.first_name, "last_name": person.last_name, "email": person.email,

@@ -52,6 +52,9 @@ def test_ce_topics_are_added_and_removed_as_rows(journey, users):
     last.get_by_label("Topic, row 6").select_option("suicide_prevention")
     last.get_by_label("Hours, row 6").fill("1.5")
     journey.shot("ce-topic-rows")
+    # A rule kept from before sources were recorded gets its source when next saved.
+    page.get_by_label("Source", exact=True).fill("NYSED Office of the Professions")
+    page.get_by_label("Checked at the source on").fill("2026-11-20")
     page.get_by_role("button", name="Save CE rule").click()
     expect(page.locator(".flash-success")).to_contain_text("CE rule for NY LCSW saved")
     db.session.expire_all()
