@@ -19,6 +19,10 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "documents.download": ("credentialing", "recruiter"),
     "documents.delete": ("credentialing",),
     "worklist.view": ("credentialing", "recruiter"),
+    # Asking a therapist for documents by private upload link: whoever may upload documents for them.
+    "document_requests.send": ("credentialing", "recruiter"),
+    # Accepting an upload makes it a credential document: the credentialing team's judgement.
+    "document_requests.review": ("credentialing",),
     "ce_rules.edit": (),
     "users.manage": (),
     "audit.view": (),
