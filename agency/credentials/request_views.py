@@ -71,8 +71,7 @@ def _date_field(name: str):
 @requires("document_requests.review")
 def accept(upload_id: int):
     try:
-        item = doc_requests.accept(upload_id, current_actor(), _date_field("issued_on"), _date_field("expires_on"),
-                                   dates_given=True)
+        item = doc_requests.accept(upload_id, current_actor(), _date_field("issued_on"), _date_field("expires_on"))
     except DomainError as exc:
         flash(f"Not accepted: {exc.sentence}", "error")
     else:
@@ -106,7 +105,8 @@ def upload_file(upload_id: int):
 
 
 class UploadForm(FlaskForm):
-    """Only the CSRF token: the fields are one file and two dates per document asked, named by its type."""
+    """Only the CSRF token (checked for every POST by CSRFProtect, before the view): the fields are one
+    file and two dates per document asked, named by its type."""
 
 
 def _link_limit():
@@ -142,7 +142,7 @@ def upload(upload_token: str):
         return render_template("credentials/upload_link.html", gone=exc.message, status=404), 404
     form = UploadForm()
     errors: dict = {}
-    if request.method == "POST" and form.validate_on_submit():
+    if request.method == "POST":
         try:
             files, dates = _uploaded()
             doc_requests.submit(upload_token, files, dates)
@@ -153,8 +153,6 @@ def upload(upload_token: str):
             flash(exc.sentence, "error")
         else:
             return render_template("credentials/upload_link.html", done=True, first_name=found.therapist.first_name)
-    elif request.method == "POST":
-        flash("The form expired; please choose your files again and send.", "error")
     return render_template("credentials/upload_link.html", request_=found, first_name=found.therapist.first_name,
                            form=form, errors=errors, labels=DOC_TYPE_LABELS,
                            max_mb=current_app.config["MAX_UPLOAD_BYTES"] // 1048576)

@@ -327,16 +327,19 @@ def _renewed(item: DocumentRequestItem) -> Document | None:
     ).first()
 
 
-def accept(item_id: int, actor, issued_on: date | None = None, expires_on: date | None = None,
-           *, dates_given: bool = False) -> DocumentRequestItem:
+# An accepted upload's date left as the therapist gave it.
+KEEP = object()
+
+
+def accept(item_id: int, actor, issued_on=KEEP, expires_on=KEEP) -> DocumentRequestItem:
     """The upload becomes the therapist's document, with the dates the reviewer confirmed or corrected.
 
     It must be current today and outlast the document it renews, which stays on file as history and
     drops off the worklist (the worklist counts a later, longer-lasting document of the type as its renewal).
     """
     item = _claim_review(item_id, "accepted", actor)
-    if not dates_given:
-        issued_on, expires_on = item.upload_issued_on, item.upload_expires_on
+    issued_on = item.upload_issued_on if issued_on is KEEP else issued_on
+    expires_on = item.upload_expires_on if expires_on is KEEP else expires_on
     documents.check_dates(issued_on, expires_on)
     day = today()
     if expires_on is not None and expires_on < day:
