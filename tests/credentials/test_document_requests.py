@@ -136,8 +136,8 @@ def test_staff_send_a_request_from_the_therapist_page_the_worklist_and_a_placeme
     credentialing = browser("credentialing")
     page = credentialing.get("/worklist").data.decode()
     assert "Request from therapist" in page
-    sent = credentialing.post(f"/therapists/{dana.id}/document-requests", form_url="/worklist",
-                              data={"doc_types": "bls_card", "source": "worklist", "next": "/worklist?kind=document_expiring"})
+    sent = credentialing.post(f"/therapists/{dana.id}/document-requests", form_url="/worklist", data={
+        "doc_types": "bls_card", "source": "worklist", "next": "/worklist?kind=document_expiring"})
     assert sent.status_code == 302 and sent.headers["Location"].endswith("/worklist?kind=document_expiring")
     place = factories.facility(required_documents=["tb_test", "background_check"])
     placement = factories.placement(dana, place)
