@@ -132,6 +132,8 @@ def _open_request(therapist: Therapist, doc_types: list[str], actor, source: str
         message=message, previous_id=previous.id if previous else None, requested_by_id=getattr(actor, "id", None),
         items=[DocumentRequestItem(therapist_id=therapist.id, doc_type=t) for t in doc_types],
     )
+    # Known only to whoever just made the request, never stored: the caller mails it (or the demo uses it).
+    request.fresh_token = token
     db.session.add(request)
     audit.record("create", request, f"requested {_listed(doc_types)} from {therapist.full_name} "
                                     f"(link valid until {human_day(request.expires_on)}, {source})", actor=actor)
