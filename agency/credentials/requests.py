@@ -404,7 +404,7 @@ def download_upload(item: DocumentRequestItem, actor):
 def requests_of(therapist_id: int):
     """A therapist's requests, newest first, with their items (one more query)."""
     return (sa.select(DocumentRequest).where(DocumentRequest.therapist_id == therapist_id)
-            .order_by(DocumentRequest.id.desc()))
+            .options(sa.orm.joinedload(DocumentRequest.requested_by)).order_by(DocumentRequest.id.desc()))
 
 
 # ----------------------------------------------------------------------------- chasing

@@ -120,6 +120,21 @@ def test_a_document_already_asked_for_is_not_asked_twice(api, dana):
     assert send(api, dana, ["tb_test"]).status_code == 201  # another document is another request
 
 
+def test_an_inactive_therapist_is_not_asked_for_documents(api):
+    gone = factories.therapist(status="inactive")
+    refused = send(api, gone, ["bls_card"])
+    assert refused.status_code == 409 and "inactive" in refused.json["error"]["message"]
+    assert mail_to(gone.email) == []
+
+
+def test_the_public_upload_page_is_throttled_per_address(api, client, dana, setting):
+    setting(UPLOAD_LINK_LIMIT_PER_ADDRESS="3 per minute")
+    send(api, dana, ["bls_card"])
+    (path,) = links_to(dana.email)
+    answers = [client.get(path).status_code for _ in range(3)] + [client.get("/upload/guess").status_code]
+    assert answers == [200, 200, 200, 429]
+
+
 def test_an_expired_request_no_longer_stands_in_the_way_of_a_new_one(api, dana, setting):
     assert send(api, dana, ["bls_card"]).status_code == 201
     setting(PINNED_TODAY=iso(15))
