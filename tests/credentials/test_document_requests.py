@@ -70,11 +70,13 @@ def send(api, therapist, doc_types, role="credentialing"):
 
 def requested_and_uploaded(api, client, therapist, doc_type="bls_card", expires=730):
     """A request answered with a real PDF: the upload waiting in the review queue."""
-    assert send(api, therapist, [doc_type]).status_code == 201
+    sent = send(api, therapist, [doc_type])
+    assert sent.status_code == 201
     answered = upload(client, links_to(therapist.email)[-1],
                       {doc_type: (files.pdf(), "card.pdf", iso(-3), iso(expires))})
     assert answered.status_code == 200 and b"Thank you, Dana" in answered.data
-    return db.session.scalars(sa.select(DocumentRequestItem).where(DocumentRequestItem.status == "uploaded")).one()
+    return db.session.scalars(sa.select(DocumentRequestItem).where(
+        DocumentRequestItem.request_id == sent.json["id"])).one()
 
 
 # ----------------------------------------------------------------------------- sending
@@ -390,3 +392,35 @@ def test_requests_are_credentialing_and_recruiting_work_and_reviews_credentialin
         assert api(role).post(f"/api/v1/document-uploads/{item.id}/accept", {}).status_code == 403
         assert api(role).get(f"/api/v1/document-uploads/{item.id}/file").status_code == 403
     assert b'id="document-requests"' not in browser("billing").get(f"/therapists/{dana.id}").data
+
+
+def test_the_review_queue_the_therapist_page_and_the_api_lists_do_not_query_per_row(api, browser, client, dana):
+    from tests.sql import statements_per_page
+
+    asked = iter(["bls_card", "tb_test", "i9", "references", "orientation", "drug_screen"])
+
+    def grow(n: int) -> None:
+        """n more uploads in the queue, and n more requests on Dana's page, each sent by a different person."""
+        for i in range(n):
+            requested_and_uploaded(api, client, factories.therapist(first_name="Dana"), doc_type="i9")
+            send(api, dana, [next(asked)], role=("recruiter", "credentialing", "admin")[i % 3])
+
+    reviewer = browser("credentialing")
+    pages = ["/documents/review", f"/therapists/{dana.id}"]
+    caller = api("credentialing")
+    reads = ["/api/v1/document-uploads", f"/api/v1/therapists/{dana.id}/document-requests"]
+
+    def api_statements():
+        from tests.sql import counted
+
+        counts = {}
+        for url in reads:
+            with counted() as statements:
+                assert caller.get(url).status_code == 200
+            counts[url] = len(statements)
+        return counts
+
+    grow(1)
+    small, small_api = statements_per_page(reviewer, pages), api_statements()
+    grow(4)
+    assert statements_per_page(reviewer, pages) == small and api_statements() == small_api
