@@ -306,6 +306,8 @@ def _claim_review(item_id: int, decision: str, actor, note: str | None = None) -
         execution_options={"synchronize_session": False},
     ).rowcount == 1
     if not decided:
+        if db.session.get(DocumentRequestItem, item_id, populate_existing=True).status == "requested":
+            raise Conflict("Nothing was uploaded for this document yet; there is nothing to review.")
         raise Conflict("This upload was already reviewed; nothing was changed.")
     item = db.session.get(DocumentRequestItem, item_id, populate_existing=True)
     request = item.request

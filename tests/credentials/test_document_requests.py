@@ -265,6 +265,15 @@ def test_accepting_files_the_document_renews_the_expiring_one_and_clears_the_wor
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Document)) == 2
 
 
+def test_a_document_not_uploaded_yet_cannot_be_reviewed(api, dana):
+    sent = send(api, dana, ["bls_card"]).json
+    item_id = sent["items"][0]["id"]
+    refused = api("credentialing").post(f"/api/v1/document-uploads/{item_id}/accept", {})
+    assert refused.status_code == 409 and "Nothing was uploaded" in refused.json["error"]["message"]
+    assert api("credentialing").post("/api/v1/document-uploads/99999/reject", {"message": "x"}).status_code == 404
+    assert db.session.scalar(sa.select(DocumentRequestItem.status)) == "requested"
+
+
 def test_an_upload_that_does_not_outlast_the_document_on_file_or_is_expired_is_not_accepted(api, client, dana):
     factories.document(dana, "bls_card", expires_on=TODAY + timedelta(days=400))
     item = requested_and_uploaded(api, client, dana, expires=300)
