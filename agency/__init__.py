@@ -61,6 +61,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     from agency.billing.api import bp as billing_api
     from agency.billing.views import bp as billing_bp
     from agency.credentials.api import bp as credentials_api
+    from agency.credentials.request_api import bp as document_requests_api
+    from agency.credentials.request_views import bp as document_requests_bp
+    from agency.credentials.request_views import upload_bp as document_upload_bp
     from agency.credentials.views import bp as credentials_bp
     from agency.dashboard.views import bp as dashboard_bp
     from agency.facilities.api import bp as facilities_api
@@ -69,9 +72,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     from agency.placements.api import bp as placements_api
     from agency.placements.views import bp as placements_bp
 
-    for bp in (auth_bp, dashboard_bp, credentials_bp, facilities_bp, placements_bp, billing_bp, outbox_bp):
+    for bp in (auth_bp, dashboard_bp, credentials_bp, facilities_bp, placements_bp, billing_bp, outbox_bp,
+               document_requests_bp, document_upload_bp):
         app.register_blueprint(bp)
-    for api_bp in (core_api.bp, credentials_api, facilities_api, placements_api, billing_api):
+    for api_bp in (core_api.bp, credentials_api, facilities_api, placements_api, billing_api, document_requests_api):
         csrf.exempt(api_bp)
         app.register_blueprint(api_bp)
 

@@ -35,9 +35,10 @@ from agency.core.dates import today, utcnow
 from agency.core.outbox import OutboxMessage
 from agency.core.persistence import empty_every_table
 from agency.core.states import npi_is_valid
+from agency.credentials import requests as doc_requests
 from agency.credentials import services as creds
 from agency.credentials.documents import path_of, store_document
-from agency.credentials.models import Document, Therapist, disciplines_for
+from agency.credentials.models import Document, DocumentRequestItem, Therapist, disciplines_for
 from agency.credentials.rules import load_reference
 from agency.extensions import db
 from agency.facilities import services as facilities
@@ -611,6 +612,37 @@ class DemoAgency:
                                            f"Check {4100 + invoice.id}", billing_user)
         # Otherwise it stays unpaid: it ages and gets chased.
 
+    def document_requests(self, people: list[Therapist], cast, reviewer):
+        """Three therapists on the bench asked for documents by upload link: one upload accepted (it renewed
+        the TB test on file), one rejected with a message and a fresh link, one waiting in the review queue."""
+        placed = {t.id for t, *_ in cast}
+        accepted, rejected, waiting = [t for t in people if t.status == "active" and t.id not in placed][:3]
+        with _as_if(self.days(-6)):
+            first = doc_requests.send_request(accepted, ["tb_test"], reviewer, source="worklist")
+        with _as_if(self.days(-4)):
+            self._answer(first, "tb_test", "pdf", self.days(-5), self.days(363))
+        with _as_if(self.days(-3)):
+            doc_requests.accept(first.items[0].id, reviewer)
+        with _as_if(self.days(-5)):
+            second = doc_requests.send_request(rejected, ["bls_card"], reviewer)
+        with _as_if(self.days(-3)):
+            self._answer(second, "bls_card", "png", self.days(-4), self.days(726))
+        with _as_if(self.days(-2)):
+            doc_requests.reject(second.items[0].id, reviewer, "Only the front of the card came through; please "
+                                                              "upload both sides, with the expiry date readable.")
+        with _as_if(self.days(-3)):
+            third = doc_requests.send_request(waiting, ["malpractice_coi"], reviewer,
+                                              message="Your carrier's renewal certificate, please.")
+        with _as_if(self.days(-1)):
+            self._answer(third, "malpractice_coi", "pdf", self.days(-1), self.days(364))
+
+    def _answer(self, request, doc_type: str, ext: str, issued: date, expires: date):
+        """The therapist's upload through the link, a real small file."""
+        t = request.therapist
+        body = _png(t.id) if ext == "png" else _pdf(f"{doc_type.replace('_', ' ').title()}: {t.full_name}")
+        doc_requests.submit(request.fresh_token, {doc_type: (BytesIO(body), f"{doc_type}.{ext}")},
+                            {doc_type: (issued, expires)})
+
     def delivered_mail(self):
         """Mark the mail of the replayed months as delivered, as the sender would have by now.
 
@@ -657,6 +689,8 @@ def wipe() -> None:
     """
     refuse_production()
     files = [path_of(document) for document in db.session.scalars(sa.select(Document))]
+    files += [path_of(upload) for upload in db.session.scalars(  # uploads never filed: rejected or in review
+        sa.select(DocumentRequestItem).where(DocumentRequestItem.storage_name.is_not(None)))]
     empty_every_table()
     for path in files:
         path.unlink(missing_ok=True)
@@ -689,6 +723,8 @@ def seed(as_of: date | None = None, log=click.echo) -> dict:
     billed = agency.placements(cast, jobs, staff["recruiter"])
     log("Replaying five months of timesheets, invoices, payments and reminders…")
     agency.money(billed, staff["billing"], next(f for f in places if f.name == PROBLEM_OF["overdue_invoice"]))
+    log("Asking therapists for documents by upload link…")
+    agency.document_requests(people, cast, staff["credentialing"])
     agency.delivered_mail()
     return {
         "therapists": len(people), "facilities": len(places),

@@ -18,7 +18,15 @@ from agency.core.audit import AuditEvent
 from agency.core.dates import start_of
 from agency.core.outbox import OutboxMessage
 from agency.credentials.documents import path_of, upload_root
-from agency.credentials.models import CERecord, Document, License, PanelEnrollment, Therapist
+from agency.credentials.models import (
+    CERecord,
+    Document,
+    DocumentRequest,
+    DocumentRequestItem,
+    License,
+    PanelEnrollment,
+    Therapist,
+)
 from agency.credentials.worklist import KINDS, worklist
 from agency.dashboard.metrics import billed_and_collected
 from agency.demo import PASSWORD as DEMO_PASSWORD
@@ -176,6 +184,19 @@ def test_the_demo_agency_works_and_is_wrong_only_where_it_says(app, setting, as_
              if e.work_date + timedelta(days=6 - e.work_date.weekday()) < as_of - timedelta(days=7)]
     assert stale and {e.placement.therapist.full_name for e in stale} == {PROBLEM_OF["stalled_approval"]}
 
+    # Document requests: one answered and accepted, one rejected with its message and a fresh link sent,
+    # one waiting in the review queue.
+    states = Counter(r.state_on(as_of) for r in db.session.scalars(sa.select(DocumentRequest)))
+    assert states == {"accepted": 1, "rejected": 1, "answered": 1, "open": 1}, states
+    fresh = db.session.scalars(sa.select(DocumentRequest).where(DocumentRequest.source == "rejection")).one()
+    assert "both sides" in fresh.message and fresh.previous_id is not None
+    assert db.session.scalar(sa.select(OutboxMessage.sent_at).where(
+        OutboxMessage.dedupe_key == f"document-request:{fresh.id}:sent")) is not None
+    filed = db.session.scalars(sa.select(DocumentRequestItem).where(DocumentRequestItem.status == "accepted")).one()
+    assert path_of(db.session.get(Document, filed.document_id)).read_bytes().startswith(b"%PDF-")
+    queue = signed_in(app, "credentialing@demo.agency").get("/documents/review").text
+    assert "Malpractice COI" in queue
+
     # Each role's home page shows it.
     admin = signed_in(app, "admin@demo.agency").get("/dashboard")
     assert admin.status_code == 200 and shows(admin, billed)
@@ -211,7 +232,9 @@ def test_the_demo_agency_works_and_is_wrong_only_where_it_says(app, setting, as_
     assert reset.exit_code == 0, reset.output
     assert every_table() == seeded
     files = stored_files() - earlier_files
-    assert files == {path_of(d) for d in db.session.scalars(sa.select(Document))}
+    assert files == {path_of(d) for d in db.session.scalars(sa.select(Document))} | {
+        path_of(u) for u in db.session.scalars(sa.select(DocumentRequestItem).where(
+            DocumentRequestItem.storage_name.is_not(None)))}
     assert not files & old_files
 
 

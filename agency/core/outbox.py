@@ -38,14 +38,14 @@ log = logging.getLogger(__name__)
 # Whose mail a message is, and so who sees and releases it in the outbox: each kind has its
 # permission (core/permissions.py), and an admin holds them all.
 MAIL_KINDS = {
-    "credential": "outbox.credential_mail",  # license, CE, panel and document reminders
+    "credential": "outbox.credential_mail",  # license, CE, panel and document reminders, document requests
     "billing": "outbox.billing_mail",  # invoices, dunning, billing email changes
     "placement": "outbox.placement_mail",  # assignment alerts, check-in escalations
     "account": "outbox.account_mail",  # anything else: sign-in and account notices
 }
 # A message's kind is named by the first part of its dedupe key; migration 0016 filled the messages
 # queued before kinds existed by the same rule. Mail of a new kind adds its key here.
-KIND_OF_KEY = {"reminder": "credential", "invoice": "billing",
+KIND_OF_KEY = {"reminder": "credential", "document-request": "credential", "invoice": "billing",
                "dunning": "billing", "billing-email-changed": "billing", "assignment-alert": "placement",
                "checkin-concern": "placement"}
 

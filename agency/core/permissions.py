@@ -22,6 +22,10 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     # The rules every derived date follows (CAQH per state, re-credentialing per payer, CE): staff see them,
     # an admin changes them, and every change moves dates across the agency.
     "reference_rules.edit": (),
+    # Asking a therapist for documents by private upload link: whoever may upload documents for them.
+    "document_requests.send": ("credentialing", "recruiter"),
+    # Accepting an upload makes it a credential document: the credentialing team's judgement.
+    "document_requests.review": ("credentialing",),
     "users.manage": (),
     "audit.view": (),
     # The outbox by kind of message: each team sees and releases its own mail (core/outbox.py MAIL_KINDS).

@@ -4,6 +4,7 @@ import hashlib
 import os
 import secrets
 import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
 
 from flask import current_app, send_file
@@ -59,30 +60,58 @@ def write_private(storage_name: str, data: bytes) -> Path:
     return target
 
 
+def check_dates(issued_on, expires_on, prefix: str = "") -> None:
+    """The dates a document may carry: expiry after issue, and not issued in the future."""
+    if issued_on and expires_on and expires_on <= issued_on:
+        raise ValidationError.on(f"{prefix}expires_on", "must be after issued_on")
+    if issued_on and issued_on > today():
+        raise ValidationError.on(f"{prefix}issued_on", "cannot be in the future")
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A checked upload written under a random name, as every document (and every upload awaiting review) is."""
+
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    storage_name: str
+    path: Path
+
+
+def store_file(stream, filename: str, field: str = "file") -> StoredFile:
+    """Read, check (uploads.check) and privately write an uploaded file; ValidationError on `field` if refused."""
+    limit = int(current_app.config["MAX_UPLOAD_BYTES"])
+    data = stream.read(limit + 1)
+    try:
+        if not data:
+            raise ValidationError.on("file", "the file is empty")
+        if len(data) > limit:
+            raise ValidationError.on("file", f"is larger than the {limit // (1024 * 1024)} MB limit")
+        checked = uploads.check(data)
+    except ValidationError as exc:
+        if field == "file":
+            raise
+        raise ValidationError.on(field, exc.fields["file"][0]) from None
+    storage_name = secrets.token_hex(16) + checked.extension
+    target = write_private(storage_name, checked.data)
+    return StoredFile(clean_filename(filename, checked.extension), checked.content_type, len(checked.data),
+                      hashlib.sha256(checked.data).hexdigest(), storage_name, target)
+
+
 def store_document(therapist: Therapist, stream, filename: str, doc_type: str,
                    issued_on=None, expires_on=None, actor=None) -> Document:
     """Check and store an uploaded file for a therapist; nothing is kept if any check fails."""
     if doc_type not in DOC_TYPES:
         raise ValidationError.on("doc_type", f"must be one of {', '.join(DOC_TYPES)}")
-    if issued_on and expires_on and expires_on <= issued_on:
-        raise ValidationError.on("expires_on", "must be after issued_on")
-    if issued_on and issued_on > today():
-        raise ValidationError.on("issued_on", "cannot be in the future")
-    limit = int(current_app.config["MAX_UPLOAD_BYTES"])
-    data = stream.read(limit + 1)
-    if not data:
-        raise ValidationError.on("file", "the file is empty")
-    if len(data) > limit:
-        raise ValidationError.on("file", f"is larger than the {limit // (1024 * 1024)} MB limit")
-    checked = uploads.check(data)
-
-    storage_name = secrets.token_hex(16) + checked.extension
-    target = write_private(storage_name, checked.data)
+    check_dates(issued_on, expires_on)
+    stored = store_file(stream, filename)
     document = Document(
         owner_type="therapist", owner_id=therapist.id, doc_type=doc_type,
-        filename=clean_filename(filename, checked.extension), content_type=checked.content_type,
-        size=len(checked.data), sha256=hashlib.sha256(checked.data).hexdigest(), storage_name=storage_name,
-        issued_on=issued_on, expires_on=expires_on, uploaded_by_id=getattr(actor, "id", None),
+        filename=stored.filename, content_type=stored.content_type, size=stored.size, sha256=stored.sha256,
+        storage_name=stored.storage_name, issued_on=issued_on, expires_on=expires_on,
+        uploaded_by_id=getattr(actor, "id", None),
     )
     db.session.add(document)
     try:
@@ -91,9 +120,17 @@ def store_document(therapist: Therapist, stream, filename: str, doc_type: str,
         db.session.commit()
     except Exception:
         db.session.rollback()
-        target.unlink(missing_ok=True)
+        stored.path.unlink(missing_ok=True)
         raise
     return document
+
+
+def send_stored(path: Path, content_type: str, filename: str):
+    """A stored file as an attachment named and typed by what it was found to be."""
+    # Named afresh on the way out, so a document stored before names were cleaned downloads safely too.
+    extension = uploads.EXTENSIONS[content_type]
+    return send_file(path, mimetype=content_type, as_attachment=True,
+                     download_name=clean_filename(filename, extension))
 
 
 def download(document: Document, actor):
@@ -105,10 +142,7 @@ def download(document: Document, actor):
     audit.record("download", document, f"downloaded {doc_type_label(document.doc_type)} '{document.filename}'",
                  actor=actor)
     db.session.commit()
-    # Named afresh on the way out, so a document stored before names were cleaned downloads safely too.
-    extension = uploads.EXTENSIONS[document.content_type]
-    return send_file(path, mimetype=document.content_type, as_attachment=True,
-                     download_name=clean_filename(document.filename, extension))
+    return send_stored(path, document.content_type, document.filename)
 
 
 def delete_document(document: Document, actor=None) -> None:

@@ -542,3 +542,114 @@ class PayerRule(db.Model):
 # in force, in Python and in SQL alike, never copied at write time.
 Therapist.caqh_rule_days = column_property(CAQHRule.days_for(Therapist.home_state))
 PanelEnrollment.payer_rule_months = column_property(PayerRule.months_for(PanelEnrollment.payer))
+
+
+# A request's link is live while open and unexpired; submitted, the uploads wait for review; reviewed, each
+# upload was accepted or rejected (a rejection sends a fresh request of its own).
+REQUEST_STATUSES = ("open", "submitted", "reviewed")
+# Where a request came from: a person (from the therapist, the worklist or a placement), the daily scan,
+# or a reviewer's rejection of an earlier upload.
+REQUEST_SOURCES = ("staff", "worklist", "placement", "scan", "rejection")
+# One document asked for: requested (no upload yet), uploaded (in the review queue), accepted (now a Document),
+# rejected (asked again by a fresh request), expired (the link lapsed unanswered).
+REQUEST_ITEM_STATUSES = ("requested", "uploaded", "accepted", "rejected", "expired")
+# The items still in play: never two of them for one therapist and document type (a partial unique index).
+OPEN_ITEM_STATUSES = ("requested", "uploaded")
+
+
+class DocumentRequest(db.Model):
+    """A private, expiring, single-use upload link sent to a therapist for the documents asked for."""
+
+    __tablename__ = "document_requests"
+    __table_args__ = (
+        one_of("status", REQUEST_STATUSES),
+        one_of("source", REQUEST_SOURCES),
+        sa.CheckConstraint("expires_on >= sent_on", name="expires_after_sent"),
+        sa.Index("ix_document_requests_therapist", "therapist_id", "id"),
+        sa.Index("ix_document_requests_status_expires", "status", "expires_on"),
+    )
+    __audit_type__ = "document_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    therapist_id: Mapped[int] = mapped_column(sa.ForeignKey("therapists.id", ondelete="CASCADE"))
+    # SHA-256 of the link's token: the token itself is only ever in the therapist's email.
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    status: Mapped[str] = mapped_column(sa.String(20), default="open")
+    source: Mapped[str] = mapped_column(sa.String(20), default="staff")
+    sent_on: Mapped[date]
+    # The link works through this day (DOCUMENT_REQUEST_DAYS after sending).
+    expires_on: Mapped[date]
+    # What staff wrote to the therapist; for a rejection's fresh request, the reviewer's reason.
+    message: Mapped[str | None] = mapped_column(sa.String(1000))
+    previous_id: Mapped[int | None] = mapped_column(sa.ForeignKey("document_requests.id", ondelete="SET NULL"))
+    requested_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    submitted_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+    therapist: Mapped[Therapist] = relationship()
+    requested_by = relationship("User")
+    items: Mapped[list["DocumentRequestItem"]] = relationship(
+        back_populates="request", cascade="all, delete-orphan", order_by="DocumentRequestItem.id",
+        lazy="selectin",
+    )
+
+    @property
+    def doc_types(self) -> list[str]:
+        return [item.doc_type for item in self.items]
+
+    def link_works_on(self, day: date) -> bool:
+        return self.status == "open" and day <= self.expires_on
+
+    def state_on(self, day: date) -> str:
+        """open, expired, answered (uploads in review), accepted or rejected, as the therapist page shows it."""
+        if self.status == "open":
+            return "open" if day <= self.expires_on else "expired"
+        statuses = {item.status for item in self.items}
+        if "uploaded" in statuses:
+            return "answered"
+        return "rejected" if "rejected" in statuses else "accepted"
+
+
+class DocumentRequestItem(db.Model):
+    """One document type asked for by a request, and the therapist's upload of it once submitted."""
+
+    __tablename__ = "document_request_items"
+    __table_args__ = (
+        sa.UniqueConstraint("request_id", "doc_type"),
+        one_of("doc_type", DOC_TYPES),
+        one_of("status", REQUEST_ITEM_STATUSES),
+        # Never two requests in play for one therapist and document type, whoever sends them at once.
+        sa.Index("uq_document_request_items_open", "therapist_id", "doc_type", unique=True,
+                 postgresql_where=sa.text("status IN ('requested', 'uploaded')"),
+                 sqlite_where=sa.text("status IN ('requested', 'uploaded')")),
+        sa.Index("ix_document_request_items_status", "status", "id"),
+        sa.CheckConstraint(
+            "upload_expires_on IS NULL OR upload_issued_on IS NULL OR upload_expires_on > upload_issued_on",
+            name="upload_expires_after_issue",
+        ),
+    )
+    __audit_type__ = "document_upload"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(sa.ForeignKey("document_requests.id", ondelete="CASCADE"))
+    therapist_id: Mapped[int] = mapped_column(sa.ForeignKey("therapists.id", ondelete="CASCADE"))
+    doc_type: Mapped[str] = mapped_column(sa.String(30))
+    status: Mapped[str] = mapped_column(sa.String(20), default="requested")
+    # The upload, checked as staff uploads are, stored privately until a reviewer decides.
+    filename: Mapped[str | None] = mapped_column(sa.String(255))
+    content_type: Mapped[str | None] = mapped_column(sa.String(50))
+    size: Mapped[int | None]
+    sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    storage_name: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    upload_issued_on: Mapped[date | None]
+    upload_expires_on: Mapped[date | None]
+    uploaded_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    reviewed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    review_note: Mapped[str | None] = mapped_column(sa.String(1000))
+    # The therapist's document an accepted upload became.
+    document_id: Mapped[int | None] = mapped_column(sa.ForeignKey("documents.id", ondelete="SET NULL"))
+
+    request: Mapped[DocumentRequest] = relationship(back_populates="items")
+    therapist: Mapped[Therapist] = relationship()
+    reviewed_by = relationship("User")

@@ -10,6 +10,7 @@ from agency.core.dates import human_day, today
 from agency.core.jobs import job
 from agency.core.outbox import queue_emails, send_outbox
 from agency.core.persistence import insert_new, write_transaction
+from agency.credentials import requests
 from agency.credentials.models import CredentialReminder
 from agency.credentials.rules import CAQHReminders
 from agency.credentials.worklist import WorkItem, deadline_rows, work_items
@@ -98,15 +99,18 @@ def _remind(batch: list, day: date) -> int:
     ], returning=(CredentialReminder.item_kind, CredentialReminder.item_id, CredentialReminder.due_on,
                   CredentialReminder.threshold))}
     staff = current_app.config["CREDENTIALING_EMAIL"]
+    new = [(item, threshold) for item, (_, threshold) in zip(items, batch, strict=True)
+           if (item.subject, item.item_id, item.due_on, threshold) in inserted]
+    # A document's reminder asks the therapist for the renewal by private upload link (requests.py).
+    links = requests.links_for_reminders([(i.therapist, i.doc_type) for i, _ in new if i.subject == "document"], day)
     messages = []
-    for item, (_, threshold) in zip(items, batch, strict=True):
-        if (item.subject, item.item_id, item.due_on, threshold) not in inserted:
-            continue
+    for item, threshold in new:
         subject, body = _message(item, item.days_left(day))
         dedupe = f"reminder:{item.subject}:{item.item_id}:{item.due_on}:{threshold}"
         messages.append({"to_addr": staff, "subject": subject, "body": body, "dedupe_key": f"{dedupe}:staff"})
-        messages.append({"to_addr": item.therapist.email, "subject": subject, "body": body,
-                         "dedupe_key": f"{dedupe}:therapist"})
+        link = links.get((item.therapist.id, item.doc_type))
+        messages.append({"to_addr": item.therapist.email, "subject": subject,
+                         "body": f"{body}\n\n{link}" if link else body, "dedupe_key": f"{dedupe}:therapist"})
     queue_emails(messages)
     db.session.commit()
     return len(inserted)
@@ -132,5 +136,6 @@ def daily_credential_scan(as_of: str | None = None) -> dict:
         new = _remind(batch, day)
         sent += new
         skipped += len(batch) - new
+    chased = requests.chase(day)
     send_outbox()
-    return ScanResult(day.isoformat(), sent, skipped).as_dict()
+    return ScanResult(day.isoformat(), sent, skipped).as_dict() | chased

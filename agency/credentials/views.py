@@ -20,9 +20,10 @@ from agency.core.errors import DomainError
 from agency.core.exports import csv_response, list_csv, wants_csv
 from agency.core.forms import flash_import_report, form_values, read_text_upload, show_errors
 from agency.core.listing import page_args, paginate, search_arg, sort_by
-from agency.core.permissions import current_actor, requires
+from agency.core.permissions import can, current_actor, requires
 from agency.core.states import STATE_CHOICES
 from agency.credentials import documents, queries, roster, rules, services
+from agency.credentials import requests as doc_requests
 from agency.credentials.ce import ce_progress_for
 from agency.credentials.forms import (
     CAQHRuleForm,
@@ -40,6 +41,7 @@ from agency.credentials.forms import (
 )
 from agency.credentials.models import (
     DISCIPLINES,
+    DOC_TYPE_LABELS,
     LICENSE_KINDS,
     LICENSE_STATUSES,
     THERAPIST_STATUSES,
@@ -69,6 +71,8 @@ def _filter(name: str, allowed) -> str | None:
 
 
 STATE_CODES = {code for code, _ in STATE_CHOICES}
+# The latest document requests a therapist's page lists.
+REQUESTS_SHOWN = 20
 
 
 # ----------------------------------------------------------------------------- worklist
@@ -185,9 +189,13 @@ def therapist(therapist_id: int):
         .where(AuditEvent.object_type == "therapist", AuditEvent.object_id == person.id)
         .order_by(AuditEvent.id.desc()).limit(10)
     ).all()
+    sent = []
+    if can(current_actor(), "document_requests.send"):
+        sent = db.session.scalars(doc_requests.requests_of(person.id).limit(REQUESTS_SHOWN)).all()
     return render_template(
         "credentials/therapist.html", therapist=person, documents=docs, history=history,
-        progress=ce_progress_for(person.licenses), as_of=today(),
+        progress=ce_progress_for(person.licenses), as_of=today(), document_requests=sent,
+        doc_type_labels=DOC_TYPE_LABELS,
     )
 
 

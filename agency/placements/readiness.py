@@ -41,6 +41,8 @@ CODES = {
 class Finding:
     code: str
     message: str
+    # The document type a document_missing blocker is about, for the page's "Request from therapist".
+    doc_type: str | None = None
 
     def as_dict(self) -> dict:
         return {"code": self.code, "message": self.message}
@@ -181,8 +183,9 @@ def assess(therapist: Therapist, facility, service_states: list[str], start_on: 
     docs = snapshot.documents.get(therapist.id, [])
     for doc_type in facility.required_documents or []:
         if not any(d.doc_type == doc_type and d.is_current_on(day) for d in docs):
-            result.blockers.append(finding("document_missing", doc=doc_type_label(doc_type),
-                                           day=human_day(day)))
+            missing = finding("document_missing", doc=doc_type_label(doc_type), day=human_day(day))
+            missing.doc_type = doc_type
+            result.blockers.append(missing)
 
     if facility.bills_insurance:
         payers = {p.lower() for p in facility.payers or []}

@@ -21,6 +21,7 @@ from agency.core.permissions import PERMISSIONS, can
 from agency.extensions import db
 from tests import factories
 from tests.conftest import Api, Browser, csrf_of
+from tests.factories import files
 
 ROLES = ("admin", "recruiter", "credentialing", "billing", "facility")
 EVERYONE = set(ROLES)
@@ -37,6 +38,9 @@ EXPECTED = {
     "documents.delete": {"admin", "credentialing"},
     "worklist.view": {"admin", "recruiter", "credentialing"},
     "reference_rules.edit": {"admin"},
+    # Asking a therapist for documents is for those who upload them; accepting one is credentialing's call.
+    "document_requests.send": {"admin", "recruiter", "credentialing"},
+    "document_requests.review": {"admin", "credentialing"},
     "users.manage": {"admin"},
     "audit.view": {"admin"},
     # Each team checks and releases its own mail; only an admin sees all of it.
@@ -82,6 +86,8 @@ ANONYMOUS = {
     "auth.login": (200, None),
     "api.openapi_document": (200, None),
     "dashboard.calendar_feed": (200, None),  # the secret token in its URL is the key
+    # The therapist's upload page needs no account: the private single-use token in its URL is the key.
+    "document_upload.upload": (200, None),
     "dashboard.home": (302, "/login"),
 }
 
@@ -153,6 +159,7 @@ def build_world(users) -> World:
         "token_id": _token_id(issue_token(users["admin"])),
         "job_id": start_invoice_run(date(2026, 12, 1), date(2026, 12, 31), None, users["billing"]).id,
         "token": rotate_token(users["recruiter"]),
+        **_document_requests(therapist, users["credentialing"]),
     }
     db.session.commit()
     return World(own, other, shared)
@@ -166,6 +173,23 @@ def _reference_rules() -> dict:
     payer = rules.save_payer_rule(None, {"payer": "Aetna", "months": 36, "source": "NCQA",
                                          "checked_on": date(2026, 11, 2)})
     return {"caqh_rule_id": caqh.id, "payer_rule_id": payer.id}
+
+
+def _document_requests(therapist, actor) -> dict:
+    """A request answered (its upload in the review queue) and one whose link is still open."""
+    from io import BytesIO
+
+    from agency.credentials import requests
+
+    def link_of(request) -> str:
+        body = db.session.scalar(sa.select(OutboxMessage.body).where(
+            OutboxMessage.dedupe_key == f"document-request:{request.id}:sent"))
+        return re.search(r"/upload/([A-Za-z0-9_-]+)", body).group(1)
+
+    answered = requests.send_request(therapist, ["i9"], actor)
+    requests.submit(link_of(answered), {"i9": (BytesIO(files.pdf()), "i9.pdf")}, {})
+    waiting = requests.send_request(therapist, ["tb_test"], actor)
+    return {"request_id": answered.id, "upload_id": answered.items[0].id, "upload_token": link_of(waiting)}
 
 
 def _token_id(token: str) -> int:

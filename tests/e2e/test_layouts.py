@@ -17,6 +17,7 @@ from axe_playwright_python.base import AXE_SCRIPT
 from agency import demo as demo_agency
 from agency.auth.models import User
 from agency.billing.models import Invoice
+from agency.credentials import requests as doc_requests
 from agency.extensions import db
 from agency.placements.models import Assignment, Placement
 from tests.conftest import empty_database
@@ -47,8 +48,11 @@ def demo(app):
                                        .order_by((Placement.status == "active").desc(), Placement.id)).first()
         invoice = db.session.scalar(sa.select(sa.func.max(Invoice.id)).where(Invoice.facility_id == clinic))
         assignment = db.session.scalar(sa.select(sa.func.min(Assignment.id)))
+        # The therapist's upload page, opened by its private link (opening it does not use it up).
+        asked = doc_requests.send_request(placement.therapist, ["i9", "references"], None)
         yield [f"/therapists/{placement.therapist_id}", f"/facilities/{clinic}",
-               f"/placements/{placement.id}", f"/invoices/{invoice}", f"/assignments/{assignment}"]
+               f"/placements/{placement.id}", f"/invoices/{invoice}", f"/assignments/{assignment}",
+               f"/upload/{asked.fresh_token}"]
         empty_database()
 
 
