@@ -19,6 +19,11 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "documents.download": ("credentialing", "recruiter"),
     "documents.delete": ("credentialing",),
     "worklist.view": ("credentialing", "recruiter"),
+    # Exclusion screening is credentialing work: the runs and their hits, screening a file, and deciding
+    # whether a name match is the therapist. A facility never sees a hit (readiness says only "in progress").
+    "screenings.view": ("credentialing",),
+    "screenings.run": ("credentialing",),
+    "screenings.decide": ("credentialing",),
     "ce_rules.edit": (),
     "users.manage": (),
     "audit.view": (),

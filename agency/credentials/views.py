@@ -20,9 +20,9 @@ from agency.core.errors import DomainError
 from agency.core.exports import csv_response, list_csv, wants_csv
 from agency.core.forms import flash_import_report, form_values, read_text_upload, show_errors
 from agency.core.listing import page_args, paginate, search_arg, sort_by
-from agency.core.permissions import current_actor, requires
+from agency.core.permissions import can, current_actor, requires
 from agency.core.states import STATE_CHOICES
-from agency.credentials import documents, queries, roster, services
+from agency.credentials import documents, queries, roster, screening, services
 from agency.credentials.ce import ce_progress_for
 from agency.credentials.forms import (
     CERecordForm,
@@ -184,6 +184,8 @@ def therapist(therapist_id: int):
     return render_template(
         "credentials/therapist.html", therapist=person, documents=docs, history=history,
         progress=ce_progress_for(person.licenses), as_of=today(),
+        exclusion_hits=screening.hits_of(person.id) if can(current_actor(), "screenings.view") else [],
+        screening_list=screening.source_label,
     )
 
 
