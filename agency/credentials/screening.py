@@ -147,10 +147,25 @@ def _row(line: int, cells: list[str]) -> ExclusionRow:
     return ExclusionRow(line, record, npi, state, dates["EXCLDATE"], dates["REINDATE"])
 
 
-def read_rows(stream, errors: list[tuple[int, str]]) -> Iterator[ExclusionRow]:
-    """The good rows of an exclusion file of text lines, one at a time; each bad line goes into errors
-    as (line, problem). A header without the 18 columns, or a file that is not UTF-8 CSV, stops there."""
-    reader = csv.reader(stream)
+class _NotText(Exception):
+    def __init__(self, line: int):
+        self.line = line
+
+
+def _text_lines(binary) -> Iterator[str]:
+    """The file's lines as text, decoded one by one so that bytes that are not UTF-8 are named by their line."""
+    for number, raw in enumerate(binary, start=1):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _NotText(number) from None
+        yield text.removeprefix("\ufeff") if number == 1 else text
+
+
+def read_rows(binary, errors: list[tuple[int, str]]) -> Iterator[ExclusionRow]:
+    """The good rows of an exclusion file (a binary stream), one at a time; each bad line goes into errors as
+    (line, problem). A header without the 18 columns, or a file that is not UTF-8 CSV, stops there."""
+    reader = csv.reader(_text_lines(binary))
     line = 1
     try:
         header = [name.strip().upper() for name in next(reader, [])]
@@ -173,8 +188,8 @@ def read_rows(stream, errors: list[tuple[int, str]]) -> Iterator[ExclusionRow]:
                 if len(errors) >= MAX_ERRORS:
                     errors.append((start, f"{MAX_ERRORS} bad lines: checking stopped here"))
                     return
-    except UnicodeDecodeError:
-        errors.append((line, "is not UTF-8 text: the file must be the list's CSV as published"))
+    except _NotText as exc:
+        errors.append((exc.line, "is not UTF-8 text: the file must be the list's CSV as published"))
     except csv.Error as exc:
         errors.append((line, f"is not readable as CSV ({exc})"))
 
@@ -286,12 +301,12 @@ def screen_file(stream, filename: str, source: str = "oig_leie", list_state: str
     if not filename.lower().endswith(".csv"):
         raise ValidationError.on("file", "must be a CSV file (.csv), as the list is published")
     raw = _Hashing(stream, limit)
-    text = io.TextIOWrapper(io.BufferedReader(raw), encoding="utf-8-sig", newline="")
+    binary = io.BufferedReader(raw)
     roster = Roster()
     errors: list[tuple[int, str]] = []
     found: dict[int, tuple[str, ExclusionRow]] = {}
     rows = 0
-    for row in read_rows(text, errors):
+    for row in read_rows(binary, errors):
         rows += 1
         for therapist_id, match in roster.matches(row):
             if _better((match, row), found.get(therapist_id)):
@@ -305,7 +320,7 @@ def screen_file(stream, filename: str, source: str = "oig_leie", list_state: str
         raise ValidationError("the file was refused; nothing was stored: " + "; ".join(
             f"line {line}: {problem}" for line, problem in errors[:3]) + ("; …" if len(errors) > 3 else ""),
             {"file": [f"line {line}: {problem}" for line, problem in errors]})
-    text.read()  # to the end, so the checksum is of every byte
+    binary.read()  # to the end, so the checksum is of every byte
     write_transaction()
     earlier = _earlier_decisions(list(found)) if found else {}
     screening = ExclusionScreening(

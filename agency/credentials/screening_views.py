@@ -4,7 +4,7 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 from wtforms import SelectField, SubmitField, TextAreaField
 from wtforms.validators import Length, Optional
 
@@ -54,9 +54,12 @@ def screenings():
     if wants_csv():
         return csv_response("exclusion-screenings.csv", [
             "id", "source", "list_state", "screened_on", "filename", "sha256", "rows", "therapists_screened",
-            "hits", "screened_by"], query.options(joinedload(ExclusionScreening.hits)), lambda run: [
+            "confirmed", "pending", "dismissed", "screened_by"],
+            query.options(selectinload(ExclusionScreening.hits)), lambda run: [
             run.id, run.source, run.list_state, run.screened_on, run.filename, run.sha256, run.rows,
-            run.therapists_screened, len(run.hits), run.screened_by.email if run.screened_by else None])
+            run.therapists_screened, *(sum(1 for hit in run.hits if hit.status == status)
+                                       for status in ("confirmed", "pending", "dismissed")),
+            run.screened_by.email if run.screened_by else None])
     pagination = paginate(query)
     counts = screening.pending_counts([run.id for run in pagination.items])
     return render_template("credentials/screenings.html", pagination=pagination, counts=counts,

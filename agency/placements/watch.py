@@ -231,7 +231,7 @@ def _fix(placement: Placement, code: str, detail: str | None, bites_on: date,
         return url_for("credentials.edit_therapist", therapist_id=therapist_id), "Record the CAQH attestation"
     if code == "excluded":
         hit = next(hit for hit in exclusions if str(hit.id) == detail)
-        return (url_for("credentials.exclusion_hit", screening_id=hit.screening_id, hit_id=hit.id),
+        return (url_for("screenings.exclusion_hit", screening_id=hit.screening_id, hit_id=hit.id),
                 "Review the exclusion")
     if code == "onboarding_incomplete":
         return url_for("placements.placement", placement_id=placement.id, _anchor="checklist"), "Work the checklist"
