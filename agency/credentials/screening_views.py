@@ -15,6 +15,7 @@ from agency.core.listing import paginate
 from agency.core.permissions import current_actor, requires
 from agency.core.states import STATE_CHOICES
 from agency.credentials import screening
+from agency.credentials.forms import choices
 from agency.credentials.models import ExclusionHit, ExclusionScreening
 from agency.extensions import db
 
@@ -23,9 +24,9 @@ bp = Blueprint("screenings", __name__)
 
 class ScreeningForm(FlaskForm):
     file = FileField("Exclusion file (CSV)", validators=[FileRequired("Choose the list's CSV file")])
-    source = SelectField("List", choices=[("oig_leie", "OIG LEIE (UPDATED.csv)"),
-                                          ("state_medicaid", "A state Medicaid exclusion list")])
-    state = SelectField("State of a Medicaid list", choices=[("", "— (the OIG LEIE is federal)")] + STATE_CHOICES,
+    source = SelectField("List", choices=choices([("oig_leie", "OIG LEIE (UPDATED.csv)"),
+                                                  ("state_medicaid", "A state Medicaid exclusion list")]))
+    state = SelectField("State of a Medicaid list", choices=choices(STATE_CHOICES, blank="— (the OIG LEIE is federal)"),
                         validators=[Optional()])
     submit = SubmitField("Screen every therapist")
 

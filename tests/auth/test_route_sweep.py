@@ -36,6 +36,10 @@ EXPECTED = {
     "documents.download": {"admin", "recruiter", "credentialing"},
     "documents.delete": {"admin", "credentialing"},
     "worklist.view": {"admin", "recruiter", "credentialing"},
+    # Exclusion screening is credentialing's: runs, hits and the decision on a name match.
+    "screenings.view": {"admin", "credentialing"},
+    "screenings.run": {"admin", "credentialing"},
+    "screenings.decide": {"admin", "credentialing"},
     "ce_rules.edit": {"admin"},
     "users.manage": {"admin"},
     "audit.view": {"admin"},
@@ -144,7 +148,9 @@ def build_world(users) -> World:
     path_of(document).write_bytes(b"%PDF-1.4\n%%EOF\n")
     queue_email("ap@riverside.example.org", "Invoice INV-1", "Attached.", dedupe_key="invoice:INV-1")
     db.session.commit()
+    hit = _exclusion_hit(therapist)
     shared = {
+        "screening_id": hit.screening_id, "hit_id": hit.id,
         "therapist_id": therapist.id, "license_id": therapist.licenses[0].id,
         "panel_id": factories.panel(therapist).id, "record_id": factories.ce_record(therapist).id,
         "rule_id": factories.ce_rule().id, "document_id": document.id, "user_id": users["billing"].id,
@@ -155,6 +161,18 @@ def build_world(users) -> World:
     }
     db.session.commit()
     return World(own, other, shared)
+
+
+def _exclusion_hit(therapist):
+    """A screening run that found the therapist by name, waiting for a person."""
+    import io
+
+    from agency.credentials.screening import COLUMNS, screen_file
+
+    listed = dict.fromkeys(COLUMNS, "") | {"LASTNAME": therapist.last_name, "FIRSTNAME": therapist.first_name,
+                                           "STATE": therapist.home_state, "EXCLDATE": "20250101"}
+    data = (",".join(COLUMNS) + "\n" + ",".join(listed[c] for c in COLUMNS) + "\n").encode()
+    return screen_file(io.BytesIO(data), "UPDATED.csv", "oig_leie").hits[0]
 
 
 def _token_id(token: str) -> int:
