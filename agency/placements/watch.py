@@ -271,7 +271,9 @@ def watch_items(rows) -> list[WatchItem]:
     for doc in db.session.scalars(sa.select(Document).where(Document.owner_type == "therapist",
                                                             Document.owner_id.in_(therapist_ids))):
         documents[doc.owner_id].append(doc)
-    exclusions = confirmed_exclusions(therapist_ids)
+    # Only an "excluded" row words an exclusion (each row reads its own code's finding): none shown, no query.
+    excluded = {placements[row.placement_id].therapist_id for row in rows if row.code == "excluded"}
+    exclusions = confirmed_exclusions(excluded) if excluded else {}
     # CE progress only ever warns, so the watch does not load it.
     snapshot = CredentialSnapshot(licenses=licenses, panels=panels, documents=documents, ce={}, exclusions=exclusions)
     items = []
