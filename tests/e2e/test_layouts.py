@@ -17,6 +17,7 @@ from axe_playwright_python.base import AXE_SCRIPT
 from agency import demo as demo_agency
 from agency.auth.models import User
 from agency.billing.models import Invoice
+from agency.credentials.models import ExclusionHit
 from agency.extensions import db
 from agency.placements.models import Assignment, Placement
 from tests.conftest import empty_database
@@ -47,8 +48,10 @@ def demo(app):
                                        .order_by((Placement.status == "active").desc(), Placement.id)).first()
         invoice = db.session.scalar(sa.select(sa.func.max(Invoice.id)).where(Invoice.facility_id == clinic))
         assignment = db.session.scalar(sa.select(sa.func.min(Assignment.id)))
+        hit = db.session.scalar(sa.select(ExclusionHit).where(ExclusionHit.status == "pending"))
         yield [f"/therapists/{placement.therapist_id}", f"/facilities/{clinic}",
-               f"/placements/{placement.id}", f"/invoices/{invoice}", f"/assignments/{assignment}"]
+               f"/placements/{placement.id}", f"/invoices/{invoice}", f"/assignments/{assignment}",
+               f"/screenings/{hit.screening_id}", f"/screenings/{hit.screening_id}/hits/{hit.id}"]
         empty_database()
 
 
