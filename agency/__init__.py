@@ -64,6 +64,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     from agency.credentials.request_api import bp as document_requests_api
     from agency.credentials.request_views import bp as document_requests_bp
     from agency.credentials.request_views import upload_bp as document_upload_bp
+    from agency.credentials.screening_api import bp as screenings_api
+    from agency.credentials.screening_views import bp as screenings_bp
     from agency.credentials.views import bp as credentials_bp
     from agency.dashboard.views import bp as dashboard_bp
     from agency.facilities.api import bp as facilities_api
@@ -72,10 +74,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     from agency.placements.api import bp as placements_api
     from agency.placements.views import bp as placements_bp
 
-    for bp in (auth_bp, dashboard_bp, credentials_bp, facilities_bp, placements_bp, billing_bp, outbox_bp,
-               document_requests_bp, document_upload_bp):
+    for bp in (auth_bp, dashboard_bp, credentials_bp, screenings_bp, facilities_bp, placements_bp, billing_bp,
+               outbox_bp, document_requests_bp, document_upload_bp):
         app.register_blueprint(bp)
-    for api_bp in (core_api.bp, credentials_api, facilities_api, placements_api, billing_api, document_requests_api):
+    for api_bp in (core_api.bp, credentials_api, screenings_api, facilities_api, placements_api, billing_api,
+                   document_requests_api):
         csrf.exempt(api_bp)
         app.register_blueprint(api_bp)
 
@@ -175,7 +178,10 @@ def _configure(app: Flask, overrides: dict) -> None:
         # A writer waits for another's write lock instead of failing at once with "database is locked".
         app.config["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"] = {
             "timeout": float(app.config["DATABASE_BUSY_TIMEOUT"])}
-    app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_UPLOAD_BYTES"]) + 64 * 1024
+    # The largest body any route takes: a document, or an exclusion list (the LEIE is some 15 MB); each
+    # upload checks its own cap.
+    app.config["MAX_CONTENT_LENGTH"] = max(int(app.config["MAX_UPLOAD_BYTES"]),
+                                           int(app.config["SCREENING_MAX_BYTES"])) + 64 * 1024
 
     upload_dir = Path(app.config["UPLOAD_DIR"])
     if not upload_dir.is_absolute():

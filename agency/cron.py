@@ -6,6 +6,7 @@ from agency import create_app
 from agency.billing.jobs import daily_dunning, invoice_schedule, render_missing_pdfs
 from agency.core.outbox import send_outbox
 from agency.credentials.scan import daily_credential_scan
+from agency.credentials.screening import screening_reminder
 
 _app = create_app()
 
@@ -14,6 +15,12 @@ cron.register(
     queue_name=_app.config["RQ_QUEUE"],
     cron=_app.config["CREDENTIAL_SCAN_CRON"],
     name="daily-credential-scan",
+)
+cron.register(
+    screening_reminder,
+    queue_name=_app.config["RQ_QUEUE"],
+    cron=_app.config["SCREENING_REMINDER_CRON"],
+    name="exclusion-screening-reminder",
 )
 cron.register(
     invoice_schedule,

@@ -13,13 +13,14 @@ worklist or a dashboard catches. The rest of the roster, the bench, carries the
 ordinary clutter of a credentialing team's week.
 """
 
+import csv
 import random
 import struct
 import zlib
 from contextlib import contextmanager
 from datetime import date, timedelta
 from decimal import Decimal
-from io import BytesIO
+from io import BytesIO, StringIO
 
 import click
 import sqlalchemy as sa
@@ -38,8 +39,10 @@ from agency.core.states import npi_is_valid
 from agency.credentials import requests as doc_requests
 from agency.credentials import services as creds
 from agency.credentials.documents import path_of, store_document
-from agency.credentials.models import Document, DocumentRequestItem, Therapist, disciplines_for
+from agency.credentials.models import Document, DocumentRequestItem, ExclusionScreening, Therapist, disciplines_for
 from agency.credentials.rules import load_reference
+from agency.credentials.screening import COLUMNS as LEIE_COLUMNS
+from agency.credentials.screening import screen_file
 from agency.extensions import db
 from agency.facilities import services as facilities
 from agency.facilities.models import Facility
@@ -659,6 +662,38 @@ class DemoAgency:
         db.session.commit()
 
 
+    # ------------------------------------------------------------------ exclusion screening
+    def screening(self, credentialing_user) -> ExclusionScreening:
+        """Last week's screening against a small, made-up list in the LEIE layout: strangers, a business,
+        and one name that is a bench therapist's in their home state, waiting for credentialing to decide.
+
+        The name match is on a therapist with no live placement, so nothing the demo places is blocked.
+        """
+        placed = sa.select(Placement.therapist_id).where(Placement.status.in_(Placement.LIVE))
+        bench = db.session.scalar(sa.select(Therapist).where(Therapist.status == "active", Therapist.id.not_in(placed))
+                                  .order_by(Therapist.id))
+        listed = [
+            {"LASTNAME": "HALVORSEN", "FIRSTNAME": "BRYCE", "MIDNAME": "T", "GENERAL": "IND- LIC HC SERV PRO",
+             "SPECIALTY": "COUNSELOR", "DOB": "19640312", "STATE": "OH", "EXCLTYPE": "1128a1", "EXCLDATE": "20190521"},
+            {"BUSNAME": "SUNRISE WELLNESS HOME CARE LLC", "GENERAL": "OTHER BUSINESS",
+             "SPECIALTY": "HOME HEALTH AGENCY", "STATE": "FL", "EXCLTYPE": "1128b4", "EXCLDATE": "20211118"},
+            {"LASTNAME": bench.last_name.upper(), "FIRSTNAME": bench.first_name.upper(), "MIDNAME": "R",
+             "GENERAL": "IND- LIC HC SERV PRO", "SPECIALTY": "SOCIAL WORKER", "DOB": "19580704",
+             "STATE": bench.home_state, "EXCLTYPE": "1128b4", "EXCLDATE": "20220915"},
+            {"LASTNAME": "QUARLES", "FIRSTNAME": "DENISE", "GENERAL": "NURSING PROFESSION",
+             "SPECIALTY": "NURSE/NURSES AIDE", "DOB": "19711030", "STATE": "TX", "EXCLTYPE": "1128a4",
+             "EXCLDATE": "20230207", "REINDATE": "20250610"},
+        ]
+        out = StringIO()
+        writer = csv.writer(out)
+        writer.writerow(LEIE_COLUMNS)
+        for row in listed:
+            full = {"NPI": "0000000000", "DOB": "00000000", "REINDATE": "00000000", "WAIVERDATE": "00000000"} | row
+            writer.writerow([full.get(column, "") for column in LEIE_COLUMNS])
+        return screen_file(BytesIO(out.getvalue().encode()), "UPDATED.csv", "oig_leie", None, credentialing_user,
+                           screened_on=self.days(-6))
+
+
 class SeedRefused(Exception):
     """seed-demo may not run here."""
 
@@ -725,6 +760,8 @@ def seed(as_of: date | None = None, log=click.echo) -> dict:
     agency.money(billed, staff["billing"], next(f for f in places if f.name == PROBLEM_OF["overdue_invoice"]))
     log("Asking therapists for documents by upload link…")
     agency.document_requests(people, cast, staff["credentialing"])
+    log("Screening every therapist against an exclusion list…")
+    agency.screening(staff["credentialing"])
     agency.delivered_mail()
     return {
         "therapists": len(people), "facilities": len(places),

@@ -23,6 +23,7 @@ from agency.credentials.models import (
     Document,
     DocumentRequest,
     DocumentRequestItem,
+    ExclusionScreening,
     License,
     PanelEnrollment,
     Therapist,
@@ -217,6 +218,17 @@ def test_the_demo_agency_works_and_is_wrong_only_where_it_says(app, setting, as_
     assert PROBLEM_OF["stalled_approval"] in portal.text
     owed = next(f.total for f in aging(as_of).facilities if f.facility_id == riverside)
     assert shows(portal, owed), owed  # the same open balance as Receivables
+
+    # Exclusion screening: last week's run, its evidence, and one name for credentialing to confirm or dismiss,
+    # on a therapist with no live placement (so nothing placed is blocked).
+    (run,) = db.session.scalars(sa.select(ExclusionScreening)).all()
+    assert as_of - timedelta(days=31) < run.screened_on <= as_of and run.rows >= 3 and len(run.sha256) == 64
+    (hit,) = run.hits
+    assert (hit.match, hit.status) == ("name", "pending")
+    assert not db.session.scalar(sa.select(sa.func.count()).select_from(Placement).where(
+        Placement.therapist_id == hit.therapist_id, Placement.status.in_(Placement.LIVE)))
+    screenings_page = signed_in(app, "credentialing@demo.agency").get(f"/screenings/{run.id}")
+    assert hit.therapist.full_name in screenings_page.text and run.sha256 in screenings_page.text
 
     # Seeding again is refused, --if-empty passes quietly, and --reset starts over: the same agency
     # again, nothing doubled, no stray files. (Resetting takes another seeding: once is enough.)

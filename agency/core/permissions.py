@@ -26,6 +26,11 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "document_requests.send": ("credentialing", "recruiter"),
     # Accepting an upload makes it a credential document: the credentialing team's judgement.
     "document_requests.review": ("credentialing",),
+    # Exclusion screening is credentialing work: the runs and their hits, screening a file, and deciding
+    # whether a name match is the therapist. A facility never sees a hit (readiness says only "in progress").
+    "screenings.view": ("credentialing",),
+    "screenings.run": ("credentialing",),
+    "screenings.decide": ("credentialing",),
     "users.manage": (),
     "audit.view": (),
     # The outbox by kind of message: each team sees and releases its own mail (core/outbox.py MAIL_KINDS).

@@ -1,4 +1,4 @@
-"""`flask credentials ...`: the daily scan and the CE reference data."""
+"""`flask credentials ...`: the daily scan, the CE reference data, roster imports and exclusion screening."""
 
 import json
 
@@ -60,3 +60,44 @@ def import_roster_command(csv_file, commit):
         click.echo(f"Imported {report.therapists} therapists and {report.licenses} licenses.")
     else:
         click.echo(f"All {report.rows} rows are good. Run again with --commit to import them.")
+
+
+@credentials_cli.command("screen")
+@click.argument("file", type=click.File("rb"))
+@click.option("--source", type=click.Choice(["oig_leie", "state_medicaid"]), default="oig_leie", show_default=True,
+              help="oig_leie: the OIG's UPDATED.csv; state_medicaid: a state's list in the same 18-column layout.")
+@click.option("--state", default=None, help="The state of a state Medicaid list (required with state_medicaid).")
+@click.option("--as-of", default=None, help="Date the run as if today were this day (YYYY-MM-DD).")
+def screen(file, source, state, as_of):
+    """Screen every therapist against an exclusion file and store the run as dated evidence."""
+    import os
+
+    from agency.core.dates import parse_iso_date
+    from agency.core.errors import DomainError
+    from agency.credentials.screening import screen_file, source_label
+
+    try:
+        day = parse_iso_date(as_of) if as_of else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--as-of") from None
+    if not file.seekable():
+        raise click.BadParameter("must be a file on disk (its rows are counted first, for the progress bar)",
+                                 param_hint="FILE")
+    # The rows to come, counted on the bytes (a quoted field may hold a line break, so the bar may end early).
+    total = max(sum(chunk.count(b"\n") for chunk in iter(lambda: file.read(1 << 20), b"")) - 1, 0)
+    file.seek(0)
+    try:
+        with click.progressbar(length=total, label="Screening rows") as bar:
+            run = screen_file(file, os.path.basename(file.name), source, state, screened_on=day, progress=bar.update)
+    except DomainError as exc:
+        for line in exc.fields.get("file", []):
+            click.echo(line, err=True)
+        raise click.ClickException(exc.message if "file" not in exc.fields else
+                                   "the file was refused; nothing was stored.") from None
+    counts = {status: sum(1 for hit in run.hits if hit.status == status) for status in ("confirmed", "pending",
+                                                                                       "dismissed")}
+    click.echo(f"Screening {run.id}: {run.therapists_screened} therapists against {run.rows} rows of the "
+               f"{source_label(run.source, run.list_state)} ({run.filename}, sha256 {run.sha256}), "
+               f"screened {run.screened_on.isoformat()}.")
+    click.echo(f"{counts['confirmed']} confirmed, {counts['pending']} to confirm or dismiss, "
+               f"{counts['dismissed']} dismissed as decided before.")

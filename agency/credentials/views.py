@@ -22,7 +22,7 @@ from agency.core.forms import flash_import_report, form_values, read_text_upload
 from agency.core.listing import page_args, paginate, search_arg, sort_by
 from agency.core.permissions import can, current_actor, requires
 from agency.core.states import STATE_CHOICES
-from agency.credentials import documents, queries, roster, rules, services
+from agency.credentials import documents, queries, roster, rules, screening, services
 from agency.credentials import requests as doc_requests
 from agency.credentials.ce import ce_progress_for
 from agency.credentials.forms import (
@@ -196,6 +196,8 @@ def therapist(therapist_id: int):
         "credentials/therapist.html", therapist=person, documents=docs, history=history,
         progress=ce_progress_for(person.licenses), as_of=today(), document_requests=sent,
         doc_type_labels=DOC_TYPE_LABELS,
+        exclusion_hits=screening.hits_of(person.id) if can(current_actor(), "screenings.view") else [],
+        screening_list=screening.source_label,
     )
 
 

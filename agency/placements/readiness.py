@@ -15,7 +15,8 @@ from sqlalchemy.orm import joinedload
 from agency.core.dates import human_day
 from agency.core.permissions import can
 from agency.credentials.ce import CEProgress, ce_progress_for
-from agency.credentials.models import Document, License, PanelEnrollment, Therapist, doc_type_label
+from agency.credentials.models import Document, ExclusionHit, License, PanelEnrollment, Therapist, doc_type_label
+from agency.credentials.screening import confirmed_exclusions, source_label
 from agency.extensions import db
 
 # CAQH must be re-attested within this many days of the check, or payers see a stale profile.
@@ -25,6 +26,7 @@ CODES = {
     "no_license_in_state": "No active license or compact privilege in {state} on {day}",
     "license_expired": "The {state} {license_type} license {number} lapsed on {expired}, before {day}",
     "do_not_place": "The therapist is marked do not place",
+    "excluded": "Excluded since {excluded}: listed on the {list} screened {screened}",
     "therapist_inactive": "The therapist is inactive",
     "document_missing": "{doc} is missing or expired on {day}",
     "panel_not_approved": "Not approved with any of the facility's payers ({payers})",
@@ -80,19 +82,21 @@ class Readiness:
 
 @dataclass
 class CredentialSnapshot:
-    """What readiness reads of a set of therapists (licenses, panels, documents, CE progress), by therapist id."""
+    """What readiness reads of a set of therapists (licenses, panels, documents, CE progress, confirmed
+    exclusions), by therapist id."""
 
     licenses: dict[int, list[License]]
     panels: dict[int, list[PanelEnrollment]]
     documents: dict[int, list[Document]]
     ce: dict[int, CEProgress]
+    exclusions: dict[int, list[ExclusionHit]]
 
     @classmethod
     def of(cls, therapist: Therapist, facility) -> "CredentialSnapshot":
         """One therapist's credentials, through the therapist's own (often already loaded) collections."""
         return cls(licenses={therapist.id: therapist.licenses}, panels={therapist.id: therapist.panels},
                    documents=_documents(Document.owner_id == therapist.id, facility.required_documents or []),
-                   ce=ce_progress_for(therapist.licenses))
+                   ce=ce_progress_for(therapist.licenses), exclusions=confirmed_exclusions([therapist.id]))
 
     @classmethod
     def for_opening(cls, therapist_ids, facility, service_states: list[str]) -> "CredentialSnapshot":
@@ -117,7 +121,8 @@ class CredentialSnapshot:
                 panels[panel.therapist_id].append(panel)
         documents = _documents(Document.owner_id.in_(therapist_ids), facility.required_documents or [])
         return cls(licenses=licenses, panels=panels, documents=documents,
-                   ce=ce_progress_for([lic for held in licenses.values() for lic in held]))
+                   ce=ce_progress_for([lic for held in licenses.values() for lic in held]),
+                   exclusions=confirmed_exclusions(therapist_ids))
 
 
 def _documents(owners, doc_types: list[str]) -> dict[int, list[Document]]:
@@ -176,6 +181,15 @@ def assess(therapist: Therapist, facility, service_states: list[str], start_on: 
         result.blockers.append(finding("do_not_place"))
     elif therapist.status == "inactive":
         result.blockers.append(finding("therapist_inactive"))
+
+    # An excluded person's services are not payable by federal health care programs from the exclusion
+    # date (42 CFR 1001.1901), whatever the facility bills.
+    exclusion = next((hit for hit in snapshot.exclusions.get(therapist.id, []) if hit.excludes_on(day)), None)
+    if exclusion is not None:
+        result.blockers.append(finding(
+            "excluded", excluded=human_day(exclusion.excluded_on),
+            list=source_label(exclusion.screening.source, exclusion.screening.list_state),
+            screened=human_day(exclusion.screening.screened_on)))
 
     for state in service_states:
         _license_findings(therapist, state, day, end_on, result, snapshot)

@@ -19,7 +19,8 @@ from flask import current_app, url_for
 from sqlalchemy.orm import aliased, joinedload
 
 from agency.core.sqldates import add_days
-from agency.credentials.models import Document, License, PanelEnrollment, Therapist, doc_type_label
+from agency.credentials.models import Document, ExclusionHit, License, PanelEnrollment, Therapist, doc_type_label
+from agency.credentials.screening import confirmed_exclusions
 from agency.extensions import db
 from agency.facilities.models import Facility
 from agency.placements.models import ChecklistItem, Placement
@@ -149,6 +150,21 @@ def _panels(w):
             .where(Facility.bills_insurance.is_(True), ~approved))
 
 
+def _exclusions(w):
+    """A confirmed exclusion in force on a watched day (ExclusionHit.excludes_on): from its date, or the first
+    day in view when it took effect before; the detail is the latest confirmed hit, where the fix link goes."""
+    bites = sa.case((ExclusionHit.excluded_on > w.c.first_day, ExclusionHit.excluded_on), else_=w.c.first_day)
+    in_force = (sa.select(w.c.placement_id, bites.label("day"), ExclusionHit.id.label("hit_id"))
+                .join(ExclusionHit, ExclusionHit.therapist_id == w.c.therapist_id)
+                .where(ExclusionHit.status == "confirmed", ExclusionHit.excluded_on <= w.c.last_day,
+                       sa.or_(ExclusionHit.reinstated_on.is_(None), ExclusionHit.reinstated_on > bites))
+                .subquery("exclusions_in_force"))
+    return (sa.select(in_force.c.placement_id, _text("excluded").label("code"),
+                      sa.func.min(in_force.c.day).label("bites_on"),
+                      sa.cast(sa.func.max(in_force.c.hit_id), sa.String).label("detail"))
+            .group_by(in_force.c.placement_id))
+
+
 def _caqh(w):
     """A CAQH attestation that falls due before the end (readiness warns of it), or none on file where
     the facility bills insurance."""
@@ -167,7 +183,7 @@ def watch_rows(as_of: date) -> sa.Subquery:
     state or document type, on the first day it bites."""
     w = _watched(as_of)
     return sa.union_all(_therapist_status(w), _onboarding(w), _licenses(w), _documents(w), _panels(w),
-                        _caqh(w)).subquery("watch")
+                        _caqh(w), _exclusions(w)).subquery("watch")
 
 
 def _ordered(as_of: date):
@@ -194,7 +210,7 @@ class WatchItem:
 
 
 def _fix(placement: Placement, code: str, detail: str | None, bites_on: date,
-         licenses: list[License]) -> tuple[str, str]:
+         licenses: list[License], exclusions: list[ExclusionHit]) -> tuple[str, str]:
     """Where the blocker is cleared, and what the link says."""
     therapist_id = placement.therapist_id
     if code == "license_expired":
@@ -213,6 +229,10 @@ def _fix(placement: Placement, code: str, detail: str | None, bites_on: date,
         return url_for("credentials.new_panel", therapist_id=therapist_id), "Record a panel approval"
     if code == "caqh_attestation_due":
         return url_for("credentials.edit_therapist", therapist_id=therapist_id), "Record the CAQH attestation"
+    if code == "excluded":
+        hit = next(hit for hit in exclusions if str(hit.id) == detail)
+        return (url_for("screenings.exclusion_hit", screening_id=hit.screening_id, hit_id=hit.id),
+                "Review the exclusion")
     if code == "onboarding_incomplete":
         return url_for("placements.placement", placement_id=placement.id, _anchor="checklist"), "Work the checklist"
     return url_for("credentials.edit_therapist", therapist_id=therapist_id), "Review the therapist"
@@ -223,7 +243,8 @@ def _message(code: str, detail: str | None, findings) -> str:
     for found in findings:
         if found.code != code:
             continue
-        if (detail is None or f" {detail} " in found.message  # a state: "in NJ on", "The NJ LCSW license"
+        if (detail is None or code == "excluded"  # one exclusion blocker at most: its detail is the hit's id
+                or f" {detail} " in found.message  # a state: "in NJ on", "The NJ LCSW license"
                 or found.message.startswith(doc_type_label(detail) + " ")):  # a document type
             return found.message
     # The agreement tests keep this from happening; if it ever did, the row still reads sensibly.
@@ -250,14 +271,18 @@ def watch_items(rows) -> list[WatchItem]:
     for doc in db.session.scalars(sa.select(Document).where(Document.owner_type == "therapist",
                                                             Document.owner_id.in_(therapist_ids))):
         documents[doc.owner_id].append(doc)
+    # Only an "excluded" row words an exclusion (each row reads its own code's finding): none shown, no query.
+    excluded = {placements[row.placement_id].therapist_id for row in rows if row.code == "excluded"}
+    exclusions = confirmed_exclusions(excluded) if excluded else {}
     # CE progress only ever warns, so the watch does not load it.
-    snapshot = CredentialSnapshot(licenses=licenses, panels=panels, documents=documents, ce={})
+    snapshot = CredentialSnapshot(licenses=licenses, panels=panels, documents=documents, ce={}, exclusions=exclusions)
     items = []
     for row in rows:
         p = placements[row.placement_id]
         judged = assess(p.therapist, p.facility, p.service_states, p.start_on, p.end_on, row.bites_on,
                         checklist=p.checklist, snapshot=snapshot)
-        url, label = _fix(p, row.code, row.detail, row.bites_on, licenses[p.therapist_id])
+        url, label = _fix(p, row.code, row.detail, row.bites_on, licenses[p.therapist_id],
+                          exclusions.get(p.therapist_id, []))
         items.append(WatchItem(p, row.code, _message(row.code, row.detail, judged.blockers + judged.warnings),
                                row.bites_on, url, label))
     return items
@@ -302,4 +327,5 @@ CODE_LABELS = {
     "no_license_in_state": "No license in the state", "license_expired": "License lapses",
     "document_missing": "Required document missing or expiring", "panel_not_approved": "Panel not approved",
     "onboarding_incomplete": "Onboarding items open", "caqh_attestation_due": "CAQH attestation due",
+    "excluded": "On an exclusion list",
 }

@@ -41,6 +41,10 @@ EXPECTED = {
     # Asking a therapist for documents is for those who upload them; accepting one is credentialing's call.
     "document_requests.send": {"admin", "recruiter", "credentialing"},
     "document_requests.review": {"admin", "credentialing"},
+    # Exclusion screening is credentialing's: runs, hits and the decision on a name match.
+    "screenings.view": {"admin", "credentialing"},
+    "screenings.run": {"admin", "credentialing"},
+    "screenings.decide": {"admin", "credentialing"},
     "users.manage": {"admin"},
     "audit.view": {"admin"},
     # Each team checks and releases its own mail; only an admin sees all of it.
@@ -150,7 +154,9 @@ def build_world(users) -> World:
     path_of(document).write_bytes(b"%PDF-1.4\n%%EOF\n")
     queue_email("ap@riverside.example.org", "Invoice INV-1", "Attached.", dedupe_key="invoice:INV-1")
     db.session.commit()
+    hit = _exclusion_hit(therapist)
     shared = {
+        "screening_id": hit.screening_id, "hit_id": hit.id,
         "therapist_id": therapist.id, "license_id": therapist.licenses[0].id,
         "panel_id": factories.panel(therapist).id, "record_id": factories.ce_record(therapist).id,
         "rule_id": factories.ce_rule().id, **_reference_rules(), "document_id": document.id,
@@ -190,6 +196,16 @@ def _document_requests(therapist, actor) -> dict:
     requests.submit(link_of(answered), {"i9": (BytesIO(files.pdf()), "i9.pdf")}, {})
     waiting = requests.send_request(therapist, ["tb_test"], actor)
     return {"request_id": answered.id, "upload_id": answered.items[0].id, "upload_token": link_of(waiting)}
+def _exclusion_hit(therapist):
+    """A screening run that found the therapist by name, waiting for a person."""
+    import io
+
+    from agency.credentials.screening import COLUMNS, screen_file
+
+    listed = dict.fromkeys(COLUMNS, "") | {"LASTNAME": therapist.last_name, "FIRSTNAME": therapist.first_name,
+                                           "STATE": therapist.home_state, "EXCLDATE": "20250101"}
+    data = (",".join(COLUMNS) + "\n" + ",".join(listed[c] for c in COLUMNS) + "\n").encode()
+    return screen_file(io.BytesIO(data), "UPDATED.csv", "oig_leie").hits[0]
 
 
 def _token_id(token: str) -> int:

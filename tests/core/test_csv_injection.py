@@ -47,7 +47,17 @@ def hostile_data(browser, users):
     dde = factories.facility(name=DDE, city="=Albany")
     factories.assignment(dde, title=AT_SUM)
     factories.invoiced_day(factories.facility(name=AT_SUM))
+    _screened_as(f"{DDE}.csv")
     return hours
+
+
+def _screened_as(filename: str) -> None:
+    """An exclusion file screened under the name it was uploaded with, which the screenings export lists."""
+    from agency.credentials.screening import COLUMNS, screen_file
+
+    listed = dict.fromkeys(COLUMNS, "") | {"BUSNAME": "ACME LLC", "EXCLDATE": "20250101"}
+    data = (",".join(COLUMNS) + "\n" + ",".join(listed[c] for c in COLUMNS) + "\n").encode()
+    screen_file(io.BytesIO(data), filename, "oig_leie")
 
 
 def csv_exports(app, admin) -> dict[str, list[list[str]]]:

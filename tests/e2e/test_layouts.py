@@ -18,6 +18,7 @@ from agency import demo as demo_agency
 from agency.auth.models import User
 from agency.billing.models import Invoice
 from agency.credentials import requests as doc_requests
+from agency.credentials.models import ExclusionHit
 from agency.extensions import db
 from agency.placements.models import Assignment, Placement
 from tests.conftest import empty_database
@@ -50,9 +51,11 @@ def demo(app):
         assignment = db.session.scalar(sa.select(sa.func.min(Assignment.id)))
         # The therapist's upload page, opened by its private link (opening it does not use it up).
         asked = doc_requests.send_request(placement.therapist, ["i9", "references"], None)
+        hit = db.session.scalar(sa.select(ExclusionHit).where(ExclusionHit.status == "pending"))
         yield [f"/therapists/{placement.therapist_id}", f"/facilities/{clinic}",
                f"/placements/{placement.id}", f"/invoices/{invoice}", f"/assignments/{assignment}",
-               f"/upload/{asked.fresh_token}"]
+               f"/upload/{asked.fresh_token}",
+               f"/screenings/{hit.screening_id}", f"/screenings/{hit.screening_id}/hits/{hit.id}"]
         empty_database()
 
 

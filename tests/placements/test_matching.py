@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from agency.core.dates import human_day
 from agency.credentials.ce import ce_progress_for
 from agency.credentials.models import CERecord, Document, License, PanelEnrollment, Therapist
+from agency.credentials.screening import confirmed_exclusions
 from agency.extensions import db
 from agency.placements.matching import Candidate, _license_reasons, match_assignment
 from agency.placements.readiness import CredentialSnapshot, assess
@@ -354,7 +355,7 @@ def test_matching_judges_every_candidate_as_readiness_does_on_the_full_record(se
         everything = CredentialSnapshot(
             licenses={person.id: person.licenses}, panels={person.id: person.panels},
             documents={person.id: db.session.scalars(sa.select(Document).where(Document.owner_id == person.id)).all()},
-            ce=ce_progress_for(person.licenses))
+            ce=ce_progress_for(person.licenses), exclusions=confirmed_exclusions([person.id]))
         reference = assess(person, place, job.service_states, job.start_on, job.end_on, TODAY, snapshot=everything)
         assert c.readiness.as_dict() == reference.as_dict(), person.id
         plain = Candidate(person, reference)
