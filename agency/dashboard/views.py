@@ -1,16 +1,19 @@
 """The home page: a dashboard for each role; facility contacts land on their portal."""
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from decimal import Decimal
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from agency.auth.forms import NewTokenForm
 from agency.billing.receivables import BUCKET_LABELS, BUCKETS, aging
 from agency.core.dates import today
 from agency.core.jobs import job_page
-from agency.core.permissions import current_actor, public, requires
+from agency.core.permissions import can, current_actor, public, requires
 from agency.credentials.worklist import KINDS, worklist_counts, worklist_page
 from agency.dashboard import calendar, metrics
 from agency.dashboard.search import search as run_search
+from agency.placements.at_risk import revenue_at_risk
 from agency.placements.watch import CODE_LABELS, Watch
 from agency.placements.worklist import open_assignments, recruiter_worklist
 
@@ -56,6 +59,7 @@ def dashboard():
             data["credential_items"] = counts.items
         data["credential_count"] = counts.total
         data["compliance"] = metrics.compliance(as_of)
+        data["at_risk"] = _at_risk_figure(as_of)
         data["expirations"] = metrics.expirations_by_week(as_of)
     if role in ("billing", "admin"):
         report = aging(as_of, current_actor())
@@ -70,6 +74,15 @@ def dashboard():
         data["month_money"] = data["money_by_month"][-1][1:]
         data["escalations"] = metrics.escalations()
     return render_template("dashboard/dashboard.html", **data)
+
+
+def _at_risk_figure(as_of):
+    """The revenue of placements at risk within the next AT_RISK_DASHBOARD_DAYS, and how many."""
+    if not can(current_actor(), "revenue_at_risk.view"):
+        return None
+    days = current_app.config["AT_RISK_DASHBOARD_DAYS"]
+    soon = revenue_at_risk(as_of).within(days)
+    return {"days": days, "count": len(soon), "total": sum((i.revenue_at_risk for i in soon), Decimal("0"))}
 
 
 @bp.get("/search")
