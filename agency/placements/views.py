@@ -17,6 +17,7 @@ from agency.credentials.forms import choices
 from agency.credentials.models import DISCIPLINES, Document
 from agency.extensions import db
 from agency.placements import queries, services
+from agency.placements.at_risk import revenue_at_risk
 from agency.placements.forms import (
     AlertForm,
     AssignmentForm,
@@ -26,7 +27,6 @@ from agency.placements.forms import (
     ProposeForm,
     StatusForm,
 )
-from agency.placements.at_risk import revenue_at_risk
 from agency.placements.matching import match_assignment
 from agency.placements.models import (
     ASSIGNMENT_STATUSES,
