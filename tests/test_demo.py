@@ -25,6 +25,7 @@ from agency.demo import PASSWORD as DEMO_PASSWORD
 from agency.demo import PROBLEM_OF, PROBLEMS
 from agency.extensions import db
 from agency.facilities.models import Facility
+from agency.placements.at_risk import prorated, revenue_at_risk
 from agency.placements.matching import match_assignment
 from agency.placements.models import PLACEMENT_STATUSES, Assignment, CheckIn, Placement
 from agency.placements.readiness import readiness
@@ -131,6 +132,16 @@ def test_the_demo_agency_works_and_is_wrong_only_where_it_says(app, setting, as_
     assert (lapsing.due_on.year, lapsing.due_on.month) == ((as_of + relativedelta(months=1)).year,
                                                           (as_of + relativedelta(months=1)).month)
 
+    # Revenue at risk: James Bennett's Illinois license lapses during his placement at Lakeshore; the rate card
+    # prices his 40 hours a week, and the days from the lapse to the placement's end are at risk.
+    at_risk = {i.placement.therapist.full_name: i for i in revenue_at_risk(as_of).items}
+    bennett = at_risk[PROBLEM_OF["license_expiring"]]
+    assert (bennett.code, bennett.detail, bennett.unpriced) == ("license_expired", "IL", None)
+    assert bennett.weekly_revenue > 0 and bennett.counted_to == bennett.placement.end_on
+    assert bennett.revenue_at_risk == prorated(bennett.weekly_revenue, bennett.at_risk_on, bennett.counted_to)
+    assert at_risk[PROBLEM_OF["caqh_due"]].at_risk_on == as_of  # overdue already: at risk from today
+    assert "Revenue at risk: $" in result.output
+
     # Recruiting: at least half the open assignments have someone ready to offer.
     openings = db.session.scalars(sa.select(Assignment)).all()
     offers = {a: [c.therapist.full_name for c in match_assignment(a, as_of) if c.eligible and c.readiness.ready]
@@ -172,6 +183,12 @@ def test_the_demo_agency_works_and_is_wrong_only_where_it_says(app, setting, as_
         assert offers[a][0] in recruiter.get(f"/assignments/{a.id}").text
     credentialing = signed_in(app, "credentialing@demo.agency").get("/dashboard")
     assert credentialing.status_code == 200
+    soon = revenue_at_risk(as_of).within(30)
+    for dashboard in (admin, credentialing):
+        assert "Revenue at risk, next 30 days" in dashboard.text and soon and shows(
+            dashboard, sum(i.revenue_at_risk for i in soon))
+    ranking = signed_in(app, "credentialing@demo.agency").get("/placements/at-risk").text
+    assert PROBLEM_OF["license_expiring"] in ranking and f"${bennett.revenue_at_risk:,}" in ranking
     billing = signed_in(app, "billing@demo.agency")
     assert billing.get("/dashboard").status_code == 200
     assert chased.number in billing.get(f"/invoices/{chased.id}").text
