@@ -3,25 +3,23 @@ day they do, and what the rate card says each earns a week from then to its end.
 
 The day and its cause are the compliance watch's (watch.py holds every rule): the soonest of its rows for
 each placement, whatever codes it knows. It is computed live from the credentials, so a renewal recorded
-takes a placement off the list, or on to its next cause, at once. The list costs a fixed number of
-statements however many placements there are: the watch's rows ranked in SQL, then the rate cards.
+takes a placement off the list, or on to its next cause, at once. The list costs one
+statement however many placements there are: the watch's rows with their placements and rate cards.
 """
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.orm import joinedload
 
 from agency.billing.pricing import WeekPrice, card_on, week_price
 from agency.core.money import to_cents
 from agency.extensions import db
-from agency.facilities.models import RateCard
+from agency.facilities.models import Facility, RateCard
 from agency.placements.models import Placement
-from agency.placements.watch import watch_rows
+from agency.placements.watch import watch_horizon, watch_order, watch_rows
 
 ZERO = Decimal("0")
 
@@ -73,44 +71,37 @@ class RevenueAtRisk:
             if facility_id in (None, item.facility_id) and code in (None, item.code)])
 
 
-def _soonest_causes(as_of: date, horizon: date):
-    """Each watched placement's first cause: (Placement, code, bites_on, detail), one statement."""
-    rows = watch_rows(as_of, until=horizon)
-    # Ties on the day are broken alike on both databases (a NULL detail sorts first everywhere).
-    rank = sa.func.row_number().over(partition_by=rows.c.placement_id,
-                                     order_by=(rows.c.bites_on, rows.c.code, sa.func.coalesce(rows.c.detail, "")))
-    ranked = sa.select(rows, rank.label("rank")).subquery("ranked")
+def watched_rows(as_of: date) -> list:
+    """Every row of the compliance watch in its order, each with its placement (therapist, facility and the
+    facility's rate cards and rates loaded with it): one statement, which the dashboard's watch reuses."""
+    rows = watch_rows(as_of)
     return db.session.execute(
-        sa.select(Placement, ranked.c.code, ranked.c.bites_on, ranked.c.detail)
-        .join(ranked, ranked.c.placement_id == Placement.id).where(ranked.c.rank == 1)
-        .options(joinedload(Placement.therapist), joinedload(Placement.facility))).all()
+        sa.select(rows, Placement).join(Placement, Placement.id == rows.c.placement_id)
+        .order_by(*watch_order(rows))
+        .options(joinedload(Placement.therapist),
+                 joinedload(Placement.facility).joinedload(Facility.rate_cards).joinedload(RateCard.rates))
+    ).unique().all()
 
 
-def _rate_cards(facility_ids: set[int]) -> dict[int, list[RateCard]]:
-    cards: dict[int, list[RateCard]] = defaultdict(list)
-    if facility_ids:
-        for card in db.session.scalars(sa.select(RateCard).where(RateCard.facility_id.in_(facility_ids))
-                                       .order_by(RateCard.facility_id, RateCard.effective_from)):
-            cards[card.facility_id].append(card)
-    return cards
-
-
-def revenue_at_risk(as_of: date) -> RevenueAtRisk:
+def revenue_at_risk(as_of: date, rows: list | None = None) -> RevenueAtRisk:
     """Every onboarding and active placement that is not ready, or stops being ready before its end, with
     the day it does (as_of if already), its cause and its revenue from then to its end, largest first.
 
+    The cause is the placement's first row in the watch's order (watched_rows, read here unless given).
     The weekly revenue is what the rate card in effect on that day bills for a full week of the placement's
-    basis (billing.pricing.week_price); an open-ended placement is counted to AT_RISK_OPEN_ENDED_DAYS after as_of.
+    basis (billing.pricing.week_price). An open-ended placement is counted as far as the watch looks.
     """
-    horizon = as_of + timedelta(days=current_app.config["AT_RISK_OPEN_ENDED_DAYS"])
-    causes = _soonest_causes(as_of, horizon)
-    cards = _rate_cards({placement.facility_id for placement, *_ in causes})
+    horizon = watch_horizon(as_of)
+    soonest = {}
+    for row in watched_rows(as_of) if rows is None else rows:
+        soonest.setdefault(row.placement_id, row)
     items = []
-    for placement, code, bites_on, detail in causes:
-        week = week_price(card_on(cards[placement.facility_id], bites_on), placement.billing_basis,
+    for row in soonest.values():
+        placement = row.Placement
+        week = week_price(card_on(placement.facility.rate_cards, row.bites_on), placement.billing_basis,
                           placement.therapist.discipline, placement.hours_per_week)
         counted_to = placement.end_on or horizon
-        items.append(AtRisk(placement, bites_on, code, detail, counted_to, week,
-                            prorated(week.amount, bites_on, counted_to)))
+        items.append(AtRisk(placement, row.bites_on, row.code, row.detail, counted_to, week,
+                            prorated(week.amount, row.bites_on, counted_to)))
     items.sort(key=lambda item: (-item.revenue_at_risk, item.at_risk_on, item.placement_id))
     return RevenueAtRisk(as_of, horizon, items)

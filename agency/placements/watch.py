@@ -40,11 +40,15 @@ def _json_items(column):
     return getattr(sa.func, name)(column).table_valued("value")
 
 
-def _watched(as_of: date, until: date | None):
+def watch_horizon(as_of: date) -> date:
+    """How far ahead an open-ended placement is watched: as far as the worklist looks."""
+    return as_of + timedelta(days=current_app.config["WORKLIST_HORIZON_DAYS"])
+
+
+def _watched(as_of: date):
     """The watched placements with the first day readiness judges (its start, or today once started) and
-    the last day that matters (its end; an open-ended one is watched to `until`, by default as far ahead
-    as the worklist looks)."""
-    horizon = until or as_of + timedelta(days=current_app.config["WORKLIST_HORIZON_DAYS"])
+    the last day that matters (its end; an open-ended one is watched to watch_horizon)."""
+    horizon = watch_horizon(as_of)
     first = sa.case((Placement.start_on > as_of, Placement.start_on), else_=as_of)
     last = sa.func.coalesce(Placement.end_on, horizon)
     return (sa.select(Placement.id.label("placement_id"), Placement.therapist_id, Placement.facility_id,
@@ -185,18 +189,22 @@ def _caqh(w):
                           due <= w.c.last_day)))
 
 
-def watch_rows(as_of: date, *, until: date | None = None) -> sa.Subquery:
+def watch_rows(as_of: date) -> sa.Subquery:
     """Every watched placement's blockers as rows (placement_id, code, bites_on, detail): one per rule and
-    state or document type, on the first day it bites. An open-ended placement is watched to `until`
-    (the worklist's horizon by default)."""
-    w = _watched(as_of, until)
+    state or document type, on the first day it bites."""
+    w = _watched(as_of)
     return sa.union_all(_therapist_status(w), _onboarding(w), _licenses(w), _documents(w), _panels(w),
                         _caqh(w)).subquery("watch")
 
 
+def watch_order(rows: sa.Subquery) -> tuple:
+    """The watch's order of its rows: soonest first."""
+    return rows.c.bites_on, rows.c.code, rows.c.placement_id, rows.c.detail
+
+
 def _ordered(as_of: date):
     rows = watch_rows(as_of)
-    return sa.select(rows).order_by(rows.c.bites_on, rows.c.code, rows.c.placement_id, rows.c.detail)
+    return sa.select(rows).order_by(*watch_order(rows))
 
 
 # ----------------------------------------------------------------------------- the rows shown, as items
@@ -296,9 +304,10 @@ class Watch(Sequence):
     """The whole watch in order, counted; its items are made only for the slice asked for (a page,
     the soonest few), so a page costs the same statements however long the watch is."""
 
-    def __init__(self, as_of: date, *, code: str | None = None):
+    def __init__(self, as_of: date, *, code: str | None = None, rows: list | None = None):
+        """rows: the watch's rows as of that day, in watch_order, when already read (at_risk.watched_rows)."""
         self.as_of = as_of
-        self.all_rows = db.session.execute(_ordered(as_of)).all()
+        self.all_rows = rows if rows is not None else db.session.execute(_ordered(as_of)).all()
         self.rows = [row for row in self.all_rows if code in (None, row.code)]
 
     def __len__(self) -> int:

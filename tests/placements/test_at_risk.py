@@ -19,7 +19,7 @@ from tests.factories import TODAY
 from tests.sql import counted
 
 END = date(2027, 3, 31)
-HORIZON = TODAY + timedelta(days=90)  # AT_RISK_OPEN_ENDED_DAYS after the pinned today
+HORIZON = TODAY + timedelta(days=90)  # WORKLIST_HORIZON_DAYS after the pinned today: as far as the watch looks
 
 
 def live(therapist, place, *, status="active", start=date(2026, 9, 1), end=END, **values) -> Placement:
