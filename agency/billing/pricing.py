@@ -471,6 +471,7 @@ def price(entries: list[TimesheetEntry], cards: list[RateCard], history: Billing
 # A per-diem contract bills each day worked; a week's agreed hours are counted as days of this length
 # (a part day is a day billed).
 PER_DIEM_DAY_HOURS = 8
+NOT_PRICED = Decimal("0.00")
 
 
 @dataclass(frozen=True)
@@ -484,7 +485,7 @@ class WeekPrice:
 def _hourly_week(card: RateCard, discipline: str, hours: int | None) -> WeekPrice:
     unit = card.rate("direct_care_hour", discipline)
     if unit is None or hours is None:
-        return WeekPrice(ZERO, f"no direct_care_hour rate for {discipline}" if unit is None
+        return WeekPrice(NOT_PRICED, f"no direct_care_hour rate for {discipline}" if unit is None
                          else "no hours per week agreed")
     threshold = card.overtime_threshold_hours
     regular = Decimal(hours) if threshold is None else min(Decimal(hours), threshold)
@@ -495,7 +496,7 @@ def _hourly_week(card: RateCard, discipline: str, hours: int | None) -> WeekPric
 def _per_diem_week(card: RateCard, discipline: str, hours: int | None) -> WeekPrice:
     unit = card.rate("per_diem_day", discipline)
     if unit is None or hours is None:
-        return WeekPrice(ZERO, f"no per_diem_day rate for {discipline}" if unit is None
+        return WeekPrice(NOT_PRICED, f"no per_diem_day rate for {discipline}" if unit is None
                          else "no hours per week agreed")
     days = min(7, -(-hours // PER_DIEM_DAY_HOURS))
     return WeekPrice(to_cents(days * unit))
@@ -503,7 +504,7 @@ def _per_diem_week(card: RateCard, discipline: str, hours: int | None) -> WeekPr
 
 def _contract_week_price(card: RateCard, discipline: str, hours: int | None) -> WeekPrice:
     unit = card.rate("contract_week", discipline)
-    return WeekPrice(ZERO, f"no contract_week rate for {discipline}") if unit is None else WeekPrice(unit)
+    return WeekPrice(NOT_PRICED, f"no contract_week rate for {discipline}") if unit is None else WeekPrice(unit)
 
 
 WEEK_PRICES = {"hourly": _hourly_week, "per_diem": _per_diem_week, "weekly": _contract_week_price}
@@ -513,5 +514,5 @@ def week_price(card: RateCard | None, basis: str, discipline: str, hours_per_wee
     """What one full week of a placement bills under the card, priced as its invoices price it: the charge of
     its billing basis only (supervision, travel and platform fees depend on the week's timesheets)."""
     if card is None:
-        return WeekPrice(ZERO, "no rate card")
+        return WeekPrice(NOT_PRICED, "no rate card")
     return WEEK_PRICES[basis](card, discipline, hours_per_week)

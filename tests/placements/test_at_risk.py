@@ -290,7 +290,7 @@ def test_the_csv_has_every_item_in_rank_with_plain_dates_and_amounts(browser, ag
     assert (lapses["at_risk_on"], lapses["code"], lapses["weekly_revenue"], lapses["revenue_at_risk"],
             lapses["counted_to"]) == ("2027-01-01", "license_expired", "3600.00", "46285.71", "2027-03-31")
     privilege = next(r for r in rows if int(r["placement_id"]) == agency["privilege"].id)
-    assert (privilege["weekly_revenue"], privilege["note"]) == ("0", "no direct_care_hour rate for LPC")
+    assert (privilege["weekly_revenue"], privilege["note"]) == ("0.00", "no direct_care_hour rate for LPC")
 
 
 def test_the_csv_download_is_audited(browser, agency):
