@@ -14,6 +14,7 @@ from agency.credentials.services import renew_license
 from agency.extensions import db
 from agency.placements.at_risk import prorated, revenue_at_risk
 from agency.placements.models import Placement
+from agency.placements.readiness import readiness
 from tests import factories
 from tests.factories import TODAY
 from tests.sql import counted
@@ -95,6 +96,17 @@ def test_each_cause_gives_its_day_and_code(agency):
     }
     assert {name: (found[agency[name].id].code, found[agency[name].id].at_risk_on) for name in expected} == expected
     assert agency["fine"].id not in found and agency["proposed"].id not in found
+
+
+def test_readiness_agrees_a_missed_recredentialing_ends_the_approval_the_day_after_it_was_due(agency):
+    """NCQA re-credentialing: a payer drops a provider who misses it, so the approval is not in effect after."""
+    placement = agency["recredential"]
+    on_due = readiness(placement, date(2027, 1, 20))
+    after = readiness(placement, date(2027, 1, 21))
+    assert "panel_not_approved" not in {b.code for b in on_due.blockers}
+    assert [b.message for b in after.blockers if b.code == "panel_not_approved"] == [
+        "Re-credentialing with Aetna was due on Jan 20, 2027: not approved with any of the facility's payers "
+        "(Aetna, Cigna) on Jan 21, 2027"]
 
 
 def test_another_approved_panel_of_the_facilitys_payers_covers_a_missed_recredentialing(agency):
