@@ -702,6 +702,15 @@ class DatabaseHoldsData(SeedRefused):
     """The database is not empty: the demo would mix made-up people into real records."""
 
 
+def report_revenue_at_risk(as_of: date, log) -> None:
+    """Say what the demo's problems put at risk: James Bennett's lapsing license, the overdue CAQH, the
+    expiring HIPAA training and the onboarding still open, priced by their facilities' rate cards."""
+    from agency.placements.at_risk import revenue_at_risk
+
+    found = revenue_at_risk(as_of)
+    log(f"Revenue at risk: ${found.total:,} on {len(found.items)} placement(s), largest first on /placements/at-risk.")
+
+
 def refuse_production() -> None:
     if current_app.config["ENV"] == "production":
         raise SeedRefused(
@@ -763,6 +772,7 @@ def seed(as_of: date | None = None, log=click.echo) -> dict:
     log("Screening every therapist against an exclusion list…")
     agency.screening(staff["credentialing"])
     agency.delivered_mail()
+    report_revenue_at_risk(agency.as_of, log)
     return {
         "therapists": len(people), "facilities": len(places),
         "entries": db.session.scalar(sa.select(sa.func.count()).select_from(TimesheetEntry)),

@@ -34,6 +34,7 @@ from agency.demo import PASSWORD as DEMO_PASSWORD
 from agency.demo import PROBLEM_OF, PROBLEMS
 from agency.extensions import db
 from agency.facilities.models import Facility
+from agency.placements.at_risk import prorated, revenue_at_risk
 from agency.placements.matching import match_assignment
 from agency.placements.models import PLACEMENT_STATUSES, Assignment, CheckIn, Placement
 from agency.placements.readiness import readiness
@@ -152,6 +153,25 @@ def test_the_demo_agency_works_and_is_wrong_only_where_it_says(app, setting, as_
     assert illinois and all(t.caqh_attestation_due_on == t.caqh_attested_on + timedelta(days=180) for t in illinois)
     assert any(i.kind == "caqh_due" and i.therapist.home_state == "IL" and as_of < i.due_on
                and i.therapist.caqh_attested_on + timedelta(days=120) < as_of for i in items)
+    # Revenue at risk: James Bennett's Illinois license lapses during his placement at Lakeshore, from the day
+    # after it the days to the placement's end are at risk, priced by Lakeshore's rate card for his 40 hours a
+    # week; seeded on the 1st, his lapse comes after that contract runs out, and the list says so. Daniel
+    # Diallo's HIPAA training expiring in 18 days puts his placement's dollars at risk either way.
+    at_risk = {i.placement.therapist.full_name: i for i in revenue_at_risk(as_of).items}
+    bennett = at_risk[PROBLEM_OF["license_expiring"]]
+    assert (bennett.code, bennett.detail, bennett.counted_to) == ("license_expired", "IL", bennett.placement.end_on)
+    contract = bennett.placement.facility.rate_cards[0]
+    if contract.covers(bennett.at_risk_on):
+        assert bennett.unpriced is None and bennett.weekly_revenue > 0
+    else:
+        assert bennett.unpriced == "no rate card" and contract.effective_to < bennett.at_risk_on
+    assert bennett.revenue_at_risk == prorated(bennett.weekly_revenue, bennett.at_risk_on, bennett.counted_to)
+    diallo = at_risk[PROBLEM_OF["document_expiring"]]
+    assert (diallo.code, diallo.detail, diallo.at_risk_on) == ("document_missing", "hipaa_training",
+                                                               as_of + timedelta(days=19))
+    assert diallo.weekly_revenue > 0 and diallo.revenue_at_risk > diallo.weekly_revenue
+    assert at_risk[PROBLEM_OF["caqh_due"]].at_risk_on == as_of  # overdue already: at risk from today
+    assert "Revenue at risk: $" in result.output
 
     # Recruiting: at least half the open assignments have someone ready to offer.
     openings = db.session.scalars(sa.select(Assignment)).all()
@@ -207,6 +227,12 @@ def test_the_demo_agency_works_and_is_wrong_only_where_it_says(app, setting, as_
         assert offers[a][0] in recruiter.get(f"/assignments/{a.id}").text
     credentialing = signed_in(app, "credentialing@demo.agency").get("/dashboard")
     assert credentialing.status_code == 200
+    soon = revenue_at_risk(as_of).within(30)
+    for dashboard in (admin, credentialing):
+        assert "Revenue at risk, next 30 days" in dashboard.text and soon and shows(
+            dashboard, sum(i.revenue_at_risk for i in soon))
+    ranking = signed_in(app, "credentialing@demo.agency").get("/placements/at-risk").text
+    assert PROBLEM_OF["document_expiring"] in ranking and f"${diallo.revenue_at_risk:,}" in ranking
     billing = signed_in(app, "billing@demo.agency")
     assert billing.get("/dashboard").status_code == 200
     assert chased.number in billing.get(f"/invoices/{chased.id}").text

@@ -9,7 +9,7 @@ from tests import factories
 from tests.sql import counted, statements_per_page
 
 PAGES = ["/therapists", "/licenses", "/worklist", "/facilities", "/placements", "/assignments?status=",
-         "/recruiting", "/timesheets", "/invoices", "/receivables", "/dashboard", "/search?q=ri"]
+         "/recruiting", "/timesheets", "/invoices", "/receivables", "/dashboard", "/search?q=ri", "/placements/at-risk"]
 
 
 def grow(n: int) -> None:

@@ -272,6 +272,12 @@ ITEMS = (_supervision, _travel, _platform)
 ONCE_PER_PERIOD = ("week", "platform")  # one charge per contract week or platform month
 
 
+def overtime_rate(unit: Decimal, card: RateCard) -> Decimal:
+    """The overtime rate is a price printed on the invoice like any other, so it is quoted in cents; the
+    facility can then check quantity x rate = amount by hand."""
+    return to_cents(unit * card.overtime_multiplier)
+
+
 # Direct-care hours, one placement's week at a time.
 
 def _owed(days: list[WorkedDay], book: _RateBook, discipline: str,
@@ -291,9 +297,7 @@ def _owed(days: list[WorkedDay], book: _RateBook, discipline: str,
         else:
             threshold = card.overtime_threshold_hours
             regular = day.hours if threshold is None else max(min(day.hours, threshold - so_far), ZERO)
-            # The overtime rate is a price printed on the invoice like any other, so it is
-            # quoted in cents; the facility can then check quantity x rate = amount by hand.
-            over = (True, to_cents(unit * card.overtime_multiplier))
+            over = (True, overtime_rate(unit, card))
             owed[day.entry_id] = {key: hours for key, hours in (((False, unit), regular), (over, day.hours - regular))
                                   if hours}
             card_of.update({(False, unit): card, over: card})
@@ -460,3 +464,55 @@ def price(entries: list[TimesheetEntry], cards: list[RateCard], history: Billing
     kept.unpriced += [Unpriced(e, CREDIT_WAITS) for e in entries
                       if (e.placement_id, week_start(e.work_date)) in waiting]
     return kept
+
+
+# ----------------------------------------------------------------------------- a planned week
+
+# A per-diem contract bills each day worked; a week's agreed hours are counted as days of this length
+# (a part day is a day billed).
+PER_DIEM_DAY_HOURS = 8
+NOT_PRICED = Decimal("0.00")
+
+
+@dataclass(frozen=True)
+class WeekPrice:
+    """What a full week of a placement bills on its basis, or (amount 0) why it cannot be priced."""
+
+    amount: Decimal
+    unpriced: str | None = None
+
+
+def _hourly_week(card: RateCard, discipline: str, hours: int | None) -> WeekPrice:
+    unit = card.rate("direct_care_hour", discipline)
+    if unit is None or hours is None:
+        return WeekPrice(NOT_PRICED, f"no direct_care_hour rate for {discipline}" if unit is None
+                         else "no hours per week agreed")
+    threshold = card.overtime_threshold_hours
+    regular = Decimal(hours) if threshold is None else min(Decimal(hours), threshold)
+    # Two lines, as an invoice of the week bills them: regular hours, and those over the weekly threshold.
+    return WeekPrice(to_cents(regular * unit) + to_cents((hours - regular) * overtime_rate(unit, card)))
+
+
+def _per_diem_week(card: RateCard, discipline: str, hours: int | None) -> WeekPrice:
+    unit = card.rate("per_diem_day", discipline)
+    if unit is None or hours is None:
+        return WeekPrice(NOT_PRICED, f"no per_diem_day rate for {discipline}" if unit is None
+                         else "no hours per week agreed")
+    days = min(7, -(-hours // PER_DIEM_DAY_HOURS))
+    return WeekPrice(to_cents(days * unit))
+
+
+def _contract_week_price(card: RateCard, discipline: str, hours: int | None) -> WeekPrice:
+    unit = card.rate("contract_week", discipline)
+    return WeekPrice(NOT_PRICED, f"no contract_week rate for {discipline}") if unit is None else WeekPrice(unit)
+
+
+WEEK_PRICES = {"hourly": _hourly_week, "per_diem": _per_diem_week, "weekly": _contract_week_price}
+
+
+def week_price(card: RateCard | None, basis: str, discipline: str, hours_per_week: int | None) -> WeekPrice:
+    """What one full week of a placement bills under the card, priced as its invoices price it: the charge of
+    its billing basis only (supervision, travel and platform fees depend on the week's timesheets)."""
+    if card is None:
+        return WeekPrice(NOT_PRICED, "no rate card")
+    return WEEK_PRICES[basis](card, discipline, hours_per_week)

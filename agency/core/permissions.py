@@ -60,6 +60,9 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "placements.override": (),
     # The compliance watch: placements that are or will become not ready, and the forms that fix them.
     "placements.watch": ("recruiter", "credentialing"),
+    # Revenue at risk: what placements that stop being ready would earn. The dollars are a total per
+    # placement, not the contract's rates, so credentialing (who clear the causes) see them; facilities never.
+    "revenue_at_risk.view": ("recruiter", "credentialing", "billing"),
     "checklist.edit": ("recruiter", "credentialing"),
     # Which of the agency's staff ticked an onboarding item, by email: the facility's pages name nobody's address.
     "checklist.done_by": STAFF,

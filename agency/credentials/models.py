@@ -347,9 +347,18 @@ class PanelEnrollment(db.Model):
                            add_months(cls.effective_on, sa.cast(months, sa.Integer))))
         return sa.func.coalesce(cls.recredential_due_override, by_rule)
 
+    @hybrid_method
     def in_effect_on(self, day: date) -> bool:
-        """Approved and effective by the day: claims for sessions before the effective date are denied."""
-        return self.status == "approved" and (self.effective_on is None or self.effective_on <= day)
+        """Approved, effective by the day (claims for sessions before the effective date are denied) and not
+        past its re-credentialing due date (a payer drops a provider who misses it: NCQA re-credentialing)."""
+        return (self.status == "approved" and (self.effective_on is None or self.effective_on <= day)
+                and (self.recredential_due_on is None or day <= self.recredential_due_on))
+
+    @in_effect_on.inplace.expression
+    @classmethod
+    def _in_effect_on_expression(cls, day):
+        return sa.and_(cls.status == "approved", sa.or_(cls.effective_on.is_(None), cls.effective_on <= day),
+                       sa.or_(cls.recredential_due_on.is_(None), day <= cls.recredential_due_on))
 
 
 class Document(db.Model):

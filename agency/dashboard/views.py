@@ -1,16 +1,19 @@
 """The home page: a dashboard for each role; facility contacts land on their portal."""
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from decimal import Decimal
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from agency.auth.forms import NewTokenForm
 from agency.billing.receivables import BUCKET_LABELS, BUCKETS, aging
 from agency.core.dates import today
 from agency.core.jobs import job_page
-from agency.core.permissions import current_actor, public, requires
+from agency.core.permissions import can, current_actor, public, requires
 from agency.credentials.worklist import KINDS, worklist_counts, worklist_page
 from agency.dashboard import calendar, metrics
 from agency.dashboard.search import search as run_search
+from agency.placements.at_risk import revenue_at_risk, watched_rows
 from agency.placements.watch import CODE_LABELS, Watch
 from agency.placements.worklist import open_assignments, recruiter_worklist
 
@@ -38,8 +41,12 @@ def dashboard():
     as_of = today()
     data = {"as_of": as_of, "role": role}
     if role in ("recruiter", "credentialing", "admin"):
-        # Those who clear blockers see the soonest; an admin, who has every panel, gets the counts.
-        data["watch"] = Watch(as_of)
+        # Those who clear blockers see the soonest; an admin, who has every panel, gets the counts. Where the
+        # revenue at risk is shown too, both are read from the same statement.
+        rows = watched_rows(as_of) if role in ("credentialing", "admin") else None
+        data["watch"] = Watch(as_of, rows=rows)
+        if rows is not None:
+            data["at_risk"] = _at_risk_figure(as_of, rows)
         data["watch_soonest"] = data["watch"][:5] if role != "admin" else None
         data["watch_labels"] = CODE_LABELS
     if role in ("recruiter", "admin"):
@@ -70,6 +77,15 @@ def dashboard():
         data["month_money"] = data["money_by_month"][-1][1:]
         data["escalations"] = metrics.escalations()
     return render_template("dashboard/dashboard.html", **data)
+
+
+def _at_risk_figure(as_of, rows):
+    """The revenue of placements at risk within the next AT_RISK_DASHBOARD_DAYS, and how many."""
+    if not can(current_actor(), "revenue_at_risk.view"):
+        return None
+    days = current_app.config["AT_RISK_DASHBOARD_DAYS"]
+    soon = revenue_at_risk(as_of, rows).within(days)
+    return {"days": days, "count": len(soon), "total": sum((i.revenue_at_risk for i in soon), Decimal("0"))}
 
 
 @bp.get("/search")

@@ -11,6 +11,7 @@ from agency.core.api import (
     IdArg,
     Int,
     ListOf,
+    Money,
     Nested,
     Schema,
     State,
@@ -31,6 +32,7 @@ from agency.core.permissions import current_actor, requires, withheld
 from agency.credentials.models import DISCIPLINES
 from agency.extensions import db
 from agency.placements import queries, services
+from agency.placements.at_risk import revenue_at_risk
 from agency.placements.matching import match_assignment
 from agency.placements.models import (
     ASSIGNMENT_STATUSES,
@@ -140,6 +142,30 @@ WATCH_ITEM = Schema(
 )
 WATCH_FILTERS = Schema("WatchFilters", as_of=Date(description="the day to judge by; today if left out"),
                        code=Choice(choices=tuple(CODE_LABELS)))
+AT_RISK_ITEM = Schema(
+    "RevenueAtRiskItem",
+    placement_id=Int(read_only=True, nullable=False), therapist_id=Int(read_only=True, nullable=False),
+    facility_id=Int(read_only=True, nullable=False),
+    status=Choice(read_only=True, nullable=False, choices=PLACEMENT_STATUSES, source=lambda i: i.placement.status),
+    at_risk_on=Date(read_only=True, nullable=False,
+                    description="the first day the placement is not ready (as_of, or its start, if already)"),
+    code=Choice(read_only=True, nullable=False, choices=tuple(CODE_LABELS),
+                description="the compliance watch's code of the cause that bites first"),
+    detail=Str(read_only=True, description="the state or document type the cause concerns, if any"),
+    billing_basis=Choice(read_only=True, nullable=False, choices=BILLING_BASES,
+                         source=lambda i: i.placement.billing_basis),
+    hours_per_week=Int(read_only=True, source=lambda i: i.placement.hours_per_week),
+    end_on=Date(read_only=True, source=lambda i: i.placement.end_on),
+    counted_to=Date(read_only=True, nullable=False,
+                    description="the last day counted: the end, or the horizon for a placement with no end date"),
+    weekly_revenue=Money(read_only=True, nullable=False,
+                         description="a full week of the billing basis under the rate card in effect on at_risk_on"),
+    revenue_at_risk=Money(read_only=True, nullable=False,
+                          description="the weekly revenue prorated per day from at_risk_on to counted_to"),
+    unpriced=Str(read_only=True, description="why the weekly revenue is 0 (no rate card, no rate, no hours)"),
+)
+AT_RISK_FILTERS = Schema("RevenueAtRiskFilters", as_of=Date(description="the day to judge by; today if left out"),
+                         facility_id=IdArg(), code=Choice(choices=tuple(CODE_LABELS)))
 ALERTS_SENT = Schema("AlertsSent", sent=Int(read_only=True, nullable=False,
                                             description="emails queued in the outbox (mailed when it sends)"),
                      already_told=Int(read_only=True, nullable=False))
@@ -244,6 +270,17 @@ def create_placement():
 def watch():
     filters = parse_args()
     return page_of_list(Watch(filters.get("as_of") or today(), code=filters.get("code")))
+
+
+@bp.get("/placements/at-risk")
+@requires("revenue_at_risk.view")
+@documented("Revenue at risk: onboarding and active placements that stop being ready before they end, from the "
+            "day they do, with the rate card's revenue from then to the end, largest revenue_at_risk first",
+            response=AT_RISK_ITEM, many=True, errors=(400,), query=AT_RISK_FILTERS)
+def at_risk():
+    filters = parse_args()
+    found = revenue_at_risk(filters.get("as_of") or today())
+    return page_of_list(found.filtered(facility_id=filters.get("facility_id"), code=filters.get("code")).items)
 
 
 @bp.get("/placements/<int:placement_id>")

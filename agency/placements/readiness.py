@@ -38,6 +38,10 @@ CODES = {
     "in_progress": "Credentialing in progress",
 }
 
+# panel_not_approved, when it is a missed re-credentialing that ended the approval.
+RECREDENTIAL_MISSED = ("Re-credentialing with {payer} was due on {due}: not approved with any of the facility's "
+                       "payers ({payers}) on {day}")
+
 
 @dataclass
 class Finding:
@@ -166,6 +170,23 @@ def _license_findings(therapist: Therapist, state: str, day: date, end: date | N
             expires=human_day(best.expires_on), detail=", ".join(parts)))
 
 
+def _panel_finding(facility, panels: list[PanelEnrollment], day: date) -> Finding | None:
+    """None when an approval with one of the facility's payers is in effect on the day; else why not, naming
+    the re-credentialing that was missed when that is what ended the last approval."""
+    payers = {p.lower() for p in facility.payers or []}
+    of_payers = [p for p in panels if p.payer.lower() in payers]
+    if any(p.in_effect_on(day) for p in of_payers):
+        return None
+    listed = ", ".join(facility.payers or [])
+    overdue = [p for p in of_payers if p.status == "approved" and p.recredential_due_on is not None
+               and p.recredential_due_on < day]
+    if overdue:
+        lapsed = max(overdue, key=lambda p: p.recredential_due_on)
+        return Finding("panel_not_approved", RECREDENTIAL_MISSED.format(
+            payer=lapsed.payer, due=human_day(lapsed.recredential_due_on), day=human_day(day), payers=listed))
+    return finding("panel_not_approved", payers=listed)
+
+
 def assess(therapist: Therapist, facility, service_states: list[str], start_on: date,
            end_on: date | None, as_of: date, *, checklist=None,
            snapshot: CredentialSnapshot | None = None) -> Readiness:
@@ -202,10 +223,9 @@ def assess(therapist: Therapist, facility, service_states: list[str], start_on: 
             result.blockers.append(missing)
 
     if facility.bills_insurance:
-        payers = {p.lower() for p in facility.payers or []}
-        approved = any(p.in_effect_on(day) and p.payer.lower() in payers for p in snapshot.panels.get(therapist.id, []))
-        if not approved:
-            result.blockers.append(finding("panel_not_approved", payers=", ".join(facility.payers or [])))
+        panel = _panel_finding(facility, snapshot.panels.get(therapist.id, []), day)
+        if panel is not None:
+            result.blockers.append(panel)
 
     if checklist is not None:
         open_items = [item for item in checklist if not item.done]

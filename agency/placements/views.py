@@ -5,7 +5,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy.orm import joinedload, selectinload
 
 from agency.core.bounds import id_or_none
-from agency.core.dates import today
+from agency.core.dates import parse_iso_date, today
 from agency.core.errors import DomainError
 from agency.core.exports import csv_response, list_csv, wants_csv
 from agency.core.forms import form_values, show_errors
@@ -17,6 +17,7 @@ from agency.credentials.forms import choices
 from agency.credentials.models import DISCIPLINES, Document
 from agency.extensions import db
 from agency.placements import queries, services
+from agency.placements.at_risk import revenue_at_risk
 from agency.placements.forms import (
     AlertForm,
     AssignmentForm,
@@ -35,7 +36,7 @@ from agency.placements.models import (
     Placement,
 )
 from agency.placements.readiness import readiness
-from agency.placements.watch import CODE_LABELS, Watch
+from agency.placements.watch import CODE_LABELS, Watch, watch_items
 from agency.placements.worklist import KINDS, recruiter_worklist
 
 bp = Blueprint("placements", __name__)
@@ -81,6 +82,45 @@ def watch():
               i.code, i.message, request.host_url.rstrip("/") + i.fix_url] for i in found[:]))
     return render_template("placements/watch.html", pagination=paginate_list(found, page_args()[1]), watch=found,
                            codes=CODE_LABELS, code=code, as_of=as_of)
+
+
+# ----------------------------------------------------------------------------- revenue at risk
+
+
+@bp.get("/placements/at-risk")
+@requires("revenue_at_risk.view")
+def at_risk():
+    """Placements that stop being ready before they end, ranked by what the rate card says they would earn."""
+    as_of = today()
+    if request.args.get("as_of"):
+        try:
+            as_of = parse_iso_date(request.args["as_of"])
+        except ValueError:
+            flash("Ignored the day asked for: not a date (YYYY-MM-DD); showing today.", "warning")
+    found = revenue_at_risk(as_of)
+    code = request.args.get("code") if request.args.get("code") in CODE_LABELS else None
+    shown = found.filtered(facility_id=id_arg("facility_id"), code=code)
+    if wants_csv():
+        return list_csv(f"revenue-at-risk-{as_of.isoformat()}.csv", [
+            "placement_id", "therapist", "facility", "status", "billing_basis", "hours_per_week", "at_risk_on",
+            "code", "counted_to", "weekly_revenue", "revenue_at_risk", "note"],
+            ([i.placement_id, i.placement.therapist.full_name, i.placement.facility.name, i.placement.status,
+              i.placement.billing_basis, i.placement.hours_per_week, i.at_risk_on, i.code, i.counted_to,
+              i.weekly_revenue, i.revenue_at_risk, _at_risk_note(i)] for i in shown.items))
+    pagination = paginate_list(shown.items, page_args()[1])
+    facilities = sorted({(i.facility_id, i.placement.facility.name) for i in found.items}, key=lambda f: f[1])
+    return render_template("placements/at_risk.html", found=shown, pagination=pagination,
+                           rows=list(zip(pagination.items, watch_items(pagination.items), strict=True)),
+                           codes=CODE_LABELS, code=code, facilities=facilities, facility_id=id_arg("facility_id"),
+                           as_of=as_of)
+
+
+def _at_risk_note(item) -> str:
+    """Why the figure is what it is: unpriced, or counted to the horizon for want of an end."""
+    notes = [item.unpriced] if item.unpriced else []
+    if item.open_ended:
+        notes.append(f"no end date: counted to {item.counted_to.isoformat()}")
+    return "; ".join(notes)
 
 
 # ----------------------------------------------------------------------------- assignments

@@ -27,7 +27,7 @@ from agency.placements.models import ChecklistItem, Placement
 from agency.placements.readiness import CredentialSnapshot, assess
 
 # The placements watched: those a facility counts on now or soon.
-WATCHED_STATUSES = ("onboarding", "active")
+WATCHED_STATUSES = Placement.COMMITTED
 
 
 def _text(value: str):
@@ -41,10 +41,15 @@ def _json_items(column):
     return getattr(sa.func, name)(column).table_valued("value")
 
 
+def watch_horizon(as_of: date) -> date:
+    """How far ahead an open-ended placement is watched: as far as the worklist looks."""
+    return as_of + timedelta(days=current_app.config["WORKLIST_HORIZON_DAYS"])
+
+
 def _watched(as_of: date):
     """The watched placements with the first day readiness judges (its start, or today once started) and
-    the last day that matters (its end; an open-ended one is watched as far ahead as the worklist looks)."""
-    horizon = as_of + timedelta(days=current_app.config["WORKLIST_HORIZON_DAYS"])
+    the last day that matters (its end; an open-ended one is watched to watch_horizon)."""
+    horizon = watch_horizon(as_of)
     first = sa.case((Placement.start_on > as_of, Placement.start_on), else_=as_of)
     last = sa.func.coalesce(Placement.end_on, horizon)
     return (sa.select(Placement.id.label("placement_id"), Placement.therapist_id, Placement.facility_id,
@@ -136,18 +141,40 @@ def _documents(w):
                      sa.cast(gaps.c.detail, sa.String).label("detail"))
 
 
-def _panels(w):
-    """A facility that bills insurance, and no approval in effect with any of its payers
-    (PanelEnrollment.in_effect_on)."""
+def _of_payers(facility_id, panel):
+    """The enrollment is with one of the facility's payers (names compared case aside)."""
     payers = _json_items(Facility.payers)
-    approved = (sa.select(PanelEnrollment.id).select_from(PanelEnrollment).join(payers, sa.true())
-                .where(PanelEnrollment.therapist_id == w.c.therapist_id, PanelEnrollment.status == "approved",
-                       sa.or_(PanelEnrollment.effective_on.is_(None), PanelEnrollment.effective_on <= w.c.first_day),
-                       sa.func.lower(PanelEnrollment.payer) == sa.func.lower(payers.c.value))
-                .exists())
-    return (sa.select(*_row(w, _text("panel_not_approved"), w.c.first_day))
-            .join(Facility, Facility.id == w.c.facility_id)
-            .where(Facility.bills_insurance.is_(True), ~approved))
+    return (sa.select(Facility.id).select_from(Facility).join(payers, sa.true())
+            .where(Facility.id == facility_id, sa.func.lower(panel.payer) == sa.func.lower(payers.c.value))
+            .exists())
+
+
+def _panels(w):
+    """A facility that bills insurance, on a day no approval with any of its payers is in effect
+    (PanelEnrollment.in_effect_on): its first day in view, or the day after a re-credentialing falls due."""
+    insured = (sa.select(w.c.placement_id, w.c.therapist_id, w.c.facility_id, w.c.first_day, w.c.last_day)
+               .select_from(w).join(Facility, Facility.id == w.c.facility_id)
+               .where(Facility.bills_insurance.is_(True)).cte("insured"))
+    first_days = sa.select(insured.c.placement_id, insured.c.therapist_id, insured.c.facility_id,
+                           insured.c.first_day.label("day"), insured.c.first_day, insured.c.last_day)
+    lapse_days = (sa.select(insured.c.placement_id, insured.c.therapist_id, insured.c.facility_id,
+                            add_days(PanelEnrollment.recredential_due_on, 1).label("day"), insured.c.first_day,
+                            insured.c.last_day)
+                  .select_from(insured)
+                  .join(PanelEnrollment, sa.and_(PanelEnrollment.therapist_id == insured.c.therapist_id,
+                                                 PanelEnrollment.status == "approved",
+                                                 PanelEnrollment.recredential_due_on.is_not(None)))
+                  .where(_of_payers(insured.c.facility_id, PanelEnrollment)))
+    days = sa.union_all(first_days, lapse_days).subquery("panel_days")
+    covering = aliased(PanelEnrollment)
+    covered = (sa.select(covering.id)
+               .where(covering.therapist_id == days.c.therapist_id, covering.in_effect_on(days.c.day),
+                      _of_payers(days.c.facility_id, covering)).exists())
+    gaps = (sa.select(days.c.placement_id, sa.func.min(days.c.day).label("day"))
+            .where(days.c.day >= days.c.first_day, days.c.day <= days.c.last_day, ~covered)
+            .group_by(days.c.placement_id).subquery("panel_gaps"))
+    return sa.select(gaps.c.placement_id, _text("panel_not_approved").label("code"), gaps.c.day.label("bites_on"),
+                     sa.cast(sa.null(), sa.String).label("detail"))
 
 
 def _exclusions(w):
@@ -186,9 +213,14 @@ def watch_rows(as_of: date) -> sa.Subquery:
                         _caqh(w), _exclusions(w)).subquery("watch")
 
 
+def watch_order(rows: sa.Subquery) -> tuple:
+    """The watch's order of its rows: soonest first."""
+    return rows.c.bites_on, rows.c.code, rows.c.placement_id, rows.c.detail
+
+
 def _ordered(as_of: date):
     rows = watch_rows(as_of)
-    return sa.select(rows).order_by(rows.c.bites_on, rows.c.code, rows.c.placement_id, rows.c.detail)
+    return sa.select(rows).order_by(*watch_order(rows))
 
 
 # ----------------------------------------------------------------------------- the rows shown, as items
@@ -210,7 +242,7 @@ class WatchItem:
 
 
 def _fix(placement: Placement, code: str, detail: str | None, bites_on: date,
-         licenses: list[License], exclusions: list[ExclusionHit]) -> tuple[str, str]:
+         licenses: list[License], panels: list[PanelEnrollment], exclusions: list[ExclusionHit]) -> tuple[str, str]:
     """Where the blocker is cleared, and what the link says."""
     therapist_id = placement.therapist_id
     if code == "license_expired":
@@ -226,6 +258,11 @@ def _fix(placement: Placement, code: str, detail: str | None, bites_on: date,
         return (url_for("credentials.upload_document", therapist_id=therapist_id, doc_type=detail),
                 "Upload the document")
     if code == "panel_not_approved":
+        # The approval that ended with a missed re-credentialing is renewed on its own form.
+        lapsed = [p for p in panels if p.recredential_due_on is not None
+                  and p.recredential_due_on + timedelta(days=1) == bites_on]
+        if lapsed:
+            return url_for("credentials.edit_panel", panel_id=lapsed[0].id), f"Re-credential with {lapsed[0].payer}"
         return url_for("credentials.new_panel", therapist_id=therapist_id), "Record a panel approval"
     if code == "caqh_attestation_due":
         return url_for("credentials.edit_therapist", therapist_id=therapist_id), "Record the CAQH attestation"
@@ -281,7 +318,7 @@ def watch_items(rows) -> list[WatchItem]:
         p = placements[row.placement_id]
         judged = assess(p.therapist, p.facility, p.service_states, p.start_on, p.end_on, row.bites_on,
                         checklist=p.checklist, snapshot=snapshot)
-        url, label = _fix(p, row.code, row.detail, row.bites_on, licenses[p.therapist_id],
+        url, label = _fix(p, row.code, row.detail, row.bites_on, licenses[p.therapist_id], panels[p.therapist_id],
                           exclusions.get(p.therapist_id, []))
         items.append(WatchItem(p, row.code, _message(row.code, row.detail, judged.blockers + judged.warnings),
                                row.bites_on, url, label))
@@ -292,9 +329,10 @@ class Watch(Sequence):
     """The whole watch in order, counted; its items are made only for the slice asked for (a page,
     the soonest few), so a page costs the same statements however long the watch is."""
 
-    def __init__(self, as_of: date, *, code: str | None = None):
+    def __init__(self, as_of: date, *, code: str | None = None, rows: list | None = None):
+        """rows: the watch's rows as of that day, in watch_order, when already read (at_risk.watched_rows)."""
         self.as_of = as_of
-        self.all_rows = db.session.execute(_ordered(as_of)).all()
+        self.all_rows = rows if rows is not None else db.session.execute(_ordered(as_of)).all()
         self.rows = [row for row in self.all_rows if code in (None, row.code)]
 
     def __len__(self) -> int:

@@ -67,6 +67,7 @@ EXPECTED = {
     "placements.status_reasons": STAFF,
     "placements.override": {"admin"},
     "placements.watch": {"admin", "recruiter", "credentialing"},
+    "revenue_at_risk.view": {"admin", "recruiter", "credentialing", "billing"},
     "readiness.details": STAFF,
     "checkins.details": STAFF,
     "checklist.edit": {"admin", "recruiter", "credentialing"},
