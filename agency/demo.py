@@ -602,6 +602,33 @@ class DemoAgency:
                                            f"Check {4100 + invoice.id}", billing_user)
         # Otherwise it stays unpaid: it ages and gets chased.
 
+    # ------------------------------------------------------------------ held hours
+    def lapsed_license(self, billed: list[Placement], credentialing_user) -> Placement:
+        """Held hours with a true reason: a Riverside therapist's New York license lapsed on last week's Monday
+        (the renewal fee bounced) and the board reissued it on Thursday, so her Tuesday and Wednesday are held
+        (no license in force), visible on the timesheets, her placement, the portal and the watch.
+
+        The reissued license is recorded unverified at first (Thursday and Friday stay held too), then
+        verified at the board, which releases those two days: a hold lifts only on a verified license.
+        """
+        riverside = billed[0].facility
+        p = next(p for p in billed if p.facility_id == riverside.id and p.billing_basis == "hourly"
+                 and p.status == "active" and p.therapist.full_name not in PROBLEM_OF.values())
+        sunday = self.as_of - timedelta(days=1)
+        sunday -= timedelta(days=(sunday.weekday() + 1) % 7)  # the last week's hours, still awaiting approval
+        monday = sunday - timedelta(days=6)
+        old = next(lic for lic in p.therapist.licenses if lic.state == riverside.state and lic.covers(monday))
+        with _as_if(monday + timedelta(days=3)):
+            creds.update_license(old, {"expires_on": monday}, credentialing_user)
+            new = creds.add_license(p.therapist, {
+                "state": old.state, "license_type": old.license_type, "number": f"{old.number}-R",
+                "kind": "state_license", "issued_on": monday + timedelta(days=3),
+                "expires_on": monday + relativedelta(years=2, days=3)}, credentialing_user)
+        with _as_if(monday + timedelta(days=4)):
+            creds.verify_license(new, monday + timedelta(days=4), VERIFY_SOURCE.format(state=new.state),
+                                 credentialing_user)
+        return p
+
     def delivered_mail(self):
         """Mark the mail of the replayed months as delivered, as the sender would have by now.
 
@@ -679,6 +706,8 @@ def seed(as_of: date | None = None, log=click.echo) -> dict:
     billed = agency.placements(cast, jobs, staff["recruiter"])
     log("Replaying five months of timesheets, invoices, payments and reminders…")
     agency.money(billed, staff["billing"], next(f for f in places if f.name == PROBLEM_OF["overdue_invoice"]))
+    log("Holding the hours worked while a license had lapsed…")
+    agency.lapsed_license(billed, staff["credentialing"])
     agency.delivered_mail()
     return {
         "therapists": len(people), "facilities": len(places),

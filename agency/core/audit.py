@@ -101,7 +101,8 @@ def record_all(action: str, events: list[tuple[object, str, dict | None]], *, ac
     actor, now = _actor(actor), utcnow()
     db.session.execute(sa.insert(AuditEvent), [{
         "occurred_at": now, "user_id": getattr(actor, "id", None),
-        "actor_label": getattr(actor, "email", None) or "system", "action": action, "object_type": getattr(obj, "__audit_type__", type(obj).__name__.lower()),
+        "actor_label": getattr(actor, "email", None) or "system", "action": action,
+        "object_type": getattr(obj, "__audit_type__", type(obj).__name__.lower()),
         "object_id": obj.id, "summary": summary[:500],
         "changes": {k: _plain(v) for k, v in (changes or {}).items()} or None,
     } for obj, summary, changes in events])
