@@ -79,6 +79,9 @@ PROBLEMS = [
                                            "the facility portal and the billing dashboard."),
     ("overdue_invoice", "Lakeshore Behavioral Hospital", "An invoice more than 30 days past due, its "
                                                          "reminders sent level by level: receivables."),
+    ("license_lapsed", "Maria Alvarez", "Her New York license lapsed last week and was reissued three days "
+                                        "later: the days between are held hours (timesheets, her placement, "
+                                        "the portal, the compliance watch)."),
 ]
 PROBLEM_OF = {kind: who for kind, who, _ in PROBLEMS}
 
@@ -604,22 +607,23 @@ class DemoAgency:
 
     # ------------------------------------------------------------------ held hours
     def lapsed_license(self, billed: list[Placement], credentialing_user) -> Placement:
-        """Held hours with a true reason: a Riverside therapist's New York license lapsed on last week's Monday
+        """Held hours with a true reason: PROBLEMS' therapist's New York license lapsed on last week's Monday
         (the renewal fee bounced) and the board reissued it on Thursday, so her Tuesday and Wednesday are held
         (no license in force), visible on the timesheets, her placement, the portal and the watch.
 
         The reissued license is recorded unverified at first (Thursday and Friday stay held too), then
         verified at the board, which releases those two days: a hold lifts only on a verified license.
         """
-        riverside = billed[0].facility
-        p = next(p for p in billed if p.facility_id == riverside.id and p.billing_basis == "hourly"
-                 and p.status == "active" and p.therapist.full_name not in PROBLEM_OF.values())
+        p = next(p for p in billed if p.therapist.full_name == PROBLEM_OF["license_lapsed"])
+        riverside = p.facility
         sunday = self.as_of - timedelta(days=1)
         sunday -= timedelta(days=(sunday.weekday() + 1) % 7)  # the last week's hours, still awaiting approval
         monday = sunday - timedelta(days=6)
-        old = next(lic for lic in p.therapist.licenses if lic.state == riverside.state and lic.covers(monday))
+        lapsed = [lic for lic in p.therapist.licenses if lic.state == riverside.state and lic.covers(monday)]
+        old = lapsed[0]
         with _as_if(monday + timedelta(days=3)):
-            creds.update_license(old, {"expires_on": monday}, credentialing_user)
+            for lic in lapsed:  # every record of her license there: none was in force after that Monday
+                creds.update_license(lic, {"expires_on": monday}, credentialing_user)
             new = creds.add_license(p.therapist, {
                 "state": old.state, "license_type": old.license_type, "number": f"{old.number}-R",
                 "kind": "state_license", "issued_on": monday + timedelta(days=3),

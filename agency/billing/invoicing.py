@@ -249,13 +249,14 @@ def _billed_history(entries: list[TimesheetEntry],
 
 
 def _released_weeks(facility_ids: list[int], period_end: date) -> dict[tuple[int, date], Placement]:
-    """Hourly weeks up to period_end with an entry a void released that is not approved now (edited or
+    """Hourly weeks up to period_end with an entry a void released that is not approved now (edited, held or
     rejected since): what live lines billed with its hours counted may be more than the week owes."""
     released = sa.select(BilledEntry.entry_id).where(BilledEntry.entry_id == TimesheetEntry.id).exists()
     rows = db.session.execute(
         sa.select(TimesheetEntry.work_date, Placement).join(TimesheetEntry.placement)
         .where(Placement.facility_id.in_(facility_ids), Placement.billing_basis == "hourly",
-               TimesheetEntry.work_date <= period_end, TimesheetEntry.status.in_(("submitted", "rejected")),
+               TimesheetEntry.work_date <= period_end,
+               TimesheetEntry.status.in_(("submitted", "held", "rejected")),
                released)
     )
     return {(placement.id, week_start(work_date)): placement for work_date, placement in rows}

@@ -9,7 +9,6 @@ import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
 from flask import current_app
 
-from agency.billing import holds
 from agency.core import audit
 from agency.core.dates import human_day, today, utcnow
 from agency.core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationError
@@ -240,8 +239,6 @@ def update_placement(placement: Placement, values: dict, actor=None, *, status: 
         db.session.rollback()
         raise
     db.session.commit()
-    if "service_states" in values:
-        holds.reassess([placement.therapist_id], actor)  # the states its hours need a license in changed
     return placement
 
 

@@ -419,3 +419,19 @@ def test_the_csv_import_judges_its_rows_in_a_fixed_number_of_queries(app):
         return statements
 
     assert judged(2) == judged(12)
+
+
+# ----------------------------------------------------------------------------- other writes judge again
+
+
+def test_correcting_a_held_entry_keeps_it_held_and_a_released_day_moved_is_judged_afresh(app, users):
+    placement = late_licensed_placement()
+    entry = record(placement, BEFORE_LICENSE)
+    timesheets.update_entry(entry, {"direct_care_hours": Decimal("6")})
+    assert status_of(entry.id) == "held"
+    entry = holds.release(db.session.get(TimesheetEntry, entry.id), "Board confirmed by phone", users["admin"])
+    timesheets.update_entry(entry, {"direct_care_hours": Decimal("7")})
+    assert status_of(entry.id) == "submitted"  # the release is for its day, whatever the hours
+    timesheets.update_entry(db.session.get(TimesheetEntry, entry.id), {"work_date": date(2026, 10, 2)})
+    moved = db.session.get(TimesheetEntry, entry.id)
+    assert moved.status == "held" and moved.release_reason is None
