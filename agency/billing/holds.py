@@ -40,7 +40,8 @@ UNVERIFIED = " (the license recorded for the day is not yet verified at the prim
 
 @dataclass
 class Credentials:
-    """What the rule reads of the therapists of some placements, in three queries whatever their number."""
+    """What the rule reads of the therapists of some placements (their facilities, licenses in the service
+    states, confirmed exclusions and approved panels), in four queries whatever their number."""
 
     licenses: dict[int, list[License]]
     exclusions: dict[int, list[ExclusionHit]]
