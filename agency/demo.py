@@ -84,6 +84,9 @@ PROBLEMS = [
                                            "the facility portal and the billing dashboard."),
     ("overdue_invoice", "Lakeshore Behavioral Hospital", "An invoice more than 30 days past due, its "
                                                          "reminders sent level by level: receivables."),
+    ("license_lapsed", "Maria Alvarez", "Her New York license lapsed last week and was reissued three days "
+                                        "later: the days between are held hours (timesheets, her placement, "
+                                        "the portal, the compliance watch)."),
 ]
 PROBLEM_OF = {kind: who for kind, who, _ in PROBLEMS}
 
@@ -645,6 +648,33 @@ class DemoAgency:
         body = _png(t.id) if ext == "png" else _pdf(f"{doc_type.replace('_', ' ').title()}: {t.full_name}")
         doc_requests.submit(request.fresh_token, {doc_type: (BytesIO(body), f"{doc_type}.{ext}")},
                             {doc_type: (issued, expires)})
+    # ------------------------------------------------------------------ held hours
+    def lapsed_license(self, billed: list[Placement], credentialing_user) -> Placement:
+        """Held hours with a true reason: PROBLEMS' therapist's New York license lapsed on last week's Monday
+        (the renewal fee bounced) and the board reissued it on Thursday, so her Tuesday and Wednesday are held
+        (no license in force), visible on the timesheets, her placement, the portal and the watch.
+
+        The reissued license is recorded unverified at first (Thursday and Friday stay held too), then
+        verified at the board, which releases those two days: a hold lifts only on a verified license.
+        """
+        p = next(p for p in billed if p.therapist.full_name == PROBLEM_OF["license_lapsed"])
+        riverside = p.facility
+        sunday = self.as_of - timedelta(days=1)
+        sunday -= timedelta(days=(sunday.weekday() + 1) % 7)  # the last week's hours, still awaiting approval
+        monday = sunday - timedelta(days=6)
+        lapsed = [lic for lic in p.therapist.licenses if lic.state == riverside.state and lic.covers(monday)]
+        old = lapsed[0]
+        with _as_if(monday + timedelta(days=3)):
+            for lic in lapsed:  # every record of her license there: none was in force after that Monday
+                creds.update_license(lic, {"expires_on": monday}, credentialing_user)
+            new = creds.add_license(p.therapist, {
+                "state": old.state, "license_type": old.license_type, "number": f"{old.number}-R",
+                "kind": "state_license", "issued_on": monday + timedelta(days=3),
+                "expires_on": monday + relativedelta(years=2, days=3)}, credentialing_user)
+        with _as_if(monday + timedelta(days=4)):
+            creds.verify_license(new, monday + timedelta(days=4), VERIFY_SOURCE.format(state=new.state),
+                                 credentialing_user)
+        return p
 
     def delivered_mail(self):
         """Mark the mail of the replayed months as delivered, as the sender would have by now.
@@ -771,6 +801,8 @@ def seed(as_of: date | None = None, log=click.echo) -> dict:
     agency.document_requests(people, cast, staff["credentialing"])
     log("Screening every therapist against an exclusion list…")
     agency.screening(staff["credentialing"])
+    log("Holding the hours worked while a license had lapsed…")
+    agency.lapsed_license(billed, staff["credentialing"])
     agency.delivered_mail()
     report_revenue_at_risk(agency.as_of, log)
     return {

@@ -255,6 +255,17 @@ def test_the_demo_agency_works_and_is_wrong_only_where_it_says(app, setting, as_
         Placement.therapist_id == hit.therapist_id, Placement.status.in_(Placement.LIVE)))
     screenings_page = signed_in(app, "credentialing@demo.agency").get(f"/screenings/{run.id}")
     assert hit.therapist.full_name in screenings_page.text and run.sha256 in screenings_page.text
+    # Held hours with a true reason: the days a Riverside therapist worked between her license's lapse and
+    # its reissue, shown on the timesheets, her placement and the portal; the days after it are released.
+    held = db.session.scalars(sa.select(TimesheetEntry).where(TimesheetEntry.status == "held")).all()
+    assert len(held) == 2 and {e.placement.facility_id for e in held} == {riverside}
+    assert all(r["code"] == "no_license_in_state" for e in held for r in e.hold_reasons)
+    lapsed = held[0].placement
+    assert not any(lic.covers(e.work_date) for e in held for lic in lapsed.therapist.licenses)
+    reason = held[0].hold_reasons[0]["message"]
+    assert reason in portal.text
+    assert reason in billing.get("/timesheets?status=held").text
+    assert reason in signed_in(app, "admin@demo.agency").get(f"/placements/{lapsed.id}").text
 
     # Seeding again is refused, --if-empty passes quietly, and --reset starts over: the same agency
     # again, nothing doubled, no stray files. (Resetting takes another seeding: once is enough.)

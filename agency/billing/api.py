@@ -4,7 +4,7 @@ import io
 
 from flask import send_file
 
-from agency.billing import invoicing, pdf, queries, receivables, runs, timesheets
+from agency.billing import holds, invoicing, pdf, queries, receivables, runs, timesheets
 from agency.billing.models import ENTRY_STATUSES, INVOICE_STATUSES, Invoice, TimesheetEntry
 from agency.billing.receivables import BUCKETS as AGING_BUCKETS
 from agency.core import audit
@@ -37,6 +37,8 @@ from agency.extensions import db
 
 bp = api_blueprint("billing_api", __name__)
 
+HOLD_REASON = Schema("HoldReason", code=Choice(read_only=True, nullable=False, choices=holds.HOLD_CODES),
+                     message=Str(read_only=True, nullable=False))
 ENTRY = Schema(
     "TimesheetEntry",
     id=Int(read_only=True),
@@ -46,18 +48,24 @@ ENTRY = Schema(
     supervision_hours=Dec(minimum=None, nullable=False),
     travel_miles=Dec(minimum=None, nullable=False),
     status=Choice(read_only=True, choices=ENTRY_STATUSES),
+    hold_reasons=ListOf(read_only=True, item=Nested(schema=HOLD_REASON),
+                        description="why a held entry is held; empty unless the status is held"),
     rejection_reason=Str(read_only=True),
+    release_reason=Str(read_only=True, description="why an admin released the entry from a hold; null if never"),
     notes=Str(max_length=500, multiline=True, description="null for a facility contact"),
 )
 ENTRY_FILTERS = Schema("TimesheetFilters", status=Choice(choices=ENTRY_STATUSES), placement_id=IdArg(),
                        facility_id=IdArg(), **{"from": Date(), "to": Date()})
 REJECTION = Schema("Rejection", reason=Str(required=True, max_length=500))
+RELEASE = Schema("Release", reason=Str(required=True, max_length=500))
 IMPORT = Schema("TimesheetImport", csv=Str(required=True, max_length=2_000_000, multiline=True),
                 dry_run=Bool(nullable=False))
 IMPORT_ERROR = Schema("ImportError", line=Int(read_only=True, nullable=False, source=lambda e: e[0]),
                       message=Str(read_only=True, nullable=False, source=lambda e: e[1]))
 IMPORT_REPORT = Schema("TimesheetImportReport", rows=Int(read_only=True, nullable=False),
                        imported=Int(read_only=True, nullable=False),
+                       held=Int(read_only=True, nullable=False, description="of the imported entries, how many "
+                                "are held (recorded for a day the therapist could not bill)"),
                        errors=ListOf(read_only=True, item=Nested(schema=IMPORT_ERROR)))
 LINE = Schema("InvoiceLine", description=Str(read_only=True), item=Str(read_only=True),
               quantity=Dec(read_only=True, nullable=False), unit_price=Money(read_only=True, nullable=False),
@@ -140,7 +148,7 @@ def update_entry(entry_id: int):
 
 @bp.post("/timesheets/<int:entry_id>/approve")
 @requires("timesheets.decide")
-@documented("Approve an entry", response=ENTRY, errors=(404, 409))
+@documented("Approve an entry; a held entry is 409", response=ENTRY, errors=(404, 409))
 def approve(entry_id: int):
     entry = timesheets.get_entry(entry_id, current_actor())
     timesheets.decide([entry], True, current_actor())
@@ -154,6 +162,16 @@ def reject(entry_id: int):
     entry = timesheets.get_entry(entry_id, current_actor())
     timesheets.decide([entry], False, current_actor(), reason=REJECTION.load(json_body())["reason"])
     return _reply_entry(entry)
+
+
+@bp.post("/timesheets/<int:entry_id>/release")
+@requires("timesheets.release")
+@documented("Release a held entry to submitted with a reason (admin only; audited, and it stays released)",
+            request=RELEASE, response=ENTRY, errors=(400, 404, 409))
+def release(entry_id: int):
+    entry = timesheets.get_entry(entry_id, current_actor())
+    reason = RELEASE.load(json_body())["reason"]
+    return _reply_entry(holds.release(entry, reason, current_actor()))
 
 
 @bp.post("/timesheets/import")

@@ -32,6 +32,11 @@ class DecideForm(FlaskForm):
     reject = SubmitField("Reject selected")
 
 
+class ReleaseForm(FlaskForm):
+    reason = LineField("Reason for releasing the held hours", validators=[DataRequired(), Length(max=500)])
+    submit = SubmitField("Release from hold")
+
+
 class ImportForm(FlaskForm):
     file = FileField("Timesheet CSV", validators=[FileRequired("Choose a CSV file")])
     dry_run = BooleanField("Dry run: check every row, import nothing", default=True)

@@ -25,6 +25,7 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
+from agency.billing import holds
 from agency.billing.models import (
     LIVE,
     BilledEntry,
@@ -71,12 +72,15 @@ class FacilityOutcome:
     invoice_id: int | None = None
     unpriced: list[dict] = field(default_factory=list)
     error: Exception | None = None
+    # Held entries up to the period's end: never billed while held, reported as unpriced ones are.
+    held: list[dict] = field(default_factory=list)
 
 
 @dataclass
 class RunResult:
     invoice_ids: list[int] = field(default_factory=list)
     unpriced: list[dict] = field(default_factory=list)
+    held: list[dict] = field(default_factory=list)
     # facility id -> what its invoice came to; only facilities that had something to bill
     facilities: dict[int, FacilityOutcome] = field(default_factory=dict)
 
@@ -245,13 +249,14 @@ def _billed_history(entries: list[TimesheetEntry],
 
 
 def _released_weeks(facility_ids: list[int], period_end: date) -> dict[tuple[int, date], Placement]:
-    """Hourly weeks up to period_end with an entry a void released that is not approved now (edited or
+    """Hourly weeks up to period_end with an entry a void released that is not approved now (edited, held or
     rejected since): what live lines billed with its hours counted may be more than the week owes."""
     released = sa.select(BilledEntry.entry_id).where(BilledEntry.entry_id == TimesheetEntry.id).exists()
     rows = db.session.execute(
         sa.select(TimesheetEntry.work_date, Placement).join(TimesheetEntry.placement)
         .where(Placement.facility_id.in_(facility_ids), Placement.billing_basis == "hourly",
-               TimesheetEntry.work_date <= period_end, TimesheetEntry.status.in_(("submitted", "rejected")),
+               TimesheetEntry.work_date <= period_end,
+               TimesheetEntry.status.in_(("submitted", "held", "rejected")),
                released)
     )
     return {(placement.id, week_start(work_date)): placement for work_date, placement in rows}
@@ -525,7 +530,17 @@ def run_invoices(period_start: date, period_end: date, facility_ids: list[int] |
     finally:
         session.expire_on_commit = expire_on_commit
         session.expire_all()
+    _report_held(result, period_end, facility_ids)
     return result
+
+
+def _report_held(result: RunResult, period_end: date, facility_ids: list[int] | None) -> None:
+    """The held entries of the run's facilities up to period_end, on each facility's outcome (one query)."""
+    for facility_id, held in holds.held_by_facility(period_end, facility_ids).items():
+        outcome = result.facilities.setdefault(facility_id, FacilityOutcome())
+        if outcome.error is None:
+            outcome.held = held
+            result.held += held
 
 
 def _reported(unpriced: list[Unpriced]) -> list[dict]:

@@ -13,7 +13,9 @@ from agency.extensions import db
 from agency.facilities.models import RATE_ITEMS, Facility
 from agency.placements.models import Placement
 
-ENTRY_STATUSES = ("submitted", "approved", "rejected", "invoiced")
+# Held: recorded, but for a day the therapist could not bill (billing/holds.py says why); never approved
+# or invoiced until the gap is resolved or an admin releases it.
+ENTRY_STATUSES = ("submitted", "held", "approved", "rejected", "invoiced")
 INVOICE_STATUSES = ("issued", "partially_paid", "paid", "void")
 OPEN_INVOICE_STATUSES = ("issued", "partially_paid")
 
@@ -30,6 +32,10 @@ class TimesheetEntry(db.Model):
         ),
         sa.CheckConstraint("direct_care_hours + supervision_hours <= 24", name="day_hours"),
         sa.CheckConstraint("status <> 'rejected' OR rejection_reason IS NOT NULL", name="rejection_reason"),
+        # A held entry says why, and only a held one carries reasons.
+        sa.CheckConstraint("(status = 'held') = (hold_reasons IS NOT NULL)", name="hold_reasons"),
+        # An admin's release is who, when and why, all three or none.
+        sa.CheckConstraint("(released_at IS NULL) = (release_reason IS NULL)", name="release"),
         sa.Index("ix_timesheet_entries_status_date", "status", "work_date"),
         # The timesheets list opens newest first: the latest days read off an index, not all entries sorted.
         sa.Index("ix_timesheet_entries_work_date", "work_date"),
@@ -50,9 +56,16 @@ class TimesheetEntry(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     decided_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    # Why the entry is held: [{"code", "message"}], as billing/holds.py found them; null unless held.
+    hold_reasons: Mapped[list | None] = mapped_column(sa.JSON(none_as_null=True))
+    # An admin released the held entry with a reason: it stays released for its day (reassess skips it).
+    released_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    released_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    release_reason: Mapped[str | None] = mapped_column(sa.String(500))
 
     placement: Mapped[Placement] = relationship()
     decided_by = relationship("User", foreign_keys=[decided_by_id])
+    released_by = relationship("User", foreign_keys=[released_by_id])
 
     @property
     def total_hours(self) -> Decimal:
@@ -312,6 +325,8 @@ class InvoiceRunFacility(db.Model):
     invoice_ids: Mapped[list] = mapped_column(sa.JSON, default=list)
     # Entries left unbilled and why: [{"entry_id", "reason"}], as the invoicing reported them.
     unpriced: Mapped[list] = mapped_column(sa.JSON, default=list)
+    # Held entries up to the period's end, never billed while held: [{"entry_id", "reason"}].
+    held: Mapped[list] = mapped_column(sa.JSON, default=list)
     error: Mapped[str | None] = mapped_column(sa.String(500))
     finished_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 

@@ -19,7 +19,7 @@ from flask import current_app
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import joinedload
 
-from agency.billing import invoicing
+from agency.billing import holds, invoicing
 from agency.billing.models import Invoice, InvoiceRun, InvoiceRunFacility
 from agency.core.dates import utcnow
 from agency.core.errors import Conflict, NotFound, ServiceUnavailable, ValidationError
@@ -58,7 +58,9 @@ def create_invoice_run(period_start: date, period_end: date, facility_id: int | 
     if facility_id is not None and db.session.get(Facility, facility_id) is None:
         raise ValidationError.on("facility_id", f"no facility with id {facility_id}")
     if facility_ids is None:
-        facility_ids = invoicing.facilities_with_unbilled(period_end, facility_id)
+        # Facilities with held hours only are in the run too, so that its outcome reports them.
+        facility_ids = invoicing.facilities_with_unbilled(period_end, facility_id) + sorted(
+            holds.held_by_facility(period_end, None if facility_id is None else [facility_id]))
     size = int(current_app.config["INVOICE_RUN_BATCH"])
     run = InvoiceRun(record=record_job(f"run-{uuid.uuid4().hex}", RUN_JOB, actor), period_start=period_start,
                      period_end=period_end, facility_id=facility_id)
@@ -67,7 +69,7 @@ def create_invoice_run(period_start: date, period_end: date, facility_id: int | 
     if facility_ids:
         db.session.execute(sa.insert(InvoiceRunFacility), [
             {"run_id": run.id, "facility_id": fid, "part": n // size + 1, "status": "queued", "invoice_ids": [],
-             "unpriced": []}
+             "unpriced": [], "held": []}
             for n, fid in enumerate(sorted(set(facility_ids)))
         ])
     db.session.commit()
@@ -144,7 +146,8 @@ def _record(outcomes: dict[int, "invoicing.FacilityOutcome"]) -> None:
             # A second run of the part finds nothing left to bill: the first one's invoices stay listed.
             made = [] if outcome.invoice_id is None else [outcome.invoice_id]
             row.invoice_ids = sorted(set(row.invoice_ids) | set(made))
-            row.unpriced, row.status, row.error, row.finished_at = outcome.unpriced, "finished", None, utcnow()
+            row.unpriced, row.held = outcome.unpriced, outcome.held
+            row.status, row.error, row.finished_at = "finished", None, utcnow()
         elif row.status != "finished":
             row.status, row.error, row.finished_at = "failed", _reason(outcome.error), utcnow()
     db.session.commit()
@@ -188,7 +191,7 @@ def _rows(run_ids: list[str]):
     return db.session.execute(
         sa.select(InvoiceRunFacility.run_id, InvoiceRunFacility.part, InvoiceRunFacility.facility_id,
                   InvoiceRunFacility.status, InvoiceRunFacility.invoice_ids, InvoiceRunFacility.unpriced,
-                  InvoiceRunFacility.error, Facility.name)
+                  InvoiceRunFacility.held, InvoiceRunFacility.error, Facility.name)
         .join(Facility, Facility.id == InvoiceRunFacility.facility_id)
         .where(InvoiceRunFacility.run_id.in_(run_ids))
         .order_by(InvoiceRunFacility.part, InvoiceRunFacility.facility_id)
@@ -221,7 +224,8 @@ def _status(run_id: str, rows: list) -> dict:
     if done < len(rows):
         return {**body, "status": "queued" if counts["queued"] == len(rows) else "started"}
     body["result"] = {"invoice_ids": [i for row in rows for i in row.invoice_ids],
-                      "unpriced": [problem for row in rows for problem in row.unpriced]}
+                      "unpriced": [problem for row in rows for problem in row.unpriced],
+                      "held": [problem for row in rows for problem in row.held or []]}
     failures = [row for row in rows if row.status == "failed"]
     if not failures:
         return {**body, "status": "finished"}
@@ -245,7 +249,8 @@ def describe_run(run_id: str) -> dict:
     ).all() if invoice_ids else []
     return {**_status(run_id, rows), "run": run, "started_by": _user(run.record.started_by_id),
             "failures": [row for row in rows if row.status == "failed"], "invoices": invoices,
-            "unpriced": [problem for row in rows for problem in row.unpriced]}
+            "unpriced": [problem for row in rows for problem in row.unpriced],
+            "held": [problem for row in rows for problem in row.held or []]}
 
 
 composite_job(RUN_JOB, statuses=run_statuses, page="billing.invoice_run")

@@ -1,13 +1,14 @@
 """Timesheet entries: recorded per placement and day, approved or rejected, then invoiced."""
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from agency.billing import holds
 from agency.billing.models import TimesheetEntry
 from agency.core import audit, csvimport
 from agency.core.bounds import parse_id
@@ -101,11 +102,13 @@ def record_entry(values: dict, actor=None) -> TimesheetEntry:
         raise Conflict(f"{placement.therapist.full_name} already has an entry on "
                        f"{human_day(values['work_date'])} for this placement; edit it instead",
                        {"work_date": ["already has an entry"]})
-    entry = TimesheetEntry(**{k: v for k, v in values.items() if v is not None},
+    entry = TimesheetEntry(**{k: v for k, v in values.items() if v is not None}, placement=placement,
                            created_by_id=getattr(actor, "id", None))
+    entry.status = "submitted"
+    holds.settle([entry], actor)
     db.session.add(entry)
     audit.record("create", entry, f"{human_day(entry.work_date)}: {entry.direct_care_hours} h direct care "
-                 f"for {placement.therapist.full_name}", actor=actor)
+                 f"for {placement.therapist.full_name}" + _held_note(entry), actor=actor)
     try:
         db.session.commit()
     except IntegrityError:
@@ -114,8 +117,15 @@ def record_entry(values: dict, actor=None) -> TimesheetEntry:
     return entry
 
 
+def _held_note(entry: TimesheetEntry) -> str:
+    if entry.status != "held":
+        return ""
+    return "; held: " + "; ".join(reason["message"] for reason in entry.hold_reasons)
+
+
 def update_entry(entry: TimesheetEntry, values: dict, actor=None) -> TimesheetEntry:
-    """Correct an entry; invoiced entries are locked, and a correction goes back for approval."""
+    """Correct an entry; invoiced entries are locked, and a correction goes back for approval (or stays
+    held, judged again on its day)."""
     lock(Facility, entry.placement.facility_id)  # as invoice runs do: an entry is not corrected while billed
     entry = lock(TimesheetEntry, entry.id)
     if entry.status == "invoiced":
@@ -128,19 +138,49 @@ def update_entry(entry: TimesheetEntry, values: dict, actor=None) -> TimesheetEn
     changes = audit.diff(entry, values)
     for key, value in values.items():
         setattr(entry, key, value)
-    if changes and entry.status != "submitted":
+    # A held entry keeps its reasons until judged again below, so a day held for want of a license
+    # still needs a verified one.
+    if changes and entry.status not in ("submitted", "held"):
         changes["status"] = [entry.status, "submitted"]
         entry.status, entry.rejection_reason, entry.decided_at, entry.decided_by_id = (
             "submitted", None, None, None)
+    if "work_date" in changes and entry.released_at is not None:
+        # An admin released the hours of one day; another day is judged afresh.
+        changes["release_reason"] = [entry.release_reason, None]
+        entry.released_at = entry.released_by_id = entry.release_reason = None
     if changes:
         audit.record("update", entry, f"timesheet entry {human_day(entry.work_date)}", actor=actor,
                      changes=changes)
+        holds.settle([entry], actor)
     db.session.commit()
     return entry
 
 
-def decide(entries: list[TimesheetEntry], approve: bool, actor, reason: str | None = None) -> int:
-    """Approve or reject entries together (all or none); returns how many changed."""
+@dataclass
+class Decision:
+    """What a decision changed, and the held entries an approval left as they are (never approved)."""
+
+    changed: int = 0
+    held: list[TimesheetEntry] = field(default_factory=list)
+
+
+def held_sentence(entries: list[TimesheetEntry]) -> str:
+    """Why held entries cannot be approved, in one sentence for a flash or a 409."""
+    first = entries[0]
+    reasons = "; ".join(r["message"] for r in first.hold_reasons or [])
+    more = f" (and {len(entries) - 1} more held entr{'y' if len(entries) == 2 else 'ies'})" if len(entries) > 1 else ""
+    return (f"the entry of {human_day(first.work_date)} is held and cannot be approved: {reasons}{more}. "
+            "Resolve the gap (a verified license, an approval with a payer) or have an admin release it")
+
+
+def decide(entries: list[TimesheetEntry], approve: bool, actor, reason: str | None = None) -> Decision:
+    """Approve or reject entries together; returns what changed.
+
+    An approval never approves a held entry: the entries' locks are taken first, so an entry held by a
+    credential change at the same moment is seen as held; entries to approve are judged again on their
+    day (holds.judge). Held entries among others are left as they are and reported; an approval of
+    held entries alone is refused (409). Rejection applies to held entries too.
+    """
     if not approve and not (reason or "").strip():
         raise ValidationError.on("reason", "say why the hours are rejected")
     # As invoice runs do, so an entry is not rejected while a run bills it.
@@ -149,23 +189,39 @@ def decide(entries: list[TimesheetEntry], approve: bool, actor, reason: str | No
     for entry in entries:
         if entry.status == "invoiced":
             raise Conflict(f"the entry of {human_day(entry.work_date)} is already invoiced")
+    outcome = Decision()
     if approve:
+        _hold_returning(entries, actor)
+        outcome.held = [entry for entry in entries if entry.status == "held"]
+        entries = [entry for entry in entries if entry.status != "held"]
+        if outcome.held and not entries:
+            raise Conflict(held_sentence(outcome.held))
         _check_returning_hours([entry for entry in entries if entry.status == "rejected"])
-    changed = 0
     target = "approved" if approve else "rejected"
     for entry in entries:
         if entry.status == target:
             continue
         old = entry.status
-        entry.status = target
+        entry.status, entry.hold_reasons = target, None
         entry.rejection_reason = None if approve else reason.strip()
         entry.decided_at = utcnow()
         entry.decided_by_id = getattr(actor, "id", None)
         audit.record("update", entry, f"{human_day(entry.work_date)} {target}", actor=actor,
                      changes={"status": [old, target]} | ({} if approve else {"reason": reason.strip()}))
-        changed += 1
+        outcome.changed += 1
     db.session.commit()
-    return changed
+    return outcome
+
+
+def _hold_returning(entries: list[TimesheetEntry], actor) -> None:
+    """Before an approval: the entries about to be approved judged on their day, those in a gap held.
+
+    Rejected hours approved after all are judged as if recorded anew; a released entry stays released.
+    """
+    for entry in entries:
+        if entry.status == "rejected" and entry.released_at is None:
+            entry.status, entry.rejection_reason = "submitted", None
+    holds.settle([entry for entry in entries if entry.status == "submitted"], actor)
 
 
 def _check_returning_hours(entries: list[TimesheetEntry]) -> None:
@@ -201,6 +257,8 @@ CSV_COLUMN_HELP = {
 @dataclass
 class ImportReport(csvimport.ImportReport):
     imported: int = 0
+    # Of the imported entries, how many are held (billing/holds.py): recorded, not approvable yet.
+    held: int = 0
 
 
 def _therapist_matches(text: str):
@@ -283,13 +341,15 @@ def import_csv(text: str, actor=None, *, dry_run: bool = True) -> ImportReport:
     def row(cells: dict) -> None:
         values = _parse_row(cells)
         _check(values, None)
-        entry = TimesheetEntry(**values, created_by_id=getattr(actor, "id", None))
+        entry = TimesheetEntry(**values, created_by_id=getattr(actor, "id", None), status="submitted")
         refuse_taken(entry)
         db.session.add(entry)
         db.session.flush()
         entries.append(entry)
 
     def finish():
+        # Every row's day judged at once: the credentials of all the file's therapists in a few queries.
+        report.held = len(holds.settle(entries, actor))
         report.imported = len(entries)
         audit.record("create", None, f"imported {report.imported} timesheet entries from CSV", actor=actor,
                      object_type="timesheet_import")

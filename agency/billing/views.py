@@ -16,7 +16,7 @@ from flask import (
 )
 from sqlalchemy.orm import joinedload, selectinload
 
-from agency.billing import invoicing, pdf, queries, receivables, runs, timesheets
+from agency.billing import holds, invoicing, pdf, queries, receivables, runs, timesheets
 from agency.billing.forms import (
     DecideForm,
     EntryForm,
@@ -24,6 +24,7 @@ from agency.billing.forms import (
     ImportForm,
     InvoiceRunForm,
     PaymentForm,
+    ReleaseForm,
     RetryRunForm,
     VoidForm,
 )
@@ -83,9 +84,10 @@ def timesheets_list():
     if wants_csv():
         return csv_response("timesheets.csv", [
             "id", "placement_id", "therapist", "facility", "work_date", "direct_care_hours", "supervision_hours",
-            "travel_miles", "status", "rejection_reason"], query, lambda e: [
+            "travel_miles", "status", "rejection_reason", "hold_reasons"], query, lambda e: [
             e.id, e.placement_id, e.placement.therapist.full_name, e.placement.facility.name, e.work_date,
-            e.direct_care_hours, e.supervision_hours, e.travel_miles, e.status, e.rejection_reason])
+            e.direct_care_hours, e.supervision_hours, e.travel_miles, e.status, e.rejection_reason,
+            "; ".join(r["message"] for r in e.hold_reasons or [])])
     pagination = paginate(query)
     facility_filter = None if facility_scope(actor) is not None else FacilityFilterForm(
         request.args, data={"facility_id": filters["facility_id"]})
@@ -118,9 +120,33 @@ def edit_entry(entry_id: int | None = None):
         except DomainError as exc:
             show_errors(form, exc)
         else:
-            flash(f"Entry for {human_day(saved.work_date)} saved; it awaits approval.", "success")
+            if saved.status == "held":
+                flash(f"Entry for {human_day(saved.work_date)} saved, but held: "
+                      + "; ".join(r["message"] for r in saved.hold_reasons)
+                      + ". It cannot be approved until the gap is resolved or an admin releases it.", "warning")
+            else:
+                flash(f"Entry for {human_day(saved.work_date)} saved; it awaits approval.", "success")
             return redirect(url_for(".timesheets_list"))
-    return render_template("billing/entry_form.html", form=form, entry=entry)
+    return render_template("billing/entry_form.html", form=form, entry=entry, release_form=ReleaseForm())
+
+
+@bp.post("/timesheets/<int:entry_id>/release")
+@requires("timesheets.release")
+def release_entry(entry_id: int):
+    """An admin releases a held entry to submitted, with the reason the form asks for (audited)."""
+    entry = timesheets.get_entry(entry_id, current_actor())
+    form = ReleaseForm()
+    if form.validate_on_submit():
+        try:
+            holds.release(entry, form.reason.data, current_actor())
+        except DomainError as exc:
+            flash(f"Not released. {exc.sentence}", "error")
+        else:
+            flash(f"Entry for {human_day(entry.work_date)} released from hold; it awaits approval.", "success")
+            return redirect(url_for(".timesheets_list"))
+    else:
+        flash(f"Not released: {errors_sentence(form)}", "error")
+    return redirect(url_for(".edit_entry", entry_id=entry_id))
 
 
 @bp.post("/timesheets/decide")
@@ -138,13 +164,17 @@ def decide():
     else:
         try:
             entries = [timesheets.get_entry(i, current_actor()) for i in ids]
-            changed = timesheets.decide(entries, approve=bool(form.approve.data), actor=current_actor(),
-                                        reason=form.reason.data)
+            decision = timesheets.decide(entries, approve=bool(form.approve.data), actor=current_actor(),
+                                         reason=form.reason.data)
         except DomainError as exc:
             flash(f"Nothing changed. {exc.sentence}", "error")
         else:
+            changed = decision.changed
             flash(f"{changed} entr{'y' if changed == 1 else 'ies'} "
                   f"{'approved' if form.approve.data else 'rejected'}.", "success")
+            if decision.held:
+                flash(f"{len(decision.held)} held entr{'y was' if len(decision.held) == 1 else 'ies were'} "
+                      f"not approved: {timesheets.held_sentence(decision.held)}.", "warning")
     return redirect(back)
 
 
@@ -155,7 +185,9 @@ def import_timesheets():
     report = None
     if form.validate_on_submit() and (text := read_text_upload(form.file, 2)) is not None:
         report = timesheets.import_csv(text, current_actor(), dry_run=form.dry_run.data)
-        flash_import_report(report, form.dry_run.data, f"Imported {report.imported} entries.")
+        flash_import_report(report, form.dry_run.data, f"Imported {report.imported} entries."
+                            + (f" {report.held} of them held (see why on the timesheets list, filter Held)."
+                               if report.held else ""))
     return render_template("billing/import.html", form=form, report=report,
                            columns=timesheets.CSV_COLUMN_HELP)
 
@@ -199,7 +231,7 @@ def run_invoices():
                 made = handle.result["invoice_ids"]
                 flash(f"{len(made)} invoice(s) generated." if made else "Nothing new to bill in that period.",
                       "success")
-                for problem in handle.result["unpriced"][:10]:
+                for problem in (handle.result["unpriced"] + handle.result.get("held", []))[:10]:
                     flash(f"Entry {problem['entry_id']} not billed: {problem['reason']}", "warning")
                 return redirect(url_for(".invoices"))
             if handle.status == "failed":
@@ -399,6 +431,7 @@ def portal():
     as_of = today()
     size = current_app.config["PAGE_SIZE"]
     waiting = paginate(queries.entries_query(actor, status="submitted").order_by(TimesheetEntry.work_date))
+    held = db.session.scalars(holds.held_query(facility_ids=[own]).limit(size)).all()
     placements = db.session.scalars(
         sa.select(Placement).where(Placement.facility_id == own, Placement.status.in_(
             Placement.COMMITTED)).options(joinedload(Placement.therapist)).order_by(Placement.start_on)
@@ -411,6 +444,6 @@ def portal():
     owed = receivables.aging(as_of, actor)  # what Receivables shows for this facility, to the cent
     return render_template(
         "billing/portal.html", facility=facility, waiting=waiting, placements=placements,
-        statement=statement, as_of=as_of, decide_form=DecideForm(), open_total=owed.total,
+        statement=statement, as_of=as_of, decide_form=DecideForm(), open_total=owed.total, held=held,
         overdue_total=owed.overdue,
     )

@@ -575,7 +575,15 @@ def api_blueprint(name: str, import_name: str) -> Blueprint:
 
 bp = api_blueprint("api", __name__)
 
-INVOICE_RUN_RESULT = Schema("InvoiceRunResult", invoice_ids=ListOf(item=Int(), read_only=True))
+UNBILLED_ENTRY = Schema("UnbilledEntry", entry_id=Int(read_only=True, nullable=False),
+                        reason=Str(read_only=True, nullable=False))
+INVOICE_RUN_RESULT = Schema(
+    "InvoiceRunResult", invoice_ids=ListOf(item=Int(), read_only=True),
+    unpriced=ListOf(read_only=True, item=Nested(schema=UNBILLED_ENTRY), max_items=100_000,
+                    description="approved entries left unbilled (no rate in effect) and why"),
+    held=ListOf(read_only=True, item=Nested(schema=UNBILLED_ENTRY), max_items=100_000,
+                description="held entries up to the period's end, never billed while held, and why they are held"),
+)
 _COUNT = {"read_only": True, "nullable": False}
 INVOICE_RUN_PROGRESS = Schema(
     "InvoiceRunProgress",

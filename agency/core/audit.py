@@ -58,19 +58,25 @@ def diff(obj, values: dict) -> dict:
     }
 
 
+def _actor(actor):
+    """Who acts: the one given, else the signed-in user or API token's, else nobody (the system)."""
+    if actor is not None:
+        return actor
+    from agency.core.permissions import current_actor
+
+    try:
+        return current_actor()
+    except RuntimeError:
+        return None
+
+
 def record(action: str, obj, summary: str, *, actor=None, changes: dict | None = None,
            object_type: str | None = None, object_id: int | None = None) -> AuditEvent:
     """Add an audit event to the current transaction, so it commits with the change itself.
 
     A row written without an ORM object (in bulk) is named by object_type and object_id instead.
     """
-    if actor is None:
-        from agency.core.permissions import current_actor
-
-        try:
-            actor = current_actor()
-        except RuntimeError:
-            actor = None
+    actor = _actor(actor)
     if obj is not None and getattr(obj, "id", None) is None:
         # The flush is where a duplicate first meets the database: it is refused as a field error.
         flush_or_conflict()
@@ -85,6 +91,21 @@ def record(action: str, obj, summary: str, *, actor=None, changes: dict | None =
     )
     db.session.add(event)
     return event
+
+
+def record_all(action: str, events: list[tuple[object, str, dict | None]], *, actor=None) -> None:
+    """Audit events of many saved objects ((obj, summary, changes) each) in one statement, in the
+    current transaction: what a change of many rows at once (a reassessment) writes, however many."""
+    if not events:
+        return
+    actor, now = _actor(actor), utcnow()
+    db.session.execute(sa.insert(AuditEvent), [{
+        "occurred_at": now, "user_id": getattr(actor, "id", None),
+        "actor_label": getattr(actor, "email", None) or "system", "action": action,
+        "object_type": getattr(obj, "__audit_type__", type(obj).__name__.lower()),
+        "object_id": obj.id, "summary": summary[:500],
+        "changes": {k: _plain(v) for k, v in (changes or {}).items()} or None,
+    } for obj, summary, changes in events])
 
 
 def search(*, action: str | None = None, user: str | None = None, object_type: str | None = None,

@@ -73,6 +73,8 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "timesheets.notes": STAFF,
     # Facility contacts approve or reject their own facility's hours (scoped by the queries).
     "timesheets.decide": ("billing", "facility"),
+    # Releasing held hours (billed despite a compliance gap) is an admin's call, with a reason.
+    "timesheets.release": (),
     "invoices.view": ("billing", "facility"),
     "invoices.edit": ("billing",),
     "payments.record": ("billing",),

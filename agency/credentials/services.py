@@ -12,6 +12,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from agency.billing import holds
 from agency.core import audit
 from agency.core.dates import human_day, today
 from agency.core.errors import Conflict, NotFound, ValidationError
@@ -177,6 +178,7 @@ def add_license(therapist: Therapist, values: dict, actor=None) -> License:
         actor=actor,
     )
     commit_or_conflict()
+    holds.reassess([therapist.id], actor)
     return license
 
 
@@ -190,6 +192,7 @@ def update_license(license: License, values: dict, actor=None) -> License:
                        "cannot change while they do")
     _apply(license, values, f"{license.state} {license.license_type} {license.number}", actor)
     commit_or_conflict()
+    holds.reassess([license.therapist_id], actor)
     return license
 
 
@@ -217,6 +220,7 @@ def verify_license(license: License, verified_on: date, source: str, actor) -> L
     _check_verification(verified_on, source)
     _record_verification(license, verified_on, source, actor)
     db.session.commit()
+    holds.reassess([license.therapist_id], actor)
     return license
 
 
@@ -235,6 +239,7 @@ def renew_license(license: License, values: dict, verified_on: date, source: str
     _apply(license, values, f"{license.state} {license.license_type} {license.number} renewed", actor)
     _record_verification(license, verified_on, source, actor)
     commit_or_conflict()
+    holds.reassess([license.therapist_id], actor)
     return license
 
 
@@ -247,8 +252,10 @@ def delete_license(license: License, actor=None) -> None:
         raise Conflict("compact privileges rest on this license; remove them first")
     audit.record("delete", license, f"{license.state} {license.license_type} {license.number}",
                  actor=actor)
+    therapist_id = license.therapist_id
     db.session.delete(license)
     db.session.commit()
+    holds.reassess([therapist_id], actor)
 
 
 # ----------------------------------------------------------------------------- CE records
@@ -338,6 +345,7 @@ def add_panel(therapist: Therapist, values: dict, actor=None) -> PanelEnrollment
     db.session.add(panel)
     audit.record("create", panel, f"{panel.payer} panel for {therapist.full_name}", actor=actor)
     commit_or_conflict()
+    holds.reassess([therapist.id], actor)
     return panel
 
 
@@ -347,6 +355,7 @@ def update_panel(panel: PanelEnrollment, values: dict, actor=None) -> PanelEnrol
     _check_panel(values, panel.therapist, panel)
     _apply(panel, values, f"{panel.payer} panel for {panel.therapist.full_name}", actor)
     commit_or_conflict()
+    holds.reassess([panel.therapist_id], actor)
     return panel
 
 

@@ -4,6 +4,7 @@ import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy.orm import joinedload, selectinload
 
+from agency.billing import holds
 from agency.core.bounds import id_or_none
 from agency.core.dates import parse_iso_date, today
 from agency.core.errors import DomainError
@@ -304,7 +305,7 @@ def placement(placement_id: int):
     return render_template(
         "placements/placement.html", placement=found, as_of=as_of,
         readiness=readiness(found, as_of).as_seen_by(actor), documents=documents,
-        status_form=status_form, toggle_form=ChecklistToggleForm(),
+        status_form=status_form, toggle_form=ChecklistToggleForm(), held=holds.held_summary(found.id),
     )
 
 

@@ -205,12 +205,24 @@ def _caqh(w):
                           due <= w.c.last_day)))
 
 
+def _held_hours(w):
+    """Hours already recorded and held (billing/holds.py): the money a gap holds up, from its first held day.
+    The detail is how many entries are held."""
+    from agency.billing.models import TimesheetEntry  # billing builds on placements, not the other way
+
+    return (sa.select(w.c.placement_id.label("placement_id"), _text("hours_held").label("code"),
+                      sa.func.min(TimesheetEntry.work_date).label("bites_on"),
+                      sa.cast(sa.func.count(TimesheetEntry.id), sa.String).label("detail"))
+            .select_from(w).join(TimesheetEntry, TimesheetEntry.placement_id == w.c.placement_id)
+            .where(TimesheetEntry.status == "held").group_by(w.c.placement_id))
+
+
 def watch_rows(as_of: date) -> sa.Subquery:
     """Every watched placement's blockers as rows (placement_id, code, bites_on, detail): one per rule and
     state or document type, on the first day it bites."""
     w = _watched(as_of)
     return sa.union_all(_therapist_status(w), _onboarding(w), _licenses(w), _documents(w), _panels(w),
-                        _caqh(w), _exclusions(w)).subquery("watch")
+                        _caqh(w), _exclusions(w), _held_hours(w)).subquery("watch")
 
 
 def watch_order(rows: sa.Subquery) -> tuple:
@@ -270,6 +282,8 @@ def _fix(placement: Placement, code: str, detail: str | None, bites_on: date,
         hit = next(hit for hit in exclusions if str(hit.id) == detail)
         return (url_for("screenings.exclusion_hit", screening_id=hit.screening_id, hit_id=hit.id),
                 "Review the exclusion")
+    if code == "hours_held":
+        return url_for("placements.placement", placement_id=placement.id, _anchor="held-hours"), "Review the held hours"
     if code == "onboarding_incomplete":
         return url_for("placements.placement", placement_id=placement.id, _anchor="checklist"), "Work the checklist"
     return url_for("credentials.edit_therapist", therapist_id=therapist_id), "Review the therapist"
@@ -277,6 +291,10 @@ def _fix(placement: Placement, code: str, detail: str | None, bites_on: date,
 
 def _message(code: str, detail: str | None, findings) -> str:
     """Readiness's own words for the blocker on the day it bites (the state's or document's, if several)."""
+    if code == "hours_held":
+        count = int(detail)
+        return (f"{count} timesheet entr{'y' if count == 1 else 'ies'} held: recorded for days the therapist "
+                "could not bill, not approved or invoiced until the gap is resolved or an admin releases them")
     for found in findings:
         if found.code != code:
             continue
@@ -366,4 +384,5 @@ CODE_LABELS = {
     "document_missing": "Required document missing or expiring", "panel_not_approved": "Panel not approved",
     "onboarding_incomplete": "Onboarding items open", "caqh_attestation_due": "CAQH attestation due",
     "excluded": "On an exclusion list",
+    "hours_held": "Hours held",
 }

@@ -77,6 +77,7 @@ EXPECTED = {
     "timesheets.edit": {"admin", "recruiter", "billing"},
     "timesheets.notes": STAFF,
     "timesheets.decide": {"admin", "billing", "facility"},
+    "timesheets.release": {"admin"},
     "invoices.view": {"admin", "billing", "facility"},
     "invoices.edit": {"admin", "billing"},
     "payments.record": {"admin", "billing"},

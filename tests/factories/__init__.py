@@ -6,7 +6,17 @@ also guard the data the tests build. TODAY is the date the test run pins.
 
 from tests.factories.billing import entry, invoiced_day
 from tests.factories.dates import START, TODAY, days_from_today
-from tests.factories.people import ce_record, ce_rule, document, license, licensed_therapist, npi, panel, therapist
+from tests.factories.people import (
+    ce_record,
+    ce_rule,
+    document,
+    exclusion,
+    license,
+    licensed_therapist,
+    npi,
+    panel,
+    therapist,
+)
 from tests.factories.places import (
     active_placement,
     alert_through_api,
@@ -19,6 +29,6 @@ from tests.factories.places import (
 
 __all__ = [
     "START", "TODAY", "active_placement", "alert_through_api", "assignment", "ce_record", "ce_rule",
-    "days_from_today", "document", "entry", "facility", "finish_checklist", "invoiced_day", "license",
+    "days_from_today", "document", "entry", "exclusion", "facility", "finish_checklist", "invoiced_day", "license",
     "licensed_therapist", "npi", "panel", "placement", "rate_card", "therapist",
 ]

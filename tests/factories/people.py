@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 from agency.credentials import services
-from agency.credentials.models import CERule, CETopicRequirement, Document
+from agency.credentials.models import CERule, CETopicRequirement, Document, ExclusionHit, ExclusionScreening
 from agency.extensions import db
 
 _seq = itertools.count(1)
@@ -85,3 +85,15 @@ def document(therapist, doc_type, expires_on=None, issued_on=date(2026, 1, 5)):
     db.session.add(doc)
     db.session.commit()
     return doc
+
+
+def exclusion(therapist, excluded_on, reinstated_on=None, status="confirmed", match="npi"):
+    """A therapist found on an OIG LEIE file: the screening run and its hit, written as the screening stores them."""
+    screening = ExclusionScreening(source="oig_leie", filename="UPDATED.csv", sha256="1" * 64, rows=1,
+                                   therapists_screened=1, screened_on=date(2026, 11, 20))
+    hit = ExclusionHit(screening=screening, therapist_id=therapist.id, match=match, status=status,
+                       excluded_on=excluded_on, reinstated_on=reinstated_on, exclusion_type="1128a1",
+                       record={"NPI": therapist.npi or "", "EXCLDATE": excluded_on.strftime("%Y%m%d")})
+    db.session.add(hit)
+    db.session.commit()
+    return hit
