@@ -54,3 +54,23 @@ def _months_before_sqlite(element, compiler, **kw):
     first = f"date({day}, 'start of month', printf('-%d months', {months})"
     return (f"min({first}, printf('+%d days', CAST(strftime('%d', {day}) AS INTEGER) - 1)), "
             f"{first}, '+1 month', '-1 day'))")
+
+
+class days_between(FunctionElement):
+    """Whole days from the first date to the second (later minus earlier is positive)."""
+
+    type = sa.Integer()
+    inherit_cache = True
+    name = "days_between"
+
+
+@compiles(days_between)
+def _days_between_pg(element, compiler, **kw):
+    start, end = (compiler.process(c, **kw) for c in element.clauses)
+    return f"({end} - {start})"
+
+
+@compiles(days_between, "sqlite")
+def _days_between_sqlite(element, compiler, **kw):
+    start, end = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST(julianday({end}) - julianday({start}) AS INTEGER)"

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, aliased, mapped_column, relationship
 
 from agency.core.constraints import one_of
 from agency.core.dates import today, utcnow
+from agency.core.sqldates import days_between
 from agency.extensions import db
 
 DISCIPLINES = ("LCSW", "LPC", "LMFT", "PSYCHOLOGIST", "PMHNP", "LMHC", "LCPC", "LPCC", "OTHER")
@@ -302,6 +303,19 @@ class PanelEnrollment(db.Model):
     def in_effect_on(self, day: date) -> bool:
         """Approved and effective by the day: claims for sessions before the effective date are denied."""
         return self.status == "approved" and (self.effective_on is None or self.effective_on <= day)
+
+    @hybrid_property
+    def cycle_days(self) -> int | None:
+        """Days from submission to the effective date of an approved enrollment: the payer's cycle time."""
+        if self.status != "approved" or self.submitted_on is None or self.effective_on is None:
+            return None
+        return (self.effective_on - self.submitted_on).days
+
+    @cycle_days.inplace.expression
+    @classmethod
+    def _cycle_days_expression(cls):
+        approved = sa.and_(cls.status == "approved", cls.submitted_on.is_not(None), cls.effective_on.is_not(None))
+        return sa.case((approved, days_between(cls.submitted_on, cls.effective_on)))
 
 
 class Document(db.Model):
