@@ -102,6 +102,11 @@ def payers(rows) -> list[Payer]:
     return sorted(columns, key=lambda c: (c.key, c.name))
 
 
+def recredential_horizon_days() -> int:
+    """How far ahead a re-credentialing date counts as soon: the worklist's horizon, so both agree."""
+    return current_app.config["WORKLIST_HORIZON_DAYS"]
+
+
 @dataclass
 class Cell:
     """One therapist's enrollment with one payer, and what needs doing about it on as_of."""
@@ -155,8 +160,7 @@ class Cell:
             return None
         if day < self.as_of:
             return "overdue"
-        return "due_soon" if day <= self.as_of + timedelta(days=current_app.config["WORKLIST_HORIZON_DAYS"]) \
-            else None
+        return "due_soon" if day <= self.as_of + timedelta(days=recredential_horizon_days()) else None
 
     @property
     def needs_attention(self) -> bool:
@@ -186,6 +190,10 @@ class Matrix:
     as_of: date
     payers: list[Payer]
     rows: list[Row]
+
+    @property
+    def recredential_horizon_days(self) -> int:
+        return recredential_horizon_days()
 
     @property
     def payer_names(self) -> list[str]:

@@ -157,6 +157,7 @@ def test_follow_ups_due_and_recredentialing_soon_or_overdue_are_flagged_in_words
     assert "⚑ Follow-up overdue · Nov 20, 2026" in page and "⚑ Follow-up due · Nov 25, 2026" in page
     assert "↻ Re-credentialing overdue" in page and "↻ Re-credentialing soon" in page
     assert 'id="legend-title"' in page and page.count('class="attention"') == 4
+    assert "due within 90 days, as on the worklist" in page  # the legend states the horizon it flags by
 
 
 def test_the_page_links_each_therapist_and_gives_editors_a_link_to_each_enrollment_form(browser):
