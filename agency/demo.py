@@ -303,8 +303,7 @@ class DemoAgency:
                 submitted = self.days(-self.rng.randint(20, 400)) if status != "not_started" else None
                 values = {"payer": PAYERS[(i * 3 + n) % len(PAYERS)], "status": status, "submitted_on": submitted}
                 if status in ("approved", "terminated"):
-                    values["effective_on"] = submitted + timedelta(days=self.rng.randint(60, 150))
-                    values["effective_on"] = min(values["effective_on"], self.as_of)
+                    values["submitted_on"], values["effective_on"] = self.decided(submitted, self.rng.randint(60, 150))
                     if i % 9 == 0 and status == "approved":
                         # Approved almost three years ago: the payer's 36 months fall due in 50 days.
                         values["effective_on"] = self.days(50) - relativedelta(months=36)
@@ -312,6 +311,16 @@ class DemoAgency:
                 if status in ("submitted", "in_review", "not_started"):
                     values["next_follow_up_on"] = self.days(self.rng.choice([-6, -1, 0, 3, 12]))
                 creds.add_panel(t, values, self.admin)
+
+    def decided(self, submitted: date, cycle: int) -> tuple[date, date]:
+        """(submitted, effective) of an enrollment approved `cycle` days after submission, both in the past.
+
+        Initial credentialing takes 60 to 180 days: a submission too recent to be decided by now moves
+        back by as much as its approval would overrun today, so the panel matrix shows true cycle times.
+        """
+        overrun = max(0, (submitted + timedelta(days=cycle) - self.as_of).days)
+        submitted -= timedelta(days=2 * overrun)
+        return submitted, submitted + timedelta(days=cycle)
 
     def documents(self, people: list[Therapist], skip: set[tuple[int, str]]):
         """The roster's files, with gaps and lapses; `skip` (therapist id, kind) are filed by credential()."""
@@ -648,6 +657,7 @@ class DemoAgency:
         body = _png(t.id) if ext == "png" else _pdf(f"{doc_type.replace('_', ' ').title()}: {t.full_name}")
         doc_requests.submit(request.fresh_token, {doc_type: (BytesIO(body), f"{doc_type}.{ext}")},
                             {doc_type: (issued, expires)})
+
     # ------------------------------------------------------------------ held hours
     def lapsed_license(self, billed: list[Placement], credentialing_user) -> Placement:
         """Held hours with a true reason: PROBLEMS' therapist's New York license lapsed on last week's Monday

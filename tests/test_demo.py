@@ -233,6 +233,15 @@ def test_the_demo_agency_works_and_is_wrong_only_where_it_says(app, setting, as_
             dashboard, sum(i.revenue_at_risk for i in soon))
     ranking = signed_in(app, "credentialing@demo.agency").get("/placements/at-risk").text
     assert PROBLEM_OF["document_expiring"] in ranking and f"${diallo.revenue_at_risk:,}" in ranking
+    # The panel matrix has true cycle times (initial credentialing takes 60 to 180 days), enrollments
+    # still pending and follow-ups due.
+    cycles = [p.cycle_days for p in db.session.scalars(sa.select(PanelEnrollment)) if p.cycle_days is not None]
+    assert len(cycles) >= 10 and all(60 <= days <= 180 for days in cycles), sorted(cycles)
+    matrix = signed_in(app, "credentialing@demo.agency").get("/panels/matrix?per_page=500").text
+    assert "days to approval" in matrix and "⚑ Follow-up overdue" in matrix and "⚑ Follow-up due" in matrix
+    assert 'data-status="submitted"' in matrix and 'data-status="in_review"' in matrix
+    averages = matrix.split(">Average cycle</th>")[1].split("</tr>")[0]
+    assert averages.count(" days<br>") >= 5, averages  # most payers have an average cycle time
     billing = signed_in(app, "billing@demo.agency")
     assert billing.get("/dashboard").status_code == 200
     assert chased.number in billing.get(f"/invoices/{chased.id}").text

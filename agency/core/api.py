@@ -364,6 +364,23 @@ class Nested(Field):
         return self.schema.output_schema()
 
 
+@dataclass
+class MapOf(Field):
+    """An object whose keys are data (a payer's name), each holding a value of one field; returned only."""
+
+    item: Field = field(default_factory=Str)
+    read_only: bool = True
+
+    def dump(self, value):
+        return {key: self.item.dump(v) for key, v in (value or {}).items()}
+
+    def output_json_schema(self):
+        return {"type": "object", "additionalProperties": self.item.output_schema()}
+
+    def output_schema(self):
+        return self._described(self.output_json_schema(), False)
+
+
 class Schema:
     """A resource: its fields, parsed from bodies by load(), written to responses by dump()."""
 
@@ -532,6 +549,17 @@ def page(query, id_column, values: Callable[[list], list[dict]] | None = None):
         rows = rows[:limit]
         next_cursor = _encode_cursor(rows[-1].id)
     return jsonify(_page_body(rows, next_cursor, values))
+
+
+def offset_window() -> tuple[int, int]:
+    """(start, limit) of a page counted by position: ?cursor= is where the page before ended."""
+    limit = _limit()
+    return (0 if (cursor := request.args.get("cursor")) is None else _decode_cursor(cursor)), limit
+
+
+def next_position(start: int, limit: int, more: bool) -> str | None:
+    """The cursor of the page after one that began at start, or None when it was the last."""
+    return _encode_cursor(start + limit) if more else None
 
 
 def page_of_list(items: list, values: Callable[[list], list[dict]] | None = None):

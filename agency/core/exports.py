@@ -65,8 +65,13 @@ def _attachment(body, filename: str) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-def csv_response(filename: str, header: list[str], query, row: Callable[[object], Iterable]) -> Response:
-    """Stream every row of a select() as CSV, fetched in batches so memory stays flat."""
+def csv_response(filename: str, header: list[str], query, row: Callable[[object], Iterable], *,
+                 whole_rows: bool = False) -> Response:
+    """Stream every row of a select() as CSV, fetched in batches so memory stays flat.
+
+    `row` gets each row's first entity, or with whole_rows the result row itself (a select of a
+    therapist and an outer-joined enrollment that may be None).
+    """
 
     def generate():
         out = io.StringIO()
@@ -74,7 +79,7 @@ def csv_response(filename: str, header: list[str], query, row: Callable[[object]
         writer.writerow(header)
         yield out.getvalue()
         result = db.session.execute(query.execution_options(yield_per=BATCH))
-        for obj in result.scalars():
+        for obj in (result if whole_rows else result.scalars()):
             out.seek(0)
             out.truncate()
             writer.writerow(_row(row(obj)))

@@ -54,20 +54,21 @@ PAGE_PARAMETERS = [
 
 def documented(summary: str, *, request=None, partial: bool | None = None, response=None,
                responses=None, many: bool = False, status: int = 200, errors=(400, 404), query=None,
-               multipart=None, content_type: str | tuple | None = None):
+               multipart=None, content_type: str | tuple | None = None, paged: bool = False):
     """Attach the OpenAPI description to an API view.
 
     `request` and `response` are core.api Schemas; `partial` (default: for PATCH) makes every
     request field optional; `responses` maps another status to the Schema of its body (an import
     report that is a 400); `query` is the Schema of the query-string filters; `content_type`, one
-    or a tuple, what a download may be.
+    or a tuple, what a download may be; `paged` says a single object takes ?limit= and ?cursor=
+    like a list does (a matrix whose rows come a page at a time).
     """
 
     def decorator(view):
         view.openapi = {
             "summary": summary, "request": request, "partial": partial, "response": response,
             "responses": dict(responses or {}), "many": many, "status": status, "errors": errors,
-            "query": query, "multipart": multipart, "content_type": content_type,
+            "query": query, "multipart": multipart, "content_type": content_type, "paged": paged,
         }
         return view
 
@@ -99,7 +100,7 @@ def _query_parameters(meta) -> list[dict]:
         for name, spec in meta["query"].fields.items():
             params.append({"name": name, "in": "query", "required": False, "schema": spec.json_schema(),
                            **({"description": spec.description} if spec.description else {})})
-    return params + (PAGE_PARAMETERS if meta["many"] else [])
+    return params + (PAGE_PARAMETERS if meta["many"] or meta["paged"] else [])
 
 
 def _json_content(schema: dict) -> dict:
@@ -148,7 +149,8 @@ def _operation(rule, view, meta, method: str, components: _Components) -> dict:
         body = components.output(meta["response"])
         response["content"] = _json_content(_page_of(body) if meta["many"] else body)
     op["responses"][str(meta["status"])] = response
-    codes = set(meta["errors"]) | ({401, 403} if protected else set()) | ({400} if meta["many"] else set())
+    paged = meta["many"] or meta["paged"]
+    codes = set(meta["errors"]) | ({401, 403} if protected else set()) | ({400} if paged else set())
     for code in sorted(codes | set(meta["responses"])):
         schema = meta["responses"].get(code)
         body = _ref("Error") if schema is None else components.output(schema)

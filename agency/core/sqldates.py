@@ -82,3 +82,23 @@ def _months_before_pg(element, compiler, **kw):
 def _months_before_sqlite(element, compiler, **kw):
     day, months = (compiler.process(c, **kw) for c in element.clauses)
     return _shift_months_sqlite(day, f"-({months})")
+
+
+class days_between(FunctionElement):
+    """Whole days from the first date to the second (later minus earlier is positive)."""
+
+    type = sa.Integer()
+    inherit_cache = True
+    name = "days_between"
+
+
+@compiles(days_between)
+def _days_between_pg(element, compiler, **kw):
+    start, end = (compiler.process(c, **kw) for c in element.clauses)
+    return f"({end} - {start})"
+
+
+@compiles(days_between, "sqlite")
+def _days_between_sqlite(element, compiler, **kw):
+    start, end = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST(julianday({end}) - julianday({start}) AS INTEGER)"

@@ -13,6 +13,7 @@ from agency.core.api import (
     Id,
     Int,
     ListOf,
+    MapOf,
     Nested,
     Schema,
     State,
@@ -21,6 +22,8 @@ from agency.core.api import (
     api_blueprint,
     created,
     json_body,
+    next_position,
+    offset_window,
     page,
     parse_args,
     reply,
@@ -29,7 +32,7 @@ from agency.core.dates import parse_iso_date, today
 from agency.core.errors import ValidationError
 from agency.core.openapi import documented
 from agency.core.permissions import current_actor, requires
-from agency.credentials import documents, queries, rules, services, uploads
+from agency.credentials import documents, matrix, queries, rules, services, uploads
 from agency.credentials.ce import ce_progress_for
 from agency.credentials.models import (
     AVAILABILITY,
@@ -50,6 +53,7 @@ from agency.credentials.models import (
     PayerRule,
     Therapist,
 )
+from agency.extensions import db
 
 bp = api_blueprint("credentials_api", __name__)
 
@@ -318,6 +322,55 @@ def create_panel(therapist_id: int):
     therapist = services.get_or_404(Therapist, therapist_id)
     panel = services.add_panel(therapist, _panel_body(), current_actor())
     return created(panel, "credentials_api.get_panel", {"panel_id": panel.id})
+
+
+MATRIX_CELL = Schema(
+    "PanelMatrixCell",
+    status=Choice(read_only=True, nullable=False, choices=PANEL_STATUSES),
+    effective_on=Date(read_only=True),
+    recredential_due_on=Date(read_only=True),
+    cycle_days=Int(read_only=True, description="days from submission to the effective date; approved only"),
+    id=Int(read_only=True, nullable=False, description="the enrollment (GET /panels/{id})"),
+    submitted_on=Date(read_only=True),
+    next_follow_up_on=Date(read_only=True),
+    follow_up=Choice(read_only=True, choices=("overdue", "due"),
+                     description="a pending enrollment's follow-up: past (overdue), or today to a week ahead (due)"),
+    recredential=Choice(read_only=True, choices=("overdue", "due_soon"),
+                        description="an approved enrollment's re-credentialing date: past, or within the "
+                                    "worklist's horizon"),
+)
+MATRIX_ROW = Schema(
+    "PanelMatrixRow",
+    therapist_id=Int(read_only=True, nullable=False),
+    cells=MapOf(item=Nested(schema=MATRIX_CELL, nullable=False),
+                description="by payer, as named in payers; a payer the therapist is not enrolled with is absent"),
+    therapist_name=Str(read_only=True, nullable=False),
+    discipline=Choice(read_only=True, nullable=False, choices=DISCIPLINES),
+)
+MATRIX = Schema(
+    "PanelMatrix",
+    payers=ListOf(item=Str(), read_only=True, description="every payer of the filtered matrix, every page"),
+    rows=ListOf(item=Nested(schema=MATRIX_ROW, nullable=False), read_only=True,
+                description="this page's therapists, by last and first name"),
+    payer_cycle_days=MapOf(item=Dec(nullable=True, places=1),
+                           description="by payer: mean days from submission to approval over all approved "
+                                       "enrollments of the filtered matrix (every page); null when none"),
+    as_of=Date(read_only=True, nullable=False, description="the day follow-ups and re-credentialing are judged by"),
+    next_cursor=Str(read_only=True, nullable=True, description="pass as ?cursor= for the next page of rows"),
+)
+
+
+@bp.get("/panels/matrix")
+@requires("credentials.view")
+@documented("The panel matrix: therapists by payer, each enrollment's status, dates and cycle time",
+            response=MATRIX, query=matrix.FILTERS, paged=True, errors=(400,))
+def panel_matrix():
+    rows = matrix.therapists(**matrix.parse_filters(parse_args()))
+    start, limit = offset_window()
+    found = db.session.scalars(rows.offset(start).limit(limit + 1)).all()
+    grid = matrix.build(found[:limit], matrix.payers(rows))
+    return reply(grid, payers=grid.payer_names, payer_cycle_days=grid.payer_cycle_days,
+                 next_cursor=next_position(start, limit, len(found) > limit))
 
 
 @bp.get("/panels/<int:panel_id>")

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, aliased, column_property, mapped_column, rela
 
 from agency.core.constraints import one_of
 from agency.core.dates import today, utcnow
-from agency.core.sqldates import add_days, add_months
+from agency.core.sqldates import add_days, add_months, days_between
 from agency.extensions import db
 
 DISCIPLINES = ("LCSW", "LPC", "LMFT", "PSYCHOLOGIST", "PMHNP", "LMHC", "LCPC", "LPCC", "OTHER")
@@ -359,6 +359,19 @@ class PanelEnrollment(db.Model):
     def _in_effect_on_expression(cls, day):
         return sa.and_(cls.status == "approved", sa.or_(cls.effective_on.is_(None), cls.effective_on <= day),
                        sa.or_(cls.recredential_due_on.is_(None), day <= cls.recredential_due_on))
+
+    @hybrid_property
+    def cycle_days(self) -> int | None:
+        """Days from submission to the effective date of an approved enrollment: the payer's cycle time."""
+        if self.status != "approved" or self.submitted_on is None or self.effective_on is None:
+            return None
+        return (self.effective_on - self.submitted_on).days
+
+    @cycle_days.inplace.expression
+    @classmethod
+    def _cycle_days_expression(cls):
+        approved = sa.and_(cls.status == "approved", cls.submitted_on.is_not(None), cls.effective_on.is_not(None))
+        return sa.case((approved, days_between(cls.submitted_on, cls.effective_on)))
 
 
 class Document(db.Model):

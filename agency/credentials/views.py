@@ -22,7 +22,7 @@ from agency.core.forms import flash_import_report, form_values, read_text_upload
 from agency.core.listing import page_args, paginate, search_arg, sort_by
 from agency.core.permissions import can, current_actor, requires
 from agency.core.states import STATE_CHOICES
-from agency.credentials import documents, queries, roster, rules, screening, services
+from agency.credentials import documents, matrix, queries, roster, rules, screening, services
 from agency.credentials import requests as doc_requests
 from agency.credentials.ce import ce_progress_for
 from agency.credentials.forms import (
@@ -79,10 +79,10 @@ REQUESTS_SHOWN = 20
 
 
 def _back(default: str) -> str:
-    """Where a form opened from the worklist returns after saving: that worklist page, filters and all."""
+    """Where a form opened from the worklist or the panel matrix returns after saving: that page, filters and all."""
     target = request.args.get("next") or ""
     parts = urlsplit(target)
-    if not parts.scheme and not parts.netloc and parts.path == url_for(".worklist"):
+    if not parts.scheme and not parts.netloc and parts.path in (url_for(".worklist"), url_for(".panel_matrix")):
         return target
     return default
 
@@ -457,6 +457,50 @@ def edit_panel(panel_id: int):
             return redirect(_back(url_for(".therapist", therapist_id=panel.therapist_id) + "#panels"))
     return render_template("credentials/panel_form.html", form=form, therapist=panel.therapist,
                            panel=panel, due_hint=_due_hint(panel))
+
+
+@bp.get("/panels/matrix")
+@requires("credentials.view")
+def panel_matrix():
+    """Therapists by payer: each enrollment's status, dates and cycle time; what is due stands out."""
+    chosen = {k: v for k, v in request.args.items() if k in matrix.FILTERS.fields and v.strip()}
+    try:
+        filters = matrix.parse_filters(chosen)
+    except DomainError as exc:
+        # A filter that names no state or discipline shows nothing rather than everything.
+        return render_template("credentials/panel_matrix.html", error=exc.message, filters=chosen, grid=None,
+                               pagination=None, states=STATE_CHOICES, disciplines=DISCIPLINES), 400
+    rows = matrix.therapists(**filters)
+    columns = matrix.payers(rows)
+    if wants_csv():
+        return _matrix_csv(rows, columns)
+    pagination = paginate(rows)
+    grid = matrix.build(pagination.items, columns)
+    return render_template("credentials/panel_matrix.html", error=None, filters=filters, grid=grid,
+                           pagination=pagination, states=STATE_CHOICES, disciplines=DISCIPLINES,
+                           here=request.full_path.rstrip("?"))
+
+
+MATRIX_CSV = ["therapist_id", "last_name", "first_name", "discipline", "home_state", "payer", "enrollment_id",
+              "status", "submitted_on", "effective_on", "cycle_days", "recredential_due_on", "next_follow_up_on",
+              "follow_up", "recredential", "payer_average_cycle_days"]
+
+
+def _matrix_csv(rows, columns):
+    """The whole filtered matrix, one line per therapist and payer (a therapist with no enrollment, once)."""
+    as_of, by_key = today(), {c.key: c for c in columns}
+
+    def line(found):
+        person, enrollment, key = found
+        who = [person.id, person.last_name, person.first_name, person.discipline, person.home_state]
+        if enrollment is None:
+            return who + [None] * (len(MATRIX_CSV) - len(who))
+        cell, payer = matrix.Cell(enrollment, as_of), by_key[key]
+        return who + [payer.name, cell.id, cell.status, cell.submitted_on, cell.effective_on, cell.cycle_days,
+                      cell.recredential_due_on, cell.next_follow_up_on, cell.follow_up, cell.recredential,
+                      payer.average_cycle_days]
+
+    return csv_response("panel-matrix.csv", MATRIX_CSV, matrix.export_query(rows), line, whole_rows=True)
 
 
 # ----------------------------------------------------------------------------- documents
