@@ -332,7 +332,16 @@ def screen_file(stream, filename: str, source: str = "oig_leie", list_state: str
                  f"{filename} ({rows} rows): {len(screening.hits)} hit(s)", actor=actor,
                  changes={"sha256": screening.sha256, "rows": rows, "hits": len(screening.hits)})
     db.session.commit()
+    _hold_hours_of([hit.therapist_id for hit in screening.hits if hit.status == "confirmed"], actor)
     return screening
+
+
+def _hold_hours_of(therapist_ids, actor) -> None:
+    """Hours not yet invoiced of therapists whose exclusions changed are judged again (held from the date)."""
+    # Imported here: holds reads the exclusions through this module.
+    from agency.billing import holds
+
+    holds.reassess(therapist_ids, actor)
 
 
 # ----------------------------------------------------------------------------- a person's decision
@@ -365,6 +374,7 @@ def _decide(hit: ExclusionHit, status: str, note: str | None, actor) -> Exclusio
     audit.record("update", hit, f"{verb} the exclusion match of {hit.therapist.full_name} "
                  f"(screening {hit.screening_id})", actor=actor, changes={"status": status, "note": note})
     db.session.commit()
+    _hold_hours_of([hit.therapist_id], actor)
     return hit
 
 

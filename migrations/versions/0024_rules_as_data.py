@@ -1,7 +1,7 @@
 """rules as data: CAQH re-attestation per state, re-credentialing per payer, CE rule sources
 
 Revision ID: 0024
-Revises: 0019
+Revises: 0021
 Create Date: 2026-12-01 17:00:00
 
 A panel's re-credentialing date becomes derived from the payer's rule; the stored
@@ -19,7 +19,7 @@ from dateutil.relativedelta import relativedelta
 
 # revision identifiers, used by Alembic.
 revision = '0024'
-down_revision = '0019'
+down_revision = '0021'
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,7 @@
 """Held hours: an entry for a day the therapist could not bill is recorded but held, says why, is never
 approved or invoiced, and comes free only when the gap is resolved or an admin releases it with a reason."""
 
+import io
 from datetime import date
 from decimal import Decimal
 
@@ -12,10 +13,12 @@ from agency.billing.models import Invoice, TimesheetEntry
 from agency.billing.runs import start_invoice_run
 from agency.core.audit import AuditEvent
 from agency.core.errors import Conflict, ValidationError
+from agency.credentials import screening
 from agency.credentials import services as credentials
 from agency.extensions import db
 from agency.facilities.models import Facility
 from tests import factories
+from tests.credentials.test_screening import NPI_A, leie, row
 from tests.sql import count_statements
 
 BEFORE_LICENSE = date(2026, 10, 1)  # a day the therapist worked before her New York license was issued
@@ -92,6 +95,30 @@ def test_hours_worked_while_excluded_are_held_from_the_exclusion_date_until_rein
     assert "from Nov 1, 2026 until Nov 15, 2026" in reasons[0]["message"]
     # A day recorded now, while excluded, is held as it is recorded.
     assert record(placement, date(2026, 11, 4)).status == "held"
+
+
+def test_an_npi_on_a_screened_file_holds_the_hours_from_its_exclusion_date_at_once(app):
+    placement = factories.active_placement(factories.facility(), start=date(2026, 9, 1))
+    placement.therapist.npi = NPI_A
+    before, during = record(placement, date(2026, 10, 30)), record(placement, date(2026, 11, 3))
+    listed = row("SOMEONE", "ELSE", npi=NPI_A, excluded="20261101")
+    screening.screen_file(io.BytesIO(leie(listed)), "UPDATED.csv", "oig_leie")
+    assert [status_of(e.id) for e in (before, during)] == ["submitted", "held"]
+
+
+def test_confirming_a_name_match_holds_the_hours_and_dismissing_one_holds_none(app):
+    held_place, free_place = (factories.active_placement(factories.facility(), start=date(2026, 9, 1))
+                              for _ in range(2))
+    held_day, free_day = record(held_place, date(2026, 11, 3)), record(free_place, date(2026, 11, 3))
+    people = [p.therapist for p in (held_place, free_place)]
+    run = screening.screen_file(io.BytesIO(leie(*[
+        row(t.last_name.upper(), t.first_name.upper(), state=t.home_state, excluded="20261101") for t in people])),
+        "UPDATED.csv", "oig_leie")
+    assert [status_of(e.id) for e in (held_day, free_day)] == ["submitted", "submitted"]  # pending: a person decides
+    hit_of = {hit.therapist_id: hit for hit in run.hits}
+    screening.confirm_hit(hit_of[people[0].id], "same date of birth on the board's record", None)
+    screening.dismiss_hit(hit_of[people[1].id], "a different middle name and birth date", None)
+    assert [status_of(e.id) for e in (held_day, free_day)] == ["held", "submitted"]
 
 
 def test_a_name_match_waiting_for_a_person_holds_nothing(app):
