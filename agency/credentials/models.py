@@ -357,8 +357,14 @@ class PanelEnrollment(db.Model):
     @in_effect_on.inplace.expression
     @classmethod
     def _in_effect_on_expression(cls, day):
-        return sa.and_(cls.status == "approved", sa.or_(cls.effective_on.is_(None), cls.effective_on <= day),
-                       sa.or_(cls.recredential_due_on.is_(None), day <= cls.recredential_due_on))
+        return cls.in_effect_where(cls.status, cls.effective_on, cls.recredential_due_on, day)
+
+    @staticmethod
+    def in_effect_where(status, effective_on, recredential_due_on, day):
+        """in_effect_on over columns of any select: a query that reads the due dates once, in a CTE, keeps
+        SQLite's parser within its depth (the derived date is a deep expression)."""
+        return sa.and_(status == "approved", sa.or_(effective_on.is_(None), effective_on <= day),
+                       sa.or_(recredential_due_on.is_(None), day <= recredential_due_on))
 
     @hybrid_property
     def cycle_days(self) -> int | None:

@@ -19,6 +19,7 @@ from agency.core.money import to_cents
 from agency.extensions import db
 from agency.facilities.models import Facility, RateCard
 from agency.placements.models import Placement
+from agency.placements.readiness import CODES as READINESS_CODES
 from agency.placements.watch import watch_horizon, watch_order, watch_rows
 
 ZERO = Decimal("0")
@@ -94,7 +95,9 @@ def revenue_at_risk(as_of: date, rows: list | None = None) -> RevenueAtRisk:
     horizon = watch_horizon(as_of)
     soonest = {}
     for row in watched_rows(as_of) if rows is None else rows:
-        soonest.setdefault(row.placement_id, row)
+        # Only what makes a placement not ready counts; the watch also shows hours already held.
+        if row.code in READINESS_CODES:
+            soonest.setdefault(row.placement_id, row)
     items = []
     for row in soonest.values():
         placement = row.Placement

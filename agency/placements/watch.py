@@ -141,11 +141,11 @@ def _documents(w):
                      sa.cast(gaps.c.detail, sa.String).label("detail"))
 
 
-def _of_payers(facility_id, panel):
-    """The enrollment is with one of the facility's payers (names compared case aside)."""
+def _of_payers(facility_id, payer):
+    """The enrollment's payer is one of the facility's payers (names compared case aside)."""
     payers = _json_items(Facility.payers)
     return (sa.select(Facility.id).select_from(Facility).join(payers, sa.true())
-            .where(Facility.id == facility_id, sa.func.lower(panel.payer) == sa.func.lower(payers.c.value))
+            .where(Facility.id == facility_id, sa.func.lower(payer) == sa.func.lower(payers.c.value))
             .exists())
 
 
@@ -157,19 +157,25 @@ def _panels(w):
                .where(Facility.bills_insurance.is_(True)).cte("insured"))
     first_days = sa.select(insured.c.placement_id, insured.c.therapist_id, insured.c.facility_id,
                            insured.c.first_day.label("day"), insured.c.first_day, insured.c.last_day)
+    # Each approval's re-credentialing date is derived once, here, and read as a column below.
+    approvals = (sa.select(PanelEnrollment.therapist_id, PanelEnrollment.payer, PanelEnrollment.status,
+                           PanelEnrollment.effective_on, PanelEnrollment.recredential_due_on.label("due_on"))
+                 .where(PanelEnrollment.status == "approved",
+                        PanelEnrollment.therapist_id.in_(sa.select(insured.c.therapist_id)))
+                 .cte("approvals"))
     lapse_days = (sa.select(insured.c.placement_id, insured.c.therapist_id, insured.c.facility_id,
-                            add_days(PanelEnrollment.recredential_due_on, 1).label("day"), insured.c.first_day,
-                            insured.c.last_day)
+                            add_days(approvals.c.due_on, 1).label("day"), insured.c.first_day, insured.c.last_day)
                   .select_from(insured)
-                  .join(PanelEnrollment, sa.and_(PanelEnrollment.therapist_id == insured.c.therapist_id,
-                                                 PanelEnrollment.status == "approved",
-                                                 PanelEnrollment.recredential_due_on.is_not(None)))
-                  .where(_of_payers(insured.c.facility_id, PanelEnrollment)))
+                  .join(approvals, sa.and_(approvals.c.therapist_id == insured.c.therapist_id,
+                                           approvals.c.due_on.is_not(None)))
+                  .where(_of_payers(insured.c.facility_id, approvals.c.payer)))
     days = sa.union_all(first_days, lapse_days).subquery("panel_days")
-    covering = aliased(PanelEnrollment)
-    covered = (sa.select(covering.id)
-               .where(covering.therapist_id == days.c.therapist_id, covering.in_effect_on(days.c.day),
-                      _of_payers(days.c.facility_id, covering)).exists())
+    covering = approvals.alias("covering")
+    covered = (sa.select(covering.c.therapist_id)
+               .where(covering.c.therapist_id == days.c.therapist_id,
+                      PanelEnrollment.in_effect_where(covering.c.status, covering.c.effective_on, covering.c.due_on,
+                                                      days.c.day),
+                      _of_payers(days.c.facility_id, covering.c.payer)).exists())
     gaps = (sa.select(days.c.placement_id, sa.func.min(days.c.day).label("day"))
             .where(days.c.day >= days.c.first_day, days.c.day <= days.c.last_day, ~covered)
             .group_by(days.c.placement_id).subquery("panel_gaps"))
