@@ -399,3 +399,20 @@ def test_the_reference_page_and_the_rule_lists_cost_the_same_statements_however_
         factories.ce_rule(state=state, topics={"ethics": "3", "general": "1"})
         attested(state, 10)
     assert costs() == small
+
+
+def test_a_duplicate_that_races_past_the_check_is_refused_by_the_database_naming_the_field(app):
+    from agency.core.errors import Conflict
+    from agency.core.integrity import flush_or_conflict
+
+    held = caqh_rule("IL", interval_days=180)
+    payer = payer_rule("Aetna")
+    for copy, field, holder in ((CAQHRule(state="IL", interval_days=90, reminder_days=[5], source="x",
+                                          checked_on=CHECKED), "state", held.id),
+                                (PayerRule(payer="Aetna", months=12, source="x", checked_on=CHECKED), "payer",
+                                 payer.id)):
+        db.session.add(copy)
+        with pytest.raises(Conflict) as refused:
+            flush_or_conflict()
+        assert list(refused.value.fields) == [field] and f"(id {holder})" in refused.value.message
+    assert count(CAQHRule) == 1 and count(PayerRule) == 1
