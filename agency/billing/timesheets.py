@@ -191,12 +191,13 @@ def decide(entries: list[TimesheetEntry], approve: bool, actor, reason: str | No
             raise Conflict(f"the entry of {human_day(entry.work_date)} is already invoiced")
     outcome = Decision()
     if approve:
+        # Hours returning from a rejection count again, held or not: checked while still rejected.
+        _check_returning_hours([entry for entry in entries if entry.status == "rejected"])
         _hold_returning(entries, actor)
         outcome.held = [entry for entry in entries if entry.status == "held"]
         entries = [entry for entry in entries if entry.status != "held"]
         if outcome.held and not entries:
             raise Conflict(held_sentence(outcome.held))
-        _check_returning_hours([entry for entry in entries if entry.status == "rejected"])
     target = "approved" if approve else "rejected"
     for entry in entries:
         if entry.status == target:
