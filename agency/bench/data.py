@@ -51,6 +51,10 @@ from agency.credentials.models import (
     PANEL_STATUSES,
     CERecord,
     Document,
+    DocumentRequest,
+    DocumentRequestItem,
+    ExclusionHit,
+    ExclusionScreening,
     License,
     PanelEnrollment,
     Therapist,
@@ -163,6 +167,7 @@ def build(scale: float, as_of: date, echo: bool = True, document_files: bool = T
                 "active": True, "calendar_token": "bench-calendar-token"}])
     _facilities(n["facilities"], cal, put, password)
     therapists = _therapists(n["therapists"], cal, put, document_files)
+    _compliance(therapists, cal, put, document_files)
     _assignments(n["assignments"], n["facilities"], therapists, cal, put)
     placements = _placements(n["facilities"], therapists, cal, put)
     entries = _entries(placements, cal, put)
@@ -291,6 +296,42 @@ def _therapists(count: int, cal: Calendar, put: Inserter, document_files: bool) 
     put(PanelEnrollment, panels)
     put(Document, documents)
     return therapists
+
+
+def _compliance(therapists: list[dict], cal: Calendar, put: Inserter, document_files: bool) -> None:
+    """Last month's exclusion screening, with a name match waiting for a person for one therapist in fifty,
+    and a TB test asked of one in twenty by upload link: every other one answered and waiting for review."""
+    put(ExclusionScreening, [{
+        "id": 1, "source": "oig_leie", "filename": "UPDATED.csv", "sha256": hashlib.sha256(b"bench-leie").hexdigest(),
+        "rows": 80_000, "therapists_screened": len(therapists), "screened_on": cal.as_of - timedelta(days=20),
+        "screened_by_id": 1}])
+    put(ExclusionHit, [{
+        "id": n + 1, "screening_id": 1, "therapist_id": t["id"], "match": "name", "status": "pending",
+        "excluded_on": cal.as_of - timedelta(days=400), "exclusion_type": "1128b4",
+        "record": {"LASTNAME": t["last_name"].upper(), "FIRSTNAME": t["first_name"].upper(), "STATE": t["home_state"]},
+    } for n, t in enumerate(therapists[::50])])
+    requests, items = [], []
+    digest = hashlib.sha256(DOCUMENT_BYTES).hexdigest()
+    for n, t in enumerate(therapists[1::20]):
+        answered = n % 2 == 0
+        requests.append({
+            "id": n + 1, "therapist_id": t["id"],
+            "token_hash": hashlib.sha256(f"bench-request-{n}".encode()).hexdigest(),
+            "status": "submitted" if answered else "open", "source": "staff", "sent_on": cal.as_of - timedelta(days=3),
+            "expires_on": cal.as_of + timedelta(days=11), "requested_by_id": 1,
+            "submitted_at": utcnow() if answered else None})
+        item = {"id": n + 1, "request_id": n + 1, "therapist_id": t["id"], "doc_type": "tb_test",
+                "status": "uploaded" if answered else "requested"}
+        if answered:
+            storage = hashlib.sha256(f"bench-upload-{n}".encode()).hexdigest()
+            item |= {"filename": "tb_test.pdf", "content_type": "application/pdf", "size": len(DOCUMENT_BYTES),
+                     "sha256": digest, "storage_name": storage, "upload_issued_on": cal.as_of - timedelta(days=2),
+                     "upload_expires_on": cal.as_of + timedelta(days=363), "uploaded_at": utcnow()}
+            if document_files:
+                write_private(storage, DOCUMENT_BYTES)
+        items.append(item)
+    put(DocumentRequest, requests)
+    put(DocumentRequestItem, items)
 
 
 def _assignments(count: int, facilities: int, therapists: list[dict], cal: Calendar, put: Inserter) -> None:

@@ -23,6 +23,7 @@ from agency.extensions import db
 # Routes that are not measured, each with the reason.
 SKIPPED = {
     "static": "serves a file of static/ without touching the application or the database",
+    "document_upload.upload": "a therapist's private upload link: its token is only in the email it was sent in",
 }
 
 # Routes whose right answer is not 200, and why.
@@ -49,6 +50,10 @@ PARAMS = {
     "caqh_rule_id": "SELECT min(id) FROM caqh_rules",
     "payer_rule_id": "SELECT min(id) FROM payer_rules",
     "job_id": "SELECT min(id) FROM job_records",
+    "request_id": "SELECT min(id) FROM document_requests",
+    "upload_id": "SELECT min(id) FROM document_request_items WHERE status = 'uploaded'",
+    "screening_id": "SELECT min(id) FROM exclusion_screenings",
+    "hit_id": "SELECT min(id) FROM exclusion_hits",
     "user_id": "SELECT min(id) FROM users",
     "token": "SELECT calendar_token FROM users WHERE role = 'admin' ORDER BY id LIMIT 1",
 }
