@@ -21,6 +21,7 @@ JOB_MODULES = (
     "agency.billing.jobs",
     "agency.core.outbox",
     "agency.credentials.scan",
+    "agency.credentials.screening",
 )
 
 

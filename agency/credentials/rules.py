@@ -213,9 +213,16 @@ def _reference(name: str, path: Path | None) -> list[dict]:
         return tomllib.load(fh)["rules"]
 
 
-def _checked(entry: dict) -> date:
-    value = entry["checked_on"]
-    return value if isinstance(value, date) else date.fromisoformat(value)
+def checked_day(entry: dict) -> date | None:
+    """The day a reference file says its rule was checked (TOML date or ISO text); missing is for the rule's
+    own check to refuse, a value that is no date is refused here, so a hand-made file gets a sentence."""
+    value = entry.get("checked_on")
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ValidationError.on("checked_on", f"{value!r} is not a date (YYYY-MM-DD)") from None
 
 
 def load_caqh_reference(path: Path | None = None, actor=None) -> tuple[int, int]:
@@ -232,7 +239,7 @@ def load_caqh_reference(path: Path | None = None, actor=None) -> tuple[int, int]
             continue
         save_caqh_rule(None, {"state": state, "interval_days": int(entry["interval_days"]),
                               "reminder_days": [int(d) for d in entry["reminder_days"]],
-                              "source": entry["source"], "checked_on": _checked(entry),
+                              "source": entry.get("source"), "checked_on": checked_day(entry),
                               "notes": entry.get("notes")}, actor, shipped=True)
         created += 1
     return created, skipped
@@ -247,8 +254,8 @@ def load_payer_reference(path: Path | None = None, actor=None) -> tuple[int, int
         if (payer or "").lower() in existing:
             skipped += 1
             continue
-        save_payer_rule(None, {"payer": payer, "months": int(entry["months"]), "source": entry["source"],
-                               "checked_on": _checked(entry), "notes": entry.get("notes")}, actor, shipped=True)
+        save_payer_rule(None, {"payer": payer, "months": int(entry["months"]), "source": entry.get("source"),
+                               "checked_on": checked_day(entry), "notes": entry.get("notes")}, actor, shipped=True)
         created += 1
     return created, skipped
 

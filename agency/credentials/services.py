@@ -29,7 +29,7 @@ from agency.credentials.models import (
     Therapist,
     disciplines_for,
 )
-from agency.credentials.rules import check_source
+from agency.credentials.rules import check_source, checked_day
 from agency.extensions import db
 
 
@@ -424,18 +424,27 @@ def load_ce_reference(path: Path | None = None, actor=None) -> tuple[int, int]:
     Returns (created, skipped).
     """
     with (path or REFERENCE_CE_RULES).open("rb") as fh:
-        rules = tomllib.load(fh)["rules"]
+        try:
+            rules = tomllib.load(fh).get("rules", [])
+        except tomllib.TOMLDecodeError as exc:
+            raise ValidationError(f"the file is not TOML: {exc}") from None
     existing = {(state, kind) for state, kind in db.session.execute(sa.select(CERule.state, CERule.license_type))}
     created = skipped = 0
-    for rule in rules:
-        if (rule["state"], rule["license_type"]) in existing:
+    for number, rule in enumerate(rules, 1):
+        try:
+            values = {
+                "state": rule["state"], "license_type": rule["license_type"],
+                "hours_required": Decimal(str(rule["hours"])), "cycle_months": int(rule["cycle_months"]),
+                "notes": rule.get("notes"), "source": rule.get("source"), "checked_on": checked_day(rule),
+            }
+            topics = {topic: Decimal(str(hours)) for topic, hours in rule.get("topics", {}).items()}
+        except KeyError as exc:
+            raise ValidationError(f"rule {number} of the file has no {exc.args[0]}") from None
+        except (ValueError, ArithmeticError, TypeError, AttributeError):
+            raise ValidationError(f"rule {number} of the file has a value that is not a number or a date") from None
+        if (values["state"], values["license_type"]) in existing:
             skipped += 1
             continue
-        save_ce_rule(None, {
-            "state": rule["state"], "license_type": rule["license_type"],
-            "hours_required": Decimal(rule["hours"]), "cycle_months": int(rule["cycle_months"]),
-            "notes": rule.get("notes"), "source": rule["source"],
-            "checked_on": date.fromisoformat(str(rule["checked_on"])),
-        }, {topic: Decimal(hours) for topic, hours in rule.get("topics", {}).items()}, actor, shipped=True)
+        save_ce_rule(None, values, topics, actor, shipped=True)
         created += 1
     return created, skipped

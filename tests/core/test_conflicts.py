@@ -105,8 +105,23 @@ def test_two_requests_adding_one_panel_at_once_are_a_201_and_a_409(app, api):
 
 def test_a_command_refused_by_the_rules_prints_the_reason_and_exits_non_zero(app, tmp_path):
     rules = tmp_path / "rules.toml"
-    rules.write_text('[[rules]]\nstate = "NY"\nlicense_type = "LCSW"\nhours = "36"\ncycle_months = 36\n'
-                     '[[rules]]\nstate = "NY"\nlicense_type = "LCSW"\nhours = "30"\ncycle_months = 24\n')
+    checked = 'source = "NYSED Office of the Professions"\nchecked_on = 2026-11-02\n'
+    rules.write_text('[[rules]]\nstate = "NY"\nlicense_type = "LCSW"\nhours = "36"\ncycle_months = 36\n' + checked
+                     + '[[rules]]\nstate = "NY"\nlicense_type = "LCSW"\nhours = "30"\ncycle_months = 24\n' + checked)
     result = app.test_cli_runner().invoke(args=["credentials", "load-ce-rules", "--file", str(rules)])
     assert result.exit_code == 1 and result.exception.__class__ is SystemExit
     assert "Error: license_type: a CE rule for NY LCSW exists (id 1)" in result.output
+
+
+@pytest.mark.parametrize("rule, says", [
+    ('state = "NY"\nlicense_type = "LCSW"\nhours = "36"\ncycle_months = 36\nchecked_on = 2026-11-02\n',
+     "source: say where the rule comes from"),
+    ('state = "NY"\nlicense_type = "LCSW"\ncycle_months = 36\n', "rule 1 of the file has no hours"),
+    ('state = "NY"\nlicense_type = "LCSW"\nhours = "many"\ncycle_months = 36\n', "not a number or a date"),
+])
+def test_a_hand_made_rules_file_missing_or_garbling_a_value_is_refused_with_a_sentence(app, tmp_path, rule, says):
+    rules = tmp_path / "rules.toml"
+    rules.write_text("[[rules]]\n" + rule)
+    result = app.test_cli_runner().invoke(args=["credentials", "load-ce-rules", "--file", str(rules)])
+    assert result.exit_code == 1 and result.exception.__class__ is SystemExit
+    assert says in result.output
