@@ -39,6 +39,11 @@ UNIQUE = {
     "uq_ce_rules_state_license_type": Unique(
         "license_type", "a CE rule for {state} {license_type} exists"),
     "uq_ce_topic_requirements_rule_id_topic": Unique("topics", "the rule already lists {topic}"),
+    "uq_document_requests_token_hash": Unique("token", "this upload link is already given out"),
+    "uq_document_request_items_request_id_doc_type": Unique("doc_types", "the request already asks for {doc_type}"),
+    "uq_document_request_items_storage_name": Unique("file", "a stored file of this name exists"),
+    "uq_document_request_items_open": Unique(
+        "doc_types", "{doc_type} is already asked of this therapist by a request still in play"),
     "uq_exclusion_hits_screening_id_therapist_id": Unique(
         "therapist_id", "the screening already lists therapist {therapist_id}"),
     "uq_caqh_rules_state": Unique("state", "a CAQH rule for {state} exists"),
@@ -176,10 +181,18 @@ def _attempted(table: sa.Table, columns: tuple[str, ...]) -> list[dict]:
     return attempts
 
 
-def _holder(table: sa.Table, values: dict) -> int | None:
+def _partial(table: sa.Table, name: str):
+    """The condition of a partial unique index (the rows it holds), or None for a whole-table constraint."""
+    index = next((i for i in table.indexes if i.name == name), None)
+    return None if index is None else index.dialect_options["sqlite"]["where"]
+
+
+def _holder(table: sa.Table, name: str, values: dict) -> int | None:
     key = next(iter(table.primary_key.columns))
-    return db.session.scalar(
-        sa.select(key).where(*(table.c[name] == value for name, value in values.items())).limit(1))
+    query = sa.select(key).where(*(table.c[column] == value for column, value in values.items()))
+    if (condition := _partial(table, name)) is not None:
+        query = query.where(condition)
+    return db.session.scalar(query.limit(1))
 
 
 def refuse_taken(obj) -> None:
@@ -188,8 +201,9 @@ def refuse_taken(obj) -> None:
     table = state.mapper.local_table
     for name, columns in _unique_constraints(table):
         values = {c: state.dict.get(state.mapper.get_property_by_column(table.c[c]).key) for c in columns}
-        if name in UNIQUE and all(v is not None for v in values.values()):
-            if (holder := _holder(table, values)) is not None:
+        # A partial index holds only some rows, which the new one may not be: the database decides those.
+        if name in UNIQUE and _partial(table, name) is None and all(v is not None for v in values.values()):
+            if (holder := _holder(table, name, values)) is not None:
                 raise duplicate(name, values, holder)
 
 
@@ -201,7 +215,7 @@ def refusal(exc: IntegrityError) -> DomainError:
     db.session.rollback()
     if found.kind == "unique" and found.name in UNIQUE:
         for values in attempts:
-            if (holder := _holder(found.table, values)) is not None:
+            if (holder := _holder(found.table, found.name, values)) is not None:
                 return duplicate(found.name, values, holder)
         return duplicate(found.name, attempts[0] if attempts else {})
     field = found.columns[0] if found.columns else None

@@ -36,7 +36,12 @@ def _copy_holding(table, name, columns):
     """A new row with the same values as a saved one under this constraint, and fresh ones under the others."""
     model = _model(table)
     mapper = sa.inspect(model)
-    saved = db.session.scalar(sa.select(model).where(*(table.c[c].is_not(None) for c in columns)).limit(1))
+    held = [table.c[c].is_not(None) for c in columns]
+    # A partial unique index holds only the rows its condition picks: the row copied must be one of them.
+    index = next((i for i in table.indexes if i.name == name), None)
+    if index is not None and index.dialect_options["sqlite"]["where"] is not None:
+        held.append(index.dialect_options["sqlite"]["where"])
+    saved = db.session.scalar(sa.select(model).where(*held).limit(1))
     assert saved is not None, f"the demo agency has no {table.name} row to copy for {name}"
     copy = model()
     for column in table.columns:
@@ -46,10 +51,19 @@ def _copy_holding(table, name, columns):
     for other_table, other, other_columns in unique_constraints():
         if other_table is not table or other == name or not set(other_columns) - set(columns):
             continue
-        free = next(c for c in other_columns if c not in columns)
-        setattr(copy, mapper.get_property_by_column(table.c[free]).key,
-                None if table.c[free].nullable else f"fresh-{name}"[: table.c[free].type.length])
+        free = table.c[next(c for c in other_columns if c not in columns)]
+        setattr(copy, mapper.get_property_by_column(free).key, _fresh(free, getattr(saved, free.key), name))
     return saved, copy
+
+
+def _fresh(column, held, name):
+    """A value of the column no saved row holds with the copy's others: none, a new text, or another parent."""
+    if column.nullable:
+        return None
+    if column.foreign_keys:
+        (key,) = column.foreign_keys
+        return db.session.scalar(sa.select(sa.func.min(key.column)).where(key.column != held))
+    return f"fresh-{name}"[: column.type.length]
 
 
 def test_each_unique_constraint_tripped_is_a_conflict_naming_the_field_and_the_holder(app):

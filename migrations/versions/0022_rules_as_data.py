@@ -1,6 +1,6 @@
 """rules as data: CAQH re-attestation per state, re-credentialing per payer, CE rule sources
 
-Revision ID: 0024
+Revision ID: 0022
 Revises: 0021
 Create Date: 2026-12-01 17:00:00
 
@@ -18,7 +18,7 @@ from dateutil.relativedelta import relativedelta
 
 
 # revision identifiers, used by Alembic.
-revision = '0024'
+revision = '0022'
 down_revision = '0021'
 branch_labels = None
 depends_on = None
