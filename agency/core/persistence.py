@@ -119,10 +119,14 @@ def empty_every_table() -> None:
     db.session.remove()
     tables = list(reversed(db.metadata.sorted_tables))
     if db.engine.dialect.name == "postgresql":
-        # DELETE rather than TRUNCATE: truncating every table makes new files for each, about a second
-        # however few rows there are; deleting them (dependants first) costs milliseconds.
+        # Only the tables holding rows are truncated (truncating all of them costs a fresh file each), and
+        # only the sequences used are restarted. A truncated table is a fresh file, so its rows come back in
+        # the order they went in, as from a new database; deleted rows would leave gaps new ones fill.
         with db.engine.begin() as conn:
-            conn.execute(sa.text("; ".join(f"DELETE FROM {t.name}" for t in tables)))
+            held = conn.scalars(sa.text(" UNION ALL ".join(
+                f"SELECT '{t.name}' WHERE EXISTS (SELECT 1 FROM {t.name})" for t in tables))).all()
+            if held:
+                conn.execute(sa.text(f"TRUNCATE {', '.join(held)} CASCADE"))
             used = conn.scalars(sa.text("SELECT quote_ident(sequencename) FROM pg_sequences "
                                         "WHERE schemaname = current_schema() AND last_value IS NOT NULL")).all()
             if used:

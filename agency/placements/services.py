@@ -88,7 +88,8 @@ def send_assignment_alert(assignment: Assignment, therapist_ids: list[int], acto
         raise Conflict("only an open assignment can be sent out")
     if not therapist_ids:
         raise ValidationError.on("therapist_ids", "choose at least one therapist")
-    therapists = db.session.scalars(sa.select(Therapist).where(Therapist.id.in_(therapist_ids))).all()
+    therapists = db.session.scalars(sa.select(Therapist).where(Therapist.id.in_(therapist_ids))
+                                    .order_by(Therapist.id)).all()
     if len(therapists) != len(set(therapist_ids)):
         raise ValidationError.on("therapist_ids", "includes a therapist that does not exist")
     told = set(db.session.scalars(

@@ -31,7 +31,7 @@ def test_a_license_gets_each_threshold_once_and_a_scan_that_missed_days_sends_on
     # 30-day one (skipped days never produce a burst); day 83: 7 left.
     assert reminders() == [("license", 90), ("license", 60), ("license", 30), ("license", 7)]
     to_therapist = db.session.scalars(sa.select(OutboxMessage.subject).where(
-        OutboxMessage.to_addr == "mia@example.org")).all()
+        OutboxMessage.to_addr == "mia@example.org").order_by(OutboxMessage.id)).all()
     assert len(to_therapist) == 4 and "due in 90 days" in to_therapist[0]
     staff = app.config["CREDENTIALING_EMAIL"]
     assert db.session.scalar(sa.select(sa.func.count()).where(OutboxMessage.to_addr == staff)) == 4
