@@ -350,6 +350,11 @@ def accept(item_id: int, actor, issued_on=KEEP, expires_on=KEEP) -> DocumentRequ
         raise ValidationError.on("expires_on", f"is before today: an expired {doc_type_label(item.doc_type)} "
                                                "cannot be accepted; correct the date or reject the upload")
     old = _renewed(item)
+    # A document that expires is renewed by one that expires too: a yearly TB test with no date would
+    # otherwise count as current for ever.
+    if old is not None and old.expires_on is not None and expires_on is None:
+        raise ValidationError.on("expires_on", f"is required: the {doc_type_label(item.doc_type)} on file expires "
+                                               f"({human_day(old.expires_on)}), so its renewal has a date too")
     if old is not None and old.expires_on is not None and expires_on is not None and expires_on <= old.expires_on:
         raise ValidationError.on("expires_on", f"must be after the expiry of the {doc_type_label(item.doc_type)} "
                                                f"on file ({human_day(old.expires_on)}); correct it or reject")

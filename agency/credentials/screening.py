@@ -297,6 +297,8 @@ def screen_file(stream, filename: str, source: str = "oig_leie", list_state: str
     name match of the same listing carries over, so they are not asked again.
     """
     list_state = _check_source(source, list_state)
+    if screened_on is not None and screened_on > today():
+        raise ValidationError.on("screened_on", "cannot be in the future: a screening is evidence of a day gone by")
     filename = (filename or "").strip()[:255] or "exclusions.csv"
     if not filename.lower().endswith(".csv"):
         raise ValidationError.on("file", "must be a CSV file (.csv), as the list is published")

@@ -73,14 +73,14 @@ DECISION = Schema("ExclusionDecision", note=Str(max_length=500, multiline=True,
                                                  description="why; required to dismiss"))
 UPLOAD = {
     "type": "object",
-    "required": ["file", "source"],
+    "required": ["file"],
     "properties": {
         "file": {"type": "string", "format": "binary", "description": (
             "The list as a UTF-8 CSV in the LEIE layout: a header of its 18 columns (LASTNAME, FIRSTNAME, MIDNAME, "
             "BUSNAME, GENERAL, SPECIALTY, UPIN, NPI, DOB, ADDRESS, CITY, STATE, ZIP, EXCLTYPE, EXCLDATE, REINDATE, "
             "WAIVERDATE, WVRSTATE), dates as YYYYMMDD (00000000 for none), NPI 0000000000 for none. Any bad line "
             "refuses the file; the error names each line.")},
-        "source": {"type": "string", "enum": list(SCREENING_SOURCES)},
+        "source": {"type": "string", "enum": list(SCREENING_SOURCES), "default": "oig_leie"},
         "state": {"type": "string", "pattern": "^[A-Z]{2}$",
                   "description": "required for state_medicaid: the state whose list this is"},
     },
@@ -115,7 +115,7 @@ def create_screening():
     upload = request.files.get("file")
     if upload is None:
         raise ValidationError.on("file", "is required (multipart/form-data field 'file')")
-    run = screening.screen_file(upload.stream, upload.filename or "", request.form.get("source", ""),
+    run = screening.screen_file(upload.stream, upload.filename or "", request.form.get("source") or "oig_leie",
                                 request.form.get("state") or None, current_actor(),
                                 limit=int(current_app.config["SCREENING_MAX_BYTES"]))
     return created(_run(run.id), "screenings_api.get_screening", {"screening_id": run.id})

@@ -19,7 +19,6 @@ from agency.core.money import to_cents
 from agency.extensions import db
 from agency.facilities.models import Facility, RateCard
 from agency.placements.models import Placement
-from agency.placements.readiness import CODES as READINESS_CODES
 from agency.placements.watch import watch_horizon, watch_order, watch_rows
 
 ZERO = Decimal("0")
@@ -84,24 +83,35 @@ def watched_rows(as_of: date) -> list:
     ).unique().all()
 
 
+# What stops a placement being ready before its end (the therapist's standing, an exclusion, a license, a
+# privilege's home license, a panel's re-credentialing, a required document, CAQH), in the order a cause is
+# named when several bite on the same day: an exclusion ends billing outright, CAQH only stalls payers.
+CAUSES = ("do_not_place", "therapist_inactive", "excluded", "license_expired", "no_license_in_state",
+          "panel_not_approved", "document_missing", "caqh_attestation_due")
+
+
 def revenue_at_risk(as_of: date, rows: list | None = None) -> RevenueAtRisk:
     """Every onboarding and active placement that is not ready, or stops being ready before its end, with
     the day it does (as_of if already), its cause and its revenue from then to its end, largest first.
 
-    The cause is the placement's first row in the watch's order (watched_rows, read here unless given).
-    The weekly revenue is what the rate card in effect on that day bills for a full week of the placement's
-    basis (billing.pricing.week_price). An open-ended placement is counted as far as the watch looks.
+    The cause is the placement's soonest row of the watch among CAUSES (watched_rows, read here unless
+    given), the first of CAUSES on a tie; onboarding items and hours already held are the watch's, not risks
+    to revenue ahead. The weekly revenue is what the rate card in effect on that day bills for a full week of
+    the placement's basis (billing.pricing.week_price), or today's card where the contract has not yet been
+    renewed that far. An open-ended placement is counted as far as the watch looks.
     """
     horizon = watch_horizon(as_of)
     soonest = {}
     for row in watched_rows(as_of) if rows is None else rows:
-        # Only what makes a placement not ready counts; the watch also shows hours already held.
-        if row.code in READINESS_CODES:
-            soonest.setdefault(row.placement_id, row)
+        if row.code in CAUSES:
+            held = soonest.get(row.placement_id)
+            if held is None or (row.bites_on, CAUSES.index(row.code)) < (held.bites_on, CAUSES.index(held.code)):
+                soonest[row.placement_id] = row
     items = []
     for row in soonest.values():
         placement = row.Placement
-        week = week_price(card_on(placement.facility.rate_cards, row.bites_on), placement.billing_basis,
+        cards = placement.facility.rate_cards
+        week = week_price(card_on(cards, row.bites_on) or card_on(cards, as_of), placement.billing_basis,
                           placement.therapist.discipline, placement.hours_per_week)
         counted_to = placement.end_on or horizon
         items.append(AtRisk(placement, row.bites_on, row.code, row.detail, counted_to, week,

@@ -281,6 +281,9 @@ def test_an_upload_that_does_not_outlast_the_document_on_file_or_is_expired_is_n
     assert shorter.status_code == 400 and "must be after the expiry" in shorter.json["error"]["message"]
     lapsed = api("credentialing").post(f"/api/v1/document-uploads/{item.id}/accept", {"expires_on": iso(-1)})
     assert lapsed.status_code == 400 and "expires_on" in lapsed.json["error"]["fields"]
+    # A card that expires is never renewed by one without a date, which would count as current for ever.
+    undated = api("credentialing").post(f"/api/v1/document-uploads/{item.id}/accept", {"expires_on": None})
+    assert undated.status_code == 400 and "its renewal has a date too" in undated.json["error"]["message"]
     assert db.session.scalar(sa.select(DocumentRequestItem.status)) == "uploaded"
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Document)) == 1
 

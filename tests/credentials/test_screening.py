@@ -455,7 +455,7 @@ def test_the_api_screens_a_multipart_upload_and_lists_the_runs(api):
     credentialing = api("credentialing")
     data = leie(*STRANGERS, row("Q", "R", npi=NPI_A))
     response = credentialing.client.post("/api/v1/screenings", headers=credentialing.headers,
-                                         data={"file": (io.BytesIO(data), "UPDATED.csv"), "source": "oig_leie"},
+                                         data={"file": (io.BytesIO(data), "UPDATED.csv")},  # the OIG's list unless told
                                          content_type="multipart/form-data")
     assert response.status_code == 201, response.json
     body = response.json
@@ -481,6 +481,12 @@ def test_the_api_refuses_a_bad_upload_with_a_400_and_stores_nothing(api, form, m
                                   content_type="multipart/form-data")
     assert response.status_code == 400 and message in str(response.json["error"]), response.json
     assert stored() == (0, 0)
+
+
+def test_a_run_cannot_be_dated_in_the_future_for_it_is_evidence_of_a_day_gone_by():
+    with pytest.raises(ValidationError) as refused:
+        screen(leie(*STRANGERS), screened_on=TODAY + timedelta(days=1))
+    assert "screened_on" in refused.value.fields and stored() == (0, 0)
 
 
 def test_the_api_decides_a_pending_hit_and_refuses_a_second_decision(api):
@@ -559,7 +565,7 @@ def test_the_reminder_is_registered_monthly_and_runs_on_a_real_worker_once(app, 
     scheduler = CronScheduler(connection=None, name="test")
     scheduler.load_config_from_file(str(ROOT / "agency" / "cron.py"))
     names = {job.func.__name__: job for job in scheduler.get_jobs()}
-    assert names["screening_reminder"].cron == app.config["SCREENING_REMINDER_CRON"] == "0 12 11 * *"
+    assert names["screening_reminder"].cron == app.config["SCREENING_REMINDER_CRON"] == "0 12 * * *"
     screen(leie(row("A", "B")), screened_on=TODAY - timedelta(days=45))
     with workers.jobs_on_redis(app, redis_url):
         enqueue(screening_reminder, TODAY.isoformat())

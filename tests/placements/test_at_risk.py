@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+import sqlalchemy as sa
 
 from agency.billing.pricing import week_price
 from agency.credentials.services import renew_license
@@ -15,6 +16,7 @@ from agency.extensions import db
 from agency.placements.at_risk import prorated, revenue_at_risk
 from agency.placements.models import Placement
 from agency.placements.readiness import readiness
+from agency.placements.watch import watch_rows
 from tests import factories
 from tests.factories import TODAY
 from tests.sql import counted
@@ -131,11 +133,35 @@ def test_a_placement_already_not_ready_is_at_risk_from_as_of(agency):
     assert later[agency["lapses"].id].at_risk_on == date(2027, 1, 10)
 
 
-def test_any_code_the_watch_knows_is_a_cause(agency):
-    """The list takes the watch's codes as they come: a therapist marked do not place is at risk today."""
+def test_a_therapist_marked_do_not_place_puts_the_placement_at_risk_today(agency):
     agency["fine"].therapist.status = "do_not_place"
     db.session.commit()
     assert by_placement()[agency["fine"].id].code == "do_not_place"
+
+
+def test_open_onboarding_items_and_hours_already_held_are_no_revenue_at_risk(agency):
+    starting = factories.placement(factories.licensed_therapist(), agency["clinic"], date(2026, 12, 7), end_on=END)
+    starting.status = "onboarding"
+    db.session.commit()
+    assert ("onboarding_incomplete", starting.id) in {(row.code, row.placement_id) for row in db.session.execute(
+        sa.select(watch_rows(TODAY)))}
+    assert starting.id not in by_placement()
+
+
+def test_on_a_day_two_causes_bite_the_exclusion_is_named(agency):
+    placement = agency["lapses"]
+    factories.exclusion(placement.therapist, excluded_on=placement.therapist.licenses[0].expires_on
+                        + timedelta(days=1))
+    assert by_placement()[placement.id].code == "excluded"
+
+
+def test_a_contract_not_yet_renewed_that_far_is_priced_at_today_s_rates(agency):
+    placement = agency["lapses"]
+    (card,) = placement.facility.rate_cards
+    card.effective_to = placement.therapist.licenses[0].expires_on
+    db.session.commit()
+    item = by_placement()[placement.id]
+    assert item.unpriced is None and item.weekly_revenue > 0
 
 
 def test_a_renewal_recorded_takes_the_placement_off_at_once(agency):
