@@ -141,6 +141,18 @@ def settle(entries: list[TimesheetEntry], actor=None, creds: Credentials | None 
     return changed
 
 
+def settle_ids(entry_ids, actor=None) -> list[TimesheetEntry]:
+    """Lock these entries and settle them, their placements and credentials read in a fixed number of
+    queries; the caller holds their facilities' locks and commits."""
+    entries = lock_all(TimesheetEntry, entry_ids)
+    if not entries:
+        return []
+    placements = db.session.scalars(sa.select(Placement).where(
+        Placement.id.in_({e.placement_id for e in entries}))
+        .options(joinedload(Placement.facility), joinedload(Placement.therapist))).all()
+    return settle(entries, actor, Credentials.of(placements))
+
+
 def reassess(therapist_ids, actor=None) -> int:
     """Judge again the entries of these therapists not yet invoiced, after a credential changed; commits.
 

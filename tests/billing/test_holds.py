@@ -8,15 +8,19 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from agency.billing import holds, timesheets
+from agency.billing import holds, receivables, timesheets
+from agency.billing.invoicing import invoice_facility
 from agency.billing.models import Invoice, TimesheetEntry
 from agency.billing.runs import start_invoice_run
 from agency.core.audit import AuditEvent
 from agency.core.errors import Conflict, ValidationError
-from agency.credentials import screening
+from agency.credentials import rules, screening
 from agency.credentials import services as credentials
 from agency.extensions import db
+from agency.facilities import services as facilities
 from agency.facilities.models import Facility
+from agency.placements import services as placements
+from agency.placements.models import Placement
 from tests import factories
 from tests.credentials.test_screening import NPI_A, leie, row
 from tests.sql import count_statements
@@ -462,3 +466,100 @@ def test_correcting_a_held_entry_keeps_it_held_and_a_released_day_moved_is_judge
     timesheets.update_entry(db.session.get(TimesheetEntry, entry.id), {"work_date": date(2026, 10, 2)})
     moved = db.session.get(TimesheetEntry, entry.id)
     assert moved.status == "held" and moved.release_reason is None
+
+
+def codes_of(entry_id: int) -> list[str]:
+    db.session.rollback()
+    return [r["code"] for r in db.session.get(TimesheetEntry, entry_id).hold_reasons or []]
+
+
+# ----------------------------------------------------------------------------- a void judges again
+
+
+def test_a_void_judges_the_hours_it_frees_so_days_worked_while_excluded_are_held_not_billed_again(app, users):
+    placement = late_licensed_placement()
+    fine, excluded_day = factories.entry(placement, LICENSED), factories.entry(placement, date(2026, 11, 3))
+    invoice, _ = invoice_facility(placement.facility_id, date(2026, 11, 1), date(2026, 11, 30))
+    # The exclusion is confirmed after the hours were billed: what is billed stays billed until the void.
+    factories.exclusion(placement.therapist, excluded_on=date(2026, 11, 3))
+    assert holds.reassess([placement.therapist_id]) == 0
+    assert status_of(excluded_day.id) == "invoiced"
+    receivables.void_invoice(db.session.get(Invoice, invoice.id), "billed to the wrong cost centre", users["billing"])
+    assert status_of(fine.id) == "approved" and status_of(excluded_day.id) == "held"
+    assert codes_of(excluded_day.id) == ["excluded"]
+    events = db.session.scalars(sa.select(AuditEvent.summary).where(
+        AuditEvent.object_type == "timesheet_entry", AuditEvent.object_id == excluded_day.id)).all()
+    assert any("held: Excluded from federal health care programs" in summary for summary in events)
+    handle = start_invoice_run(date(2026, 11, 1), date(2026, 11, 30), None, users["billing"])
+    rebilled = db.session.get(Invoice, handle.result["invoice_ids"][0])
+    assert rebilled.total == Decimal("720.00")  # the day before the exclusion, not the day of it
+    assert [h["entry_id"] for h in handle.result["held"]] == [excluded_day.id]
+    assert status_of(excluded_day.id) == "held" and status_of(fine.id) == "invoiced"
+
+
+# ----------------------------------------------------------------------------- changes that alter the answer
+
+
+def insured_placement(payer="Fidelis Care", effective_on=date(2024, 1, 1)):
+    """A therapist approved with the facility's one payer since Jan 1, 2024 (re-credentialing due Jan 1, 2027
+    by the 36-month default), placed at a New York facility that bills insurance."""
+    place = factories.facility(bills_insurance=True, payers=[payer])
+    factories.rate_card(place, threshold=None)
+    person = factories.licensed_therapist()
+    factories.panel(person, payer=payer, status="approved", submitted_on=date(2023, 10, 1), effective_on=effective_on)
+    return factories.active_placement(place, person, start=date(2026, 9, 1))
+
+
+def payer_rule(payer, months):
+    return rules.save_payer_rule(None, {"payer": payer, "months": months, "source": "Payer provider manual",
+                                        "checked_on": date(2026, 11, 2)})
+
+
+def test_a_shorter_re_credentialing_rule_for_a_payer_holds_the_approved_hours_after_the_new_due_date(app):
+    placement = insured_placement()
+    other = insured_placement(payer="Aetna")
+    entry, untouched = factories.entry(placement, LICENSED), factories.entry(other, LICENSED)
+    assert status_of(entry.id) == "approved"
+    # 24 months after Jan 1, 2024: the payer dropped her on Jan 1, 2026, whatever the letter case of its name.
+    rule = payer_rule("FIDELIS CARE", 24)
+    assert status_of(entry.id) == "held" and codes_of(entry.id) == ["panel_not_approved"]
+    assert status_of(untouched.id) == "approved"
+    # The rule removed, the default's 36 months apply again: the day is no longer held.
+    rules.delete_payer_rule(rule)
+    assert status_of(entry.id) == "submitted"
+
+
+def test_a_shorter_default_re_credentialing_rule_holds_the_hours_of_every_payer_it_governs(app):
+    placement = insured_placement(payer="Empire BCBS")
+    entry = factories.entry(placement, LICENSED)
+    payer_rule(None, 24)
+    assert status_of(entry.id) == "held" and codes_of(entry.id) == ["panel_not_approved"]
+
+
+def test_a_facility_that_starts_billing_insurance_or_changes_its_payers_holds_the_hours_of_its_therapists(app):
+    placement = factories.active_placement(factories.facility(), start=date(2026, 9, 1))
+    factories.panel(placement.therapist, payer="Fidelis Care", status="approved", submitted_on=date(2026, 8, 1),
+                    effective_on=date(2026, 9, 1))
+    entry = factories.entry(placement, LICENSED)
+    facilities.update_facility(placement.facility, {"bills_insurance": True, "payers": ["Fidelis Care"]})
+    assert status_of(entry.id) == "approved"  # approved with the payer that day
+    timesheets_entry = factories.entry(placement, date(2026, 11, 3))
+    facilities.update_facility(db.session.get(Facility, placement.facility_id), {"payers": ["Aetna"]})
+    assert status_of(entry.id) == status_of(timesheets_entry.id) == "held"
+    assert codes_of(entry.id) == ["panel_not_approved"]
+    facilities.update_facility(db.session.get(Facility, placement.facility_id), {"bills_insurance": False})
+    assert status_of(entry.id) == "submitted"
+
+
+def test_a_new_service_state_holds_the_approved_hours_not_yet_invoiced_for_a_day_without_a_license_there(app):
+    place = factories.facility()
+    person = factories.licensed_therapist(state="NY")
+    placement = factories.placement(person, place, start=date(2026, 9, 1))
+    # Days already on file for the placement (recorded before its terms changed), approved.
+    entry = TimesheetEntry(placement_id=placement.id, work_date=LICENSED, status="approved",
+                           direct_care_hours=Decimal("8"), supervision_hours=Decimal("0"), travel_miles=Decimal("0"))
+    db.session.add(entry)
+    db.session.commit()
+    placements.update_placement(db.session.get(Placement, placement.id), {"service_states": ["NY", "NJ"]})
+    assert status_of(entry.id) == "held" and codes_of(entry.id) == ["no_license_in_state"]
+    assert "in NJ" in db.session.get(TimesheetEntry, entry.id).hold_reasons[0]["message"]
