@@ -114,15 +114,26 @@ def judge(entries: list[TimesheetEntry], creds: Credentials | None = None) -> li
             + _panel_gap(e, placements[e.placement_id], creds) for e in entries]
 
 
+def _uncovered(entry: TimesheetEntry, reasons: list[dict]) -> list[dict]:
+    """The reasons an admin's release of the entry does not cover (all of them when it was not released)."""
+    if entry.released_at is None:
+        return reasons
+    covered = set(entry.released_codes or [])
+    return [r for r in reasons if r["code"] not in covered]
+
+
 def settle(entries: list[TimesheetEntry], actor=None, creds: Credentials | None = None) -> list[TimesheetEntry]:
     """Hold the open entries that fall in a gap and send back to submitted the held ones whose gap is
     resolved; what changed. The caller holds the entries' locks (as decisions do) and commits.
 
-    An entry an admin released stays released; decided or billed entries are left as they are.
+    A released entry is held again only for a reason of a code its release did not cover (its release
+    stands for the codes it covered, so once that new gap is resolved it is submitted again, still
+    released); decided or billed entries are left as they are.
     """
-    open_entries = [e for e in entries if e.status in OPEN_STATUSES and e.released_at is None]
+    open_entries = [e for e in entries if e.status in OPEN_STATUSES]
     changed, events = [], []
-    for entry, reasons in zip(open_entries, judge(open_entries, creds), strict=True):
+    for entry, found in zip(open_entries, judge(open_entries, creds), strict=True):
+        reasons = _uncovered(entry, found)
         if reasons and (entry.status != "held" or entry.hold_reasons != reasons):
             old = entry.status
             entry.status, entry.hold_reasons = "held", reasons
@@ -166,23 +177,20 @@ def reassess(therapist_ids, actor=None) -> int:
     billed = sa.select(BilledEntry.entry_id).where(BilledEntry.entry_id == TimesheetEntry.id, LIVE).exists()
     rows = db.session.execute(
         sa.select(TimesheetEntry.id, Placement.facility_id).join(TimesheetEntry.placement)
-        .where(Placement.therapist_id.in_(ids), TimesheetEntry.status.in_(OPEN_STATUSES),
-               TimesheetEntry.released_at.is_(None), ~billed)
+        .where(Placement.therapist_id.in_(ids), TimesheetEntry.status.in_(OPEN_STATUSES), ~billed)
     ).all()
     if not rows:
         return 0
     lock_all(Facility, {facility_id for _, facility_id in rows})
-    entries = lock_all(TimesheetEntry, [entry_id for entry_id, _ in rows])
-    placements = db.session.scalars(sa.select(Placement).where(
-        Placement.id.in_({e.placement_id for e in entries}))
-        .options(joinedload(Placement.facility), joinedload(Placement.therapist))).all()
-    changed = settle(entries, actor, Credentials.of(placements))
+    changed = settle_ids([entry_id for entry_id, _ in rows], actor)
     db.session.commit()
     return len(changed)
 
 
 def release(entry: TimesheetEntry, reason: str | None, actor) -> TimesheetEntry:
-    """An admin releases a held entry to submitted with a reason; audited, and it stays released."""
+    """An admin releases a held entry to submitted with a reason; audited. The release covers the codes
+    of the reasons it was held for (and of any earlier release of the entry): only a reason of another
+    code holds it again."""
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError.on("reason", "say why the held hours are released")
@@ -194,10 +202,14 @@ def release(entry: TimesheetEntry, reason: str | None, actor) -> TimesheetEntry:
         raise Conflict(f"the entry of {human_day(entry.work_date)} is {entry.status}, not held; "
                        "only held hours are released")
     reasons = entry.hold_reasons
+    codes = sorted(set(entry.released_codes or []) | {r["code"] for r in reasons or []})
+    actor_id = getattr(actor, "id", None)
     entry.status, entry.hold_reasons = "submitted", None
-    entry.released_at, entry.released_by_id, entry.release_reason = utcnow(), getattr(actor, "id", None), reason
+    entry.released_at, entry.released_by_id, entry.release_reason, entry.released_codes = (
+        utcnow(), actor_id, reason, codes)
     audit.record("override", entry, f"{human_day(entry.work_date)} released from hold: {reason}", actor=actor,
-                 changes={"status": ["held", "submitted"], "hold_reasons": reasons, "reason": reason})
+                 changes={"status": ["held", "submitted"], "hold_reasons": reasons, "reason": reason,
+                          "released_codes": entry.released_codes})
     db.session.commit()
     return entry
 

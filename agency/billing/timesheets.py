@@ -147,7 +147,7 @@ def update_entry(entry: TimesheetEntry, values: dict, actor=None) -> TimesheetEn
     if "work_date" in changes and entry.released_at is not None:
         # An admin released the hours of one day; another day is judged afresh.
         changes["release_reason"] = [entry.release_reason, None]
-        entry.released_at = entry.released_by_id = entry.release_reason = None
+        entry.released_at = entry.released_by_id = entry.release_reason = entry.released_codes = None
     if changes:
         audit.record("update", entry, f"timesheet entry {human_day(entry.work_date)}", actor=actor,
                      changes=changes)
@@ -217,10 +217,11 @@ def decide(entries: list[TimesheetEntry], approve: bool, actor, reason: str | No
 def _hold_returning(entries: list[TimesheetEntry], actor) -> None:
     """Before an approval: the entries about to be approved judged on their day, those in a gap held.
 
-    Rejected hours approved after all are judged as if recorded anew; a released entry stays released.
+    Rejected hours approved after all are judged as if recorded anew; a released one is held again only
+    for a reason its release did not cover (holds.settle).
     """
     for entry in entries:
-        if entry.status == "rejected" and entry.released_at is None:
+        if entry.status == "rejected":
             entry.status, entry.rejection_reason = "submitted", None
     holds.settle([entry for entry in entries if entry.status == "submitted"], actor)
 

@@ -473,6 +473,13 @@ def codes_of(entry_id: int) -> list[str]:
     return [r["code"] for r in db.session.get(TimesheetEntry, entry_id).hold_reasons or []]
 
 
+def screened_excluded(therapist, excluded="20261001"):
+    """The therapist's NPI on an OIG file, excluded from the day given: a confirmed hit, hours judged again."""
+    therapist.npi = NPI_A
+    screening.screen_file(io.BytesIO(leie(row("SOMEONE", "ELSE", npi=NPI_A, excluded=excluded))),
+                          "UPDATED.csv", "oig_leie")
+
+
 # ----------------------------------------------------------------------------- a void judges again
 
 
@@ -563,3 +570,37 @@ def test_a_new_service_state_holds_the_approved_hours_not_yet_invoiced_for_a_day
     placements.update_placement(db.session.get(Placement, placement.id), {"service_states": ["NY", "NJ"]})
     assert status_of(entry.id) == "held" and codes_of(entry.id) == ["no_license_in_state"]
     assert "in NJ" in db.session.get(TimesheetEntry, entry.id).hold_reasons[0]["message"]
+
+
+# ----------------------------------------------------------------------------- a release covers its reasons
+
+
+def test_a_release_for_a_license_gap_does_not_cover_an_exclusion_confirmed_later_that_day(app, users):
+    placement = late_licensed_placement()
+    entry = holds.release(record(placement, BEFORE_LICENSE), "Board confirmed the license by phone", users["admin"])
+    assert entry.released_codes == ["no_license_in_state"]
+    screened_excluded(placement.therapist, excluded="20261001")
+    assert status_of(entry.id) == "held" and codes_of(entry.id) == ["excluded"]
+    held = db.session.get(TimesheetEntry, entry.id)
+    assert held.release_reason == "Board confirmed the license by phone"  # the release stands for its codes
+    events = db.session.scalars(sa.select(AuditEvent.summary).where(
+        AuditEvent.object_type == "timesheet_entry", AuditEvent.object_id == entry.id)).all()
+    assert any("held: Excluded from federal health care programs" in summary for summary in events)
+    with pytest.raises(Conflict):
+        timesheets.decide([held], True, users["billing"])
+    # An admin who releases it again releases it for both codes: judging again leaves it submitted.
+    holds.release(held, "OIG waiver on file for the day", users["admin"])
+    assert db.session.get(TimesheetEntry, entry.id).released_codes == ["excluded", "no_license_in_state"]
+    holds.reassess([placement.therapist_id])
+    assert status_of(entry.id) == "submitted"
+
+
+def test_a_renewal_judging_a_released_entry_again_does_not_hold_it_for_the_code_released(app, users):
+    placement = late_licensed_placement()
+    entry = holds.release(record(placement, BEFORE_LICENSE), "Board confirmed the license by phone", users["admin"])
+    credentials.update_license(placement.therapist.licenses[0], {"expires_on": date(2030, 6, 30)})
+    assert status_of(entry.id) == "submitted"
+    timesheets.decide([db.session.get(TimesheetEntry, entry.id)], True, users["billing"])
+    credentials.update_license(db.session.get(TimesheetEntry, entry.id).placement.therapist.licenses[0],
+                               {"expires_on": date(2030, 12, 31)})
+    assert status_of(entry.id) == "approved"
