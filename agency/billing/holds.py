@@ -8,7 +8,12 @@ home license), was excluded that day (a confirmed exclusion hit in force), or,
 where the facility bills insurance, was approved with none of its payers in
 effect that day (PanelEnrollment.in_effect_on). A held entry is never approved
 nor invoiced until its gap is resolved (a license back-dated and verified at the
-primary source) or an admin releases it with a reason, which sticks.
+primary source) or an admin releases it with a reason. A release covers the reasons it was given
+for (their codes, kept with it): a reason of another code found later (an exclusion confirmed after a
+license gap was released) holds the entry again, the release still standing for the codes it covered.
+
+Who reads the reasons: staff with readiness.details see them as found; a facility contact sees only a
+neutral sentence per code (reasons_seen_by), as readiness tells them only "Credentialing in progress".
 """
 
 from collections import defaultdict
@@ -21,6 +26,7 @@ from agency.billing.models import LIVE, BilledEntry, TimesheetEntry
 from agency.core import audit
 from agency.core.dates import human_day, utcnow
 from agency.core.errors import Conflict, ValidationError
+from agency.core.permissions import can
 from agency.core.persistence import lock_all
 from agency.credentials.models import ExclusionHit, License, PanelEnrollment
 from agency.credentials.screening import confirmed_exclusions
@@ -36,6 +42,22 @@ OPEN_STATUSES = ("submitted", "held", "approved")
 EXCLUDED = ("Excluded from federal health care programs from {excluded_on}{until}: hours worked while excluded "
             "are not billable")
 UNVERIFIED = " (the license recorded for the day is not yet verified at the primary source)"
+# What a viewer without readiness.details reads of a hold: why, without the credentials behind it.
+NEUTRAL = {
+    "no_license_in_state": "Held until the therapist's license in this state is confirmed",
+    "excluded": "Held for a compliance review",
+    "panel_not_approved": "Held until the therapist's payer enrollment is confirmed",
+}
+
+
+def reasons_seen_by(reasons: list[dict] | None, actor) -> list[dict]:
+    """The hold reasons this viewer may read: as found with readiness.details, otherwise one neutral
+    sentence per code (the API, the portal, the pages and the CSV all ask here)."""
+    reasons = list(reasons or [])
+    if can(actor, "readiness.details"):
+        return reasons
+    codes = list(dict.fromkeys(r["code"] for r in reasons))
+    return [{"code": code, "message": NEUTRAL[code]} for code in codes]
 
 
 @dataclass

@@ -42,7 +42,8 @@ class TimesheetEntry(db.Model):
         sa.Index("ix_timesheet_entries_work_date", "work_date"),
     )
     __audit_type__ = "timesheet_entry"
-    __restricted__ = {"notes": "timesheets.notes"}
+    # An admin's release reason speaks of credentials, which a facility reads only as neutral hold reasons.
+    __restricted__ = {"notes": "timesheets.notes", "release_reason": "readiness.details"}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     placement_id: Mapped[int] = mapped_column(sa.ForeignKey("placements.id", ondelete="RESTRICT"))

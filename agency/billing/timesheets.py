@@ -164,10 +164,10 @@ class Decision:
     held: list[TimesheetEntry] = field(default_factory=list)
 
 
-def held_sentence(entries: list[TimesheetEntry]) -> str:
-    """Why held entries cannot be approved, in one sentence for a flash or a 409."""
+def held_sentence(entries: list[TimesheetEntry], actor=None) -> str:
+    """Why held entries cannot be approved, in one sentence for a flash or a 409, in words the actor may read."""
     first = entries[0]
-    reasons = "; ".join(r["message"] for r in first.hold_reasons or [])
+    reasons = "; ".join(r["message"] for r in holds.reasons_seen_by(first.hold_reasons, actor))
     more = f" (and {len(entries) - 1} more held entr{'y' if len(entries) == 2 else 'ies'})" if len(entries) > 1 else ""
     return (f"the entry of {human_day(first.work_date)} is held and cannot be approved: {reasons}{more}. "
             "Resolve the gap (a verified license, an approval with a payer) or have an admin release it")
@@ -197,7 +197,7 @@ def decide(entries: list[TimesheetEntry], approve: bool, actor, reason: str | No
         outcome.held = [entry for entry in entries if entry.status == "held"]
         entries = [entry for entry in entries if entry.status != "held"]
         if outcome.held and not entries:
-            raise Conflict(held_sentence(outcome.held))
+            raise Conflict(held_sentence(outcome.held, actor))
     target = "approved" if approve else "rejected"
     for entry in entries:
         if entry.status == target:

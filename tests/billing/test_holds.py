@@ -300,7 +300,9 @@ def test_the_portal_shows_its_own_held_hours_and_why_and_refuses_to_approve_them
     contact = browser("facility")
     portal = contact.get("/portal")
     assert b"Hours on hold" in portal.data
-    assert b"No active license or compact privilege in NY on Oct 1, 2026" in portal.data
+    # The contact reads why in neutral words, never the credential behind it (as readiness tells them).
+    assert b"Held until the therapist&#39;s license in this state is confirmed" in portal.data
+    assert b"No active license" not in portal.data
     assert held.placement.therapist.full_name.encode() in portal.data
     assert other.placement.therapist.full_name.encode() not in portal.data
     refused = contact.post("/timesheets/decide", {"entry_ids": [held.id], "approve": "Approve selected",
@@ -604,3 +606,53 @@ def test_a_renewal_judging_a_released_entry_again_does_not_hold_it_for_the_code_
     credentials.update_license(db.session.get(TimesheetEntry, entry.id).placement.therapist.licenses[0],
                                {"expires_on": date(2030, 12, 31)})
     assert status_of(entry.id) == "approved"
+
+
+# ----------------------------------------------------------------------------- what a facility reads
+
+
+def excluded_at(place):
+    """A held day at the facility: no New York license yet, and excluded from federal programs from Oct 1."""
+    placement = late_licensed_placement(place)
+    screened_excluded(placement.therapist)
+    return record(placement, BEFORE_LICENSE)
+
+
+def test_a_facility_contact_reads_why_hours_are_held_in_neutral_words_through_the_api(api, users):
+    entry = excluded_at(db.session.get(Facility, users["facility"].facility_id))
+    holds.release(entry, "OIG: wrong person, confirmed by date of birth", users["admin"])
+    holds.reassess([entry.placement.therapist_id])
+    entry = db.session.get(TimesheetEntry, entry.id)
+    assert entry.status == "submitted"
+    entry = record(entry.placement, date(2026, 10, 2))  # another day, held for both reasons
+    contact = api("facility")
+    seen = contact.get(f"/api/v1/timesheets/{entry.id}").json
+    assert seen["hold_reasons"] == [
+        {"code": "no_license_in_state", "message": "Held until the therapist's license in this state is confirmed"},
+        {"code": "excluded", "message": "Held for a compliance review"}]
+    listed = contact.get(f"/api/v1/timesheets?placement_id={entry.placement_id}").json["items"]
+    assert "Excluded" not in str(listed) and "No active license" not in str(listed)
+    assert "confirmed by date of birth" not in str(listed)  # nor the admin's release reason
+    refused = contact.post(f"/api/v1/timesheets/{entry.id}/approve")
+    assert refused.status_code == 409 and "Held for a compliance review" in refused.json["error"]["message"]
+    assert "Excluded" not in refused.json["error"]["message"]
+    staff = api("billing").get(f"/api/v1/timesheets/{entry.id}").json
+    assert [r["code"] for r in staff["hold_reasons"]] == ["no_license_in_state", "excluded"]
+    assert staff["hold_reasons"][1]["message"].startswith("Excluded from federal health care programs from Oct 1")
+
+
+def test_the_portal_the_timesheets_pages_and_the_csv_show_a_facility_neutral_words_and_staff_the_details(
+        browser, users):
+    entry = excluded_at(db.session.get(Facility, users["facility"].facility_id))
+    contact = browser("facility")
+    for page in (contact.get("/portal"), contact.get("/timesheets?status=held"),
+                 contact.get(f"/placements/{entry.placement_id}")):
+        assert page.status_code == 200
+        assert b"Held for a compliance review" in page.data
+        assert b"Excluded" not in page.data and b"No active license" not in page.data
+    csv = contact.get("/timesheets?status=held&format=csv")
+    assert b"Held for a compliance review" in csv.data and b"Excluded" not in csv.data
+    admin = browser("admin")
+    for page in (admin.get("/timesheets?status=held"), admin.get(f"/placements/{entry.placement_id}")):
+        assert b"Excluded from federal health care programs from Oct 1, 2026" in page.data
+    assert b"Excluded from federal" in admin.get("/timesheets?status=held&format=csv").data
