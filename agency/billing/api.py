@@ -172,7 +172,8 @@ def reject(entry_id: int):
 
 @bp.post("/timesheets/<int:entry_id>/release")
 @requires("timesheets.release")
-@documented("Release a held entry to submitted with a reason (admin only; audited, and it stays released)",
+@documented("Release a held entry to submitted with a reason (admin only; audited; it covers the reasons it "
+            "was held for, and a reason of another kind found later holds it again)",
             request=RELEASE, response=ENTRY, errors=(400, 404, 409))
 def release(entry_id: int):
     entry = timesheets.get_entry(entry_id, current_actor())
