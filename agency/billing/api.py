@@ -115,11 +115,17 @@ def list_entries():
     filters = parse_args()
     filters["date_from"], filters["date_to"] = filters.pop("from", None), filters.pop("to", None)
     return page(queries.entries_query(current_actor(), **filters), TimesheetEntry.id,
-                lambda rows: [withheld(TimesheetEntry, current_actor())] * len(rows))
+                lambda rows: [_seen(row) for row in rows])
+
+
+def _seen(entry: TimesheetEntry) -> dict:
+    """What this viewer reads of an entry: restricted fields withheld, hold reasons as holds lets them see."""
+    actor = current_actor()
+    return {**withheld(TimesheetEntry, actor), "hold_reasons": holds.reasons_seen_by(entry.hold_reasons, actor)}
 
 
 def _reply_entry(entry: TimesheetEntry, status: int = 200):
-    return reply(entry, status, **withheld(TimesheetEntry, current_actor()))
+    return reply(entry, status, **_seen(entry))
 
 
 @bp.post("/timesheets")
@@ -127,7 +133,7 @@ def _reply_entry(entry: TimesheetEntry, status: int = 200):
 @documented("Record a day of work", request=ENTRY, response=ENTRY, status=201, errors=(400, 409))
 def create_entry():
     entry = timesheets.record_entry(ENTRY.load(json_body()), current_actor())
-    return created(entry, "billing_api.get_entry", {"entry_id": entry.id})
+    return created(entry, "billing_api.get_entry", {"entry_id": entry.id}, **_seen(entry))
 
 
 @bp.get("/timesheets/<int:entry_id>")
@@ -143,7 +149,7 @@ def get_entry(entry_id: int):
             errors=(400, 404, 409))
 def update_entry(entry_id: int):
     entry = timesheets.get_entry(entry_id, current_actor())
-    return reply(timesheets.update_entry(entry, ENTRY.load(json_body(), partial=True), current_actor()))
+    return _reply_entry(timesheets.update_entry(entry, ENTRY.load(json_body(), partial=True), current_actor()))
 
 
 @bp.post("/timesheets/<int:entry_id>/approve")
@@ -166,7 +172,8 @@ def reject(entry_id: int):
 
 @bp.post("/timesheets/<int:entry_id>/release")
 @requires("timesheets.release")
-@documented("Release a held entry to submitted with a reason (admin only; audited, and it stays released)",
+@documented("Release a held entry to submitted with a reason (admin only; audited; it covers the reasons it "
+            "was held for, and a reason of another kind found later holds it again)",
             request=RELEASE, response=ENTRY, errors=(400, 404, 409))
 def release(entry_id: int):
     entry = timesheets.get_entry(entry_id, current_actor())

@@ -8,7 +8,12 @@ home license), was excluded that day (a confirmed exclusion hit in force), or,
 where the facility bills insurance, was approved with none of its payers in
 effect that day (PanelEnrollment.in_effect_on). A held entry is never approved
 nor invoiced until its gap is resolved (a license back-dated and verified at the
-primary source) or an admin releases it with a reason, which sticks.
+primary source) or an admin releases it with a reason. A release covers the reasons it was given
+for (their codes, kept with it): a reason of another code found later (an exclusion confirmed after a
+license gap was released) holds the entry again, the release still standing for the codes it covered.
+
+Who reads the reasons: staff with readiness.details see them as found; a facility contact sees only a
+neutral sentence per code (reasons_seen_by), as readiness tells them only "Credentialing in progress".
 """
 
 from collections import defaultdict
@@ -21,6 +26,7 @@ from agency.billing.models import LIVE, BilledEntry, TimesheetEntry
 from agency.core import audit
 from agency.core.dates import human_day, utcnow
 from agency.core.errors import Conflict, ValidationError
+from agency.core.permissions import can
 from agency.core.persistence import lock_all
 from agency.credentials.models import ExclusionHit, License, PanelEnrollment
 from agency.credentials.screening import confirmed_exclusions
@@ -36,6 +42,22 @@ OPEN_STATUSES = ("submitted", "held", "approved")
 EXCLUDED = ("Excluded from federal health care programs from {excluded_on}{until}: hours worked while excluded "
             "are not billable")
 UNVERIFIED = " (the license recorded for the day is not yet verified at the primary source)"
+# What a viewer without readiness.details reads of a hold: why, without the credentials behind it.
+NEUTRAL = {
+    "no_license_in_state": "Held until the therapist's license in this state is confirmed",
+    "excluded": "Held for a compliance review",
+    "panel_not_approved": "Held until the therapist's payer enrollment is confirmed",
+}
+
+
+def reasons_seen_by(reasons: list[dict] | None, actor) -> list[dict]:
+    """The hold reasons this viewer may read: as found with readiness.details, otherwise one neutral
+    sentence per code (the API, the portal, the pages and the CSV all ask here)."""
+    reasons = list(reasons or [])
+    if can(actor, "readiness.details"):
+        return reasons
+    codes = list(dict.fromkeys(r["code"] for r in reasons))
+    return [{"code": code, "message": NEUTRAL[code]} for code in codes]
 
 
 @dataclass
@@ -114,15 +136,26 @@ def judge(entries: list[TimesheetEntry], creds: Credentials | None = None) -> li
             + _panel_gap(e, placements[e.placement_id], creds) for e in entries]
 
 
+def _uncovered(entry: TimesheetEntry, reasons: list[dict]) -> list[dict]:
+    """The reasons an admin's release of the entry does not cover (all of them when it was not released)."""
+    if entry.released_at is None:
+        return reasons
+    covered = set(entry.released_codes or [])
+    return [r for r in reasons if r["code"] not in covered]
+
+
 def settle(entries: list[TimesheetEntry], actor=None, creds: Credentials | None = None) -> list[TimesheetEntry]:
     """Hold the open entries that fall in a gap and send back to submitted the held ones whose gap is
     resolved; what changed. The caller holds the entries' locks (as decisions do) and commits.
 
-    An entry an admin released stays released; decided or billed entries are left as they are.
+    A released entry is held again only for a reason of a code its release did not cover (its release
+    stands for the codes it covered, so once that new gap is resolved it is submitted again, still
+    released); decided or billed entries are left as they are.
     """
-    open_entries = [e for e in entries if e.status in OPEN_STATUSES and e.released_at is None]
+    open_entries = [e for e in entries if e.status in OPEN_STATUSES]
     changed, events = [], []
-    for entry, reasons in zip(open_entries, judge(open_entries, creds), strict=True):
+    for entry, found in zip(open_entries, judge(open_entries, creds), strict=True):
+        reasons = _uncovered(entry, found)
         if reasons and (entry.status != "held" or entry.hold_reasons != reasons):
             old = entry.status
             entry.status, entry.hold_reasons = "held", reasons
@@ -141,6 +174,18 @@ def settle(entries: list[TimesheetEntry], actor=None, creds: Credentials | None 
     return changed
 
 
+def settle_ids(entry_ids, actor=None) -> list[TimesheetEntry]:
+    """Lock these entries and settle them, their placements and credentials read in a fixed number of
+    queries; the caller holds their facilities' locks and commits."""
+    entries = lock_all(TimesheetEntry, entry_ids)
+    if not entries:
+        return []
+    placements = db.session.scalars(sa.select(Placement).where(
+        Placement.id.in_({e.placement_id for e in entries}))
+        .options(joinedload(Placement.facility), joinedload(Placement.therapist))).all()
+    return settle(entries, actor, Credentials.of(placements))
+
+
 def reassess(therapist_ids, actor=None) -> int:
     """Judge again the entries of these therapists not yet invoiced, after a credential changed; commits.
 
@@ -154,23 +199,20 @@ def reassess(therapist_ids, actor=None) -> int:
     billed = sa.select(BilledEntry.entry_id).where(BilledEntry.entry_id == TimesheetEntry.id, LIVE).exists()
     rows = db.session.execute(
         sa.select(TimesheetEntry.id, Placement.facility_id).join(TimesheetEntry.placement)
-        .where(Placement.therapist_id.in_(ids), TimesheetEntry.status.in_(OPEN_STATUSES),
-               TimesheetEntry.released_at.is_(None), ~billed)
+        .where(Placement.therapist_id.in_(ids), TimesheetEntry.status.in_(OPEN_STATUSES), ~billed)
     ).all()
     if not rows:
         return 0
     lock_all(Facility, {facility_id for _, facility_id in rows})
-    entries = lock_all(TimesheetEntry, [entry_id for entry_id, _ in rows])
-    placements = db.session.scalars(sa.select(Placement).where(
-        Placement.id.in_({e.placement_id for e in entries}))
-        .options(joinedload(Placement.facility), joinedload(Placement.therapist))).all()
-    changed = settle(entries, actor, Credentials.of(placements))
+    changed = settle_ids([entry_id for entry_id, _ in rows], actor)
     db.session.commit()
     return len(changed)
 
 
 def release(entry: TimesheetEntry, reason: str | None, actor) -> TimesheetEntry:
-    """An admin releases a held entry to submitted with a reason; audited, and it stays released."""
+    """An admin releases a held entry to submitted with a reason; audited. The release covers the codes
+    of the reasons it was held for (and of any earlier release of the entry): only a reason of another
+    code holds it again."""
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError.on("reason", "say why the held hours are released")
@@ -182,10 +224,14 @@ def release(entry: TimesheetEntry, reason: str | None, actor) -> TimesheetEntry:
         raise Conflict(f"the entry of {human_day(entry.work_date)} is {entry.status}, not held; "
                        "only held hours are released")
     reasons = entry.hold_reasons
+    codes = sorted(set(entry.released_codes or []) | {r["code"] for r in reasons or []})
+    actor_id = getattr(actor, "id", None)
     entry.status, entry.hold_reasons = "submitted", None
-    entry.released_at, entry.released_by_id, entry.release_reason = utcnow(), getattr(actor, "id", None), reason
+    entry.released_at, entry.released_by_id, entry.release_reason, entry.released_codes = (
+        utcnow(), actor_id, reason, codes)
     audit.record("override", entry, f"{human_day(entry.work_date)} released from hold: {reason}", actor=actor,
-                 changes={"status": ["held", "submitted"], "hold_reasons": reasons, "reason": reason})
+                 changes={"status": ["held", "submitted"], "hold_reasons": reasons, "reason": reason,
+                          "released_codes": entry.released_codes})
     db.session.commit()
     return entry
 

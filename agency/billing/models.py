@@ -34,14 +34,16 @@ class TimesheetEntry(db.Model):
         sa.CheckConstraint("status <> 'rejected' OR rejection_reason IS NOT NULL", name="rejection_reason"),
         # A held entry says why, and only a held one carries reasons.
         sa.CheckConstraint("(status = 'held') = (hold_reasons IS NOT NULL)", name="hold_reasons"),
-        # An admin's release is who, when and why, all three or none.
-        sa.CheckConstraint("(released_at IS NULL) = (release_reason IS NULL)", name="release"),
+        # An admin's release is who, when, why and the codes it covered, all of them or none.
+        sa.CheckConstraint("(released_at IS NULL) = (release_reason IS NULL) "
+                           "AND (released_at IS NULL) = (released_codes IS NULL)", name="release"),
         sa.Index("ix_timesheet_entries_status_date", "status", "work_date"),
         # The timesheets list opens newest first: the latest days read off an index, not all entries sorted.
         sa.Index("ix_timesheet_entries_work_date", "work_date"),
     )
     __audit_type__ = "timesheet_entry"
-    __restricted__ = {"notes": "timesheets.notes"}
+    # An admin's release reason speaks of credentials, which a facility reads only as neutral hold reasons.
+    __restricted__ = {"notes": "timesheets.notes", "release_reason": "readiness.details"}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     placement_id: Mapped[int] = mapped_column(sa.ForeignKey("placements.id", ondelete="RESTRICT"))
@@ -58,10 +60,12 @@ class TimesheetEntry(db.Model):
     decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     # Why the entry is held: [{"code", "message"}], as billing/holds.py found them; null unless held.
     hold_reasons: Mapped[list | None] = mapped_column(sa.JSON(none_as_null=True))
-    # An admin released the held entry with a reason: it stays released for its day (reassess skips it).
+    # An admin released the held entry with a reason, for the hold codes it was held for: a reason of
+    # another code found later holds it again (billing/holds.py settle).
     released_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     released_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     release_reason: Mapped[str | None] = mapped_column(sa.String(500))
+    released_codes: Mapped[list | None] = mapped_column(sa.JSON(none_as_null=True))
 
     placement: Mapped[Placement] = relationship()
     decided_by = relationship("User", foreign_keys=[decided_by_id])

@@ -10,6 +10,7 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
+from agency.billing import holds
 from agency.billing.models import (
     LIVE,
     OPEN_INVOICE_STATUSES,
@@ -75,7 +76,8 @@ def record_payment(invoice: Invoice, amount: Decimal, received_on: date, referen
 
 
 def void_invoice(invoice: Invoice, reason: str, actor=None) -> Invoice:
-    """Void an unpaid invoice with a reason; its entries go back to approved, ready to bill again."""
+    """Void an unpaid invoice with a reason; its entries go back to approved, ready to bill again, each
+    judged again on its day (holds.settle): one now in a compliance gap is held, not billed again."""
     # The facility first, as its invoice runs do: a run never prices against hours a void is releasing.
     lock(Facility, invoice.facility_id)
     invoice = lock(Invoice, invoice.id)
@@ -93,6 +95,8 @@ def void_invoice(invoice: Invoice, reason: str, actor=None) -> Invoice:
     db.session.execute(
         sa.update(TimesheetEntry).where(TimesheetEntry.id.in_(entry_ids)).values(status="approved")
     )
+    # Under the facility's lock, as approvals are: an exclusion confirmed after the hours were billed holds them.
+    holds.settle_ids(entry_ids, actor)
     invoice.status, invoice.void_reason, invoice.voided_at = "void", reason.strip(), utcnow()
     _withdraw_reminders(invoice)
     audit.record("update", invoice, f"invoice {invoice.number} voided: {reason.strip()}", actor=actor,

@@ -147,7 +147,7 @@ def update_entry(entry: TimesheetEntry, values: dict, actor=None) -> TimesheetEn
     if "work_date" in changes and entry.released_at is not None:
         # An admin released the hours of one day; another day is judged afresh.
         changes["release_reason"] = [entry.release_reason, None]
-        entry.released_at = entry.released_by_id = entry.release_reason = None
+        entry.released_at = entry.released_by_id = entry.release_reason = entry.released_codes = None
     if changes:
         audit.record("update", entry, f"timesheet entry {human_day(entry.work_date)}", actor=actor,
                      changes=changes)
@@ -164,10 +164,10 @@ class Decision:
     held: list[TimesheetEntry] = field(default_factory=list)
 
 
-def held_sentence(entries: list[TimesheetEntry]) -> str:
-    """Why held entries cannot be approved, in one sentence for a flash or a 409."""
+def held_sentence(entries: list[TimesheetEntry], actor=None) -> str:
+    """Why held entries cannot be approved, in one sentence for a flash or a 409, in words the actor may read."""
     first = entries[0]
-    reasons = "; ".join(r["message"] for r in first.hold_reasons or [])
+    reasons = "; ".join(r["message"] for r in holds.reasons_seen_by(first.hold_reasons, actor))
     more = f" (and {len(entries) - 1} more held entr{'y' if len(entries) == 2 else 'ies'})" if len(entries) > 1 else ""
     return (f"the entry of {human_day(first.work_date)} is held and cannot be approved: {reasons}{more}. "
             "Resolve the gap (a verified license, an approval with a payer) or have an admin release it")
@@ -197,7 +197,7 @@ def decide(entries: list[TimesheetEntry], approve: bool, actor, reason: str | No
         outcome.held = [entry for entry in entries if entry.status == "held"]
         entries = [entry for entry in entries if entry.status != "held"]
         if outcome.held and not entries:
-            raise Conflict(held_sentence(outcome.held))
+            raise Conflict(held_sentence(outcome.held, actor))
     target = "approved" if approve else "rejected"
     for entry in entries:
         if entry.status == target:
@@ -217,10 +217,11 @@ def decide(entries: list[TimesheetEntry], approve: bool, actor, reason: str | No
 def _hold_returning(entries: list[TimesheetEntry], actor) -> None:
     """Before an approval: the entries about to be approved judged on their day, those in a gap held.
 
-    Rejected hours approved after all are judged as if recorded anew; a released entry stays released.
+    Rejected hours approved after all are judged as if recorded anew; a released one is held again only
+    for a reason its release did not cover (holds.settle).
     """
     for entry in entries:
-        if entry.status == "rejected" and entry.released_at is None:
+        if entry.status == "rejected":
             entry.status, entry.rejection_reason = "submitted", None
     holds.settle([entry for entry in entries if entry.status == "submitted"], actor)
 

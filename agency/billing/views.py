@@ -55,6 +55,12 @@ from agency.placements.models import Placement
 bp = Blueprint("billing", __name__)
 
 
+@bp.app_template_filter("hold_reasons_seen")
+def hold_reasons_seen(reasons):
+    """An entry's hold reasons as the page's viewer may read them (holds.reasons_seen_by)."""
+    return holds.reasons_seen_by(reasons, current_actor())
+
+
 def _day_arg(name: str) -> date | None:
     try:
         return parse_iso_date(request.args[name]) if request.args.get(name) else None
@@ -87,7 +93,7 @@ def timesheets_list():
             "travel_miles", "status", "rejection_reason", "hold_reasons"], query, lambda e: [
             e.id, e.placement_id, e.placement.therapist.full_name, e.placement.facility.name, e.work_date,
             e.direct_care_hours, e.supervision_hours, e.travel_miles, e.status, e.rejection_reason,
-            "; ".join(r["message"] for r in e.hold_reasons or [])])
+            "; ".join(r["message"] for r in holds.reasons_seen_by(e.hold_reasons, actor))])
     pagination = paginate(query)
     facility_filter = None if facility_scope(actor) is not None else FacilityFilterForm(
         request.args, data={"facility_id": filters["facility_id"]})
@@ -174,7 +180,7 @@ def decide():
                   f"{'approved' if form.approve.data else 'rejected'}.", "success")
             if decision.held:
                 flash(f"{len(decision.held)} held entr{'y was' if len(decision.held) == 1 else 'ies were'} "
-                      f"not approved: {timesheets.held_sentence(decision.held)}.", "warning")
+                      f"not approved: {timesheets.held_sentence(decision.held, current_actor())}.", "warning")
     return redirect(back)
 
 

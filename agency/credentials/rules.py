@@ -14,6 +14,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import current_app
 
+from agency.billing import holds
 from agency.core import audit
 from agency.core.dates import today
 from agency.core.errors import Conflict, ValidationError
@@ -21,7 +22,7 @@ from agency.core.integrity import commit_or_conflict
 from agency.core.persistence import lock_value
 from agency.core.states import STATES
 from agency.core.text import check_text
-from agency.credentials.models import CAQHRule, CERule, PayerRule
+from agency.credentials.models import CAQHRule, CERule, PanelEnrollment, PayerRule
 from agency.extensions import db
 
 REFERENCE = Path(__file__).with_name("reference")
@@ -177,9 +178,22 @@ def save_caqh_rule(rule: CAQHRule | None, values: dict, actor=None, *, shipped: 
 
 
 def save_payer_rule(rule: PayerRule | None, values: dict, actor=None, *, shipped: bool = False) -> PayerRule:
-    """Create or edit a payer's re-credentialing rule (or the default): its enrollments' due dates follow it."""
+    """Create or edit a payer's re-credentialing rule (or the default): its enrollments' due dates follow it,
+    and the hours of the therapists enrolled with it are judged again (a lapsed panel holds them)."""
     values = check_payer_rule(values, rule, shipped=shipped)
-    return _save(PayerRule, rule, values, payer_label, f"{values['months']} months after approval", actor)
+    payers = {values["payer"], *([rule.payer] if rule is not None else [])}
+    saved = _save(PayerRule, rule, values, payer_label, f"{values['months']} months after approval", actor)
+    _reassess_enrolled(payers, actor)
+    return saved
+
+
+def _reassess_enrolled(payers: set, actor) -> None:
+    """Judge again the hours of the therapists enrolled with these payers (any letter case); None, the
+    default rule, is every payer's: every therapist with an enrollment. One query, one reassessment."""
+    query = sa.select(PanelEnrollment.therapist_id).distinct()
+    if None not in payers:
+        query = query.where(sa.func.lower(PanelEnrollment.payer).in_(sorted(p.lower() for p in payers)))
+    holds.reassess(db.session.scalars(query).all(), actor)
 
 
 def _delete(rule, label: str, keys, actor) -> None:
@@ -195,8 +209,10 @@ def delete_caqh_rule(rule: CAQHRule, actor=None) -> None:
 
 
 def delete_payer_rule(rule: PayerRule, actor=None) -> None:
-    """Remove a payer's rule: its enrollments follow the default again."""
+    """Remove a payer's rule: its enrollments follow the default again, their therapists' hours judged again."""
+    payer = rule.payer
     _delete(rule, payer_label(rule), ("payer", "months", "source", "checked_on"), actor)
+    _reassess_enrolled({payer}, actor)
 
 
 def delete_ce_rule(rule: CERule, actor=None) -> None:

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import joinedload
 
+from agency.billing import holds
 from agency.core import audit
 from agency.core.dates import human_day, utcnow
 from agency.core.errors import Conflict, Forbidden, NotFound, ValidationError
@@ -18,6 +19,7 @@ from agency.core.text import check_text, normalise_email
 from agency.credentials.models import DISCIPLINES, DOC_TYPES
 from agency.extensions import db
 from agency.facilities.models import RATE_ITEMS, Facility, FacilityContact, Rate, RateCard
+from agency.placements.models import Placement
 
 # A rate card ending this soon needs a renewal inquiry from the recruiter.
 RENEWAL_WINDOW_DAYS = 60
@@ -84,7 +86,8 @@ def update_facility(facility: Facility, values: dict, actor=None) -> Facility:
     """Change a facility's details; only the given fields change.
 
     The billing email is where invoices and payment reminders go, so only those holding
-    facilities.billing_email.edit change it, and the address it leaves is told.
+    facilities.billing_email.edit change it, and the address it leaves is told. Whether it bills
+    insurance, and its payers, decide which hours are held: its therapists' hours are judged again.
     """
     values = _check_facility(values, facility)
     previous = facility.billing_email
@@ -106,6 +109,9 @@ def update_facility(facility: Facility, values: dict, actor=None) -> Facility:
     if moved and previous:
         _tell_previous_billing_address(facility, previous)
     commit_or_conflict()
+    if changes.keys() & {"bills_insurance", "payers"}:
+        holds.reassess(db.session.scalars(sa.select(Placement.therapist_id).distinct().where(
+            Placement.facility_id == facility.id, Placement.status.in_(Placement.STARTED))).all(), actor)
     return facility
 
 

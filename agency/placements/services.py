@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
 from flask import current_app
 
+from agency.billing import holds
 from agency.core import audit
 from agency.core.dates import human_day, today, utcnow
 from agency.core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationError
@@ -227,9 +228,10 @@ def update_placement(placement: Placement, values: dict, actor=None, *, status: 
     """Change a placement's terms and, when asked, its status: all of it or, if anything is refused, none.
 
     Activation needs a ready placement; an admin may activate anyway with a
-    reason, which is audited as an override.
+    reason, which is audited as an override. New service states judge its therapist's hours again.
     """
     placement = lock(Placement, placement.id)  # its status as committed: two moves never start from one
+    states = list(placement.service_states)
     try:
         _amend_terms(placement, {k: v for k, v in values.items() if k != "status"}, actor)
         if status is not None:
@@ -240,6 +242,8 @@ def update_placement(placement: Placement, values: dict, actor=None, *, status: 
         db.session.rollback()
         raise
     db.session.commit()
+    if placement.service_states != states:
+        holds.reassess([placement.therapist_id], actor)
     return placement
 
 

@@ -1,4 +1,4 @@
-"""held timesheet entries: hours recorded for a day the therapist could not bill, why, and an admin's release
+"""held timesheet entries: hours recorded for a day the therapist could not bill, why, and an admin's release (the codes it covered)
 
 Revision ID: 0020
 Revises: 0019
@@ -29,6 +29,7 @@ def upgrade():
         batch_op.add_column(sa.Column('released_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('released_by_id', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('release_reason', sa.String(length=500), nullable=True))
+        batch_op.add_column(sa.Column('released_codes', sa.JSON(none_as_null=True), nullable=True))
         batch_op.create_foreign_key(batch_op.f('fk_timesheet_entries_released_by_id_users'), 'users',
                                     ['released_by_id'], ['id'], ondelete='SET NULL')
         batch_op.drop_constraint(batch_op.f('ck_timesheet_entries_status'), type_='check')
@@ -36,7 +37,8 @@ def upgrade():
         batch_op.create_check_constraint(batch_op.f('ck_timesheet_entries_hold_reasons'),
                                          "(status = 'held') = (hold_reasons IS NOT NULL)")
         batch_op.create_check_constraint(batch_op.f('ck_timesheet_entries_release'),
-                                         "(released_at IS NULL) = (release_reason IS NULL)")
+                                         "(released_at IS NULL) = (release_reason IS NULL) "
+                                         "AND (released_at IS NULL) = (released_codes IS NULL)")
     with op.batch_alter_table('invoice_run_facilities', schema=None) as batch_op:
         batch_op.add_column(sa.Column('held', sa.JSON(), nullable=False, server_default='[]'))
     with op.batch_alter_table('invoice_run_facilities', schema=None) as batch_op:
@@ -55,6 +57,7 @@ def downgrade():
         batch_op.drop_constraint(batch_op.f('ck_timesheet_entries_status'), type_='check')
         batch_op.create_check_constraint(batch_op.f('ck_timesheet_entries_status'), _statuses(OLD_STATUSES))
         batch_op.drop_constraint(batch_op.f('fk_timesheet_entries_released_by_id_users'), type_='foreignkey')
+        batch_op.drop_column('released_codes')
         batch_op.drop_column('release_reason')
         batch_op.drop_column('released_by_id')
         batch_op.drop_column('released_at')

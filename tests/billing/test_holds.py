@@ -8,15 +8,19 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from agency.billing import holds, timesheets
+from agency.billing import holds, receivables, timesheets
+from agency.billing.invoicing import invoice_facility
 from agency.billing.models import Invoice, TimesheetEntry
 from agency.billing.runs import start_invoice_run
 from agency.core.audit import AuditEvent
 from agency.core.errors import Conflict, ValidationError
-from agency.credentials import screening
+from agency.credentials import rules, screening
 from agency.credentials import services as credentials
 from agency.extensions import db
+from agency.facilities import services as facilities
 from agency.facilities.models import Facility
+from agency.placements import services as placements
+from agency.placements.models import Placement
 from tests import factories
 from tests.credentials.test_screening import NPI_A, leie, row
 from tests.sql import count_statements
@@ -296,7 +300,9 @@ def test_the_portal_shows_its_own_held_hours_and_why_and_refuses_to_approve_them
     contact = browser("facility")
     portal = contact.get("/portal")
     assert b"Hours on hold" in portal.data
-    assert b"No active license or compact privilege in NY on Oct 1, 2026" in portal.data
+    # The contact reads why in neutral words, never the credential behind it (as readiness tells them).
+    assert b"Held until the therapist&#39;s license in this state is confirmed" in portal.data
+    assert b"No active license" not in portal.data
     assert held.placement.therapist.full_name.encode() in portal.data
     assert other.placement.therapist.full_name.encode() not in portal.data
     refused = contact.post("/timesheets/decide", {"entry_ids": [held.id], "approve": "Approve selected",
@@ -462,3 +468,191 @@ def test_correcting_a_held_entry_keeps_it_held_and_a_released_day_moved_is_judge
     timesheets.update_entry(db.session.get(TimesheetEntry, entry.id), {"work_date": date(2026, 10, 2)})
     moved = db.session.get(TimesheetEntry, entry.id)
     assert moved.status == "held" and moved.release_reason is None
+
+
+def codes_of(entry_id: int) -> list[str]:
+    db.session.rollback()
+    return [r["code"] for r in db.session.get(TimesheetEntry, entry_id).hold_reasons or []]
+
+
+def screened_excluded(therapist, excluded="20261001"):
+    """The therapist's NPI on an OIG file, excluded from the day given: a confirmed hit, hours judged again."""
+    therapist.npi = NPI_A
+    screening.screen_file(io.BytesIO(leie(row("SOMEONE", "ELSE", npi=NPI_A, excluded=excluded))),
+                          "UPDATED.csv", "oig_leie")
+
+
+# ----------------------------------------------------------------------------- a void judges again
+
+
+def test_a_void_judges_the_hours_it_frees_so_days_worked_while_excluded_are_held_not_billed_again(app, users):
+    placement = late_licensed_placement()
+    fine, excluded_day = factories.entry(placement, LICENSED), factories.entry(placement, date(2026, 11, 3))
+    invoice, _ = invoice_facility(placement.facility_id, date(2026, 11, 1), date(2026, 11, 30))
+    # The exclusion is confirmed after the hours were billed: what is billed stays billed until the void.
+    factories.exclusion(placement.therapist, excluded_on=date(2026, 11, 3))
+    assert holds.reassess([placement.therapist_id]) == 0
+    assert status_of(excluded_day.id) == "invoiced"
+    receivables.void_invoice(db.session.get(Invoice, invoice.id), "billed to the wrong cost centre", users["billing"])
+    assert status_of(fine.id) == "approved" and status_of(excluded_day.id) == "held"
+    assert codes_of(excluded_day.id) == ["excluded"]
+    events = db.session.scalars(sa.select(AuditEvent.summary).where(
+        AuditEvent.object_type == "timesheet_entry", AuditEvent.object_id == excluded_day.id)).all()
+    assert any("held: Excluded from federal health care programs" in summary for summary in events)
+    handle = start_invoice_run(date(2026, 11, 1), date(2026, 11, 30), None, users["billing"])
+    rebilled = db.session.get(Invoice, handle.result["invoice_ids"][0])
+    assert rebilled.total == Decimal("720.00")  # the day before the exclusion, not the day of it
+    assert [h["entry_id"] for h in handle.result["held"]] == [excluded_day.id]
+    assert status_of(excluded_day.id) == "held" and status_of(fine.id) == "invoiced"
+
+
+# ----------------------------------------------------------------------------- changes that alter the answer
+
+
+def insured_placement(payer="Fidelis Care", effective_on=date(2024, 1, 1)):
+    """A therapist approved with the facility's one payer since Jan 1, 2024 (re-credentialing due Jan 1, 2027
+    by the 36-month default), placed at a New York facility that bills insurance."""
+    place = factories.facility(bills_insurance=True, payers=[payer])
+    factories.rate_card(place, threshold=None)
+    person = factories.licensed_therapist()
+    factories.panel(person, payer=payer, status="approved", submitted_on=date(2023, 10, 1), effective_on=effective_on)
+    return factories.active_placement(place, person, start=date(2026, 9, 1))
+
+
+def payer_rule(payer, months):
+    return rules.save_payer_rule(None, {"payer": payer, "months": months, "source": "Payer provider manual",
+                                        "checked_on": date(2026, 11, 2)})
+
+
+def test_a_shorter_re_credentialing_rule_for_a_payer_holds_the_approved_hours_after_the_new_due_date(app):
+    placement = insured_placement()
+    other = insured_placement(payer="Aetna")
+    entry, untouched = factories.entry(placement, LICENSED), factories.entry(other, LICENSED)
+    assert status_of(entry.id) == "approved"
+    # 24 months after Jan 1, 2024: the payer dropped her on Jan 1, 2026, whatever the letter case of its name.
+    rule = payer_rule("FIDELIS CARE", 24)
+    assert status_of(entry.id) == "held" and codes_of(entry.id) == ["panel_not_approved"]
+    assert status_of(untouched.id) == "approved"
+    # The rule removed, the default's 36 months apply again: the day is no longer held.
+    rules.delete_payer_rule(rule)
+    assert status_of(entry.id) == "submitted"
+
+
+def test_a_shorter_default_re_credentialing_rule_holds_the_hours_of_every_payer_it_governs(app):
+    placement = insured_placement(payer="Empire BCBS")
+    entry = factories.entry(placement, LICENSED)
+    payer_rule(None, 24)
+    assert status_of(entry.id) == "held" and codes_of(entry.id) == ["panel_not_approved"]
+
+
+def test_a_facility_that_starts_billing_insurance_or_changes_its_payers_holds_the_hours_of_its_therapists(app):
+    placement = factories.active_placement(factories.facility(), start=date(2026, 9, 1))
+    factories.panel(placement.therapist, payer="Fidelis Care", status="approved", submitted_on=date(2026, 8, 1),
+                    effective_on=date(2026, 9, 1))
+    entry = factories.entry(placement, LICENSED)
+    facilities.update_facility(placement.facility, {"bills_insurance": True, "payers": ["Fidelis Care"]})
+    assert status_of(entry.id) == "approved"  # approved with the payer that day
+    timesheets_entry = factories.entry(placement, date(2026, 11, 3))
+    facilities.update_facility(db.session.get(Facility, placement.facility_id), {"payers": ["Aetna"]})
+    assert status_of(entry.id) == status_of(timesheets_entry.id) == "held"
+    assert codes_of(entry.id) == ["panel_not_approved"]
+    facilities.update_facility(db.session.get(Facility, placement.facility_id), {"bills_insurance": False})
+    assert status_of(entry.id) == "submitted"
+
+
+def test_a_new_service_state_holds_the_approved_hours_not_yet_invoiced_for_a_day_without_a_license_there(app):
+    place = factories.facility()
+    person = factories.licensed_therapist(state="NY")
+    placement = factories.placement(person, place, start=date(2026, 9, 1))
+    # Days already on file for the placement (recorded before its terms changed), approved.
+    entry = TimesheetEntry(placement_id=placement.id, work_date=LICENSED, status="approved",
+                           direct_care_hours=Decimal("8"), supervision_hours=Decimal("0"), travel_miles=Decimal("0"))
+    db.session.add(entry)
+    db.session.commit()
+    placements.update_placement(db.session.get(Placement, placement.id), {"service_states": ["NY", "NJ"]})
+    assert status_of(entry.id) == "held" and codes_of(entry.id) == ["no_license_in_state"]
+    assert "in NJ" in db.session.get(TimesheetEntry, entry.id).hold_reasons[0]["message"]
+
+
+# ----------------------------------------------------------------------------- a release covers its reasons
+
+
+def test_a_release_for_a_license_gap_does_not_cover_an_exclusion_confirmed_later_that_day(app, users):
+    placement = late_licensed_placement()
+    entry = holds.release(record(placement, BEFORE_LICENSE), "Board confirmed the license by phone", users["admin"])
+    assert entry.released_codes == ["no_license_in_state"]
+    screened_excluded(placement.therapist, excluded="20261001")
+    assert status_of(entry.id) == "held" and codes_of(entry.id) == ["excluded"]
+    held = db.session.get(TimesheetEntry, entry.id)
+    assert held.release_reason == "Board confirmed the license by phone"  # the release stands for its codes
+    events = db.session.scalars(sa.select(AuditEvent.summary).where(
+        AuditEvent.object_type == "timesheet_entry", AuditEvent.object_id == entry.id)).all()
+    assert any("held: Excluded from federal health care programs" in summary for summary in events)
+    with pytest.raises(Conflict):
+        timesheets.decide([held], True, users["billing"])
+    # An admin who releases it again releases it for both codes: judging again leaves it submitted.
+    holds.release(held, "OIG waiver on file for the day", users["admin"])
+    assert db.session.get(TimesheetEntry, entry.id).released_codes == ["excluded", "no_license_in_state"]
+    holds.reassess([placement.therapist_id])
+    assert status_of(entry.id) == "submitted"
+
+
+def test_a_renewal_judging_a_released_entry_again_does_not_hold_it_for_the_code_released(app, users):
+    placement = late_licensed_placement()
+    entry = holds.release(record(placement, BEFORE_LICENSE), "Board confirmed the license by phone", users["admin"])
+    credentials.update_license(placement.therapist.licenses[0], {"expires_on": date(2030, 6, 30)})
+    assert status_of(entry.id) == "submitted"
+    timesheets.decide([db.session.get(TimesheetEntry, entry.id)], True, users["billing"])
+    credentials.update_license(db.session.get(TimesheetEntry, entry.id).placement.therapist.licenses[0],
+                               {"expires_on": date(2030, 12, 31)})
+    assert status_of(entry.id) == "approved"
+
+
+# ----------------------------------------------------------------------------- what a facility reads
+
+
+def excluded_at(place):
+    """A held day at the facility: no New York license yet, and excluded from federal programs from Oct 1."""
+    placement = late_licensed_placement(place)
+    screened_excluded(placement.therapist)
+    return record(placement, BEFORE_LICENSE)
+
+
+def test_a_facility_contact_reads_why_hours_are_held_in_neutral_words_through_the_api(api, users):
+    entry = excluded_at(db.session.get(Facility, users["facility"].facility_id))
+    holds.release(entry, "OIG: wrong person, confirmed by date of birth", users["admin"])
+    holds.reassess([entry.placement.therapist_id])
+    entry = db.session.get(TimesheetEntry, entry.id)
+    assert entry.status == "submitted"
+    entry = record(entry.placement, date(2026, 10, 2))  # another day, held for both reasons
+    contact = api("facility")
+    seen = contact.get(f"/api/v1/timesheets/{entry.id}").json
+    assert seen["hold_reasons"] == [
+        {"code": "no_license_in_state", "message": "Held until the therapist's license in this state is confirmed"},
+        {"code": "excluded", "message": "Held for a compliance review"}]
+    listed = contact.get(f"/api/v1/timesheets?placement_id={entry.placement_id}").json["items"]
+    assert "Excluded" not in str(listed) and "No active license" not in str(listed)
+    assert "confirmed by date of birth" not in str(listed)  # nor the admin's release reason
+    refused = contact.post(f"/api/v1/timesheets/{entry.id}/approve")
+    assert refused.status_code == 409 and "Held for a compliance review" in refused.json["error"]["message"]
+    assert "Excluded" not in refused.json["error"]["message"]
+    staff = api("billing").get(f"/api/v1/timesheets/{entry.id}").json
+    assert [r["code"] for r in staff["hold_reasons"]] == ["no_license_in_state", "excluded"]
+    assert staff["hold_reasons"][1]["message"].startswith("Excluded from federal health care programs from Oct 1")
+
+
+def test_the_portal_the_timesheets_pages_and_the_csv_show_a_facility_neutral_words_and_staff_the_details(
+        browser, users):
+    entry = excluded_at(db.session.get(Facility, users["facility"].facility_id))
+    contact = browser("facility")
+    for page in (contact.get("/portal"), contact.get("/timesheets?status=held"),
+                 contact.get(f"/placements/{entry.placement_id}")):
+        assert page.status_code == 200
+        assert b"Held for a compliance review" in page.data
+        assert b"Excluded" not in page.data and b"No active license" not in page.data
+    csv = contact.get("/timesheets?status=held&format=csv")
+    assert b"Held for a compliance review" in csv.data and b"Excluded" not in csv.data
+    admin = browser("admin")
+    for page in (admin.get("/timesheets?status=held"), admin.get(f"/placements/{entry.placement_id}")):
+        assert b"Excluded from federal health care programs from Oct 1, 2026" in page.data
+    assert b"Excluded from federal" in admin.get("/timesheets?status=held&format=csv").data
