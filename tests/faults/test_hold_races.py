@@ -6,32 +6,15 @@ Runs on PostgreSQL and on SQLite, as the suite does.
 
 from datetime import date, timedelta
 
-import pytest
-
-from agency.auth.services import issue_token
 from agency.billing import timesheets
 from agency.billing.models import TimesheetEntry
 from agency.extensions import db
-from tests import factories, live
+from tests import factories
+from tests.faults.conftest import FIRST_DAY, days
 from tests.faults.test_races import assert_no_server_error
 
 ROUNDS = 10
-FIRST_DAY = date(2026, 9, 1)
 
-
-@pytest.fixture(scope="module")
-def site(app):
-    with live.server() as running:
-        yield running
-
-
-@pytest.fixture
-def token(users):
-    return issue_token(users["admin"])
-
-
-def days(count: int) -> list[date]:
-    return [FIRST_DAY + timedelta(days=n) for n in range(count)]
 
 
 def placement_licensed_from(issued_on: date):

@@ -8,14 +8,13 @@ proves both.
 
 import sqlite3
 import threading
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 
-from agency.auth.services import issue_token
 from agency.billing import timesheets
 from agency.billing.invoicing import invoice_facility
 from agency.billing.ledger import ledger_problems
@@ -28,24 +27,10 @@ from agency.facilities.models import Facility
 from agency.placements.models import Placement, PlacementEvent
 from agency.placements.services import create_placement
 from tests import factories, live
+from tests.faults.conftest import FIRST_DAY, days
 
 ROUNDS = 15
-FIRST_DAY = date(2026, 9, 1)
 
-
-@pytest.fixture(scope="module")
-def site(app):
-    with live.server() as running:
-        yield running
-
-
-@pytest.fixture
-def token(users):
-    return issue_token(users["admin"])
-
-
-def days(count: int) -> list[date]:
-    return [FIRST_DAY + timedelta(days=n) for n in range(count)]
 
 
 def refused_cleanly(response, *codes) -> bool:
