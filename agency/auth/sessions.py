@@ -49,7 +49,12 @@ def _check_session():
     if "_user_id" not in session or request.path.startswith("/api/") or request.endpoint == "static":
         return None
     if (why := _ended()) is None:
-        session[SEEN] = time.time()
+        # Stamped again only once a tenth of the idle limit (at most a minute) has passed: a cookie rewritten
+        # by every request lets a page's background fetch, answered while a form posts, write back the
+        # session without that form's flash message.
+        every = min(60.0, float(current_app.config["SESSION_IDLE_MINUTES"]) * 6)
+        if time.time() - session[SEEN] >= every:
+            session[SEEN] = time.time()
         return None
     logout_user()
     session.clear()

@@ -123,6 +123,16 @@ def test_a_session_idle_longer_than_allowed_ends_and_says_why():
         assert "/invoices" in ended.url  # back to where they were after signing in again
 
 
+def test_a_page_opened_soon_after_another_leaves_the_session_cookie_as_it_was():
+    """A cookie rewritten by every request lets a background fetch write back a session without the flash
+    message a form's redirect put in it; the activity stamp is renewed at most once a minute."""
+    with live.server() as site:
+        browser = signed_in(site)
+        assert opens_invoices(site, browser)
+        again = browser.get(site.url + "/facilities/options?q=", allow_redirects=False, timeout=60)
+        assert again.status_code == 200 and "session" not in again.headers.get("Set-Cookie", "")
+
+
 def test_a_session_in_use_still_ends_at_its_time_limit():
     with live.server(SESSION_MAX_HOURS=str(3 / 3600)) as site:  # three seconds
         browser = signed_in(site)
