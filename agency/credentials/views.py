@@ -629,11 +629,7 @@ def edit_caqh_rule(caqh_rule_id: int | None = None):
 @bp.post("/reference-rules/caqh/<int:caqh_rule_id>/delete")
 @requires("reference_rules.edit")
 def delete_caqh_rule(caqh_rule_id: int):
-    rule = db.get_or_404(CAQHRule, caqh_rule_id)
-    label = rules.caqh_label(rule)
-    rules.delete_caqh_rule(rule, current_actor())
-    flash(f"{_sentence(label)} removed.", "success")
-    return redirect(url_for(".reference_rules") + "#caqh")
+    return _delete_rule(CAQHRule, caqh_rule_id, rules.caqh_label, rules.delete_caqh_rule, "#caqh")
 
 
 @bp.route("/reference-rules/payers/new", methods=["GET", "POST"])
@@ -647,8 +643,12 @@ def edit_payer_rule(payer_rule_id: int | None = None):
 @bp.post("/reference-rules/payers/<int:payer_rule_id>/delete")
 @requires("reference_rules.edit")
 def delete_payer_rule(payer_rule_id: int):
-    rule = db.get_or_404(PayerRule, payer_rule_id)
-    label = rules.payer_label(rule)
-    rules.delete_payer_rule(rule, current_actor())
-    flash(f"{_sentence(label)} removed.", "success")
-    return redirect(url_for(".reference_rules") + "#payers")
+    return _delete_rule(PayerRule, payer_rule_id, rules.payer_label, rules.delete_payer_rule, "#payers")
+
+
+def _delete_rule(model, rule_id: int, label, delete, anchor: str):
+    rule = db.get_or_404(model, rule_id)
+    said = label(rule)  # read before the row is gone
+    delete(rule, current_actor())
+    flash(f"{_sentence(said)} removed.", "success")
+    return redirect(url_for(".reference_rules") + anchor)
