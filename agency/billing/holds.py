@@ -33,7 +33,7 @@ from agency.credentials.screening import confirmed_exclusions
 from agency.extensions import db
 from agency.facilities.models import Facility
 from agency.placements.models import Placement
-from agency.placements.readiness import finding
+from agency.placements.readiness import finding, panel_finding
 
 HOLD_CODES = ("no_license_in_state", "excluded", "panel_not_approved")
 # Statuses whose hold is judged again: what has not been decided for good or billed.
@@ -121,11 +121,8 @@ def _panel_gap(entry: TimesheetEntry, placement: Placement, creds: Credentials) 
     facility = placement.facility
     if not facility.bills_insurance:
         return []
-    payers = {p.lower() for p in facility.payers or []}
-    if any(p.in_effect_on(entry.work_date) and p.payer.lower() in payers
-           for p in creds.panels.get(placement.therapist_id, [])):
-        return []
-    return [finding("panel_not_approved", payers=", ".join(facility.payers or [])).as_dict()]
+    found = panel_finding(facility, creds.panels.get(placement.therapist_id, []), entry.work_date)
+    return [] if found is None else [found.as_dict()]
 
 
 def judge(entries: list[TimesheetEntry], creds: Credentials | None = None) -> list[list[dict]]:

@@ -170,7 +170,7 @@ def _license_findings(therapist: Therapist, state: str, day: date, end: date | N
             expires=human_day(best.expires_on), detail=", ".join(parts)))
 
 
-def _panel_finding(facility, panels: list[PanelEnrollment], day: date) -> Finding | None:
+def panel_finding(facility, panels: list[PanelEnrollment], day: date) -> Finding | None:
     """None when an approval with one of the facility's payers is in effect on the day; else why not, naming
     the re-credentialing that was missed when that is what ended the last approval."""
     payers = {p.lower() for p in facility.payers or []}
@@ -223,7 +223,7 @@ def assess(therapist: Therapist, facility, service_states: list[str], start_on: 
             result.blockers.append(missing)
 
     if facility.bills_insurance:
-        panel = _panel_finding(facility, snapshot.panels.get(therapist.id, []), day)
+        panel = panel_finding(facility, snapshot.panels.get(therapist.id, []), day)
         if panel is not None:
             result.blockers.append(panel)
 
