@@ -257,14 +257,20 @@ class BilledEntry(db.Model):
 LIVE = sa.text("billed_entries.live")
 
 
+# A payment is money received; a credit is balance given back (a dispute settled by crediting): both
+# lower what is owed, only payments are collected.
+PAYMENT_KINDS = ("payment", "credit")
+
+
 class Payment(db.Model):
     __tablename__ = "payments"
-    __table_args__ = (sa.CheckConstraint("amount > 0", name="amount"),)
+    __table_args__ = (sa.CheckConstraint("amount > 0", name="amount"), one_of("kind", PAYMENT_KINDS))
     __audit_type__ = "payment"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     invoice_id: Mapped[int] = mapped_column(sa.ForeignKey("invoices.id", ondelete="RESTRICT"), index=True)
     amount: Mapped[Decimal] = mapped_column(sa.Numeric(12, 2))
+    kind: Mapped[str] = mapped_column(sa.String(20), default="payment", server_default="payment")
     received_on: Mapped[date] = mapped_column(index=True)  # the dashboards sum payments by month
     reference: Mapped[str | None] = mapped_column(sa.String(120))
     recorded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
@@ -335,3 +341,133 @@ class InvoiceRunFacility(db.Model):
     finished_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
     facility: Mapped[Facility] = relationship()
+
+
+# ----------------------------------------------------------------------------- collections
+
+DISPUTE_STATUSES = ("open", "resolved")
+# Credited: part or all of the balance given back (a credit on the invoice); corrected: the invoice was
+# voided and billed again right; upheld: the invoice stands as issued and is chased again.
+DISPUTE_OUTCOMES = ("credited", "corrected", "upheld")
+
+
+class Dispute(db.Model):
+    """A facility's objection to an invoice or one of its lines: while open, the invoice is not chased
+    and its balance is left out of what aging calls collectible. It has an owner and a due date."""
+
+    __tablename__ = "disputes"
+    __table_args__ = (
+        one_of("status", DISPUTE_STATUSES),
+        sa.CheckConstraint("outcome IS NULL OR outcome IN ('credited', 'corrected', 'upheld')", name="outcome"),
+        # Resolved means an outcome, a day and who, all together; open means none of them.
+        sa.CheckConstraint("(status = 'resolved') = (outcome IS NOT NULL) "
+                           "AND (status = 'resolved') = (resolved_on IS NOT NULL)", name="resolution"),
+        sa.CheckConstraint("due_on >= opened_on", name="due"),
+        sa.CheckConstraint("credit_amount IS NULL OR credit_amount > 0", name="credit_amount"),
+        # One open dispute per invoice, whoever opens it at the same moment: the next adds to the first.
+        sa.Index("uq_disputes_open_invoice", "invoice_id", unique=True,
+                 postgresql_where=sa.text("status = 'open'"), sqlite_where=sa.text("status = 'open'")),
+        sa.Index("ix_disputes_status_due", "status", "due_on"),
+    )
+    __audit_type__ = "dispute"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(sa.ForeignKey("invoices.id", ondelete="CASCADE"), index=True)
+    # The line disputed; null for the invoice as a whole.
+    line_id: Mapped[int | None] = mapped_column(sa.ForeignKey("invoice_lines.id", ondelete="SET NULL"))
+    reason: Mapped[str] = mapped_column(sa.String(1000))
+    status: Mapped[str] = mapped_column(sa.String(20), default="open")
+    opened_on: Mapped[date]
+    opened_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    due_on: Mapped[date]
+    owner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    outcome: Mapped[str | None] = mapped_column(sa.String(20))
+    resolution_note: Mapped[str | None] = mapped_column(sa.String(1000))
+    resolved_on: Mapped[date | None]
+    resolved_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    # What a credited dispute gave back (recorded as a Payment of kind credit on the invoice).
+    credit_amount: Mapped[Decimal | None] = mapped_column(sa.Numeric(12, 2))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+    invoice: Mapped[Invoice] = relationship()
+    line: Mapped[InvoiceLine | None] = relationship()
+    owner = relationship("User", foreign_keys=[owner_id])
+    opened_by = relationship("User", foreign_keys=[opened_by_id])
+    resolved_by = relationship("User", foreign_keys=[resolved_by_id])
+
+
+PROMISE_STATUSES = ("open", "kept", "broken")
+
+
+class PaymentPromise(db.Model):
+    """Someone at the facility promised to pay an amount by a day: no reminders before it. Kept when the
+    payments received since it was made reach the amount by that day; else broken, and the ladder goes on
+    one level up."""
+
+    __tablename__ = "payment_promises"
+    __table_args__ = (
+        one_of("status", PROMISE_STATUSES),
+        sa.CheckConstraint("amount > 0", name="amount"),
+        sa.CheckConstraint("promised_on >= made_on", name="promised_after_made"),
+        sa.CheckConstraint("(status = 'open') = (resolved_on IS NULL)", name="resolution"),
+        sa.Index("uq_payment_promises_open_invoice", "invoice_id", unique=True,
+                 postgresql_where=sa.text("status = 'open'"), sqlite_where=sa.text("status = 'open'")),
+        sa.Index("ix_payment_promises_status_promised", "status", "promised_on"),
+    )
+    __audit_type__ = "payment_promise"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(sa.ForeignKey("invoices.id", ondelete="CASCADE"), index=True)
+    promised_on: Mapped[date]
+    amount: Mapped[Decimal] = mapped_column(sa.Numeric(12, 2))
+    # Who at the facility promised, in words ("Dana Ruiz, AP manager, by phone").
+    promised_by: Mapped[str] = mapped_column(sa.String(200))
+    made_on: Mapped[date]
+    # The invoice's amount_paid when the promise was made: what is paid beyond it counts toward the promise.
+    paid_when_made: Mapped[Decimal] = mapped_column(sa.Numeric(12, 2), default=Decimal("0"))
+    status: Mapped[str] = mapped_column(sa.String(20), default="open")
+    resolved_on: Mapped[date | None]
+    recorded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+    invoice: Mapped[Invoice] = relationship()
+    recorded_by = relationship("User", foreign_keys=[recorded_by_id])
+
+
+TASK_OWNERS = ("billing", "recruiter", "leadership")
+TASK_KINDS = ("dunning", "broken_promise", "dispute")
+
+
+class CollectionTask(db.Model):
+    """Something a person must do to collect: call the facility at a dunning level, follow up a broken
+    promise, settle a dispute past its due date. It shows on its owner's dashboard until done.
+
+    The owner is a role (every billing user, leadership = admins) or, for the account's recruiter, one
+    user. key makes each task once, however often or concurrently the jobs run."""
+
+    __tablename__ = "collection_tasks"
+    __table_args__ = (
+        one_of("owner_role", TASK_OWNERS),
+        one_of("kind", TASK_KINDS),
+        sa.CheckConstraint("(done_at IS NULL) = (done_by_id IS NULL)", name="done"),
+        sa.Index("ix_collection_tasks_open", "owner_role", "done_at", "due_on"),
+    )
+    __audit_type__ = "collection_task"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    kind: Mapped[str] = mapped_column(sa.String(30))
+    facility_id: Mapped[int] = mapped_column(sa.ForeignKey("facilities.id", ondelete="CASCADE"), index=True)
+    invoice_id: Mapped[int | None] = mapped_column(sa.ForeignKey("invoices.id", ondelete="CASCADE"))
+    owner_role: Mapped[str] = mapped_column(sa.String(20))
+    owner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    title: Mapped[str] = mapped_column(sa.String(300))
+    detail: Mapped[str | None] = mapped_column(sa.Text)
+    created_on: Mapped[date]
+    due_on: Mapped[date]
+    done_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    done_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+
+    facility: Mapped[Facility] = relationship()
+    invoice: Mapped[Invoice | None] = relationship()
+    owner = relationship("User", foreign_keys=[owner_id])

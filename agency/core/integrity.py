@@ -70,6 +70,10 @@ UNIQUE = {
         "entry_id", "timesheet entry {entry_id} is already on a live invoice"),
     "uq_line_sources_line_id_entry_id": Unique(
         "entry_id", "timesheet entry {entry_id} is already a source of this line"),
+    "uq_disputes_open_invoice": Unique("invoice_id", "the invoice already has an open dispute; add to it"),
+    "uq_payment_promises_open_invoice": Unique(
+        "invoice_id", "the invoice already has an open promise to pay; wait for its day or record a payment"),
+    "uq_collection_tasks_key": Unique("key", "this collections task exists already"),
     "uq_invoice_run_facilities_run_id_facility_id": Unique(
         "facility_id", "facility {facility_id} is already in this invoice run"),
 }

@@ -59,6 +59,7 @@ class Facility(db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     # No payment reminders for this facility while set (billing is talking to them); the invoices still age.
     dunning_paused: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    dunning_pause_reason: Mapped[str | None] = mapped_column(sa.String(500))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
     contacts: Mapped[list["FacilityContact"]] = relationship(
