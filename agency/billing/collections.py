@@ -1,0 +1,58 @@
+"""What collections holds back and who acts: the one place that says which invoices are not chased on a
+day (an open dispute, a promise to pay whose day has not come), how a promise is judged, and the tasks
+the ladder, broken promises and late disputes put on a person's dashboard."""
+
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from agency.billing.models import CollectionTask, Dispute, Invoice, PaymentPromise
+from agency.extensions import db
+
+
+def disputed():
+    """SQL: the invoice has an open dispute (it is neither chased nor counted as collectible)."""
+    return sa.exists().where(Dispute.invoice_id == Invoice.id, Dispute.status == "open")
+
+
+def promised(as_of: date):
+    """SQL: the invoice has an open promise to pay whose day is as_of or later: no reminder before it."""
+    return sa.exists().where(PaymentPromise.invoice_id == Invoice.id, PaymentPromise.status == "open",
+                             PaymentPromise.promised_on >= as_of)
+
+
+def held_back(as_of: date):
+    """SQL: the invoice is not chased on as_of: disputed, or promised for a day not yet past."""
+    return sa.or_(disputed(), promised(as_of))
+
+
+def promise_kept(promise: PaymentPromise, invoice: Invoice) -> bool:
+    """Kept when the invoice is settled, or what was paid since the promise reaches its amount."""
+    return invoice.balance == 0 or invoice.amount_paid - promise.paid_when_made >= promise.amount
+
+
+def add_task(*, key: str, kind: str, facility_id: int, owner_role: str, title: str, due_on: date,
+             created_on: date, owner_id: int | None = None, invoice_id: int | None = None,
+             detail: str | None = None) -> CollectionTask | None:
+    """Add a task once: the same key (a job run twice, two at once) finds the first and adds nothing.
+    In the caller's transaction, under a savepoint; the new task, or None when it existed."""
+    task = CollectionTask(key=key, kind=kind, facility_id=facility_id, owner_role=owner_role, owner_id=owner_id,
+                          invoice_id=invoice_id, title=title, detail=detail, due_on=due_on, created_on=created_on)
+    try:
+        with db.session.begin_nested():
+            db.session.add(task)
+    except IntegrityError:
+        return None
+    return task
+
+
+def open_tasks_for(user):
+    """SQL: the open tasks a user sees on the dashboard: their own, and those of their role. Leadership's
+    are the admins'."""
+    role = "leadership" if user.role == "admin" else user.role
+    return (sa.select(CollectionTask)
+            .where(CollectionTask.done_at.is_(None),
+                   sa.or_(CollectionTask.owner_id == user.id,
+                          sa.and_(CollectionTask.owner_id.is_(None), CollectionTask.owner_role == role)))
+            .order_by(CollectionTask.due_on, CollectionTask.id))
