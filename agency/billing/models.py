@@ -40,6 +40,9 @@ class TimesheetEntry(db.Model):
         sa.Index("ix_timesheet_entries_status_date", "status", "work_date"),
         # The timesheets list opens newest first: the latest days read off an index, not all entries sorted.
         sa.Index("ix_timesheet_entries_work_date", "work_date"),
+        # What waits for approval, oldest first: the portal, the waiting list and the daily chase.
+        sa.Index("ix_timesheet_entries_waiting", "submitted_at", postgresql_where=sa.text("status = 'submitted'"),
+                 sqlite_where=sa.text("status = 'submitted'")),
     )
     __audit_type__ = "timesheet_entry"
     # An admin's release reason speaks of credentials, which a facility reads only as neutral hold reasons.
@@ -56,6 +59,9 @@ class TimesheetEntry(db.Model):
     notes: Mapped[str | None] = mapped_column(sa.String(500))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    # When the hours last went to the facility for approval: recorded, corrected, or released from a hold.
+    # The approval window and its reminders count from here (billing/approvals.py).
+    submitted_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     # Why the entry is held: [{"code", "message"}], as billing/holds.py found them; null unless held.
@@ -74,6 +80,27 @@ class TimesheetEntry(db.Model):
     @property
     def total_hours(self) -> Decimal:
         return self.direct_care_hours + self.supervision_hours
+
+    def submit(self) -> None:
+        """Send the hours (back) to the facility for approval: the approval window starts again."""
+        self.status, self.submitted_at = "submitted", utcnow()
+
+
+CHASE_STEPS = ("approver", "alternate", "recruiter")
+
+
+class ApprovalChase(db.Model):
+    """A reminder that an entry waits for approval, sent at one step of the chase: each step goes once per
+    submission (a correction sent back for approval starts the chase again)."""
+
+    __tablename__ = "approval_chases"
+    __table_args__ = (sa.UniqueConstraint("entry_id", "step"), one_of("step", CHASE_STEPS))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(sa.ForeignKey("timesheet_entries.id", ondelete="CASCADE"))
+    step: Mapped[str] = mapped_column(sa.String(20))
+    sent_on: Mapped[date]
+    recipient: Mapped[str] = mapped_column(sa.String(255))
 
 
 class InvoiceCounter(db.Model):

@@ -1,7 +1,7 @@
 """Dates: "today" in the agency's timezone, and ISO parsing."""
 
 import re
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -63,3 +63,35 @@ def iso(value) -> str | None:
     if isinstance(value, datetime):
         return as_utc(value).isoformat()
     return value.isoformat()
+
+
+def is_business_day(day: date) -> bool:
+    """Monday to Friday. Federal holidays count as business days: approvals are asked of facilities that
+    mostly work through them (inpatient units, residential programs), and no holiday table is kept."""
+    return day.weekday() < 5
+
+
+def business_days_between(start: date, end: date) -> int:
+    """Business days after start up to and including end (0 when end is not after start): Thursday to the
+    next Tuesday is 3 (Friday, Monday, Tuesday)."""
+    if end <= start:
+        return 0
+    weeks, extra = divmod((end - start).days, 7)
+    count = weeks * 5
+    for offset in range(1, extra + 1):
+        count += is_business_day(start + timedelta(days=weeks * 7 + offset))
+    return count
+
+
+def add_business_days(start: date, days: int) -> date:
+    """The day that many business days after start (days >= 0): Thursday plus 3 is the next Tuesday."""
+    day = start
+    while days > 0:
+        day += timedelta(days=1)
+        days -= is_business_day(day)
+    return day
+
+
+def local_day(value: datetime) -> date:
+    """The agency's calendar day of a stored timestamp."""
+    return as_utc(value).astimezone(ZoneInfo(current_app.config["TIMEZONE"])).date()

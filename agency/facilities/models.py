@@ -24,6 +24,11 @@ FACILITY_TYPES = tuple(FACILITY_TYPE_LABELS)
 FUNDING = ("commercial", "medicaid")
 INVOICE_SCHEDULES = ("weekly", "biweekly", "monthly")
 CONTACT_ROLES = ("clinical_director", "hr", "compliance", "billing")
+# Who approves the facility's hours: the primary approver is asked first, the alternate next
+# (billing/approvals.py); with no primary marked, the clinical director approves.
+APPROVERS = ("primary", "alternate")
+# Business days a facility has to approve submitted hours before it is reminded (1 to 30).
+APPROVAL_WINDOW_DAYS = (1, 30)
 RATE_ITEMS = (
     "direct_care_hour", "per_diem_day", "contract_week", "supervision_hour", "travel_mile",
     "travel_flat", "telehealth_platform_month",
@@ -37,6 +42,7 @@ class Facility(db.Model):
         one_of("funding", FUNDING),
         one_of("invoice_schedule", INVOICE_SCHEDULES),
         sa.CheckConstraint("payment_terms_days BETWEEN 0 AND 365", name="payment_terms"),
+        sa.CheckConstraint("approval_window_days BETWEEN 1 AND 30", name="approval_window"),
     )
     __audit_type__ = "facility"
 
@@ -60,6 +66,8 @@ class Facility(db.Model):
     # No payment reminders for this facility while set (billing is talking to them); the invoices still age.
     dunning_paused: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     dunning_pause_reason: Mapped[str | None] = mapped_column(sa.String(500))
+    # Business days after hours are submitted before their approver is reminded (billing/approvals.py).
+    approval_window_days: Mapped[int] = mapped_column(default=3, server_default="3")
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
     contacts: Mapped[list["FacilityContact"]] = relationship(
@@ -81,10 +89,28 @@ class Facility(db.Model):
     def contact(self, role: str) -> "FacilityContact | None":
         return next((c for c in self.contacts if c.role == role), None)
 
+    def approver(self, which: str) -> "FacilityContact | None":
+        """Who approves the hours (which = primary) or stands in (alternate): the contact so marked; with no
+        primary marked, the clinical director."""
+        marked = next((c for c in self.contacts if c.approver == which), None)
+        if marked is None and which == "primary":
+            return self.contact("clinical_director")
+        return marked
+
 
 class FacilityContact(db.Model):
     __tablename__ = "facility_contacts"
-    __table_args__ = (one_of("role", CONTACT_ROLES), sa.UniqueConstraint("facility_id", "role", "email"))
+    __table_args__ = (
+        one_of("role", CONTACT_ROLES),
+        one_of("approver", APPROVERS),
+        sa.UniqueConstraint("facility_id", "role", "email"),
+        # One primary and one alternate approver per facility.
+        sa.Index("uq_facility_contacts_primary_approver", "facility_id", unique=True,
+                 postgresql_where=sa.text("approver = 'primary'"), sqlite_where=sa.text("approver = 'primary'")),
+        sa.Index("uq_facility_contacts_alternate_approver", "facility_id", unique=True,
+                 postgresql_where=sa.text("approver = 'alternate'"),
+                 sqlite_where=sa.text("approver = 'alternate'")),
+    )
     __audit_type__ = "facility_contact"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -93,6 +119,7 @@ class FacilityContact(db.Model):
     name: Mapped[str] = mapped_column(sa.String(120))
     email: Mapped[str] = mapped_column(sa.String(255))
     phone: Mapped[str | None] = mapped_column(sa.String(30))
+    approver: Mapped[str | None] = mapped_column(sa.String(20))
 
     facility: Mapped[Facility] = relationship(back_populates="contacts")
 
