@@ -4,8 +4,8 @@ import io
 
 from flask import send_file
 
-from agency.billing import holds, invoicing, pdf, queries, receivables, runs, timesheets
-from agency.billing.models import ENTRY_STATUSES, INVOICE_STATUSES, Invoice, TimesheetEntry
+from agency.billing import approvals, holds, invoicing, pdf, queries, receivables, runs, timesheets
+from agency.billing.models import CHASE_STEPS, ENTRY_STATUSES, INVOICE_STATUSES, Invoice, TimesheetEntry
 from agency.billing.receivables import BUCKETS as AGING_BUCKETS
 from agency.core import audit
 from agency.core.api import (
@@ -22,6 +22,7 @@ from agency.core.api import (
     Nested,
     Schema,
     Str,
+    Timestamp,
     api_blueprint,
     as_of_arg,
     created,
@@ -53,7 +54,24 @@ ENTRY = Schema(
     rejection_reason=Str(read_only=True),
     release_reason=Str(read_only=True, description="why an admin released the entry from a hold; null if never"),
     notes=Str(max_length=500, multiline=True, description="null for a facility contact"),
+    submitted_at=Timestamp(nullable=False, description="when the hours last went to the facility for approval "
+                           "(recorded, corrected after a decision, or released from a hold)"),
 )
+WAITING = Schema(
+    "WaitingEntry",
+    entry_id=Int(read_only=True, nullable=False, source=lambda entry: entry.id),
+    placement_id=Int(read_only=True, nullable=False),
+    work_date=Date(read_only=True, nullable=False),
+    hours=Dec(read_only=True, nullable=False, source=lambda entry: entry.total_hours,
+              description="direct care and supervision hours"),
+    submitted_at=Timestamp(nullable=False),
+    business_days_waiting=Int(read_only=True, nullable=False, description="business days (Monday to Friday) "
+                              "after the day of submission, up to as_of"),
+    chased=ListOf(read_only=True, item=Choice(choices=CHASE_STEPS), description="the reminder steps sent: "
+                  "approver, alternate, recruiter"),
+)
+WAITING_FILTERS = Schema("WaitingFilters", facility_id=IdArg(),
+                         as_of=Date(description="the day to count business days to; today if left out"))
 ENTRY_FILTERS = Schema("TimesheetFilters", status=Choice(choices=ENTRY_STATUSES), placement_id=IdArg(),
                        facility_id=IdArg(), **{"from": Date(), "to": Date()})
 REJECTION = Schema("Rejection", reason=Str(required=True, max_length=500))
@@ -126,6 +144,18 @@ def _seen(entry: TimesheetEntry) -> dict:
 
 def _reply_entry(entry: TimesheetEntry, status: int = 200):
     return reply(entry, status, **_seen(entry))
+
+
+@bp.get("/timesheets/waiting")
+@requires("timesheets.view")
+@documented("Entries waiting for the facility's approval, with the business days they have waited and the "
+            "reminders sent (a facility contact sees only its own facility's)", response=WAITING, many=True,
+            query=WAITING_FILTERS, errors=(400,))
+def waiting_entries():
+    filters = parse_args()
+    as_of = as_of_arg()
+    return page(queries.entries_query(current_actor(), status="submitted", facility_id=filters.get("facility_id")),
+                TimesheetEntry.id, lambda rows: approvals.waiting_rows(rows, as_of))
 
 
 @bp.post("/timesheets")

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
+from agency.billing import approvals
 from agency.billing.models import LIVE, BilledEntry, TimesheetEntry
 from agency.core import audit
 from agency.core.dates import human_day, utcnow
@@ -163,7 +164,8 @@ def settle(entries: list[TimesheetEntry], actor=None, creds: Credentials | None 
                                + "; ".join(r["message"] for r in reasons),
                                {"status": [old, "held"], "hold_reasons": reasons}))
         elif not reasons and entry.status == "held":
-            entry.status, entry.hold_reasons = "submitted", None
+            entry.hold_reasons = None
+            approvals.send_for_approval(entry)
             changed.append(entry)
             events.append((entry, f"{human_day(entry.work_date)} no longer held: the gap is resolved",
                            {"status": ["held", "submitted"]}))
@@ -223,7 +225,8 @@ def release(entry: TimesheetEntry, reason: str | None, actor) -> TimesheetEntry:
     reasons = entry.hold_reasons
     codes = sorted(set(entry.released_codes or []) | {r["code"] for r in reasons or []})
     actor_id = getattr(actor, "id", None)
-    entry.status, entry.hold_reasons = "submitted", None
+    entry.hold_reasons = None
+    approvals.send_for_approval(entry)
     entry.released_at, entry.released_by_id, entry.release_reason, entry.released_codes = (
         utcnow(), actor_id, reason, codes)
     audit.record("override", entry, f"{human_day(entry.work_date)} released from hold: {reason}", actor=actor,

@@ -3,7 +3,7 @@
 from collections import defaultdict
 from datetime import date
 
-from agency.billing import invoicing, pdf, receivables, runs
+from agency.billing import approvals, invoicing, pdf, receivables, runs
 from agency.core.dates import today
 from agency.core.jobs import job
 from agency.core.outbox import send_outbox
@@ -52,5 +52,13 @@ def invoice_schedule(as_of: str | None = None) -> dict:
 def daily_dunning(as_of: str | None = None) -> dict:
     """Send the reminder levels now due on open invoices, then the outbox."""
     result = receivables.run_dunning(date.fromisoformat(as_of) if as_of else today())
+    send_outbox()
+    return result
+
+
+@job
+def approval_chase(as_of: str | None = None) -> dict:
+    """Remind whoever is due of the hours waiting past their facility's approval window, then the outbox."""
+    result = approvals.run_chase(date.fromisoformat(as_of) if as_of else today())
     send_outbox()
     return result

@@ -8,7 +8,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from agency.billing import holds
+from agency.billing import approvals, holds
 from agency.billing.models import TimesheetEntry
 from agency.core import audit, csvimport
 from agency.core.bounds import parse_id
@@ -142,8 +142,8 @@ def update_entry(entry: TimesheetEntry, values: dict, actor=None) -> TimesheetEn
     # still needs a verified one.
     if changes and entry.status not in ("submitted", "held"):
         changes["status"] = [entry.status, "submitted"]
-        entry.status, entry.rejection_reason, entry.decided_at, entry.decided_by_id = (
-            "submitted", None, None, None)
+        entry.rejection_reason, entry.decided_at, entry.decided_by_id = None, None, None
+        approvals.send_for_approval(entry)
     if "work_date" in changes and entry.released_at is not None:
         # An admin released the hours of one day; another day is judged afresh.
         changes["release_reason"] = [entry.release_reason, None]

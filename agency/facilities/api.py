@@ -30,6 +30,7 @@ from agency.credentials.models import DISCIPLINES, DOC_TYPES
 from agency.extensions import db
 from agency.facilities import queries, services
 from agency.facilities.models import (
+    APPROVERS,
     CONTACT_ROLES,
     FACILITY_TYPES,
     FUNDING,
@@ -49,6 +50,8 @@ CONTACT = Schema(
     name=Str(required=True, max_length=120),
     email=Email(required=True),
     phone=Str(max_length=30),
+    approver=Choice(choices=APPROVERS, description="primary: asked to approve the facility's hours (with none "
+                    "marked, the clinical director is); alternate: reminded next when they wait; null: neither"),
 )
 FACILITY = Schema(
     "Facility",
@@ -71,6 +74,8 @@ FACILITY = Schema(
     active=Bool(nullable=False),
     dunning_paused=Bool(nullable=False, description="no payment reminders go to the facility while true; "
                         "billing and admin change it"),
+    approval_window_days=Int(minimum=1, maximum=30, nullable=False, description="business days the facility has "
+                             "to approve submitted hours before its approver is reminded (default 3)"),
     contacts=ListOf(read_only=True, item=Nested(schema=CONTACT)),
 )
 FACILITY_FILTERS = Schema("FacilityFilters", q=Str(max_length=100), facility_type=Choice(choices=FACILITY_TYPES),
@@ -154,6 +159,17 @@ def update_facility(facility_id: int):
 def add_contact(facility_id: int):
     contact = services.add_contact(_visible(facility_id), CONTACT.load(json_body()), current_actor())
     return created(contact, "facilities_api.get_facility", {"facility_id": facility_id})
+
+
+@bp.patch("/facility-contacts/<int:contact_id>")
+@requires("facilities.edit")
+@documented("Change a contact (e.g. mark them the primary or alternate approver); a second primary or "
+            "alternate of the facility is a conflict", request=CONTACT, response=CONTACT, errors=(400, 404, 409))
+def update_contact(contact_id: int):
+    contact = db.session.get(FacilityContact, contact_id)
+    if contact is None:
+        raise NotFound(f"no contact with id {contact_id}")
+    return reply(services.update_contact(contact, CONTACT.load(json_body(), partial=True), current_actor()))
 
 
 @bp.delete("/facility-contacts/<int:contact_id>")

@@ -24,6 +24,8 @@ from agency.facilities.models import (
     RATE_ITEMS,
 )
 
+APPROVER_CHOICES = [("", "No"), ("primary", "Primary approver"), ("alternate", "Alternate approver")]
+
 
 class FacilityForm(FlaskForm):
     name = LineField("Name", validators=[DataRequired(), Length(max=200)])
@@ -37,6 +39,9 @@ class FacilityForm(FlaskForm):
     payment_terms_days = WholeNumberField("Payment terms (days)", default=30,
                                       validators=[DataRequired(), NumberRange(0, 365)])
     invoice_schedule = SelectField("Invoice schedule", choices=_choices(INVOICE_SCHEDULES))
+    approval_window_days = WholeNumberField(
+        "Approval window (business days)", default=3, validators=[DataRequired(), NumberRange(1, 30)],
+        description="Submitted hours not approved within this many business days remind the approver")
     billing_email = EmailAddressField("Billing email", validators=[Optional(), Length(max=255)])
     bills_insurance = BooleanField("Bills insurance for our therapists' services")
     payers = ListTextArea("Payers", validators=[Optional(), Length(max=2000)], render="\n".join,
@@ -48,8 +53,8 @@ class FacilityForm(FlaskForm):
     submit = SubmitField("Save facility")
 
     FIELDS = ("name", "facility_type", "address_line1", "address_line2", "city", "state",
-              "postal_code", "funding", "payment_terms_days", "invoice_schedule", "billing_email",
-              "bills_insurance", "required_documents", "orientation_requirements", "active")
+              "postal_code", "funding", "payment_terms_days", "invoice_schedule", "approval_window_days",
+              "billing_email", "bills_insurance", "required_documents", "orientation_requirements", "active")
 
     def payer_list(self) -> list[str]:
         return [line.strip() for line in (self.payers.data or "").splitlines() if line.strip()]
@@ -60,9 +65,15 @@ class ContactForm(FlaskForm):
     name = LineField("Name", validators=[DataRequired(), Length(max=120)])
     email = EmailAddressField("Email", validators=[DataRequired(), Length(max=255)])
     phone = LineField("Phone", validators=[Optional(), Length(max=30)])
+    approver = SelectField("Approves hours", choices=APPROVER_CHOICES)
     submit = SubmitField("Add contact")
 
-    FIELDS = ("role", "name", "email", "phone")
+    FIELDS = ("role", "name", "email", "phone", "approver")
+
+
+class ApproverForm(FlaskForm):
+    approver = SelectField("Approves hours", choices=APPROVER_CHOICES)
+    submit = SubmitField("Save")
 
 
 class RateRowForm(Form):

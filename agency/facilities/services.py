@@ -18,7 +18,15 @@ from agency.core.persistence import lock, lock_value
 from agency.core.text import check_text, normalise_email
 from agency.credentials.models import DISCIPLINES, DOC_TYPES
 from agency.extensions import db
-from agency.facilities.models import RATE_ITEMS, Facility, FacilityContact, Rate, RateCard
+from agency.facilities.models import (
+    APPROVAL_WINDOW_DAYS,
+    APPROVERS,
+    RATE_ITEMS,
+    Facility,
+    FacilityContact,
+    Rate,
+    RateCard,
+)
 from agency.placements.models import Placement
 
 # A rate card ending this soon needs a renewal inquiry from the recruiter.
@@ -41,6 +49,10 @@ def _check_facility(values: dict, facility: Facility | None) -> dict:
     if values.get("billing_email") is not None:
         values["billing_email"] = normalise_email(values["billing_email"], "billing_email")
     check_text(Facility, values)
+    low, high = APPROVAL_WINDOW_DAYS
+    window = values.get("approval_window_days")
+    if window is not None and not low <= window <= high:
+        raise ValidationError.on("approval_window_days", f"must be from {low} to {high} business days")
     for doc_type in values.get("required_documents") or []:
         if doc_type not in DOC_TYPES:
             raise ValidationError.on("required_documents", f"{doc_type!r} is not a document type")
@@ -129,14 +141,37 @@ def _tell_previous_billing_address(facility: Facility, previous: str) -> None:
     )
 
 
-def add_contact(facility: Facility, values: dict, actor=None) -> FacilityContact:
-    """Add a person at the facility, by role (clinical director, HR, compliance, billing)."""
-    values = {**values, "email": normalise_email(values.get("email"))}
+def _check_contact(values: dict) -> dict:
+    values = dict(values)
+    if "email" in values:
+        values["email"] = normalise_email(values.get("email"))
+    if values.get("approver") not in (None, *APPROVERS):
+        raise ValidationError.on("approver", f"must be one of {', '.join(APPROVERS)}, or empty")
     check_text(FacilityContact, values)
+    return values
+
+
+def add_contact(facility: Facility, values: dict, actor=None) -> FacilityContact:
+    """Add a person at the facility, by role (clinical director, HR, compliance, billing), and maybe as the
+    primary or alternate approver of its hours; a second of either is a conflict (the partial unique indexes)."""
+    values = _check_contact({**values, "email": values.get("email")})
     contact = FacilityContact(facility=facility, **values)
     db.session.add(contact)
-    audit.record("create", contact, f"{contact.role} contact {contact.name} at {facility.name}",
-                 actor=actor)
+    audit.record("create", contact, f"{contact.role} contact {contact.name} at {facility.name}"
+                 + (f", {contact.approver} approver" if contact.approver else ""), actor=actor)
+    commit_or_conflict()
+    return contact
+
+
+def update_contact(contact: FacilityContact, values: dict, actor=None) -> FacilityContact:
+    """Change a contact's details or approver marking; only the given fields change."""
+    values = _check_contact(values)
+    changes = audit.diff(contact, values)
+    for key, value in values.items():
+        setattr(contact, key, value)
+    if changes:
+        audit.record("update", contact, f"{contact.role} contact {contact.name} at {contact.facility.name}",
+                     actor=actor, changes=changes)
     commit_or_conflict()
     return contact
 

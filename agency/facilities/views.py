@@ -14,7 +14,14 @@ from agency.core.pickers import options_response
 from agency.core.states import STATE_CHOICES
 from agency.extensions import db
 from agency.facilities import queries, services
-from agency.facilities.forms import RATE_ROWS, ContactForm, FacilityForm, IncompleteRow, RateCardForm
+from agency.facilities.forms import (
+    RATE_ROWS,
+    ApproverForm,
+    ContactForm,
+    FacilityForm,
+    IncompleteRow,
+    RateCardForm,
+)
 from agency.facilities.models import FACILITY_TYPE_LABELS, Facility, FacilityContact, RateCard
 from agency.placements.models import Placement
 
@@ -93,7 +100,7 @@ def facility(facility_id: int):
         .order_by(Placement.start_on.desc()).limit(50)
     ).all()
     return render_template("facilities/facility.html", facility=place, placements=placements,
-                           contact_form=ContactForm(), as_of=today())
+                           contact_form=ContactForm(), approver_form=ApproverForm, as_of=today())
 
 
 @bp.route("/facilities/<int:facility_id>/edit", methods=["GET", "POST"])
@@ -127,6 +134,24 @@ def add_contact(facility_id: int):
     else:
         flash(f"The contact was not added. {errors_sentence(form)}", "error")
     return redirect(url_for(".facility", facility_id=place.id) + "#contacts")
+
+
+@bp.post("/facility-contacts/<int:contact_id>/approver")
+@requires("facilities.edit")
+def set_approver(contact_id: int):
+    contact = db.get_or_404(FacilityContact, contact_id)
+    form = ApproverForm()
+    if form.validate_on_submit():
+        try:
+            services.update_contact(contact, form_values(form, ("approver",)), current_actor())
+        except DomainError as exc:
+            flash(exc.sentence, "error")
+        else:
+            flash(f"{contact.name} is " + (f"the {contact.approver} approver." if contact.approver
+                                           else "no longer an approver."), "success")
+    else:
+        flash(f"The contact was not changed. {errors_sentence(form)}", "error")
+    return redirect(url_for(".facility", facility_id=contact.facility_id) + "#contacts")
 
 
 @bp.post("/facility-contacts/<int:contact_id>/delete")
