@@ -30,9 +30,9 @@ from flask.cli import with_appcontext
 
 from agency.auth.models import User
 from agency.auth.services import create_user
-from agency.billing import invoicing, receivables, timesheets
+from agency.billing import approvals, invoicing, receivables, timesheets
 from agency.billing.models import Invoice, TimesheetEntry
-from agency.core.dates import today, utcnow
+from agency.core.dates import start_of, today, utcnow
 from agency.core.outbox import OutboxMessage
 from agency.core.persistence import empty_every_table
 from agency.core.states import npi_is_valid
@@ -577,6 +577,10 @@ class DemoAgency:
                             "supervision_hours": Decimal("1") if offset == 2 else Decimal("0"),
                             "travel_miles": Decimal(self.rng.choice(["0", "0", "12.5", "23"])),
                         }, billing_user))
+                # The week's hours went to the facilities on its Sunday evening, as the replay has it.
+                for entry in entries:
+                    entry.submitted_at = start_of(sunday) + timedelta(hours=20)
+                db.session.commit()
                 # Most weeks are approved by the facility right away; the latest week waits, and one
                 # facility sits on a week of the stalled placement's hours.
                 if sunday < self.as_of - timedelta(days=7):
@@ -591,12 +595,25 @@ class DemoAgency:
         while month + relativedelta(months=1) <= self.as_of:
             self._invoice(month, billing_user, overdue_facility, overdue_month)
             month += relativedelta(months=1)
+        self.chase_stalled(stalled)
         # The dunning run, weekly: every level's window is longer than a week, so an unpaid invoice
         # climbs its ladder one level at a time.
         for weeks_ago in range(22, -1, -1):
             day = self.days(-7 * weeks_ago)
             with _as_if(day):
                 receivables.run_dunning(day)
+
+    def chase_stalled(self, stalled: Placement):
+        """The stalled week's facility names its primary and alternate approvers; the daily chase of the last
+        two weeks reminds each of them, then the recruiter, of the hours it sits on."""
+        for contact in stalled.facility.contacts:
+            if contact.role in ("clinical_director", "compliance"):
+                facilities.update_contact(contact, {"approver": "primary" if contact.role == "clinical_director"
+                                                    else "alternate"}, self.admin)
+        for n in range(14, -1, -1):
+            day = self.days(-n)
+            with _as_if(day):
+                approvals.run_chase(day)
 
     def _invoice(self, month: date, billing_user, overdue_facility: Facility, overdue_month: date):
         end = month + relativedelta(months=1) - timedelta(days=1)

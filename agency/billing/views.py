@@ -16,7 +16,7 @@ from flask import (
 )
 from sqlalchemy.orm import joinedload, selectinload
 
-from agency.billing import holds, invoicing, pdf, queries, receivables, runs, timesheets
+from agency.billing import approvals, holds, invoicing, pdf, queries, receivables, runs, timesheets
 from agency.billing.forms import (
     DecideForm,
     EntryForm,
@@ -436,7 +436,7 @@ def portal():
     facility = db.session.get(Facility, own)
     as_of = today()
     size = current_app.config["PAGE_SIZE"]
-    waiting = paginate(queries.entries_query(actor, status="submitted").order_by(TimesheetEntry.work_date))
+    waiting = paginate(approvals.waiting_query(actor))
     held = db.session.scalars(holds.held_query(facility_ids=[own]).limit(size)).all()
     placements = db.session.scalars(
         sa.select(Placement).where(Placement.facility_id == own, Placement.status.in_(
@@ -451,5 +451,5 @@ def portal():
     return render_template(
         "billing/portal.html", facility=facility, waiting=waiting, placements=placements,
         statement=statement, as_of=as_of, decide_form=DecideForm(), open_total=owed.total, held=held,
-        overdue_total=owed.overdue,
+        overdue_total=owed.overdue, waiting_phrase=approvals.waiting_phrase,
     )

@@ -24,7 +24,7 @@ from agency.facilities.models import (
     RATE_ITEMS,
 )
 
-APPROVER_CHOICES = [("", "No"), ("primary", "Primary approver"), ("alternate", "Alternate approver")]
+APPROVER_CHOICES = choices((("primary", "Primary approver"), ("alternate", "Alternate approver")), blank="No")
 
 
 class FacilityForm(FlaskForm):
