@@ -64,10 +64,8 @@ UNIQUE = {
     "uq_timesheet_entries_placement_id_work_date": Unique(
         "work_date", "placement {placement_id} already has an entry on {work_date}"),
     "uq_invoices_number": Unique("number", "invoice number {number} is taken; try again"),
-    "uq_facility_contacts_primary_approver": Unique(
-        "approver", "the facility already has a primary approver; unmark them first"),
-    "uq_facility_contacts_alternate_approver": Unique(
-        "approver", "the facility already has an alternate approver; unmark them first"),
+    "uq_facility_contacts_approver": Unique(
+        "approver", "the facility already has a {approver} approver; unmark them first"),
     "uq_approval_chases_entry_id_step": Unique(
         "step", "the {step} reminder of this entry is already sent"),
     "uq_dunning_notices_invoice_id_level": Unique(

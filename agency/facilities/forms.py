@@ -65,14 +65,14 @@ class ContactForm(FlaskForm):
     name = LineField("Name", validators=[DataRequired(), Length(max=120)])
     email = EmailAddressField("Email", validators=[DataRequired(), Length(max=255)])
     phone = LineField("Phone", validators=[Optional(), Length(max=30)])
-    approver = SelectField("Approves hours", choices=APPROVER_CHOICES)
+    approver = SelectField("Approves hours", choices=APPROVER_CHOICES, default="")
     submit = SubmitField("Add contact")
 
     FIELDS = ("role", "name", "email", "phone", "approver")
 
 
 class ApproverForm(FlaskForm):
-    approver = SelectField("Approves hours", choices=APPROVER_CHOICES)
+    approver = SelectField("Approves hours", choices=APPROVER_CHOICES, default="")
     submit = SubmitField("Save")
 
 

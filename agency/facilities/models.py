@@ -104,12 +104,9 @@ class FacilityContact(db.Model):
         one_of("role", CONTACT_ROLES),
         one_of("approver", APPROVERS),
         sa.UniqueConstraint("facility_id", "role", "email"),
-        # One primary and one alternate approver per facility.
-        sa.Index("uq_facility_contacts_primary_approver", "facility_id", unique=True,
-                 postgresql_where=sa.text("approver = 'primary'"), sqlite_where=sa.text("approver = 'primary'")),
-        sa.Index("uq_facility_contacts_alternate_approver", "facility_id", unique=True,
-                 postgresql_where=sa.text("approver = 'alternate'"),
-                 sqlite_where=sa.text("approver = 'alternate'")),
+        # At most one primary and one alternate approver per facility.
+        sa.Index("uq_facility_contacts_approver", "facility_id", "approver", unique=True,
+                 postgresql_where=sa.text("approver IS NOT NULL"), sqlite_where=sa.text("approver IS NOT NULL")),
     )
     __audit_type__ = "facility_contact"
 

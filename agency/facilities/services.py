@@ -141,6 +141,21 @@ def _tell_previous_billing_address(facility: Facility, previous: str) -> None:
     )
 
 
+def _check_approver(facility: Facility, contact: FacilityContact | None, approver: str | None) -> None:
+    """One primary and one alternate per facility: the facility locked, so two markings wait for each other
+    (the partial unique index is the last guard)."""
+    if approver is None:
+        return
+    lock(Facility, facility.id)
+    query = sa.select(FacilityContact.id).where(FacilityContact.facility_id == facility.id,
+                                                FacilityContact.approver == approver)
+    if contact is not None:
+        query = query.where(FacilityContact.id != contact.id)
+    holder = db.session.scalar(query)
+    if holder is not None:
+        raise duplicate("uq_facility_contacts_approver", {"approver": approver}, holder)
+
+
 def _check_contact(values: dict) -> dict:
     values = dict(values)
     if "email" in values:
@@ -155,6 +170,7 @@ def add_contact(facility: Facility, values: dict, actor=None) -> FacilityContact
     """Add a person at the facility, by role (clinical director, HR, compliance, billing), and maybe as the
     primary or alternate approver of its hours; a second of either is a conflict (the partial unique indexes)."""
     values = _check_contact({**values, "email": values.get("email")})
+    _check_approver(facility, None, values.get("approver"))
     contact = FacilityContact(facility=facility, **values)
     db.session.add(contact)
     audit.record("create", contact, f"{contact.role} contact {contact.name} at {facility.name}"
@@ -166,6 +182,8 @@ def add_contact(facility: Facility, values: dict, actor=None) -> FacilityContact
 def update_contact(contact: FacilityContact, values: dict, actor=None) -> FacilityContact:
     """Change a contact's details or approver marking; only the given fields change."""
     values = _check_contact(values)
+    if values.get("approver") != contact.approver:
+        _check_approver(contact.facility, contact, values.get("approver"))
     changes = audit.diff(contact, values)
     for key, value in values.items():
         setattr(contact, key, value)

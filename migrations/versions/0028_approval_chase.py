@@ -26,12 +26,9 @@ def upgrade():
         batch_op.add_column(sa.Column('approver', sa.String(length=20), nullable=True))
         batch_op.create_check_constraint(batch_op.f('ck_facility_contacts_approver'),
                                          "approver IN ('primary', 'alternate')")
-        batch_op.create_index('uq_facility_contacts_primary_approver', ['facility_id'], unique=True,
-                              postgresql_where=sa.text("approver = 'primary'"),
-                              sqlite_where=sa.text("approver = 'primary'"))
-        batch_op.create_index('uq_facility_contacts_alternate_approver', ['facility_id'], unique=True,
-                              postgresql_where=sa.text("approver = 'alternate'"),
-                              sqlite_where=sa.text("approver = 'alternate'"))
+        batch_op.create_index('uq_facility_contacts_approver', ['facility_id', 'approver'], unique=True,
+                              postgresql_where=sa.text("approver IS NOT NULL"),
+                              sqlite_where=sa.text("approver IS NOT NULL"))
 
     # Entries recorded before now went for approval when they were recorded.
     with op.batch_alter_table('timesheet_entries', schema=None) as batch_op:
@@ -64,12 +61,8 @@ def downgrade():
                             sqlite_where=sa.text("status = 'submitted'"))
         batch_op.drop_column('submitted_at')
     with op.batch_alter_table('facility_contacts', schema=None) as batch_op:
-        batch_op.drop_index('uq_facility_contacts_alternate_approver',
-                            postgresql_where=sa.text("approver = 'alternate'"),
-                            sqlite_where=sa.text("approver = 'alternate'"))
-        batch_op.drop_index('uq_facility_contacts_primary_approver',
-                            postgresql_where=sa.text("approver = 'primary'"),
-                            sqlite_where=sa.text("approver = 'primary'"))
+        batch_op.drop_index('uq_facility_contacts_approver', postgresql_where=sa.text("approver IS NOT NULL"),
+                            sqlite_where=sa.text("approver IS NOT NULL"))
         batch_op.drop_constraint(batch_op.f('ck_facility_contacts_approver'), type_='check')
         batch_op.drop_column('approver')
     with op.batch_alter_table('facilities', schema=None) as batch_op:

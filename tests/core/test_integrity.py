@@ -51,7 +51,11 @@ def _copy_holding(table, name, columns):
     for other_table, other, other_columns in unique_constraints():
         if other_table is not table or other == name or not set(other_columns) - set(columns):
             continue
-        free = table.c[next(c for c in other_columns if c not in columns)]
+        # A column of codes (a check names it) takes no fresh text: another column of the constraint does.
+        coded = {c.name.removeprefix(f"ck_{table.name}_") for c in table.constraints
+                 if isinstance(c, sa.CheckConstraint) and isinstance(c.name, str)}
+        left = [c for c in other_columns if c not in columns]
+        free = table.c[next((c for c in left if c not in coded), left[0])]
         setattr(copy, mapper.get_property_by_column(free).key, _fresh(free, getattr(saved, free.key), name))
     return saved, copy
 

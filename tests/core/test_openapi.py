@@ -33,7 +33,7 @@ def test_lists_are_arrays_of_item_schemas_and_nullable_fields_are_nullable(clien
     schemas = client.get("/api/v1/openapi.json").json["components"]["schemas"]
     contacts = schemas["Facility"]["properties"]["contacts"]
     assert contacts["type"] == "array" and set(contacts["items"]["properties"]) == {"id", "role", "name", "email",
-                                                                                     "phone"}
+                                                                                     "phone", "approver"}
     rate = schemas["RateCard"]["properties"]["rates"]["items"]
     assert rate["properties"]["amount"]["pattern"] == r"^-?[0-9]+\.[0-9]{2}$"
     blockers = schemas["Readiness"]["properties"]["blockers"]
