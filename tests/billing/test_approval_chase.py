@@ -266,3 +266,16 @@ def test_the_facility_page_marks_an_approver(app, users, browser):
     assert "Sam Ortiz is the alternate approver." in done.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(Facility, place.id).approver("alternate").id == contact.id
+
+
+def test_the_chase_is_registered_with_rqs_cron_and_its_mail_is_billings(app):
+    from rq.cron import CronScheduler
+
+    from agency import ROOT
+    from agency.core.outbox import kind_for
+
+    scheduler = CronScheduler(connection=None, name="test")
+    scheduler.load_config_from_file(str(ROOT / "agency" / "cron.py"))
+    names = {job.func.__name__: job for job in scheduler.get_jobs()}
+    assert names["approval_chase"].cron == app.config["APPROVAL_CHASE_CRON"] == "0 14 * * *"
+    assert kind_for("approval-chase:moss@clinic.example.org:2026-11-24") == "billing"
