@@ -1,9 +1,9 @@
 """Hours waiting for a facility's approval: since when, and the daily chase of those past the window.
 
-A facility approves submitted hours within its approval window (business days, default 3). Past it the
-approving contact is reminded, a business day later the alternate approver, a business day later the
-placement's recruiter (APPROVAL_CHASE_STEPS), each step once per submission. Held entries wait for the
-agency, not the facility: only submitted ones are waiting.
+A facility approves submitted hours within its approval window (business days, federal holidays not
+counted; default 3). Past it the approving contact is reminded, a business day later the alternate
+approver, a business day later the placement's recruiter (APPROVAL_CHASE_STEPS), each step once per
+submission. Held entries wait for the agency, not the facility: only submitted ones are waiting.
 """
 
 from collections import defaultdict

@@ -2,6 +2,7 @@
 
 import re
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -65,10 +66,34 @@ def iso(value) -> str | None:
     return value.isoformat()
 
 
+def _nth_weekday(year: int, month: int, weekday: int, n: int) -> date:
+    """The n-th weekday (Monday 0) of a month; n = -1 is the last."""
+    if n > 0:
+        first = date(year, month, 1)
+        return first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (n - 1))
+    last = date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
+    return last - timedelta(days=(last.weekday() - weekday) % 7)
+
+
+def _observed(day: date) -> date:
+    """A holiday on a Saturday is observed the Friday before, on a Sunday the Monday after (5 U.S.C. 6103)."""
+    return day + timedelta(days={5: -1, 6: 1}.get(day.weekday(), 0))
+
+
+@lru_cache(maxsize=64)
+def federal_holidays(year: int) -> frozenset[date]:
+    """The eleven U.S. federal holidays of a year, as observed: the days facilities' offices are closed."""
+    fixed = [(1, 1), (6, 19), (7, 4), (11, 11), (12, 25)]
+    return frozenset([_observed(date(year, month, day)) for month, day in fixed] + [
+        _nth_weekday(year, 1, 0, 3), _nth_weekday(year, 2, 0, 3), _nth_weekday(year, 5, 0, -1),
+        _nth_weekday(year, 9, 0, 1), _nth_weekday(year, 10, 0, 2), _nth_weekday(year, 11, 3, 4),
+    ])
+
+
 def is_business_day(day: date) -> bool:
-    """Monday to Friday. Federal holidays count as business days: approvals are asked of facilities that
-    mostly work through them (inpatient units, residential programs), and no holiday table is kept."""
-    return day.weekday() < 5
+    """Monday to Friday, but the federal holidays as observed."""
+    # New Year's Day on a Saturday is observed on the last day of the year before.
+    return day.weekday() < 5 and day not in federal_holidays(day.year) | federal_holidays(day.year + 1)
 
 
 def business_days_between(start: date, end: date) -> int:
@@ -77,10 +102,11 @@ def business_days_between(start: date, end: date) -> int:
     if end <= start:
         return 0
     weeks, extra = divmod((end - start).days, 7)
-    count = weeks * 5
-    for offset in range(1, extra + 1):
-        count += is_business_day(start + timedelta(days=weeks * 7 + offset))
-    return count
+    weekdays = weeks * 5 + sum((start + timedelta(days=weeks * 7 + offset)).weekday() < 5
+                               for offset in range(1, extra + 1))
+    # Observed holidays always fall on a weekday: each one in the span is a weekday not worked.
+    return weekdays - sum(start < holiday <= end for year in range(start.year, end.year + 2)
+                          for holiday in federal_holidays(year))
 
 
 def add_business_days(start: date, days: int) -> date:

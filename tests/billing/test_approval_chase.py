@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from agency.billing import approvals, holds, timesheets
 from agency.billing.jobs import approval_chase
 from agency.billing.models import ApprovalChase
-from agency.core.dates import add_business_days, as_utc, business_days_between, iso, start_of
+from agency.core.dates import add_business_days, as_utc, business_days_between, is_business_day, iso, start_of
 from agency.core.outbox import OutboxMessage
 from agency.extensions import db
 from agency.facilities import services as facility_services
@@ -57,12 +57,21 @@ def test_business_days_skip_the_weekend():
     assert business_days_between(THURSDAY, date(2026, 11, 24)) == 3  # Friday, Monday, Tuesday
     assert business_days_between(THURSDAY, date(2026, 11, 22)) == 1  # Friday only: Saturday and Sunday are not
     assert business_days_between(THURSDAY, THURSDAY) == 0
-    assert business_days_between(date(2026, 11, 2), date(2026, 11, 30)) == 20  # four whole weeks
+    assert business_days_between(date(2026, 8, 3), date(2026, 8, 31)) == 20  # four whole weeks, no holiday
     assert add_business_days(THURSDAY, 3) == date(2026, 11, 24)
     assert add_business_days(date(2026, 11, 21), 1) == date(2026, 11, 23)  # Saturday to Monday
 
 
-def test_thursday_hours_are_chased_to_the_approver_tuesday_the_alternate_wednesday_the_recruiter_thursday(
+def test_business_days_skip_federal_holidays_as_observed():
+    # Thanksgiving, Thursday Nov 26, 2026: Friday through Monday Nov 30 is 6 business days, not 7.
+    assert business_days_between(THURSDAY, date(2026, 11, 30)) == 6
+    assert add_business_days(date(2026, 11, 25), 1) == date(2026, 11, 27)
+    assert not is_business_day(date(2026, 7, 3))  # Independence Day on a Saturday is observed the Friday
+    assert not is_business_day(date(2027, 12, 31))  # New Year's Day 2028 is a Saturday: observed in 2027
+    assert is_business_day(date(2026, 12, 24)) and not is_business_day(date(2026, 12, 25))
+
+
+def test_thursday_hours_are_chased_to_the_approver_tuesday_the_alternate_wednesday_the_recruiter_after_thanksgiving(
         app, users):
     place = clinic()
     entry = waiting(place, recruiter=users["recruiter"])
@@ -73,9 +82,10 @@ def test_thursday_hours_are_chased_to_the_approver_tuesday_the_alternate_wednesd
         assert approval_chase(day.isoformat())["sent"] == []
     assert approval_chase("2026-11-24")["sent"] == [{"entry_id": entry.id, "step": "approver", "to": director}]
     assert approval_chase("2026-11-25")["sent"] == [{"entry_id": entry.id, "step": "alternate", "to": hr}]
-    assert approval_chase("2026-11-26")["sent"] == [
+    assert approval_chase("2026-11-26")["sent"] == []  # Thanksgiving is no business day
+    assert approval_chase("2026-11-27")["sent"] == [
         {"entry_id": entry.id, "step": "recruiter", "to": users["recruiter"].email}]
-    assert approval_chase("2026-11-27")["sent"] == []
+    assert approval_chase("2026-11-30")["sent"] == []
     assert steps_sent(entry) == ["approver", "alternate", "recruiter"]
 
     (to_director,) = mail_to(director)
@@ -146,15 +156,16 @@ def test_no_alternate_skips_to_the_recruiter_and_no_marked_approver_means_the_cl
 
     assert [s["to"] for s in approval_chase("2026-11-24")["sent"]] == ["moss@clinic.example.org"]
     assert approval_chase("2026-11-25")["sent"] == []
-    assert [s["step"] for s in approval_chase("2026-11-26")["sent"]] == ["recruiter"]
+    assert [s["step"] for s in approval_chase("2026-11-27")["sent"]] == ["recruiter"]
     assert steps_sent(entry) == ["approver", "recruiter"]
 
 
 def test_a_longer_window_waits_longer(app, users):
     place = clinic(factories.facility(approval_window_days=5))
     entry = waiting(place)
-    assert approval_chase("2026-11-24")["sent"] == []
-    assert [s["step"] for s in approval_chase("2026-11-26")["sent"]] == ["approver"]  # Thursday, 5 business days
+    assert approval_chase("2026-11-26")["sent"] == []
+    # Friday Nov 27 is the fifth business day: Thanksgiving does not count.
+    assert [s["step"] for s in approval_chase("2026-11-27")["sent"]] == ["approver"]
     assert steps_sent(entry) == ["approver"]
 
 
@@ -186,8 +197,8 @@ def test_two_chases_at_once_on_two_real_workers_send_each_reminder_once(app, use
     for place in places:
         waiting(place, recruiter=users["recruiter"])
     with workers.jobs_on_redis(app, redis_url):
-        enqueue(approval_chase, "2026-11-26")
-        enqueue(approval_chase, "2026-11-26")
+        enqueue(approval_chase, "2026-11-27")
+        enqueue(approval_chase, "2026-11-27")
         first, second = (workers.start_worker(redis_url) for _ in range(2))
         logs = workers.wait(first) + workers.wait(second)
     db.session.expire_all()
