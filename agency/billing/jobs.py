@@ -3,7 +3,7 @@
 from collections import defaultdict
 from datetime import date
 
-from agency.billing import invoicing, pdf, receivables, runs
+from agency.billing import disputes, invoicing, pdf, promises, receivables, runs
 from agency.core.dates import today
 from agency.core.jobs import job
 from agency.core.outbox import send_outbox
@@ -52,5 +52,15 @@ def invoice_schedule(as_of: str | None = None) -> dict:
 def daily_dunning(as_of: str | None = None) -> dict:
     """Send the reminder levels now due on open invoices, then the outbox."""
     result = receivables.run_dunning(date.fromisoformat(as_of) if as_of else today())
+    send_outbox()
+    return result
+
+
+@job
+def daily_promise_check(as_of: str | None = None) -> dict:
+    """Settle the promises to pay whose day has passed (telling whoever recorded a broken one), and put a task
+    on the owner's dashboard for each dispute past its due day; then the outbox."""
+    day = date.fromisoformat(as_of) if as_of else today()
+    result = {**promises.check_promises(day), "late_disputes": disputes.add_overdue_tasks(day)}
     send_outbox()
     return result
