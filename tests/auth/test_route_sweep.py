@@ -127,11 +127,10 @@ class World:
 
 
 def _facility_objects(place, contact_email: str) -> dict:
+    from agency.billing.disputes import open_dispute
     from agency.billing.models import TimesheetEntry
     from agency.facilities.services import add_contact
     from agency.placements.models import Placement
-
-    from agency.billing.disputes import open_dispute
 
     invoice = factories.invoiced_day(place)
     dispute = open_dispute(invoice, "Two hours billed twice on Nov 2")
