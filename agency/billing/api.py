@@ -107,7 +107,10 @@ BUCKETS = Schema("AgingBuckets", **{bucket: Money(read_only=True, nullable=False
 FACILITY_AGING = Schema("FacilityAging", facility_id=Int(read_only=True, nullable=False),
                         name=Str(read_only=True, nullable=False), buckets=Nested(read_only=True, schema=BUCKETS,
                                                                                  nullable=False),
-                        total=Money(read_only=True, nullable=False))
+                        total=Money(read_only=True, nullable=False),
+                        disputed=Money(read_only=True, nullable=False, description="of the total, under an open "
+                                       "dispute"),
+                        collectible=Money(read_only=True, nullable=False, description="the total less disputed"))
 DISPUTE = Schema(
     "Dispute",
     id=Int(read_only=True, nullable=False), invoice_id=Int(read_only=True, nullable=False),
