@@ -295,6 +295,7 @@ def invoice(invoice_id: int):
     return render_template("billing/invoice.html", invoice=found, lines=lines, email=email,
                            payment_form=payment_form, void_form=VoidForm(), as_of=today(),
                            disputes=db.session.scalars(disputes.disputes_query(actor, invoice_id=found.id)
+                                                       .options(joinedload(Dispute.owner), joinedload(Dispute.line))
                                                        .order_by(Dispute.id.desc())).all(),
                            promises=db.session.scalars(promises.promises_query(found.id)).all(),
                            dispute_form=_dispute_form(lines), resolve_form=ResolveDisputeForm(),

@@ -268,3 +268,20 @@ def test_two_resolutions_of_one_dispute_at_once_resolve_it_once(app, users, outc
         assert sorted(a.status_code for a in answers) == [200, 409], [a.text[:300] for a in answers]
     db.session.rollback()
     assert db.session.get(Invoice, invoice.id).balance == Decimal("400.00" if outcome == "credited" else "500.00")
+
+
+def test_the_daily_check_is_registered_with_rqs_cron_earlier_in_the_day_than_the_dunning(app):
+    from rq.cron import CronScheduler
+
+    from agency import ROOT
+
+    scheduler = CronScheduler(connection=None, name="test")
+    scheduler.load_config_from_file(str(ROOT / "agency" / "cron.py"))
+    names = {job.func.__name__: job for job in scheduler.get_jobs()}
+    assert names["daily_promise_check"].cron == app.config["PROMISE_CHECK_CRON"] == "30 12 * * *"
+
+    def minute_of_day(cron: str) -> int:
+        minute, hour = cron.split()[:2]
+        return int(hour) * 60 + int(minute)
+
+    assert minute_of_day(app.config["PROMISE_CHECK_CRON"]) < minute_of_day(app.config["DUNNING_CRON"])
