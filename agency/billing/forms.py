@@ -3,6 +3,7 @@
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from agency.billing.queries import BILLABLE_PLACEMENT_PICKER
@@ -83,8 +84,9 @@ class DisputeForm(FlaskForm):
 
 
 class ResolveDisputeForm(FlaskForm):
-    outcome = SelectField("Outcome", choices=[("credited", "Credited"), ("corrected", "Corrected (invoice voided)"),
-                                              ("upheld", "Upheld (the invoice stands)")])
+    outcome = SelectField("Outcome", choices=[SelectChoice("credited", "Credited"),
+                                              SelectChoice("corrected", "Corrected (invoice voided)"),
+                                              SelectChoice("upheld", "Upheld (the invoice stands)")])
     amount = NumberField("Credit ($, when credited)", places=2, validators=[Optional(), NumberRange(min=0.01)])
     note = LineField("Note", validators=[DataRequired(), Length(max=1000)])
     submit = SubmitField("Resolve dispute")

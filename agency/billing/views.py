@@ -15,6 +15,7 @@ from flask import (
     url_for,
 )
 from sqlalchemy.orm import joinedload, selectinload
+from wtforms.fields.choices import SelectChoice
 
 from agency.billing import disputes, holds, invoicing, pdf, promises, queries, receivables, runs, timesheets
 from agency.billing.forms import (
@@ -304,8 +305,8 @@ def invoice(invoice_id: int):
 
 def _dispute_form(lines) -> DisputeForm:
     form = DisputeForm()
-    form.line_id.choices = [(0, "The whole invoice")] + [
-        (line.id, f"{line.placement.therapist.full_name}: {line.description} ({format_money(line.amount)})")
+    form.line_id.choices = [SelectChoice(0, "The whole invoice")] + [
+        SelectChoice(line.id, f"{line.placement.therapist.full_name}: {line.description} ({format_money(line.amount)})")
         for line in lines]
     return form
 
