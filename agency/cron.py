@@ -3,7 +3,13 @@
 from rq import cron
 
 from agency import create_app
-from agency.billing.jobs import approval_chase, daily_dunning, invoice_schedule, render_missing_pdfs
+from agency.billing.jobs import (
+    approval_chase,
+    daily_dunning,
+    daily_promise_check,
+    invoice_schedule,
+    render_missing_pdfs,
+)
 from agency.core.outbox import send_outbox
 from agency.credentials.scan import daily_credential_scan
 from agency.credentials.screening import screening_reminder
@@ -27,6 +33,12 @@ cron.register(
     queue_name=_app.config["RQ_QUEUE"],
     cron=_app.config["INVOICE_SCHEDULE_CRON"],
     name="invoice-schedule",
+)
+cron.register(
+    daily_promise_check,
+    queue_name=_app.config["RQ_QUEUE"],
+    cron=_app.config["PROMISE_CHECK_CRON"],
+    name="daily-promise-check",
 )
 cron.register(
     daily_dunning,

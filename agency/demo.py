@@ -30,8 +30,8 @@ from flask.cli import with_appcontext
 
 from agency.auth.models import User
 from agency.auth.services import create_user
-from agency.billing import approvals, invoicing, receivables, timesheets
-from agency.billing.models import Invoice, TimesheetEntry
+from agency.billing import approvals, disputes, invoicing, promises, receivables, timesheets
+from agency.billing.models import OPEN_INVOICE_STATUSES, Invoice, TimesheetEntry
 from agency.core.dates import start_of, today, utcnow
 from agency.core.outbox import OutboxMessage
 from agency.core.persistence import empty_every_table
@@ -644,6 +644,42 @@ class DemoAgency:
                                            f"Check {4100 + invoice.id}", billing_user)
         # Otherwise it stays unpaid: it ages and gets chased.
 
+    def collections(self, billing_user, contact, overdue_facility_name: str):
+        """Disputes and promises to pay on open invoices: the contact's own dispute from the portal, one
+        billing opened that is past its due day (with its task), one credited; an open promise, a kept one
+        and a broken one (its task and email to billing). PROBLEMS' overdue invoice is left to the ladder."""
+        chosen = db.session.scalars(
+            sa.select(Invoice).join(Invoice.facility)
+            .where(Invoice.status.in_(OPEN_INVOICE_STATUSES), Invoice.issued_on <= self.days(-26),
+                   Facility.name != overdue_facility_name, Invoice.facility_id != contact.facility_id)
+            .order_by(Invoice.issued_on, Invoice.id)).all()
+        own = db.session.scalar(
+            sa.select(Invoice).where(Invoice.status.in_(OPEN_INVOICE_STATUSES), Invoice.facility_id ==
+                                     contact.facility_id).order_by(Invoice.issued_on.desc(), Invoice.id.desc()))
+        if own is not None:
+            with _as_if(self.days(-2)):
+                disputes.open_dispute(own, "Two sessions on the 14th are billed twice; our sign-in sheet shows one.",
+                                      line_id=own.lines[0].id if own.lines else None, actor=contact)
+        late, credited, promised, kept, broken = chosen[:5]
+        with _as_if(self.days(-20)):
+            disputes.open_dispute(late, "The supervision hours were not part of the contract.", actor=billing_user)
+        with _as_if(self.days(-15)):
+            dispute = disputes.open_dispute(credited, "Mileage billed above the agreed cap.", actor=billing_user)
+        with _as_if(self.days(-5)):
+            disputes.resolve(dispute, "credited", "Mileage capped at 40 miles a week per the contract.",
+                             amount=(credited.balance / 10).quantize(Decimal("0.01")), actor=billing_user)
+        promises.record_promise(promised, self.days(7), promised.balance, "Accounts Payable, by phone", billing_user)
+        with _as_if(self.days(-20)):
+            promise = promises.record_promise(kept, self.days(-10), kept.balance, "Accounts Payable, by email",
+                                              billing_user)
+        with _as_if(self.days(-12)):
+            receivables.record_payment(kept, promise.amount, self.days(-12), f"ACH {800000 + kept.id}", billing_user)
+        with _as_if(self.days(-25)):
+            promises.record_promise(broken, self.days(-15), broken.balance, "The controller, by phone", billing_user)
+        with _as_if(self.days(-14)):
+            promises.check_promises(self.days(-14))
+        disputes.add_overdue_tasks(self.as_of)
+
     def document_requests(self, people: list[Therapist], cast, reviewer):
         """Three therapists on the bench asked for documents by upload link: one upload accepted (it renewed
         the TB test on file), one rejected with a message and a fresh link, one waiting in the review queue."""
@@ -808,7 +844,7 @@ def seed(as_of: date | None = None, log=click.echo) -> dict:
     log("Adding 40 therapists, 8 facilities and their rate cards, and 5 open assignments…")
     people = agency.therapists()
     places = agency.facilities()
-    create_user("facility@demo.agency", "facility", PASSWORD, facility_id=places[0].id, name="Dana Reyes")
+    contact = create_user("facility@demo.agency", "facility", PASSWORD, facility_id=places[0].id, name="Dana Reyes")
     jobs = agency.assignments(places)
     cast = agency.cast(people, places, jobs)
     log("Recording licenses, CE, panels and documents…")
@@ -824,6 +860,8 @@ def seed(as_of: date | None = None, log=click.echo) -> dict:
     billed = agency.placements(cast, jobs, staff["recruiter"])
     log("Replaying five months of timesheets, invoices, payments and reminders…")
     agency.money(billed, staff["billing"], next(f for f in places if f.name == PROBLEM_OF["overdue_invoice"]))
+    log("Opening disputes and recording promises to pay…")
+    agency.collections(staff["billing"], contact, PROBLEM_OF["overdue_invoice"])
     log("Asking therapists for documents by upload link…")
     agency.document_requests(people, cast, staff["credentialing"])
     log("Screening every therapist against an exclusion list…")

@@ -100,6 +100,16 @@ def test_the_demo_agency_works_and_is_wrong_only_where_it_says(app, setting, as_
                                                    "denied", "terminated"}
     assert set(counts(Placement.status)) == set(PLACEMENT_STATUSES)
     assert set(counts(Invoice.status)) == {"issued", "partially_paid", "paid", "void"}
+    # Collections: disputes open (one from the portal, one past its due day with its task) and credited;
+    # promises to pay open, kept and broken (the broken one's task on billing's dashboard).
+    from agency.billing.models import CollectionTask, Dispute, PaymentPromise
+
+    assert counts(Dispute.status) == {"open": 2, "resolved": 1}
+    assert counts(Dispute.outcome) == {None: 2, "credited": 1}
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Dispute).join(
+        User, User.id == Dispute.opened_by_id).where(User.role == "facility")) == 1
+    assert counts(PaymentPromise.status) == {"open": 1, "kept": 1, "broken": 1}
+    assert {"dispute", "broken_promise"} <= set(counts(CollectionTask.kind))
     assert {"submitted", "rejected", "invoiced"} <= set(counts(TimesheetEntry.status))
     if as_of.day >= 15:  # on the first, last month's approved hours were all invoiced this morning
         assert "approved" in counts(TimesheetEntry.status)

@@ -4,8 +4,19 @@ import io
 
 from flask import send_file
 
-from agency.billing import approvals, holds, invoicing, pdf, queries, receivables, runs, timesheets
-from agency.billing.models import CHASE_STEPS, ENTRY_STATUSES, INVOICE_STATUSES, Invoice, TimesheetEntry
+from agency.billing import approvals, disputes, holds, invoicing, pdf, promises, queries, receivables, runs, timesheets
+from agency.billing.models import (
+    CHASE_STEPS,
+    DISPUTE_OUTCOMES,
+    DISPUTE_STATUSES,
+    ENTRY_STATUSES,
+    INVOICE_STATUSES,
+    PROMISE_STATUSES,
+    Dispute,
+    Invoice,
+    PaymentPromise,
+    TimesheetEntry,
+)
 from agency.billing.receivables import BUCKETS as AGING_BUCKETS
 from agency.core import audit
 from agency.core.api import (
@@ -101,6 +112,8 @@ INVOICE = Schema(
                                "this supplemental one adds to (hours approved after it was issued); null if none"),
     lines=ListOf(read_only=True, item=Nested(schema=LINE)),
     notices=ListOf(read_only=True, item=Nested(schema=NOTICE), description="reminders sent"),
+    disputed=Bool(read_only=True, nullable=False, source=disputes.is_disputed,
+                  description="the invoice has an open dispute: no reminders, and not collectible until resolved"),
 )
 INVOICE_SUMMARY = INVOICE.without("InvoiceSummary", "lines", "notices")
 INVOICE_FILTERS = Schema("InvoiceFilters", status=Choice(choices=INVOICE_STATUSES), facility_id=IdArg())
@@ -113,11 +126,44 @@ BUCKETS = Schema("AgingBuckets", **{bucket: Money(read_only=True, nullable=False
 FACILITY_AGING = Schema("FacilityAging", facility_id=Int(read_only=True, nullable=False),
                         name=Str(read_only=True, nullable=False), buckets=Nested(read_only=True, schema=BUCKETS,
                                                                                  nullable=False),
-                        total=Money(read_only=True, nullable=False))
+                        total=Money(read_only=True, nullable=False),
+                        disputed=Money(read_only=True, nullable=False, description="of the total, under an open "
+                                       "dispute"),
+                        collectible=Money(read_only=True, nullable=False, description="the total less disputed"))
+DISPUTE = Schema(
+    "Dispute",
+    id=Int(read_only=True, nullable=False), invoice_id=Int(read_only=True, nullable=False),
+    line_id=Id(description="the invoice line disputed; null for the whole invoice"),
+    reason=Str(required=True, max_length=1000, multiline=True),
+    status=Choice(read_only=True, nullable=False, choices=DISPUTE_STATUSES),
+    opened_on=Date(read_only=True, nullable=False),
+    due_on=Date(description="by when billing settles it; default 14 days from today (billing only)"),
+    owner_id=Id(description="the billing or admin user who owns it; default the billing user opening it, else "
+                "the billing team (null); null for a facility contact"),
+    outcome=Choice(read_only=True, choices=DISPUTE_OUTCOMES),
+    note=Str(read_only=True, source=lambda d: d.resolution_note,
+             description="how it was resolved (internal: null for a facility contact)"),
+    resolved_on=Date(read_only=True),
+    credit_amount=Money(read_only=True, description="what a credited dispute credited on the invoice"),
+)
+DISPUTE_FILTERS = Schema("DisputeFilters", status=Choice(choices=DISPUTE_STATUSES))
+RESOLUTION = Schema("DisputeResolution", outcome=Choice(required=True, choices=DISPUTE_OUTCOMES),
+                    note=Str(required=True, max_length=1000, multiline=True),
+                    amount=Money(description="required when credited: the credit, at most the balance"))
+PROMISE = Schema(
+    "PaymentPromise",
+    id=Int(read_only=True, nullable=False), invoice_id=Int(read_only=True, nullable=False),
+    promised_on=Date(required=True), amount=Money(required=True), promised_by=Str(required=True, max_length=200),
+    status=Choice(read_only=True, nullable=False, choices=PROMISE_STATUSES),
+    made_on=Date(read_only=True, nullable=False), resolved_on=Date(read_only=True),
+)
 AGING = Schema("Aging", as_of=Date(read_only=True, nullable=False),
                buckets=Nested(read_only=True, nullable=False, schema=BUCKETS),
                facilities=ListOf(read_only=True, item=Nested(schema=FACILITY_AGING)),
                total=Money(read_only=True, nullable=False),
+               disputed=Money(read_only=True, nullable=False, description="of the total, under an open dispute"),
+               collectible=Money(read_only=True, nullable=False, description="the total less disputed: what "
+                                 "collections may chase"),
                over_60_share=Dec(read_only=True, nullable=False, description="share of receivables over 60 days"),
                dso=Dec(read_only=True, nullable=False, description="days sales outstanding"))
 
@@ -230,7 +276,12 @@ def import_entries():
             query=INVOICE_FILTERS)
 def list_invoices():
     filters = parse_args()
-    return page(queries.invoices_query(current_actor(), **filters), Invoice.id)
+    return page(queries.invoices_query(current_actor(), **filters), Invoice.id, _disputed)
+
+
+def _disputed(invoices: list[Invoice]) -> list[dict]:
+    ids = disputes.disputed_ids([invoice.id for invoice in invoices])
+    return [{"disputed": invoice.id in ids} for invoice in invoices]
 
 
 @bp.get("/invoices/<int:invoice_id>")
@@ -304,3 +355,73 @@ def generate():
             query=AS_OF)
 def aging():
     return reply(receivables.aging(as_of_arg(), current_actor()))
+
+
+# ----------------------------------------------------------------------------- disputes and promises
+
+
+@bp.post("/invoices/<int:invoice_id>/disputes")
+@requires("disputes.open")
+@documented("Open the invoice's dispute (or of one of its lines); a facility contact opens one on its own "
+            "invoice and sets no owner nor due day; a second open dispute is 409", request=DISPUTE,
+            response=DISPUTE, status=201, errors=(400, 404, 409))
+def open_dispute(invoice_id: int):
+    actor = current_actor()
+    invoice = receivables.get_invoice(invoice_id, actor)
+    values = DISPUTE.load(json_body())
+    dispute = disputes.open_dispute(invoice, values.get("reason"), line_id=values.get("line_id"),
+                                    owner_id=values.get("owner_id"), due_on=values.get("due_on"), actor=actor)
+    return created(dispute, "billing_api.invoice_disputes", {"invoice_id": invoice_id}, **disputes.seen_by(actor))
+
+
+@bp.get("/invoices/<int:invoice_id>/disputes")
+@requires("invoices.view")
+@documented("An invoice's disputes, newest first", response=DISPUTE, many=True, errors=(404,))
+def invoice_disputes(invoice_id: int):
+    actor = current_actor()
+    invoice = receivables.get_invoice(invoice_id, actor)
+    return page(disputes.disputes_query(actor, invoice_id=invoice.id), Dispute.id,
+                lambda rows: [disputes.seen_by(actor) for _ in rows])
+
+
+@bp.get("/disputes")
+@requires("disputes.open")
+@documented("Disputes (a facility contact sees only its own facility's)", response=DISPUTE, many=True,
+            query=DISPUTE_FILTERS)
+def list_disputes():
+    actor = current_actor()
+    return page(disputes.disputes_query(actor, **parse_args()), Dispute.id,
+                lambda rows: [disputes.seen_by(actor) for _ in rows])
+
+
+@bp.post("/disputes/<int:dispute_id>/resolve")
+@requires("disputes.resolve")
+@documented("Resolve a dispute once: credited (with amount, recorded as a credit on the invoice), corrected "
+            "(the invoice must be void) or upheld; a note is required", request=RESOLUTION, response=DISPUTE,
+            errors=(400, 404, 409))
+def resolve_dispute(dispute_id: int):
+    dispute = disputes.get_dispute(dispute_id, current_actor())
+    values = RESOLUTION.load(json_body())
+    return reply(disputes.resolve(dispute, values["outcome"], values["note"], amount=values.get("amount"),
+                                  actor=current_actor()))
+
+
+@bp.post("/invoices/<int:invoice_id>/promises")
+@requires("promises.record")
+@documented("Record a promise to pay: no reminders before promised_on; unpaid after it, the ladder resumes "
+            "one level up. One open promise per invoice", request=PROMISE, response=PROMISE, status=201,
+            errors=(400, 404, 409))
+def record_promise(invoice_id: int):
+    invoice = receivables.get_invoice(invoice_id, current_actor())
+    values = PROMISE.load(json_body())
+    promise = promises.record_promise(invoice, values["promised_on"], values["amount"], values["promised_by"],
+                                      current_actor())
+    return created(promise, "billing_api.invoice_promises", {"invoice_id": invoice_id})
+
+
+@bp.get("/invoices/<int:invoice_id>/promises")
+@requires("promises.record")
+@documented("An invoice's promises to pay, newest first", response=PROMISE, many=True, errors=(404,))
+def invoice_promises(invoice_id: int):
+    invoice = receivables.get_invoice(invoice_id, current_actor())
+    return page(promises.promises_query(invoice.id), PaymentPromise.id)

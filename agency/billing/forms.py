@@ -2,7 +2,8 @@
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, StringField, SubmitField
+from wtforms import BooleanField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from agency.billing.queries import BILLABLE_PLACEMENT_PICKER
@@ -73,3 +74,26 @@ class FacilityFilterForm(FlaskForm):
 class VoidForm(FlaskForm):
     reason = LineField("Reason", validators=[DataRequired(), Length(max=500)])
     submit = SubmitField("Void invoice")
+
+
+class DisputeForm(FlaskForm):
+    reason = TextAreaField("What is disputed", validators=[DataRequired(), Length(max=1000)])
+    # Filled with the invoice's lines by the view; 0 is the whole invoice.
+    line_id = SelectField("Line", coerce=int, default=0, validate_choice=True)
+    submit = SubmitField("Open dispute")
+
+
+class ResolveDisputeForm(FlaskForm):
+    outcome = SelectField("Outcome", choices=[SelectChoice("credited", "Credited"),
+                                              SelectChoice("corrected", "Corrected (invoice voided)"),
+                                              SelectChoice("upheld", "Upheld (the invoice stands)")])
+    amount = NumberField("Credit ($, when credited)", places=2, validators=[Optional(), NumberRange(min=0.01)])
+    note = LineField("Note", validators=[DataRequired(), Length(max=1000)])
+    submit = SubmitField("Resolve dispute")
+
+
+class PromiseForm(FlaskForm):
+    promised_on = DayField("Promised to pay by", validators=[DataRequired()])
+    amount = NumberField("Amount ($)", places=2, validators=[DataRequired(), NumberRange(min=0.01)])
+    promised_by = LineField("Who promised, and how", validators=[DataRequired(), Length(max=200)])
+    submit = SubmitField("Record promise")

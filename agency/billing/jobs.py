@@ -3,7 +3,7 @@
 from collections import defaultdict
 from datetime import date
 
-from agency.billing import approvals, invoicing, pdf, receivables, runs
+from agency.billing import approvals, disputes, invoicing, pdf, promises, receivables, runs
 from agency.core.dates import today
 from agency.core.jobs import job
 from agency.core.outbox import send_outbox
@@ -60,5 +60,15 @@ def daily_dunning(as_of: str | None = None) -> dict:
 def approval_chase(as_of: str | None = None) -> dict:
     """Remind whoever is due of the hours waiting past their facility's approval window, then the outbox."""
     result = approvals.run_chase(date.fromisoformat(as_of) if as_of else today())
+    send_outbox()
+    return result
+
+
+@job
+def daily_promise_check(as_of: str | None = None) -> dict:
+    """Settle the promises to pay whose day has passed (telling whoever recorded a broken one), and put a task
+    on the owner's dashboard for each dispute past its due day; then the outbox."""
+    day = date.fromisoformat(as_of) if as_of else today()
+    result = {**promises.check_promises(day), "late_disputes": disputes.add_overdue_tasks(day)}
     send_outbox()
     return result

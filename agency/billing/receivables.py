@@ -10,7 +10,7 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-from agency.billing import holds
+from agency.billing import collections, holds, promises
 from agency.billing.models import (
     LIVE,
     OPEN_INVOICE_STATUSES,
@@ -63,13 +63,14 @@ def record_payment(invoice: Invoice, amount: Decimal, received_on: date, referen
         raise ValidationError.on("received_on", "cannot be in the future")
     if received_on < invoice.issued_on:
         raise ValidationError.on("received_on", "cannot be before the invoice was issued")
-    payment = Payment(invoice=invoice, amount=amount, received_on=received_on,
+    payment = Payment(invoice=invoice, amount=amount, kind="payment", received_on=received_on,
                       reference=(reference or "").strip() or None, recorded_by_id=getattr(actor, "id", None))
     db.session.add(payment)
     invoice.amount_paid += amount
     invoice.status = "paid" if invoice.amount_paid == invoice.total else "partially_paid"
     if invoice.status == "paid":
         _withdraw_reminders(invoice)
+        promises.settle_on_payment(invoice, actor)
     audit.record("create", payment, f"payment {format_money(amount)} on {invoice.number}", actor=actor)
     db.session.commit()
     return payment
@@ -136,10 +137,16 @@ class FacilityAging:
     facility_id: int
     name: str
     buckets: dict[str, Decimal] = field(default_factory=lambda: dict.fromkeys(BUCKETS, ZERO))
+    # Of the total, the balance of invoices under an open dispute: owed, but not collectible until resolved.
+    disputed: Decimal = ZERO
 
     @property
     def total(self) -> Decimal:
         return sum(self.buckets.values(), ZERO)
+
+    @property
+    def collectible(self) -> Decimal:
+        return self.total - self.disputed
 
 
 @dataclass
@@ -148,10 +155,16 @@ class Aging:
     buckets: dict[str, Decimal]
     facilities: list[FacilityAging]
     billed_90_days: Decimal
+    disputed: Decimal = ZERO
 
     @property
     def total(self) -> Decimal:
         return sum(self.buckets.values(), ZERO)
+
+    @property
+    def collectible(self) -> Decimal:
+        """What collections may chase: the total less what is under an open dispute."""
+        return self.total - self.disputed
 
     @property
     def overdue(self) -> Decimal:
@@ -198,8 +211,10 @@ def aging(as_of: date, actor=None) -> Aging:
              .where(Payment.received_on > as_of).group_by(Payment.invoice_id).subquery())
     balance = Invoice.total - Invoice.amount_paid + sa.func.coalesce(later.c.amount, 0)
     bucket = bucket_column(as_of).label("bucket")
+    # An open dispute is judged as it stands now: aging of a past day shows what is disputed today.
+    disputed = sa.func.sum(sa.case((collections.disputed(), balance), else_=0))
     query = (
-        sa.select(Invoice.facility_id, Facility.name, bucket, sa.func.sum(balance))
+        sa.select(Invoice.facility_id, Facility.name, bucket, sa.func.sum(balance), disputed)
         .join(Facility, Facility.id == Invoice.facility_id)
         .outerjoin(later, later.c.invoice_id == Invoice.id)
         .where(Invoice.issued_on <= as_of, balance > 0,
@@ -207,23 +222,26 @@ def aging(as_of: date, actor=None) -> Aging:
         .group_by(Invoice.facility_id, Facility.name, bucket)
     )
     billed = sa.select(sa.null(), sa.null(), sa.literal(BILLED_ROW),
-                       sa.func.coalesce(sa.func.sum(Invoice.total), 0)).where(
+                       sa.func.coalesce(sa.func.sum(Invoice.total), 0), sa.literal(0)).where(
         Invoice.status != "void", Invoice.issued_on > as_of - timedelta(days=90), Invoice.issued_on <= as_of)
     if (scope := facility_scope(actor)) is not None:
         query = query.where(Invoice.facility_id == scope)
         billed = billed.where(Invoice.facility_id == scope)
     per_facility: dict[int, FacilityAging] = {}
     totals = dict.fromkeys(BUCKETS, ZERO)
-    billed_90_days = ZERO
-    for facility_id, name, bucket_name, amount in db.session.execute(sa.union_all(query, billed)):
+    billed_90_days = total_disputed = ZERO
+    for facility_id, name, bucket_name, amount, in_dispute in db.session.execute(sa.union_all(query, billed)):
         amount = to_cents(amount)
         if bucket_name == BILLED_ROW:
             billed_90_days = amount
             continue
-        per_facility.setdefault(facility_id, FacilityAging(facility_id, name)).buckets[bucket_name] += amount
+        row = per_facility.setdefault(facility_id, FacilityAging(facility_id, name))
+        row.buckets[bucket_name] += amount
+        row.disputed += to_cents(in_dispute)
         totals[bucket_name] += amount
+        total_disputed += to_cents(in_dispute)
     facilities = sorted(per_facility.values(), key=lambda f: (-f.total, f.name))
-    return Aging(as_of, totals, facilities, billed_90_days)
+    return Aging(as_of, totals, facilities, billed_90_days, total_disputed)
 
 
 # ----------------------------------------------------------------------------- dunning

@@ -15,22 +15,27 @@ from flask import (
     url_for,
 )
 from sqlalchemy.orm import joinedload, selectinload
+from wtforms.fields.choices import SelectChoice
 
-from agency.billing import approvals, holds, invoicing, pdf, queries, receivables, runs, timesheets
+from agency.billing import approvals, disputes, holds, invoicing, pdf, promises, queries, receivables, runs, timesheets
 from agency.billing.forms import (
     DecideForm,
+    DisputeForm,
     EntryForm,
     FacilityFilterForm,
     ImportForm,
     InvoiceRunForm,
     PaymentForm,
+    PromiseForm,
     ReleaseForm,
+    ResolveDisputeForm,
     RetryRunForm,
     VoidForm,
 )
 from agency.billing.models import (
     ENTRY_STATUSES,
     INVOICE_STATUSES,
+    Dispute,
     Invoice,
     InvoiceLine,
     TimesheetEntry,
@@ -289,7 +294,93 @@ def invoice(invoice_id: int):
     payment_form = PaymentForm()
     payment_form.received_on.data = today()
     return render_template("billing/invoice.html", invoice=found, lines=lines, email=email,
-                           payment_form=payment_form, void_form=VoidForm(), as_of=today())
+                           payment_form=payment_form, void_form=VoidForm(), as_of=today(),
+                           disputes=db.session.scalars(disputes.disputes_query(actor, invoice_id=found.id)
+                                                       .options(joinedload(Dispute.owner), joinedload(Dispute.line))
+                                                       .order_by(Dispute.id.desc())).all(),
+                           promises=db.session.scalars(promises.promises_query(found.id)).all(),
+                           dispute_form=_dispute_form(lines), resolve_form=ResolveDisputeForm(),
+                           promise_form=PromiseForm())
+
+
+def _dispute_form(lines) -> DisputeForm:
+    form = DisputeForm()
+    form.line_id.choices = [SelectChoice(0, "The whole invoice")] + [
+        SelectChoice(line.id, f"{line.placement.therapist.full_name}: {line.description} ({format_money(line.amount)})")
+        for line in lines]
+    return form
+
+
+@bp.post("/invoices/<int:invoice_id>/disputes")
+@requires("disputes.open")
+def open_dispute(invoice_id: int):
+    """Open a dispute from the invoice page (billing) or the portal (the facility's contact, its own invoice)."""
+    actor = current_actor()
+    found = receivables.get_invoice(invoice_id, actor)
+    lines = db.session.scalars(sa.select(InvoiceLine).where(InvoiceLine.invoice_id == found.id)
+                               .options(joinedload(InvoiceLine.placement).joinedload(Placement.therapist))).all()
+    form = _dispute_form(lines)
+    if form.validate_on_submit():
+        try:
+            dispute = disputes.open_dispute(found, form.reason.data, line_id=form.line_id.data or None, actor=actor)
+        except DomainError as exc:
+            flash(f"Dispute not opened. {exc.sentence}", "error")
+        else:
+            flash(f"Dispute #{dispute.id} opened on {found.number}; billing answers by {human_day(dispute.due_on)}. "
+                  "No reminders are sent for it meanwhile.", "success")
+    else:
+        flash(f"Dispute not opened: {errors_sentence(form)}", "error")
+    return redirect(url_for(".invoice", invoice_id=invoice_id))
+
+
+@bp.post("/disputes/<int:dispute_id>/resolve")
+@requires("disputes.resolve")
+def resolve_dispute(dispute_id: int):
+    dispute = disputes.get_dispute(dispute_id)
+    form = ResolveDisputeForm()
+    if form.validate_on_submit():
+        try:
+            disputes.resolve(dispute, form.outcome.data, form.note.data, amount=form.amount.data,
+                             actor=current_actor())
+        except DomainError as exc:
+            flash(f"Dispute not resolved. {exc.sentence}", "error")
+        else:
+            flash(f"Dispute #{dispute.id} resolved: {form.outcome.data}.", "success")
+    else:
+        flash(f"Dispute not resolved: {errors_sentence(form)}", "error")
+    return redirect(url_for(".invoice", invoice_id=dispute.invoice_id))
+
+
+@bp.post("/invoices/<int:invoice_id>/promises")
+@requires("promises.record")
+def record_promise(invoice_id: int):
+    found = receivables.get_invoice(invoice_id)
+    form = PromiseForm()
+    if form.validate_on_submit():
+        try:
+            promises.record_promise(found, form.promised_on.data, form.amount.data, form.promised_by.data,
+                                    current_actor())
+        except DomainError as exc:
+            flash(f"Promise not recorded. {exc.sentence}", "error")
+        else:
+            flash(f"Promise of {format_money(form.amount.data)} by {human_day(form.promised_on.data)} recorded; "
+                  "no reminders until then.", "success")
+    else:
+        flash(f"Promise not recorded: {errors_sentence(form)}", "error")
+    return redirect(url_for(".invoice", invoice_id=invoice_id))
+
+
+@bp.get("/disputes")
+@requires("disputes.resolve")
+def disputes_list():
+    """Billing's disputes: open ones (overdue first flagged), or resolved."""
+    as_of = today()
+    status = request.args.get("status", "open")
+    overdue = status == "overdue"
+    query = disputes.disputes_query(status=None if overdue else status, overdue_on=as_of if overdue else None)
+    query = query.options(joinedload(Dispute.invoice).joinedload(Invoice.facility), joinedload(Dispute.owner))
+    pagination = paginate(query.order_by(Dispute.due_on, Dispute.id))
+    return render_template("billing/disputes.html", pagination=pagination, status=status, as_of=as_of)
 
 
 @bp.post("/invoices/<int:invoice_id>/email")
@@ -451,5 +542,8 @@ def portal():
     return render_template(
         "billing/portal.html", facility=facility, waiting=waiting, placements=placements,
         statement=statement, as_of=as_of, decide_form=DecideForm(), open_total=owed.total, held=held,
-        overdue_total=owed.overdue, waiting_phrase=approvals.waiting_phrase,
+        overdue_total=owed.overdue, waiting_phrase=approvals.waiting_phrase, disputed_total=owed.disputed,
+        disputes=db.session.scalars(disputes.disputes_query(actor).options(joinedload(Dispute.invoice))
+                                    .order_by(Dispute.id.desc()).limit(size)).all(),
+        disputed_ids=disputes.disputed_ids([i.id for i in statement]),
     )

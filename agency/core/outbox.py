@@ -47,7 +47,8 @@ MAIL_KINDS = {
 # queued before kinds existed by the same rule. Mail of a new kind adds its key here.
 KIND_OF_KEY = {"reminder": "credential", "document-request": "credential", "screening-due": "credential",
                "invoice": "billing", "approval-chase": "billing",
-               "dunning": "billing", "billing-email-changed": "billing", "assignment-alert": "placement",
+               "dunning": "billing", "billing-email-changed": "billing", "promise-broken": "billing",
+               "assignment-alert": "placement",
                "checkin-concern": "placement"}
 
 

@@ -78,6 +78,11 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "invoices.view": ("billing", "facility"),
     "invoices.edit": ("billing",),
     "payments.record": ("billing",),
+    # A facility's contact disputes its own invoices from the portal; billing resolves them, and records the
+    # promises to pay it hears by phone or email.
+    "disputes.open": ("billing", "facility"),
+    "disputes.resolve": ("billing",),
+    "promises.record": ("billing",),
     "receivables.view": ("billing",),
     # Pausing a facility's payment reminders or sending one now: the dunning screen's changes.
     "dunning.manage": ("billing",),

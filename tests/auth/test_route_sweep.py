@@ -83,6 +83,9 @@ EXPECTED = {
     "payments.record": {"admin", "billing"},
     "receivables.view": {"admin", "billing"},
     "dunning.manage": {"admin", "billing"},
+    "disputes.open": {"admin", "billing", "facility"},
+    "disputes.resolve": {"admin", "billing"},
+    "promises.record": {"admin", "billing"},
     "jobs.view": STAFF,
 }
 
@@ -113,7 +116,7 @@ NORMAL = {
 
 # Rule arguments whose objects belong to one facility: the facility contact's are "own", the others' "other".
 SCOPED = {"facility_id", "placement_id", "checkin_id", "item_id", "card_id", "contact_id", "invoice_id",
-          "entry_id", "assignment_id"}
+          "entry_id", "assignment_id", "dispute_id"}
 
 
 @dataclass
@@ -124,17 +127,19 @@ class World:
 
 
 def _facility_objects(place, contact_email: str) -> dict:
+    from agency.billing.disputes import open_dispute
     from agency.billing.models import TimesheetEntry
     from agency.facilities.services import add_contact
     from agency.placements.models import Placement
 
     invoice = factories.invoiced_day(place)
+    dispute = open_dispute(invoice, "Two hours billed twice on Nov 2")
     placement = db.session.scalar(sa.select(Placement).where(Placement.facility_id == place.id))
     contact = add_contact(place, {"role": "billing", "name": "Pat Payables", "email": contact_email})
     return {
         "facility_id": place.id, "placement_id": placement.id, "checkin_id": placement.checkins[0].id,
         "item_id": placement.checklist[0].id, "card_id": place.rate_cards[0].id, "contact_id": contact.id,
-        "invoice_id": invoice.id, "assignment_id": factories.assignment(place).id,
+        "invoice_id": invoice.id, "assignment_id": factories.assignment(place).id, "dispute_id": dispute.id,
         "entry_id": db.session.scalar(sa.select(TimesheetEntry.id).where(TimesheetEntry.placement_id == placement.id)),
     }
 

@@ -162,7 +162,8 @@ def test_the_portal_open_balance_is_receivables_total_for_the_facility_to_the_ce
     money = app.jinja_env.filters["money"](row.total)
     assert f"<dt>Open</dt><dd>{money}</dd>" in portal and f"<dt>Overdue</dt><dd>{money}</dd>" in portal
     aging_row = browser("billing").get("/receivables").data.decode().split(f">{own.name}</a>")[1].split("</tr>")[0]
-    assert aging_row.endswith(f"<td><strong>{money}</strong></td>")
+    # Its total, none of it in dispute, all of it collectible.
+    assert aging_row.endswith(f"<td><strong>{money}</strong></td><td>$0.00</td><td>{money}</td>")
 
 
 def test_an_invoice_page_says_its_email_is_queued_until_the_outbox_has_sent_it(app, browser):
