@@ -3,7 +3,7 @@
 from rq import cron
 
 from agency import create_app
-from agency.billing.jobs import daily_dunning, invoice_schedule, render_missing_pdfs
+from agency.billing.jobs import daily_dunning, invoice_schedule, render_missing_pdfs, statement_schedule
 from agency.core.outbox import send_outbox
 from agency.credentials.scan import daily_credential_scan
 from agency.credentials.screening import screening_reminder
@@ -33,6 +33,12 @@ cron.register(
     queue_name=_app.config["RQ_QUEUE"],
     cron=_app.config["DUNNING_CRON"],
     name="daily-dunning",
+)
+cron.register(
+    statement_schedule,
+    queue_name=_app.config["RQ_QUEUE"],
+    cron=_app.config["STATEMENT_CRON"],
+    name="statement-schedule",
 )
 # Every minute or so: whatever is due in the outbox (retries after their backoff,
 # mail a request queued while Redis was down), so no email waits for a daily job.

@@ -73,3 +73,9 @@ class FacilityFilterForm(FlaskForm):
 class VoidForm(FlaskForm):
     reason = LineField("Reason", validators=[DataRequired(), Length(max=500)])
     submit = SubmitField("Void invoice")
+
+
+class PauseForm(FlaskForm):
+    """Pausing a facility's payment reminders says why (the ladder shows it); resuming needs no reason."""
+
+    reason = StringField("Reason", validators=[Optional(), Length(max=500)])

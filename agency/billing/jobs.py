@@ -3,7 +3,7 @@
 from collections import defaultdict
 from datetime import date
 
-from agency.billing import invoicing, pdf, receivables, runs
+from agency.billing import invoicing, pdf, receivables, runs, statements
 from agency.core.dates import today
 from agency.core.jobs import job
 from agency.core.outbox import send_outbox
@@ -54,3 +54,12 @@ def daily_dunning(as_of: str | None = None) -> dict:
     result = receivables.run_dunning(date.fromisoformat(as_of) if as_of else today())
     send_outbox()
     return result
+
+
+@job
+def statement_schedule(as_of: str | None = None) -> dict:
+    """Send the statements of account of the facilities whose statement period closed, then the outbox."""
+    day = date.fromisoformat(as_of) if as_of else today()
+    sent = statements.send_scheduled(day)
+    send_outbox()
+    return {"as_of": day.isoformat(), "facilities": sent}

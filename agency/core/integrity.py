@@ -64,6 +64,8 @@ UNIQUE = {
     "uq_timesheet_entries_placement_id_work_date": Unique(
         "work_date", "placement {placement_id} already has an entry on {work_date}"),
     "uq_invoices_number": Unique("number", "invoice number {number} is taken; try again"),
+    "uq_statements_facility_id_as_of_kind": Unique(
+        "as_of", "the {kind} statement of this facility on {as_of} is already sent"),
     "uq_dunning_notices_invoice_id_level": Unique(
         "level", "reminder level {level} of this invoice is already sent"),
     "uq_billed_entries_live_entry": Unique(

@@ -35,6 +35,7 @@ from agency.facilities.models import (
     FUNDING,
     INVOICE_SCHEDULES,
     RATE_ITEMS,
+    STATEMENT_SCHEDULES,
     Facility,
     FacilityContact,
     RateCard,
@@ -71,6 +72,10 @@ FACILITY = Schema(
     active=Bool(nullable=False),
     dunning_paused=Bool(nullable=False, description="no payment reminders go to the facility while true; "
                         "billing and admin change it"),
+    dunning_pause_reason=Str(max_length=500, description="why payment reminders are paused; required to "
+                             "pause, cleared on resume"),
+    statement_schedule=Choice(choices=STATEMENT_SCHEDULES, nullable=False,
+                              description="when a statement of account goes to the billing email"),
     contacts=ListOf(read_only=True, item=Nested(schema=CONTACT)),
 )
 FACILITY_FILTERS = Schema("FacilityFilters", q=Str(max_length=100), facility_type=Choice(choices=FACILITY_TYPES),

@@ -22,6 +22,7 @@ from agency.facilities.models import (
     FUNDING,
     INVOICE_SCHEDULES,
     RATE_ITEMS,
+    STATEMENT_SCHEDULES,
 )
 
 
@@ -37,6 +38,7 @@ class FacilityForm(FlaskForm):
     payment_terms_days = WholeNumberField("Payment terms (days)", default=30,
                                       validators=[DataRequired(), NumberRange(0, 365)])
     invoice_schedule = SelectField("Invoice schedule", choices=_choices(INVOICE_SCHEDULES))
+    statement_schedule = SelectField("Statement schedule", choices=_choices(STATEMENT_SCHEDULES))
     billing_email = EmailAddressField("Billing email", validators=[Optional(), Length(max=255)])
     bills_insurance = BooleanField("Bills insurance for our therapists' services")
     payers = ListTextArea("Payers", validators=[Optional(), Length(max=2000)], render="\n".join,
@@ -48,7 +50,8 @@ class FacilityForm(FlaskForm):
     submit = SubmitField("Save facility")
 
     FIELDS = ("name", "facility_type", "address_line1", "address_line2", "city", "state",
-              "postal_code", "funding", "payment_terms_days", "invoice_schedule", "billing_email",
+              "postal_code", "funding", "payment_terms_days", "invoice_schedule", "statement_schedule",
+              "billing_email",
               "bills_insurance", "required_documents", "orientation_requirements", "active")
 
     def payer_list(self) -> list[str]:
