@@ -290,6 +290,8 @@ class DunningNotice(db.Model):
     level: Mapped[str] = mapped_column(sa.String(40))
     sent_on: Mapped[date]
     recipients: Mapped[str] = mapped_column(sa.String(500))
+    # The outbox key of the facility's email that named this level (one email names several invoices).
+    mail_key: Mapped[str | None] = mapped_column(sa.String(255))
 
     invoice: Mapped[Invoice] = relationship(back_populates="notices")
 

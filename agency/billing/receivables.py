@@ -26,7 +26,7 @@ from agency.core import audit
 from agency.core.dates import human_day, start_of, today, utcnow
 from agency.core.errors import Conflict, NotFound, ValidationError
 from agency.core.money import format_money, to_cents
-from agency.core.outbox import queue_email, remittance
+from agency.core.outbox import queue_email, remittance, withdraw_unsent
 from agency.core.permissions import facility_scope
 from agency.core.persistence import lock
 from agency.extensions import db
@@ -71,6 +71,8 @@ def record_payment(invoice: Invoice, amount: Decimal, received_on: date, referen
     db.session.add(payment)
     invoice.amount_paid += amount
     invoice.status = "paid" if invoice.amount_paid == invoice.total else "partially_paid"
+    if invoice.status == "paid":
+        _withdraw_reminders(invoice)
     audit.record("create", payment, f"payment {format_money(amount)} on {invoice.number}", actor=actor)
     db.session.commit()
     return payment
@@ -99,10 +101,22 @@ def void_invoice(invoice: Invoice, reason: str, actor=None) -> Invoice:
     # Under the facility's lock, as approvals are: an exclusion confirmed after the hours were billed holds them.
     holds.settle_ids(entry_ids, actor)
     invoice.status, invoice.void_reason, invoice.voided_at = "void", reason.strip(), utcnow()
+    _withdraw_reminders(invoice)
     audit.record("update", invoice, f"invoice {invoice.number} voided: {reason.strip()}", actor=actor,
                  changes={"status": ["open", "void"]})
     db.session.commit()
     return invoice
+
+
+def _withdraw_reminders(invoice: Invoice) -> None:
+    """A paid or void invoice is never chased: a facility email naming it that still waits in the outbox is
+    taken back, and the levels it carried for the facility's other invoices are forgotten, so the next run
+    sends those again without this one."""
+    keys = set(db.session.scalars(sa.select(DunningNotice.mail_key).where(
+        DunningNotice.invoice_id == invoice.id, DunningNotice.mail_key.is_not(None))))
+    withdrawn = [key for key in keys if withdraw_unsent(key)]
+    if withdrawn:
+        db.session.execute(sa.delete(DunningNotice).where(DunningNotice.mail_key.in_(withdrawn)))
 
 
 # ----------------------------------------------------------------------------- aging
@@ -420,19 +434,22 @@ def _chase_facility(facility_id: int, as_of: date, levels: list[dict], *, paused
     account = statements.statement(facility, as_of)
     to_facility = [c for c in chases if c.level["owner"] != "leadership" and c.level["action"] != "task"]
     to_leadership = [c for c in chases if c.level["owner"] == "leadership" and c.level["action"] != "task"]
-    recipients = {}
+    recipients, keys = {}, {}
     if to_facility and facility.billing_email:
         subject, body = _facility_notice(facility, to_facility)
-        queue_email(facility.billing_email, subject, body,
-                    dedupe_key=_chase_key(facility, to_facility, "facility"),
+        key = _chase_key(facility, to_facility, "facility")
+        queue_email(facility.billing_email, subject, body, dedupe_key=key,
                     attachment=(statements.pdf_name(account), "application/pdf", statements.statement_pdf(account)))
         statements.record_sent(account, "reminder", facility.billing_email)
         recipients.update({id(c): facility.billing_email for c in to_facility})
+        keys.update({id(c): key for c in to_facility})
     if to_leadership:
         leadership = current_app.config["LEADERSHIP_EMAIL"]
         subject, body = _leadership_summary(facility, to_leadership, account)
-        queue_email(leadership, subject, body, dedupe_key=_chase_key(facility, to_leadership, "leadership"))
+        key = _chase_key(facility, to_leadership, "leadership")
+        queue_email(leadership, subject, body, dedupe_key=key)
         recipients.update({id(c): leadership for c in to_leadership})
+        keys.update({id(c): key for c in to_leadership})
     for level_key in dict.fromkeys(c.level["key"] for c in chases if c.level["action"] != "email"):
         level = next(c.level for c in chases if c.level["key"] == level_key)
         named = [c for c in chases if c.level["key"] == level_key]
@@ -452,7 +469,8 @@ def _chase_facility(facility_id: int, as_of: date, levels: list[dict], *, paused
         db.session.rollback()
         return []
     db.session.add_all(DunningNotice(invoice_id=c.invoice.id, level=c.level["key"], sent_on=as_of,
-                                     recipients=recipients[id(c)][:500]) for c in sent)
+                                     recipients=recipients[id(c)][:500], mail_key=keys.get(id(c)))
+                       for c in sent)
     try:
         db.session.commit()
     except IntegrityError:

@@ -33,6 +33,8 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_statements')),
     sa.UniqueConstraint('facility_id', 'as_of', 'kind', name=op.f('uq_statements_facility_id_as_of_kind'))
     )
+    with op.batch_alter_table('dunning_notices', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('mail_key', sa.String(length=255), nullable=True))
     with op.batch_alter_table('facilities', schema=None) as batch_op:
         batch_op.add_column(sa.Column('statement_schedule', sa.String(length=20), server_default='monthly',
                                       nullable=False))
@@ -44,4 +46,6 @@ def downgrade():
     with op.batch_alter_table('facilities', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('ck_facilities_statement_schedule'), type_='check')
         batch_op.drop_column('statement_schedule')
+    with op.batch_alter_table('dunning_notices', schema=None) as batch_op:
+        batch_op.drop_column('mail_key')
     op.drop_table('statements')
