@@ -30,7 +30,7 @@ from flask.cli import with_appcontext
 
 from agency.auth.models import User
 from agency.auth.services import create_user
-from agency.billing import invoicing, receivables, timesheets
+from agency.billing import invoicing, receivables, statements, timesheets
 from agency.billing.models import Invoice, TimesheetEntry
 from agency.core.dates import today, utcnow
 from agency.core.outbox import OutboxMessage
@@ -597,6 +597,16 @@ class DemoAgency:
             day = self.days(-7 * weeks_ago)
             with _as_if(day):
                 receivables.run_dunning(day)
+        # Each facility's statement of account of its last two closed periods, as the daily job sent them.
+        for day in (self.as_of - relativedelta(months=1), self.as_of):
+            with _as_if(day):
+                statements.send_scheduled(day)
+        # Billing paused one facility's reminders while its CFO works out a payment plan.
+        paused = db.session.scalar(sa.select(Facility).where(Facility.id != overdue_facility.id,
+                                                             Facility.active.is_(True)).order_by(Facility.id.desc()))
+        facilities.update_facility(paused, {
+            "dunning_paused": True, "dunning_pause_reason": "CFO agreed a payment plan by phone; billing follows up"},
+            billing_user)
 
     def _invoice(self, month: date, billing_user, overdue_facility: Facility, overdue_month: date):
         end = month + relativedelta(months=1) - timedelta(days=1)
