@@ -277,3 +277,18 @@ def test_the_ladder_reads_a_page_in_as_many_statements_for_six_chased_invoices_a
         assert page.status_code == 200 and page.data.decode().count("days past due)") == total
         counts.append(len(statements))
     assert counts[0] == counts[1], counts
+
+
+def test_a_dunning_level_without_a_known_owner_or_action_stops_the_app_at_start(app):
+
+    from agency import ConfigError, create_app
+
+    levels = [{"key": "courtesy", "days": -3, "owner": "billing", "action": "email"},
+              {"key": "call", "days": 20, "owner": "sales", "action": "fax"}]
+    try:
+        create_app({"DUNNING_LEVELS": levels, "TESTING": True})
+    except ConfigError as exc:
+        assert "call: owner must be one of billing, recruiter, leadership" in str(exc)
+        assert "call: action must be one of email, task, both" in str(exc)
+    else:
+        raise AssertionError("an unknown owner must stop the app")
