@@ -168,6 +168,13 @@ def _configure(app: Flask, overrides: dict) -> None:
             )
         app.config["SECRET_KEY"] = _instance_secret(app)
 
+    from agency.billing.receivables import check_dunning_levels  # the ladder's own rules for its levels
+
+    try:
+        check_dunning_levels(app.config["DUNNING_LEVELS"])
+    except RuntimeError as exc:
+        raise ConfigError(str(exc)) from None
+
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     url = app.config["DATABASE_URL"] or f"sqlite:///{Path(app.instance_path) / 'agency.db'}"
     if url.startswith("postgresql://"):

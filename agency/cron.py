@@ -9,6 +9,7 @@ from agency.billing.jobs import (
     daily_promise_check,
     invoice_schedule,
     render_missing_pdfs,
+    statement_schedule,
 )
 from agency.core.outbox import send_outbox
 from agency.credentials.scan import daily_credential_scan
@@ -51,6 +52,12 @@ cron.register(
     queue_name=_app.config["RQ_QUEUE"],
     cron=_app.config["APPROVAL_CHASE_CRON"],
     name="approval-chase",
+)
+cron.register(
+    statement_schedule,
+    queue_name=_app.config["RQ_QUEUE"],
+    cron=_app.config["STATEMENT_CRON"],
+    name="statement-schedule",
 )
 # Every minute or so: whatever is due in the outbox (retries after their backoff,
 # mail a request queued while Redis was down), so no email waits for a daily job.

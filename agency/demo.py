@@ -30,7 +30,7 @@ from flask.cli import with_appcontext
 
 from agency.auth.models import User
 from agency.auth.services import create_user
-from agency.billing import approvals, disputes, invoicing, promises, receivables, timesheets
+from agency.billing import approvals, disputes, invoicing, promises, receivables, statements, timesheets
 from agency.billing.models import OPEN_INVOICE_STATUSES, Invoice, TimesheetEntry
 from agency.core.dates import start_of, today, utcnow
 from agency.core.outbox import OutboxMessage
@@ -602,6 +602,16 @@ class DemoAgency:
             day = self.days(-7 * weeks_ago)
             with _as_if(day):
                 receivables.run_dunning(day)
+        # Each facility's statement of account of its last two closed periods, as the daily job sent them.
+        for day in (self.as_of - relativedelta(months=1), self.as_of):
+            with _as_if(day):
+                statements.send_scheduled(day)
+        # Billing paused one facility's reminders while its CFO works out a payment plan.
+        paused = db.session.scalar(sa.select(Facility).where(Facility.id != overdue_facility.id,
+                                                             Facility.active.is_(True)).order_by(Facility.id.desc()))
+        facilities.update_facility(paused, {
+            "dunning_paused": True, "dunning_pause_reason": "CFO agreed a payment plan by phone; billing follows up"},
+            billing_user)
 
     def chase_stalled(self, stalled: Placement):
         """The stalled week's facility names its primary and alternate approvers; the daily chase of the last

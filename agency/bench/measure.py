@@ -122,12 +122,13 @@ def _clients(app: Flask) -> dict:
 
 
 def caller(rule) -> str:
-    """Who asks for the page: the portal is a facility contact's, the feed and sign-in need nobody."""
+    """Who asks for the page: the portal (and its statement) is a facility contact's, the feed and sign-in
+    need nobody."""
     if rule.endpoint in ("api.openapi_document", "dashboard.calendar_feed", "auth.login"):
         return "public"
     if rule.rule.startswith("/api/"):
         return "api"
-    if rule.endpoint == "billing.portal":
+    if rule.endpoint in ("billing.portal", "billing.portal_statement"):
         return "facility"
     return "admin"
 

@@ -4,7 +4,20 @@ import io
 
 from flask import send_file
 
-from agency.billing import approvals, disputes, holds, invoicing, pdf, promises, queries, receivables, runs, timesheets
+from agency.billing import (
+    approvals,
+    collections,
+    disputes,
+    holds,
+    invoicing,
+    pdf,
+    promises,
+    queries,
+    receivables,
+    runs,
+    statements,
+    timesheets,
+)
 from agency.billing.models import (
     CHASE_STEPS,
     DISPUTE_OUTCOMES,
@@ -12,6 +25,10 @@ from agency.billing.models import (
     ENTRY_STATUSES,
     INVOICE_STATUSES,
     PROMISE_STATUSES,
+    STATEMENT_KINDS,
+    TASK_KINDS,
+    TASK_OWNERS,
+    CollectionTask,
     Dispute,
     Invoice,
     PaymentPromise,
@@ -120,6 +137,38 @@ INVOICE_FILTERS = Schema("InvoiceFilters", status=Choice(choices=INVOICE_STATUSE
 VOID = Schema("Void", reason=Str(required=True, max_length=500))
 PAYMENT = Schema("Payment", id=Int(read_only=True), invoice_id=Int(read_only=True), amount=Money(required=True),
                  received_on=Date(required=True), reference=Str(max_length=120))
+STATEMENT_LINE = Schema(
+    "StatementInvoice", invoice_id=Int(read_only=True, nullable=False), number=Str(read_only=True, nullable=False),
+    issued_on=Date(read_only=True, nullable=False), due_on=Date(read_only=True, nullable=False),
+    days_past_due=Int(read_only=True, nullable=False, description="negative while not yet due"),
+    balance=Money(read_only=True, nullable=False, description="the balance on as_of"),
+    disputed=Bool(read_only=True, nullable=False, description="an open dispute: the dunning does not chase it"))
+STATEMENT_PAYMENT = Schema(
+    "StatementPayment", invoice_id=Int(read_only=True, nullable=False),
+    kind=Choice(read_only=True, nullable=False, choices=("payment", "credit")),
+    amount=Money(read_only=True, nullable=False), received_on=Date(read_only=True, nullable=False),
+    reference=Str(read_only=True))
+STATEMENT = Schema(
+    "Statement", facility_id=Int(read_only=True, nullable=False), as_of=Date(read_only=True, nullable=False),
+    since=Date(read_only=True, description="the day of the last statement sent before as_of; null if none"),
+    invoices=ListOf(read_only=True, item=Nested(schema=STATEMENT_LINE)),
+    payments=ListOf(read_only=True, item=Nested(schema=STATEMENT_PAYMENT),
+                    description="payments and credits received after since and by as_of"),
+    balance=Money(read_only=True, nullable=False), paid_since=Money(read_only=True, nullable=False),
+    credited_since=Money(read_only=True, nullable=False))
+STATEMENT_SENT = Schema(
+    "StatementSent", id=Int(read_only=True, nullable=False), facility_id=Int(read_only=True, nullable=False),
+    as_of=Date(read_only=True, nullable=False), kind=Choice(read_only=True, nullable=False, choices=STATEMENT_KINDS),
+    balance=Money(read_only=True, nullable=False), invoice_ids=ListOf(read_only=True, item=Int()),
+    recipients=Str(read_only=True, nullable=False))
+TASK = Schema(
+    "CollectionTask", id=Int(read_only=True, nullable=False), kind=Choice(read_only=True, nullable=False,
+                                                                         choices=TASK_KINDS),
+    facility_id=Int(read_only=True, nullable=False), invoice_id=Int(read_only=True),
+    owner_role=Choice(read_only=True, nullable=False, choices=TASK_OWNERS), owner_id=Int(read_only=True),
+    title=Str(read_only=True, nullable=False), detail=Str(read_only=True),
+    created_on=Date(read_only=True, nullable=False), due_on=Date(read_only=True, nullable=False),
+    done_at=Timestamp(read_only=True))
 RUN = Schema("InvoiceRun", period_start=Date(required=True), period_end=Date(required=True), facility_id=Id())
 JOB_STARTED = Schema("JobStarted", job_id=Str(read_only=True, nullable=False, source=lambda handle: handle.id))
 BUCKETS = Schema("AgingBuckets", **{bucket: Money(read_only=True, nullable=False) for bucket in AGING_BUCKETS})
@@ -425,3 +474,54 @@ def record_promise(invoice_id: int):
 def invoice_promises(invoice_id: int):
     invoice = receivables.get_invoice(invoice_id, current_actor())
     return page(promises.promises_query(invoice.id), PaymentPromise.id)
+# ----------------------------------------------------------------------------- statements
+
+
+@bp.get("/facilities/<int:facility_id>/statement")
+@requires("invoices.view")
+@documented("A facility's statement of account on a day (a contact only its own)", response=STATEMENT,
+            errors=(400, 404), query=AS_OF)
+def get_statement(facility_id: int):
+    facility = statements.get_facility(facility_id, current_actor())
+    return reply(statements.to_json(statements.statement(facility, as_of_arg())))
+
+
+@bp.get("/facilities/<int:facility_id>/statement.pdf")
+@requires("invoices.view")
+@documented("A facility's statement of account on a day as a PDF (audited)", content_type="application/pdf",
+            errors=(400, 404), query=AS_OF)
+def statement_pdf(facility_id: int):
+    account = statements.statement(statements.get_facility(facility_id, current_actor()), as_of_arg())
+    data = statements.statement_pdf(account)
+    audit.record("download", account.facility, f"downloaded the statement of {account.facility.name} on "
+                 f"{account.as_of.isoformat()}", actor=current_actor())
+    db.session.commit()
+    return send_file(io.BytesIO(data), mimetype="application/pdf", as_attachment=True,
+                     download_name=statements.pdf_name(account))
+
+
+@bp.post("/facilities/<int:facility_id>/statements")
+@requires("statements.send")
+@documented("Email the facility its statement of account today with its PDF, once a day", response=STATEMENT_SENT,
+            status=201, errors=(400, 404, 409))
+def send_statement(facility_id: int):
+    row = statements.send_now(statements.get_facility(facility_id, current_actor()), current_actor())
+    send_soon()
+    return reply(row, 201)
+
+
+# ----------------------------------------------------------------------------- collection tasks
+
+
+@bp.get("/collection-tasks")
+@requires("collection_tasks.view")
+@documented("The open collection tasks on the caller's dashboard", response=TASK, many=True)
+def list_tasks():
+    return page(collections.open_tasks_for(current_actor()).order_by(None), CollectionTask.id)
+
+
+@bp.post("/collection-tasks/<int:task_id>/done")
+@requires("collection_tasks.view")
+@documented("Mark one of the caller's collection tasks done", response=TASK, errors=(404, 409))
+def complete_task(task_id: int):
+    return reply(collections.complete_task(task_id, current_actor()))

@@ -8,6 +8,10 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from agency.billing.models import CollectionTask, Dispute, Invoice, PaymentPromise
+from agency.core import audit
+from agency.core.dates import utcnow
+from agency.core.errors import Conflict, NotFound
+from agency.core.persistence import lock
 from agency.extensions import db
 
 
@@ -47,12 +51,30 @@ def add_task(*, key: str, kind: str, facility_id: int, owner_role: str, title: s
     return task
 
 
-def open_tasks_for(user):
-    """SQL: the open tasks a user sees on the dashboard: their own, and those of their role. Leadership's
-    are the admins'."""
+def tasks_for(user):
+    """SQL: the tasks a user owns: their own, and those of their role. Leadership's are the admins'."""
     role = "leadership" if user.role == "admin" else user.role
-    return (sa.select(CollectionTask)
-            .where(CollectionTask.done_at.is_(None),
-                   sa.or_(CollectionTask.owner_id == user.id,
-                          sa.and_(CollectionTask.owner_id.is_(None), CollectionTask.owner_role == role)))
-            .order_by(CollectionTask.due_on, CollectionTask.id))
+    return sa.select(CollectionTask).where(sa.or_(
+        CollectionTask.owner_id == user.id,
+        sa.and_(CollectionTask.owner_id.is_(None), CollectionTask.owner_role == role)))
+
+
+def open_tasks_for(user):
+    """SQL: the open tasks a user sees on the dashboard, the soonest due first."""
+    return tasks_for(user).where(CollectionTask.done_at.is_(None)).order_by(CollectionTask.due_on,
+                                                                            CollectionTask.id)
+
+
+def complete_task(task_id: int, actor) -> CollectionTask:
+    """Mark one of the actor's tasks done, once: a second click (or two at once) finds it done; another's
+    task is NotFound."""
+    if db.session.scalar(tasks_for(actor).with_only_columns(CollectionTask.id)
+                         .where(CollectionTask.id == task_id)) is None:
+        raise NotFound(f"no task with id {task_id} on your dashboard")
+    task = lock(CollectionTask, task_id)
+    if task.done_at is not None:
+        raise Conflict("the task is done already")
+    task.done_at, task.done_by_id = utcnow(), actor.id
+    audit.record("update", task, f"collection task done: {task.title}", actor=actor)
+    db.session.commit()
+    return task

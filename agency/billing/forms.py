@@ -97,3 +97,9 @@ class PromiseForm(FlaskForm):
     amount = NumberField("Amount ($)", places=2, validators=[DataRequired(), NumberRange(min=0.01)])
     promised_by = LineField("Who promised, and how", validators=[DataRequired(), Length(max=200)])
     submit = SubmitField("Record promise")
+
+
+class PauseForm(FlaskForm):
+    """Pausing a facility's payment reminders says why (the ladder shows it); resuming needs no reason."""
+
+    reason = StringField("Reason", validators=[Optional(), Length(max=500)])

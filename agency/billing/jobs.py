@@ -3,7 +3,7 @@
 from collections import defaultdict
 from datetime import date
 
-from agency.billing import approvals, disputes, invoicing, pdf, promises, receivables, runs
+from agency.billing import approvals, disputes, invoicing, pdf, promises, receivables, runs, statements
 from agency.core.dates import today
 from agency.core.jobs import job
 from agency.core.outbox import send_outbox
@@ -72,3 +72,12 @@ def daily_promise_check(as_of: str | None = None) -> dict:
     result = {**promises.check_promises(day), "late_disputes": disputes.add_overdue_tasks(day)}
     send_outbox()
     return result
+
+
+@job
+def statement_schedule(as_of: str | None = None) -> dict:
+    """Send the statements of account of the facilities whose statement period closed, then the outbox."""
+    day = date.fromisoformat(as_of) if as_of else today()
+    sent = statements.send_scheduled(day)
+    send_outbox()
+    return {"as_of": day.isoformat(), "facilities": sent}

@@ -317,6 +317,8 @@ class DunningNotice(db.Model):
     level: Mapped[str] = mapped_column(sa.String(40))
     sent_on: Mapped[date]
     recipients: Mapped[str] = mapped_column(sa.String(500))
+    # The outbox key of the facility's email that named this level (one email names several invoices).
+    mail_key: Mapped[str | None] = mapped_column(sa.String(255))
 
     invoice: Mapped[Invoice] = relationship(back_populates="notices")
 
@@ -498,3 +500,28 @@ class CollectionTask(db.Model):
     facility: Mapped[Facility] = relationship()
     invoice: Mapped[Invoice | None] = relationship()
     owner = relationship("User", foreign_keys=[owner_id])
+
+
+STATEMENT_KINDS = ("scheduled", "on_demand", "reminder")
+
+
+class Statement(db.Model):
+    """A statement of account sent to a facility: its open invoices and balance on a day. The schedule's
+    statement of a day is sent once however often the job runs (the unique day and kind); "payments and
+    credits since the last statement" start from the last one sent."""
+
+    __tablename__ = "statements"
+    __table_args__ = (sa.UniqueConstraint("facility_id", "as_of", "kind"), one_of("kind", STATEMENT_KINDS))
+    __audit_type__ = "statement"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    facility_id: Mapped[int] = mapped_column(sa.ForeignKey("facilities.id", ondelete="CASCADE"))
+    as_of: Mapped[date]
+    kind: Mapped[str] = mapped_column(sa.String(20))
+    balance: Mapped[Decimal] = mapped_column(sa.Numeric(12, 2))
+    invoice_ids: Mapped[list] = mapped_column(sa.JSON, default=list)
+    recipients: Mapped[str] = mapped_column(sa.String(500))
+    sent_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    sent_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+
+    facility: Mapped[Facility] = relationship()

@@ -37,11 +37,11 @@ def invoice_html(invoice: Invoice) -> str:
     return render_template("pdf/invoice.html", invoice=invoice, groups=groups, config=current_app.config)
 
 
-def _render(html: str) -> bytes:
+def render_pdf(html: str) -> bytes:
     out = io.BytesIO()
     result = pisa.CreatePDF(html, dest=out, encoding="utf-8")
     if result.err:
-        raise PdfError(f"the invoice PDF could not be rendered ({result.err} errors)")
+        raise PdfError(f"the PDF could not be rendered ({result.err} errors)")
     return out.getvalue()
 
 
@@ -65,7 +65,7 @@ def store_invoice_pdf(invoice_id: int) -> bool:
     if missing is None:
         return False
     invoice = _with_lines(invoice_id)
-    data = _render(invoice_html(invoice))
+    data = render_pdf(invoice_html(invoice))
     stored = db.session.execute(
         sa.update(Invoice).where(Invoice.id == invoice_id, Invoice.pdf.is_(None)).values(pdf=data)
         .execution_options(synchronize_session=False)

@@ -1,5 +1,6 @@
 """Payments, voids, aging of what facilities owe, and the dunning that chases it."""
 
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -8,27 +9,29 @@ from decimal import Decimal
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
 
 from agency.billing import collections, holds, promises
 from agency.billing.models import (
     LIVE,
     OPEN_INVOICE_STATUSES,
     BilledEntry,
+    Dispute,
     DunningNotice,
     Invoice,
     Payment,
+    PaymentPromise,
     TimesheetEntry,
 )
 from agency.core import audit
 from agency.core.dates import human_day, start_of, today, utcnow
 from agency.core.errors import Conflict, NotFound, ValidationError
 from agency.core.money import format_money, to_cents
-from agency.core.outbox import OutboxMessage, queue_email, remittance, withdraw_unsent
+from agency.core.outbox import queue_email, remittance, withdraw_unsent
 from agency.core.permissions import facility_scope
 from agency.core.persistence import lock
 from agency.extensions import db
 from agency.facilities.models import Facility
+from agency.placements.models import Placement
 
 BUCKETS = ("current", "1_30", "31_60", "61_90", "over_90")
 BUCKET_LABELS = {"current": "Current", "1_30": "1–30 days", "31_60": "31–60 days",
@@ -107,16 +110,14 @@ def void_invoice(invoice: Invoice, reason: str, actor=None) -> Invoice:
 
 
 def _withdraw_reminders(invoice: Invoice) -> None:
-    """A paid or void invoice is never chased: reminders still waiting in the outbox are taken back."""
-    keys = withdraw_unsent(_reminder_key(invoice, ""))
-    levels = [key.rsplit(":", 1)[1] for key in keys]
-    if levels:
-        db.session.execute(sa.delete(DunningNotice).where(DunningNotice.invoice_id == invoice.id,
-                                                          DunningNotice.level.in_(levels)))
-
-
-def _reminder_key(invoice: Invoice, level: str) -> str:
-    return f"dunning:{invoice.number}:{level}"
+    """A paid or void invoice is never chased: a facility email naming it that still waits in the outbox is
+    taken back, and the levels it carried for the facility's other invoices are forgotten, so the next run
+    sends those again without this one."""
+    keys = set(db.session.scalars(sa.select(DunningNotice.mail_key).where(
+        DunningNotice.invoice_id == invoice.id, DunningNotice.mail_key.is_not(None))))
+    withdrawn = [key for key in keys if withdraw_unsent(key)]
+    if withdrawn:
+        db.session.execute(sa.delete(DunningNotice).where(DunningNotice.mail_key.in_(withdrawn)))
 
 
 # ----------------------------------------------------------------------------- aging
@@ -194,6 +195,19 @@ class Aging:
 BILLED_ROW = "billed_90_days"
 
 
+def owed_on(as_of: date):
+    """What each invoice owed on a day, as SQL: (the later payments' subquery to outer-join on invoice_id,
+    the balance then, the condition that it was owed then). Aging and statements count it the same way."""
+    # What was paid by then is what is paid now less the payments received since (amount_paid is the sum
+    # of an invoice's payments, ledger_problems holds it): the few later payments are summed, not them all.
+    later = (sa.select(Payment.invoice_id, sa.func.sum(Payment.amount).label("amount"))
+             .where(Payment.received_on > as_of).group_by(Payment.invoice_id).subquery())
+    balance = Invoice.total - Invoice.amount_paid + sa.func.coalesce(later.c.amount, 0)
+    owed = sa.and_(Invoice.issued_on <= as_of, balance > 0,
+                   sa.or_(Invoice.voided_at.is_(None), Invoice.voided_at >= start_of(as_of + timedelta(days=1))))
+    return later, balance, owed
+
+
 def aging(as_of: date, actor=None) -> Aging:
     """Open balances by days past due, per facility and in total, as they stood on a day: what Receivables,
     the dashboards and a facility's portal all show as owed, so they never disagree.
@@ -205,11 +219,7 @@ def aging(as_of: date, actor=None) -> Aging:
     on a past day counts only payments received by then, and an invoice voided later
     was still owed then, so last month's aging reads the same after this month's payments.
     """
-    # What was paid by then is what is paid now less the payments received since (amount_paid is the sum
-    # of an invoice's payments, ledger_problems holds it): the few later payments are summed, not them all.
-    later = (sa.select(Payment.invoice_id, sa.func.sum(Payment.amount).label("amount"))
-             .where(Payment.received_on > as_of).group_by(Payment.invoice_id).subquery())
-    balance = Invoice.total - Invoice.amount_paid + sa.func.coalesce(later.c.amount, 0)
+    later, balance, owed = owed_on(as_of)
     bucket = bucket_column(as_of).label("bucket")
     # An open dispute is judged as it stands now: aging of a past day shows what is disputed today.
     disputed = sa.func.sum(sa.case((collections.disputed(), balance), else_=0))
@@ -217,8 +227,7 @@ def aging(as_of: date, actor=None) -> Aging:
         sa.select(Invoice.facility_id, Facility.name, bucket, sa.func.sum(balance), disputed)
         .join(Facility, Facility.id == Invoice.facility_id)
         .outerjoin(later, later.c.invoice_id == Invoice.id)
-        .where(Invoice.issued_on <= as_of, balance > 0,
-               sa.or_(Invoice.voided_at.is_(None), Invoice.voided_at >= start_of(as_of + timedelta(days=1))))
+        .where(owed)
         .group_by(Invoice.facility_id, Facility.name, bucket)
     )
     billed = sa.select(sa.null(), sa.null(), sa.literal(BILLED_ROW),
@@ -246,32 +255,30 @@ def aging(as_of: date, actor=None) -> Aging:
 
 # ----------------------------------------------------------------------------- dunning
 
-
-def dunning_level_for(days_past_due: int, levels: list[dict]) -> dict | None:
-    """The latest level reached: an invoice found 35 days late gets the 30-day reminder, not all three."""
-    reached = [lv for lv in levels if days_past_due >= lv["days"]]
-    return max(reached, key=lambda lv: lv["days"]) if reached else None
+LEVEL_OWNERS = ("billing", "recruiter", "leadership")
+LEVEL_ACTIONS = ("email", "task", "both")
 
 
-def _notice(invoice: Invoice, level: dict, days: int, statement: list[Invoice]) -> tuple[str, str]:
-    facility = invoice.facility
-    when = (f"is due in {-days} days" if days < 0 else
-            "is due today" if days == 0 else f"is {days} days past due")
-    subject = f"Invoice {invoice.number} {when}: {format_money(invoice.balance)} open"
-    body = (f"Invoice {invoice.number} to {facility.name}, issued {human_day(invoice.issued_on)}, "
-            f"due {human_day(invoice.due_on)}, {when}. Balance: {format_money(invoice.balance)}.\n")
-    if level["to"] == "leadership":
-        subject = f"Escalation: {facility.name} is {days} days past due on {invoice.number}"
-        open_total = sum((i.balance for i in statement), ZERO)
-        body += (f"\nAccount summary for {facility.name}: {format_money(open_total)} open on "
-                 f"{len(statement)} invoice(s).\n")
-        for other in statement:
-            body += (f"  {other.number}  issued {human_day(other.issued_on)}  due {human_day(other.due_on)}"
-                     f"  balance {format_money(other.balance)}\n")
-        body += "\nPlease reach out to the facility's leadership."
-    else:
-        body += f"\n{remittance()}\n\nThank you."
-    return subject, body
+def check_dunning_levels(levels) -> None:
+    """Refuse at start a DUNNING_LEVELS the ladder cannot run: each level needs a unique key, whole days,
+    an owner (billing, recruiter, leadership) and an action (email, task, both)."""
+    problems, keys = [], set()
+    for n, level in enumerate(levels if isinstance(levels, list) else [None]):
+        if not isinstance(level, dict):
+            problems.append(f"entry {n + 1} is not a table")
+            continue
+        key = level.get("key")
+        if not isinstance(key, str) or not key or key in keys:
+            problems.append(f"entry {n + 1} needs a unique key")
+        keys.add(key)
+        if not isinstance(level.get("days"), int) or isinstance(level.get("days"), bool):
+            problems.append(f"{key}: days must be a whole number")
+        if level.get("owner") not in LEVEL_OWNERS:
+            problems.append(f"{key}: owner must be one of {', '.join(LEVEL_OWNERS)}")
+        if level.get("action") not in LEVEL_ACTIONS:
+            problems.append(f"{key}: action must be one of {', '.join(LEVEL_ACTIONS)}")
+    if problems:
+        raise RuntimeError("DUNNING_LEVELS is invalid: " + "; ".join(problems))
 
 
 def dunning_levels() -> list[dict]:
@@ -279,133 +286,306 @@ def dunning_levels() -> list[dict]:
     return sorted(current_app.config["DUNNING_LEVELS"], key=lambda lv: lv["days"])
 
 
+def dunning_level_for(days_past_due: int, levels: list[dict]) -> dict | None:
+    """The latest level reached: an invoice found 35 days late gets the 30-day reminder, not all three."""
+    reached = [lv for lv in levels if days_past_due >= lv["days"]]
+    return max(reached, key=lambda lv: lv["days"]) if reached else None
+
+
+def level_to_send(invoice: Invoice, sent: set[str], broken_on: date | None, last_sent: date | None,
+                  as_of: date, levels: list[dict]) -> dict | None:
+    """The level an invoice's dunning sends on a day, or None. After a broken promise (broken_on, and no
+    notice since) it is the one after the highest sent (the first if none), whatever its days: the
+    facility had its respite. Else the level reached, if not sent."""
+    if broken_on is not None and (last_sent is None or last_sent < broken_on):
+        order = [lv["key"] for lv in levels]
+        highest = max((order.index(key) for key in sent if key in order), default=-1)
+        return levels[highest + 1] if highest + 1 < len(levels) else None
+    reached = dunning_level_for(invoice.days_past_due(as_of), levels)
+    return reached if reached is not None and reached["key"] not in sent else None
+
+
 def _open_to_chase():
     return sa.select(Invoice).where(Invoice.status.in_(OPEN_INVOICE_STATUSES), Invoice.total > Invoice.amount_paid)
 
 
-def _recipient(invoice: Invoice, level: dict) -> str | None:
-    return current_app.config["LEADERSHIP_EMAIL"] if level["to"] == "leadership" else invoice.facility.billing_email
+@dataclass
+class LadderState:
+    """What the ladder knows of some invoices, in four queries: notices sent, the last broken promise, and
+    which are held back on the day."""
+
+    notices: dict = field(default_factory=lambda: defaultdict(list))
+    broken_on: dict = field(default_factory=dict)
+    held: set = field(default_factory=set)
+
+    def sent(self, invoice_id: int) -> set[str]:
+        return {n.level for n in self.notices[invoice_id]}
+
+    def last_sent(self, invoice_id: int) -> date | None:
+        return max((n.sent_on for n in self.notices[invoice_id]), default=None)
 
 
-def _send_level(invoice: Invoice, level: dict, as_of: date, statement: list[Invoice]) -> str | None:
-    """Queue one reminder level of an invoice and record it as sent, in one commit; the address it was queued
-    to, or None when another run or click queued it first (the notice's unique level and the mail's dedupe
-    key let only one through) or there is no one to send it to."""
-    to = _recipient(invoice, level)
-    if not to:
-        return None
-    subject, body = _notice(invoice, level, invoice.days_past_due(as_of), statement)
-    try:
-        db.session.add(DunningNotice(invoice_id=invoice.id, level=level["key"], sent_on=as_of, recipients=to))
-        queued = queue_email(to, subject, body, dedupe_key=_reminder_key(invoice, level["key"]))
-        if queued:
-            db.session.commit()
-    except IntegrityError:
-        queued = False
-    if not queued:
-        db.session.rollback()
-        return None
-    return to
+def ladder_state(invoice_ids: list[int], as_of: date) -> LadderState:
+    state = LadderState()
+    if not invoice_ids:
+        return state
+    for notice in db.session.scalars(sa.select(DunningNotice).where(DunningNotice.invoice_id.in_(invoice_ids))
+                                     .order_by(DunningNotice.sent_on, DunningNotice.id)):
+        state.notices[notice.invoice_id].append(notice)
+    state.broken_on = dict(db.session.execute(
+        sa.select(PaymentPromise.invoice_id, sa.func.max(PaymentPromise.resolved_on))
+        .where(PaymentPromise.invoice_id.in_(invoice_ids), PaymentPromise.status == "broken",
+               PaymentPromise.resolved_on <= as_of)
+        .group_by(PaymentPromise.invoice_id)).all())
+    state.held = set(db.session.scalars(sa.select(Invoice.id).where(Invoice.id.in_(invoice_ids),
+                                                                    collections.held_back(as_of))))
+    return state
 
 
-def run_dunning(as_of: date) -> dict:
-    """Send each invoice's due reminder level once, never after it is paid nor while its facility's dunning
-    is paused; returns what was sent."""
-    levels = dunning_levels()
-    invoices = db.session.scalars(
-        _open_to_chase().join(Invoice.facility).where(Facility.dunning_paused.is_(False))
-        .options(joinedload(Invoice.facility))
-    ).all()
-    sent_levels = defaultdict(set)
-    for invoice_id, level in db.session.execute(sa.select(DunningNotice.invoice_id, DunningNotice.level)):
-        sent_levels[invoice_id].add(level)
-    by_facility = defaultdict(list)
-    for invoice in invoices:
-        by_facility[invoice.facility_id].append(invoice)
-    sent = []
-    for invoice in invoices:
-        level = dunning_level_for(invoice.days_past_due(as_of), levels)
-        if level is None or level["key"] in sent_levels[invoice.id]:
-            continue
-        if _send_level(invoice, level, as_of, by_facility[invoice.facility_id]):
-            sent.append({"invoice_id": invoice.id, "level": level["key"]})
-    return {"as_of": as_of.isoformat(), "sent": sent}
-
-
-def next_level(invoice: Invoice, sent: set[str], as_of: date, levels: list[dict]) -> tuple[dict, date] | None:
-    """The level an invoice's dunning sends next and the day it is due: the level reached if it was not
-    sent, else the first one after it; None when the ladder is done."""
-    reached = dunning_level_for(invoice.days_past_due(as_of), levels)
-    if reached is not None and reached["key"] not in sent:
-        return reached, invoice.due_on + timedelta(days=reached["days"])
-    later = [lv for lv in levels if lv["key"] not in sent and (reached is None or lv["days"] > reached["days"])]
-    return (later[0], invoice.due_on + timedelta(days=later[0]["days"])) if later else None
-
-
-def send_next_now(invoice: Invoice, as_of: date, actor=None) -> tuple[dict, str]:
-    """Queue the reminder level an invoice has reached and not been sent, now rather than with the next daily
-    run, through the run's own send, once: a second click, or two at once, finds it sent. Only a level
-    already due goes (never the next one early), and a paused facility's too: a person decided to send it."""
-    invoice = db.session.scalar(_open_to_chase().where(Invoice.id == invoice.id)
-                                .options(joinedload(Invoice.facility)))
-    if invoice is None:
-        raise Conflict("the invoice is paid or void; it is not chased")
-    sent = set(db.session.scalars(sa.select(DunningNotice.level).where(DunningNotice.invoice_id == invoice.id)))
-    upcoming = next_level(invoice, sent, as_of, dunning_levels())
-    if upcoming is None:
-        raise Conflict(f"every reminder level of {invoice.number} was sent already")
-    level, due = upcoming
-    if due > as_of:
-        raise Conflict(f"no reminder of {invoice.number} is due yet; the next, {level['key'].replace('_', ' ')}, "
-                       f"is due {due:%b %d, %Y}")
-    if not _recipient(invoice, level):
-        raise ValidationError.on("billing_email", f"{invoice.facility.name} has no billing email; add it first")
-    statement = db.session.scalars(_open_to_chase().where(Invoice.facility_id == invoice.facility_id)
-                                   .order_by(Invoice.due_on, Invoice.id)).all()
-    audit.record("update", invoice, f"{level['key'].replace('_', ' ')} reminder for {invoice.number} sent now",
-                 actor=actor)
-    to = _send_level(invoice, level, as_of, statement)
-    if to is None:
-        raise Conflict(f"the {level['key'].replace('_', ' ')} reminder of {invoice.number} was queued already")
-    return level, to
+def account_recruiter(facility_id: int) -> int | None:
+    """The account's recruiter: the one with most of the facility's onboarding or active placements, ties
+    to the lowest user id; None when it has none."""
+    return db.session.scalar(
+        sa.select(Placement.recruiter_id)
+        .where(Placement.facility_id == facility_id, Placement.status.in_(Placement.COMMITTED),
+               Placement.recruiter_id.is_not(None))
+        .group_by(Placement.recruiter_id)
+        .order_by(sa.func.count().desc(), Placement.recruiter_id).limit(1))
 
 
 @dataclass
-class DunningRow:
-    """An invoice on the dunning ladder: what it reached, what goes next and when, and the mail sent."""
+class Chase:
+    invoice: Invoice
+    level: dict
+    days: int
 
+
+def _when(days: int) -> str:
+    return f"due in {-days} days" if days < 0 else "due today" if days == 0 else f"{days} days past due"
+
+
+def _facility_notice(facility: Facility, chases: list[Chase]) -> tuple[str, str]:
+    total = sum((c.invoice.balance for c in chases), ZERO)
+    subject = f"Payment reminder from {current_app.config['AGENCY_NAME']}: {len(chases)} invoice(s), " \
+              f"{format_money(total)} open"
+    body = f"Dear {facility.name} accounts payable,\n\nThese invoices are open:\n"
+    for c in chases:
+        body += (f"  {c.invoice.number}  due {human_day(c.invoice.due_on)}, {_when(c.days)}  "
+                 f"{format_money(c.invoice.balance)}  ({c.level['key'].replace('_', ' ')})\n")
+    return subject, body + f"\nYour statement of account is attached.\n\n{remittance()}\n\nThank you."
+
+
+def _leadership_summary(facility: Facility, chases: list[Chase], account) -> tuple[str, str]:
+    """One summary of the account's history for leadership: invoices, reminders sent, disputes, promises,
+    payments."""
+    ids = [line.invoice_id for line in account.invoices] or [0]
+    every = sorted({*ids, *(c.invoice.id for c in chases)})
+    oldest = max(chases, key=lambda c: c.days)
+    subject = (f"Escalation: {facility.name} is {oldest.days} days past due, "
+               f"{format_money(account.balance)} open")
+    body = (f"{facility.name} reached {', '.join(sorted({c.level['key'].replace('_', ' ') for c in chases}))} "
+            f"on {', '.join(c.invoice.number for c in chases)}.\n\n"
+            f"Open invoices on {human_day(account.as_of)} ({format_money(account.balance)}):\n")
+    for line in account.invoices:
+        body += (f"  {line.number}  issued {human_day(line.issued_on)}  due {human_day(line.due_on)}  "
+                 f"{_when(line.days_past_due)}  balance {format_money(line.balance)}"
+                 f"{'  DISPUTED' if line.disputed else ''}\n")
+    numbers = dict(db.session.execute(sa.select(Invoice.id, Invoice.number).where(Invoice.id.in_(every))).all())
+    body += "\nReminders sent:\n"
+    for notice in db.session.scalars(sa.select(DunningNotice).where(DunningNotice.invoice_id.in_(every))
+                                     .order_by(DunningNotice.sent_on, DunningNotice.id)):
+        body += f"  {human_day(notice.sent_on)}  {numbers[notice.invoice_id]}  " \
+                f"{notice.level.replace('_', ' ')} to {notice.recipients}\n"
+    body += "\nDisputes:\n"
+    for d in db.session.scalars(sa.select(Dispute).where(Dispute.invoice_id.in_(every)).order_by(Dispute.id)):
+        body += (f"  {numbers[d.invoice_id]}  opened {human_day(d.opened_on)}: {d.reason} ({d.status}"
+                 f"{', ' + d.outcome if d.outcome else ''})\n")
+    body += "\nPromises to pay:\n"
+    for p in db.session.scalars(sa.select(PaymentPromise).where(PaymentPromise.invoice_id.in_(every))
+                                .order_by(PaymentPromise.id)):
+        body += (f"  {numbers[p.invoice_id]}  {format_money(p.amount)} by {human_day(p.promised_on)}, "
+                 f"promised by {p.promised_by}: {p.status}\n")
+    body += "\nPayments and credits:\n"
+    for p in db.session.scalars(sa.select(Payment).where(Payment.invoice_id.in_(every))
+                                .order_by(Payment.received_on, Payment.id)):
+        body += f"  {human_day(p.received_on)}  {numbers[p.invoice_id]}  {p.kind}  {format_money(p.amount)}\n"
+    return subject, body + "\nPlease reach out to the facility's leadership."
+
+
+def _chase_key(facility: Facility, chases: list[Chase], to: str) -> str:
+    pairs = ",".join(f"{c.invoice.id}-{c.level['key']}" for c in sorted(chases, key=lambda c: c.invoice.id))
+    return f"dunning:{facility.id}:{to}:{hashlib.sha1(pairs.encode()).hexdigest()[:16]}"
+
+
+def _task_owner(level: dict, facility_id: int) -> tuple[str, int | None]:
+    if level["owner"] == "recruiter":
+        recruiter = account_recruiter(facility_id)
+        return ("recruiter", recruiter) if recruiter is not None else ("billing", None)
+    return level["owner"], None
+
+
+def _chase_facility(facility_id: int, as_of: date, levels: list[dict], *, paused_too: bool) -> list[Chase]:
+    """Send one facility what its ladder owes on a day, in one commit under the facility's lock: one email
+    naming every invoice chased, with the statement attached; leadership's summary; the owners' tasks. Each
+    invoice-level is recorded once (DunningNotice, unique), so a second run or one at the same moment finds
+    it sent and sends nothing. The chases sent."""
+    from agency.billing import statements  # statements reads aging's balances from this module
+
+    facility = lock(Facility, facility_id)
+    if facility is None or (facility.dunning_paused and not paused_too):
+        db.session.rollback()
+        return []
+    invoices = db.session.scalars(_open_to_chase().where(Invoice.facility_id == facility_id)
+                                  .order_by(Invoice.due_on, Invoice.id)).all()
+    state = ladder_state([i.id for i in invoices], as_of)
+    chases = []
+    for invoice in invoices:
+        if invoice.id in state.held:
+            continue
+        level = level_to_send(invoice, state.sent(invoice.id), state.broken_on.get(invoice.id),
+                              state.last_sent(invoice.id), as_of, levels)
+        if level is not None:
+            chases.append(Chase(invoice, level, invoice.days_past_due(as_of)))
+    if not chases:
+        db.session.rollback()
+        return []
+    account = statements.statement(facility, as_of)
+    to_facility = [c for c in chases if c.level["owner"] != "leadership" and c.level["action"] != "task"]
+    to_leadership = [c for c in chases if c.level["owner"] == "leadership" and c.level["action"] != "task"]
+    recipients, keys = {}, {}
+    if to_facility and facility.billing_email:
+        subject, body = _facility_notice(facility, to_facility)
+        key = _chase_key(facility, to_facility, "facility")
+        queue_email(facility.billing_email, subject, body, dedupe_key=key,
+                    attachment=(statements.pdf_name(account), "application/pdf", statements.statement_pdf(account)))
+        statements.record_sent(account, "reminder", facility.billing_email)
+        recipients.update({id(c): facility.billing_email for c in to_facility})
+        keys.update({id(c): key for c in to_facility})
+    if to_leadership:
+        leadership = current_app.config["LEADERSHIP_EMAIL"]
+        subject, body = _leadership_summary(facility, to_leadership, account)
+        key = _chase_key(facility, to_leadership, "leadership")
+        queue_email(leadership, subject, body, dedupe_key=key)
+        recipients.update({id(c): leadership for c in to_leadership})
+        keys.update({id(c): key for c in to_leadership})
+    for level_key in dict.fromkeys(c.level["key"] for c in chases if c.level["action"] != "email"):
+        level = next(c.level for c in chases if c.level["key"] == level_key)
+        named = [c for c in chases if c.level["key"] == level_key]
+        oldest = max(named, key=lambda c: c.days).invoice
+        role, owner_id = _task_owner(level, facility_id)
+        collections.add_task(
+            key=f"dunning:{facility_id}:{level_key}:{oldest.id}", kind="dunning", facility_id=facility_id,
+            owner_role=role, owner_id=owner_id, invoice_id=oldest.id, due_on=as_of, created_on=as_of,
+            title=f"Call {facility.name} about {', '.join(c.invoice.number for c in named)} "
+                  f"({level_key.replace('_', ' ')})",
+            detail=f"{format_money(sum((c.invoice.balance for c in named), ZERO))} open; oldest "
+                   f"{oldest.number}, {_when(max(c.days for c in named))}.")
+        recipients.update({id(c): recipients.get(id(c), "") + (" + " if id(c) in recipients else "") +
+                           f"{role} task" for c in named})
+    sent = [c for c in chases if recipients.get(id(c))]
+    if not sent:  # a level that only emails, and no billing email: nothing to record as sent
+        db.session.rollback()
+        return []
+    db.session.add_all(DunningNotice(invoice_id=c.invoice.id, level=c.level["key"], sent_on=as_of,
+                                     recipients=recipients[id(c)][:500], mail_key=keys.get(id(c)))
+                       for c in sent)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return []
+    return sent
+
+
+def _facilities_to_chase(as_of: date) -> list[int]:
+    """Facilities with an open invoice the ladder may reach (not paused), whose first level is due."""
+    levels = dunning_levels()
+    first = levels[0]["days"] if levels else 0
+    return list(db.session.scalars(
+        sa.select(Invoice.facility_id).distinct()
+        .join(Facility, Facility.id == Invoice.facility_id)
+        .where(Invoice.status.in_(OPEN_INVOICE_STATUSES), Invoice.total > Invoice.amount_paid,
+               Facility.dunning_paused.is_(False), Invoice.due_on <= as_of - timedelta(days=first)
+               ).order_by(Invoice.facility_id)))
+
+
+def run_dunning(as_of: date) -> dict:
+    """Chase each facility once on a day: its due levels in one email (never a paid, disputed or promised
+    invoice, never a paused facility); returns what was sent."""
+    levels = dunning_levels()
+    sent = []
+    for facility_id in _facilities_to_chase(as_of):
+        for c in _chase_facility(facility_id, as_of, levels, paused_too=False):
+            sent.append({"facility_id": facility_id, "invoice_id": c.invoice.id, "level": c.level["key"]})
+    return {"as_of": as_of.isoformat(), "sent": sent}
+
+
+def send_next_now(facility: Facility, as_of: date, actor=None) -> list[Chase]:
+    """Send a facility's due levels now rather than with the next daily run, through the run's own send,
+    once: a second click, or two at once, finds them sent. Only levels already due go (never the next one
+    early), and a paused facility's too: a person decided to send them."""
+    chases = _chase_facility(facility.id, as_of, dunning_levels(), paused_too=True)
+    if not chases:
+        raise Conflict(f"no reminder of {facility.name} is due now, or it was sent already")
+    audit.record("update", facility, "reminders sent now: " + ", ".join(
+        f"{c.invoice.number} {c.level['key'].replace('_', ' ')}" for c in chases), actor=actor)
+    db.session.commit()
+    return chases
+
+
+@dataclass
+class LadderInvoice:
     invoice: Invoice
     days_past_due: int
+    held: bool
     reached: DunningNotice | None
-    upcoming: tuple[dict, date] | None
-    messages: list
+    due_now: dict | None
+    notices: list
+
+
+@dataclass
+class LadderRow:
+    """A facility on the dunning ladder: its chased invoices, what each reached and what goes now."""
+
+    facility: Facility
+    invoices: list[LadderInvoice]
+
+    @property
+    def balance(self) -> Decimal:
+        return sum((i.invoice.balance for i in self.invoices), ZERO)
+
+    @property
+    def due_now(self) -> bool:
+        return any(i.due_now for i in self.invoices)
 
 
 def dunning_ladder(as_of: date):
-    """The open invoices the dunning chases on a day (their first level reached), most overdue first, as a
-    query for a page of them; dunning_rows() then fills in a page in two more queries."""
+    """The facilities the dunning chases on a day (an open invoice at its first level), most overdue first,
+    as a query for a page of them; dunning_rows() then fills in a page in a few more queries."""
     levels = dunning_levels()
     first = levels[0]["days"] if levels else 0
-    return (_open_to_chase().where(Invoice.due_on <= as_of - timedelta(days=first))
-            .options(joinedload(Invoice.facility)).order_by(Invoice.due_on, Invoice.id))
+    oldest = (sa.select(Invoice.facility_id, sa.func.min(Invoice.due_on).label("due_on"))
+              .where(Invoice.status.in_(OPEN_INVOICE_STATUSES), Invoice.total > Invoice.amount_paid,
+                     Invoice.due_on <= as_of - timedelta(days=first))
+              .group_by(Invoice.facility_id).subquery())
+    return sa.select(Facility).join(oldest, oldest.c.facility_id == Facility.id).order_by(oldest.c.due_on,
+                                                                                          Facility.id)
 
 
-def dunning_rows(invoices: list[Invoice], as_of: date) -> list[DunningRow]:
-    """The ladder of a page of invoices: their notices and their reminders' outbox messages, two queries."""
+def dunning_rows(facilities: list[Facility], as_of: date) -> list[LadderRow]:
     levels = dunning_levels()
-    ids = [invoice.id for invoice in invoices]
-    notices = defaultdict(list)
-    for notice in db.session.scalars(sa.select(DunningNotice).where(DunningNotice.invoice_id.in_(ids))
-                                     .order_by(DunningNotice.sent_on, DunningNotice.id)) if ids else []:
-        notices[notice.invoice_id].append(notice)
-    keys = [_reminder_key(invoice, level["key"]) for invoice in invoices for level in levels]
-    mail = {m.dedupe_key: m for m in db.session.scalars(
-        sa.select(OutboxMessage).where(OutboxMessage.dedupe_key.in_(keys)))} if keys else {}
-    rows = []
+    first = levels[0]["days"] if levels else 0
+    ids = [f.id for f in facilities]
+    invoices = db.session.scalars(_open_to_chase().where(
+        Invoice.facility_id.in_(ids), Invoice.due_on <= as_of - timedelta(days=first))
+        .order_by(Invoice.due_on, Invoice.id)).all() if ids else []
+    state = ladder_state([i.id for i in invoices], as_of)
+    by_facility = defaultdict(list)
     for invoice in invoices:
-        sent = notices[invoice.id]
-        rows.append(DunningRow(
-            invoice, invoice.days_past_due(as_of), sent[-1] if sent else None,
-            next_level(invoice, {n.level for n in sent}, as_of, levels),
-            [(n, mail.get(_reminder_key(invoice, n.level))) for n in sent]))
-    return rows
+        notices = state.notices[invoice.id]
+        held = invoice.id in state.held
+        due = None if held else level_to_send(invoice, state.sent(invoice.id), state.broken_on.get(invoice.id),
+                                              state.last_sent(invoice.id), as_of, levels)
+        by_facility[invoice.facility_id].append(LadderInvoice(
+            invoice, invoice.days_past_due(as_of), held, notices[-1] if notices else None, due, notices))
+    return [LadderRow(f, by_facility[f.id]) for f in facilities]

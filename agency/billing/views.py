@@ -17,7 +17,20 @@ from flask import (
 from sqlalchemy.orm import joinedload, selectinload
 from wtforms.fields.choices import SelectChoice
 
-from agency.billing import approvals, disputes, holds, invoicing, pdf, promises, queries, receivables, runs, timesheets
+from agency.billing import (
+    approvals,
+    collections,
+    disputes,
+    holds,
+    invoicing,
+    pdf,
+    promises,
+    queries,
+    receivables,
+    runs,
+    statements,
+    timesheets,
+)
 from agency.billing.forms import (
     DecideForm,
     DisputeForm,
@@ -25,6 +38,7 @@ from agency.billing.forms import (
     FacilityFilterForm,
     ImportForm,
     InvoiceRunForm,
+    PauseForm,
     PaymentForm,
     PromiseForm,
     ReleaseForm,
@@ -470,22 +484,27 @@ def receivables_page():
 @bp.get("/receivables/dunning")
 @requires("receivables.view")
 def dunning():
-    """The invoices the dunning chases: the level each reached, what goes next and when, and the mail sent."""
+    """The facilities the dunning chases: each invoice's level reached, what goes now, and the mail sent."""
     as_of = today()
     pagination = paginate(receivables.dunning_ladder(as_of))
     return render_template("billing/dunning.html", pagination=pagination, as_of=as_of,
                            rows=receivables.dunning_rows(pagination.items, as_of),
-                           levels=receivables.dunning_levels())
+                           levels=receivables.dunning_levels(), pause_form=PauseForm())
 
 
 @bp.post("/receivables/dunning/facilities/<int:facility_id>/pause")
 @requires("dunning.manage")
 def pause_dunning(facility_id: int):
-    """Pause (or, with resume, restart) a facility's payment reminders; the change is audited."""
+    """Pause a facility's payment reminders with a reason (or, with resume, restart them); audited."""
     facility = facility_services.get_facility(facility_id)
+    form = PauseForm()
     paused = request.form.get("resume") != "1"
+    if not form.validate_on_submit():
+        show_errors(form)
+        return redirect(url_for(".dunning"))
     try:
-        facility_services.update_facility(facility, {"dunning_paused": paused}, current_actor())
+        facility_services.update_facility(
+            facility, {"dunning_paused": paused, "dunning_pause_reason": form.reason.data}, current_actor())
     except DomainError as exc:
         flash(f"Nothing changed: {exc.message}", "error")
     else:
@@ -493,19 +512,81 @@ def pause_dunning(facility_id: int):
     return redirect(url_for(".dunning"))
 
 
-@bp.post("/receivables/dunning/invoices/<int:invoice_id>/send")
+@bp.post("/receivables/dunning/facilities/<int:facility_id>/send")
 @requires("dunning.manage")
-def send_reminder_now(invoice_id: int):
-    """Queue an invoice's next reminder level now, through the dunning run's own send, once."""
-    found = receivables.get_invoice(invoice_id)
+def send_reminder_now(facility_id: int):
+    """Send a facility's due reminder levels now, through the dunning run's own send, once."""
+    facility = facility_services.get_facility(facility_id)
     try:
-        level, to = receivables.send_next_now(found, today(), current_actor())
+        chases = receivables.send_next_now(facility, today(), current_actor())
     except DomainError as exc:
         flash(f"Nothing sent: {exc.message}", "warning")
     else:
-        flash(f"{level['key'].replace('_', ' ').capitalize()} notice for {found.number} queued to {to}; "
-              f"{_when_sent()}.", "success")
+        flash(f"Reminder to {facility.name} queued for " + ", ".join(
+            f"{c.invoice.number} ({c.level['key'].replace('_', ' ')})" for c in chases) + f"; {_when_sent()}.",
+            "success")
     return redirect(url_for(".dunning"))
+
+
+# ----------------------------------------------------------------------------- statements
+
+
+@bp.get("/facilities/<int:facility_id>/statement.pdf")
+@requires("invoices.view")
+def statement_pdf(facility_id: int):
+    """The facility's statement of account today as a PDF (a contact only its own); the download is audited."""
+    account = statements.statement(statements.get_facility(facility_id, current_actor()), today())
+    return _statement_download(account)
+
+
+@bp.get("/portal/statement.pdf")
+@requires("invoices.view")
+def portal_statement():
+    """The contact's own facility's current statement of account."""
+    own = facility_scope(current_actor())
+    if own is None:
+        return redirect(url_for(".receivables_page"))
+    return _statement_download(statements.statement(statements.get_facility(own, current_actor()), today()))
+
+
+def _statement_download(account):
+    data = statements.statement_pdf(account)
+    audit.record("download", account.facility, f"downloaded the statement of {account.facility.name} on "
+                                               f"{human_day(account.as_of)}")
+    db.session.commit()
+    return send_file(io.BytesIO(data), mimetype="application/pdf", as_attachment=True,
+                     download_name=statements.pdf_name(account))
+
+
+@bp.post("/facilities/<int:facility_id>/statements")
+@requires("statements.send")
+def send_statement(facility_id: int):
+    """Send the facility its statement of account now, with its PDF, to the billing email."""
+    facility = facility_services.get_facility(facility_id)
+    try:
+        row = statements.send_now(facility, current_actor())
+    except DomainError as exc:
+        flash(f"Nothing sent: {exc.message}", "warning")
+    else:
+        flash(f"Statement of {facility.name} ({format_money(row.balance)} open) queued to {row.recipients}; "
+              f"{_when_sent()}.", "success")
+    return redirect(url_for("facilities.facility", facility_id=facility_id))
+
+
+# ----------------------------------------------------------------------------- collection tasks
+
+
+@bp.post("/collection-tasks/<int:task_id>/done")
+@requires("collection_tasks.view")
+def complete_task(task_id: int):
+    """Mark a collection task on one's dashboard done (audited)."""
+    try:
+        task = collections.complete_task(task_id, current_actor())
+    except DomainError as exc:
+        flash(f"Nothing changed: {exc.message}", "warning")
+    else:
+        flash(f"Done: {task.title}.", "success")
+    return redirect(url_for("dashboard.dashboard"))
 
 
 def _when_sent() -> str:

@@ -68,6 +68,8 @@ UNIQUE = {
         "approver", "the facility already has a {approver} approver; unmark them first"),
     "uq_approval_chases_entry_id_step": Unique(
         "step", "the {step} reminder of this entry is already sent"),
+    "uq_statements_facility_id_as_of_kind": Unique(
+        "as_of", "the {kind} statement of this facility on {as_of} is already sent"),
     "uq_dunning_notices_invoice_id_level": Unique(
         "level", "reminder level {level} of this invoice is already sent"),
     "uq_billed_entries_live_entry": Unique(

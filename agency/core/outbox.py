@@ -46,7 +46,7 @@ MAIL_KINDS = {
 # A message's kind is named by the first part of its dedupe key; migration 0016 filled the messages
 # queued before kinds existed by the same rule. Mail of a new kind adds its key here.
 KIND_OF_KEY = {"reminder": "credential", "document-request": "credential", "screening-due": "credential",
-               "invoice": "billing", "approval-chase": "billing",
+               "invoice": "billing", "approval-chase": "billing", "statement": "billing",
                "dunning": "billing", "billing-email-changed": "billing", "promise-broken": "billing",
                "assignment-alert": "placement",
                "checkin-concern": "placement"}

@@ -86,6 +86,10 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "receivables.view": ("billing",),
     # Pausing a facility's payment reminders or sending one now: the dunning screen's changes.
     "dunning.manage": ("billing",),
+    # Sending a facility its statement of account now (the schedule sends the others).
+    "statements.send": ("billing",),
+    # The collection tasks on one's dashboard (a recruiter's accounts, billing's, leadership's = admins').
+    "collection_tasks.view": STAFF,
     "jobs.view": STAFF,
 }
 # The outbox page is open to whoever may see some kind of message in it.

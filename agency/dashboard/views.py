@@ -4,8 +4,11 @@ from decimal import Decimal
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from sqlalchemy.orm import joinedload
 
 from agency.auth.forms import NewTokenForm
+from agency.billing.collections import open_tasks_for
+from agency.billing.models import CollectionTask
 from agency.billing.receivables import BUCKET_LABELS, BUCKETS, aging
 from agency.core.dates import today
 from agency.core.jobs import job_page
@@ -13,6 +16,7 @@ from agency.core.permissions import can, current_actor, public, requires
 from agency.credentials.worklist import KINDS, worklist_counts, worklist_page
 from agency.dashboard import calendar, metrics
 from agency.dashboard.search import search as run_search
+from agency.extensions import db
 from agency.placements.at_risk import revenue_at_risk, watched_rows
 from agency.placements.watch import CODE_LABELS, Watch
 from agency.placements.worklist import open_assignments, recruiter_worklist
@@ -40,6 +44,9 @@ def dashboard():
         return redirect(url_for("billing.portal"))
     as_of = today()
     data = {"as_of": as_of, "role": role}
+    if can(current_user, "collection_tasks.view"):
+        data["tasks"] = db.session.scalars(open_tasks_for(current_user).options(
+            joinedload(CollectionTask.facility)).limit(current_app.config["PAGE_SIZE"])).all()
     if role in ("recruiter", "credentialing", "admin"):
         # Those who clear blockers see the soonest; an admin, who has every panel, gets the counts. Where the
         # revenue at risk is shown too, both are read from the same statement.

@@ -36,6 +36,7 @@ from agency.facilities.models import (
     FUNDING,
     INVOICE_SCHEDULES,
     RATE_ITEMS,
+    STATEMENT_SCHEDULES,
     Facility,
     FacilityContact,
     RateCard,
@@ -76,6 +77,10 @@ FACILITY = Schema(
                         "billing and admin change it"),
     approval_window_days=Int(minimum=1, maximum=30, nullable=False, description="business days the facility has "
                              "to approve submitted hours before its approver is reminded (default 3)"),
+    dunning_pause_reason=Str(max_length=500, description="why payment reminders are paused; required to "
+                             "pause, cleared on resume"),
+    statement_schedule=Choice(choices=STATEMENT_SCHEDULES, nullable=False,
+                              description="when a statement of account goes to the billing email"),
     contacts=ListOf(read_only=True, item=Nested(schema=CONTACT)),
 )
 FACILITY_FILTERS = Schema("FacilityFilters", q=Str(max_length=100), facility_type=Choice(choices=FACILITY_TYPES),

@@ -22,6 +22,7 @@ from agency.facilities.models import (
     FUNDING,
     INVOICE_SCHEDULES,
     RATE_ITEMS,
+    STATEMENT_SCHEDULES,
 )
 
 APPROVER_CHOICES = choices((("primary", "Primary approver"), ("alternate", "Alternate approver")), blank="No")
@@ -42,6 +43,7 @@ class FacilityForm(FlaskForm):
     approval_window_days = WholeNumberField(
         "Approval window (business days)", default=3, validators=[DataRequired(), NumberRange(1, 30)],
         description="Submitted hours not approved within this many business days remind the approver")
+    statement_schedule = SelectField("Statement schedule", choices=_choices(STATEMENT_SCHEDULES))
     billing_email = EmailAddressField("Billing email", validators=[Optional(), Length(max=255)])
     bills_insurance = BooleanField("Bills insurance for our therapists' services")
     payers = ListTextArea("Payers", validators=[Optional(), Length(max=2000)], render="\n".join,
@@ -53,8 +55,9 @@ class FacilityForm(FlaskForm):
     submit = SubmitField("Save facility")
 
     FIELDS = ("name", "facility_type", "address_line1", "address_line2", "city", "state",
-              "postal_code", "funding", "payment_terms_days", "invoice_schedule", "approval_window_days",
-              "billing_email", "bills_insurance", "required_documents", "orientation_requirements", "active")
+              "postal_code", "funding", "payment_terms_days", "invoice_schedule", "statement_schedule",
+              "approval_window_days", "billing_email", "bills_insurance", "required_documents",
+              "orientation_requirements", "active")
 
     def payer_list(self) -> list[str]:
         return [line.strip() for line in (self.payers.data or "").splitlines() if line.strip()]

@@ -23,6 +23,7 @@ FACILITY_TYPE_LABELS = {
 FACILITY_TYPES = tuple(FACILITY_TYPE_LABELS)
 FUNDING = ("commercial", "medicaid")
 INVOICE_SCHEDULES = ("weekly", "biweekly", "monthly")
+STATEMENT_SCHEDULES = ("weekly", "biweekly", "monthly", "off")
 CONTACT_ROLES = ("clinical_director", "hr", "compliance", "billing")
 # Who approves the facility's hours: the primary approver is asked first, the alternate next
 # (billing/approvals.py); with no primary marked, the clinical director approves.
@@ -41,6 +42,7 @@ class Facility(db.Model):
         one_of("facility_type", FACILITY_TYPES),
         one_of("funding", FUNDING),
         one_of("invoice_schedule", INVOICE_SCHEDULES),
+        one_of("statement_schedule", STATEMENT_SCHEDULES),
         sa.CheckConstraint("payment_terms_days BETWEEN 0 AND 365", name="payment_terms"),
         sa.CheckConstraint("approval_window_days BETWEEN 1 AND 30", name="approval_window"),
     )
@@ -60,6 +62,8 @@ class Facility(db.Model):
     payers: Mapped[list] = mapped_column(sa.JSON, default=list)
     invoice_schedule: Mapped[str] = mapped_column(sa.String(20), default="monthly")
     billing_email: Mapped[str | None] = mapped_column(sa.String(255))
+    # A statement of account goes to the billing email when each period of this schedule closes.
+    statement_schedule: Mapped[str] = mapped_column(sa.String(20), default="monthly", server_default="monthly")
     required_documents: Mapped[list] = mapped_column(sa.JSON, default=list)
     orientation_requirements: Mapped[str | None] = mapped_column(sa.Text)
     active: Mapped[bool] = mapped_column(default=True)

@@ -75,11 +75,19 @@ def _check_facility(values: dict, facility: Facility | None) -> dict:
 
 
 def _check_dunning_pause(values: dict, facility: Facility | None, actor) -> None:
-    """Whether a facility is chased for payment is billing's call (dunning.manage), at creation as after."""
+    """Whether a facility is chased for payment is billing's call (dunning.manage), at creation as after;
+    a pause says why (shown on the ladder), and resuming clears the reason. Changes values in place."""
     current = facility.dunning_paused if facility is not None else False
-    if values.get("dunning_paused", current) != current and not can(actor, "dunning.manage"):
+    current_reason = facility.dunning_pause_reason if facility is not None else None
+    paused = values.get("dunning_paused", current)
+    reason = (values.get("dunning_pause_reason", current_reason) or "").strip() or None
+    if (paused != current or reason != current_reason) and not can(actor, "dunning.manage"):
         raise Forbidden("only billing staff may pause or resume a facility's payment reminders",
                         {"dunning_paused": ["only billing staff may pause payment reminders"]})
+    if paused and reason is None:
+        raise ValidationError.on("dunning_pause_reason", "say why payment reminders are paused")
+    if "dunning_paused" in values or "dunning_pause_reason" in values:
+        values["dunning_pause_reason"] = reason if paused else None
 
 
 def create_facility(values: dict, actor=None) -> Facility:
@@ -116,7 +124,8 @@ def update_facility(facility: Facility, values: dict, actor=None) -> Facility:
         if moved:
             summary += f": billing email {previous or '(none)'} → {facility.billing_email or '(none)'}"
         if "dunning_paused" in changes:
-            summary += ": payment reminders " + ("paused" if facility.dunning_paused else "resumed")
+            summary += ": payment reminders " + (f"paused ({facility.dunning_pause_reason})"
+                                                 if facility.dunning_paused else "resumed")
         audit.record("update", facility, summary, actor=actor, changes=changes)
     if moved and previous:
         _tell_previous_billing_address(facility, previous)

@@ -86,6 +86,10 @@ EXPECTED = {
     "disputes.open": {"admin", "billing", "facility"},
     "disputes.resolve": {"admin", "billing"},
     "promises.record": {"admin", "billing"},
+    # Sending a statement of account now is billing's; the schedule sends the others.
+    "statements.send": {"admin", "billing"},
+    # Everyone at the agency may have collection tasks (a recruiter's accounts); facilities have none.
+    "collection_tasks.view": STAFF,
     "jobs.view": STAFF,
 }
 
@@ -107,6 +111,8 @@ NORMAL = {
     ("auth.login", role): 302 for role in ROLES
 } | {
     ("billing.portal", role): 302 for role in STAFF  # staff have the invoice list instead
+} | {
+    ("billing.portal_statement", role): 302 for role in STAFF  # a statement is of a facility they pick
 } | {
     ("dashboard.job", role): 302 for role in STAFF  # on to the page of that kind of job
 } | {
@@ -144,6 +150,17 @@ def _facility_objects(place, contact_email: str) -> dict:
     }
 
 
+def _task(users) -> int:
+    from agency.billing.collections import add_task
+    from agency.facilities.models import Facility
+
+    facility_id = db.session.scalar(sa.select(Facility.id).order_by(Facility.id).limit(1))
+    task = add_task(key="sweep", kind="dunning", facility_id=facility_id, owner_role="billing",
+                    title="Call the facility", due_on=date(2026, 12, 1), created_on=date(2026, 12, 1))
+    db.session.commit()
+    return task.id
+
+
 def build_world(users) -> World:
     """Two facilities with everything a route can name: the facility contact's own (Riverside) and another."""
     from agency.auth.services import issue_token
@@ -172,6 +189,7 @@ def build_world(users) -> World:
         "token_id": _token_id(issue_token(users["admin"])),
         "job_id": start_invoice_run(date(2026, 12, 1), date(2026, 12, 31), None, users["billing"]).id,
         "token": rotate_token(users["recruiter"]),
+        "task_id": _task(users),
         **_document_requests(therapist, users["credentialing"]),
     }
     db.session.commit()

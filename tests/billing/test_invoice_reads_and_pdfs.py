@@ -229,7 +229,7 @@ def test_a_pdf_that_fails_after_its_invoice_committed_leaves_the_invoice_in_its_
     def broken(html):
         raise pdf.PdfError("the invoice PDF could not be rendered (1 errors)")
 
-    monkeypatch.setattr(pdf, "_render", broken)
+    monkeypatch.setattr(pdf, "render_pdf", broken)
     handle = runs.start_invoice_run(*MONTH)  # no Redis: the parts, and the PDF jobs they queue, run here
     db.session.rollback()
     made = db.session.scalars(sa.select(Invoice.id).order_by(Invoice.id)).all()

@@ -95,7 +95,8 @@ def test_the_scan_is_registered_with_rqs_cron_scheduler_and_runs_from_the_cli(ap
     scheduler.load_config_from_file(str(ROOT / "agency" / "cron.py"))
     names = {job.func.__name__: job for job in scheduler.get_jobs()}
     assert names["daily_credential_scan"].cron == app.config["CREDENTIAL_SCAN_CRON"]
-    assert {"invoice_schedule", "daily_dunning"} <= set(names)
+    assert {"invoice_schedule", "daily_dunning", "statement_schedule"} <= set(names)
+    assert names["statement_schedule"].cron == app.config["STATEMENT_CRON"]
     person = factories.therapist()
     factories.license(person, expires_on=TODAY + timedelta(days=60))
     result = app.test_cli_runner().invoke(args=["credentials", "scan", "--as-of", TODAY.isoformat()])

@@ -35,6 +35,7 @@ def test_a_name_outside_ascii_given_twice_is_a_409_on_every_database(api, users)
 def test_the_facility_page_shows_an_existing_name_beside_the_field(browser, users):
     b = browser("recruiter")
     page = b.post("/facilities/new", {**CLINIC, "facility_type": "cmhc", "invoice_schedule": "monthly",
+                                      "statement_schedule": "monthly",
                                       "funding": "medicaid"})
     assert page.status_code == 200
     assert f"a facility named &#39;{RIVERSIDE}&#39; exists (id {users['facility'].facility_id})".encode() in page.data

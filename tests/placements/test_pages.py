@@ -32,7 +32,8 @@ def test_a_recruiter_adds_a_facility_with_a_rate_card(browser):
     b = browser("recruiter")
     response = b.post("/facilities/new", {
         "name": "Bronx Adolescent IOP", "facility_type": "iop", "state": "NY", "funding": "commercial",
-        "payment_terms_days": "30", "invoice_schedule": "biweekly", "billing_email": "ap@bronxiop.org",
+        "payment_terms_days": "30", "invoice_schedule": "biweekly",
+        "statement_schedule": "weekly", "billing_email": "ap@bronxiop.org",
         "bills_insurance": "y", "payers": "Aetna\nCigna", "required_documents": ["bls_card", "tb_test"],
         "active": "y",
     })

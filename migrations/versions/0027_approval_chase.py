@@ -1,7 +1,7 @@
 """approval chase: a facility's approval window, approver contacts, when hours were submitted, reminders sent
 
-Revision ID: 0028
-Revises: 0023
+Revision ID: 0027
+Revises: 0026
 Create Date: 2026-12-01 21:50:00
 
 """
@@ -10,8 +10,8 @@ from alembic import op
 
 
 # revision identifiers, used by Alembic.
-revision = '0028'
-down_revision = '0023'
+revision = '0027'
+down_revision = '0026'
 branch_labels = None
 depends_on = None
 
