@@ -73,3 +73,7 @@ class FacilityFilterForm(FlaskForm):
 class VoidForm(FlaskForm):
     reason = LineField("Reason", validators=[DataRequired(), Length(max=500)])
     submit = SubmitField("Void invoice")
+
+
+class IssueForm(FlaskForm):
+    submit = SubmitField("Issue invoice")

@@ -6,6 +6,7 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from flask_login import current_user, login_required
 
 from agency.auth.forms import NewTokenForm
+from agency.billing.invoicing import drafts_waiting
 from agency.billing.receivables import BUCKET_LABELS, BUCKETS, aging
 from agency.core.dates import today
 from agency.core.jobs import job_page
@@ -71,6 +72,7 @@ def dashboard():
         figures = metrics.billing_figures(as_of)
         data["unbilled"] = (figures.unbilled_entries, figures.unbilled_hours)
         data["invoices_to_send"] = figures.invoices_to_send
+        data["drafts_waiting"] = drafts_waiting(as_of, limit=10)
         data["money_by_month"] = metrics.billed_and_collected(as_of)
     if role == "admin":
         data["active_placements"] = figures.active_placements

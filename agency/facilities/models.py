@@ -23,6 +23,9 @@ FACILITY_TYPE_LABELS = {
 FACILITY_TYPES = tuple(FACILITY_TYPE_LABELS)
 FUNDING = ("commercial", "medicaid")
 INVOICE_SCHEDULES = ("weekly", "biweekly", "monthly")
+# automatic: runs issue invoices (the safety stop parks an unusual one as a draft); review: runs make
+# drafts billing issues; off: runs skip the facility and say so.
+INVOICING_MODES = ("automatic", "review", "off")
 CONTACT_ROLES = ("clinical_director", "hr", "compliance", "billing")
 RATE_ITEMS = (
     "direct_care_hour", "per_diem_day", "contract_week", "supervision_hour", "travel_mile",
@@ -36,6 +39,8 @@ class Facility(db.Model):
         one_of("facility_type", FACILITY_TYPES),
         one_of("funding", FUNDING),
         one_of("invoice_schedule", INVOICE_SCHEDULES),
+        one_of("invoicing", INVOICING_MODES),
+        sa.CheckConstraint("safety_factor IS NULL OR safety_factor > 1", name="safety_factor"),
         sa.CheckConstraint("payment_terms_days BETWEEN 0 AND 365", name="payment_terms"),
     )
     __audit_type__ = "facility"
@@ -54,6 +59,10 @@ class Facility(db.Model):
     payers: Mapped[list] = mapped_column(sa.JSON, default=list)
     invoice_schedule: Mapped[str] = mapped_column(sa.String(20), default="monthly")
     billing_email: Mapped[str | None] = mapped_column(sa.String(255))
+    invoicing: Mapped[str] = mapped_column(sa.String(20), default="automatic", server_default="automatic")
+    # How far an invoice's total may stray from the facility's recent average before it is parked for
+    # review; None: INVOICE_SAFETY_FACTOR.
+    safety_factor: Mapped[Decimal | None] = mapped_column(sa.Numeric(6, 2))
     required_documents: Mapped[list] = mapped_column(sa.JSON, default=list)
     orientation_requirements: Mapped[str | None] = mapped_column(sa.Text)
     active: Mapped[bool] = mapped_column(default=True)
