@@ -215,7 +215,8 @@ def get_invoice(invoice_id: int):
 
 @bp.get("/invoices/<int:invoice_id>/pdf")
 @requires("invoices.view")
-@documented("The invoice PDF (audited)", content_type="application/pdf", errors=(404,))
+@documented("The invoice PDF (audited); a draft has none until issued (409)", content_type="application/pdf",
+            errors=(404, 409))
 def invoice_pdf(invoice_id: int):
     invoice = receivables.get_invoice(invoice_id, current_actor())
     data = pdf.ensure_pdf(invoice)
