@@ -627,6 +627,8 @@ class DemoAgency:
 
     def _invoice(self, month: date, billing_user, overdue_facility: Facility, overdue_month: date):
         end = month + relativedelta(months=1) - timedelta(days=1)
+        if month == self.as_of.replace(day=1) - relativedelta(months=1):
+            self._invoicing_modes(billing_user)
         with _as_if(end + timedelta(days=1)):
             result = invoicing.run_invoices(month, end, actor=billing_user)
         for invoice_id in result.invoice_ids:
@@ -634,6 +636,16 @@ class DemoAgency:
             if invoice.facility_id == overdue_facility.id and month == overdue_month:
                 continue  # PROBLEMS' overdue invoice: never paid, chased level by level
             self._collect(invoice, billing_user)
+
+    def _invoicing_modes(self, billing_user):
+        """Before the last closed month is invoiced: one facility's invoices are reviewed (its draft waits
+        since the month closed), one is not invoiced at all, and one's safety stop is set so tight that
+        its month's total, unlike its usual ones, is parked for review."""
+        by_name = {f.name: f for f in db.session.scalars(sa.select(Facility))}
+        for name, values in (("Harborview Partial Hospitalization Program", {"invoicing": "review"}),
+                             ("Gulf Coast Correctional Health", {"invoicing": "off"}),
+                             ("CalmPath Telehealth", {"safety_factor": Decimal("1.01")})):
+            facilities.update_facility(by_name[name], values, billing_user)
 
     def _collect(self, invoice: Invoice, billing_user):
         # Invoices take turns at being voided, paid, half paid or left to age.

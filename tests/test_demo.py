@@ -99,7 +99,16 @@ def test_the_demo_agency_works_and_is_wrong_only_where_it_says(app, setting, as_
     assert set(counts(PanelEnrollment.status)) == {"not_started", "submitted", "in_review", "approved",
                                                    "denied", "terminated"}
     assert set(counts(Placement.status)) == set(PLACEMENT_STATUSES)
-    assert set(counts(Invoice.status)) == {"issued", "partially_paid", "paid", "void"}
+    assert set(counts(Invoice.status)) == {"draft", "issued", "partially_paid", "paid", "void"}
+    # Invoicing modes: a reviewed facility's draft waits since its month closed, the safety stop parked
+    # another's, and a facility not invoiced at all is in the schedule's report.
+    drafts = db.session.scalars(sa.select(Invoice).where(Invoice.status == "draft")).all()
+    assert [d.facility.name for d in drafts if d.review_reason is None] == [
+        "Harborview Partial Hospitalization Program"]
+    assert any(d.review_reason for d in drafts)
+    assert all(d.waiting_since(as_of) for d in drafts)
+    assert db.session.scalars(sa.select(Facility.name).where(Facility.invoicing == "off")).all() == [
+        "Gulf Coast Correctional Health"]
     # Collections: disputes open (one from the portal, one past its due day with its task) and credited;
     # promises to pay open, kept and broken (the broken one's task on billing's dashboard).
     from agency.billing.models import CollectionTask, Dispute, PaymentPromise

@@ -120,11 +120,14 @@ NOTICE = Schema("DunningNotice", level=Str(read_only=True, nullable=False),
                 sent_on=Date(read_only=True, nullable=False))
 INVOICE = Schema(
     "Invoice",
-    id=Int(read_only=True), number=Str(read_only=True), facility_id=Int(read_only=True),
+    id=Int(read_only=True), number=Str(read_only=True, description="null for a draft: numbered at issue"),
+    facility_id=Int(read_only=True),
     period_start=Date(read_only=True), period_end=Date(read_only=True), issued_on=Date(read_only=True),
     due_on=Date(read_only=True), status=Choice(read_only=True, nullable=False, choices=INVOICE_STATUSES),
     total=Money(read_only=True, nullable=False), amount_paid=Money(read_only=True, nullable=False),
     balance=Money(read_only=True, nullable=False), void_reason=Str(read_only=True),
+    review_reason=Str(read_only=True, description="why the safety stop parked this draft for review; null if "
+                      "it was not parked (a draft of a facility whose invoicing is review)"),
     supplements_invoice_id=Int(read_only=True, description="the earlier invoice of the same facility and period "
                                "this supplemental one adds to (hours approved after it was issued); null if none"),
     lines=ListOf(read_only=True, item=Nested(schema=LINE)),
@@ -342,7 +345,8 @@ def get_invoice(invoice_id: int):
 
 @bp.get("/invoices/<int:invoice_id>/pdf")
 @requires("invoices.view")
-@documented("The invoice PDF (audited)", content_type="application/pdf", errors=(404,))
+@documented("The invoice PDF (audited); a draft has none until issued (409)", content_type="application/pdf",
+            errors=(404, 409))
 def invoice_pdf(invoice_id: int):
     invoice = receivables.get_invoice(invoice_id, current_actor())
     data = pdf.ensure_pdf(invoice)
@@ -360,6 +364,25 @@ def void_invoice(invoice_id: int):
     invoice = receivables.get_invoice(invoice_id, current_actor())
     invoice = receivables.void_invoice(invoice, VOID.load(json_body())["reason"], current_actor())
     return reply(invoice)
+
+
+@bp.post("/invoices/<int:invoice_id>/issue")
+@requires("invoices.edit")
+@documented("Issue a draft: it takes the year's next number, is dated today and sent; issued already is 409",
+            response=INVOICE, errors=(404, 409))
+def issue_invoice(invoice_id: int):
+    invoice = invoicing.issue_invoice(receivables.get_invoice(invoice_id, current_actor()), current_actor())
+    send_soon()
+    return reply(invoice)
+
+
+@bp.post("/invoices/<int:invoice_id>/discard")
+@requires("invoices.edit")
+@documented("Discard a draft with a reason; its entries are freed to bill again and no number is used",
+            request=VOID, response=INVOICE, errors=(400, 404, 409))
+def discard_invoice(invoice_id: int):
+    invoice = receivables.get_invoice(invoice_id, current_actor())
+    return reply(invoicing.discard_invoice(invoice, VOID.load(json_body())["reason"], current_actor()))
 
 
 @bp.post("/invoices/<int:invoice_id>/email")

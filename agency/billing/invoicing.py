@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from decimal import Decimal
 
 import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
@@ -25,8 +26,9 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
-from agency.billing import holds
+from agency.billing import holds, receivables
 from agency.billing.models import (
+    ISSUED_STATUSES,
     LIVE,
     BilledEntry,
     Invoice,
@@ -74,6 +76,9 @@ class FacilityOutcome:
     error: Exception | None = None
     # Held entries up to the period's end: never billed while held, reported as unpriced ones are.
     held: list[dict] = field(default_factory=list)
+    # The invoice the safety stop parked as a draft: {"invoice_id", "total", "reason"}.
+    parked: list[dict] = field(default_factory=list)
+    skipped: str | None = None
 
 
 @dataclass
@@ -81,6 +86,7 @@ class RunResult:
     invoice_ids: list[int] = field(default_factory=list)
     unpriced: list[dict] = field(default_factory=list)
     held: list[dict] = field(default_factory=list)
+    parked: list[dict] = field(default_factory=list)
     # facility id -> what its invoice came to; only facilities that had something to bill
     facilities: dict[int, FacilityOutcome] = field(default_factory=dict)
 
@@ -173,6 +179,8 @@ class _Bill:
     # The latest live invoice of the facility whose period overlaps the run's: the one a new invoice of
     # that period supplements. Read with invoices_seen, so a change to it shows as theirs does.
     supplements: int | None = None
+    # Totals of the facility's latest issued invoices, newest first: what the safety stop compares with.
+    recent_totals: list = field(default_factory=list)
 
 
 def _load(facility_ids: Iterable[int], period_end: date, period_start: date | None = None) -> dict[int, _Bill]:
@@ -201,6 +209,7 @@ def _load(facility_ids: Iterable[int], period_end: date, period_start: date | No
         sa.select(RateCard).where(RateCard.facility_id.in_(ids)).options(selectinload(RateCard.rates))
     ).all()
     released = _released_weeks(ids, period_end)
+    recent = _recent_totals(ids)
     shared, line_invoices = _billed_history(entries, released)
     by_facility: dict[int, list] = defaultdict(list)
     for entry in entries:
@@ -215,9 +224,44 @@ def _load(facility_ids: Iterable[int], period_end: date, period_start: date | No
             BillingHistory(hours=shared.hours, weeks=shared.weeks, months=shared.months,
                            released={week: p for week, p in released.items() if p.facility_id == facility.id}),
             seen.get(facility.id, (0, 0)), line_invoices, supplements.get(facility.id),
+            recent.get(facility.id, []),
         )
         for facility in facilities
     }
+
+
+def _recent_totals(facility_ids: list[int]) -> dict[int, list]:
+    """Each facility's last INVOICE_SAFETY_HISTORY issued, not void, invoice totals, newest first (one query)."""
+    rank = sa.func.row_number().over(partition_by=Invoice.facility_id,
+                                     order_by=(Invoice.issued_on.desc(), Invoice.id.desc())).label("rank")
+    ranked = (sa.select(Invoice.facility_id, Invoice.total, rank)
+              .where(Invoice.facility_id.in_(facility_ids), Invoice.status.in_(ISSUED_STATUSES)).subquery())
+    totals: dict[int, list] = defaultdict(list)
+    for facility_id, total in db.session.execute(
+            sa.select(ranked.c.facility_id, ranked.c.total)
+            .where(ranked.c.rank <= int(current_app.config["INVOICE_SAFETY_HISTORY"]))
+            .order_by(ranked.c.facility_id, ranked.c.rank)):
+        totals[facility_id].append(total)
+    return totals
+
+
+def safety_stop(facility: Facility, total, recent: list, supplemental: bool = False) -> str | None:
+    """Why an automatic invoice of this total must wait for review, or None to issue it.
+
+    Judged against the average of the facility's recent issued invoices, only with enough of them to
+    know what is usual. A supplement bills hours approved late, a part of a period: it is stopped only
+    for being large, never for being small.
+    """
+    if len(recent) < int(current_app.config["INVOICE_SAFETY_MINIMUM"]):
+        return None
+    average = sum(recent, ZERO) / len(recent)
+    if average <= 0:
+        return None
+    factor = Decimal(facility.safety_factor or current_app.config["INVOICE_SAFETY_FACTOR"])
+    if not (total > average * factor or (not supplemental and total < average / factor)):
+        return None
+    return (f"total {format_money(total)} is {total / average:.1f}x the average of the last {len(recent)} "
+            f"invoices, {format_money(average.quantize(Decimal('0.01')))}")
 
 
 def _billed_history(entries: list[TimesheetEntry],
@@ -315,11 +359,15 @@ def invoice_facility(facility_id: int, period_start: date, period_end: date,
     _check_period(period_start, period_end)
     # Serialises invoice runs of this facility (and its voids and entry decisions) without blocking rows
     # that merely reference it (placements, entries being recorded meanwhile).
-    if lock(Facility, facility_id) is None:
+    if (facility := lock(Facility, facility_id)) is None:
         raise ValidationError.on("facility_id", f"no facility with id {facility_id}")
+    if facility.invoicing == "off":
+        raise Conflict(f"{facility.name} is not invoiced: {OFF}")
     invoice_id, unpriced = _invoice_locked(facility_id, period_start, period_end, actor)
-    _queue_pdf(invoice_id)
-    return (db.session.get(Invoice, invoice_id) if invoice_id else None), unpriced
+    invoice = db.session.get(Invoice, invoice_id) if invoice_id else None
+    if invoice is not None and invoice.status != "draft":
+        _queue_pdf(invoice_id)
+    return invoice, unpriced
 
 
 def _invoice_locked(facility_id: int, period_start: date, period_end: date,
@@ -365,13 +413,24 @@ def _issue(batch: list[tuple[_Bill, Pricing]], period_start: date, period_end: d
         _bill_entries(on_earlier_lines, billed_on)
         return {}
     issued = today()
-    numbers = invoice_numbers(issued.year, len(invoiced))
+    # Review facilities get drafts, and so does an automatic invoice the safety stop parks: a draft
+    # holds its entries as any live invoice does, and takes its number only when issued.
+    reasons = {bill.facility.id: safety_stop(bill.facility, pricing.total, bill.recent_totals,
+                                             bill.supplements is not None)
+               for bill, pricing, _, _ in invoiced if bill.facility.invoicing == "automatic"}
+    drafts = {bill.facility.id for bill, _, _, _ in invoiced
+              if bill.facility.invoicing != "automatic" or reasons[bill.facility.id]}
+    to_number = [bill.facility.id for bill, _, _, _ in invoiced if bill.facility.id not in drafts]
+    number_of = dict(zip(to_number, invoice_numbers(issued.year, len(to_number)) if to_number else [],
+                         strict=True))
     id_of = dict(_insert(Invoice, [{
         "facility_id": bill.facility.id, "period_start": period_start, "period_end": period_end,
         "issued_on": issued, "due_on": issued + timedelta(days=bill.facility.payment_terms_days),
-        "total": pricing.total, "number": number, "supplements_invoice_id": bill.supplements,
-    } for (bill, pricing, _, _), number in zip(invoiced, numbers, strict=True)], "number", "id"))
-    invoice_ids = [id_of[number] for number in numbers]
+        "total": pricing.total, "number": number_of.get(bill.facility.id),
+        "status": "draft" if bill.facility.id in drafts else "issued",
+        "review_reason": reasons.get(bill.facility.id), "supplements_invoice_id": bill.supplements,
+    } for bill, pricing, _, _ in invoiced], "facility_id", "id"))
+    invoice_ids = [id_of[bill.facility.id] for bill, _, _, _ in invoiced]
     line_id_of = {(invoice_id, position): line_id for invoice_id, position, line_id in _insert(InvoiceLine, [{
         "invoice_id": invoice_id, "placement_id": priced.placement_id, "position": position, "item": priced.item,
         "overtime": priced.overtime, "period_key": priced.period_key, "description": priced.description[:300],
@@ -380,13 +439,17 @@ def _issue(batch: list[tuple[_Bill, Pricing]], period_start: date, period_end: d
     } for (_, pricing, _, _), invoice_id in zip(invoiced, invoice_ids, strict=True)
         for position, priced in enumerate(pricing.lines, start=1)], "invoice_id", "position", "id")}
     sources = list(on_earlier_lines)
-    for (bill, pricing, new, covered), invoice_id, number in zip(invoiced, invoice_ids, numbers, strict=True):
+    for (bill, pricing, new, covered), invoice_id in zip(invoiced, invoice_ids, strict=True):
         sources += [(line_id_of[(invoice_id, position)], entry_id, qty)
                     for position, priced in enumerate(pricing.lines, start=1)
                     for entry_id, qty in priced.sources.items()]
         billed_on.update({**dict.fromkeys(new, invoice_id), **covered})
-        audit.record("create", None, f"invoice {number} for {bill.facility.name}: {format_money(pricing.total)}",
-                     actor=actor, object_type=Invoice.__audit_type__, object_id=invoice_id)
+        if bill.facility.id in drafts:
+            why = reasons.get(bill.facility.id) or "the facility's invoices are reviewed before issue"
+            summary = f"draft invoice #{invoice_id} for {bill.facility.name}: {format_money(pricing.total)} ({why})"
+        else:
+            summary = f"invoice {number_of[bill.facility.id]} for {bill.facility.name}: {format_money(pricing.total)}"
+        audit.record("create", None, summary, actor=actor, object_type=Invoice.__audit_type__, object_id=invoice_id)
     _bill_entries(sources, billed_on)
     return {bill.facility.id: invoice_id for (bill, _, _, _), invoice_id in zip(invoiced, invoice_ids, strict=True)}
 
@@ -458,8 +521,8 @@ def email_invoice(invoice: Invoice, actor=None) -> Invoice:
     An invoice is emailed once, ever: a second request is a conflict. Its PDF is rendered first if no
     job has yet.
     """
-    if invoice.status == "void":
-        raise Conflict(f"invoice {invoice.number} is void")
+    if invoice.status in ("void", "draft"):
+        raise Conflict(f"invoice {invoice.label} is {invoice.status}; only an issued invoice is emailed")
     if not invoice.facility.billing_email:
         raise ValidationError.on("billing_email", f"{invoice.facility.name} has no billing email; add it first")
     # A PDF rendered only now is stored with its email queued; else the email is queued here, once ever.
@@ -469,6 +532,34 @@ def email_invoice(invoice: Invoice, actor=None) -> Invoice:
                  actor=actor)
     commit_or_conflict(f"invoice {invoice.number} was emailed already; it is never sent twice")
     return invoice
+
+
+def issue_invoice(invoice: Invoice, actor=None) -> Invoice:
+    """Issue a draft: it takes the year's next number now (so numbers stay gapless whatever drafts wait or
+    are discarded), is dated today and due by the facility's terms, and its PDF and email follow.
+
+    Under the invoice's lock: of two requests to issue it, one issues and the other is a conflict.
+    """
+    invoice = lock(Invoice, invoice.id)
+    if invoice.status != "draft":
+        raise Conflict(f"invoice {invoice.label} is not a draft; it was issued or discarded already")
+    issued = today()
+    invoice.number = invoice_numbers(issued.year, 1)[0]
+    invoice.status, invoice.issued_on = "issued", issued
+    invoice.due_on = issued + timedelta(days=invoice.facility.payment_terms_days)
+    audit.record("update", invoice, f"draft #{invoice.id} issued as {invoice.number}: {format_money(invoice.total)}",
+                 actor=actor, changes={"status": ["draft", "issued"], "number": [None, invoice.number]})
+    commit_or_conflict(f"draft #{invoice.id} was issued by someone else at the same moment")
+    _queue_pdf(invoice.id)
+    return invoice
+
+
+def discard_invoice(invoice: Invoice, reason: str, actor=None) -> Invoice:
+    """Discard a draft: its entries are freed exactly as a void frees them (approved again, judged again),
+    and it stays as a void without a number, so no number is lost and nothing of it is owed."""
+    if invoice.status != "draft":
+        raise Conflict(f"invoice {invoice.label} is not a draft; void an issued invoice instead")
+    return receivables.void_invoice(invoice, reason, actor, draft=True)
 
 
 def facilities_with_unbilled(period_end: date, facility_id: int | None = None) -> list[int]:
@@ -500,6 +591,9 @@ def run_invoices(period_start: date, period_end: date, facility_ids: list[int] |
     _check_period(period_start, period_end)
     result = RunResult()
     bills = _load(_with_unbilled(period_end, facility_ids), period_end, period_start)
+    for facility_id in [fid for fid, bill in bills.items() if bill.facility.invoicing == "off"]:
+        del bills[facility_id]
+        result.facilities[facility_id] = FacilityOutcome(skipped=OFF)
     session = db.session()
     # What was read for the run stays as read across its facilities' commits (each facility's writes
     # are guarded against changes since), instead of being reloaded row by row.
@@ -521,8 +615,13 @@ def run_invoices(period_start: date, period_end: date, facility_ids: list[int] |
             else:
                 outcomes = {bill.facility.id: FacilityOutcome(made.get(bill.facility.id), _reported(pricing.unpriced))
                             for bill, pricing in batch}
+            drafts = _drafts([o.invoice_id for o in outcomes.values() if o.invoice_id is not None])
             for facility_id, outcome in outcomes.items():
-                _queue_pdf(outcome.invoice_id)
+                if outcome.invoice_id in drafts:
+                    outcome.parked = drafts[outcome.invoice_id]
+                    result.parked += outcome.parked
+                else:
+                    _queue_pdf(outcome.invoice_id)  # a draft has no PDF and is sent nothing until issued
                 result.facilities[facility_id] = outcome
                 if outcome.invoice_id is not None:
                     result.invoice_ids.append(outcome.invoice_id)
@@ -532,6 +631,20 @@ def run_invoices(period_start: date, period_end: date, facility_ids: list[int] |
         session.expire_all()
     _report_held(result, period_end, facility_ids)
     return result
+
+
+OFF = "invoicing is off"
+
+
+def _drafts(invoice_ids: list[int]) -> dict[int, list[dict]]:
+    """Which of these invoices are drafts, with what the safety stop parked of them (one query)."""
+    if not invoice_ids:
+        return {}
+    return {invoice_id: ([{"invoice_id": invoice_id, "facility_id": facility_id, "total": str(total),
+                           "reason": reason}] if reason else [])
+            for invoice_id, facility_id, total, reason in db.session.execute(
+                sa.select(Invoice.id, Invoice.facility_id, Invoice.total, Invoice.review_reason)
+                .where(Invoice.id.in_(invoice_ids), Invoice.status == "draft"))}
 
 
 def _report_held(result: RunResult, period_end: date, facility_ids: list[int] | None) -> None:
@@ -599,7 +712,8 @@ def scheduled_runs(as_of: date) -> list[tuple[int, date, date]]:
     A facility is invoiced once per period of its schedule, however often the
     job runs: hours approved after their period's invoice wait for the next one.
     """
-    facilities = db.session.scalars(sa.select(Facility).where(Facility.active.is_(True))).all()
+    facilities = db.session.scalars(sa.select(Facility).where(Facility.active.is_(True),
+                                                              Facility.invoicing != "off")).all()
     periods = {f.id: last_closed_period(f.invoice_schedule, as_of) for f in facilities}
     ends = {end for _, end in periods.values()}
     # At most one query per schedule (weekly, biweekly, monthly), whatever the number of facilities.
@@ -610,3 +724,53 @@ def scheduled_runs(as_of: date) -> list[tuple[int, date, date]]:
     )} if ends else set()
     return [(fid, start, end) for fid, (start, end) in sorted(periods.items())
             if (fid, end) in pending and (fid, end) not in invoiced]
+
+
+@dataclass
+class ScheduleReport:
+    """What the invoice schedule tells billing beside the runs it starts: facilities it did not invoice
+    because their invoicing is off, closed periods with hours still waiting for the facility's approval,
+    and drafts still waiting for review after their period closed."""
+
+    off: list[dict] = field(default_factory=list)
+    unapproved_at_close: list[dict] = field(default_factory=list)
+    drafts_waiting: list[dict] = field(default_factory=list)
+
+
+def schedule_report(as_of: date) -> ScheduleReport:
+    """The schedule's report for a day: a query per invoice schedule and two more, whatever the size."""
+    report = ScheduleReport()
+    facilities = db.session.scalars(sa.select(Facility).where(Facility.active.is_(True))
+                                    .order_by(Facility.name)).all()
+    periods = {f.id: last_closed_period(f.invoice_schedule, as_of)[1] for f in facilities}
+    pending = {(fid, end) for end in set(periods.values()) for fid in facilities_with_unbilled(end)}
+    report.off = [{"facility_id": f.id, "name": f.name, "period_end": periods[f.id].isoformat(), "reason": OFF}
+                  for f in facilities if f.invoicing == "off" and (f.id, periods[f.id]) in pending]
+    waiting = {}
+    for end in sorted(set(periods.values())):
+        for facility_id, entries, hours, oldest in db.session.execute(
+                sa.select(Placement.facility_id, sa.func.count(TimesheetEntry.id),
+                          sa.func.sum(TimesheetEntry.direct_care_hours), sa.func.min(TimesheetEntry.work_date))
+                .join(TimesheetEntry.placement)
+                .where(TimesheetEntry.status == "submitted", TimesheetEntry.work_date <= end)
+                .group_by(Placement.facility_id)):
+            waiting[(facility_id, end)] = (entries, hours, oldest)
+    report.unapproved_at_close = [
+        {"facility_id": f.id, "name": f.name, "period_end": periods[f.id].isoformat(), "entries": entries,
+         "hours": str(hours), "oldest_work_date": oldest.isoformat()}
+        for f in facilities if (f.id, periods[f.id]) in waiting
+        for entries, hours, oldest in [waiting[(f.id, periods[f.id])]]]
+    report.drafts_waiting = [
+        {"invoice_id": draft.id, "facility_id": draft.facility_id, "name": draft.facility.name,
+         "period_end": draft.period_end.isoformat(), "waiting_since": draft.waiting_since(as_of).isoformat(),
+         "total": str(draft.total), "reason": draft.review_reason}
+        for draft in drafts_waiting(as_of)]
+    return report
+
+
+def drafts_waiting(as_of: date, limit: int = 100) -> list[Invoice]:
+    """Drafts whose period closed before as_of, longest waiting first: each a period not yet billed."""
+    return db.session.scalars(
+        sa.select(Invoice).where(Invoice.status == "draft", Invoice.period_end < as_of)
+        .options(joinedload(Invoice.facility)).order_by(Invoice.period_end, Invoice.id).limit(limit)
+    ).all()

@@ -45,7 +45,10 @@ def invoice_schedule(as_of: str | None = None) -> dict:
         periods[(start, end)].append(facility_id)
     started = [runs.start_invoice_run(start, end, facility_ids=ids).id
                for (start, end), ids in sorted(periods.items())]
-    return {"as_of": day.isoformat(), "facilities": [facility_id for facility_id, _, _ in due], "runs": started}
+    report = invoicing.schedule_report(day)
+    return {"as_of": day.isoformat(), "facilities": [facility_id for facility_id, _, _ in due], "runs": started,
+            "off": report.off, "unapproved_at_close": report.unapproved_at_close,
+            "drafts_waiting": report.drafts_waiting}
 
 
 @job

@@ -1,6 +1,6 @@
 """Timesheets, invoices, payments, dunning notices and invoice runs."""
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -16,8 +16,10 @@ from agency.placements.models import Placement
 # Held: recorded, but for a day the therapist could not bill (billing/holds.py says why); never approved
 # or invoiced until the gap is resolved or an admin releases it.
 ENTRY_STATUSES = ("submitted", "held", "approved", "rejected", "invoiced")
-INVOICE_STATUSES = ("issued", "partially_paid", "paid", "void")
+INVOICE_STATUSES = ("draft", "issued", "partially_paid", "paid", "void")
 OPEN_INVOICE_STATUSES = ("issued", "partially_paid")
+# Invoices the facility has been sent: a draft is not yet, a void no longer.
+ISSUED_STATUSES = ("issued", "partially_paid", "paid")
 
 
 class TimesheetEntry(db.Model):
@@ -120,6 +122,10 @@ class Invoice(db.Model):
         sa.CheckConstraint("due_on >= issued_on", name="due"),
         sa.CheckConstraint("amount_paid >= 0 AND amount_paid <= total", name="paid"),
         sa.CheckConstraint("status <> 'void' OR void_reason IS NOT NULL", name="void_reason"),
+        # A number is given at issue, from the year's gapless counter: a draft has none, and a draft
+        # discarded (void) keeps none, so no number is ever lost.
+        sa.CheckConstraint("(status = 'draft' AND number IS NULL) OR (status <> 'draft' AND "
+                           "(number IS NOT NULL OR status = 'void'))", name="number"),
         sa.Index("ix_invoices_facility_status", "facility_id", "status"),
         sa.Index("ix_invoices_status_due", "status", "due_on"),
         # The sweep that renders PDFs a job did not (Redis was down) finds them without reading every PDF.
@@ -129,7 +135,7 @@ class Invoice(db.Model):
     __audit_type__ = "invoice"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    number: Mapped[str] = mapped_column(sa.String(20), unique=True)
+    number: Mapped[str | None] = mapped_column(sa.String(20), unique=True)
     facility_id: Mapped[int] = mapped_column(sa.ForeignKey("facilities.id", ondelete="RESTRICT"))
     period_start: Mapped[date]
     period_end: Mapped[date]
@@ -146,6 +152,8 @@ class Invoice(db.Model):
     # after it was issued), recorded as it is issued. A voided invoice is never supplemented: the invoice
     # that bills its hours again replaces it.
     supplements_invoice_id: Mapped[int | None] = mapped_column(sa.ForeignKey("invoices.id", ondelete="RESTRICT"))
+    # Why the safety stop parked this draft instead of issuing it; None for a draft of a review facility.
+    review_reason: Mapped[str | None] = mapped_column(sa.String(300))
 
     facility: Mapped[Facility] = relationship()
     supplements: Mapped["Invoice | None"] = relationship(remote_side=[id], foreign_keys=[supplements_invoice_id])
@@ -162,7 +170,19 @@ class Invoice(db.Model):
 
     @property
     def balance(self) -> Decimal:
-        return Decimal(0) if self.status == "void" else self.total - self.amount_paid
+        return Decimal(0) if self.status in ("void", "draft") else self.total - self.amount_paid
+
+    @property
+    def label(self) -> str:
+        """The invoice's number, or for a draft (and a discarded one) that has none, "draft #id"."""
+        return self.number or f"draft #{self.id}"
+
+    def waiting_since(self, as_of: date) -> date | None:
+        """The day after its period closed, for a draft still not issued then: a period must not be left
+        unbilled while it waits for review."""
+        if self.status == "draft" and self.period_end < as_of:
+            return self.period_end + timedelta(days=1)
+        return None
 
     @property
     def is_open(self) -> bool:
@@ -182,7 +202,7 @@ class Invoice(db.Model):
         """What the page, the PDF and the email say of a supplemental invoice, so it never reads as a duplicate."""
         if self.supplements is None:
             return None
-        return (f"Supplemental to {self.supplements.number}: hours approved after that invoice was issued, "
+        return (f"Supplemental to {self.supplements.label}: hours approved after that invoice was issued, "
                 f"for the same period")
 
     def days_past_due(self, as_of: date) -> int:
@@ -366,6 +386,10 @@ class InvoiceRunFacility(db.Model):
     unpriced: Mapped[list] = mapped_column(sa.JSON, default=list)
     # Held entries up to the period's end, never billed while held: [{"entry_id", "reason"}].
     held: Mapped[list] = mapped_column(sa.JSON, default=list)
+    # Drafts the safety stop parked for a person to issue or discard: [{"invoice_id", "total", "reason"}].
+    parked: Mapped[list] = mapped_column(sa.JSON, default=list, server_default="[]")
+    # Why the facility was not invoiced at all (its invoicing is off); None when it was considered.
+    skipped: Mapped[str | None] = mapped_column(sa.String(200))
     error: Mapped[str | None] = mapped_column(sa.String(500))
     finished_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 

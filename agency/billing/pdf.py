@@ -18,6 +18,7 @@ from xhtml2pdf import pisa
 
 from agency.billing.models import Invoice, InvoiceLine
 from agency.core.dates import human_day, utcnow
+from agency.core.errors import Conflict
 from agency.core.money import format_money
 from agency.core.outbox import queue_email, remittance
 from agency.extensions import db
@@ -61,7 +62,9 @@ def store_invoice_pdf(invoice_id: int) -> bool:
     UPDATE, which the other caller waits for and then finds done), and the email goes with the PDF that
     was stored, in the same commit, once ever (its dedupe key).
     """
-    missing = db.session.scalar(sa.select(Invoice.id).where(Invoice.id == invoice_id, Invoice.pdf.is_(None)))
+    # A draft (or a discarded one) has no number and is never sent: its PDF is made once it is issued.
+    missing = db.session.scalar(sa.select(Invoice.id).where(Invoice.id == invoice_id, Invoice.pdf.is_(None),
+                                                            Invoice.number.is_not(None)))
     if missing is None:
         return False
     invoice = _with_lines(invoice_id)
@@ -86,6 +89,8 @@ def store_invoice_pdf(invoice_id: int) -> bool:
 
 def ensure_pdf(invoice: Invoice) -> bytes:
     """The invoice's PDF, rendered and stored now if no job has yet (a download never waits for one)."""
+    if invoice.number is None:
+        raise Conflict(f"invoice {invoice.label} has no PDF: it is made when the draft is issued")
     if invoice.pdf is None:
         store_invoice_pdf(invoice.id)
         db.session.refresh(invoice, ["pdf"])
@@ -97,7 +102,8 @@ def render_missing_pdfs(limit: int = 200) -> int:
     job could not be queued, Redis being down, or was lost with it); how many this sweep stored."""
     before = utcnow() - timedelta(seconds=int(current_app.config["PDF_SWEEP_AFTER_SECONDS"]))
     waiting = db.session.scalars(
-        sa.select(Invoice.id).where(Invoice.pdf.is_(None), Invoice.created_at < before).order_by(Invoice.id)
+        sa.select(Invoice.id).where(Invoice.pdf.is_(None), Invoice.number.is_not(None),
+                                    Invoice.created_at < before).order_by(Invoice.id)
         .limit(limit)
     ).all()
     return sum(store_invoice_pdf(invoice_id) for invoice_id in waiting)

@@ -51,7 +51,8 @@ def invoices_query(actor, *, status: str | None = None, facility_id: int | None 
     if q:
         query = query.join(Invoice.facility).where(contains_text(q, Invoice.number, Facility.name))
     if (own := facility_scope(actor)) is not None:
-        query = query.where(Invoice.facility_id == own)
+        # A draft is the agency's until it is issued; one discarded never reached the facility.
+        query = query.where(Invoice.facility_id == own, Invoice.number.is_not(None))
     if status:
         query = query.where(Invoice.status == status)
     if facility_id:

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from agency.billing import collections, holds, promises
 from agency.billing.models import (
+    ISSUED_STATUSES,
     LIVE,
     OPEN_INVOICE_STATUSES,
     BilledEntry,
@@ -43,7 +44,8 @@ def get_invoice(invoice_id: int, actor=None) -> Invoice:
     """An invoice, or NotFound when it is missing or belongs to another facility than the contact's."""
     query = sa.select(Invoice).where(Invoice.id == invoice_id)
     if (scope := facility_scope(actor)) is not None:
-        query = query.where(Invoice.facility_id == scope)
+        # A draft is the agency's until issued; a discarded one never reached the facility.
+        query = query.where(Invoice.facility_id == scope, Invoice.number.is_not(None))
     invoice = db.session.scalar(query)
     if invoice is None:
         raise NotFound(f"no invoice with id {invoice_id}")
@@ -79,16 +81,19 @@ def record_payment(invoice: Invoice, amount: Decimal, received_on: date, referen
     return payment
 
 
-def void_invoice(invoice: Invoice, reason: str, actor=None) -> Invoice:
+def void_invoice(invoice: Invoice, reason: str, actor=None, draft: bool = False) -> Invoice:
     """Void an unpaid invoice with a reason; its entries go back to approved, ready to bill again, each
-    judged again on its day (holds.settle): one now in a compliance gap is held, not billed again."""
+    judged again on its day (holds.settle): one now in a compliance gap is held, not billed again.
+    A draft is voided only by discarding it (draft=True): it was never sent, and keeps no number."""
     # The facility first, as its invoice runs do: a run never prices against hours a void is releasing.
     lock(Facility, invoice.facility_id)
     invoice = lock(Invoice, invoice.id)
     if not (reason or "").strip():
-        raise ValidationError.on("reason", "say why the invoice is voided")
+        raise ValidationError.on("reason", "say why the invoice is " + ("discarded" if draft else "voided"))
     if invoice.status == "void":
-        raise Conflict(f"invoice {invoice.number} is already void")
+        raise Conflict(f"invoice {invoice.label} is already void")
+    if (invoice.status == "draft") != draft:
+        raise Conflict(f"invoice {invoice.label} " + ("is not a draft" if draft else "is a draft: discard it"))
     if invoice.amount_paid > 0:
         raise Conflict(f"invoice {invoice.number} has payments; refund them before voiding")
     entry_ids = db.session.scalars(
@@ -102,6 +107,11 @@ def void_invoice(invoice: Invoice, reason: str, actor=None) -> Invoice:
     # Under the facility's lock, as approvals are: an exclusion confirmed after the hours were billed holds them.
     holds.settle_ids(entry_ids, actor)
     invoice.status, invoice.void_reason, invoice.voided_at = "void", reason.strip(), utcnow()
+    if draft:
+        audit.record("update", invoice, f"draft #{invoice.id} discarded: {reason.strip()}", actor=actor,
+                     changes={"status": ["draft", "void"]})
+        db.session.commit()
+        return invoice
     _withdraw_reminders(invoice)
     audit.record("update", invoice, f"invoice {invoice.number} voided: {reason.strip()}", actor=actor,
                  changes={"status": ["open", "void"]})
@@ -203,7 +213,8 @@ def owed_on(as_of: date):
     later = (sa.select(Payment.invoice_id, sa.func.sum(Payment.amount).label("amount"))
              .where(Payment.received_on > as_of).group_by(Payment.invoice_id).subquery())
     balance = Invoice.total - Invoice.amount_paid + sa.func.coalesce(later.c.amount, 0)
-    owed = sa.and_(Invoice.issued_on <= as_of, balance > 0,
+    # An invoice never issued (a draft, or one discarded as a draft) has no number and was never owed.
+    owed = sa.and_(Invoice.number.is_not(None), Invoice.issued_on <= as_of, balance > 0,
                    sa.or_(Invoice.voided_at.is_(None), Invoice.voided_at >= start_of(as_of + timedelta(days=1))))
     return later, balance, owed
 
@@ -232,7 +243,7 @@ def aging(as_of: date, actor=None) -> Aging:
     )
     billed = sa.select(sa.null(), sa.null(), sa.literal(BILLED_ROW),
                        sa.func.coalesce(sa.func.sum(Invoice.total), 0), sa.literal(0)).where(
-        Invoice.status != "void", Invoice.issued_on > as_of - timedelta(days=90), Invoice.issued_on <= as_of)
+        Invoice.status.in_(ISSUED_STATUSES), Invoice.issued_on > as_of - timedelta(days=90), Invoice.issued_on <= as_of)
     if (scope := facility_scope(actor)) is not None:
         query = query.where(Invoice.facility_id == scope)
         billed = billed.where(Invoice.facility_id == scope)

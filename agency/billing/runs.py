@@ -69,7 +69,7 @@ def create_invoice_run(period_start: date, period_end: date, facility_id: int | 
     if facility_ids:
         db.session.execute(sa.insert(InvoiceRunFacility), [
             {"run_id": run.id, "facility_id": fid, "part": n // size + 1, "status": "queued", "invoice_ids": [],
-             "unpriced": [], "held": []}
+             "unpriced": [], "held": [], "parked": []}
             for n, fid in enumerate(sorted(set(facility_ids)))
         ])
     db.session.commit()
@@ -147,6 +147,9 @@ def _record(outcomes: dict[int, "invoicing.FacilityOutcome"]) -> None:
             made = [] if outcome.invoice_id is None else [outcome.invoice_id]
             row.invoice_ids = sorted(set(row.invoice_ids) | set(made))
             row.unpriced, row.held = outcome.unpriced, outcome.held
+            # A second run finds the parked draft billed already: the first one's report stays.
+            row.parked = outcome.parked or row.parked or []
+            row.skipped = outcome.skipped
             row.status, row.error, row.finished_at = "finished", None, utcnow()
         elif row.status != "finished":
             row.status, row.error, row.finished_at = "failed", _reason(outcome.error), utcnow()
@@ -191,7 +194,8 @@ def _rows(run_ids: list[str]):
     return db.session.execute(
         sa.select(InvoiceRunFacility.run_id, InvoiceRunFacility.part, InvoiceRunFacility.facility_id,
                   InvoiceRunFacility.status, InvoiceRunFacility.invoice_ids, InvoiceRunFacility.unpriced,
-                  InvoiceRunFacility.held, InvoiceRunFacility.error, Facility.name)
+                  InvoiceRunFacility.held, InvoiceRunFacility.parked, InvoiceRunFacility.skipped,
+                  InvoiceRunFacility.error, Facility.name)
         .join(Facility, Facility.id == InvoiceRunFacility.facility_id)
         .where(InvoiceRunFacility.run_id.in_(run_ids))
         .order_by(InvoiceRunFacility.part, InvoiceRunFacility.facility_id)
@@ -225,7 +229,9 @@ def _status(run_id: str, rows: list) -> dict:
         return {**body, "status": "queued" if counts["queued"] == len(rows) else "started"}
     body["result"] = {"invoice_ids": [i for row in rows for i in row.invoice_ids],
                       "unpriced": [problem for row in rows for problem in row.unpriced],
-                      "held": [problem for row in rows for problem in row.held or []]}
+                      "held": [problem for row in rows for problem in row.held or []],
+                      "parked": [draft for row in rows for draft in row.parked or []],
+                      "skipped": _skipped(rows)}
     failures = [row for row in rows if row.status == "failed"]
     if not failures:
         return {**body, "status": "finished"}
@@ -250,7 +256,13 @@ def describe_run(run_id: str) -> dict:
     return {**_status(run_id, rows), "run": run, "started_by": _user(run.record.started_by_id),
             "failures": [row for row in rows if row.status == "failed"], "invoices": invoices,
             "unpriced": [problem for row in rows for problem in row.unpriced],
-            "held": [problem for row in rows for problem in row.held or []]}
+            "held": [problem for row in rows for problem in row.held or []],
+            "parked": [draft for row in rows for draft in row.parked or []], "skipped": _skipped(rows)}
+
+
+def _skipped(rows) -> list[dict]:
+    return [{"facility_id": row.facility_id, "name": row.name, "reason": row.skipped}
+            for row in rows if row.skipped]
 
 
 composite_job(RUN_JOB, statuses=run_statuses, page="billing.invoice_run")

@@ -82,7 +82,7 @@ def statement(facility: Facility, as_of: date) -> AccountStatement:
         sa.select(Invoice.id, Invoice.number, Invoice.issued_on, Invoice.due_on, balance,
                   collections.disputed())
         .outerjoin(later, later.c.invoice_id == Invoice.id)
-        .where(Invoice.facility_id == facility.id, Invoice.status != "draft", owed)
+        .where(Invoice.facility_id == facility.id, owed)
         .order_by(Invoice.due_on, Invoice.id)
     ).all()
     lines = [StatementLine(i, number, issued, due, (as_of - due).days, to_cents(amount), bool(disputed))

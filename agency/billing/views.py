@@ -38,6 +38,7 @@ from agency.billing.forms import (
     FacilityFilterForm,
     ImportForm,
     InvoiceRunForm,
+    IssueForm,
     PauseForm,
     PaymentForm,
     PromiseForm,
@@ -49,6 +50,7 @@ from agency.billing.forms import (
 from agency.billing.models import (
     ENTRY_STATUSES,
     INVOICE_STATUSES,
+    ISSUED_STATUSES,
     Dispute,
     Invoice,
     InvoiceLine,
@@ -308,7 +310,7 @@ def invoice(invoice_id: int):
     payment_form = PaymentForm()
     payment_form.received_on.data = today()
     return render_template("billing/invoice.html", invoice=found, lines=lines, email=email,
-                           payment_form=payment_form, void_form=VoidForm(), as_of=today(),
+                           payment_form=payment_form, void_form=VoidForm(), issue_form=IssueForm(), as_of=today(),
                            disputes=db.session.scalars(disputes.disputes_query(actor, invoice_id=found.id)
                                                        .options(joinedload(Dispute.owner), joinedload(Dispute.line))
                                                        .order_by(Dispute.id.desc())).all(),
@@ -395,6 +397,39 @@ def disputes_list():
     query = query.options(joinedload(Dispute.invoice).joinedload(Invoice.facility), joinedload(Dispute.owner))
     pagination = paginate(query.order_by(Dispute.due_on, Dispute.id))
     return render_template("billing/disputes.html", pagination=pagination, status=status, as_of=as_of)
+
+
+@bp.post("/invoices/<int:invoice_id>/issue")
+@requires("invoices.edit")
+def issue(invoice_id: int):
+    found = receivables.get_invoice(invoice_id)
+    if not IssueForm().validate_on_submit():
+        flash("Not issued: the form expired; try again.", "error")
+    else:
+        try:
+            invoicing.issue_invoice(found, current_actor())
+        except DomainError as exc:
+            flash(f"Not issued. {exc.sentence}", "error")
+        else:
+            flash(f"Draft #{found.id} issued as {found.number}; its PDF and email follow.", "success")
+    return redirect(url_for(".invoice", invoice_id=invoice_id))
+
+
+@bp.post("/invoices/<int:invoice_id>/discard")
+@requires("invoices.edit")
+def discard(invoice_id: int):
+    found = receivables.get_invoice(invoice_id)
+    form = VoidForm()
+    if form.validate_on_submit():
+        try:
+            invoicing.discard_invoice(found, form.reason.data, current_actor())
+        except DomainError as exc:
+            flash(f"Not discarded. {exc.sentence}", "error")
+        else:
+            flash(f"Draft #{found.id} discarded; its hours can be billed again.", "success")
+    else:
+        flash(f"Not discarded: {errors_sentence(form)}", "error")
+    return redirect(url_for(".invoice", invoice_id=invoice_id))
 
 
 @bp.post("/invoices/<int:invoice_id>/email")
@@ -616,7 +651,7 @@ def portal():
         .limit(size)
     ).all()
     statement = db.session.scalars(
-        queries.invoices_query(actor).where(Invoice.status != "void").order_by(Invoice.issued_on.desc(),
+        queries.invoices_query(actor).where(Invoice.status.in_(ISSUED_STATUSES)).order_by(Invoice.issued_on.desc(),
                                                                                Invoice.id.desc()).limit(size)
     ).all()
     owed = receivables.aging(as_of, actor)  # what Receivables shows for this facility, to the cent

@@ -43,6 +43,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "facilities.edit": ("recruiter", "billing"),
     # Where invoices and dunning go: changing it redirects the agency's money mail, so billing decides.
     "facilities.billing_email.edit": ("billing",),
+    "facilities.invoicing.edit": ("billing",),
     # A facility sees its own contract rates; credentialing staff have no need of prices.
     "rate_cards.view": ("recruiter", "billing", "facility"),
     "rate_cards.notes": ("recruiter", "billing"),

@@ -8,6 +8,7 @@ from sqlalchemy.orm import joinedload
 
 from agency.auth.forms import NewTokenForm
 from agency.billing.collections import open_tasks_for
+from agency.billing.invoicing import drafts_waiting
 from agency.billing.models import CollectionTask
 from agency.billing.receivables import BUCKET_LABELS, BUCKETS, aging
 from agency.core.dates import today
@@ -78,6 +79,7 @@ def dashboard():
         figures = metrics.billing_figures(as_of)
         data["unbilled"] = (figures.unbilled_entries, figures.unbilled_hours)
         data["invoices_to_send"] = figures.invoices_to_send
+        data["drafts_waiting"] = drafts_waiting(as_of, limit=10)
         data["money_by_month"] = metrics.billed_and_collected(as_of)
     if role == "admin":
         data["active_placements"] = figures.active_placements

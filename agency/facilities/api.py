@@ -35,6 +35,7 @@ from agency.facilities.models import (
     FACILITY_TYPES,
     FUNDING,
     INVOICE_SCHEDULES,
+    INVOICING_MODES,
     RATE_ITEMS,
     STATEMENT_SCHEDULES,
     Facility,
@@ -70,6 +71,10 @@ FACILITY = Schema(
     payers=ListOf(item=Str(max_length=120), nullable=False),
     invoice_schedule=Choice(choices=INVOICE_SCHEDULES, nullable=False),
     billing_email=Email(),
+    invoicing=Choice(choices=INVOICING_MODES, nullable=False, description="automatic (default): runs issue "
+                     "invoices; review: runs make drafts billing issues; off: runs skip the facility; billing "
+                     "changes it"),
+    safety_factor=Dec(description="the safety stop's factor for this facility; null: the agency's default"),
     required_documents=ListOf(item=Choice(choices=DOC_TYPES), nullable=False),
     orientation_requirements=Str(max_length=5000, multiline=True),
     active=Bool(nullable=False),

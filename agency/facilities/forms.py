@@ -21,6 +21,7 @@ from agency.facilities.models import (
     FACILITY_TYPE_LABELS,
     FUNDING,
     INVOICE_SCHEDULES,
+    INVOICING_MODES,
     RATE_ITEMS,
     STATEMENT_SCHEDULES,
 )
@@ -45,6 +46,11 @@ class FacilityForm(FlaskForm):
         description="Submitted hours not approved within this many business days remind the approver")
     statement_schedule = SelectField("Statement schedule", choices=_choices(STATEMENT_SCHEDULES))
     billing_email = EmailAddressField("Billing email", validators=[Optional(), Length(max=255)])
+    invoicing = SelectField("Invoicing", choices=_choices(INVOICING_MODES), default="automatic",
+                            description="Automatic issues invoices; review makes drafts to issue; off bills nothing")
+    safety_factor = NumberField("Safety stop factor", places=2, validators=[Optional(), NumberRange(min=1.01)],
+                                description="Park an invoice above this many times, or below this fraction of, "
+                                            "the recent average; blank for the agency's default")
     bills_insurance = BooleanField("Bills insurance for our therapists' services")
     payers = ListTextArea("Payers", validators=[Optional(), Length(max=2000)], render="\n".join,
                           description="One payer per line, e.g. Aetna")
@@ -56,8 +62,8 @@ class FacilityForm(FlaskForm):
 
     FIELDS = ("name", "facility_type", "address_line1", "address_line2", "city", "state",
               "postal_code", "funding", "payment_terms_days", "invoice_schedule", "statement_schedule",
-              "approval_window_days", "billing_email", "bills_insurance", "required_documents",
-              "orientation_requirements", "active")
+              "approval_window_days", "billing_email", "invoicing", "safety_factor", "bills_insurance",
+              "required_documents", "orientation_requirements", "active")
 
     def payer_list(self) -> list[str]:
         return [line.strip() for line in (self.payers.data or "").splitlines() if line.strip()]

@@ -24,6 +24,9 @@ FACILITY_TYPES = tuple(FACILITY_TYPE_LABELS)
 FUNDING = ("commercial", "medicaid")
 INVOICE_SCHEDULES = ("weekly", "biweekly", "monthly")
 STATEMENT_SCHEDULES = ("weekly", "biweekly", "monthly", "off")
+# automatic: runs issue invoices (the safety stop parks an unusual one as a draft); review: runs make
+# drafts billing issues; off: runs skip the facility and say so.
+INVOICING_MODES = ("automatic", "review", "off")
 CONTACT_ROLES = ("clinical_director", "hr", "compliance", "billing")
 # Who approves the facility's hours: the primary approver is asked first, the alternate next
 # (billing/approvals.py); with no primary marked, the clinical director approves.
@@ -43,6 +46,8 @@ class Facility(db.Model):
         one_of("funding", FUNDING),
         one_of("invoice_schedule", INVOICE_SCHEDULES),
         one_of("statement_schedule", STATEMENT_SCHEDULES),
+        one_of("invoicing", INVOICING_MODES),
+        sa.CheckConstraint("safety_factor IS NULL OR safety_factor > 1", name="safety_factor"),
         sa.CheckConstraint("payment_terms_days BETWEEN 0 AND 365", name="payment_terms"),
         sa.CheckConstraint("approval_window_days BETWEEN 1 AND 30", name="approval_window"),
     )
@@ -64,6 +69,10 @@ class Facility(db.Model):
     billing_email: Mapped[str | None] = mapped_column(sa.String(255))
     # A statement of account goes to the billing email when each period of this schedule closes.
     statement_schedule: Mapped[str] = mapped_column(sa.String(20), default="monthly", server_default="monthly")
+    invoicing: Mapped[str] = mapped_column(sa.String(20), default="automatic", server_default="automatic")
+    # How far an invoice's total may stray from the facility's recent average before it is parked for
+    # review; None: INVOICE_SAFETY_FACTOR.
+    safety_factor: Mapped[Decimal | None] = mapped_column(sa.Numeric(6, 2))
     required_documents: Mapped[list] = mapped_column(sa.JSON, default=list)
     orientation_requirements: Mapped[str | None] = mapped_column(sa.Text)
     active: Mapped[bool] = mapped_column(default=True)

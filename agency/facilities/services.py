@@ -90,11 +90,23 @@ def _check_dunning_pause(values: dict, facility: Facility | None, actor) -> None
         values["dunning_pause_reason"] = reason if paused else None
 
 
+def _check_invoicing(values: dict, facility: Facility | None, actor) -> None:
+    """Whether and how a facility is invoiced is billing's call, as where its invoices go is."""
+    for key, default in (("invoicing", "automatic"), ("safety_factor", None)):
+        current = getattr(facility, key) if facility is not None else default
+        if key in values and values[key] != current and not can(actor, "facilities.invoicing.edit"):
+            raise Forbidden("only billing staff may change how a facility is invoiced",
+                            {key: ["only billing staff may change how the facility is invoiced"]})
+    if values.get("safety_factor") is not None and values["safety_factor"] <= 1:
+        raise ValidationError.on("safety_factor", "must be more than 1")
+
+
 def create_facility(values: dict, actor=None) -> Facility:
     """Add a facility the agency staffs."""
     values = {k: v for k, v in values.items() if v is not None or k not in ("payers", "required_documents")}
     values = _check_facility(values, None)
     _check_dunning_pause(values, None, actor)
+    _check_invoicing(values, None, actor)
     facility = Facility(**values)
     db.session.add(facility)
     audit.record("create", facility, f"facility {facility.name}", actor=actor)
@@ -116,6 +128,7 @@ def update_facility(facility: Facility, values: dict, actor=None) -> Facility:
         raise Forbidden("only billing staff may change the billing email, where invoices and reminders go",
                         {"billing_email": ["only billing staff may change where invoices go"]})
     _check_dunning_pause(values, facility, actor)
+    _check_invoicing(values, facility, actor)
     changes = audit.diff(facility, values)
     for key, value in values.items():
         setattr(facility, key, value)

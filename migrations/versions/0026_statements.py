@@ -1,7 +1,7 @@
 """statements of account, facility statement schedule
 
 Revision ID: 0026
-Revises: 0023
+Revises: 0025
 
 """
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ from alembic import op
 
 
 revision = '0026'
-down_revision = '0023'
+down_revision = '0025'
 branch_labels = None
 depends_on = None
 

@@ -56,6 +56,8 @@ EXPECTED = {
     "facilities.view": EVERYONE,
     "facilities.edit": {"admin", "recruiter", "billing"},
     "facilities.billing_email.edit": {"admin", "billing"},
+    # Whether and how a facility is invoiced (automatic, review, off; the safety stop) is billing's call.
+    "facilities.invoicing.edit": {"admin", "billing"},
     "rate_cards.view": {"admin", "recruiter", "billing", "facility"},
     "rate_cards.notes": {"admin", "recruiter", "billing"},
     "rate_cards.edit": {"admin", "recruiter", "billing"},
