@@ -551,10 +551,29 @@ def _hourly_week(card: RateCard, discipline: str, hours: int | None) -> WeekPric
     if unit is None or hours is None:
         return WeekPrice(NOT_PRICED, f"no direct_care_hour rate for {discipline}" if unit is None
                          else "no hours per week agreed")
-    threshold = card.overtime_threshold_hours
-    regular = Decimal(hours) if threshold is None else min(Decimal(hours), threshold)
-    # Two lines, as an invoice of the week bills them: regular hours, and those over the weekly threshold.
+    regular = planned_regular_hours(card, Decimal(hours))
+    # Two lines, as an invoice of the week bills them: regular hours, and those over the card's thresholds.
     return WeekPrice(to_cents(regular * unit) + to_cents((hours - regular) * overtime_rate(unit, card)))
+
+
+PLANNED_DAYS = 5
+
+
+def planned_regular_hours(card: RateCard, hours: Decimal) -> Decimal:
+    """The regular part of a planned week's hours under the card's overtime rule.
+
+    A plan agrees hours a week, not a week's days; a daily or 8-and-80 threshold needs days, so the week is
+    taken as five equal days, the usual full-time week (a four-day plan of long days then prices low, never
+    high). 8-and-80's period is two weeks: a planned week is its half, with 40 of its 80 hours.
+    """
+    day_cap, period_cap = card.overtime_caps()
+    if period_cap is not None:
+        period_cap = period_cap * 7 / card.overtime_period(card.effective_from)[1]
+    day = hours / PLANNED_DAYS
+    regular = ZERO
+    for _ in range(PLANNED_DAYS):
+        regular += regular_hours(day, (day_cap, period_cap), ZERO, regular)
+    return regular
 
 
 def _per_diem_week(card: RateCard, discipline: str, hours: int | None) -> WeekPrice:

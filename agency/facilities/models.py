@@ -31,7 +31,12 @@ RATE_ITEMS = (
 # How a card counts direct-care overtime: over a weekly threshold (FLSA workweek); over a daily threshold
 # (and the weekly one, if set); or the 8-and-80 system of hospitals and residential care (29 CFR 778.601):
 # over 8 h a day or 80 h in a fixed 14-day period, whichever gives more overtime.
-OVERTIME_RULES = ("weekly", "eight_and_eighty", "daily")
+OVERTIME_RULE_LABELS = {
+    "weekly": "Weekly: over the weekly threshold",
+    "eight_and_eighty": "8-and-80: over 8 h a day or 80 h in 14 days",
+    "daily": "Daily: over the daily threshold (and the weekly one, if set)",
+}
+OVERTIME_RULES = tuple(OVERTIME_RULE_LABELS)
 EIGHT_AND_EIGHTY_DAY = Decimal("8")
 EIGHT_AND_EIGHTY_PERIOD = Decimal("80")
 EIGHT_AND_EIGHTY_DAYS = 14
