@@ -41,11 +41,14 @@ from agency.billing.pdf import queue_invoice_email, store_invoice_pdf
 from agency.billing.pricing import (
     ZERO,
     BillingHistory,
+    PeriodKey,
     Pricing,
     Unpriced,
     WeekLedger,
     WorkedDay,
+    card_on,
     month_start,
+    overtime_period,
     price,
     week_start,
 )
@@ -208,15 +211,16 @@ def _load(facility_ids: Iterable[int], period_end: date, period_start: date | No
     cards = db.session.scalars(
         sa.select(RateCard).where(RateCard.facility_id.in_(ids)).options(selectinload(RateCard.rates))
     ).all()
-    released = _released_weeks(ids, period_end)
     recent = _recent_totals(ids)
-    shared, line_invoices = _billed_history(entries, released)
-    by_facility: dict[int, list] = defaultdict(list)
-    for entry in entries:
-        by_facility[entry.placement.facility_id].append(entry)
     cards_of: dict[int, list[RateCard]] = defaultdict(list)
     for card in cards:
         cards_of[card.facility_id].append(card)
+    period_of = _periods({p.id: cards_of[p.facility_id] for p in placements})
+    released = _released_weeks(ids, period_end, period_of)
+    shared, line_invoices = _billed_history(entries, released, period_of)
+    by_facility: dict[int, list] = defaultdict(list)
+    for entry in entries:
+        by_facility[entry.placement.facility_id].append(entry)
     del placements
     return {
         facility.id: _Bill(
@@ -264,17 +268,27 @@ def safety_stop(facility: Facility, total, recent: list, supplemental: bool = Fa
             f"invoices, {format_money(average.quantize(Decimal('0.01')))}")
 
 
-def _billed_history(entries: list[TimesheetEntry],
-                    released: dict[tuple[int, date], Placement]) -> tuple[BillingHistory, dict[int, int]]:
-    """What live invoices already bill for the weeks and months of these entries and of the released weeks:
-    their direct-care hours by entry and line kind, contract weeks and platform months. Three queries."""
+def _periods(cards_of_placement: dict[int, list[RateCard]]):
+    """placement id, day -> the day's overtime period under the placement's facility's card in effect on it."""
+    def period_of(placement_id: int, day: date) -> PeriodKey:
+        return (placement_id, *overtime_period(card_on(cards_of_placement.get(placement_id, []), day), day))
+    return period_of
+
+
+def _billed_history(entries: list[TimesheetEntry], released: dict[PeriodKey, Placement],
+                    period_of) -> tuple[BillingHistory, dict[int, int]]:
+    """What live invoices already bill for the overtime periods and months of these entries and of the
+    released periods: their direct-care hours by entry and line kind, contract weeks and platform months.
+    Three queries."""
     history = BillingHistory()
-    placement_ids = {e.placement_id for e in entries} | {pid for pid, _ in released}
+    placement_ids = {e.placement_id for e in entries} | {pid for pid, _, _ in released}
     if not placement_ids:
         return history, {}
-    days = [e.work_date for e in entries] + [monday for _, monday in released]
-    first, last = week_start(min(days)), week_start(max(days)) + timedelta(days=6)
-    history.hours, line_invoices = _week_ledgers(placement_ids, first, last)
+    periods = [period_of(e.placement_id, e.work_date) for e in entries] + list(released)
+    # From a Monday: the contract weeks (keyed by their Monday) of the entries fall in the range too.
+    first = week_start(min(start for _, start, _ in periods))
+    last = max(start + timedelta(days=days - 1) for _, start, days in periods)
+    history.hours, line_invoices = _week_ledgers(placement_ids, first, last, period_of)
     periodic = db.session.execute(
         sa.select(InvoiceLine.id, InvoiceLine.invoice_id, InvoiceLine.placement_id, InvoiceLine.item,
                   InvoiceLine.period_key)
@@ -292,9 +306,10 @@ def _billed_history(entries: list[TimesheetEntry],
     return history, line_invoices
 
 
-def _released_weeks(facility_ids: list[int], period_end: date) -> dict[tuple[int, date], Placement]:
-    """Hourly weeks up to period_end with an entry a void released that is not approved now (edited, held or
-    rejected since): what live lines billed with its hours counted may be more than the week owes."""
+def _released_weeks(facility_ids: list[int], period_end: date, period_of) -> dict[PeriodKey, Placement]:
+    """Hourly overtime periods up to period_end with an entry a void released that is not approved now
+    (edited, held or rejected since): what live lines billed with its hours counted may be more than the
+    period owes."""
     released = sa.select(BilledEntry.entry_id).where(BilledEntry.entry_id == TimesheetEntry.id).exists()
     rows = db.session.execute(
         sa.select(TimesheetEntry.work_date, Placement).join(TimesheetEntry.placement)
@@ -303,14 +318,15 @@ def _released_weeks(facility_ids: list[int], period_end: date) -> dict[tuple[int
                TimesheetEntry.status.in_(("submitted", "held", "rejected")),
                released)
     )
-    return {(placement.id, week_start(work_date)): placement for work_date, placement in rows}
+    return {period_of(placement.id, work_date): placement for work_date, placement in rows}
 
 
-def _week_ledgers(placement_ids: set[int], first: date,
-                  last: date) -> tuple[dict[tuple[int, date], WeekLedger], dict[int, int]]:
-    """Per (placement, Monday): the days live invoices bill, and the direct-care hours their lines bill,
-    by entry and (overtime, unit price), credits included; and each such line's invoice. Two queries."""
-    ledgers: dict[tuple[int, date], WeekLedger] = defaultdict(WeekLedger)
+def _week_ledgers(placement_ids: set[int], first: date, last: date,
+                  period_of) -> tuple[dict[PeriodKey, WeekLedger], dict[int, int]]:
+    """Per overtime period of a placement (period_of gives a day's): the days live invoices bill, and the
+    direct-care hours their lines bill, by entry and (overtime, unit price), credits included; and each
+    such line's invoice. Two queries."""
+    ledgers: dict[PeriodKey, WeekLedger] = defaultdict(WeekLedger)
     line_invoices: dict[int, int] = {}
     in_weeks = sa.and_(TimesheetEntry.placement_id.in_(sorted(placement_ids)),
                        TimesheetEntry.work_date.between(first, last))
@@ -321,7 +337,7 @@ def _week_ledgers(placement_ids: set[int], first: date,
         .where(in_weeks)
     )
     for entry_id, placement_id, work_date, hours in days:
-        ledgers[(placement_id, week_start(work_date))].days.append(WorkedDay(entry_id, work_date, hours))
+        ledgers[period_of(placement_id, work_date)].days.append(WorkedDay(entry_id, work_date, hours))
     billed = db.session.execute(
         sa.select(LineSource.entry_id, TimesheetEntry.placement_id, TimesheetEntry.work_date, InvoiceLine.overtime,
                   InvoiceLine.unit_price, LineSource.quantity, InvoiceLine.corrects_invoice_id, InvoiceLine.id,
@@ -331,7 +347,7 @@ def _week_ledgers(placement_ids: set[int], first: date,
         .order_by(InvoiceLine.id)
     )
     for entry_id, placement_id, work_date, overtime, unit, quantity, corrects, line_id, invoice_id, number in billed:
-        ledger = ledgers[(placement_id, week_start(work_date))]
+        ledger = ledgers[period_of(placement_id, work_date)]
         kinds = ledger.billed.setdefault(entry_id, {})
         kinds[(overtime, unit)] = kinds.get((overtime, unit), ZERO) + quantity
         billers = ledger.invoices.setdefault((overtime, unit), [])

@@ -4,11 +4,14 @@ A pure function of its inputs: the invoice job, the preview page and the tests
 all call price(). Each line's amount is rounded half-up to cents; the invoice
 total is the exact sum of the lines.
 
-Direct-care hours are priced per Monday-to-Sunday week, as one invoice of the
-whole week would price them: what the week owes, less what live lines already
-bill for it. So a late approval, a void and a rebill all land on the same
-regular and overtime hours, and where a live line billed more than the week now
-owes, the next invoice carries a credit line naming the week and that invoice.
+Direct-care hours are priced per overtime period, as one invoice of the whole
+period would price them: what the period owes, less what live lines already
+bill for it. The period is the one of the rate card in effect on the day: the
+Monday-to-Sunday week under the weekly and daily rules, the fixed 14 days from
+the card's anchor under 8-and-80. So a late approval, a void and a rebill all
+land on the same regular and overtime hours, and where a live line billed more
+than the period now owes, the next invoice carries a credit line naming the
+period and that invoice.
 """
 
 from collections import defaultdict
@@ -25,13 +28,18 @@ from agency.placements.models import Placement
 
 ZERO = Decimal("0")
 ONE = Decimal("1")
-CREDIT_WAITS = ("its week's correction credits more than this invoice bills; it waits for the next invoice, "
-                "which bills it with the credit")
+CREDIT_WAITS = ("its overtime period's correction credits more than this invoice bills; it waits for the next "
+                "invoice, which bills it with the credit")
 
 
 def week_start(day: date) -> date:
-    """The Monday of the day's week: overtime is counted per Monday-to-Sunday week (FLSA workweek)."""
+    """The Monday of the day's Monday-to-Sunday week (FLSA workweek)."""
     return day - timedelta(days=day.weekday())
+
+
+# A placement's overtime period: (placement id, first day, length in days). The length is part of the key:
+# a week and a 14-day period of two cards may start on the same Monday and are still two periods.
+PeriodKey = tuple[int, date, int]
 
 
 def month_start(day: date) -> date:
@@ -80,8 +88,8 @@ class Pricing:
     covered: dict[int, int] = field(default_factory=dict)
     # The entries this pricing bills (corrections may also trace hours of entries billed before).
     billed_entries: set[int] = field(default_factory=set)
-    # (placement, Monday) of the weeks that carry a credit line.
-    credit_weeks: set[tuple[int, date]] = field(default_factory=set)
+    # The overtime periods that carry a credit line.
+    credit_weeks: set[PeriodKey] = field(default_factory=set)
 
     @property
     def total(self) -> Decimal:
@@ -90,7 +98,7 @@ class Pricing:
 
 @dataclass(frozen=True)
 class WorkedDay:
-    """An entry's direct-care hours, as the week's pricing needs them."""
+    """An entry's direct-care hours, as its overtime period's pricing needs them."""
 
     entry_id: int
     work_date: date
@@ -103,30 +111,37 @@ HourKey = tuple[bool, Decimal]
 
 @dataclass
 class WeekLedger:
-    """One placement's week as live invoices bill it: the days they bill and the hours of each line kind."""
+    """One placement's overtime period as live invoices bill it: the days they bill and the hours of each
+    line kind."""
 
     days: list[WorkedDay] = field(default_factory=list)  # entries billed on a live invoice
     # entry id -> (overtime, unit price) -> hours live lines bill for it, credits included
     billed: dict[int, dict[HourKey, Decimal]] = field(default_factory=dict)
     # (overtime, unit price) -> invoices (id, number) with live lines billing such hours, oldest first
     invoices: dict[HourKey, list[tuple[int, str]]] = field(default_factory=dict)
-    lines: list[int] = field(default_factory=list)  # ids of the live lines charging the week's hours
+    lines: list[int] = field(default_factory=list)  # ids of the live lines charging the period's hours
 
 
 @dataclass
 class BillingHistory:
     """What live invoices already billed, so late approvals and rebills are priced with it."""
 
-    hours: dict[tuple[int, date], WeekLedger] = field(default_factory=dict)  # (placement, Monday)
+    hours: dict[PeriodKey, WeekLedger] = field(default_factory=dict)
     weeks: dict[tuple[int, date], int] = field(default_factory=dict)  # contract week -> the line billing it
     months: set[tuple[int, date]] = field(default_factory=set)  # platform months billed
-    # Weeks a void released hours of that are not approved again: they are priced again without new hours,
-    # so what live lines billed with those hours counted is corrected on the next invoice.
-    released: dict[tuple[int, date], Placement] = field(default_factory=dict)
+    # Overtime periods a void released hours of that are not approved again: they are priced again without
+    # new hours, so what live lines billed with those hours counted is corrected on the next invoice.
+    released: dict[PeriodKey, Placement] = field(default_factory=dict)
 
 
 def card_on(cards: list[RateCard], day: date) -> RateCard | None:
     return next((card for card in cards if card.covers(day)), None)
+
+
+def overtime_period(card: RateCard | None, day: date) -> tuple[date, int]:
+    """(first day, days) of the day's overtime period under the card in effect on it; a day no card covers
+    keeps what it was billed and is counted in its Monday-to-Sunday week."""
+    return card.overtime_period(day) if card else (week_start(day), 7)
 
 
 def _fmt(value: Decimal) -> str:
@@ -167,6 +182,9 @@ class _RateBook:
             self.on_day[day] = card_on(self.cards, day)
         return self.on_day[day]
 
+    def period(self, placement_id: int, day: date) -> PeriodKey:
+        return (placement_id, *overtime_period(self.card_on(day), day))
+
     def rate(self, card: RateCard, item: str, discipline: str) -> Decimal | None:
         key = (id(card), item, discipline)
         if key not in self.rates:
@@ -180,14 +198,14 @@ def _ready(line: PricedLine) -> Callable[[], PricedLine]:
 
 @dataclass
 class _Charges:
-    """What one entry is billed for, besides its direct-care hours, which are priced with their week."""
+    """What one entry is billed for, besides its direct-care hours, which are priced with their period."""
 
     entry: TimesheetEntry
     card: RateCard
     book: _RateBook
     parts: list[tuple[tuple, Decimal, Callable[[], PricedLine]]] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
-    hourly_week: tuple[int, date] | None = None
+    hourly_week: PeriodKey | None = None
     covered_by: int | None = None
 
     @property
@@ -206,7 +224,7 @@ class _Charges:
 def _direct_care(charges: _Charges, history: BillingHistory) -> None:
     entry = charges.entry
     if entry.direct_care_hours > 0 and charges.rate("direct_care_hour") is not None:
-        charges.hourly_week = (entry.placement_id, week_start(entry.work_date))
+        charges.hourly_week = charges.book.period(entry.placement_id, entry.work_date)
 
 
 def _per_diem(charges: _Charges, history: BillingHistory) -> None:
@@ -278,30 +296,57 @@ def overtime_rate(unit: Decimal, card: RateCard) -> Decimal:
     return to_cents(unit * card.overtime_multiplier)
 
 
-# Direct-care hours, one placement's week at a time.
+# Direct-care hours, one placement's overtime period at a time.
+
+Caps = tuple[Decimal | None, Decimal | None]  # regular hours a day, regular hours a period; None: no limit
+
+
+def regular_hours(hours: Decimal, caps: Caps, day_regular: Decimal, period_regular: Decimal) -> Decimal:
+    """The regular part of a day's hours, the day's and the period's regular hours before it given:
+    max(0, min(hours, day cap - day's regular so far, period cap - period's regular so far)).
+
+    One walk in date order gives every rule. Weekly: no day cap, the period cap is the weekly threshold.
+    Daily: hours over the day cap are overtime and, with a weekly threshold too, regular hours over it;
+    an hour is overtime once, as daily overtime is not counted again towards the week's threshold.
+    8-and-80 (caps 8 and 80) then bills exactly max(D, T - 80) overtime hours, D the sum of each day's
+    hours over 8 and T the period's hours, which is what 29 CFR 778.601 asks (whichever is more). Why:
+    a day can add at most min(day, 8) regular hours, and the walk takes them greedily until the period's
+    80 are used up, so the regular hours are min(sum of min(day, 8), 80) = min(T - D, 80), and the
+    overtime T - min(T - D, 80) = max(D, T - 80).
+    """
+    day_cap, period_cap = caps
+    room = hours
+    if day_cap is not None:
+        room = min(room, day_cap - day_regular)
+    if period_cap is not None:
+        room = min(room, period_cap - period_regular)
+    return max(room, ZERO)
+
 
 def _owed(days: list[WorkedDay], book: _RateBook, discipline: str,
           ledger: WeekLedger) -> tuple[dict[int, dict[HourKey, Decimal]], dict[HourKey, RateCard]]:
-    """What one invoice of the whole week would bill each day, in date order, with the card of its date.
+    """What one invoice of the whole period would bill each day, in date order, with the card of its date.
 
-    A billed day the cards no longer price keeps what it was billed, and its hours still count.
+    A billed day the cards no longer price keeps what it was billed, and its regular hours still count.
     """
     owed: dict[int, dict[HourKey, Decimal]] = {}
     card_of: dict[HourKey, RateCard] = {}
-    so_far = ZERO
+    day_regular: dict[date, Decimal] = defaultdict(lambda: ZERO)
+    period_regular = ZERO
     for day in sorted(days, key=lambda d: (d.work_date, d.entry_id)):
         card = book.card_on(day.work_date)
         unit = book.rate(card, "direct_care_hour", discipline) if card else None
         if unit is None:
             owed[day.entry_id] = dict(ledger.billed.get(day.entry_id, {}))
+            regular = sum((hours for (overtime, _), hours in owed[day.entry_id].items() if not overtime), ZERO)
         else:
-            threshold = card.overtime_threshold_hours
-            regular = day.hours if threshold is None else max(min(day.hours, threshold - so_far), ZERO)
+            regular = regular_hours(day.hours, card.overtime_caps(), day_regular[day.work_date], period_regular)
             over = (True, overtime_rate(unit, card))
             owed[day.entry_id] = {key: hours for key, hours in (((False, unit), regular), (over, day.hours - regular))
                                   if hours}
             card_of.update({(False, unit): card, over: card})
-        so_far += day.hours
+        day_regular[day.work_date] += regular
+        period_regular += regular
     return owed, card_of
 
 
@@ -317,35 +362,53 @@ def _differences(owed: dict[int, dict[HourKey, Decimal]],
     return differences
 
 
+def period_words(start: date, days: int) -> str:
+    """The overtime period as a line names it."""
+    return f"week of {human_day(start)}" if days == 7 else f"{days} days from {human_day(start)}"
+
+
+def overtime_terms(card: RateCard, start: date, days: int) -> str:
+    """The card's overtime rule as the invoice line states it, for the period from start."""
+    multiplier = f"{_fmt(card.overtime_multiplier)}x"
+    if card.overtime_rule == "eight_and_eighty":
+        day_cap, period_cap = card.overtime_caps()
+        return f"over {_fmt(day_cap)} h a day or {_fmt(period_cap)} h in the {period_words(start, days)}, {multiplier}"
+    limits = [f"{_fmt(card.overtime_threshold_hours)} h"] if card.overtime_threshold_hours is not None else []
+    if card.overtime_rule == "daily":
+        limits.insert(0, f"{_fmt(card.daily_threshold_hours)} h a day")
+    return f"over {' or '.join(limits)}, {period_words(start, days)}, {multiplier}"
+
+
 def _charge_line(placement: Placement, key: HourKey, card: RateCard | None,
-                 monday: date) -> tuple[tuple, PricedLine]:
-    """The line for hours the week owes beyond what live lines bill (card None: owed again after a credit)."""
+                 period: PeriodKey) -> tuple[tuple, PricedLine]:
+    """The line for hours the period owes beyond what live lines bill (card None: owed again after a credit)."""
     overtime, unit = key
     if not overtime:
         return ("direct", placement.id, unit), _line(placement, "direct_care_hour", "Direct care hours", unit)
-    terms = (f"over {_fmt(card.overtime_threshold_hours)} h, week of {human_day(monday)}, "
-             f"{_fmt(card.overtime_multiplier)}x" if card else f"week of {human_day(monday)}, credited before")
-    return ("ot", placement.id, monday, unit), _line(
-        placement, "direct_care_hour", f"Direct care overtime ({terms})", unit, overtime=True, period_key=monday)
+    _, start, days = period
+    terms = overtime_terms(card, start, days) if card else f"{period_words(start, days)}, credited before"
+    return ("ot", *period, unit), _line(
+        placement, "direct_care_hour", f"Direct care overtime ({terms})", unit, overtime=True, period_key=start)
 
 
-def _credit_line(placement: Placement, key: HourKey, monday: date,
+def _credit_line(placement: Placement, key: HourKey, period: PeriodKey,
                  invoices: list[tuple[int, str]]) -> tuple[tuple, PricedLine]:
-    """A credit for hours a live line billed as this kind beyond what the week owes as such."""
+    """A credit for hours a live line billed as this kind beyond what the period owes as such."""
     overtime, unit = key
     kind = "overtime hours" if overtime else "hours"
     billed_on = ", ".join(number for _, number in invoices)
-    return ("credit", placement.id, monday, overtime, unit), _line(
-        placement, "direct_care_hour", f"Credit: direct care {kind} of the week of {human_day(monday)} "
-        f"billed on {billed_on}", unit, overtime=overtime, period_key=monday, corrects_invoice_id=invoices[-1][0])
+    _, start, days = period
+    return ("credit", *period, overtime, unit), _line(
+        placement, "direct_care_hour", f"Credit: direct care {kind} of the {period_words(start, days)} "
+        f"billed on {billed_on}", unit, overtime=overtime, period_key=start, corrects_invoice_id=invoices[-1][0])
 
 
-def _bill_week(placement: Placement, monday: date, new: list[TimesheetEntry], book: _RateBook,
+def _bill_week(placement: Placement, period: PeriodKey, new: list[TimesheetEntry], book: _RateBook,
                ledger: WeekLedger, lines: _Lines) -> tuple[bool, set[int]]:
-    """Bill a week's direct-care hours: what the week owes less what live lines bill.
+    """Bill an overtime period's direct-care hours: what the period owes less what live lines bill.
 
-    Returns whether the week carries a credit, and the new entries whose hours live lines bill already
-    (the week's other days gave theirs up to them): no line of this invoice traces those.
+    Returns whether the period carries a credit, and the new entries whose hours live lines bill already
+    (the period's other days gave theirs up to them): no line of this invoice traces those.
     """
     days = ledger.days + [WorkedDay(e.id, e.work_date, e.direct_care_hours) for e in new]
     owed, card_of = _owed(days, book, placement.therapist.discipline, ledger)
@@ -353,14 +416,14 @@ def _bill_week(placement: Placement, monday: date, new: list[TimesheetEntry], bo
     for key, by_entry in _differences(owed, ledger.billed).items():
         net = sum(by_entry.values(), ZERO)
         if net == 0:
-            # Hours of one kind moved between days: the week bills the same; the trace follows below.
+            # Hours of one kind moved between days: the period bills the same; the trace follows below.
             for entry_id, hours in by_entry.items():
                 moves[entry_id] = moves.get(entry_id, ZERO) + hours
             continue
         if net > 0:
-            week_line = _charge_line(placement, key, card_of.get(key), monday)
+            week_line = _charge_line(placement, key, card_of.get(key), period)
         else:
-            week_line = _credit_line(placement, key, monday, ledger.invoices[key])
+            week_line = _credit_line(placement, key, period, ledger.invoices[key])
             credit = True
         for entry_id, hours in by_entry.items():
             lines.add(week_line[0], entry_id, hours, _ready(week_line[1]))
@@ -380,10 +443,10 @@ def _charges_of(entry: TimesheetEntry, card: RateCard, book: _RateBook, history:
 
 
 def _price_entries(entries: list[TimesheetEntry], book: _RateBook, history: BillingHistory,
-                   skip_weeks: set[tuple[int, date]]) -> Pricing:
+                   skip_weeks: set[PeriodKey]) -> Pricing:
     lines = _Lines()
     pricing = Pricing([], [])
-    weeks: dict[tuple[int, date], list[TimesheetEntry]] = defaultdict(list)
+    weeks: dict[PeriodKey, list[TimesheetEntry]] = defaultdict(list)
     traced: set[int] = set()  # entries with a charge of their own on this invoice
     for entry in sorted(entries, key=lambda e: (e.placement_id, e.work_date, e.id)):
         charges = _priced_entry(entry, book, history, pricing)
@@ -405,16 +468,17 @@ def _price_entries(entries: list[TimesheetEntry], book: _RateBook, history: Bill
     return pricing
 
 
-def _bill_weeks(weeks: dict[tuple[int, date], list[TimesheetEntry]], book: _RateBook,
-                history: BillingHistory, skip_weeks: set[tuple[int, date]], lines: _Lines, pricing: Pricing,
+def _bill_weeks(weeks: dict[PeriodKey, list[TimesheetEntry]], book: _RateBook,
+                history: BillingHistory, skip_weeks: set[PeriodKey], lines: _Lines, pricing: Pricing,
                 traced: set[int]) -> None:
-    """Bill the direct-care hours of each week with new hours, or that a void released, but those waiting."""
+    """Bill the direct-care hours of each overtime period with new hours, or that a void released, but
+    those waiting."""
     placements = {**history.released, **{week: new[0].placement for week, new in weeks.items()}}
     for week, placement in placements.items():
         if week in skip_weeks:
             continue
         ledger = history.hours.get(week, WeekLedger())
-        credit, billed_already = _bill_week(placement, week[1], weeks.get(week, []), book, ledger, lines)
+        credit, billed_already = _bill_week(placement, week, weeks.get(week, []), book, ledger, lines)
         if credit:
             pricing.credit_weeks.add(week)
         for entry_id in billed_already - traced:
@@ -451,7 +515,7 @@ def price(entries: list[TimesheetEntry], cards: list[RateCard], history: Billing
     agency can fix the contract and bill it later, never losing it.
 
     An invoice never goes to zero or below: if its credits would take it there,
-    the weeks carrying them wait, whole, for the next invoice (their entries are
+    the overtime periods carrying them wait, whole, for the next invoice (their entries are
     reported like unpriced ones), which prices them again with what is billed by then.
     """
     book = _RateBook(cards)
@@ -459,10 +523,10 @@ def price(entries: list[TimesheetEntry], cards: list[RateCard], history: Billing
     if pricing.total > 0 or not pricing.credit_weeks:
         return pricing
     waiting = pricing.credit_weeks
-    kept = _price_entries([e for e in entries if (e.placement_id, week_start(e.work_date)) not in waiting],
+    kept = _price_entries([e for e in entries if book.period(e.placement_id, e.work_date) not in waiting],
                           book, history, waiting)
     kept.unpriced += [Unpriced(e, CREDIT_WAITS) for e in entries
-                      if (e.placement_id, week_start(e.work_date)) in waiting]
+                      if book.period(e.placement_id, e.work_date) in waiting]
     return kept
 
 
@@ -487,10 +551,29 @@ def _hourly_week(card: RateCard, discipline: str, hours: int | None) -> WeekPric
     if unit is None or hours is None:
         return WeekPrice(NOT_PRICED, f"no direct_care_hour rate for {discipline}" if unit is None
                          else "no hours per week agreed")
-    threshold = card.overtime_threshold_hours
-    regular = Decimal(hours) if threshold is None else min(Decimal(hours), threshold)
-    # Two lines, as an invoice of the week bills them: regular hours, and those over the weekly threshold.
+    regular = planned_regular_hours(card, Decimal(hours))
+    # Two lines, as an invoice of the week bills them: regular hours, and those over the card's thresholds.
     return WeekPrice(to_cents(regular * unit) + to_cents((hours - regular) * overtime_rate(unit, card)))
+
+
+PLANNED_DAYS = 5
+
+
+def planned_regular_hours(card: RateCard, hours: Decimal) -> Decimal:
+    """The regular part of a planned week's hours under the card's overtime rule.
+
+    A plan agrees hours a week, not a week's days; a daily or 8-and-80 threshold needs days, so the week is
+    taken as five equal days, the usual full-time week (a four-day plan of long days then prices low, never
+    high). 8-and-80's period is two weeks: a planned week is its half, with 40 of its 80 hours.
+    """
+    day_cap, period_cap = card.overtime_caps()
+    if period_cap is not None:
+        period_cap = period_cap * 7 / card.overtime_period(card.effective_from)[1]
+    day = hours / PLANNED_DAYS
+    regular = ZERO
+    for _ in range(PLANNED_DAYS):
+        regular += regular_hours(day, (day_cap, period_cap), ZERO, regular)
+    return regular
 
 
 def _per_diem_week(card: RateCard, discipline: str, hours: int | None) -> WeekPrice:

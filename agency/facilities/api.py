@@ -36,6 +36,7 @@ from agency.facilities.models import (
     FUNDING,
     INVOICE_SCHEDULES,
     INVOICING_MODES,
+    OVERTIME_RULES,
     RATE_ITEMS,
     STATEMENT_SCHEDULES,
     Facility,
@@ -100,6 +101,14 @@ RATE_CARD = Schema(
     effective_to=Date(),
     overtime_threshold_hours=Dec(),
     overtime_multiplier=Dec(nullable=False),
+    overtime_rule=Choice(choices=OVERTIME_RULES, nullable=False,
+                         description="weekly: over overtime_threshold_hours in a Monday-to-Sunday week; daily: over "
+                         "daily_threshold_hours a day, and over overtime_threshold_hours a week if set; "
+                         "eight_and_eighty: over 8 h a day or 80 h in the 14 days from period_anchor, whichever "
+                         "gives more overtime"),
+    daily_threshold_hours=Dec(description="daily only: regular hours a day at most (more than 0, at most 24)"),
+    period_anchor=Date(description="eight_and_eighty only: the first day of a 14-day period; periods repeat "
+                       "every 14 days from it; effective_from when not given"),
     notes=Str(max_length=5000, multiline=True, description="the agency's notes; null for a facility contact"),
     rates=ListOf(required=True, item=Nested(schema=RATE), max_items=500),
 )

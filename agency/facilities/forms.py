@@ -22,6 +22,7 @@ from agency.facilities.models import (
     FUNDING,
     INVOICE_SCHEDULES,
     INVOICING_MODES,
+    OVERTIME_RULE_LABELS,
     RATE_ITEMS,
     STATEMENT_SCHEDULES,
 )
@@ -107,13 +108,21 @@ class RateCardForm(FlaskForm):
                             description="Leave empty for an open-ended contract")
     overtime_threshold_hours = NumberField("Weekly overtime after (hours)", places=2,
                                            validators=[Optional(), NumberRange(min=1, max=168)])
+    overtime_rule = SelectField("Overtime rule", choices=list(OVERTIME_RULE_LABELS.items()), default="weekly")
+    daily_threshold_hours = NumberField("Daily overtime after (hours)", places=2,
+                                        validators=[Optional(), NumberRange(min=0.01, max=24)],
+                                        description="Daily rule only")
+    period_anchor = DayField("8-and-80 period starts", validators=[Optional()],
+                             description="8-and-80 only: the first day of a 14-day period; effective from when "
+                                         "empty")
     overtime_multiplier = NumberField("Overtime multiplier", places=2, default=1.5,
                                       validators=[DataRequired(), NumberRange(min=1, max=5)])
     notes = TextAreaField("Notes", validators=[Optional(), Length(max=5000)])
     rates = FieldList(FormField(RateRowForm), min_entries=RATE_ROWS)
     submit = SubmitField("Save rate card")
 
-    FIELDS = ("effective_from", "effective_to", "overtime_threshold_hours", "overtime_multiplier", "notes")
+    FIELDS = ("effective_from", "effective_to", "overtime_rule", "overtime_threshold_hours", "daily_threshold_hours",
+              "period_anchor", "overtime_multiplier", "notes")
 
     def rate_rows(self) -> list[dict]:
         """Filled rows as rates; a half-filled row is an error beside it."""

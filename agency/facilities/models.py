@@ -1,6 +1,6 @@
 """Facilities the agency staffs, their contacts and their rate cards."""
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -37,6 +37,18 @@ RATE_ITEMS = (
     "direct_care_hour", "per_diem_day", "contract_week", "supervision_hour", "travel_mile",
     "travel_flat", "telehealth_platform_month",
 )
+# How a card counts direct-care overtime: over a weekly threshold (FLSA workweek); over a daily threshold
+# (and the weekly one, if set); or the 8-and-80 system of hospitals and residential care (29 CFR 778.601):
+# over 8 h a day or 80 h in a fixed 14-day period, whichever gives more overtime.
+OVERTIME_RULE_LABELS = {
+    "weekly": "Weekly: over the weekly threshold",
+    "eight_and_eighty": "8-and-80: over 8 h a day or 80 h in 14 days",
+    "daily": "Daily: over the daily threshold (and the weekly one, if set)",
+}
+OVERTIME_RULES = tuple(OVERTIME_RULE_LABELS)
+EIGHT_AND_EIGHTY_DAY = Decimal("8")
+EIGHT_AND_EIGHTY_PERIOD = Decimal("80")
+EIGHT_AND_EIGHTY_DAYS = 14
 
 
 class Facility(db.Model):
@@ -146,6 +158,15 @@ class RateCard(db.Model):
             "overtime_threshold_hours IS NULL OR overtime_threshold_hours > 0", name="ot_threshold"
         ),
         sa.CheckConstraint("overtime_multiplier >= 1", name="ot_multiplier"),
+        one_of("overtime_rule", OVERTIME_RULES),
+        sa.CheckConstraint(
+            "(overtime_rule = 'daily') = (daily_threshold_hours IS NOT NULL) AND "
+            "(daily_threshold_hours IS NULL OR (daily_threshold_hours > 0 AND daily_threshold_hours <= 24))",
+            name="daily_threshold",
+        ),
+        sa.CheckConstraint("overtime_rule = 'eight_and_eighty' OR period_anchor IS NULL", name="period_anchor"),
+        sa.CheckConstraint("overtime_rule <> 'eight_and_eighty' OR overtime_threshold_hours IS NULL",
+                           name="eighty_fixed"),
         sa.Index("ix_rate_cards_facility_from", "facility_id", "effective_from"),
         sa.Index("ix_rate_cards_effective_to", "effective_to"),
     )
@@ -157,6 +178,10 @@ class RateCard(db.Model):
     effective_to: Mapped[date | None]
     overtime_threshold_hours: Mapped[Decimal | None] = mapped_column(sa.Numeric(6, 2))
     overtime_multiplier: Mapped[Decimal] = mapped_column(sa.Numeric(4, 2), default=Decimal("1.5"))
+    overtime_rule: Mapped[str] = mapped_column(sa.String(20), default="weekly", server_default="weekly")
+    daily_threshold_hours: Mapped[Decimal | None] = mapped_column(sa.Numeric(6, 2))
+    # The first day of an 8-and-80 period; periods repeat every 14 days from it, before it too.
+    period_anchor: Mapped[date | None]
     notes: Mapped[str | None] = mapped_column(sa.Text)
 
     facility: Mapped[Facility] = relationship(back_populates="rate_cards")
@@ -167,6 +192,21 @@ class RateCard(db.Model):
 
     def covers(self, day: date) -> bool:
         return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)
+
+    def overtime_period(self, day: date) -> tuple[date, int]:
+        """(first day, length in days) of the overtime period the day falls in under this card: the fixed
+        14-day period from the anchor for 8-and-80, else the day's Monday-to-Sunday week."""
+        if self.overtime_rule == "eight_and_eighty":
+            anchor = self.period_anchor or self.effective_from
+            return anchor + timedelta(days=(day - anchor).days // EIGHT_AND_EIGHTY_DAYS * EIGHT_AND_EIGHTY_DAYS), \
+                EIGHT_AND_EIGHTY_DAYS
+        return day - timedelta(days=day.weekday()), 7
+
+    def overtime_caps(self) -> tuple[Decimal | None, Decimal | None]:
+        """(regular hours a day, regular hours an overtime period) at most; None: no such limit."""
+        if self.overtime_rule == "eight_and_eighty":
+            return EIGHT_AND_EIGHTY_DAY, EIGHT_AND_EIGHTY_PERIOD
+        return (self.daily_threshold_hours if self.overtime_rule == "daily" else None), self.overtime_threshold_hours
 
     def rate(self, item: str, discipline: str) -> Decimal | None:
         """The rate for the discipline, else for the same license under another state's title."""

@@ -21,6 +21,7 @@ from agency.extensions import db
 from agency.facilities.models import (
     APPROVAL_WINDOW_DAYS,
     APPROVERS,
+    OVERTIME_RULES,
     RATE_ITEMS,
     Facility,
     FacilityContact,
@@ -35,6 +36,10 @@ RENEWAL_WINDOW_DAYS = 60
 # Time and a half is the FLSA rule and double time the most any contract asks; past this it is a typo.
 MAX_OVERTIME_MULTIPLIER = 3
 HOURS_IN_A_WEEK = 168
+HOURS_IN_A_DAY = 24
+# The overtime rules each of a card's overtime fields belongs to.
+RULE_FIELDS = {"overtime_threshold_hours": ("weekly", "daily"), "daily_threshold_hours": ("daily",),
+               "period_anchor": ("eight_and_eighty",)}
 
 
 def get_facility(facility_id: int) -> Facility:
@@ -259,6 +264,39 @@ def _check_rates(rates: list[dict]) -> None:
         raise ValidationError.on("rates", "a rate card needs at least one rate")
 
 
+def _overtime_rule(card: RateCard | None, values: dict, start: date) -> dict:
+    """The values with the overtime rule's own fields checked against the rule (the card's where the
+    change leaves them): a daily threshold for daily only, an anchor for 8-and-80 only (its effective_from
+    when not given), and no weekly threshold beside 8-and-80's fixed 80 hours."""
+    rule = values.get("overtime_rule") or (card.overtime_rule if card else "weekly")
+    if rule not in OVERTIME_RULES:
+        raise ValidationError.on("overtime_rule", f"must be one of {', '.join(OVERTIME_RULES)}")
+    # A change of rule the request does not fill in for drops what only the old rule used.
+    dropped = {key for key, rules in RULE_FIELDS.items()
+               if card and rule != card.overtime_rule and rule not in rules and key not in values}
+
+    def now(key):
+        return values[key] if key in values else None if key in dropped or card is None else getattr(card, key)
+
+    daily = now("daily_threshold_hours")
+    if rule == "daily" and daily is None:
+        raise ValidationError.on("daily_threshold_hours", "is required when overtime_rule is daily")
+    if rule == "daily" and not 0 < daily <= HOURS_IN_A_DAY:
+        raise ValidationError.on("daily_threshold_hours", f"must be more than 0 and at most {HOURS_IN_A_DAY}")
+    if rule != "daily" and daily is not None:
+        raise ValidationError.on("daily_threshold_hours", "applies only when overtime_rule is daily; leave it empty")
+    if rule != "eight_and_eighty" and now("period_anchor") is not None:
+        raise ValidationError.on("period_anchor", "applies only when overtime_rule is eight_and_eighty; "
+                                                  "leave it empty")
+    if rule == "eight_and_eighty" and now("overtime_threshold_hours") is not None:
+        raise ValidationError.on("overtime_threshold_hours", "8-and-80 counts over 80 hours in its 14-day "
+                                                             "period; leave the weekly threshold empty")
+    values = {**values, **dict.fromkeys(dropped), "overtime_rule": rule}
+    if rule == "eight_and_eighty" and now("period_anchor") is None:
+        values["period_anchor"] = start
+    return values
+
+
 def save_rate_card(facility: Facility, card: RateCard | None, values: dict, rates: list[dict] | None,
                    actor=None) -> RateCard:
     """Create or change a rate card; a date range overlapping another card of the facility is refused."""
@@ -274,6 +312,7 @@ def save_rate_card(facility: Facility, card: RateCard | None, values: dict, rate
     threshold = values.get("overtime_threshold_hours")
     if threshold is not None and not 0 < threshold <= HOURS_IN_A_WEEK:
         raise ValidationError.on("overtime_threshold_hours", f"must be more than 0 and at most {HOURS_IN_A_WEEK}")
+    values = _overtime_rule(card, values, start)
     if rates is not None:
         _check_rates(rates)
     _lock_facility(facility)

@@ -27,13 +27,15 @@ def facility(**values):
 
 
 def rate_card(place, start=date(2026, 1, 1), end=None, threshold="40", multiplier="1.5", discipline="LCSW",
-              **rates):
-    """A rate card for one discipline; threshold=None for no weekly overtime. Rates default to RATES."""
+              rule="weekly", daily=None, anchor=None, **rates):
+    """A rate card for one discipline; threshold=None for no weekly overtime (8-and-80 has none); daily
+    the daily rule's threshold, anchor 8-and-80's first day. Rates default to RATES."""
     rates = rates or RATES
     return save_rate_card(place, None, {
         "effective_from": start, "effective_to": end,
-        "overtime_threshold_hours": Decimal(threshold) if threshold else None,
-        "overtime_multiplier": Decimal(multiplier),
+        "overtime_threshold_hours": Decimal(threshold) if threshold and rule != "eight_and_eighty" else None,
+        "overtime_multiplier": Decimal(multiplier), "overtime_rule": rule,
+        "daily_threshold_hours": Decimal(daily) if daily else None, "period_anchor": anchor,
     }, [{"item": item, "discipline": discipline, "amount": Decimal(amount)} for item, amount in rates.items()])
 
 
