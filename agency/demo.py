@@ -644,10 +644,12 @@ class DemoAgency:
         by_name = {f.name: f for f in db.session.scalars(sa.select(Facility))}
         for name, values in (("Harborview Partial Hospitalization Program", {"invoicing": "review"}),
                              ("Gulf Coast Correctional Health", {"invoicing": "off"}),
-                             ("CalmPath Telehealth", {"safety_factor": Decimal("1.01")})):
+                             ("Peachtree Community Services Board", {"safety_factor": Decimal("1.01")})):
             facilities.update_facility(by_name[name], values, billing_user)
 
     def _collect(self, invoice: Invoice, billing_user):
+        if invoice.status == "draft":
+            return  # waiting for billing's review: nothing is owed on it yet
         # Invoices take turns at being voided, paid, half paid or left to age.
         self.collected += 1
         pattern = self.collected % 6
@@ -768,7 +770,9 @@ class DemoAgency:
         and the outbox show mail still to go out.
         """
         latest = sa.select(sa.func.max(Invoice.issued_on)).scalar_subquery()
-        recent = sa.select(sa.literal("invoice:") + Invoice.number).where(Invoice.issued_on == latest)
+        # A draft has no number: a NULL in NOT IN would match no message at all.
+        recent = sa.select(sa.literal("invoice:") + Invoice.number).where(Invoice.issued_on == latest,
+                                                                           Invoice.number.is_not(None))
         db.session.execute(
             sa.update(OutboxMessage).where(OutboxMessage.sent_at.is_(None),
                                            sa.or_(OutboxMessage.dedupe_key.is_(None),
