@@ -279,6 +279,13 @@ class Payment(db.Model):
     invoice: Mapped[Invoice] = relationship(back_populates="payments")
 
 
+# Money collected: payments received, never credits (a credit lowers the balance and brings in nothing).
+COLLECTED = Payment.kind == "payment"
+# What counts as billed: invoices sent to the facility. Named rather than "not void" so that a status added
+# later (a draft not yet issued) counts only once someone decides it should.
+BILLED_STATUSES = ("issued", "partially_paid", "paid")
+
+
 class DunningNotice(db.Model):
     """A reminder level sent for an invoice: each level goes out once."""
 

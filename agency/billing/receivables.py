@@ -12,6 +12,7 @@ from sqlalchemy.orm import joinedload
 
 from agency.billing import holds
 from agency.billing.models import (
+    BILLED_STATUSES,
     LIVE,
     OPEN_INVOICE_STATUSES,
     BilledEntry,
@@ -23,7 +24,7 @@ from agency.billing.models import (
 from agency.core import audit
 from agency.core.dates import human_day, start_of, today, utcnow
 from agency.core.errors import Conflict, NotFound, ValidationError
-from agency.core.money import format_money, to_cents
+from agency.core.money import format_money, to_cents, to_tenths
 from agency.core.outbox import OutboxMessage, queue_email, remittance, withdraw_unsent
 from agency.core.permissions import facility_scope
 from agency.core.persistence import lock
@@ -131,22 +132,10 @@ def bucket_column(as_of: date):
                    else_="over_90")
 
 
-@dataclass
-class FacilityAging:
-    facility_id: int
-    name: str
-    buckets: dict[str, Decimal] = field(default_factory=lambda: dict.fromkeys(BUCKETS, ZERO))
+class _Health:
+    """What a set of aging buckets says about collections; the agency's and each facility's alike."""
 
-    @property
-    def total(self) -> Decimal:
-        return sum(self.buckets.values(), ZERO)
-
-
-@dataclass
-class Aging:
-    as_of: date
     buckets: dict[str, Decimal]
-    facilities: list[FacilityAging]
     billed_90_days: Decimal
 
     @property
@@ -164,17 +153,36 @@ class Aging:
 
     @property
     def over_60_share(self) -> Decimal:
-        """Receivables more than 60 days past due as a share of all: leadership wants it under 15-20%."""
+        """Receivables more than 60 days past due as a share of all, in percent to a tenth: leadership wants
+        it under 15-20%."""
         if not self.total:
             return ZERO
-        return to_cents(self.over_60 * 100 / self.total)
+        return to_tenths(self.over_60 * 100 / self.total)
 
     @property
     def dso(self) -> Decimal:
-        """Days sales outstanding: receivables over the last 90 days' billing, times 90."""
+        """Days sales outstanding, to a tenth of a day: receivables over the last 90 days' billing, times 90."""
         if not self.billed_90_days:
             return ZERO
-        return to_cents(self.total * 90 / self.billed_90_days)
+        return to_tenths(self.total * 90 / self.billed_90_days)
+
+
+@dataclass
+class FacilityAging(_Health):
+    facility_id: int
+    name: str
+    buckets: dict[str, Decimal] = field(default_factory=lambda: dict.fromkeys(BUCKETS, ZERO))
+    billed_90_days: Decimal = ZERO
+
+
+@dataclass
+class Aging(_Health):
+    as_of: date
+    buckets: dict[str, Decimal]
+    facilities: list[FacilityAging]
+    billed_90_days: Decimal
+    # Each facility's last 90 days' billing, those with nothing open included (for their DSO).
+    billed_by_facility: dict[int, Decimal] = field(default_factory=dict)
 
 
 # The row of aging()'s statement that carries the 90 days' billing rather than a bucket.
@@ -206,24 +214,27 @@ def aging(as_of: date, actor=None) -> Aging:
                sa.or_(Invoice.voided_at.is_(None), Invoice.voided_at >= start_of(as_of + timedelta(days=1))))
         .group_by(Invoice.facility_id, Facility.name, bucket)
     )
-    billed = sa.select(sa.null(), sa.null(), sa.literal(BILLED_ROW),
-                       sa.func.coalesce(sa.func.sum(Invoice.total), 0)).where(
-        Invoice.status != "void", Invoice.issued_on > as_of - timedelta(days=90), Invoice.issued_on <= as_of)
+    billed = (sa.select(Invoice.facility_id, sa.null(), sa.literal(BILLED_ROW), sa.func.sum(Invoice.total))
+              .where(Invoice.status.in_(BILLED_STATUSES), Invoice.issued_on > as_of - timedelta(days=90),
+                     Invoice.issued_on <= as_of)
+              .group_by(Invoice.facility_id))
     if (scope := facility_scope(actor)) is not None:
         query = query.where(Invoice.facility_id == scope)
         billed = billed.where(Invoice.facility_id == scope)
     per_facility: dict[int, FacilityAging] = {}
     totals = dict.fromkeys(BUCKETS, ZERO)
-    billed_90_days = ZERO
+    billed_by_facility: dict[int, Decimal] = {}
     for facility_id, name, bucket_name, amount in db.session.execute(sa.union_all(query, billed)):
         amount = to_cents(amount)
         if bucket_name == BILLED_ROW:
-            billed_90_days = amount
+            billed_by_facility[facility_id] = amount
             continue
         per_facility.setdefault(facility_id, FacilityAging(facility_id, name)).buckets[bucket_name] += amount
         totals[bucket_name] += amount
+    for row in per_facility.values():
+        row.billed_90_days = billed_by_facility.get(row.facility_id, ZERO)
     facilities = sorted(per_facility.values(), key=lambda f: (-f.total, f.name))
-    return Aging(as_of, totals, facilities, billed_90_days)
+    return Aging(as_of, totals, facilities, sum(billed_by_facility.values(), ZERO), billed_by_facility)
 
 
 # ----------------------------------------------------------------------------- dunning

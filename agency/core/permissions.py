@@ -78,6 +78,9 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "invoices.view": ("billing", "facility"),
     "invoices.edit": ("billing",),
     "payments.record": ("billing",),
+    # Collections measured (DSO, promises kept, disputes, collected): the agency's own judgement of its chasing;
+    # a facility contact's portal shows what it owes, not how the agency rates it.
+    "collections.view": ("billing",),
     "receivables.view": ("billing",),
     # Pausing a facility's payment reminders or sending one now: the dunning screen's changes.
     "dunning.manage": ("billing",),

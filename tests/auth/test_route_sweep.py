@@ -82,6 +82,7 @@ EXPECTED = {
     "invoices.edit": {"admin", "billing"},
     "payments.record": {"admin", "billing"},
     "receivables.view": {"admin", "billing"},
+    "collections.view": {"admin", "billing"},
     "dunning.manage": {"admin", "billing"},
     "jobs.view": STAFF,
 }
