@@ -10,6 +10,7 @@ from agency.billing import (
     disputes,
     holds,
     invoicing,
+    metrics,
     pdf,
     promises,
     queries,
@@ -548,3 +549,44 @@ def list_tasks():
 @documented("Mark one of the caller's collection tasks done", response=TASK, errors=(404, 409))
 def complete_task(task_id: int):
     return reply(collections.complete_task(task_id, current_actor()))
+# ----------------------------------------------------------------------------- collections measured
+
+_FIGURES = dict(
+    receivables=Money(read_only=True, nullable=False, description="open on as_of"),
+    billed_90_days=Money(read_only=True, nullable=False, source=lambda r: r.aging.billed_90_days,
+                         description="billed in the 90 days to as_of"),
+    dso=Dec(read_only=True, nullable=False, description="days sales outstanding: receivables / billed_90_days x 90"),
+    over_60=Money(read_only=True, nullable=False, source=lambda r: r.aging.over_60,
+                  description="open more than 60 days past due"),
+    over_60_share=Dec(read_only=True, nullable=False, description="over_60 / receivables, percent"),
+    over_60_rating=Choice(read_only=True, nullable=False, choices=tuple(metrics.RATINGS),
+                          description="good under 15%, watch from 15% to 20%, bad over 20%"),
+    promises_kept=Int(read_only=True, nullable=False, description="promises to pay kept, settled in 90 days"),
+    promises_broken=Int(read_only=True, nullable=False, description="promises to pay broken, settled in 90 days"),
+    promise_kept_rate=Dec(read_only=True, description="kept / (kept + broken), percent; null with no promises"),
+    disputes_resolved=Int(read_only=True, nullable=False, description="disputes resolved in 90 days"),
+    dispute_cycle_days=Dec(read_only=True, description="average days from opening to resolution of those; "
+                                                       "null with none"),
+    disputes_open=Int(read_only=True, nullable=False, description="disputes open on as_of"),
+    oldest_open_dispute_days=Int(read_only=True, description="age in days of the oldest open dispute"),
+    billed_month=Money(read_only=True, nullable=False, description="invoiced in as_of's month up to as_of"),
+    collected_month=Money(read_only=True, nullable=False,
+                          description="payments received in as_of's month up to as_of (credits are not money)"),
+    collected_share=Dec(read_only=True, description="collected_month / billed_month, percent; null with nothing "
+                                                    "billed"),
+)
+AGENCY_COLLECTIONS = Schema("AgencyCollectionMetrics", **_FIGURES)
+FACILITY_COLLECTIONS = Schema("FacilityCollectionMetrics", facility_id=Int(read_only=True, nullable=False),
+                              name=Str(read_only=True, nullable=False), **_FIGURES)
+COLLECTIONS = Schema("CollectionMetrics", as_of=Date(read_only=True, nullable=False),
+                     agency=Nested(read_only=True, nullable=False, schema=AGENCY_COLLECTIONS),
+                     facilities=ListOf(read_only=True, item=Nested(schema=FACILITY_COLLECTIONS)))
+
+
+@bp.get("/collections/metrics")
+@requires("collections.view")
+@documented("Collections measured on a day: DSO, share over 60 days, promise-kept rate, dispute cycle time and "
+            "collected against billed this month, for the agency and each facility with something to measure",
+            response=COLLECTIONS, errors=(400,), query=AS_OF)
+def collection_metrics():
+    return reply(metrics.collections_report(as_of_arg()))

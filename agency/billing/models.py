@@ -326,6 +326,10 @@ class Payment(db.Model):
     invoice: Mapped[Invoice] = relationship(back_populates="payments")
 
 
+# Money collected: payments received, never credits (a credit lowers the balance and brings in nothing).
+COLLECTED = Payment.kind == "payment"
+
+
 class DunningNotice(db.Model):
     """A reminder level sent for an invoice: each level goes out once."""
 

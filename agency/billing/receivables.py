@@ -26,7 +26,7 @@ from agency.billing.models import (
 from agency.core import audit
 from agency.core.dates import human_day, start_of, today, utcnow
 from agency.core.errors import Conflict, NotFound, ValidationError
-from agency.core.money import format_money, to_cents
+from agency.core.money import format_money, to_cents, to_tenths
 from agency.core.outbox import queue_email, remittance, withdraw_unsent
 from agency.core.permissions import facility_scope
 from agency.core.persistence import lock
@@ -143,30 +143,13 @@ def bucket_column(as_of: date):
                    else_="over_90")
 
 
-@dataclass
-class FacilityAging:
-    facility_id: int
-    name: str
-    buckets: dict[str, Decimal] = field(default_factory=lambda: dict.fromkeys(BUCKETS, ZERO))
-    # Of the total, the balance of invoices under an open dispute: owed, but not collectible until resolved.
-    disputed: Decimal = ZERO
+class _Health:
+    """What a set of aging buckets says about collections; the agency's and each facility's alike."""
 
-    @property
-    def total(self) -> Decimal:
-        return sum(self.buckets.values(), ZERO)
-
-    @property
-    def collectible(self) -> Decimal:
-        return self.total - self.disputed
-
-
-@dataclass
-class Aging:
-    as_of: date
     buckets: dict[str, Decimal]
-    facilities: list[FacilityAging]
     billed_90_days: Decimal
-    disputed: Decimal = ZERO
+    # Of the total, the balance of invoices under an open dispute: owed, but not collectible until resolved.
+    disputed: Decimal
 
     @property
     def total(self) -> Decimal:
@@ -174,7 +157,6 @@ class Aging:
 
     @property
     def collectible(self) -> Decimal:
-        """What collections may chase: the total less what is under an open dispute."""
         return self.total - self.disputed
 
     @property
@@ -188,17 +170,38 @@ class Aging:
 
     @property
     def over_60_share(self) -> Decimal:
-        """Receivables more than 60 days past due as a share of all: leadership wants it under 15-20%."""
+        """Receivables more than 60 days past due as a share of all, in percent to a tenth: leadership wants
+        it under 15-20%."""
         if not self.total:
             return ZERO
-        return to_cents(self.over_60 * 100 / self.total)
+        return to_tenths(self.over_60 * 100 / self.total)
 
     @property
     def dso(self) -> Decimal:
-        """Days sales outstanding: receivables over the last 90 days' billing, times 90."""
+        """Days sales outstanding, to a tenth of a day: receivables over the last 90 days' billing, times 90."""
         if not self.billed_90_days:
             return ZERO
-        return to_cents(self.total * 90 / self.billed_90_days)
+        return to_tenths(self.total * 90 / self.billed_90_days)
+
+
+@dataclass
+class FacilityAging(_Health):
+    facility_id: int
+    name: str
+    buckets: dict[str, Decimal] = field(default_factory=lambda: dict.fromkeys(BUCKETS, ZERO))
+    billed_90_days: Decimal = ZERO
+    disputed: Decimal = ZERO
+
+
+@dataclass
+class Aging(_Health):
+    as_of: date
+    buckets: dict[str, Decimal]
+    facilities: list[FacilityAging]
+    billed_90_days: Decimal
+    disputed: Decimal = ZERO
+    # Each facility's last 90 days' billing, those with nothing open included (for their DSO).
+    billed_by_facility: dict[int, Decimal] = field(default_factory=dict)
 
 
 # The row of aging()'s statement that carries the 90 days' billing rather than a bucket.
@@ -226,7 +229,7 @@ def aging(as_of: date, actor=None) -> Aging:
     An invoice dated after the day is not yet owed on it.
 
     One statement whatever the number of invoices: the balances grouped by facility
-    and bucket, and one more row for the last 90 days' billing (for the DSO). A balance
+    and bucket, and a row per facility for its last 90 days' billing (for the DSO). A balance
     on a past day counts only payments received by then, and an invoice voided later
     was still owed then, so last month's aging reads the same after this month's payments.
     """
@@ -241,27 +244,33 @@ def aging(as_of: date, actor=None) -> Aging:
         .where(owed)
         .group_by(Invoice.facility_id, Facility.name, bucket)
     )
-    billed = sa.select(sa.null(), sa.null(), sa.literal(BILLED_ROW),
-                       sa.func.coalesce(sa.func.sum(Invoice.total), 0), sa.literal(0)).where(
-        Invoice.status.in_(ISSUED_STATUSES), Invoice.issued_on > as_of - timedelta(days=90), Invoice.issued_on <= as_of)
+    billed = (sa.select(Invoice.facility_id, sa.null(), sa.literal(BILLED_ROW), sa.func.sum(Invoice.total),
+                        sa.literal(0))
+              .where(Invoice.status.in_(ISSUED_STATUSES), Invoice.issued_on > as_of - timedelta(days=90),
+                     Invoice.issued_on <= as_of)
+              .group_by(Invoice.facility_id))
     if (scope := facility_scope(actor)) is not None:
         query = query.where(Invoice.facility_id == scope)
         billed = billed.where(Invoice.facility_id == scope)
     per_facility: dict[int, FacilityAging] = {}
     totals = dict.fromkeys(BUCKETS, ZERO)
-    billed_90_days = total_disputed = ZERO
+    billed_by_facility: dict[int, Decimal] = {}
+    total_disputed = ZERO
     for facility_id, name, bucket_name, amount, in_dispute in db.session.execute(sa.union_all(query, billed)):
         amount = to_cents(amount)
         if bucket_name == BILLED_ROW:
-            billed_90_days = amount
+            billed_by_facility[facility_id] = amount
             continue
         row = per_facility.setdefault(facility_id, FacilityAging(facility_id, name))
         row.buckets[bucket_name] += amount
         row.disputed += to_cents(in_dispute)
         totals[bucket_name] += amount
         total_disputed += to_cents(in_dispute)
+    for row in per_facility.values():
+        row.billed_90_days = billed_by_facility.get(row.facility_id, ZERO)
     facilities = sorted(per_facility.values(), key=lambda f: (-f.total, f.name))
-    return Aging(as_of, totals, facilities, billed_90_days, total_disputed)
+    return Aging(as_of, totals, facilities, sum(billed_by_facility.values(), ZERO), total_disputed,
+                 billed_by_facility)
 
 
 # ----------------------------------------------------------------------------- dunning

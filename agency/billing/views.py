@@ -23,6 +23,7 @@ from agency.billing import (
     disputes,
     holds,
     invoicing,
+    metrics,
     pdf,
     promises,
     queries,
@@ -511,6 +512,29 @@ def receivables_page():
         chart_labels=[receivables.BUCKET_LABELS[b] for b in receivables.BUCKETS],
         chart_values=[report.buckets[b] for b in receivables.BUCKETS],
     )
+
+
+# ----------------------------------------------------------------------------- collections measured
+
+
+@bp.get("/collections/metrics")
+@requires("collections.view")
+def collection_metrics():
+    as_of = _day_arg("as_of") or today()
+    report = metrics.collections_report(as_of)
+    rows, sort = metrics.sorted_rows(report.facilities, request.args.get("sort", "name"))
+    return render_template("billing/collection_metrics.html", report=report, rows=rows, sort=sort,
+                           ratings=metrics.RATINGS)
+
+
+@bp.get("/collections/metrics.csv")
+@requires("collections.view")
+def collection_metrics_csv():
+    as_of = _day_arg("as_of") or today()
+    report = metrics.collections_report(as_of)
+    rows, _ = metrics.sorted_rows(report.facilities, request.args.get("sort", "name"))
+    return list_csv(f"collections-{as_of.isoformat()}.csv", metrics.CSV_HEADER,
+                    [*(metrics.csv_row(row) for row in rows), metrics.csv_row(report.agency)])
 
 
 # ----------------------------------------------------------------------------- dunning

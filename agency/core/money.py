@@ -5,11 +5,17 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from agency.core.bounds import MAX_AMOUNT
 
 CENT = Decimal("0.01")
+TENTH = Decimal("0.1")
 
 
 def to_cents(value) -> Decimal:
     """Round a Decimal-able value to cents, half-up."""
     return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def to_tenths(value) -> Decimal:
+    """A ratio for people (a percentage, a number of days): one decimal place, half-up."""
+    return Decimal(value).quantize(TENTH, rounding=ROUND_HALF_UP)
 
 
 def money_str(value: Decimal | None) -> str | None:

@@ -84,6 +84,9 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "disputes.open": ("billing", "facility"),
     "disputes.resolve": ("billing",),
     "promises.record": ("billing",),
+    # Collections measured (DSO, promises kept, disputes, collected): the agency's own judgement of its chasing;
+    # a facility contact's portal shows what it owes, not how the agency rates it.
+    "collections.view": ("billing",),
     "receivables.view": ("billing",),
     # Pausing a facility's payment reminders or sending one now: the dunning screen's changes.
     "dunning.manage": ("billing",),

@@ -84,6 +84,7 @@ EXPECTED = {
     "invoices.edit": {"admin", "billing"},
     "payments.record": {"admin", "billing"},
     "receivables.view": {"admin", "billing"},
+    "collections.view": {"admin", "billing"},
     "dunning.manage": {"admin", "billing"},
     "disputes.open": {"admin", "billing", "facility"},
     "disputes.resolve": {"admin", "billing"},
