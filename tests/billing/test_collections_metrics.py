@@ -1,6 +1,12 @@
-"""Collections measured: who may read the figures, and the JSON's shape for an agency with nothing owed."""
+"""Collections measured: who may read the figures, the JSON's shape, and collected against billed this month."""
+
+from decimal import Decimal
 
 import pytest
+
+from agency.billing import metrics, receivables
+from agency.extensions import db
+from tests import factories
 
 
 @pytest.mark.parametrize("role", ["recruiter", "facility"])
@@ -12,3 +18,15 @@ def test_billing_reads_the_agency_figures_and_a_row_per_facility(api):
     response = api("billing").get("/api/v1/collections/metrics")
     assert response.status_code == 200, response.json
     assert "agency" in response.json and "facilities" in response.json
+
+
+def test_30000_collected_of_40000_billed_this_month_is_75_percent(app, users):
+    invoice = factories.invoiced_day(factories.facility(name="Cedar Clinic", billing_email="ap@cedar.example.org"))
+    invoice.total = Decimal("40000.00")
+    db.session.commit()
+    receivables.record_payment(invoice, Decimal("30000.00"), factories.TODAY, "ACH 1001")
+    report = metrics.collections_report(factories.TODAY)
+    assert report.agency.billed_month == Decimal("40000.00")
+    assert report.agency.collected_month == Decimal("30000.00")
+    assert report.agency.collected_share == Decimal("75.0")
+    assert [r.name for r in report.facilities] == ["Cedar Clinic"]
