@@ -3,8 +3,10 @@
 from decimal import Decimal
 
 import pytest
+import sqlalchemy as sa
 
-from agency.billing import metrics, receivables
+from agency.billing import disputes, metrics, receivables
+from agency.billing.models import Payment
 from agency.extensions import db
 from tests import factories
 
@@ -30,3 +32,17 @@ def test_30000_collected_of_40000_billed_this_month_is_75_percent(app, users):
     assert report.agency.collected_month == Decimal("30000.00")
     assert report.agency.collected_share == Decimal("75.0")
     assert [r.name for r in report.facilities] == ["Cedar Clinic"]
+
+
+def test_a_500_credit_this_month_is_not_money_collected(app, users):
+    invoice = factories.invoiced_day(factories.facility(name="Cedar Clinic", billing_email="ap@cedar.example.org"))
+    invoice.total = Decimal("40000.00")
+    db.session.commit()
+    receivables.record_payment(invoice, Decimal("30000.00"), factories.TODAY, "ACH 1001")
+    dispute = disputes.open_dispute(invoice, "Nov 2 billed at the LCSW rate")
+    disputes.resolve(dispute, "credited", "Billed at the wrong rate", amount=Decimal("500.00"))
+    credit = db.session.scalars(sa.select(Payment).where(Payment.kind == "credit")).one()
+    assert (credit.amount, credit.received_on) == (Decimal("500.00"), factories.TODAY)
+    report = metrics.collections_report(factories.TODAY)
+    assert report.agency.collected_month == Decimal("30000.00")
+    assert report.agency.collected_share == Decimal("75.0")
