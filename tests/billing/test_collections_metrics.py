@@ -1,5 +1,7 @@
 """Collections measured: who may read the figures, the JSON's shape, and collected against billed this month."""
 
+import csv
+import io
 from decimal import Decimal
 
 import pytest
@@ -46,3 +48,17 @@ def test_a_500_credit_this_month_is_not_money_collected(app, users):
     report = metrics.collections_report(factories.TODAY)
     assert report.agency.collected_month == Decimal("30000.00")
     assert report.agency.collected_share == Decimal("75.0")
+
+
+def test_the_csv_has_a_row_for_cedar_with_75_percent_collected(app, users, browser):
+    invoice = factories.invoiced_day(factories.facility(name="Cedar Clinic", billing_email="ap@cedar.example.org"))
+    invoice.total = Decimal("40000.00")
+    db.session.commit()
+    receivables.record_payment(invoice, Decimal("30000.00"), factories.TODAY, "ACH 1001")
+    response = browser("billing").get("/collections/metrics.csv")
+    assert response.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    cedar = [r for r in rows if r["facility"] == "Cedar Clinic"]
+    assert len(cedar) == 1
+    assert (cedar[0]["billed_month"], cedar[0]["collected_month"], cedar[0]["collected_share"]) == (
+        "40000.00", "30000.00", "75.0")
