@@ -62,3 +62,14 @@ def test_the_csv_has_a_row_for_cedar_with_75_percent_collected(app, users, brows
     assert len(cedar) == 1
     assert (cedar[0]["billed_month"], cedar[0]["collected_month"], cedar[0]["collected_share"]) == (
         "40000.00", "30000.00", "75.0")
+
+
+def test_45000_owed_of_90000_billed_in_90_days_is_a_dso_of_45_days(app, users):
+    invoice = factories.invoiced_day(factories.facility(name="Cedar Clinic", billing_email="ap@cedar.example.org"))
+    invoice.total = Decimal("90000.00")
+    db.session.commit()
+    receivables.record_payment(invoice, Decimal("45000.00"), factories.TODAY, "ACH 1001")
+    report = metrics.collections_report(factories.TODAY)
+    assert report.agency.receivables == Decimal("45000.00")
+    assert report.agency.dso == Decimal("45.0")
+    assert report.facilities[0].dso == Decimal("45.0")
