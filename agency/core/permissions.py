@@ -93,7 +93,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     # Sending a facility its statement of account now (the schedule sends the others).
     "statements.send": ("billing",),
     # The collection tasks on one's dashboard (a recruiter's accounts, billing's, leadership's = admins').
-    "collection_tasks.view": STAFF,
+    "collection_tasks.view": ("recruiter", "billing"),
     "jobs.view": STAFF,
 }
 # The outbox page is open to whoever may see some kind of message in it.

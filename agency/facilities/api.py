@@ -1,5 +1,7 @@
 """JSON API for facilities, their contacts and rate cards."""
 
+from decimal import Decimal
+
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
@@ -75,7 +77,8 @@ FACILITY = Schema(
     invoicing=Choice(choices=INVOICING_MODES, nullable=False, description="automatic (default): runs issue "
                      "invoices; review: runs make drafts billing issues; off: runs skip the facility; billing "
                      "changes it"),
-    safety_factor=Dec(description="the safety stop's factor for this facility; null: the agency's default"),
+    safety_factor=Dec(minimum=Decimal("1.01"), maximum=Decimal("100"),
+                      description="the safety stop's factor for this facility; null: the agency's default"),
     required_documents=ListOf(item=Choice(choices=DOC_TYPES), nullable=False),
     orientation_requirements=Str(max_length=5000, multiline=True),
     active=Bool(nullable=False),

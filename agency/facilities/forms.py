@@ -49,7 +49,7 @@ class FacilityForm(FlaskForm):
     billing_email = EmailAddressField("Billing email", validators=[Optional(), Length(max=255)])
     invoicing = SelectField("Invoicing", choices=_choices(INVOICING_MODES), default="automatic",
                             description="Automatic issues invoices; review makes drafts to issue; off bills nothing")
-    safety_factor = NumberField("Safety stop factor", places=2, validators=[Optional(), NumberRange(min=1.01)],
+    safety_factor = NumberField("Safety stop factor", places=2, validators=[Optional(), NumberRange(min=1.01, max=100)],
                                 description="Park an invoice above this many times, or below this fraction of, "
                                             "the recent average; blank for the agency's default")
     bills_insurance = BooleanField("Bills insurance for our therapists' services")

@@ -102,8 +102,9 @@ def _check_invoicing(values: dict, facility: Facility | None, actor) -> None:
         if key in values and values[key] != current and not can(actor, "facilities.invoicing.edit"):
             raise Forbidden("only billing staff may change how a facility is invoiced",
                             {key: ["only billing staff may change how the facility is invoiced"]})
-    if values.get("safety_factor") is not None and values["safety_factor"] <= 1:
-        raise ValidationError.on("safety_factor", "must be more than 1")
+    factor = values.get("safety_factor")
+    if factor is not None and not 1 < factor <= 100:
+        raise ValidationError.on("safety_factor", "must be more than 1 and at most 100")
 
 
 def create_facility(values: dict, actor=None) -> Facility:

@@ -18,7 +18,7 @@ def test_every_route_declares_a_permission_or_is_public(app):
 
 # A facility contact sees its own contract's rates, and nothing the agency keeps to itself.
 FACILITY_CONTACT_MAY = {"facilities.view", "rate_cards.view", "placements.view", "timesheets.view",
-                        "timesheets.decide", "invoices.view"}
+                        "timesheets.decide", "invoices.view", "disputes.open"}
 
 
 def test_admin_holds_every_permission_and_facility_contacts_only_see_their_own_work(users):

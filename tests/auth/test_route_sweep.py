@@ -91,8 +91,8 @@ EXPECTED = {
     "promises.record": {"admin", "billing"},
     # Sending a statement of account now is billing's; the schedule sends the others.
     "statements.send": {"admin", "billing"},
-    # Everyone at the agency may have collection tasks (a recruiter's accounts); facilities have none.
-    "collection_tasks.view": STAFF,
+    # Collection tasks go to billing, an account's recruiter and leadership (admins); none to credentialing.
+    "collection_tasks.view": {"admin", "recruiter", "billing"},
     "jobs.view": STAFF,
 }
 
