@@ -60,10 +60,11 @@ def demo(app):
 
 
 def parameterless_pages(app) -> list[str]:
-    """Every page one opens without an id; the picker and API endpoints answer JSON, not pages."""
+    """Every page one opens without an id; the picker and API endpoints answer JSON, and the files (a CSV,
+    a statement PDF) are downloads, not pages."""
     return sorted(rule.rule for rule in app.url_map.iter_rules()
                   if "GET" in rule.methods and not rule.arguments and not rule.rule.startswith("/api/")
-                  and not rule.rule.endswith("options"))
+                  and not rule.rule.endswith(("options", ".csv", ".pdf")))
 
 
 def slug(path: str) -> str:
