@@ -2,24 +2,26 @@
 the fixed 14 days from the card's anchor, whichever gives more: 29 CFR 778.601), with worked numbers at
 $90.00 an hour, overtime 1.5x = $135.00."""
 
+from collections import defaultdict
 from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agency.billing import timesheets
 from agency.billing.invoicing import invoice_facility, preview
 from agency.billing.ledger import ledger_problems
-from agency.billing.models import Invoice, InvoiceLine, LineSource
-from agency.billing.pricing import regular_hours, week_price
+from agency.billing.models import Invoice, InvoiceLine, LineSource, TimesheetEntry
+from agency.billing.pricing import regular_hours, week_price, week_start
 from agency.billing.receivables import void_invoice
 from agency.core.errors import ValidationError
 from agency.extensions import db
 from agency.facilities.services import save_rate_card
 from tests import factories
+from tests.billing.test_pricing_properties import active_placement, rejectable
 
 D = Decimal
 ANCHOR = date(2026, 11, 4)  # a Wednesday: the periods run Wednesday to the second Tuesday after
@@ -237,3 +239,80 @@ def test_the_walk_bills_eight_and_eighty_as_the_more_of_daily_excess_and_hours_o
         regular += regular_hours(worked, (D(8), D(80)), Decimal(0), regular)
     total = sum(days)
     assert total - regular == max(sum(max(h - 8, 0) for h in days), total - 80)
+
+
+def owed_overtime(card, days: dict) -> dict:
+    """The oracle, from the contract's words, not the walk: overtime hours per period.
+    8-and-80: max(sum over 8 a day, total over 80). Daily: over the day's threshold, and over the weekly
+    threshold of what is left."""
+    periods = defaultdict(list)
+    for day, worked in days.items():
+        key = (ANCHOR + timedelta(days=(day - ANCHOR).days // 14 * 14) if card["rule"] == "eight_and_eighty"
+               else week_start(day))
+        periods[key].append(worked)
+    owed = {}
+    for key, worked in periods.items():
+        if card["rule"] == "eight_and_eighty":
+            over = max(sum(max(h - 8, 0) for h in worked), sum(worked) - 80)
+        else:
+            over = sum(max(h - card["daily"], 0) for h in worked)
+            if card["weekly"] is not None:
+                over += max(sum(worked) - over - card["weekly"], 0)
+        owed[key] = over
+    return {key: over for key, over in owed.items() if over}
+
+
+cards = st.sampled_from([{"rule": "eight_and_eighty"}, {"rule": "daily", "daily": D(8), "weekly": None},
+                         {"rule": "daily", "daily": D(10), "weekly": D(40)},
+                         {"rule": "daily", "daily": D(6), "weekly": D(20)}])
+# Day of Nov 2 to 22 (a period and a half of 8-and-80, three weeks) -> (hours, the round it is approved in).
+worked = st.dictionaries(st.integers(min_value=0, max_value=20),
+                         st.tuples(st.integers(min_value=4, max_value=56).map(lambda n: Decimal(n) / 4),
+                                   st.integers(0, 2)), min_size=1, max_size=14)
+rounds = st.lists(st.tuples(st.integers(min_value=0, max_value=20), st.none() | st.integers(0, 5),
+                            st.none() | st.integers(0, 9)), min_size=2, max_size=3)
+FIRST = date(2026, 11, 2)
+
+
+@settings(max_examples=25, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(card=cards, worked=worked, rounds=rounds)
+def test_any_split_into_invoices_and_voids_bills_each_periods_overtime_as_one_invoice(app, card, worked, rounds):
+    place = factories.facility(billing_email=None)
+    factories.rate_card(place, rule=card["rule"], anchor=ANCHOR if card["rule"] == "eight_and_eighty" else None,
+                        daily=card.get("daily") and str(card["daily"]),
+                        threshold=card.get("weekly") and str(card["weekly"]), direct_care_hour="90.00",
+                        per_diem_day="20000.00")
+    placement = active_placement(place)
+    days = sorted(worked.items())
+    entries = [factories.entry(placement, FIRST + timedelta(days=offset), direct=str(h), approve=False)
+               for offset, (h, _) in days]
+    for number, (period_end, void, reject) in enumerate(rounds):
+        timesheets.decide([e for e, (_, (_, when)) in zip(entries, days, strict=True)
+                           if when == number and e.status == "submitted"], True, None)
+        invoice_facility(place.id, FIRST, FIRST + timedelta(days=period_end))
+        live = db.session.scalars(sa.select(Invoice).where(Invoice.facility_id == place.id,
+                                                           Invoice.status != "void").order_by(Invoice.id)).all()
+        if void is not None and live:
+            void_invoice(live[void % len(live)], "billed in error", None)
+        if reject is not None and (approved := rejectable(entries)):
+            timesheets.decide([approved[reject % len(approved)]], False, None, reason="not worked")
+    timesheets.decide([e for e in entries if e.status == "submitted"], True, None)
+    invoice_facility(place.id, FIRST, FIRST + timedelta(days=20))
+    # A credit bigger than its invoice waits for the next one: a per-diem day outweighs any.
+    sweeper = active_placement(place, billing_basis="per_diem")
+    factories.entry(sweeper, date(2026, 11, 16))
+    invoice_facility(place.id, FIRST, FIRST + timedelta(days=20))
+
+    for entry in entries:
+        db.session.refresh(entry)
+    invoiced = {e.work_date: e.direct_care_hours for e in entries if e.status == "invoiced"}
+    assert {e.status for e in entries} <= {"invoiced", "rejected"}, "no day is left behind"
+    billed = defaultdict(Decimal)
+    for key, quantity in db.session.execute(
+            sa.select(InvoiceLine.period_key, LineSource.quantity).join(LineSource.line).join(InvoiceLine.invoice)
+            .join(LineSource.entry).where(TimesheetEntry.placement_id == placement.id, Invoice.status != "void",
+                                          InvoiceLine.overtime.is_(True))):
+        billed[key] += quantity
+    assert {key: h for key, h in billed.items() if h} == owed_overtime(card, invoiced)
+    assert ledger_problems(db.session) == []

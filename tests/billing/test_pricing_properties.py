@@ -95,7 +95,7 @@ def rejectable(entries) -> list:
 def active_placement(place, **values) -> Placement:
     """A placement as activation leaves it: how it got there (readiness, checklist) is tested elsewhere,
     and going through it would make each example several times slower."""
-    therapist = factories.therapist()
+    therapist = factories.licensed_therapist(state=place.state)
     placement = Placement(therapist=therapist, facility=place, start_on=date(2026, 9, 1), status="active",
                           service_states=[place.state], **values)
     db.session.add(placement)
@@ -166,6 +166,7 @@ def test_each_weeks_live_lines_bill_what_one_invoice_of_the_whole_week_would(app
     event("credit lines issued" if credits else "no credit line")
     event("a credit waited for a later invoice" if len(placements) > 1 else "no credit waited")
     expected = owed_weeks(placement, entries, card_of)
+    assert {e.status for e in entries} <= {"invoiced", "rejected"}, "no day is left behind"
     billed = live_weeks([placement.id])
     assert billed == expected
     for week, kinds in expected.items():  # hence the same money, before each line rounds to cents
