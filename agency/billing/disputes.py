@@ -75,6 +75,9 @@ def resolve(dispute: Dispute, outcome: str | None, note: str | None, *, amount: 
     lock, as a payment is); corrected needs the invoice voided first; upheld leaves it to be chased again."""
     invoice = lock(Invoice, dispute.invoice_id)
     dispute = db.session.get(Dispute, dispute.id, populate_existing=True)
+    # Read before the dispute changes: an actor expired by an earlier commit reloads with a query, whose
+    # autoflush would write a resolved dispute without its day.
+    actor_id = getattr(actor, "id", None)
     note = (note or "").strip()
     if outcome not in DISPUTE_OUTCOMES:
         raise ValidationError.on("outcome", f"must be one of {', '.join(DISPUTE_OUTCOMES)}")
@@ -92,7 +95,7 @@ def resolve(dispute: Dispute, outcome: str | None, note: str | None, *, amount: 
         if amount > invoice.balance:
             raise ValidationError.on("amount", f"is more than the balance of {format_money(invoice.balance)}")
         db.session.add(Payment(invoice=invoice, amount=amount, kind="credit", received_on=today(),
-                               reference=f"dispute #{dispute.id}", recorded_by_id=getattr(actor, "id", None)))
+                               reference=f"dispute #{dispute.id}", recorded_by_id=actor_id))
         invoice.amount_paid += amount
         invoice.status = "paid" if invoice.amount_paid == invoice.total else "partially_paid"
         dispute.credit_amount = amount
@@ -102,7 +105,7 @@ def resolve(dispute: Dispute, outcome: str | None, note: str | None, *, amount: 
         raise Conflict(f"invoice {invoice.number} is not void; void it (its hours are then billed again) "
                        "before resolving the dispute as corrected")
     dispute.status, dispute.outcome, dispute.resolution_note = "resolved", outcome, note
-    dispute.resolved_on, dispute.resolved_by_id = today(), getattr(actor, "id", None)
+    dispute.resolved_on, dispute.resolved_by_id = today(), actor_id
     audit.record("update", dispute, f"dispute #{dispute.id} on {invoice.number} resolved: {outcome}"
                  + (f" {format_money(amount)}" if amount else ""), actor=actor,
                  changes={"status": ["open", "resolved"], "outcome": [None, outcome]})

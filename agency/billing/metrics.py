@@ -159,31 +159,18 @@ def _fill(row: CollectionMetrics, kind: str, value: Decimal, n: int) -> None:
         row.disputes_open, row.oldest_open_dispute_days = n, int(value)
 
 
-def collections_report(as_of: date) -> CollectionsReport:
+def collections_report(as_of: date, report: Aging | None = None) -> CollectionsReport:
     """Every facility with something to measure on as_of (an open balance, billing in the last 90 days or
-    this month, a payment, a promise or a dispute), by name, and the agency's totals: two statements."""
-    report = aging(as_of)
-    by_id = {f.facility_id: f for f in report.facilities}
+    this month, a payment, a promise or a dispute), by name, and the agency's totals: two statements, one
+    when the agency's aging of the day is already read (report)."""
+    report = report or aging(as_of)
     rows: dict[int, CollectionMetrics] = {
-        f.facility_id: CollectionMetrics(as_of, f.facility_id, f.name, f) for f in report.facilities}
-    names = {}
+        f.facility_id: CollectionMetrics(as_of, f.facility_id, f.name, f) for f in report.facilities + report.paid_up}
     for kind, facility_id, name, value, n in db.session.execute(_activity(as_of)):
-        names[facility_id] = name
         if facility_id not in rows:
             rows[facility_id] = CollectionMetrics(as_of, facility_id, name, FacilityAging(facility_id, name))
         # SQLite sums NUMERIC as a float: back to exact cents.
         _fill(rows[facility_id], kind, to_cents(Decimal(str(value or 0))), n)
-    missing = set(report.billed_by_facility) - set(rows)
-    if missing:
-        # Billed in the last 90 days, nothing open and nothing this month: aging knows its billing, not its
-        # name. Only possible for facilities with no activity row, so this lookup is rare and one statement.
-        names.update(db.session.execute(sa.select(Facility.id, Facility.name).where(Facility.id.in_(missing))))
-        for facility_id in missing:
-            rows[facility_id] = CollectionMetrics(as_of, facility_id, names[facility_id],
-                                                  FacilityAging(facility_id, names[facility_id]))
-    for facility_id, row in rows.items():
-        if facility_id not in by_id:
-            row.aging.billed_90_days = report.billed_by_facility.get(facility_id, ZERO)
     agency = CollectionMetrics(as_of, None, "All facilities", report)
     for row in rows.values():
         agency.add(row)
@@ -211,6 +198,13 @@ def sorted_rows(rows: list[CollectionMetrics], sort: str) -> tuple[list[Collecti
     known = [r for r in rows if value(r) is not None]
     unknown = [r for r in rows if value(r) is None]
     return sorted(known, key=value, reverse=sort.startswith("-")) + unknown, sort
+
+
+def to_watch(report: CollectionsReport, limit: int) -> list[CollectionMetrics]:
+    """The facilities whose share over 60 days is not on target, the largest share first: the dashboards'
+    short list beside the agency's figures."""
+    rows, _ = sorted_rows([r for r in report.facilities if r.over_60_rating != "good"], "-over_60")
+    return rows[:limit]
 
 
 CSV_HEADER = ["facility_id", "facility", "receivables", "billed_90_days", "dso", "over_60", "over_60_share",

@@ -200,8 +200,8 @@ class Aging(_Health):
     facilities: list[FacilityAging]
     billed_90_days: Decimal
     disputed: Decimal = ZERO
-    # Each facility's last 90 days' billing, those with nothing open included (for their DSO).
-    billed_by_facility: dict[int, Decimal] = field(default_factory=dict)
+    # Facilities billed in the last 90 days that owe nothing on the day: measured too (a DSO of 0), by name.
+    paid_up: list[FacilityAging] = field(default_factory=list)
 
 
 # The row of aging()'s statement that carries the 90 days' billing rather than a bucket.
@@ -244,33 +244,38 @@ def aging(as_of: date, actor=None) -> Aging:
         .where(owed)
         .group_by(Invoice.facility_id, Facility.name, bucket)
     )
-    billed = (sa.select(Invoice.facility_id, sa.null(), sa.literal(BILLED_ROW), sa.func.sum(Invoice.total),
+    billed = (sa.select(Invoice.facility_id, Facility.name, sa.literal(BILLED_ROW), sa.func.sum(Invoice.total),
                         sa.literal(0))
+              .join(Facility, Facility.id == Invoice.facility_id)
               .where(Invoice.status.in_(ISSUED_STATUSES), Invoice.issued_on > as_of - timedelta(days=90),
                      Invoice.issued_on <= as_of)
-              .group_by(Invoice.facility_id))
+              .group_by(Invoice.facility_id, Facility.name))
     if (scope := facility_scope(actor)) is not None:
         query = query.where(Invoice.facility_id == scope)
         billed = billed.where(Invoice.facility_id == scope)
     per_facility: dict[int, FacilityAging] = {}
     totals = dict.fromkeys(BUCKETS, ZERO)
-    billed_by_facility: dict[int, Decimal] = {}
+    billed_by_facility: dict[int, tuple[str, Decimal]] = {}
     total_disputed = ZERO
     for facility_id, name, bucket_name, amount, in_dispute in db.session.execute(sa.union_all(query, billed)):
         amount = to_cents(amount)
         if bucket_name == BILLED_ROW:
-            billed_by_facility[facility_id] = amount
+            billed_by_facility[facility_id] = (name, amount)
             continue
         row = per_facility.setdefault(facility_id, FacilityAging(facility_id, name))
         row.buckets[bucket_name] += amount
         row.disputed += to_cents(in_dispute)
         totals[bucket_name] += amount
         total_disputed += to_cents(in_dispute)
-    for row in per_facility.values():
-        row.billed_90_days = billed_by_facility.get(row.facility_id, ZERO)
+    paid_up = []
+    for facility_id, (name, amount) in billed_by_facility.items():
+        if facility_id in per_facility:
+            per_facility[facility_id].billed_90_days = amount
+        else:
+            paid_up.append(FacilityAging(facility_id, name, billed_90_days=amount))
     facilities = sorted(per_facility.values(), key=lambda f: (-f.total, f.name))
-    return Aging(as_of, totals, facilities, sum(billed_by_facility.values(), ZERO), total_disputed,
-                 billed_by_facility)
+    return Aging(as_of, totals, facilities, sum((amount for _, amount in billed_by_facility.values()), ZERO),
+                 total_disputed, paid_up)
 
 
 # ----------------------------------------------------------------------------- dunning

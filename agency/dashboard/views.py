@@ -9,6 +9,7 @@ from sqlalchemy.orm import joinedload
 from agency.auth.forms import NewTokenForm
 from agency.billing.collections import open_tasks_for
 from agency.billing.invoicing import drafts_waiting
+from agency.billing.metrics import RATINGS, collections_report, to_watch
 from agency.billing.models import CollectionTask
 from agency.billing.receivables import BUCKET_LABELS, BUCKETS, aging
 from agency.core.dates import today
@@ -81,6 +82,9 @@ def dashboard():
         data["invoices_to_send"] = figures.invoices_to_send
         data["drafts_waiting"] = drafts_waiting(as_of, limit=10)
         data["money_by_month"] = metrics.billed_and_collected(as_of)
+        data["collections"] = collections_report(as_of, report)
+        data["collections_to_watch"] = to_watch(data["collections"], limit=5)
+        data["ratings"] = RATINGS
     if role == "admin":
         data["active_placements"] = figures.active_placements
         data["month_money"] = data["money_by_month"][-1][1:]

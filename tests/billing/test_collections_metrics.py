@@ -2,13 +2,15 @@
 
 import csv
 import io
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
 
-from agency.billing import disputes, metrics, receivables
-from agency.billing.models import Payment
+from agency.billing import disputes, metrics, promises, receivables
+from agency.billing.invoicing import invoice_facility
+from agency.billing.models import Invoice, Payment
 from agency.extensions import db
 from tests import factories
 
@@ -73,3 +75,85 @@ def test_45000_owed_of_90000_billed_in_90_days_is_a_dso_of_45_days(app, users):
     assert report.agency.receivables == Decimal("45000.00")
     assert report.agency.dso == Decimal("45.0")
     assert report.facilities[0].dso == Decimal("45.0")
+
+
+def owing(total: str, name: str, due_days_ago: int, place=None):
+    """An issued invoice of total at the facility (its first, or another day's at place), due due_days_ago
+    before today and unpaid."""
+    if place is None:
+        invoice = factories.invoiced_day(
+            factories.facility(name=name, billing_email=f"ap@{name.split()[0].lower()}.example.org"))
+    else:
+        day = date(2026, 11, 2) + timedelta(days=db.session.scalar(
+            sa.select(sa.func.count()).select_from(Invoice).where(Invoice.facility_id == place.id)))
+        factories.entry(factories.active_placement(place), day)
+        invoice, _ = invoice_facility(place.id, day, day)
+    invoice.total = Decimal(total)
+    invoice.due_on = factories.TODAY - timedelta(days=due_days_ago)
+    invoice.issued_on = invoice.due_on - timedelta(days=30)
+    db.session.commit()
+    return invoice
+
+
+def test_20000_of_100000_open_over_60_days_past_due_is_a_20_percent_share_to_watch(app, users):
+    cedar = owing("80000.00", "Cedar Clinic", due_days_ago=10)
+    owing("20000.00", "Cedar Clinic", due_days_ago=61, place=cedar.facility)
+    report = metrics.collections_report(factories.TODAY)
+    assert report.agency.receivables == Decimal("100000.00")
+    assert (report.agency.over_60_share, report.agency.over_60_rating) == (Decimal("20.0"), "watch")
+    assert report.facilities[0].over_60_share == Decimal("20.0")
+    # One more dollar over 60 days is over target; 14.9% is on target.
+    assert [metrics.over_60_rating(Decimal(s)) for s in ("14.9", "15.0", "20.0", "20.1")] == [
+        "good", "watch", "watch", "bad"]
+
+
+def test_three_promises_kept_and_one_broken_is_a_75_percent_promise_kept_rate(app, users, setting):
+    first = owing("1000.00", "Cedar Clinic", due_days_ago=40)
+    invoices = [first] + [owing("1000.00", "Cedar Clinic", due_days_ago=40, place=first.facility) for _ in range(3)]
+    promised_on = factories.TODAY + timedelta(days=3)
+    for invoice in invoices:
+        promises.record_promise(invoice, promised_on, Decimal("1000.00"), "Pat Lee, AP, by phone")
+    setting(PINNED_TODAY=promised_on.isoformat())
+    for invoice in invoices[:3]:
+        receivables.record_payment(invoice, Decimal("1000.00"), promised_on, "ACH")
+    # The fourth is still open on its day: the check the day after finds it broken.
+    promises.check_promises(promised_on + timedelta(days=1))
+    row = metrics.collections_report(promised_on + timedelta(days=1)).facilities[0]
+    assert (row.promises_kept, row.promises_broken, row.promise_kept_rate) == (3, 1, Decimal("75.0"))
+
+
+def test_disputes_resolved_in_4_and_10_days_are_a_7_day_dispute_cycle(app, users, setting):
+    first = owing("1000.00", "Cedar Clinic", due_days_ago=5)
+    second = owing("2000.00", "Cedar Clinic", due_days_ago=5, place=first.facility)
+    quick = disputes.open_dispute(first, "Mileage on Nov 2 was not driven", actor=users["billing"])
+    slow = disputes.open_dispute(second, "Two hours on Nov 2 were not worked", actor=users["billing"])
+    setting(PINNED_TODAY=(factories.TODAY + timedelta(days=4)).isoformat())
+    disputes.resolve(quick, "upheld", "The mileage log shows the trip", actor=users["billing"])
+    setting(PINNED_TODAY=(factories.TODAY + timedelta(days=10)).isoformat())
+    disputes.resolve(slow, "credited", "The hours were not worked", amount=Decimal("180.00"),
+                     actor=users["billing"])
+    report = metrics.collections_report(factories.TODAY + timedelta(days=10))
+    assert (report.agency.disputes_resolved, report.agency.dispute_cycle_days) == (2, Decimal("7.0"))
+    assert report.facilities[0].dispute_cycle_days == Decimal("7.0")
+
+
+@pytest.mark.parametrize("role", ["billing", "admin"])
+def test_the_billing_and_admin_dashboards_show_the_collections_figures_and_the_facility_to_watch(
+        app, users, browser, role):
+    cedar = owing("80000.00", "Cedar Clinic", due_days_ago=10)
+    owing("20000.00", "Cedar Clinic", due_days_ago=61, place=cedar.facility)
+    owing("5000.00", "Birch House", due_days_ago=10)
+    page = browser(role).get("/dashboard").get_data(as_text=True)
+    panel = page[page.index('id="collections-panel"'):]
+    panel = panel[:panel.index("</section>")]
+    assert "Days sales outstanding" in panel and "Promises kept" in panel and "Dispute cycle time" in panel
+    # $20,000 of $105,000 open is over 60 days: 19.0%, to watch; Cedar (20.0%) is listed, Birch (0%) is not.
+    assert "19.0%" in panel
+    watch = panel[panel.index('id="collections-to-watch"'):]
+    assert "Cedar Clinic" in watch and "20.0%" in watch and "Birch House" not in watch
+
+
+def test_recruiters_and_credentialing_dashboards_have_no_collections_panel(app, users, browser):
+    owing("20000.00", "Cedar Clinic", due_days_ago=61)
+    for role in ("recruiter", "credentialing"):
+        assert 'id="collections-panel"' not in browser(role).get("/dashboard").get_data(as_text=True)
