@@ -3,14 +3,16 @@ day (an open dispute, a promise to pay whose day has not come), how a promise is
 the ladder, broken promises and late disputes put on a person's dashboard."""
 
 from datetime import date
+from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from agency.billing.models import CollectionTask, Dispute, Invoice, PaymentPromise
+from agency.billing.models import COLLECTED, CollectionTask, Dispute, Invoice, Payment, PaymentPromise
 from agency.core import audit
 from agency.core.dates import utcnow
 from agency.core.errors import Conflict, NotFound
+from agency.core.money import to_cents
 from agency.core.persistence import lock
 from agency.extensions import db
 
@@ -31,9 +33,23 @@ def held_back(as_of: date):
     return sa.or_(disputed(), promised(as_of))
 
 
+def paid_toward(promise: PaymentPromise) -> tuple[Decimal, Decimal]:
+    """(paid and credited on the invoice, payments recorded since the promise) received by the promise's
+    day: a credit settles what is owed but is no money paid, and a payment received late keeps nothing."""
+    by_day = Payment.received_on <= promise.promised_on
+    since = sa.and_(by_day, COLLECTED, Payment.created_at >= promise.created_at)
+    settled, paid = db.session.execute(sa.select(
+        sa.func.coalesce(sa.func.sum(sa.case((by_day, Payment.amount), else_=0)), 0),
+        sa.func.coalesce(sa.func.sum(sa.case((since, Payment.amount), else_=0)), 0),
+    ).where(Payment.invoice_id == promise.invoice_id)).one()
+    # SQLite sums NUMERIC as a float: back to exact cents.
+    return to_cents(Decimal(str(settled))), to_cents(Decimal(str(paid)))
+
+
 def promise_kept(promise: PaymentPromise, invoice: Invoice) -> bool:
-    """Kept when the invoice is settled, or what was paid since the promise reaches its amount."""
-    return invoice.balance == 0 or invoice.amount_paid - promise.paid_when_made >= promise.amount
+    """Kept when by its day the invoice was settled, or the payments since the promise reach its amount."""
+    settled, paid = paid_toward(promise)
+    return settled >= invoice.total or paid >= promise.amount
 
 
 def add_task(*, key: str, kind: str, facility_id: int, owner_role: str, title: str, due_on: date,

@@ -453,13 +453,14 @@ class Dispute(db.Model):
     resolved_by = relationship("User", foreign_keys=[resolved_by_id])
 
 
-PROMISE_STATUSES = ("open", "kept", "broken")
+# Withdrawn: its invoice was voided before the promise's day (the hours are billed again on a new invoice).
+PROMISE_STATUSES = ("open", "kept", "broken", "withdrawn")
 
 
 class PaymentPromise(db.Model):
     """Someone at the facility promised to pay an amount by a day: no reminders before it. Kept when the
-    payments received since it was made reach the amount by that day; else broken, and the ladder goes on
-    one level up."""
+    invoice is settled or the payments recorded since the promise (never credits) reach the amount by that
+    day; else broken, and the ladder goes on one level up."""
 
     __tablename__ = "payment_promises"
     __table_args__ = (
@@ -480,8 +481,6 @@ class PaymentPromise(db.Model):
     # Who at the facility promised, in words ("Dana Ruiz, AP manager, by phone").
     promised_by: Mapped[str] = mapped_column(sa.String(200))
     made_on: Mapped[date]
-    # The invoice's amount_paid when the promise was made: what is paid beyond it counts toward the promise.
-    paid_when_made: Mapped[Decimal] = mapped_column(sa.Numeric(12, 2), default=Decimal("0"))
     status: Mapped[str] = mapped_column(sa.String(20), default="open")
     resolved_on: Mapped[date | None]
     recorded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))

@@ -51,7 +51,7 @@ def record_promise(invoice: Invoice, promised_on: date | None, amount: Decimal |
         raise Conflict(f"invoice {invoice.number} already has an open promise to pay; wait for its day or "
                        "record a payment")
     promise = PaymentPromise(invoice_id=invoice.id, promised_on=promised_on, amount=amount, promised_by=promised_by,
-                             made_on=made_on, paid_when_made=invoice.amount_paid, status="open",
+                             made_on=made_on, status="open",
                              recorded_by_id=getattr(actor, "id", None))
     db.session.add(promise)
     db.session.flush()
@@ -72,13 +72,27 @@ def promises_query(invoice_id: int):
 
 
 def settle_on_payment(invoice: Invoice, actor=None) -> None:
-    """A payment (or credit) that settles the invoice keeps its open promise at once, in the caller's
-    transaction under the invoice's lock, rather than the day after its date."""
+    """A payment (or credit) that settles the invoice by the promise's day keeps its open promise at once, in
+    the caller's transaction under the invoice's lock, rather than the day after its date (one received
+    late leaves it to the daily check, which finds it broken)."""
     if invoice.balance != 0 or (promise := open_for(invoice.id)) is None:
+        return
+    if not collections.promise_kept(promise, invoice):
         return
     promise.status, promise.resolved_on = "kept", today()
     audit.record("update", promise, f"promise to pay on {invoice.number} kept: the invoice is settled",
                  actor=actor, changes={"status": ["open", "kept"]})
+
+
+def withdraw_on_void(invoice: Invoice, actor=None) -> None:
+    """Voiding the invoice withdraws its open promise, in the caller's transaction under the invoice's lock:
+    nothing is owed on it any more, so the promise is neither kept nor broken (the hours billed again are
+    chased on their new invoice)."""
+    if (promise := open_for(invoice.id)) is None:
+        return
+    promise.status, promise.resolved_on = "withdrawn", today()
+    audit.record("update", promise, f"promise to pay on {invoice.number} withdrawn: the invoice is void",
+                 actor=actor, changes={"status": ["open", "withdrawn"]})
 
 
 def check_promises(as_of: date) -> dict:
@@ -95,12 +109,11 @@ def check_promises(as_of: date) -> dict:
         if promise.status != "open":
             db.session.rollback()
             continue
+        promise.status = "kept" if collections.promise_kept(promise, invoice) else "broken"
         promise.resolved_on = as_of
-        if collections.promise_kept(promise, invoice):
-            promise.status = "kept"
+        if promise.status == "kept":
             kept.append(promise.id)
         else:
-            promise.status = "broken"
             broken.append(promise.id)
             _tell_owner(promise, invoice, as_of)
         audit.record("update", promise, f"promise to pay on {invoice.number} {promise.status}",
@@ -111,7 +124,7 @@ def check_promises(as_of: date) -> dict:
 
 def _tell_owner(promise: PaymentPromise, invoice: Invoice, as_of: date) -> None:
     owner = db.session.get(User, promise.recorded_by_id) if promise.recorded_by_id else None
-    paid = invoice.amount_paid - promise.paid_when_made
+    _, paid = collections.paid_toward(promise)
     title = f"Promise broken: {invoice.facility.name} on {invoice.number}"
     detail = (f"{promise.promised_by} promised {format_money(promise.amount)} by {human_day(promise.promised_on)}; "
               f"{format_money(paid)} was paid since. Balance: {format_money(invoice.balance)}. "

@@ -113,6 +113,7 @@ def void_invoice(invoice: Invoice, reason: str, actor=None, draft: bool = False)
         db.session.commit()
         return invoice
     _withdraw_reminders(invoice)
+    promises.withdraw_on_void(invoice, actor)
     audit.record("update", invoice, f"invoice {invoice.number} voided: {reason.strip()}", actor=actor,
                  changes={"status": ["open", "void"]})
     db.session.commit()

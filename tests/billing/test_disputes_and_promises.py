@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from agency.billing import disputes, promises, receivables
+from agency.billing import disputes, metrics, promises, receivables
 from agency.billing.jobs import daily_promise_check
 from agency.billing.models import CollectionTask, Dispute, Invoice, Payment, PaymentPromise
 from agency.core.outbox import OutboxMessage
@@ -190,6 +190,39 @@ def test_a_payment_that_settles_the_invoice_keeps_its_promise_at_once(users):
     receivables.record_payment(invoice, Decimal("1250.00"), TODAY, "Wire")
     settled = db.session.get(PaymentPromise, promise.id)
     assert (settled.status, settled.resolved_on) == ("kept", TODAY)
+
+
+def test_a_credit_is_no_money_paid_toward_a_promise(users):
+    # $1,000 promised on a $3,000 invoice; a dispute credits $1,000 and nothing is paid: broken.
+    invoice = invoice_of("3000.00")
+    day = TODAY + timedelta(days=5)
+    promise = promises.record_promise(invoice, day, Decimal("1000.00"), "Dana Ruiz by phone", users["billing"])
+    dispute = disputes.open_dispute(invoice, "Two days billed twice", actor=users["billing"])
+    disputes.resolve(dispute, "credited", "Billed twice", amount=Decimal("1000.00"), actor=users["billing"])
+    assert promises.check_promises(day + timedelta(days=1))["broken"] == [promise.id]
+
+
+def test_a_payment_received_after_the_promised_day_keeps_nothing(users, setting):
+    invoice = invoice_of("1250.00")
+    day = TODAY + timedelta(days=2)
+    promise = promises.record_promise(invoice, day, Decimal("1250.00"), "Dana Ruiz by phone", users["billing"])
+    setting(PINNED_TODAY=(day + timedelta(days=1)).isoformat())
+    receivables.record_payment(invoice, Decimal("1250.00"), day + timedelta(days=1), "ACH late")
+    assert db.session.get(PaymentPromise, promise.id).status == "open"
+    assert promises.check_promises(day + timedelta(days=1))["broken"] == [promise.id]
+
+
+def test_voiding_a_promised_invoice_withdraws_its_promise_and_the_rate_does_not_count_it(users):
+    invoice = invoice_of("1250.00")
+    promise = promises.record_promise(invoice, TODAY + timedelta(days=5), Decimal("1250.00"), "Dana Ruiz",
+                                      users["billing"])
+    receivables.void_invoice(invoice, "billed to the wrong unit", users["billing"])
+    withdrawn = db.session.get(PaymentPromise, promise.id)
+    assert (withdrawn.status, withdrawn.resolved_on) == ("withdrawn", TODAY)
+    assert promises.check_promises(TODAY + timedelta(days=6)) == {
+        "as_of": (TODAY + timedelta(days=6)).isoformat(), "kept": [], "broken": []}
+    row = metrics.collections_report(TODAY + timedelta(days=6)).agency
+    assert (row.promises_kept, row.promises_broken, row.promise_kept_rate) == (0, 0, None)
 
 
 def test_the_daily_check_on_a_real_worker_twice_tells_the_owner_of_a_broken_promise_once(app, redis_url, users):
