@@ -28,9 +28,10 @@ class NumberField(DecimalField):
     """A decimal the database can hold: not infinite, not past a money column's size."""
 
     def pre_validate(self, form):
-        # Only typed values are Decimals; a field left out keeps the form's own default.
+        # Only typed values are Decimals; a field left out keeps the form's own default. Stops the chain: a
+        # range check would turn the number into a float, which a signalling NaN ("sNaN") cannot become.
         if isinstance(self.data, Decimal) and (not self.data.is_finite() or abs(self.data) >= MAX_AMOUNT):
-            raise ValidationError(f"Enter a number below {MAX_AMOUNT:,}.")
+            raise StopValidation(f"Enter a number below {MAX_AMOUNT:,}.")
 
 
 class WholeNumberField(IntegerField):

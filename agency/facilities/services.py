@@ -314,6 +314,10 @@ def save_rate_card(facility: Facility, card: RateCard | None, values: dict, rate
     if threshold is not None and not 0 < threshold <= HOURS_IN_A_WEEK:
         raise ValidationError.on("overtime_threshold_hours", f"must be more than 0 and at most {HOURS_IN_A_WEEK}")
     values = _overtime_rule(card, values, start)
+    # The columns hold hundredths: a third place would be rounded away (or cut, by SQLite) unseen.
+    for key in ("overtime_threshold_hours", "daily_threshold_hours", "overtime_multiplier"):
+        if values.get(key) is not None and values[key] != values[key].quantize(Decimal("0.01")):
+            raise ValidationError.on(key, "must have at most 2 decimal places")
     if rates is not None:
         _check_rates(rates)
     _lock_facility(facility)
