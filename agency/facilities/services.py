@@ -12,6 +12,7 @@ from agency.core import audit
 from agency.core.dates import human_day, utcnow
 from agency.core.errors import Conflict, Forbidden, NotFound, ValidationError
 from agency.core.integrity import commit_or_conflict, duplicate
+from agency.core.money import to_cents
 from agency.core.outbox import queue_email
 from agency.core.permissions import can
 from agency.core.persistence import lock, lock_value
@@ -331,12 +332,19 @@ def save_rate_card(facility: Facility, card: RateCard | None, values: dict, rate
     if card is None:
         card = RateCard(facility=facility, **values)
         db.session.add(card)
-        action = "create"
+        action, changes, rates_before = "create", {}, None
     else:
+        # Old and new terms and prices, so the audit log says what a change of contract changed.
+        action, changes = "update", audit.diff(card, values)
+        rates_before = {f"{r.item}/{r.discipline}": str(to_cents(r.amount)) for r in card.rates}
         for key, value in values.items():
             setattr(card, key, value)
-        action = "update"
     if rates is not None:
+        rates_after = {f"{r['item']}/{r['discipline']}": str(to_cents(r["amount"])) for r in rates}
+        if rates_before is None:
+            changes["rates"] = rates_after
+        elif rates_after != rates_before:
+            changes["rates"] = [rates_before, rates_after]
         existing = {(r.item, r.discipline): r for r in card.rates}
         wanted = {(r["item"], r["discipline"]): r["amount"] for r in rates}
         for key, rate in existing.items():
@@ -350,9 +358,7 @@ def save_rate_card(facility: Facility, card: RateCard | None, values: dict, rate
     audit.record(
         action, card,
         f"rate card {human_day(start)} to {human_day(end) if end else 'open'} for {facility.name}",
-        actor=actor,
-        changes={"rates": {f"{r['item']}/{r['discipline']}": str(r["amount"]) for r in rates}}
-        if rates is not None else None,
+        actor=actor, changes=changes or None,
     )
     commit_or_conflict()
     return card

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
+from agency.core.audit import AuditEvent
 from agency.extensions import db
 from agency.facilities.models import RateCard
 from tests import factories
@@ -309,3 +310,22 @@ def test_the_edit_page_shows_an_eight_and_eighty_cards_anchor_and_saves_its_swit
     db.session.expire_all()
     card = db.session.get(RateCard, card.id)
     assert (card.overtime_rule, card.daily_threshold_hours, card.period_anchor) == ("daily", Decimal("10.00"), None)
+
+
+def test_the_audit_log_says_what_a_renegotiated_contract_changed_old_and_new(api, users):
+    billing = api("billing")
+    place = factories.facility()
+    card = billing.post(f"/api/v1/facilities/{place.id}/rate-cards",
+                        json={"effective_from": "2026-01-01", "overtime_threshold_hours": 40,
+                              "rates": RATES}).json
+    changed = billing.patch(f"/api/v1/rate-cards/{card['id']}",
+                            json={"overtime_rule": "eight_and_eighty", "period_anchor": "2026-03-01",
+                                  "rates": [{**RATES[0], "amount": "95.00"}]})
+    assert changed.status_code == 200, changed.json
+    event = db.session.scalars(sa.select(AuditEvent).where(
+        AuditEvent.object_type == "rate_card", AuditEvent.object_id == card["id"], AuditEvent.action == "update")).one()
+    assert event.user_id == users["billing"].id
+    assert event.changes["overtime_rule"] == ["weekly", "eight_and_eighty"]
+    assert event.changes["period_anchor"] == [None, "2026-03-01"]
+    assert event.changes["overtime_threshold_hours"] == ["40.00", None]
+    assert event.changes["rates"] == [{"direct_care_hour/LCSW": "92.50"}, {"direct_care_hour/LCSW": "95.00"}]
