@@ -17,9 +17,16 @@ from agency.core.persistence import lock
 from agency.extensions import db
 
 
-def disputed():
-    """SQL: the invoice has an open dispute (it is neither chased nor counted as collectible)."""
-    return sa.exists().where(Dispute.invoice_id == Invoice.id, Dispute.status == "open")
+def disputed(as_of: date | None = None):
+    """SQL: the invoice has an open dispute (it is neither chased nor counted as collectible); with as_of,
+    one open on that day (opened by then and not resolved by then), so a past day reads as it stood."""
+    return sa.exists().where(Dispute.invoice_id == Invoice.id,
+                             Dispute.status == "open" if as_of is None else dispute_open_on(as_of))
+
+
+def dispute_open_on(as_of: date):
+    """SQL: the dispute was open on the day: opened by then and not resolved by then."""
+    return sa.and_(Dispute.opened_on <= as_of, sa.or_(Dispute.resolved_on.is_(None), Dispute.resolved_on > as_of))
 
 
 def promised(as_of: date):

@@ -12,6 +12,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 import sqlalchemy.orm
 
+from agency.billing.collections import dispute_open_on
 from agency.billing.models import COLLECTED, ISSUED_STATUSES, Dispute, Invoice, Payment, PaymentPromise
 from agency.billing.receivables import Aging, FacilityAging, aging
 from agency.core.money import to_cents, to_tenths
@@ -124,8 +125,6 @@ def _activity(as_of: date):
             *by_kind, Facility.id, Facility.name)
 
     to_invoice = [(Invoice, Invoice.id == Payment.invoice_id)]
-    open_on_day = sa.and_(Dispute.opened_on <= as_of,
-                          sa.or_(Dispute.resolved_on.is_(None), Dispute.resolved_on > as_of))
     return sa.union_all(
         per_facility(sa.literal("billed"), sa.func.sum(Invoice.total), [], [
             Invoice.status.in_(ISSUED_STATUSES), Invoice.issued_on >= month, Invoice.issued_on <= as_of]),
@@ -140,7 +139,7 @@ def _activity(as_of: date):
                      [Dispute.resolved_on > window, Dispute.resolved_on <= as_of], source=Dispute),
         per_facility(sa.literal("dispute_open"),
                      sa.func.max(days_between(Dispute.opened_on, sa.literal(as_of, sa.Date))),
-                     [(Invoice, Invoice.id == Dispute.invoice_id)], [open_on_day], source=Dispute),
+                     [(Invoice, Invoice.id == Dispute.invoice_id)], [dispute_open_on(as_of)], source=Dispute),
     )
 
 

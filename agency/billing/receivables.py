@@ -236,8 +236,7 @@ def aging(as_of: date, actor=None) -> Aging:
     """
     later, balance, owed = owed_on(as_of)
     bucket = bucket_column(as_of).label("bucket")
-    # An open dispute is judged as it stands now: aging of a past day shows what is disputed today.
-    disputed = sa.func.sum(sa.case((collections.disputed(), balance), else_=0))
+    disputed = sa.func.sum(sa.case((collections.disputed(as_of), balance), else_=0))
     query = (
         sa.select(Invoice.facility_id, Facility.name, bucket, sa.func.sum(balance), disputed)
         .join(Facility, Facility.id == Invoice.facility_id)

@@ -80,7 +80,7 @@ def statement(facility: Facility, as_of: date) -> AccountStatement:
     later, balance, owed = owed_on(as_of)
     rows = db.session.execute(
         sa.select(Invoice.id, Invoice.number, Invoice.issued_on, Invoice.due_on, balance,
-                  collections.disputed())
+                  collections.disputed(as_of))
         .outerjoin(later, later.c.invoice_id == Invoice.id)
         .where(Invoice.facility_id == facility.id, owed)
         .order_by(Invoice.due_on, Invoice.id)

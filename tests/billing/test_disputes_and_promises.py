@@ -318,3 +318,17 @@ def test_the_daily_check_is_registered_with_rqs_cron_earlier_in_the_day_than_the
         return int(hour) * 60 + int(minute)
 
     assert minute_of_day(app.config["PROMISE_CHECK_CRON"]) < minute_of_day(app.config["DUNNING_CRON"])
+
+
+def test_aging_of_a_past_day_counts_the_disputes_open_that_day(users, setting):
+    invoice = invoice_of("1250.00")
+    invoice.issued_on = TODAY - timedelta(days=10)
+    db.session.commit()
+    dispute = disputes.open_dispute(invoice, "Hours not worked", actor=users["billing"])
+    setting(PINNED_TODAY=(TODAY + timedelta(days=3)).isoformat())
+    disputes.resolve(dispute, "upheld", "The sign-in sheets show the hours", actor=users["billing"])
+    on = {days: receivables.aging(TODAY + timedelta(days=days)) for days in (-1, 0, 2, 3)}
+    # Before it was opened and from the day it was resolved, the balance is collectible again.
+    assert {days: (a.disputed, a.collectible) for days, a in on.items()} == {
+        -1: (Decimal("0.00"), Decimal("1250.00")), 0: (Decimal("1250.00"), Decimal("0.00")),
+        2: (Decimal("1250.00"), Decimal("0.00")), 3: (Decimal("0.00"), Decimal("1250.00"))}
