@@ -16,9 +16,10 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import requests
@@ -42,6 +43,15 @@ class Site:
         return browser.post(self.url + "/login", data={"email": email, "password": password, "csrf_token": token},
                             allow_redirects=False, timeout=60)
 
+    def forms_at_once(self, browsers: list[requests.Session], path: str, form_page: str,
+                      data: dict | None = None) -> list[requests.Response]:
+        """Each signed-in browser posts the form at path (its CSRF token read from form_page) at the same
+        moment, as two people clicking at once; the answers, not followed, in order."""
+        tokens = [re.search(r'name="csrf_token"[^>]*value="([^"]+)"',
+                            b.get(self.url + form_page, timeout=60).text).group(1) for b in browsers]
+        return together(*(partial(b.post, self.url + path, data={**(data or {}), "csrf_token": t},
+                                  allow_redirects=False, timeout=60) for b, t in zip(browsers, tokens, strict=True)))
+
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
 
@@ -52,17 +62,22 @@ class Site:
 
 def at_once(token: str, *calls: tuple[Site, str, str, dict | None]) -> list[requests.Response]:
     """Send the (site, method, path, body) calls, to one server or several, released together."""
-    barrier = threading.Barrier(len(calls))
-    responses: list = [None] * len(calls)
+    return together(*(partial(site.call, method, path, token, body) for site, method, path, body in calls))
 
-    def send(index: int, site: Site, method: str, path: str, body: dict | None) -> None:
-        barrier.wait()
+
+def together(*sends: Callable[[], requests.Response]) -> list[requests.Response]:
+    """Run the requests from threads released at the same moment; their responses in order."""
+    barrier = threading.Barrier(len(sends))
+    responses: list = [None] * len(sends)
+
+    def send(index: int) -> None:
+        barrier.wait(timeout=30)
         try:
-            responses[index] = site.call(method, path, token, body)
+            responses[index] = sends[index]()
         except requests.RequestException as exc:
             responses[index] = exc
 
-    threads = [threading.Thread(target=send, args=(i, *call)) for i, call in enumerate(calls)]
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(sends))]
     for thread in threads:
         thread.start()
     for thread in threads:

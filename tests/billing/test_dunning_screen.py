@@ -5,6 +5,7 @@ import threading
 from datetime import date, timedelta
 from decimal import Decimal
 
+import requests
 import sqlalchemy as sa
 
 from agency.billing.invoicing import invoice_facility
@@ -16,7 +17,7 @@ from agency.core.outbox import OutboxMessage, send_outbox
 from agency.extensions import db
 from agency.facilities.models import Facility
 from agency.placements.models import Placement
-from tests import factories
+from tests import factories, live
 from tests.conftest import PASSWORD, Browser
 from tests.smtp import smtp_server
 from tests.sql import counted
@@ -293,3 +294,20 @@ def test_a_dunning_level_without_a_known_owner_or_action_stops_the_app_at_start(
         assert "call: action must be one of email, task, both" in str(exc)
     else:
         raise AssertionError("an unknown owner must stop the app")
+
+
+def test_two_clerks_clicking_send_now_at_once_on_a_real_server_send_one_reminder(app, users):
+    """Two signed-in browsers post the facility's Send now at the same moment, round after round: one email,
+    one notice per invoice-level, however the requests interleave."""
+    clerks = [requests.Session() for _ in range(2)]
+    with live.server() as site:
+        for clerk in clerks:
+            assert site.sign_in(clerk, "billing@staff.example.org", PASSWORD).status_code == 302, site.log_text()
+        for round_ in range(4):
+            invoice = overdue(f"Clinic{round_} Health", days_late=8)
+            answers = site.forms_at_once(clerks, f"/receivables/dunning/facilities/{invoice.facility_id}/send",
+                                         "/receivables/dunning")
+            assert [a.status_code for a in answers] == [302, 302], site.log_text()[-3000:]
+            db.session.rollback()
+            assert sent_levels(invoice) == ["reminder_7"]
+            assert len(reminders_to(f"ap@clinic{round_}.example.org")) == 1
