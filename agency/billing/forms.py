@@ -103,5 +103,7 @@ class PauseForm(FlaskForm):
     """Pausing a facility's payment reminders says why (the ladder shows it); resuming needs no reason."""
 
     reason = StringField("Reason", validators=[Optional(), Length(max=500)])
+
+
 class IssueForm(FlaskForm):
     submit = SubmitField("Issue invoice")

@@ -559,7 +559,7 @@ def pause_dunning(facility_id: int):
     form = PauseForm()
     paused = request.form.get("resume") != "1"
     if not form.validate_on_submit():
-        show_errors(form)
+        flash(f"Nothing changed: {errors_sentence(form)}", "error")
         return redirect(url_for(".dunning"))
     try:
         facility_services.update_facility(

@@ -33,12 +33,14 @@ class Field:
     `required` is for input (a create must give it); `nullable` says the value may be null, in a
     body and in a response (by default an optional field may be and a required one may not);
     `read_only` fields are returned and never accepted; `source` reads the value from the object
-    when it is not the attribute of the same name.
+    when it is not the attribute of the same name; a `withheld` field is null in a response to a viewer
+    who may not see it (permissions.withheld), whatever its nullable says of a body.
     """
 
     required: bool = False
     nullable: bool | None = None
     read_only: bool = False
+    withheld: bool = False
     description: str = ""
     source: Callable | None = None
 
@@ -76,7 +78,7 @@ class Field:
         return s
 
     def output_schema(self) -> dict:
-        return self._described(self.output_json_schema(), self.may_be_null)
+        return self._described(self.output_json_schema(), self.may_be_null or self.withheld)
 
     def _described(self, s: dict, nullable: bool) -> dict:
         s = dict(s)

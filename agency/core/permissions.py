@@ -44,6 +44,9 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     # Where invoices and dunning go: changing it redirects the agency's money mail, so billing decides.
     "facilities.billing_email.edit": ("billing",),
     "facilities.invoicing.edit": ("billing",),
+    # How the agency invoices and chases a facility (its invoicing mode, safety stop, why reminders are paused):
+    # the agency's own business, never shown to the facility's contact.
+    "facilities.internal": STAFF,
     # A facility sees its own contract rates; credentialing staff have no need of prices.
     "rate_cards.view": ("recruiter", "billing", "facility"),
     "rate_cards.notes": ("recruiter", "billing"),

@@ -74,11 +74,12 @@ FACILITY = Schema(
     payers=ListOf(item=Str(max_length=120), nullable=False),
     invoice_schedule=Choice(choices=INVOICE_SCHEDULES, nullable=False),
     billing_email=Email(),
-    invoicing=Choice(choices=INVOICING_MODES, nullable=False, description="automatic (default): runs issue "
-                     "invoices; review: runs make drafts billing issues; off: runs skip the facility; billing "
-                     "changes it"),
+    invoicing=Choice(choices=INVOICING_MODES, nullable=False, withheld=True, description="automatic (default): "
+                     "runs issue invoices; review: runs make drafts billing issues; off: runs skip the facility; "
+                     "billing changes it; null for a facility contact"),
     safety_factor=Dec(minimum=Decimal("1.01"), maximum=Decimal("100"),
-                      description="the safety stop's factor for this facility; null: the agency's default"),
+                      description="the safety stop's factor for this facility; null: the agency's default (and "
+                      "for a facility contact)"),
     required_documents=ListOf(item=Choice(choices=DOC_TYPES), nullable=False),
     orientation_requirements=Str(max_length=5000, multiline=True),
     active=Bool(nullable=False),
@@ -87,7 +88,7 @@ FACILITY = Schema(
     approval_window_days=Int(minimum=1, maximum=30, nullable=False, description="business days the facility has "
                              "to approve submitted hours before its approver is reminded (default 3)"),
     dunning_pause_reason=Str(max_length=500, description="why payment reminders are paused; required to "
-                             "pause, cleared on resume"),
+                             "pause, cleared on resume; null for a facility contact"),
     statement_schedule=Choice(choices=STATEMENT_SCHEDULES, nullable=False,
                               description="when a statement of account goes to the billing email"),
     contacts=ListOf(read_only=True, item=Nested(schema=CONTACT)),
@@ -148,7 +149,8 @@ def _visible(facility_id: int) -> Facility:
             query=FACILITY_FILTERS)
 def list_facilities():
     return page(queries.facilities_query(current_actor(), **parse_args())
-                .options(selectinload(Facility.contacts)), Facility.id)
+                .options(selectinload(Facility.contacts)), Facility.id,
+                lambda rows: [withheld(Facility, current_actor())] * len(rows))
 
 
 @bp.post("/facilities")
@@ -163,7 +165,7 @@ def create_facility():
 @requires("facilities.view")
 @documented("A facility", response=FACILITY, errors=(404,))
 def get_facility(facility_id: int):
-    return reply(_visible(facility_id))
+    return reply(_visible(facility_id), **withheld(Facility, current_actor()))
 
 
 @bp.patch("/facilities/<int:facility_id>")

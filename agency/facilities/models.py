@@ -64,6 +64,8 @@ class Facility(db.Model):
         sa.CheckConstraint("approval_window_days BETWEEN 1 AND 30", name="approval_window"),
     )
     __audit_type__ = "facility"
+    __restricted__ = {"invoicing": "facilities.internal", "safety_factor": "facilities.internal",
+                      "dunning_pause_reason": "facilities.internal"}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(200), unique=True)

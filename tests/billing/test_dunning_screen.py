@@ -201,6 +201,8 @@ def test_a_paused_facility_gets_no_reminders_until_resumed_the_pause_says_why_an
     url = f"/receivables/dunning/facilities/{paused.facility_id}/pause"
     refused = billing.post(url, form_url="/receivables/dunning", follow_redirects=True).data.decode()
     assert "say why payment reminders are paused" in refused
+    too_long = billing.post(url, {"reason": "x" * 501}, form_url="/receivables/dunning", follow_redirects=True)
+    assert too_long.status_code == 200 and "Nothing changed" in too_long.data.decode()
     assert db.session.get(Facility, paused.facility_id).dunning_paused is False
     done = billing.post(url, {"reason": "CFO negotiating a payment plan"}, form_url="/receivables/dunning",
                         follow_redirects=True).data.decode()
@@ -232,6 +234,22 @@ def test_the_pause_is_the_api_facilitys_dunning_paused_with_a_reason_set_by_bill
     assert api("recruiter").patch(url, json={"name": "Spruce Clinic East"}).status_code == 200  # the rest stays theirs
     db.session.expire_all()
     assert db.session.get(Facility, place.id).dunning_paused is True
+
+
+def test_a_facility_contact_never_reads_why_its_reminders_are_paused_nor_how_it_is_invoiced(app, api, browser, users):
+    own = db.session.get(Facility, users["facility"].facility_id)
+    url = f"/api/v1/facilities/{own.id}"
+    changed = api("billing").patch(url, json={"dunning_paused": True, "dunning_pause_reason": "CFO is a slow payer",
+                                              "invoicing": "review", "safety_factor": "2.5"})
+    assert changed.status_code == 200, changed.json
+    internal = ("invoicing", "safety_factor", "dunning_pause_reason")
+    assert [api("billing").get(url).json[k] for k in internal] == ["review", "2.50", "CFO is a slow payer"]
+    contact = api("facility")
+    assert [contact.get(url).json[k] for k in internal] == [None, None, None]
+    assert [contact.get("/api/v1/facilities").json["items"][0][k] for k in internal] == [None, None, None]
+    page = browser("facility").get(f"/facilities/{own.id}").data.decode()
+    assert "slow payer" not in page and "Invoicing" not in page
+    assert "slow payer" in browser("billing").get(f"/facilities/{own.id}").data.decode()
 
 
 def test_the_portal_open_balance_is_receivables_total_for_the_facility_to_the_cent(app, browser, users):
