@@ -218,7 +218,8 @@ AGING = Schema("Aging", as_of=Date(read_only=True, nullable=False),
                collectible=Money(read_only=True, nullable=False, description="the total less disputed: what "
                                  "collections may chase"),
                over_60_share=Dec(read_only=True, nullable=False, description="share of receivables over 60 days"),
-               dso=Dec(read_only=True, nullable=False, description="days sales outstanding"))
+               dso=Dec(read_only=True, description="days sales outstanding; null when money is owed and "
+                       "nothing was billed in 90 days"))
 
 
 # ----------------------------------------------------------------------------- timesheets
@@ -555,7 +556,8 @@ _FIGURES = dict(
     receivables=Money(read_only=True, nullable=False, description="open on as_of"),
     billed_90_days=Money(read_only=True, nullable=False, source=lambda r: r.aging.billed_90_days,
                          description="billed in the 90 days to as_of"),
-    dso=Dec(read_only=True, nullable=False, description="days sales outstanding: receivables / billed_90_days x 90"),
+    dso=Dec(read_only=True, description="days sales outstanding: receivables / billed_90_days x 90; null when "
+            "money is owed and nothing was billed in 90 days"),
     over_60=Money(read_only=True, nullable=False, source=lambda r: r.aging.over_60,
                   description="open more than 60 days past due"),
     over_60_share=Dec(read_only=True, nullable=False, description="over_60 / receivables, percent"),

@@ -13,8 +13,8 @@ import sqlalchemy as sa
 import sqlalchemy.orm
 
 from agency.billing.collections import dispute_open_on
-from agency.billing.models import COLLECTED, ISSUED_STATUSES, Dispute, Invoice, Payment, PaymentPromise
-from agency.billing.receivables import Aging, FacilityAging, aging
+from agency.billing.models import COLLECTED, Dispute, Invoice, Payment, PaymentPromise
+from agency.billing.receivables import Aging, FacilityAging, aging, issued_by
 from agency.core.money import to_cents, to_tenths
 from agency.core.sqldates import days_between
 from agency.extensions import db
@@ -60,7 +60,7 @@ class CollectionMetrics:
         return self.aging.total
 
     @property
-    def dso(self) -> Decimal:
+    def dso(self) -> Decimal | None:
         return self.aging.dso
 
     @property
@@ -127,7 +127,7 @@ def _activity(as_of: date):
     to_invoice = [(Invoice, Invoice.id == Payment.invoice_id)]
     return sa.union_all(
         per_facility(sa.literal("billed"), sa.func.sum(Invoice.total), [], [
-            Invoice.status.in_(ISSUED_STATUSES), Invoice.issued_on >= month, Invoice.issued_on <= as_of]),
+            issued_by(as_of), Invoice.issued_on >= month]),
         per_facility(sa.literal("collected"), sa.func.sum(Payment.amount), to_invoice, [
             COLLECTED, Payment.received_on >= month, Payment.received_on <= as_of], source=Payment),
         per_facility(PaymentPromise.status, sa.literal(0), [(Invoice, Invoice.id == PaymentPromise.invoice_id)], [

@@ -12,7 +12,6 @@ from sqlalchemy.exc import IntegrityError
 
 from agency.billing import collections, holds, promises
 from agency.billing.models import (
-    ISSUED_STATUSES,
     LIVE,
     OPEN_INVOICE_STATUSES,
     BilledEntry,
@@ -174,14 +173,16 @@ class _Health:
         """Receivables more than 60 days past due as a share of all, in percent to a tenth: leadership wants
         it under 15-20%."""
         if not self.total:
-            return ZERO
+            return to_tenths(ZERO)
         return to_tenths(self.over_60 * 100 / self.total)
 
     @property
-    def dso(self) -> Decimal:
-        """Days sales outstanding, to a tenth of a day: receivables over the last 90 days' billing, times 90."""
+    def dso(self) -> Decimal | None:
+        """Days sales outstanding, to a tenth of a day: receivables over the last 90 days' billing, times 90;
+        None when money is owed but nothing was billed in 90 days (no ratio says how slow that is; 0 would
+        make the slowest payer look the best)."""
         if not self.billed_90_days:
-            return ZERO
+            return None if self.total else to_tenths(ZERO)
         return to_tenths(self.total * 90 / self.billed_90_days)
 
 
@@ -209,6 +210,15 @@ class Aging(_Health):
 BILLED_ROW = "billed_90_days"
 
 
+def issued_by(as_of: date):
+    """SQL: the invoice stood issued on the day: numbered, dated by then, and not voided by then (a void
+    later undoes nothing of that day). Aging's balances and its 90 days' billing both count by it, so a past
+    day's DSO compares what was owed with what was billed as they stood."""
+    # An invoice never issued (a draft, or one discarded as a draft) has no number.
+    return sa.and_(Invoice.number.is_not(None), Invoice.issued_on <= as_of,
+                   sa.or_(Invoice.voided_at.is_(None), Invoice.voided_at >= start_of(as_of + timedelta(days=1))))
+
+
 def owed_on(as_of: date):
     """What each invoice owed on a day, as SQL: (the later payments' subquery to outer-join on invoice_id,
     the balance then, the condition that it was owed then). Aging and statements count it the same way."""
@@ -217,10 +227,7 @@ def owed_on(as_of: date):
     later = (sa.select(Payment.invoice_id, sa.func.sum(Payment.amount).label("amount"))
              .where(Payment.received_on > as_of).group_by(Payment.invoice_id).subquery())
     balance = Invoice.total - Invoice.amount_paid + sa.func.coalesce(later.c.amount, 0)
-    # An invoice never issued (a draft, or one discarded as a draft) has no number and was never owed.
-    owed = sa.and_(Invoice.number.is_not(None), Invoice.issued_on <= as_of, balance > 0,
-                   sa.or_(Invoice.voided_at.is_(None), Invoice.voided_at >= start_of(as_of + timedelta(days=1))))
-    return later, balance, owed
+    return later, balance, sa.and_(issued_by(as_of), balance > 0)
 
 
 def aging(as_of: date, actor=None) -> Aging:
@@ -247,8 +254,7 @@ def aging(as_of: date, actor=None) -> Aging:
     billed = (sa.select(Invoice.facility_id, Facility.name, sa.literal(BILLED_ROW), sa.func.sum(Invoice.total),
                         sa.literal(0))
               .join(Facility, Facility.id == Invoice.facility_id)
-              .where(Invoice.status.in_(ISSUED_STATUSES), Invoice.issued_on > as_of - timedelta(days=90),
-                     Invoice.issued_on <= as_of)
+              .where(issued_by(as_of), Invoice.issued_on > as_of - timedelta(days=90))
               .group_by(Invoice.facility_id, Facility.name))
     if (scope := facility_scope(actor)) is not None:
         query = query.where(Invoice.facility_id == scope)

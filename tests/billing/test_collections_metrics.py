@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from agency.billing import disputes, metrics, promises, receivables
 from agency.billing.invoicing import invoice_facility
 from agency.billing.models import Invoice, Payment
+from agency.core.dates import start_of
 from agency.extensions import db
 from tests import factories
 
@@ -157,3 +158,28 @@ def test_recruiters_and_credentialing_dashboards_have_no_collections_panel(app, 
     owing("20000.00", "Cedar Clinic", due_days_ago=61)
     for role in ("recruiter", "credentialing"):
         assert 'id="collections-panel"' not in browser(role).get("/dashboard").get_data(as_text=True)
+
+
+def test_a_past_days_dso_counts_an_invoice_voided_since_as_billed_then_as_well_as_owed(app, users):
+    # Two $9,000 invoices issued 10 days ago, both open yesterday; one is voided today. Yesterday $18,000
+    # was owed of $18,000 billed in 90 days: a DSO of 90.0, not $18,000 over $9,000.
+    kept = owing("9000.00", "Cedar Clinic", due_days_ago=-20)
+    voided = owing("9000.00", "Cedar Clinic", due_days_ago=-20, place=kept.facility)
+    receivables.void_invoice(voided, "billed to the wrong unit", users["billing"])
+    voided.voided_at = start_of(factories.TODAY) + timedelta(hours=9)  # this morning (the clock is not pinned)
+    db.session.commit()
+    yesterday = metrics.collections_report(factories.TODAY - timedelta(days=1)).agency
+    assert (yesterday.receivables, yesterday.aging.billed_90_days, yesterday.dso) == (
+        Decimal("18000.00"), Decimal("18000.00"), Decimal("90.0"))
+    now = metrics.collections_report(factories.TODAY).agency
+    assert (now.receivables, now.aging.billed_90_days, now.dso) == (
+        Decimal("9000.00"), Decimal("9000.00"), Decimal("90.0"))
+
+
+def test_money_owed_with_nothing_billed_in_90_days_has_no_dso_rather_than_the_best_one(app, users, api, browser):
+    owing("5000.00", "Cedar Clinic", due_days_ago=80)  # issued 110 days ago
+    row = metrics.collections_report(factories.TODAY).facilities[0]
+    assert (row.receivables, row.dso) == (Decimal("5000.00"), None)
+    assert api("billing").get("/api/v1/collections/metrics").json["agency"]["dso"] is None
+    assert "No billing in 90 days" in browser("billing").get("/collections/metrics").data.decode()
+    assert metrics.over_60_rating(row.over_60_share) == "bad"
