@@ -399,7 +399,8 @@ def email_invoice(invoice_id: int):
 
 @bp.post("/invoices/<int:invoice_id>/payments")
 @requires("payments.record")
-@documented("Record a full or partial payment; more than the balance is refused", request=PAYMENT,
+@documented("Record a full or partial payment; more than the balance, or a reference already recorded on the "
+            "invoice, is refused", request=PAYMENT,
             response=PAYMENT, status=201, errors=(400, 404, 409))
 def record_payment(invoice_id: int):
     invoice = receivables.get_invoice(invoice_id, current_actor())

@@ -1,5 +1,7 @@
 """Forms for timesheets, invoice runs, payments and voids."""
 
+from decimal import Decimal
+
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, SelectField, StringField, SubmitField, TextAreaField
@@ -56,7 +58,7 @@ class RetryRunForm(FlaskForm):
 
 
 class PaymentForm(FlaskForm):
-    amount = NumberField("Amount ($)", places=2, validators=[DataRequired(), NumberRange(min=0.01)])
+    amount = NumberField("Amount ($)", places=2, validators=[DataRequired(), NumberRange(min=Decimal("0.01"))])
     received_on = DayField("Received on", validators=[DataRequired()])
     reference = LineField("Reference (check or ACH number)", validators=[Optional(), Length(max=120)])
     submit = SubmitField("Record payment")
@@ -87,14 +89,15 @@ class ResolveDisputeForm(FlaskForm):
     outcome = SelectField("Outcome", choices=[SelectChoice("credited", "Credited"),
                                               SelectChoice("corrected", "Corrected (invoice voided)"),
                                               SelectChoice("upheld", "Upheld (the invoice stands)")])
-    amount = NumberField("Credit ($, when credited)", places=2, validators=[Optional(), NumberRange(min=0.01)])
+    amount = NumberField("Credit ($, when credited)", places=2,
+                         validators=[Optional(), NumberRange(min=Decimal("0.01"))])
     note = LineField("Note", validators=[DataRequired(), Length(max=1000)])
     submit = SubmitField("Resolve dispute")
 
 
 class PromiseForm(FlaskForm):
     promised_on = DayField("Promised to pay by", validators=[DataRequired()])
-    amount = NumberField("Amount ($)", places=2, validators=[DataRequired(), NumberRange(min=0.01)])
+    amount = NumberField("Amount ($)", places=2, validators=[DataRequired(), NumberRange(min=Decimal("0.01"))])
     promised_by = LineField("Who promised, and how", validators=[DataRequired(), Length(max=200)])
     submit = SubmitField("Record promise")
 

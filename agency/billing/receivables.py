@@ -67,8 +67,17 @@ def record_payment(invoice: Invoice, amount: Decimal, received_on: date, referen
         raise ValidationError.on("received_on", "cannot be in the future")
     if received_on < invoice.issued_on:
         raise ValidationError.on("received_on", "cannot be before the invoice was issued")
+    reference = (reference or "").strip() or None
+    # A check or transfer pays an invoice once: its reference seen again on the invoice is the same money
+    # recorded twice (a form sent twice, two clerks at once), which the invoice's lock lets us see.
+    if reference and (same := db.session.scalar(sa.select(Payment).where(
+            Payment.invoice_id == invoice.id, Payment.kind == "payment",
+            sa.func.lower(Payment.reference) == reference.lower()))) is not None:
+        raise Conflict(f"a payment with reference {same.reference} ({format_money(same.amount)} received "
+                       f"{human_day(same.received_on)}) is already recorded on invoice {invoice.number}",
+                       {"reference": ["is already recorded on this invoice"]})
     payment = Payment(invoice=invoice, amount=amount, kind="payment", received_on=received_on,
-                      reference=(reference or "").strip() or None, recorded_by_id=getattr(actor, "id", None))
+                      reference=reference, recorded_by_id=getattr(actor, "id", None))
     db.session.add(payment)
     invoice.amount_paid += amount
     invoice.status = "paid" if invoice.amount_paid == invoice.total else "partially_paid"

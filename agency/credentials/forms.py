@@ -125,7 +125,8 @@ class RenewalForm(FlaskForm):
 class CERecordForm(FlaskForm):
     title = LineField("Course title", validators=[DataRequired(), Length(max=200)])
     provider = LineField("Provider", validators=[DataRequired(), Length(max=200)])
-    hours = NumberField("Hours", places=2, validators=[DataRequired(), NumberRange(min=0.25, max=100)])
+    hours = NumberField("Hours", places=2,
+                        validators=[DataRequired(), NumberRange(min=Decimal("0.25"), max=Decimal("100"))])
     topic = SelectField("Topic", choices=_choices(CE_TOPICS))
     completed_on = DayField("Completed on", validators=[DataRequired()])
     certificate_document_id = SelectField("Certificate (uploaded document)", choices=[],
@@ -174,7 +175,7 @@ class CERuleForm(FlaskForm):
     state = SelectField("State", choices=STATE_SELECT, validators=[DataRequired()])
     license_type = SelectField("License type", choices=_choices(LICENSE_TYPES))
     hours_required = NumberField("Hours per renewal cycle", places=2,
-                                 validators=[DataRequired(), NumberRange(min=0.5, max=500)])
+                                 validators=[DataRequired(), NumberRange(min=Decimal("0.5"), max=Decimal("500"))])
     cycle_months = WholeNumberField("Cycle length (months)", validators=[DataRequired(), NumberRange(1, 60)])
     topics = FieldList(FormField(CETopicRowForm), label="Mandatory topics", max_entries=len(CE_TOPICS) * 2)
     notes = TextAreaField("Notes", validators=[Optional(), Length(max=5000)])

@@ -1,5 +1,7 @@
 """Forms for facilities, their contacts and rate cards."""
 
+from decimal import Decimal
+
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -49,7 +51,8 @@ class FacilityForm(FlaskForm):
     billing_email = EmailAddressField("Billing email", validators=[Optional(), Length(max=255)])
     invoicing = SelectField("Invoicing", choices=_choices(INVOICING_MODES), default="automatic",
                             description="Automatic issues invoices; review makes drafts to issue; off bills nothing")
-    safety_factor = NumberField("Safety stop factor", places=2, validators=[Optional(), NumberRange(min=1.01, max=100)],
+    safety_factor = NumberField("Safety stop factor", places=2,
+                                validators=[Optional(), NumberRange(min=Decimal("1.01"), max=Decimal("100"))],
                                 description="Park an invoice above this many times, or below this fraction of, "
                                             "the recent average; blank for the agency's default")
     bills_insurance = BooleanField("Bills insurance for our therapists' services")
@@ -110,7 +113,7 @@ class RateCardForm(FlaskForm):
                                            validators=[Optional(), NumberRange(min=1, max=168)])
     overtime_rule = SelectField("Overtime rule", choices=list(OVERTIME_RULE_LABELS.items()), default="weekly")
     daily_threshold_hours = NumberField("Daily overtime after (hours)", places=2,
-                                        validators=[Optional(), NumberRange(min=0.01, max=24)],
+                                        validators=[Optional(), NumberRange(min=Decimal("0.01"), max=Decimal("24"))],
                                         description="Daily rule only")
     period_anchor = DayField("8-and-80 period starts", validators=[Optional()],
                              description="8-and-80 only: the first day of a 14-day period; effective from when "

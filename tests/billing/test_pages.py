@@ -173,3 +173,26 @@ def test_a_long_timesheet_list_counts_only_up_to_the_cap_and_still_pages_on(brow
 
     monkeypatch.setattr(listing, "COUNT_CAP", 10)
     assert b"Page 1 of 4 \xc2\xb7 7 in all" in billing.get("/timesheets?per_page=2").data
+
+
+def test_the_smallest_amounts_the_forms_offer_are_accepted_to_the_cent(browser, users):
+    """A form's limits are decimals: a cent paid and a safety stop of 1.01 are within them, not just past
+    them, as a float bound would have it."""
+    invoice = factories.invoiced_day(factories.facility(name="Cedar Clinic", billing_email="ap@cedar.example.org"))
+    billing = browser("billing")
+    paid = billing.post(f"/invoices/{invoice.id}/payments", {"amount": "0.01",
+                                                             "received_on": factories.TODAY.isoformat(),
+                                                             "reference": "ACH 1"},
+                        form_url=f"/invoices/{invoice.id}", follow_redirects=True)
+    assert paid.status_code == 200
+    db.session.refresh(invoice)
+    assert invoice.amount_paid == Decimal("0.01")
+    place = invoice.facility
+    saved = billing.post(f"/facilities/{place.id}/edit", {
+        "name": place.name, "facility_type": place.facility_type, "state": place.state, "funding": place.funding,
+        "payment_terms_days": "30", "invoice_schedule": place.invoice_schedule, "approval_window_days": "3",
+        "statement_schedule": place.statement_schedule, "invoicing": "automatic", "safety_factor": "1.01",
+        "billing_email": place.billing_email, "active": "y"}, follow_redirects=True)
+    assert saved.status_code == 200
+    db.session.refresh(place)
+    assert place.safety_factor == Decimal("1.01"), saved.data.decode()[:3000]

@@ -77,6 +77,26 @@ def test_two_payments_of_the_whole_balance_at_once_record_one(site, token):
     assert all(refused_cleanly(max(pair, key=lambda r: r.status_code), 409) for pair in rounds)
 
 
+def test_one_check_sent_twice_at_once_is_recorded_once_and_again_later_is_refused(site, token):
+    # A $10.00 part payment by check 4417, well within the balance: only its reference tells the second apart.
+    rounds = []
+    for invoice in invoices(ROUNDS):
+        body = {"amount": "10.00", "received_on": factories.TODAY.isoformat(), "reference": "Check 4417"}
+        path = f"/api/v1/invoices/{invoice.id}/payments"
+        rounds.append(site.at_once(token, ("POST", path, body), ("POST", path, body)))
+    assert_no_server_error(rounds, site)
+    assert_sound()
+    assert [sorted(r.status_code for r in pair) for pair in rounds] == [[201, 409]] * ROUNDS
+    refused = max(rounds[0], key=lambda r: r.status_code).json()["error"]
+    assert "Check 4417" in refused["message"] and "reference" in refused["fields"]
+    again = site.call("POST", path, token, {**body, "reference": "check 4417 "})
+    assert again.status_code == 409
+    other = site.call("POST", path, token, {**body, "reference": "Check 4418"})
+    assert other.status_code == 201
+    db.session.rollback()
+    assert db.session.get(Invoice, invoice.id).amount_paid == Decimal("20.00")
+
+
 def test_a_void_and_a_payment_at_once_leave_a_void_invoice_or_a_paid_one(site, token):
     rounds = []
     for invoice in invoices(ROUNDS):
