@@ -87,12 +87,16 @@ def statement(facility: Facility, as_of: date) -> AccountStatement:
     ).all()
     lines = [StatementLine(i, number, issued, due, (as_of - due).days, to_cents(amount), bool(disputed))
              for i, number, issued, due, amount, disputed in rows]
-    since = db.session.scalar(sa.select(sa.func.max(Statement.as_of))
-                              .where(Statement.facility_id == facility.id, Statement.as_of < as_of))
+    last = db.session.execute(sa.select(Statement.as_of, Statement.sent_at)
+                              .where(Statement.facility_id == facility.id, Statement.as_of < as_of)
+                              .order_by(Statement.as_of.desc(), Statement.sent_at.desc()).limit(1)).first()
+    since = last.as_of if last else None
+    # Since the last statement: received after its day, or recorded after it was sent (a payment received
+    # on its day but entered later was on no statement yet).
+    new = [sa.or_(Payment.received_on > last.as_of, Payment.created_at > last.sent_at)] if last else []
     payments = db.session.scalars(
         sa.select(Payment).join(Invoice, Invoice.id == Payment.invoice_id)
-        .where(Invoice.facility_id == facility.id, Payment.received_on <= as_of,
-               *([Payment.received_on > since] if since else []))
+        .where(Invoice.facility_id == facility.id, Payment.received_on <= as_of, *new)
         .options(joinedload(Payment.invoice)).order_by(Payment.received_on, Payment.id)
     ).all()
     return AccountStatement(facility, as_of, since, lines, payments)

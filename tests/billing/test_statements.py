@@ -92,6 +92,20 @@ def test_the_statement_lists_each_open_invoice_with_its_age_and_what_came_in_sin
     assert [line.balance for line in earlier.invoices] == [Decimal("620.00"), Decimal("1140.00")]
 
 
+def test_a_payment_received_on_a_statements_day_but_entered_after_it_went_out_is_on_the_next(app):
+    place, sept, octo, nov = cedar_clinic()
+    # Nov 25's statement goes out; then the $50.00 check that came in that morning is entered.
+    db.session.add(Statement(facility_id=place.id, as_of=TODAY, kind="on_demand", balance=Decimal("2360.00"),
+                             invoice_ids=[sept.id, octo.id, nov.id], recipients="ap@cedar"))
+    db.session.commit()
+    record_payment(nov, Decimal("50.00"), TODAY, "CHK 1002")
+    following = statements.statement(place, TODAY + timedelta(days=30))
+    assert following.since == TODAY
+    assert [(p.reference, p.amount) for p in following.payments] == [("CHK 1002", Decimal("50.00"))]
+    # The one entered before Nov 25's statement went out was on it, and is not listed again.
+    assert "ACH 77" not in [p.reference for p in following.payments]
+
+
 def test_the_statement_pdf_reads_back_and_the_json_follows_the_api(app, api, browser):
     place, sept, octo, nov = cedar_clinic()
     body = api("billing").get(f"/api/v1/facilities/{place.id}/statement?as_of={TODAY.isoformat()}").json
