@@ -8,6 +8,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from agency.auth.models import User
 from agency.billing.models import COLLECTED, CollectionTask, Dispute, Invoice, Payment, PaymentPromise
 from agency.core import audit
 from agency.core.dates import utcnow
@@ -75,11 +76,13 @@ def add_task(*, key: str, kind: str, facility_id: int, owner_role: str, title: s
 
 
 def tasks_for(user):
-    """SQL: the tasks a user owns: their own, and those of their role. Leadership's are the admins'."""
+    """SQL: the tasks a user owns: their own, and those of their role that no one active owns (a task of
+    someone deactivated since falls to the team, so it is never left unseen). Leadership's are the admins'."""
     role = "leadership" if user.role == "admin" else user.role
+    owner_active = sa.exists().where(User.id == CollectionTask.owner_id, User.active.is_(True))
     return sa.select(CollectionTask).where(sa.or_(
         CollectionTask.owner_id == user.id,
-        sa.and_(CollectionTask.owner_id.is_(None), CollectionTask.owner_role == role)))
+        sa.and_(CollectionTask.owner_role == role, sa.or_(CollectionTask.owner_id.is_(None), ~owner_active))))
 
 
 def open_tasks_for(user):

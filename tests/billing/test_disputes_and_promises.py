@@ -259,6 +259,24 @@ def test_a_dispute_past_its_due_day_puts_one_task_on_its_owners_dashboard(users)
     assert task.owner_id == users["admin"].id and task.invoice_id == invoice.id
 
 
+def test_a_late_disputes_task_whose_owner_has_left_falls_to_the_billing_team(users, api):
+    from agency.auth.services import create_user, set_active
+
+    leaver = create_user("leaver@staff.example.org", "billing", "a long pass phrase 7", name="Lee Leaver")
+    invoice = invoice_of("1250.00")
+    dispute = disputes.open_dispute(invoice, "Rate", owner_id=leaver.id, due_on=TODAY + timedelta(days=2),
+                                    actor=users["billing"])
+    assert disputes.add_overdue_tasks(TODAY + timedelta(days=3)) == [dispute.id]
+
+    def titles():
+        return [t["title"] for t in api("billing").get("/api/v1/collection-tasks").json["items"]]
+
+    # While Lee works here the task is Lee's alone; once Lee is deactivated every billing user sees it.
+    assert titles() == []
+    set_active(leaver, False, users["admin"])
+    assert titles() == [f"Dispute #{dispute.id} on {invoice.number} was due {dispute.due_on:%b %d, %Y}"]
+
+
 def test_the_disputes_page_lists_open_and_overdue_ones(browser, users):
     late = disputes.open_dispute(invoice_of("1250.00"), "Late one", actor=users["billing"])
     late.opened_on, late.due_on = TODAY - timedelta(days=20), TODAY - timedelta(days=6)
