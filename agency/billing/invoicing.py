@@ -53,7 +53,7 @@ from agency.billing.pricing import (
     week_start,
 )
 from agency.core import audit
-from agency.core.dates import today
+from agency.core.dates import human_day, today
 from agency.core.errors import Conflict, ServiceUnavailable, ValidationError
 from agency.core.integrity import commit_or_conflict
 from agency.core.jobs import enqueue
@@ -372,7 +372,7 @@ def preview(facility_id: int, period_end: date) -> Pricing:
 def invoice_facility(facility_id: int, period_start: date, period_end: date,
                      actor=None) -> tuple[Invoice | None, list[Unpriced]]:
     """Bill a facility's approved, unbilled entries up to period_end in one invoice, or None."""
-    _check_period(period_start, period_end)
+    check_period(period_start, period_end)
     # Serialises invoice runs of this facility (and its voids and entry decisions) without blocking rows
     # that merely reference it (placements, entries being recorded meanwhile).
     if (facility := lock(Facility, facility_id)) is None:
@@ -396,9 +396,15 @@ def _invoice_locked(facility_id: int, period_start: date, period_end: date,
     return invoice_id, pricing.unpriced
 
 
-def _check_period(period_start: date, period_end: date) -> None:
+def check_period(period_start: date, period_end: date) -> None:
+    """A billing period runs forward and ends by the end of this month: no hours are worked past today, so
+    a later end would only print a period the invoice does not bill (and mark it the supplement of periods
+    not yet come)."""
     if period_end < period_start:
         raise ValidationError.on("period_end", "must not be before period_start")
+    latest = today().replace(day=1) + relativedelta(months=1) - timedelta(days=1)
+    if period_end > latest:
+        raise ValidationError.on("period_end", f"must not be after the end of this month ({human_day(latest)})")
 
 
 class _Changed(Exception):
@@ -604,7 +610,7 @@ def run_invoices(period_start: date, period_end: date, facility_ids: list[int] |
     read and priced again under its lock. PDFs follow in jobs of their own. With isolate, a facility
     that fails is rolled back and its error kept in its outcome; the others are invoiced.
     """
-    _check_period(period_start, period_end)
+    check_period(period_start, period_end)
     result = RunResult()
     bills = _load(_with_unbilled(period_end, facility_ids), period_end, period_start)
     for facility_id in [fid for fid, bill in bills.items() if bill.facility.invoicing == "off"]:

@@ -53,8 +53,7 @@ def create_invoice_run(period_start: date, period_end: date, facility_id: int | 
                        facility_ids: list[int] | None = None) -> InvoiceRun:
     """Record a run of the facilities with approved, unbilled hours up to period_end (the one asked
     for, or facility_ids as the schedule found them), in parts of INVOICE_RUN_BATCH; nothing billed yet."""
-    if period_end < period_start:
-        raise ValidationError.on("period_end", "must not be before period_start")
+    invoicing.check_period(period_start, period_end)
     if facility_id is not None and db.session.get(Facility, facility_id) is None:
         raise ValidationError.on("facility_id", f"no facility with id {facility_id}")
     if facility_ids is None:

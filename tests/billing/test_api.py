@@ -2,6 +2,7 @@
 
 from datetime import date
 
+import pytest
 import sqlalchemy as sa
 
 from agency.billing.models import Invoice, TimesheetEntry
@@ -175,4 +176,15 @@ def test_with_redis_configured_but_down_an_invoice_run_is_503_and_changes_nothin
     finally:
         app.config["REDIS_URL"] = saved
     assert response.status_code == 503 and response.json["error"]["code"] == "service_unavailable"
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(JobRecord)) == 0
+
+
+@pytest.mark.parametrize("period", [{"period_start": "2026-11-01", "period_end": "2027-11-30"},
+                                    {"period_start": "2026-11-01", "period_end": "2026-12-01"},
+                                    {"period_start": "2026-11-30", "period_end": "2026-11-01"}])
+def test_an_invoice_run_for_a_period_ending_after_this_month_or_backwards_is_refused(api, users, period):
+    from agency.core.jobs import JobRecord
+
+    response = api("billing").post("/api/v1/invoices/generate", json=period)
+    assert response.status_code == 400 and "period_end" in response.json["error"]["fields"], response.json
     assert db.session.scalar(sa.select(sa.func.count()).select_from(JobRecord)) == 0
