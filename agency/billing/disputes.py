@@ -14,7 +14,7 @@ from agency.auth.models import User
 from agency.billing import collections, promises, receivables
 from agency.billing.models import DISPUTE_OUTCOMES, DISPUTE_STATUSES, Dispute, Invoice, InvoiceLine, Payment
 from agency.core import audit
-from agency.core.dates import today
+from agency.core.dates import human_day, today
 from agency.core.errors import Conflict, NotFound, ValidationError
 from agency.core.integrity import commit_or_conflict
 from agency.core.money import format_money, to_cents
@@ -54,8 +54,9 @@ def open_dispute(invoice: Invoice, reason: str | None, *, line_id: int | None = 
         owner_id = actor.id
     opened_on = today()
     due_on = due_on or opened_on + timedelta(days=current_app.config["DISPUTE_DAYS"])
-    if due_on < opened_on:
-        raise ValidationError.on("due_on", "cannot be before today")
+    latest = opened_on + timedelta(days=current_app.config["DISPUTE_MAX_DAYS"])
+    if not opened_on <= due_on <= latest:
+        raise ValidationError.on("due_on", f"must be between today and {human_day(latest)}")
     if open_for(invoice.id) is not None:
         raise Conflict(f"invoice {invoice.number} already has an open dispute; add to it")
     dispute = Dispute(invoice_id=invoice.id, line_id=line_id, reason=reason, status="open", opened_on=opened_on,

@@ -58,6 +58,18 @@ def test_a_credit_of_400_on_a_1250_invoice_with_250_paid_leaves_600_and_is_no_mo
     assert again.status_code == 409
 
 
+@pytest.mark.parametrize("days", [-1, 91])
+def test_a_dispute_due_before_today_or_past_90_days_is_refused_and_nothing_opens(api, days):
+    invoice = invoice_of("1250.00")
+    due = (TODAY + timedelta(days=days)).isoformat()
+    refused = api("billing").post(f"/api/v1/invoices/{invoice.id}/disputes", json={"reason": "Rate", "due_on": due})
+    assert refused.status_code == 400 and "due_on" in refused.json["error"]["fields"], refused.json
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Dispute)) == 0
+    latest = (TODAY + timedelta(days=90)).isoformat()
+    assert api("billing").post(f"/api/v1/invoices/{invoice.id}/disputes",
+                               json={"reason": "Rate", "due_on": latest}).status_code == 201
+
+
 def test_a_credit_beyond_the_balance_or_without_a_note_changes_nothing(api):
     invoice = invoice_of("1250.00", paid="250.00")
     billing = api("billing")
