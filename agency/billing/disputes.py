@@ -41,7 +41,7 @@ def open_dispute(invoice: Invoice, reason: str | None, *, line_id: int | None = 
         raise ValidationError.on("owner_id" if owner_id is not None else "due_on",
                                  "is set by the agency's billing team")
     if invoice.status not in ("issued", "partially_paid"):
-        raise Conflict(f"invoice {invoice.number} is {invoice.status.replace('_', ' ')}; only an open invoice "
+        raise Conflict(f"invoice {invoice.label} is {invoice.status.replace('_', ' ')}; only an open invoice "
                        "can be disputed")
     if line_id is not None and db.session.scalar(sa.select(InvoiceLine.id).where(
             InvoiceLine.id == line_id, InvoiceLine.invoice_id == invoice.id)) is None:

@@ -579,6 +579,8 @@ def issue_invoice(invoice: Invoice, actor=None) -> Invoice:
 def discard_invoice(invoice: Invoice, reason: str, actor=None) -> Invoice:
     """Discard a draft: its entries are freed exactly as a void frees them (approved again, judged again),
     and it stays as a void without a number, so no number is lost and nothing of it is owed."""
+    if invoice.status == "void":
+        raise Conflict(f"invoice {invoice.label} is {'discarded' if invoice.number is None else 'void'} already")
     if invoice.status != "draft":
         raise Conflict(f"invoice {invoice.label} is not a draft; void an issued invoice instead")
     return receivables.void_invoice(invoice, reason, actor, draft=True)

@@ -46,7 +46,7 @@ def record_promise(invoice: Invoice, promised_on: date | None, amount: Decimal |
     if errors:
         raise ValidationError("; ".join(f"{k}: {v[0]}" for k, v in errors.items()), errors)
     if not invoice.is_open:
-        raise Conflict(f"invoice {invoice.number} is {invoice.status.replace('_', ' ')}; nothing is owed on it")
+        raise Conflict(f"invoice {invoice.label} is {invoice.status.replace('_', ' ')}; nothing is owed on it")
     if open_for(invoice.id) is not None:
         raise Conflict(f"invoice {invoice.number} already has an open promise to pay; wait for its day or "
                        "record a payment")

@@ -57,7 +57,7 @@ def record_payment(invoice: Invoice, amount: Decimal, received_on: date, referen
     # The balance as committed, and no other payment or void of the invoice until this one commits.
     invoice = lock(Invoice, invoice.id)
     if not invoice.is_open:
-        raise Conflict(f"invoice {invoice.number} is {invoice.status.replace('_', ' ')}")
+        raise Conflict(f"invoice {invoice.label} is {invoice.status.replace('_', ' ')}")
     if amount <= 0 or amount != to_cents(amount):
         raise ValidationError.on("amount", "must be a positive amount in cents")
     if amount > invoice.balance:

@@ -102,8 +102,10 @@ def test_discarding_a_draft_frees_its_hours_for_the_next_run_and_uses_no_number(
     [again] = run_invoices(*NOVEMBER, facility_ids=[place.id]).invoice_ids
     again = db.session.get(Invoice, again)
     assert again.id != first and again.total == Decimal("1200.00") and again.status == "draft"
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict, match=f"invoice draft #{first} is discarded already"):
         discard_invoice(discarded, "twice")
+    with pytest.raises(Conflict, match=f"invoice draft #{again.id} is draft"):
+        receivables.record_payment(again, Decimal("10.00"), date(2026, 11, 20), "ACH 5")
 
 
 def test_the_safety_stop_parks_an_invoice_over_three_times_the_average_and_issues_one_under(app):
