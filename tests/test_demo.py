@@ -265,12 +265,14 @@ def test_the_demo_agency_works_and_is_wrong_only_where_it_says(app, setting, as_
         return card, lines
 
     card, lines = overtime("inpatient")
+    shown = [lines[0]]
     assert card.overtime_rule == "eight_and_eighty" and card.period_anchor.weekday() == 0
     for line in lines:
         assert (line.period_key - card.period_anchor).days % 14 == 0, line.period_key
         assert line.description.startswith("Direct care overtime (over 8 h a day or 80 h in the 14 days from "
                                            f"{human_day(line.period_key)}, 1.5x), "), line.description
     card, lines = overtime("iop")
+    shown.append(lines[0])
     assert (card.overtime_rule, card.daily_threshold_hours, card.overtime_threshold_hours) == ("daily", 8, 40)
     for line in lines:
         assert line.period_key.weekday() == 0, line.period_key
@@ -326,6 +328,8 @@ def test_the_demo_agency_works_and_is_wrong_only_where_it_says(app, setting, as_
     billing = signed_in(app, "billing@demo.agency")
     assert billing.get("/dashboard").status_code == 200
     assert chased.number in billing.get(f"/invoices/{chased.id}").text
+    for line in shown:  # each overtime rule's line as its invoice shows it
+        assert line.description in html.unescape(billing.get(f"/invoices/{line.invoice_id}").text)
     portal = signed_in(app, "facility@demo.agency").get("/portal")
     assert portal.status_code == 200
     riverside = db.session.get(User, db.session.scalar(
