@@ -84,6 +84,12 @@ PROBLEMS = [
                                            "the facility portal and the billing dashboard."),
     ("overdue_invoice", "Lakeshore Behavioral Hospital", "An invoice more than 30 days past due, its "
                                                          "reminders sent level by level: receivables."),
+    ("escalated_invoice", "Peachtree Community Services Board", "An invoice more than 60 days past due that "
+                                                                "climbed every level of the ladder: the "
+                                                                "recruiter's call, then leadership's summary "
+                                                                "and call; its CFO then agreed a payment plan "
+                                                                "and its reminders are paused: receivables, "
+                                                                "the dunning ladder, the dashboards."),
     ("license_lapsed", "Maria Alvarez", "Her New York license lapsed last week and was reissued three days "
                                         "later: the days between are held hours (timesheets, her placement, "
                                         "the portal, the compliance watch)."),
@@ -113,6 +119,20 @@ OPENINGS = [
 DOC_KINDS = [("bls_card", 730, "png"), ("malpractice_coi", 365, "pdf"), ("tb_test", 365, "pdf"),
              ("background_check", None, "pdf"), ("hipaa_training", 365, "pdf"), ("license_copy", None, "pdf"),
              ("exclusion_check", 30, "pdf"), ("drug_screen", None, "pdf")]
+
+# Overtime as the contracts write it, by kind of facility; the others pay it after 40 direct-care hours in a
+# Monday-to-Sunday week. The hospital is on the 8-and-80 system of hospitals and residential care
+# (29 CFR 778.601) over its two-week pay periods, which start on a Monday; the IOP's contract counts each day
+# too, as its day and evening tracks make long days.
+OVERTIME_TERMS = {
+    "inpatient": {"overtime_rule": "eight_and_eighty",
+                  "notes": "8-and-80: overtime after 8 direct-care hours a day or 80 in the hospital's 14-day pay "
+                           "period, whichever gives more."},
+    "iop": {"overtime_rule": "daily", "daily_threshold_hours": Decimal("8"), "overtime_threshold_hours": Decimal("40"),
+            "notes": "Overtime after 8 direct-care hours in a day or 40 in a Monday-to-Sunday week."},
+}
+WEEKLY_OVERTIME = {"overtime_threshold_hours": Decimal("40"),
+                   "notes": "Overtime after 40 direct-care hours in a Monday-to-Sunday week."}
 
 PAYERS = ["Aetna", "Cigna", "UnitedHealthcare/Optum", "Magellan", "Empire BCBS", "Highmark BCBS",
           "Fidelis Care (Medicaid MCO)", "Superior HealthPlan (Medicaid MCO)"]
@@ -188,6 +208,8 @@ class DemoAgency:
         self.as_of = as_of
         self.admin = None
         self.collected = 0
+        # PROBLEMS' escalated invoice, once money() has picked it.
+        self.escalated: int | None = None
 
     def days(self, n: int) -> date:
         return self.as_of + timedelta(days=n)
@@ -399,10 +421,11 @@ class DemoAgency:
             start = self.as_of - relativedelta(months=14)
             # Two facilities' contracts run out within 60 days: renewal inquiries for the recruiter.
             end = self.days(35 + n) if n in (1, 5) else None
+            terms = OVERTIME_TERMS.get(kind, WEEKLY_OVERTIME)
+            if terms.get("overtime_rule") == "eight_and_eighty":
+                terms = {**terms, "period_anchor": start - timedelta(days=start.weekday())}
             facilities.save_rate_card(f, None, {
-                "effective_from": start, "effective_to": end, "overtime_threshold_hours": Decimal("40"),
-                "overtime_multiplier": Decimal("1.5"),
-                "notes": "Overtime after 40 direct-care hours in a Monday-to-Sunday week.",
+                "effective_from": start, "effective_to": end, "overtime_multiplier": Decimal("1.5"), **terms,
             }, rates, self.admin)
             made.append(f)
         return made
@@ -549,7 +572,7 @@ class DemoAgency:
         return billing
 
     # ------------------------------------------------------------------ money
-    def money(self, billed: list[Placement], billing_user, overdue_facility: Facility):
+    def money(self, billed: list[Placement], billing_user, overdue_facility: Facility, escalated_facility: Facility):
         """Replay five months: hours each week, approvals, invoices on the first, payments and reminders."""
         first_month = (self.as_of - relativedelta(months=5)).replace(day=1)
         overdue_month = self.as_of.replace(day=1) - relativedelta(months=3)
@@ -560,7 +583,7 @@ class DemoAgency:
             sunday = week + timedelta(days=6)
             # A month is invoiced on the first of the next, before the hours approved after that day.
             while month + relativedelta(months=1) <= sunday:
-                self._invoice(month, billing_user, overdue_facility, overdue_month)
+                self._invoice(month, billing_user, overdue_facility, overdue_month, escalated_facility)
                 month += relativedelta(months=1)
             with _as_if(sunday):
                 entries = []
@@ -593,7 +616,7 @@ class DemoAgency:
                     timesheets.decide(entries[len(rejected):], True, billing_user)
             week += timedelta(days=7)
         while month + relativedelta(months=1) <= self.as_of:
-            self._invoice(month, billing_user, overdue_facility, overdue_month)
+            self._invoice(month, billing_user, overdue_facility, overdue_month, escalated_facility)
             month += relativedelta(months=1)
         self.chase_stalled(stalled)
         # The dunning run, weekly: every level's window is longer than a week, so an unpaid invoice
@@ -606,10 +629,9 @@ class DemoAgency:
         for day in (self.as_of - relativedelta(months=1), self.as_of):
             with _as_if(day):
                 statements.send_scheduled(day)
-        # Billing paused one facility's reminders while its CFO works out a payment plan.
-        paused = db.session.scalar(sa.select(Facility).where(Facility.id != overdue_facility.id,
-                                                             Facility.active.is_(True)).order_by(Facility.id.desc()))
-        facilities.update_facility(paused, {
+        # Leadership's call after the escalation reached the CFO, who agreed a payment plan: billing paused the
+        # facility's reminders.
+        facilities.update_facility(escalated_facility, {
             "dunning_paused": True, "dunning_pause_reason": "CFO agreed a payment plan by phone; billing follows up"},
             billing_user)
 
@@ -625,8 +647,11 @@ class DemoAgency:
             with _as_if(day):
                 approvals.run_chase(day)
 
-    def _invoice(self, month: date, billing_user, overdue_facility: Facility, overdue_month: date):
+    def _invoice(self, month: date, billing_user, overdue_facility: Facility, overdue_month: date,
+                 escalated_facility: Facility):
         end = month + relativedelta(months=1) - timedelta(days=1)
+        # The last level's days past due: the escalated invoice has reached them today.
+        top = receivables.dunning_levels()[-1]["days"]
         if month == self.as_of.replace(day=1) - relativedelta(months=1):
             self._invoicing_modes(billing_user)
         with _as_if(end + timedelta(days=1)):
@@ -635,6 +660,13 @@ class DemoAgency:
             invoice = db.session.get(Invoice, invoice_id)
             if invoice.facility_id == overdue_facility.id and month == overdue_month:
                 continue  # PROBLEMS' overdue invoice: never paid, chased level by level
+            if (self.escalated is None and invoice.facility_id == escalated_facility.id
+                    and invoice.status != "draft" and invoice.due_on <= self.days(-top)):
+                # PROBLEMS' escalated invoice, its oldest that is that late today: never paid. It takes its
+                # turn in _collect's rotation all the same, so the other invoices are paid or voided as before.
+                self.escalated = invoice.id
+                self.collected += 1
+                continue
             self._collect(invoice, billing_user)
 
     def _invoicing_modes(self, billing_user):
@@ -671,11 +703,13 @@ class DemoAgency:
     def collections(self, billing_user, contact, overdue_facility_name: str):
         """Disputes and promises to pay on open invoices: the contact's own dispute from the portal, one
         billing opened that is past its due day (with its task), one credited; an open promise, a kept one
-        and a broken one (its task and email to billing). PROBLEMS' overdue invoice is left to the ladder."""
+        and a broken one (its task and email to billing). PROBLEMS' overdue and escalated invoices are left
+        to the ladder."""
         chosen = db.session.scalars(
             sa.select(Invoice).join(Invoice.facility)
             .where(Invoice.status.in_(OPEN_INVOICE_STATUSES), Invoice.issued_on <= self.days(-26),
-                   Facility.name != overdue_facility_name, Invoice.facility_id != contact.facility_id)
+                   Facility.name != overdue_facility_name, Invoice.facility_id != contact.facility_id,
+                   Invoice.id != self.escalated)
             .order_by(Invoice.issued_on, Invoice.id)).all()
         own = db.session.scalar(
             sa.select(Invoice).where(Invoice.status.in_(OPEN_INVOICE_STATUSES), Invoice.facility_id ==
@@ -885,7 +919,12 @@ def seed(as_of: date | None = None, log=click.echo) -> dict:
     log("Placing therapists and working their checklists…")
     billed = agency.placements(cast, jobs, staff["recruiter"])
     log("Replaying five months of timesheets, invoices, payments and reminders…")
-    agency.money(billed, staff["billing"], next(f for f in places if f.name == PROBLEM_OF["overdue_invoice"]))
+    by_name = {f.name: f for f in places}
+    agency.money(billed, staff["billing"], by_name[PROBLEM_OF["overdue_invoice"]],
+                 by_name[PROBLEM_OF["escalated_invoice"]])
+    # The replayed months' reminders went out long before the last weeks' promises and payments: a payment
+    # then takes back no reminder still waiting in the outbox.
+    agency.delivered_mail()
     log("Opening disputes and recording promises to pay…")
     agency.collections(staff["billing"], contact, PROBLEM_OF["overdue_invoice"])
     log("Asking therapists for documents by upload link…")

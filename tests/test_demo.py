@@ -13,10 +13,18 @@ import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
 
 from agency.auth.models import User
-from agency.billing.models import DunningNotice, Invoice, Payment, TimesheetEntry
-from agency.billing.receivables import aging
+from agency.billing.models import (
+    ISSUED_STATUSES,
+    CollectionTask,
+    DunningNotice,
+    Invoice,
+    InvoiceLine,
+    Payment,
+    TimesheetEntry,
+)
+from agency.billing.receivables import aging, dunning_levels
 from agency.core.audit import AuditEvent
-from agency.core.dates import start_of
+from agency.core.dates import human_day, start_of
 from agency.core.outbox import OutboxMessage
 from agency.credentials.documents import path_of, upload_root
 from agency.credentials.models import (
@@ -111,7 +119,7 @@ def test_the_demo_agency_works_and_is_wrong_only_where_it_says(app, setting, as_
         "Gulf Coast Correctional Health"]
     # Collections: disputes open (one from the portal, one past its due day with its task) and credited;
     # promises to pay open, kept and broken (the broken one's task on billing's dashboard).
-    from agency.billing.models import CollectionTask, Dispute, PaymentPromise
+    from agency.billing.models import Dispute, PaymentPromise
 
     assert counts(Dispute.status) == {"open": 2, "resolved": 1}
     assert counts(Dispute.outcome) == {None: 2, "credited": 1}
@@ -214,6 +222,62 @@ def test_the_demo_agency_works_and_is_wrong_only_where_it_says(app, setting, as_
     assert len(reminders) == 3 and all(m.sent_at is not None for m in reminders)
     waiting = db.session.scalars(sa.select(OutboxMessage.dedupe_key).where(OutboxMessage.sent_at.is_(None))).all()
     assert waiting and all(key.startswith("invoice:") for key in waiting)  # the replayed months' mail went out
+    # Every level of the ladder is reached: PROBLEMS' escalated invoice climbed them all, one a run, to the
+    # account recruiter's call and leadership's summary of the account and call; then billing paused the
+    # facility's reminders with the payment plan its CFO agreed.
+    levels = dunning_levels()
+    reached = counts(DunningNotice.level)
+    assert all(reached.get(level["key"]) for level in levels), reached
+    escalated_at = db.session.scalar(sa.select(Facility).where(Facility.name == PROBLEM_OF["escalated_invoice"]))
+    assert escalated_at.dunning_paused and "payment plan" in escalated_at.dunning_pause_reason
+    escalated = db.session.scalars(sa.select(Invoice).join(DunningNotice).where(
+        Invoice.facility_id == escalated_at.id, DunningNotice.level == levels[-1]["key"])
+        .order_by(Invoice.due_on)).first()
+    assert escalated.amount_paid == 0 and escalated.days_past_due(as_of) >= levels[-1]["days"]
+    climbed = db.session.scalars(sa.select(DunningNotice).where(DunningNotice.invoice_id == escalated.id)
+                                 .order_by(DunningNotice.sent_on)).all()
+    assert [n.level for n in climbed] == [level["key"] for level in levels]
+    assert len({n.sent_on for n in climbed}) == len(levels)
+    for notice, level in zip(climbed, levels, strict=True):
+        owner = level["owner"]
+        if level["action"] != "email":
+            assert f"{owner} task" in notice.recipients, (notice.level, notice.recipients)
+        if owner == "leadership" and level["action"] != "task":
+            summary = db.session.scalars(sa.select(OutboxMessage).where(
+                OutboxMessage.dedupe_key == notice.mail_key)).one()
+            assert summary.to_addr == app.config["LEADERSHIP_EMAIL"] and summary.sent_at is not None
+            assert summary.subject.startswith(f"Escalation: {escalated_at.name} is ")
+            assert escalated.number in summary.body
+    calls = {t.owner_role: t for t in db.session.scalars(sa.select(CollectionTask).where(
+        CollectionTask.kind == "dunning", CollectionTask.invoice_id == escalated.id))}
+    assert {"recruiter", "leadership"} <= set(calls), calls
+    assert calls["recruiter"].owner.email == "recruiter@demo.agency" and calls["leadership"].owner_id is None
+
+    # Overtime as the contracts write it: the hospital's 8-and-80 over 14-day periods from its card's Monday
+    # anchor, the IOP's 8 hours a day (or 40 a week), each on invoices issued to the facility.
+    def overtime(kind):
+        facility = db.session.scalar(sa.select(Facility).where(Facility.facility_type == kind))
+        (card,) = facility.rate_cards
+        lines = db.session.scalars(sa.select(InvoiceLine).join(Invoice, Invoice.id == InvoiceLine.invoice_id).where(
+            Invoice.facility_id == facility.id, Invoice.status.in_(ISSUED_STATUSES), InvoiceLine.overtime.is_(True),
+            InvoiceLine.quantity > 0)).all()
+        assert lines, kind
+        return card, lines
+
+    card, lines = overtime("inpatient")
+    shown = [lines[0]]
+    assert card.overtime_rule == "eight_and_eighty" and card.period_anchor.weekday() == 0
+    for line in lines:
+        assert (line.period_key - card.period_anchor).days % 14 == 0, line.period_key
+        assert line.description.startswith("Direct care overtime (over 8 h a day or 80 h in the 14 days from "
+                                           f"{human_day(line.period_key)}, 1.5x), "), line.description
+    card, lines = overtime("iop")
+    shown.append(lines[0])
+    assert (card.overtime_rule, card.daily_threshold_hours, card.overtime_threshold_hours) == ("daily", 8, 40)
+    for line in lines:
+        assert line.period_key.weekday() == 0, line.period_key
+        assert line.description.startswith("Direct care overtime (over 8 h a day or 40 h, week of "
+                                           f"{human_day(line.period_key)}, 1.5x), "), line.description
 
     # A facility sits on a week of one therapist's hours; everyone else's wait less than a week.
     # (A week's hours are submitted on its Sunday.)
@@ -239,6 +303,9 @@ def test_the_demo_agency_works_and_is_wrong_only_where_it_says(app, setting, as_
     assert admin.status_code == 200 and shows(admin, billed)
     recruiter = signed_in(app, "recruiter@demo.agency")
     assert "5 open assignment(s)" in recruiter.get("/dashboard").text
+    # The ladder's calls wait on the dashboards of those it names.
+    assert calls["recruiter"].title in html.unescape(recruiter.get("/dashboard").text)
+    assert calls["leadership"].title in html.unescape(admin.text)
     for a in ready:
         assert offers[a][0] in recruiter.get(f"/assignments/{a.id}").text
     credentialing = signed_in(app, "credentialing@demo.agency").get("/dashboard")
@@ -261,6 +328,8 @@ def test_the_demo_agency_works_and_is_wrong_only_where_it_says(app, setting, as_
     billing = signed_in(app, "billing@demo.agency")
     assert billing.get("/dashboard").status_code == 200
     assert chased.number in billing.get(f"/invoices/{chased.id}").text
+    for line in shown:  # each overtime rule's line as its invoice shows it
+        assert line.description in html.unescape(billing.get(f"/invoices/{line.invoice_id}").text)
     portal = signed_in(app, "facility@demo.agency").get("/portal")
     assert portal.status_code == 200
     riverside = db.session.get(User, db.session.scalar(
