@@ -332,7 +332,7 @@ def _owed(days: list[WorkedDay], book: _RateBook, discipline: str,
     owed: dict[int, dict[HourKey, Decimal]] = {}
     card_of: dict[HourKey, RateCard] = {}
     day_regular: dict[date, Decimal] = defaultdict(lambda: ZERO)
-    period_regular = ZERO
+    period_regular = period_worked = ZERO
     for day in sorted(days, key=lambda d: (d.work_date, d.entry_id)):
         card = book.card_on(day.work_date)
         unit = book.rate(card, "direct_care_hour", discipline) if card else None
@@ -340,13 +340,18 @@ def _owed(days: list[WorkedDay], book: _RateBook, discipline: str,
             owed[day.entry_id] = dict(ledger.billed.get(day.entry_id, {}))
             regular = sum((hours for (overtime, _), hours in owed[day.entry_id].items() if not overtime), ZERO)
         else:
-            regular = regular_hours(day.hours, card.overtime_caps(), day_regular[day.work_date], period_regular)
+            # The weekly threshold counts every hour worked in the week so far (its overtime too, which tells
+            # only when a card of another threshold takes over mid-week); the daily rule's and 8-and-80's
+            # count the regular hours, so that no hour is overtime twice.
+            so_far = period_worked if card.overtime_rule == "weekly" else period_regular
+            regular = regular_hours(day.hours, card.overtime_caps(), day_regular[day.work_date], so_far)
             over = (True, overtime_rate(unit, card))
             owed[day.entry_id] = {key: hours for key, hours in (((False, unit), regular), (over, day.hours - regular))
                                   if hours}
             card_of.update({(False, unit): card, over: card})
         day_regular[day.work_date] += regular
         period_regular += regular
+        period_worked += sum(owed[day.entry_id].values(), ZERO)
     return owed, card_of
 
 

@@ -21,7 +21,7 @@ from agency.core.errors import ValidationError
 from agency.extensions import db
 from agency.facilities.services import save_rate_card
 from tests import factories
-from tests.billing.test_pricing_properties import active_placement, rejectable
+from tests.billing.test_pricing_properties import active_placement, play
 
 D = Decimal
 ANCHOR = date(2026, 11, 4)  # a Wednesday: the periods run Wednesday to the second Tuesday after
@@ -77,6 +77,19 @@ def test_eight_and_eighty_periods_repeat_every_fourteen_days_before_the_anchor_t
     pricing = preview(place.id, date(2026, 11, 30))
     assert [(line.quantity, line.period_key) for line in pricing.lines if line.overtime] == [
         (D("16"), ANCHOR), (D("1"), date(2026, 11, 18))]
+
+
+def test_a_weekly_threshold_raised_mid_week_counts_every_hour_worked_that_week(app):
+    # Over 8 h a week until Tuesday, Nov 3; over 12.5 h from Wednesday. Monday's 10 h: 8 regular, 2 over.
+    # Wednesday's 4 h come after 10 h worked that week: 2.5 reach 12.5, the other 1.5 are overtime.
+    place = factories.facility()
+    factories.rate_card(place, end=date(2026, 11, 3), threshold="8")
+    factories.rate_card(place, start=date(2026, 11, 4), threshold="12.5")
+    placement = factories.active_placement(place)
+    work(placement, [date(2026, 11, 2)], "10")
+    work(placement, [date(2026, 11, 4)], "4")
+    assert [(overtime, quantity) for overtime, _, quantity, _ in hours(preview(place.id, date(2026, 11, 30)))] == [
+        (False, D("10.5")), (True, D("3.5"))]
 
 
 def split_period(place, placement):
@@ -284,20 +297,7 @@ def test_any_split_into_invoices_and_voids_bills_each_periods_overtime_as_one_in
                         threshold=card.get("weekly") and str(card["weekly"]), direct_care_hour="90.00",
                         per_diem_day="20000.00")
     placement = active_placement(place)
-    days = sorted(worked.items())
-    entries = [factories.entry(placement, FIRST + timedelta(days=offset), direct=str(h), approve=False)
-               for offset, (h, _) in days]
-    for number, (period_end, void, reject) in enumerate(rounds):
-        timesheets.decide([e for e, (_, (_, when)) in zip(entries, days, strict=True)
-                           if when == number and e.status == "submitted"], True, None)
-        invoice_facility(place.id, FIRST, FIRST + timedelta(days=period_end))
-        live = db.session.scalars(sa.select(Invoice).where(Invoice.facility_id == place.id,
-                                                           Invoice.status != "void").order_by(Invoice.id)).all()
-        if void is not None and live:
-            void_invoice(live[void % len(live)], "billed in error", None)
-        if reject is not None and (approved := rejectable(entries)):
-            timesheets.decide([approved[reject % len(approved)]], False, None, reason="not worked")
-    timesheets.decide([e for e in entries if e.status == "submitted"], True, None)
+    entries = play(place, placement, worked, rounds, FIRST, FIRST)
     invoice_facility(place.id, FIRST, FIRST + timedelta(days=20))
     # A credit bigger than its invoice waits for the next one: a per-diem day outweighs any.
     sweeper = active_placement(place, billing_basis="per_diem")

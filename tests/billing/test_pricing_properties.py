@@ -92,6 +92,28 @@ def rejectable(entries) -> list:
     return [e for e in approved if e.id in released] or approved
 
 
+def play(place, placement, worked: dict, rounds: list, first: date, period_start: date) -> list:
+    """Record the worked days (offset from first -> (hours, the round it is approved in)) unapproved, then
+    play the rounds: each approves its days, invoices from period_start up to a day, then may void one live
+    invoice and reject one approved day not invoiced; the days still waiting are approved at the end.
+    The entries, in the days' order."""
+    days = sorted(worked.items())
+    entries = [factories.entry(placement, first + timedelta(days=offset), direct=str(hours), approve=False)
+               for offset, (hours, _) in days]
+    for number, (period_end, void, reject) in enumerate(rounds):
+        timesheets.decide([e for e, (_, (_, when)) in zip(entries, days, strict=True)
+                           if when == number and e.status == "submitted"], True, None)
+        invoice_facility(place.id, period_start, first + timedelta(days=period_end))
+        live = db.session.scalars(sa.select(Invoice).where(Invoice.facility_id == place.id,
+                                                           Invoice.status != "void").order_by(Invoice.id)).all()
+        if void is not None and live:
+            void_invoice(live[void % len(live)], "billed in error", None)
+        if reject is not None and (approved := rejectable(entries)):
+            timesheets.decide([approved[reject % len(approved)]], False, None, reason="not worked")
+    timesheets.decide([e for e in entries if e.status == "submitted"], True, None)
+    return entries
+
+
 def active_placement(place, **values) -> Placement:
     """A placement as activation leaves it: how it got there (readiness, checklist) is tested elsewhere,
     and going through it would make each example several times slower."""
@@ -136,20 +158,7 @@ def test_each_weeks_live_lines_bill_what_one_invoice_of_the_whole_week_would(app
                                multiplier=str(card.multiplier), direct_care_hour=str(card.rate),
                                per_diem_day="20000.00")
     placement = active_placement(place)
-    days = sorted(worked.items())
-    entries = [factories.entry(placement, FIRST_MONDAY + timedelta(days=offset), direct=str(hours), approve=False)
-               for offset, (hours, _) in days]
-    for number, (period_end, void, reject) in enumerate(rounds):
-        timesheets.decide([e for e, (_, (_, when)) in zip(entries, days, strict=True)
-                           if when == number and e.status == "submitted"], True, None)
-        invoice_facility(place.id, date(2026, 11, 1), FIRST_MONDAY + timedelta(days=period_end))
-        live = db.session.scalars(sa.select(Invoice).where(Invoice.facility_id == place.id,
-                                                           Invoice.status != "void").order_by(Invoice.id)).all()
-        if void is not None and live:
-            void_invoice(live[void % len(live)], "billed in error", None)
-        if reject is not None and (approved := rejectable(entries)):
-            timesheets.decide([approved[reject % len(approved)]], False, None, reason="not worked")
-    timesheets.decide([e for e in entries if e.status == "submitted"], True, None)
+    entries = play(place, placement, worked, rounds, FIRST_MONDAY, date(2026, 11, 1))
     invoice_facility(place.id, date(2026, 11, 1), LAST_SUNDAY)
     placements = [placement.id]
     if live_weeks(placements) != owed_weeks(placement, entries, card_of):
