@@ -6,6 +6,7 @@ from datetime import date
 import sqlalchemy as sa
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     redirect,
@@ -89,6 +90,15 @@ def _day_arg(name: str) -> date | None:
     except ValueError:
         flash(f"Ignored {name.replace('_', ' ')}: not a date.", "warning")
         return None
+
+
+def _download_day_arg(name: str) -> date:
+    """A download's day (today when not given): a file has no place for a warning, so a bad day is refused
+    rather than replaced by today unseen."""
+    try:
+        return parse_iso_date(request.args[name]) if request.args.get(name) else today()
+    except ValueError:
+        abort(400, description=f"{name.replace('_', ' ')} is not a date (YYYY-MM-DD)")
 
 
 # ----------------------------------------------------------------------------- timesheets
@@ -530,7 +540,7 @@ def collection_metrics():
 @bp.get("/collections/metrics.csv")
 @requires("collections.view")
 def collection_metrics_csv():
-    as_of = _day_arg("as_of") or today()
+    as_of = _download_day_arg("as_of")
     report = metrics.collections_report(as_of)
     rows, _ = metrics.sorted_rows(report.facilities, request.args.get("sort", "name"))
     return list_csv(f"collections-{as_of.isoformat()}.csv", metrics.CSV_HEADER,

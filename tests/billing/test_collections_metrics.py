@@ -183,3 +183,11 @@ def test_money_owed_with_nothing_billed_in_90_days_has_no_dso_rather_than_the_be
     assert api("billing").get("/api/v1/collections/metrics").json["agency"]["dso"] is None
     assert "No billing in 90 days" in browser("billing").get("/collections/metrics").data.decode()
     assert metrics.over_60_rating(row.over_60_share) == "bad"
+
+
+def test_the_csv_of_a_day_that_is_no_date_is_refused_not_replaced_by_today(app, users, browser):
+    billing = browser("billing")
+    refused = billing.get("/collections/metrics.csv?as_of=2026-02-30")
+    assert refused.status_code == 400 and "as of is not a date" in refused.get_data(as_text=True)
+    # Nothing waits to be shown on the next page either.
+    assert "Ignored" not in billing.get("/collections/metrics").get_data(as_text=True)
