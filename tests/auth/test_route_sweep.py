@@ -58,6 +58,7 @@ EXPECTED = {
     "facilities.billing_email.edit": {"admin", "billing"},
     # Whether and how a facility is invoiced (automatic, review, off; the safety stop) is billing's call.
     "facilities.invoicing.edit": {"admin", "billing"},
+    "facilities.internal": {"admin", "recruiter", "credentialing", "billing"},
     "rate_cards.view": {"admin", "recruiter", "billing", "facility"},
     "rate_cards.notes": {"admin", "recruiter", "billing"},
     "rate_cards.edit": {"admin", "recruiter", "billing"},
@@ -190,7 +191,7 @@ def build_world(users) -> World:
         "user_id": users["billing"].id,
         "message_id": db.session.scalar(sa.select(OutboxMessage.id)),
         "token_id": _token_id(issue_token(users["admin"])),
-        "job_id": start_invoice_run(date(2026, 12, 1), date(2026, 12, 31), None, users["billing"]).id,
+        "job_id": start_invoice_run(date(2026, 11, 1), date(2026, 11, 30), None, users["billing"]).id,
         "token": rotate_token(users["recruiter"]),
         "task_id": _task(users),
         **_document_requests(therapist, users["credentialing"]),
